@@ -1,0 +1,21 @@
+"""A stateful contract mock of the Craftkit and Firma e-signature APIs.
+
+>>> from mock_server import Settings, create_app
+>>> app = create_app(Settings())  # an ASGI app: uvicorn, httpx.ASGITransport, ...
+"""
+
+from __future__ import annotations
+
+from mock_server.app import MockApp, create_app
+from mock_server.errors import ContractError, FixtureError, MockError, StartupError
+from mock_server.settings import Settings
+
+__all__ = [
+    "ContractError",
+    "FixtureError",
+    "MockApp",
+    "MockError",
+    "Settings",
+    "StartupError",
+    "create_app",
+]

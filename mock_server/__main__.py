@@ -1,0 +1,9 @@
+"""``python -m mock_server`` is ``mock-server``."""
+
+from __future__ import annotations
+
+import sys
+
+from mock_server.cli import main
+
+sys.exit(main())

@@ -1,0 +1,76 @@
+"""Request reading and response writing shared by both APIs' handlers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+JSON = "application/json"
+
+
+class BadBody(Exception):
+    """The request body cannot be read as the JSON value it claims to be."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class _Absent:
+    """The request carried no body at all (distinct from a JSON ``null``)."""
+
+
+ABSENT = _Absent()
+
+
+def json_response(status: int, body: object, headers: Mapping[str, str] | None = None) -> Response:
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(content, status_code=status, headers=headers, media_type=JSON)
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """``application/json``, ``application/*+json``, any parameters (charset...)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == JSON or (media.startswith("application/") and media.endswith("+json"))
+
+
+async def read_json(request: Request, *, limit: int) -> Any:
+    """The decoded JSON body, or :data:`ABSENT` when there is none.
+
+    Raises :class:`BadBody` for a body over ``limit`` bytes, one sent with a
+    non-JSON content type, bytes that are not UTF-8, or text that is not
+    strict JSON (``NaN``/``Infinity`` are JavaScript's ``JSON.parse`` errors too).
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BadBody(f"Request body is larger than {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadBody(f"Request body is larger than {limit} bytes.")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        return ABSENT
+    content_type = request.headers.get("content-type", "")
+    if not is_json_media_type(content_type):
+        shown = content_type or "none"
+        raise BadBody(f"Content-Type must be application/json (got {shown}).")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadBody("Request body is not valid UTF-8.") from exc
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise BadBody("Request body is not valid JSON.") from exc
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")

@@ -1,0 +1,106 @@
+"""The HTTP side of Craftkit's cancel: authenticate, read the body, hand the domain a transition.
+
+Order of checks, as the vendor's handler runs them: bearer key (401), body
+(400), then the id (404: a non-uuid id can name no request), then the state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mock_server._http import ABSENT, BadBody, json_response, read_json
+from mock_server.contract import Contract
+from mock_server.craftkit import signatures
+from mock_server.craftkit.envelope import CraftkitError, error_response
+from mock_server.craftkit.world import KEY_PREFIXES, CraftkitWorld
+from mock_server.ids import canonical_uuid
+from mock_server.issues import flatten
+from mock_server.served import Handler
+from mock_server.store import Store
+
+__all__ = ["CANCEL_BODY", "CraftkitApi"]
+
+CANCEL_BODY = (
+    "/paths/~1v1~1signatures~1{id}~1cancel/post/requestBody/content/application~1json/schema"
+)
+
+
+class CraftkitApi:
+    """Craftkit's operations over a :class:`Store` seeded from a :class:`CraftkitWorld`."""
+
+    def __init__(
+        self, contract: Contract, world: CraftkitWorld, store: Store, *, max_body_bytes: int
+    ) -> None:
+        self.contract = contract
+        self.world = world
+        self.store = store
+        self.max_body_bytes = max_body_bytes
+        self._cancel_body = contract.validator(CANCEL_BODY)
+        self.operations: Mapping[str, Handler] = {"cancelSignature": self.cancel_signature}
+
+    def describe(self) -> str:
+        records = self.world.signature_requests
+        in_flight = sum(1 for r in records if r["status"] in signatures.IN_FLIGHT)
+        return (
+            f"{self.world.source}: {len(self.world.projects)} projects, "
+            f"{len(self.world.keys)} keys, {len(records)} signature requests "
+            f"({in_flight} in flight)"
+        )
+
+    def refusal(self, request: Request, status: int, headers: Mapping[str, str]) -> Response:
+        return error_response(status, headers=headers)
+
+    async def cancel_signature(self, request: Request) -> Response:
+        try:
+            project = self._project(request)
+            await self._cancel_payload(request)
+            key = canonical_uuid(request.path_params.get("id", ""))
+            outcome: signatures.CancelOutcome = signatures.NotFound()
+            if key is not None:
+                outcome = self.store.transition(
+                    signatures.COLLECTION,
+                    key,
+                    lambda record: signatures.cancel(record, project=project),
+                )
+        except CraftkitError as refused:
+            return error_response(refused.status, refused.message, refused.issues)
+        match outcome:
+            case signatures.Cancelled(body):
+                return json_response(200, body)
+            case signatures.NotFound():
+                return error_response(404, "Signature request not found.")
+            case signatures.Conflict(message):
+                return error_response(409, message)
+            case signatures.ProviderError(message):
+                return error_response(502, message)
+
+    def _project(self, request: Request) -> str:
+        """The project whose key the request presents, or a 401."""
+        values = request.headers.getlist("authorization")
+        if len(values) > 1:
+            raise CraftkitError(401, "Send exactly one Authorization header.")
+        scheme, _, token = (values[0] if values else "").strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise CraftkitError(401, "Missing Bearer token.")
+        project = self.world.keys.get(token) if token.startswith(KEY_PREFIXES) else None
+        if project is None:
+            raise CraftkitError(401, "Invalid API key.")
+        return project
+
+    async def _cancel_payload(self, request: Request) -> None:
+        """Validate the optional ``{"reason"}`` body against the spec (Zod-shaped 400s)."""
+        try:
+            payload = await read_json(request, limit=self.max_body_bytes)
+        except BadBody as bad:
+            raise CraftkitError(
+                400, bad.message, {"formErrors": [bad.message], "fieldErrors": {}}
+            ) from bad
+        if payload is ABSENT:
+            return
+        errors = list(self._cancel_body.iter_errors(payload))
+        if errors:
+            raise CraftkitError(400, "Request body did not match expected shape.", flatten(errors))

@@ -1,0 +1,53 @@
+"""Craftkit's error envelope: ``{"error": {"code", "message", "issues"?}}``, application/json."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.responses import Response
+
+from mock_server._http import json_response
+from mock_server.issues import Flattened
+
+__all__ = ["CODES", "CraftkitError", "error_response"]
+
+CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    500: "internal_error",
+    502: "signature_provider_error",
+}
+
+_MESSAGES = {
+    404: "Not found.",
+    405: "Method not allowed.",
+    500: "Internal server error.",
+}
+
+
+class CraftkitError(Exception):
+    """A refusal a handler raises; :func:`error_response` renders it."""
+
+    def __init__(self, status: int, message: str, issues: Flattened | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.issues = issues
+
+
+def error_response(
+    status: int,
+    message: str | None = None,
+    issues: Flattened | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    error: dict[str, object] = {
+        "code": CODES.get(status, "error"),
+        "message": message or _MESSAGES.get(status, "Request failed."),
+    }
+    if issues is not None:
+        error["issues"] = issues
+    return json_response(status, {"error": error}, headers)

@@ -1,0 +1,137 @@
+"""The HTTP side of Firma's revoke: key, quota, body, then the domain's transition.
+
+Every Firma answer carries the caller's ``X-RateLimit-*`` headers (DESIGN.md);
+every authenticated POST counts as one write, whatever it then answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mock_server._http import ABSENT, BadBody, json_response, read_json
+from mock_server.clock import Clock, isoformat
+from mock_server.contract import Contract
+from mock_server.firma import jwts
+from mock_server.firma.envelope import FirmaError, error_response
+from mock_server.firma.ratelimit import Quota, RateLimiter
+from mock_server.firma.world import FirmaWorld
+from mock_server.ids import canonical_uuid
+from mock_server.issues import flatten
+from mock_server.served import Handler
+from mock_server.store import Store
+
+__all__ = ["REVOKE", "REVOKE_BODY", "FirmaApi"]
+
+REVOKE = "POST /jwt/revoke-signing-request"
+REVOKE_BODY = (
+    "/paths/~1jwt~1revoke-signing-request/post/requestBody/content/application~1json/schema"
+)
+
+
+def presented_key(request: Request) -> str | None:
+    """The API key in ``Authorization``, with or without the optional ``Bearer`` prefix."""
+    values = request.headers.getlist("authorization")
+    if len(values) != 1:
+        return None
+    value = values[0].strip()
+    scheme, _, rest = value.partition(" ")
+    if scheme.lower() == "bearer":
+        value = rest.strip()
+    return value or None
+
+
+class FirmaApi:
+    """Firma's operations over a :class:`Store` seeded from a :class:`FirmaWorld`."""
+
+    def __init__(
+        self,
+        contract: Contract,
+        world: FirmaWorld,
+        store: Store,
+        *,
+        clock: Clock,
+        max_body_bytes: int,
+    ) -> None:
+        self.contract = contract
+        self.world = world
+        self.store = store
+        self.clock = clock
+        self.max_body_bytes = max_body_bytes
+        self.limiter = RateLimiter(world.write_per_minute, clock)
+        self._revoke_body = contract.validator(REVOKE_BODY)
+        self.operations: Mapping[str, Handler] = {REVOKE: self.revoke_signing_request}
+
+    def describe(self) -> str:
+        active = sum(1 for j in self.world.jwts if j["revoked_at"] is None)
+        return (
+            f"{self.world.source}: {len(self.world.workspaces)} workspaces, "
+            f"{len(self.world.keys)} keys, {len(self.world.jwts)} JWTs ({active} active), "
+            f"{self.world.write_per_minute} writes/minute per key"
+        )
+
+    def refusal(self, request: Request, status: int, headers: Mapping[str, str]) -> Response:
+        key = presented_key(request)
+        quota = self.limiter.peek(key if key in self.world.keys else None)
+        return error_response(status, headers={**headers, **quota.headers()})
+
+    async def revoke_signing_request(self, request: Request) -> Response:
+        key = presented_key(request)
+        workspace = self.world.keys.get(key) if key else None
+        if key is None or workspace is None:
+            return error_response(401, "Invalid API key", headers=self.limiter.peek(None).headers())
+        quota = self.limiter.write(key)
+        try:
+            if quota.exceeded:
+                raise FirmaError(
+                    429,
+                    "Too many requests. Please wait before retrying.",
+                    {"retry_after": quota.retry_after},
+                )
+            jwt_id = await self._jwt_id(request)
+            outcome = self.store.transition(
+                jwts.COLLECTION,
+                jwt_id,
+                lambda record: jwts.revoke(
+                    record, workspace=workspace, now=isoformat(self.clock())
+                ),
+            )
+        except FirmaError as refused:
+            return error_response(refused.status, refused.message, refused.details, quota.headers())
+        return self._answer(outcome, quota)
+
+    def _answer(self, outcome: jwts.RevokeOutcome, quota: Quota) -> Response:
+        headers = quota.headers()
+        match outcome:
+            case jwts.Revoked(jwt_id, revoked_at):
+                body = {
+                    "message": "JWT revoked successfully",
+                    "jwt_id": jwt_id,
+                    "revoked": True,
+                    "revoked_at": revoked_at,
+                }
+                return json_response(200, body, headers)
+            case jwts.AlreadyRevoked():
+                return error_response(400, "JWT has already been revoked", headers=headers)
+            case jwts.NotFound():
+                return error_response(404, "JWT not found", headers=headers)
+
+    async def _jwt_id(self, request: Request) -> str:
+        """The canonical ``jwt_id`` of the body, validated against the spec, or a 400."""
+        try:
+            payload = await read_json(request, limit=self.max_body_bytes)
+        except BadBody as bad:
+            raise FirmaError(400, bad.message) from bad
+        if payload is ABSENT:
+            raise FirmaError(400, "Invalid JWT ID", {"jwt_id": ["Required"]})
+        errors = list(self._revoke_body.iter_errors(payload))
+        if errors:
+            flat = flatten(errors)
+            details: dict[str, object] = dict(flat["fieldErrors"])
+            if flat["formErrors"]:
+                details["_errors"] = flat["formErrors"]
+            raise FirmaError(400, "Invalid JWT ID", details)
+        # A uuid the spec accepts but that is not canonical (stray hyphens) names no JWT.
+        return canonical_uuid(payload["jwt_id"]) or ""

@@ -1,0 +1,47 @@
+"""Firma's error envelope: ``{"error": "<Reason Phrase>", "message", "details"?}``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from starlette.responses import Response
+
+from mock_server._http import json_response
+
+__all__ = ["FirmaError", "error_response"]
+
+# The spec's examples use the reason phrase, except for 429 ("Rate Limit Exceeded").
+_ERRORS = {429: "Rate Limit Exceeded"}
+
+_MESSAGES = {
+    404: "The requested resource was not found",
+    405: "Method not allowed",
+    500: "Internal server error",
+}
+
+
+class FirmaError(Exception):
+    """A refusal a handler raises; :func:`error_response` renders it."""
+
+    def __init__(self, status: int, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = details
+
+
+def error_response(
+    status: int,
+    message: str | None = None,
+    details: dict[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "error": _ERRORS.get(status) or HTTPStatus(status).phrase,
+        "message": message or _MESSAGES.get(status, "Request failed"),
+    }
+    if details is not None:
+        body["details"] = details
+    return json_response(status, body, headers)

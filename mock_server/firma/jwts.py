@@ -1,0 +1,44 @@
+"""Firma's domain rule for signing-request JWTs: the one place that says what a revoke does.
+
+DESIGN.md, "Firma POST /jwt/revoke-signing-request": an active JWT (``revoked_at:
+null``) becomes revoked at the request's time; revoking again is a 400; another
+workspace's JWT is indistinguishable from a missing one (404).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mock_server.store import Decision, Record
+
+__all__ = ["COLLECTION", "AlreadyRevoked", "NotFound", "RevokeOutcome", "Revoked", "revoke"]
+
+COLLECTION = "jwts"
+
+
+@dataclass(frozen=True)
+class Revoked:
+    jwt_id: str
+    revoked_at: str
+
+
+@dataclass(frozen=True)
+class AlreadyRevoked:
+    pass
+
+
+@dataclass(frozen=True)
+class NotFound:
+    pass
+
+
+RevokeOutcome = Revoked | AlreadyRevoked | NotFound
+
+
+def revoke(record: Record | None, *, workspace: str, now: str) -> Decision[RevokeOutcome]:
+    if record is None or record.get("workspace") != workspace:
+        return Decision(NotFound())
+    if record.get("revoked_at") is not None:
+        return Decision(AlreadyRevoked())
+    revoked = {**record, "revoked_at": now}
+    return Decision(Revoked(jwt_id=record["jwt_id"], revoked_at=now), replacement=revoked)
