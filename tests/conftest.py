@@ -1,0 +1,180 @@
+"""Shared test scaffolding: the mock in-process, and a client that checks every answer.
+
+Every response a test receives through :class:`ContractClient` is validated
+against the original vendor spec with openapi-core (3.1 for Craftkit) and
+must never be an undocumented 5xx: a test cannot pass on an off-contract answer.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from conformance.responses import ResponseValidator
+from mock_server import Settings, create_app
+from mock_server.app import MockApp
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = {
+    "craftkit": ROOT / "specs/craftkit.openapi.yaml",
+    "firma": ROOT / "specs/firma.openapi.yaml",
+}
+FIXTURES = {"craftkit": ROOT / "fixtures/craftkit.yaml", "firma": ROOT / "fixtures/firma.yaml"}
+FIRMA_BASES = ("/functions/v1/signing-request-api", "/api/v1")
+
+ACME_TEST_KEY = "ck_test_acme_0001"
+ACME_LIVE_KEY = "ck_live_acme_0001"
+GLOBEX_KEY = "ck_live_globex_0001"
+FIRMA_ACME_KEYS = ("firma_acme_0001", "firma_acme_0002")
+FIRMA_GLOBEX_KEY = "firma_globex_0001"
+
+
+def fixture_data(api: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(FIXTURES[api].read_text())
+    return data
+
+
+def signature_requests(**match: Any) -> list[dict[str, Any]]:
+    """Bundled Craftkit fixture records whose fields equal ``match``."""
+    records = fixture_data("craftkit")["signature_requests"]
+    return [r for r in records if all(r.get(k) == v for k, v in match.items())]
+
+
+def jwts(**match: Any) -> list[dict[str, Any]]:
+    records = fixture_data("firma")["jwts"]
+    return [r for r in records if all(r.get(k) == v for k, v in match.items())]
+
+
+@dataclass
+class FrozenClock:
+    """A clock tests move by hand."""
+
+    now: float = 1_795_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class ContractClient:
+    """httpx over the ASGI app; each answer is checked against its spec."""
+
+    http: httpx.AsyncClient
+    validators: dict[str, ResponseValidator] = field(default_factory=dict)
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        response = await self.http.request(method, url, **kwargs)
+        assert response.status_code < 500 or response.status_code == 502, (
+            f"undocumented {response.status_code} for {method} {url}: {response.text}"
+        )
+        validator = self._validator_for(method, response.request.url.path)
+        if validator is not None:
+            errors = validator.errors(response)
+            assert not errors, f"{method} {url} answered off-contract: {errors}"
+        return response
+
+    def _validator_for(self, method: str, url: str) -> ResponseValidator | None:
+        # Only declared operations have declared answers to check against.
+        if method != "POST":
+            return None
+        if re.fullmatch(r"/v1/signatures/[^/]+/cancel", url):
+            return self.validators["craftkit"]
+        for base in FIRMA_BASES:
+            if url == f"{base}/jwt/revoke-signing-request":
+                return self.validators[base]
+        return None
+
+    async def cancel(
+        self, signature_id: str, key: str | None = ACME_TEST_KEY, **kwargs: Any
+    ) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if key is not None:
+            headers.setdefault("Authorization", f"Bearer {key}")
+        return await self.request(
+            "POST", f"/v1/signatures/{signature_id}/cancel", headers=headers, **kwargs
+        )
+
+    async def revoke(
+        self,
+        body: Any = None,
+        key: str | None = FIRMA_ACME_KEYS[0],
+        *,
+        base: str = FIRMA_BASES[0],
+        **kwargs: Any,
+    ) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if key is not None:
+            headers.setdefault("Authorization", key)
+        if body is not None:
+            kwargs["json"] = body
+        return await self.request(
+            "POST", f"{base}/jwt/revoke-signing-request", headers=headers, **kwargs
+        )
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+AppFactory = Callable[..., MockApp]
+
+
+@pytest.fixture
+def make_app(clock: FrozenClock) -> AppFactory:
+    def build(**overrides: Any) -> MockApp:
+        return create_app(Settings(**overrides), clock=clock)
+
+    return build
+
+
+@pytest.fixture
+async def mock(make_app: AppFactory) -> AsyncIterator[ContractClient]:
+    """A fresh mock with the bundled fixtures, and a validating client for it."""
+    async with _client(make_app()) as client:
+        yield client
+
+
+def _client(app: MockApp) -> Any:
+    class _Context:
+        async def __aenter__(self) -> ContractClient:
+            transport = httpx.ASGITransport(app=app)
+            self.http = httpx.AsyncClient(transport=transport, base_url="http://mock.test")
+            return ContractClient(self.http, _validators())
+
+        async def __aexit__(self, *exc: object) -> None:
+            await self.http.aclose()
+
+    return _Context()
+
+
+@functools.cache
+def _validators() -> dict[str, ResponseValidator]:
+    """Built once per run: openapi-core's spec objects are slow to make and never change."""
+    validators = {
+        "craftkit": ResponseValidator.from_path(SPECS["craftkit"], base_url="http://mock.test")
+    }
+    for base in FIRMA_BASES:
+        validators[base] = ResponseValidator.from_path(
+            SPECS["firma"], base_url=f"http://mock.test{base}"
+        )
+    return validators
+
+
+@pytest.fixture
+def client_for() -> Callable[[MockApp], Any]:
+    """``async with client_for(app) as client`` for tests that build their own app."""
+    return _client

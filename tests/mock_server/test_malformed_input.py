@@ -1,0 +1,103 @@
+"""Malformed input of every kind gets a documented 4xx in the API's envelope and changes nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import FIRMA_ACME_KEYS, ContractClient, jwts, signature_requests
+
+pytestmark = pytest.mark.anyio
+
+SENT = signature_requests(project="proj_acme", status="sent")[1]
+ACTIVE = jwts(workspace="ws_acme", revoked_at=None)[0]
+CRAFTKIT_AUTH = {"Authorization": "Bearer ck_test_acme_0001"}
+FIRMA_AUTH = {"Authorization": FIRMA_ACME_KEYS[0]}
+JSON = {"Content-Type": "application/json"}
+DEEP = b"[" * 100_000 + b"]" * 100_000
+HUGE = b'{"reason": "' + b"x" * 2_000_000 + b'"}'
+
+MALFORMED = [
+    pytest.param(b"{oops", JSON, id="invalid-json"),
+    pytest.param(b'{"reason": "x"}', {"Content-Type": "text/plain"}, id="text-plain"),
+    pytest.param(
+        b'{"reason": "x"}', {"Content-Type": "application/x-www-form-urlencoded"}, id="form"
+    ),
+    pytest.param(b'{"reason": "x"}', {}, id="no-content-type"),
+    pytest.param(b'{"reason": "\xff\xfe"}', JSON, id="non-utf8"),
+    pytest.param(b"\xef\xbb\xbf{}", JSON, id="utf8-bom"),
+    pytest.param(HUGE, JSON, id="huge-body"),
+    pytest.param(DEEP, JSON, id="deeply-nested"),
+    pytest.param(b'{"reason": NaN}', JSON, id="nan"),
+    pytest.param(b'{"jwt_id": Infinity}', JSON, id="infinity"),
+    pytest.param(b"\x00\x01\x02", JSON, id="binary"),
+    pytest.param(b'{"reason": "x"', JSON, id="truncated"),
+]
+
+
+@pytest.mark.parametrize(("content", "headers"), MALFORMED)
+async def test_craftkit_malformed_is_400_and_state_unchanged(
+    mock: ContractClient, content: bytes, headers: dict[str, str]
+) -> None:
+    response = await mock.cancel(SENT["id"], content=content, headers={**CRAFTKIT_AUTH, **headers})
+    assert response.status_code == 400, response.text[:200]
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert (await mock.cancel(SENT["id"])).status_code == 200, "malformed request changed state"
+
+
+@pytest.mark.parametrize(("content", "headers"), MALFORMED)
+async def test_firma_malformed_is_400_and_state_unchanged(
+    mock: ContractClient, content: bytes, headers: dict[str, str]
+) -> None:
+    response = await mock.revoke(content=content, headers={**FIRMA_AUTH, **headers})
+    assert response.status_code == 400, response.text[:200]
+    assert response.json()["error"] == "Bad Request"
+    assert (await mock.revoke({"jwt_id": ACTIVE["jwt_id"]})).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "charset_type",
+    ["application/json; charset=utf-8", "application/json;charset=UTF-8", "application/merge+json"],
+)
+async def test_json_media_type_parameters_are_accepted(
+    mock: ContractClient, charset_type: str
+) -> None:
+    body = json.dumps({"jwt_id": ACTIVE["jwt_id"]}).encode()
+    response = await mock.revoke(content=body, headers={"Content-Type": charset_type})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path_id",
+    [
+        pytest.param("%E2%9C%93", id="check-mark"),
+        pytest.param("%F0%9F%98%80", id="emoji"),
+        pytest.param("%00", id="nul"),
+        pytest.param("%20", id="space"),
+        pytest.param("..", id="dot-dot"),
+        pytest.param("x" * 5000, id="very-long"),
+    ],
+)
+async def test_odd_ids_are_404(mock: ContractClient, path_id: str) -> None:
+    response = await mock.cancel(path_id)
+    assert response.status_code in (400, 404)
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        pytest.param({"Authorization": "Bearer\tck_test_acme_0001"}, 401, id="tab-separator"),
+        pytest.param({"Authorization": "  Bearer   ck_test_acme_0001  "}, 200, id="extra-spaces"),
+        pytest.param({"Authorization": "Bearer ck_test_acme_0001 extra"}, 401, id="trailing-word"),
+        pytest.param({"Authorization": "Bearer " + "k" * 10_000}, 401, id="huge-token"),
+        pytest.param(
+            {"Authorization": "Bearer ck_test_\xe9".encode("latin-1")}, 401, id="latin1-token"
+        ),
+    ],
+)
+async def test_authorization_header_oddities(
+    mock: ContractClient, headers: dict[str, str], status: int
+) -> None:
+    response = await mock.cancel(SENT["id"], key=None, headers=headers)
+    assert response.status_code == status, response.text

@@ -1,0 +1,71 @@
+"""Routing by the specs: base paths, 405 + Allow, unknown paths, in each API's envelope."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import FIRMA_BASES, ContractClient, signature_requests
+
+pytestmark = pytest.mark.anyio
+
+CANCEL = f"/v1/signatures/{signature_requests(status='sent')[0]['id']}/cancel"
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize(
+    ("path", "shape"),
+    [
+        pytest.param(CANCEL, "craftkit", id="craftkit"),
+        *[pytest.param(f"{b}/jwt/revoke-signing-request", "firma", id=b) for b in FIRMA_BASES],
+    ],
+)
+async def test_undeclared_method_is_405_with_allow(
+    mock: ContractClient, method: str, path: str, shape: str
+) -> None:
+    response = await mock.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    if shape == "craftkit":
+        assert body["error"]["code"] == "method_not_allowed"
+    else:
+        assert body["error"] == "Method Not Allowed"
+
+
+@pytest.mark.parametrize(
+    ("path", "shape"),
+    [
+        pytest.param("/", "craftkit", id="root"),
+        pytest.param("/v1/signatures", "craftkit", id="craftkit-undeclared"),
+        pytest.param("/v1/signatures/a/b/cancel", "craftkit", id="slash-in-id"),
+        pytest.param("/functions/v1/signing-request-api/jwt", "firma", id="firma-undeclared"),
+        pytest.param("/api/v1/jwt/revoke-signing-request/extra", "firma", id="firma-suffix"),
+    ],
+)
+async def test_unknown_path_is_404_in_the_owning_apis_envelope(
+    mock: ContractClient, path: str, shape: str
+) -> None:
+    response = await mock.request("POST", path)
+    assert response.status_code == 404
+    body = response.json()
+    if shape == "craftkit":
+        assert body["error"]["code"] == "not_found"
+    else:
+        assert body["error"] == "Not Found"
+        assert "x-ratelimit-limit" in response.headers
+
+
+async def test_unexpected_error_is_500_in_envelope_and_logged(
+    mock: ContractClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = mock.http._transport.app  # type: ignore[attr-defined]
+
+    async def broken(request: object) -> object:
+        raise RuntimeError("planted")
+
+    app._handlers[("", "cancelSignature")] = broken
+    response = await mock.http.post(CANCEL)
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert "planted" in caplog.text
