@@ -1,0 +1,59 @@
+"""A real ``mock-server`` process on a free loopback port, for tests over real sockets."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MOCK_SERVER = Path(sys.executable).with_name("mock-server")
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[str]
+    url: str
+    startup_log: str
+
+
+def start_server(*args: str, timeout: float = 20.0) -> RunningServer:
+    """Start ``mock-server --port 0``; return once it logs its address."""
+    process = subprocess.Popen(
+        [str(MOCK_SERVER), "--host", "127.0.0.1", "--port", "0", "--no-access-log", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        match = re.search(r"listening on (http://\S+)", line)
+        if match:
+            return RunningServer(process, match.group(1), "".join(lines))
+    process.kill()
+    raise AssertionError("mock-server did not start:\n" + "".join(lines))
+
+
+@pytest.fixture
+def server() -> Iterator[RunningServer]:
+    running = start_server()
+    try:
+        yield running
+    finally:
+        running.process.terminate()
+        running.process.wait(timeout=10)

@@ -1,0 +1,278 @@
+"""Bad fixtures are refused at start-up, naming file, record, field and fix."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mock_server import FixtureError, Settings, create_app
+from mock_server.cli import main
+from tests.conftest import fixture_data
+
+Edit = Callable[[dict[str, Any]], None]
+
+
+def write(tmp_path: Path, data: dict[str, Any], name: str = "world.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def refusal(path: Path, environ: dict[str, str] | None = None) -> str:
+    with pytest.raises(FixtureError) as caught:
+        create_app(Settings(fixtures=(path,), environ=environ or {}))
+    return "\n".join(caught.value.problems)
+
+
+def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    node: Any = data
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node[part]
+    if value is _DELETE:
+        del node[int(last) if last.isdigit() else last]
+    else:
+        node[int(last) if last.isdigit() else last] = value
+
+
+_DELETE = object()
+
+CRAFTKIT_CASES = [
+    pytest.param(
+        "signature_requests.3.status",
+        "canceled",
+        [
+            "signature_requests[3]",
+            ".status",
+            "'canceled' is not one of",
+            "did you mean 'cancelled'",
+        ],
+        id="status-typo",
+    ),
+    pytest.param(
+        "signature_requests.0.renderId",
+        "render-1",
+        ["signature_requests[0]", ".renderId", "not a valid uuid", "write it like"],
+        id="bad-uuid",
+    ),
+    pytest.param(
+        "signature_requests.0.createdAt",
+        "yesterday",
+        [".createdAt", "not a valid date-time"],
+        id="bad-date",
+    ),
+    pytest.param(
+        "signature_requests.0.recipients.0.email",
+        "ada-at-example",
+        [".recipients[0].email", "not a valid email"],
+        id="bad-email",
+    ),
+    pytest.param(
+        "signature_requests.0.recipients.0.designation",
+        "signer",
+        [".recipients[0].designation", "did you mean 'Signer'"],
+        id="designation-case",
+    ),
+    pytest.param("signature_requests.0.name", _DELETE, [".name", "missing"], id="missing-field"),
+    pytest.param(
+        "signature_requests.0.expirationHours",
+        "72",
+        [".expirationHours", "not of type"],
+        id="wrong-type",
+    ),
+    pytest.param(
+        "signature_requests.0.statuss",
+        "sent",
+        [".statuss", "unknown field", "did you mean 'status'"],
+        id="unknown-field",
+    ),
+    pytest.param(
+        "signature_requests.0.recipients.0.fristName",
+        "Ada",
+        [".recipients[0].fristName", "did you mean 'firstName'"],
+        id="unknown-nested-field",
+    ),
+    pytest.param(
+        "signature_requests.0.project",
+        "proj_acne",
+        [".project", "unknown project", "did you mean 'proj_acme'"],
+        id="unknown-project",
+    ),
+    pytest.param(
+        "signature_requests.0.mock",
+        {"on_cancel": "explode"},
+        [".mock.on_cancel", "'explode' is not one of provider_error, upstream_locked"],
+        id="bad-mock-behaviour",
+    ),
+    pytest.param(
+        "projects.0.api_keys.0",
+        "sk_test_acme",
+        ["projects[0]", "must start with ck_live_ or ck_test_"],
+        id="key-prefix",
+    ),
+    pytest.param(
+        "projects.1.api_keys",
+        ["ck_test_acme_0001"],
+        ["already belongs to project proj_acme"],
+        id="shared-key",
+    ),
+    pytest.param("signature_requests.1.id", None, [".id", "not of type string"], id="null-id"),
+    pytest.param("api", "craftkitt", ["did you mean 'craftkit'"], id="api-typo"),
+    pytest.param("projectz", [], ["projectz", "Additional properties"], id="unknown-top-level-key"),
+]
+
+
+@pytest.mark.parametrize(("where", "value", "expected"), CRAFTKIT_CASES)
+def test_bad_craftkit_fixture_is_refused_with_place_and_fix(
+    tmp_path: Path, where: str, value: Any, expected: list[str]
+) -> None:
+    data = fixture_data("craftkit")
+    data["projects"][1]["api_keys"] = ["ck_live_globex_0001"]
+    set_path(data, where, value)
+    message = refusal(write(tmp_path, data))
+    assert message.startswith(str(tmp_path / "world.yaml")) or "world.yaml" in message
+    for fragment in expected:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
+
+
+def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
+    data = fixture_data("craftkit")
+    data["projects"][1]["api_keys"] = ["ck_live_globex_0001"]
+    data["signature_requests"].append(copy.deepcopy(data["signature_requests"][0]))
+    assert "duplicate id (also signature_requests[0])" in refusal(write(tmp_path, data))
+
+
+FIRMA_CASES = [
+    pytest.param(
+        "jwts.0.jwt_id", "jwt-1", ["jwts[0]", ".jwt_id", "not a valid uuid"], id="bad-jwt-id"
+    ),
+    pytest.param(
+        "jwts.0.revoked_at", "soon", [".revoked_at", "not a valid date-time"], id="bad-revoked-at"
+    ),
+    pytest.param("jwts.0.workspace", "ws_acm", ["did you mean 'ws_acme'"], id="unknown-workspace"),
+    pytest.param("jwts.0.revoked", True, ["Additional properties", "revoked"], id="unknown-field"),
+    pytest.param(
+        "rate_limits.write_per_minute", 0, ["write_per_minute", "minimum"], id="zero-limit"
+    ),
+    pytest.param(
+        "workspaces.0.api_keys.0",
+        "has space",
+        ["api_keys[0]", "does not match"],
+        id="key-with-space",
+    ),
+]
+
+
+@pytest.mark.parametrize(("where", "value", "expected"), FIRMA_CASES)
+def test_bad_firma_fixture_is_refused(
+    tmp_path: Path, where: str, value: Any, expected: list[str]
+) -> None:
+    data = fixture_data("firma")
+    data["workspaces"][1]["api_keys"] = ["firma_globex_0001"]
+    set_path(data, where, value)
+    message = refusal(write(tmp_path, data))
+    for fragment in expected:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
+
+
+def test_every_problem_is_listed_not_just_the_first(tmp_path: Path) -> None:
+    data = fixture_data("craftkit")
+    data["projects"][1]["api_keys"] = ["ck_live_globex_0001"]
+    data["signature_requests"][0]["status"] = "canceled"
+    data["signature_requests"][5]["renderId"] = "nope"
+    message = refusal(write(tmp_path, data))
+    assert "signature_requests[0]" in message and "signature_requests[5]" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("api: craftkit\nprojects: [\n", "line 3", id="yaml-syntax"),
+        pytest.param("api: firma\napi: firma\n", "duplicate key 'api'", id="duplicate-key"),
+        pytest.param("- just\n- a list\n", "a fixture is a YAML mapping", id="not-a-mapping"),
+    ],
+)
+def test_unreadable_yaml_is_refused_with_its_line(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(text)
+    assert expected in refusal(path)
+
+
+def test_missing_file_is_refused(tmp_path: Path) -> None:
+    assert "no such file" in refusal(tmp_path / "absent.yaml")
+
+
+def test_two_fixtures_for_one_api_are_refused(tmp_path: Path) -> None:
+    data = fixture_data("firma")
+    data["workspaces"][1]["api_keys"] = ["firma_globex_0001"]
+    one, two = write(tmp_path, data, "a.yaml"), write(tmp_path, data, "b.yaml")
+    with pytest.raises(FixtureError, match="a second firma fixture"):
+        create_app(Settings(fixtures=(one, two)))
+
+
+def test_placeholders_read_the_environment(tmp_path: Path) -> None:
+    data = fixture_data("craftkit")
+    data["projects"][1]["api_keys"] = ["${GLOBEX_KEY}"]
+    path = write(tmp_path, data)
+    assert "environment variable GLOBEX_KEY is not set" in refusal(path)
+    app = create_app(Settings(fixtures=(path,), environ={"GLOBEX_KEY": "ck_live_from_env"}))
+    assert app.apis[0].world.keys["ck_live_from_env"] == "proj_globex"  # type: ignore[attr-defined]
+
+
+def test_placeholder_defaults_apply_when_unset() -> None:
+    app = create_app(Settings(environ={"CRAFTKIT_GLOBEX_KEY": "ck_test_override"}))
+    keys = app.apis[0].world.keys  # type: ignore[attr-defined]
+    assert "ck_test_override" in keys and "ck_live_globex_0001" not in keys
+    assert "ck_live_globex_0001" in create_app(Settings()).apis[0].world.keys  # type: ignore[attr-defined]
+
+
+def test_unquoted_timestamps_stay_strings(tmp_path: Path) -> None:
+    text = (Path(__file__).parents[2] / "fixtures/firma.yaml").read_text()
+    text = text.replace("revoked_at: '2026-11-03T14:20:00Z'", "revoked_at: 2026-11-03T14:20:00Z")
+    text = text.replace('revoked_at: "2026-11-03T14:20:00Z"', "revoked_at: 2026-11-03T14:20:00Z")
+    assert "revoked_at: 2026-11-03T14:20:00Z" in text
+    path = tmp_path / "firma.yaml"
+    path.write_text(text)
+    app = create_app(Settings(fixtures=(path,)))
+    revoked = [j["revoked_at"] for j in app.apis[1].world.jwts if j["revoked_at"]]  # type: ignore[attr-defined]
+    assert "2026-11-03T14:20:00Z" in revoked
+
+
+def test_bundled_fixtures_hold_what_frontends_and_the_harness_need() -> None:
+    craftkit = fixture_data("craftkit")
+    acme = [
+        r for r in craftkit["signature_requests"] if r["project"] == "proj_acme" and "mock" not in r
+    ]
+    statuses = [r["status"] for r in acme]
+    assert statuses.count("sent") >= 4 and statuses.count("viewed") >= 4
+    for terminal in ("completed", "declined", "expired", "cancelled", "failed"):
+        assert statuses.count(terminal) >= 2, terminal
+    behaviours = {r["mock"]["on_cancel"] for r in craftkit["signature_requests"] if "mock" in r}
+    assert behaviours == {"provider_error", "upstream_locked"}
+    globex = [r for r in craftkit["signature_requests"] if r["project"] == "proj_globex"]
+    assert sum(r["status"] in ("sent", "viewed") for r in globex) >= 2
+    keys = craftkit["projects"][0]["api_keys"]
+    assert any(k.startswith("ck_test_") for k in keys) and any(
+        k.startswith("ck_live_") for k in keys
+    )
+    firma = fixture_data("firma")
+    ws = {w: [j for j in firma["jwts"] if j["workspace"] == w] for w in ("ws_acme", "ws_globex")}
+    assert sum(j["revoked_at"] is None for j in ws["ws_acme"]) >= 6
+    assert sum(j["revoked_at"] is not None for j in ws["ws_acme"]) >= 2
+    assert sum(j["revoked_at"] is None for j in ws["ws_globex"]) >= 2
+
+
+def test_cli_exits_2_with_the_message_on_a_bad_fixture(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = fixture_data("craftkit")
+    data["signature_requests"][3]["status"] = "canceled"
+    code = main(["--port", "0", "--fixtures", str(write(tmp_path, data))])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "fixture refused" in err and "did you mean 'cancelled'" in err
