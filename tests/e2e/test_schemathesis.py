@@ -51,6 +51,8 @@ def run(spec: Path, url: str, config_file: Path) -> subprocess.CompletedProcess[
             "--seed",
             "20261122",
             "--no-color",
+            "--generation-database",
+            "none",  # replaying old failures would make runs depend on history
         ],
         capture_output=True,
         text=True,
@@ -59,10 +61,12 @@ def run(spec: Path, url: str, config_file: Path) -> subprocess.CompletedProcess[
 
 
 def test_craftkit_passes_every_schemathesis_check(server: RunningServer, tmp_path: Path) -> None:
+    # Schemathesis counts every 5xx as a server error, the contract's documented
+    # 502 too; that record's 502 is covered in tests/mock_server/test_craftkit_cancel.py.
     ids = [
         r["id"]
         for r in fixture_data("craftkit")["signature_requests"]
-        if r["project"] == "proj_acme"
+        if r["project"] == "proj_acme" and r.get("mock", {}).get("on_cancel") != "provider_error"
     ]
     cfg = config(
         tmp_path / "st.toml", authorization=f"Bearer {ACME_TEST_KEY}", parameter="path.id", ids=ids
@@ -75,7 +79,10 @@ def test_craftkit_passes_every_schemathesis_check(server: RunningServer, tmp_pat
 
 # The contract answers a schema-valid revoke of an already revoked JWT with 400
 # ("JWT has already been revoked"), so 400 is an expected answer to valid data.
-FIRMA_EXPECTED = '[checks.positive_data_acceptance]\nexpected-statuses = ["2xx", "400", "401", "403", "404", "429"]'
+FIRMA_EXPECTED = (
+    "[checks.positive_data_acceptance]\n"
+    'expected-statuses = ["2xx", "400", "401", "403", "404", "429"]'
+)
 
 
 @pytest.mark.parametrize("base", ["/functions/v1/signing-request-api", "/api/v1"])
