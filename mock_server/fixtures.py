@@ -23,6 +23,7 @@ from jsonschema.exceptions import ValidationError
 
 from mock_server.contract import Contract
 from mock_server.errors import FixtureError
+from mock_server.issues import missing_property
 
 __all__ = ["FixtureFile", "Problems", "read_fixture"]
 
@@ -90,8 +91,7 @@ class Problems:
             )
             message = explain(error)
             if error.validator == "required":
-                missing = str(error.message).split("'")[1]
-                place += f".{missing}"
+                place += f".{missing_property(error)}"
             self.add(place.lstrip("."), message)
 
     def unknown_fields(
@@ -153,8 +153,12 @@ def explain(error: ValidationError) -> str:
     if error.validator == "type":
         expected = " or ".join(value) if isinstance(value, list) else str(value)
         return f"{error.instance!r} is not of type {expected}"
-    if error.validator == "additionalProperties":
-        return str(error.message)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        schema = error.schema if isinstance(error.schema, Mapping) else {}
+        known = list(schema.get("properties", {}))
+        unknown = [str(key) for key in error.instance if key not in known]
+        hints = "".join(did_you_mean(key, known) for key in unknown)
+        return f"{error.message}{hints}"
     return str(error.message)
 
 

@@ -7,12 +7,13 @@ Firma returns the field errors as ``details``. Messages follow Zod 3's.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any, TypedDict
 
 from jsonschema.exceptions import ValidationError
 
-__all__ = ["Flattened", "flatten", "zod_message"]
+__all__ = ["Flattened", "flatten", "missing_property", "zod_message"]
 
 
 class Flattened(TypedDict):
@@ -36,6 +37,12 @@ def js_type(value: object) -> str:
     if isinstance(value, list):
         return "array"
     return "object"
+
+
+def missing_property(error: ValidationError) -> str:
+    """The property a ``required`` error is about (jsonschema names it only in the message)."""
+    match = re.match(r"'(.*)' is a required property", str(error.message))
+    return match.group(1) if match else ""
 
 
 def zod_message(error: ValidationError) -> str:
@@ -63,8 +70,7 @@ def _field(error: ValidationError) -> str | None:
     path = list(error.absolute_path)
     if error.validator == "required" and not path:
         # jsonschema reports a missing property on its parent; Zod on the property.
-        missing = str(error.message).split("'")
-        return missing[1] if len(missing) > 2 else None
+        return missing_property(error) or None
     return str(path[0]) if path else None
 
 

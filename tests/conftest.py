@@ -7,6 +7,7 @@ must never be an undocumented 5xx: a test cannot pass on an off-contract answer.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import AsyncIterator, Callable
@@ -68,6 +69,7 @@ class ContractClient:
     """httpx over the ASGI app; each answer is checked against its spec."""
 
     http: httpx.AsyncClient
+    app: MockApp
     validators: dict[str, ResponseValidator] = field(default_factory=dict)
 
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -148,17 +150,11 @@ async def mock(make_app: AppFactory) -> AsyncIterator[ContractClient]:
         yield client
 
 
-def _client(app: MockApp) -> Any:
-    class _Context:
-        async def __aenter__(self) -> ContractClient:
-            transport = httpx.ASGITransport(app=app)
-            self.http = httpx.AsyncClient(transport=transport, base_url="http://mock.test")
-            return ContractClient(self.http, _validators())
-
-        async def __aexit__(self, *exc: object) -> None:
-            await self.http.aclose()
-
-    return _Context()
+@contextlib.asynccontextmanager
+async def _client(app: MockApp) -> AsyncIterator[ContractClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mock.test") as http:
+        yield ContractClient(http, app, _validators())
 
 
 @functools.cache
@@ -175,6 +171,6 @@ def _validators() -> dict[str, ResponseValidator]:
 
 
 @pytest.fixture
-def client_for() -> Callable[[MockApp], Any]:
+def client_for() -> Callable[[MockApp], contextlib.AbstractAsyncContextManager[ContractClient]]:
     """``async with client_for(app) as client`` for tests that build their own app."""
     return _client

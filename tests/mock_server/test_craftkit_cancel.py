@@ -235,20 +235,20 @@ async def test_terminal_is_409_and_unchanged(
     ],
 )
 async def test_simulated_upstream_refusal_changes_nothing(
-    mock: ContractClient, make_app: object, behaviour: str, status: int, code: str
+    mock: ContractClient, behaviour: str, status: int, code: str
 ) -> None:
     [record] = [r for r in signature_requests() if r.get("mock", {}).get("on_cancel") == behaviour]
     for _ in range(3):
         response = await mock.cancel(record["id"])
         assert response.status_code == status
         assert error_of(response)["code"] == code
-    app = mock.http._transport.app  # type: ignore[attr-defined]
+    app = mock.app
     stored = app.apis[0].store.get("signature_requests", record["id"])
     assert stored["status"] == record["status"], "a refused cancel changed the stored status"
 
 
 async def test_cancel_touches_no_other_request(mock: ContractClient) -> None:
-    app = mock.http._transport.app  # type: ignore[attr-defined]
+    app = mock.app
     store = app.apis[0].store
     before = store.records("signature_requests")
     await mock.cancel(SENT["id"])

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from tests.conftest import (
     FIRMA_ACME_KEYS,
@@ -135,7 +136,7 @@ async def test_another_workspaces_jwt_is_404_and_untouched(mock: ContractClient)
 
 
 async def test_revoke_touches_no_other_jwt(mock: ContractClient) -> None:
-    store = mock.http._transport.app.apis[1].store  # type: ignore[attr-defined]
+    store = mock.app.apis[1].store  # type: ignore[attr-defined]
     before = store.records("jwts")
     await mock.revoke({"jwt_id": ACTIVE[3]["jwt_id"]})
     changed = [b["jwt_id"] for b, a in zip(before, store.records("jwts"), strict=True) if a != b]
@@ -164,10 +165,7 @@ async def test_remaining_falls_by_one_per_authenticated_post_whatever_the_outcom
 def limited_fixture(tmp_path: Path, per_minute: int) -> Path:
     data = fixture_data("firma")
     data["rate_limits"] = {"write_per_minute": per_minute}
-    data["workspaces"][1]["api_keys"] = [FIRMA_GLOBEX_KEY]
     path = tmp_path / "firma.yaml"
-    import yaml
-
     path.write_text(yaml.safe_dump(data))
     return path
 

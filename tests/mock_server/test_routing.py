@@ -59,7 +59,7 @@ async def test_unknown_path_is_404_in_the_owning_apis_envelope(
 async def test_unexpected_error_is_500_in_envelope_and_logged(
     mock: ContractClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = mock.http._transport.app  # type: ignore[attr-defined]
+    app = mock.app
 
     async def broken(request: object) -> object:
         raise RuntimeError("planted")
