@@ -1,0 +1,147 @@
+"""``conformance run``: check an implementation against its contract; exit 0, 1 or 2."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from conformance.errors import FixtureError, HarnessError
+from conformance.report import render_console, write_json, write_junit
+from conformance.runner import run
+from conformance.settings import PROFILES, Settings
+from conformance.world import API_NAMES
+
+__all__ = ["build_parser", "main"]
+
+log = logging.getLogger("conformance")
+
+EPILOG = """\
+examples:
+  conformance run craftkit --base-url http://127.0.0.1:8000 --fixtures fixtures/craftkit.yaml
+  conformance run firma --base-url https://staging.example.com/api/v1 \\
+      --fixtures staging-firma.yaml --junit-xml firma.xml --seed 7
+
+what it checks:
+  contract  Schemathesis, all built-in checks (status codes, content types, headers,
+            response schemas, negative/positive data, ignored auth, undeclared methods)
+  state     every listed key authenticates; cancel/revoke open resources once (200),
+            again (409 / 400), terminal ones (409 / 400), unknown ids (404), another
+            tenant's key (404), refused requests change nothing, no cascade; error
+            envelopes; every answer validated against the spec
+  Open resources in the fixture are consumed: each is cancelled or revoked at most once.
+
+exit codes: 0 no violation, 1 violations found, 2 bad usage, bad fixture, unreachable target.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="conformance",
+        description="Check an implementation of the Craftkit or Firma API against its contract.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="run")
+    run_parser = commands.add_parser(
+        "run",
+        help="run the suites against one target",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run_parser.add_argument("api", choices=API_NAMES, help="which contract the target implements")
+    run_parser.add_argument(
+        "--base-url", required=True, help="the API root as its spec's servers entry has it"
+    )
+    run_parser.add_argument(
+        "--fixtures",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="what the target holds (DESIGN.md fixture format)",
+    )
+    run_parser.add_argument(
+        "--spec",
+        type=Path,
+        metavar="FILE",
+        help="OpenAPI document (default: the bundled vendor spec)",
+    )
+    run_parser.add_argument(
+        "--seed", type=int, default=0, help="makes a run repeatable (default: 0)"
+    )
+    run_parser.add_argument(
+        "--max-examples",
+        type=int,
+        metavar="N",
+        help="Schemathesis examples per operation (default: the profile's)",
+    )
+    run_parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="default",
+        help="budget: fast, default or thorough",
+    )
+    run_parser.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="per-request timeout (default: 10)",
+    )
+    run_parser.add_argument(
+        "--rate-limit-probe",
+        action="store_true",
+        help="spend one key's quota to expect a 429 (off: it uses the target's quota)",
+    )
+    run_parser.add_argument("--only", choices=["contract", "state"], help="run one phase only")
+    run_parser.add_argument(
+        "--junit-xml", type=Path, metavar="FILE", help="write a JUnit report for CI"
+    )
+    run_parser.add_argument(
+        "--report-json", type=Path, metavar="FILE", help="write the full report as JSON"
+    )
+    run_parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(args.log_level)))
+    try:
+        settings = Settings(
+            api=args.api,
+            base_url=args.base_url,
+            fixtures=args.fixtures,
+            spec=args.spec,
+            seed=args.seed,
+            max_examples=args.max_examples,
+            timeout=args.timeout,
+            rate_limit_probe=args.rate_limit_probe,
+            profile=args.profile,
+            phases=(args.only,) if args.only else ("contract", "state"),
+        )
+        report = run(settings)
+    except FixtureError as exc:
+        for problem in exc.problems:
+            log.error("%s", problem)
+        return 2
+    except HarnessError as exc:
+        log.error("%s", exc)
+        return 2
+    sys.stdout.write(render_console(report) + "\n")
+    if args.junit_xml is not None:
+        write_junit(report, args.junit_xml)
+    if args.report_json is not None:
+        write_json(report, args.report_json)
+    return report.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""The harness's error hierarchy: every error that stops a run shares one root.
+
+Each of these ends a run before or instead of checking, with exit code 2 (DESIGN.md:
+"bad usage, bad fixture or unreachable target"). Violations found in a target
+are not errors: they are ``Violation`` records in the report.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FixtureError", "HarnessError", "TargetUnreachable", "UsageError"]
+
+
+class HarnessError(Exception):
+    """Root of every error the harness raises on purpose; the CLI exits with code 2."""
+
+
+class UsageError(HarnessError):
+    """A flag or setting is wrong (e.g. a base URL without scheme, a missing spec file)."""
+
+
+class FixtureError(HarnessError):
+    """The fixture file cannot describe a target.
+
+    ``problems`` holds one line per problem, naming the file, the record, the
+    field and the fix::
+
+        staging.yaml: signature_requests[2].project: 'proj_x' is not a listed project
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class TargetUnreachable(HarnessError):
+    """The base URL refuses connections or does not resolve, before any check ran."""

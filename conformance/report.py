@@ -1,0 +1,106 @@
+"""How a run is shown: console blocks and summary, JUnit XML for CI, JSON for tools."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+
+from conformance.runner import Report
+
+__all__ = ["render_console", "write_json", "write_junit"]
+
+
+def render_console(report: Report) -> str:
+    """One block per violation, then a summary table with the seed."""
+    s = report.settings
+    lines: list[str] = []
+    for number, v in enumerate(report.violations, 1):
+        times = f" (x{v.occurrences})" if v.occurrences > 1 else ""
+        lines += [
+            f"--- {number}. [{v.code}] {v.title}{times}",
+            f"    Operation: {v.operation}   Phase: {v.phase}",
+            *(f"    {line}" for line in v.detail.splitlines()),
+            "    Reproduce:",
+            f"      {v.curl or '(no request: see the detail)'}",
+            "",
+        ]
+    for note in report.notes:
+        lines.append(f"note: {note}")
+    if report.notes:
+        lines.append("")
+    lines.append(f"{'phase':<10} {'requests':>9} {'seconds':>8} {'violations':>11}")
+    for phase in report.phases:
+        lines.append(
+            f"{phase.name:<10} {phase.requests:>9} {phase.seconds:>8.1f} {phase.violations:>11}"
+        )
+    by_code = Counter(v.code for v in report.violations)
+    if by_code:
+        lines.append("")
+        lines.append(
+            "violations by check: "
+            + ", ".join(f"{code} {n}" for code, n in sorted(by_code.items()))
+        )
+    verdict = f"{len(report.violations)} violation(s)" if report.violations else "no violations"
+    lines += [
+        "",
+        f"{s.api} at {s.base_url}: {verdict} in {report.seconds:.1f} s "
+        f"(seed {s.seed}, {s.examples} examples, profile {s.profile}, fixtures {s.fixtures})",
+        f"rerun: conformance run {s.api} --base-url {s.base_url} --fixtures {s.fixtures} "
+        f"--seed {s.seed}",
+    ]
+    return "\n".join(lines)
+
+
+def write_json(report: Report, path: Path) -> None:
+    path.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+
+
+def write_junit(report: Report, path: Path) -> None:
+    """One test case per check (passed when it found nothing), grouped by phase.
+
+    Every check that ran is listed, failed or not, so CI shows what was verified.
+    """
+    s = report.settings
+    suites = ET.Element(
+        "testsuites",
+        name=f"conformance {s.api}",
+        tests="0",
+        failures="0",
+        time=f"{report.seconds:.2f}",
+    )
+    grouped: dict[str, dict[str, list[str]]] = {
+        phase: {code: [] for code in codes} for phase, codes in report.checks.items()
+    }
+    for v in report.violations:
+        grouped.setdefault(v.phase, {}).setdefault(v.code, []).append(
+            _text(v.code, v.title, v.operation, v.detail, v.curl, v.occurrences)
+        )
+    total = failed = 0
+    for phase, checks in grouped.items():
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=f"{s.api}.{phase}",
+            tests=str(len(checks)),
+            failures=str(sum(1 for f in checks.values() if f)),
+        )
+        for code, failures in sorted(checks.items()):
+            case = ET.SubElement(
+                suite, "testcase", classname=f"conformance.{s.api}.{phase}", name=code
+            )
+            if failures:
+                failure = ET.SubElement(
+                    case, "failure", message=f"{len(failures)} violation(s) of {code}", type=code
+                )
+                failure.text = "\n\n".join(failures)
+                failed += 1
+            total += 1
+    suites.set("tests", str(total))
+    suites.set("failures", str(failed))
+    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _text(code: str, title: str, operation: str, detail: str, curl: str, occurrences: int) -> str:
+    return f"[{code}] {title} (x{occurrences})\nOperation: {operation}\n{detail}\nReproduce: {curl}"

@@ -1,0 +1,164 @@
+"""One harness run: read the fixture, reach the target, run the phases, gather the report.
+
+>>> report = run(Settings(api="firma", base_url="http://127.0.0.1:8000/api/v1",
+...                       fixtures=Path("fixtures/firma.yaml")))  # doctest: +SKIP
+>>> report.exit_code
+0
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from conformance.apis import APIS
+from conformance.client import Client, Exchange
+from conformance.contract import run_contract
+from conformance.errors import TargetUnreachable
+from conformance.failures import Violation, checks_for, merge
+from conformance.ratelimit import rate_limit
+from conformance.responses import ResponseValidator
+from conformance.settings import Settings
+from conformance.state import StateRun
+from conformance.world import read_world
+
+__all__ = ["PhaseResult", "Report", "run"]
+
+log = logging.getLogger("conformance")
+
+PROGRESS_EVERY = 25  # requests between progress lines
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    name: str
+    requests: int
+    seconds: float
+    violations: int
+
+
+@dataclass
+class Report:
+    """Everything a run found; ``exit_code`` is what CI gates on (0 clean, 1 violations)."""
+
+    settings: Settings
+    violations: list[Violation] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    phases: list[PhaseResult] = field(default_factory=list)
+    seconds: float = 0.0
+    checks: dict[str, list[str]] = field(
+        default_factory=dict
+    )  # phase -> codes of the checks that ran
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.violations else 0
+
+    def codes(self) -> set[str]:
+        return {v.code for v in self.violations}
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "api": s.api,
+            "base_url": s.base_url,
+            "fixtures": str(s.fixtures),
+            "spec": str(s.spec_path),
+            "seed": s.seed,
+            "max_examples": s.examples,
+            "profile": s.profile,
+            "exit_code": self.exit_code,
+            "seconds": round(self.seconds, 2),
+            "phases": [p.__dict__ for p in self.phases],
+            "violations": [v.to_json() for v in self.violations],
+            "notes": self.notes,
+        }
+
+
+def run(settings: Settings, *, on_progress: Callable[[str], None] | None = None) -> Report:
+    """Check one target; raise ``HarnessError`` (exit 2) for bad input or an unreachable target."""
+    progress = on_progress or (lambda text: log.info("%s", text))
+    started = time.monotonic()
+    world = read_world(settings.fixtures, api=settings.api)
+    api = APIS[settings.api]
+    report = Report(settings)
+    counter = _Counter(progress)
+    client = Client(
+        settings.base_url, timeout=settings.timeout, secrets=world.key_names, on_exchange=counter
+    )
+    try:
+        _preflight(client, settings)
+        validator = ResponseValidator.from_path(settings.spec_path, base_url=settings.base_url)
+        if "contract" in settings.phases:
+            progress(
+                f"contract: Schemathesis, all checks, {settings.examples} examples per operation"
+            )
+            t0 = time.monotonic()
+            contract = run_contract(
+                world,
+                api,
+                spec=settings.spec_path,
+                base_url=settings.base_url,
+                seed=settings.seed,
+                max_examples=settings.examples,
+                timeout=settings.timeout,
+                on_progress=progress,
+            )
+            report.violations += contract.violations
+            report.checks["contract"] = contract.checks
+            report.phases.append(
+                PhaseResult(
+                    "contract", contract.requests, time.monotonic() - t0, len(contract.violations)
+                )
+            )
+        if "state" in settings.phases:
+            examples, steps = settings.state_runs
+            progress(f"state: scenario, then {examples} Hypothesis runs of up to {steps} steps")
+            t0, sent = time.monotonic(), client.sent
+            state = StateRun(world, api, client, validator, seed=settings.seed)
+            state.guarded(state.scenario)
+            state.guarded(lambda: state.explore(seed=settings.seed, examples=examples, steps=steps))
+            if settings.rate_limit_probe:
+                progress("state: rate-limit probe")
+                state.guarded(lambda: rate_limit(state))
+            merged = merge(state.violations)
+            report.violations += merged
+            report.notes += state.notes
+            report.checks["state"] = [
+                c for c in checks_for(api.name) if c != "rate_limit" or settings.rate_limit_probe
+            ]
+            report.phases.append(
+                PhaseResult("state", client.sent - sent, time.monotonic() - t0, len(merged))
+            )
+    finally:
+        client.close()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _preflight(client: Client, settings: Settings) -> None:
+    """Refuse to start against a target that is not there (exit 2), before any check."""
+    try:
+        httpx.request("OPTIONS", settings.base_url, timeout=settings.timeout)
+    except (httpx.ConnectError, httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        raise TargetUnreachable(
+            f"{settings.base_url}: cannot connect ({exc}); is the target running, and is "
+            "--base-url its API root?"
+        ) from exc
+    except httpx.HTTPError:
+        pass  # it answered badly or slowly: that is for the checks to report
+
+
+class _Counter:
+    def __init__(self, progress: Callable[[str], None]) -> None:
+        self.progress, self.count = progress, 0
+
+    def __call__(self, exchange: Exchange) -> None:
+        self.count += 1
+        if self.count % PROGRESS_EVERY == 0:
+            self.progress(f"state: {self.count} requests sent")

@@ -1,0 +1,80 @@
+"""One frozen settings object per run, built at the edge (CLI flags, pytest options)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from conformance._resources import bundled_spec
+from conformance.errors import UsageError
+from conformance.world import API_NAMES
+
+__all__ = ["PROFILES", "Settings"]
+
+# Named budgets (STYLE.md): "default" for CI gates, "fast" for the harness's own
+# tests, "thorough" for nightly runs. Each is (max_examples, state runs, steps per run).
+PROFILES = {"fast": (10, 2, 6), "default": (50, 5, 10), "thorough": (300, 30, 20)}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What to check and how hard.
+
+    >>> Settings(api="craftkit", base_url="http://127.0.0.1:8000",
+    ...          fixtures=Path("fixtures/craftkit.yaml"))
+    ... # doctest: +SKIP
+    """
+
+    api: str
+    base_url: str
+    fixtures: Path
+    spec: Path | None = None
+    seed: int = 0
+    max_examples: int | None = None  # None: the profile's
+    timeout: float = 10.0
+    rate_limit_probe: bool = False
+    profile: str = "default"
+    phases: tuple[str, ...] = ("contract", "state")
+
+    def __post_init__(self) -> None:
+        if self.api not in API_NAMES:
+            raise UsageError(f"api: {self.api!r} is not one of {', '.join(API_NAMES)}")
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise UsageError(
+                f"--base-url: {self.base_url!r} is not an http(s) URL; e.g. http://127.0.0.1:8000"
+            )
+        if parts.query or parts.fragment:
+            raise UsageError(
+                f"--base-url: {self.base_url!r} has a query or fragment; give the API's root only"
+            )
+        if self.profile not in PROFILES:
+            raise UsageError(f"profile: {self.profile!r} is not one of {', '.join(PROFILES)}")
+        if self.timeout <= 0:
+            raise UsageError(f"--timeout: {self.timeout} must be a positive number of seconds")
+        if self.max_examples is not None and self.max_examples < 1:
+            raise UsageError(f"--max-examples: {self.max_examples} must be at least 1")
+        unknown = set(self.phases) - {"contract", "state"}
+        if unknown:
+            raise UsageError(f"phases: {sorted(unknown)} unknown; use contract and/or state")
+        if not self.spec_path.is_file():
+            raise UsageError(
+                f"--spec: {self.spec_path} is not a file; pass the {self.api} OpenAPI document"
+            )
+
+    @property
+    def spec_path(self) -> Path:
+        return self.spec if self.spec is not None else bundled_spec(self.api)
+
+    @property
+    def examples(self) -> int:
+        return self.max_examples if self.max_examples is not None else PROFILES[self.profile][0]
+
+    @property
+    def state_runs(self) -> tuple[int, int]:
+        """(Hypothesis examples, steps per example) for the state machine."""
+        default_examples, runs, steps = PROFILES[self.profile]
+        if self.max_examples is None:
+            return runs, steps
+        return max(1, runs * self.max_examples // default_examples), steps

@@ -1,0 +1,478 @@
+"""State checks: what a schema alone cannot see, over the fixture's resources.
+
+A deterministic scenario first exercises every rule once (each key, each
+refused request, a cancel or revoke, a repeat, a second resource); then a
+Hypothesis state machine interleaves the same steps at random, drawing from
+what is left. The target cannot be reset, so the harness keeps a ``Model`` of
+what each resource should now be and spends each open resource at most once.
+
+The APIs have no read operation: state is observed through later answers. A
+resource that should still be open but answers "already done" was changed by
+something earlier: a refused request against it (``rejected_changes_nothing``)
+or an act on another resource (``no_cascade``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import HealthCheck, Phase
+from hypothesis import seed as hypothesis_seed
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+
+from conformance.apis import Api, BadRequest
+from conformance.client import Client, Exchange, TargetUnresponsive
+from conformance.failures import Violation, check, only_for, title_of
+from conformance.responses import ResponseValidator
+from conformance.world import Resource, State, World
+
+__all__ = ["Model", "StateRun"]
+
+log = logging.getLogger("conformance")
+
+# ---------------------------------------------------------------- the checks
+# Each check's name is its code; its docstring's first line is its title.
+
+
+@check
+def transport(exchange: Exchange) -> list[str]:
+    """The target did not answer (timeout, reset or refused connection)."""
+    return (
+        [] if exchange.error is None else [f"Expected: an HTTP answer\nReceived: {exchange.error}"]
+    )
+
+
+@check
+def response_conformance(validator: ResponseValidator, exchange: Exchange) -> list[str]:
+    """The answer departs from the spec: undocumented status, header or body schema."""
+    assert exchange.response is not None
+    return [
+        f"Received: {exchange.status}\n{problem}" for problem in validator.errors(exchange.response)
+    ]
+
+
+@check
+def error_envelope(api: Api, exchange: Exchange) -> list[str]:
+    """An error answer lacks the API's error envelope, code or JSON media type."""
+    response = exchange.response
+    assert response is not None
+    if response.status_code < 400:
+        return []
+    problems = []
+    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        problems.append(
+            f"Expected: Content-Type application/json on {response.status_code}\n"
+            f"Received: {media or 'none'}"
+        )
+    return problems + api.envelope_problems(response.status_code, exchange.json())
+
+
+@check
+def keys_authenticate(run: StateRun) -> None:
+    """A key the fixture lists is refused (401)."""
+    unknown = run.unknown_id()
+    for tenant in run.world.tenants:
+        for key in tenant.keys:
+            accepted: list[str] = []
+            refused: list[tuple[str, Exchange]] = []
+            for form, authorization in run.api.key_forms(key):
+                exchange = run.api.act(run.client, unknown, authorization=authorization)
+                status = run.observe(exchange)
+                if status == 401:
+                    refused.append((form, exchange))
+                elif status is not None:
+                    accepted.append(form)
+                    run.expect(
+                        "unknown_not_found",
+                        exchange,
+                        run.api.unknown_statuses,
+                        "an id the target does not hold",
+                    )
+            for form, exchange in refused:
+                code = "auth_forms" if auth_forms(accepted) else "keys_authenticate"
+                run.report(
+                    code,
+                    exchange,
+                    f"Key of {tenant.id} sent as {form}\n"
+                    "Expected: accepted (the id is unknown, so 404)\nReceived: 401",
+                )
+
+
+@check
+def auth_forms(accepted_forms: list[str]) -> bool:
+    """A listed key works in one documented Authorization form but is refused in another."""
+    return bool(accepted_forms)
+
+
+@check
+def unknown_not_found(run: StateRun) -> None:
+    """An id the target does not hold is not answered with 404 (or a documented 400)."""
+    key = run.world.tenants[0].keys[0]
+    authorization = run.api.key_forms(key)[0][1]
+    exchange = run.api.act(run.client, run.unknown_id(), authorization=authorization)
+    run.expect(
+        "unknown_not_found", exchange, run.api.unknown_statuses, "an id the target does not hold"
+    )
+    non_id, statuses = run.api.non_id()
+    exchange = run.api.act(run.client, non_id, authorization=authorization)
+    run.expect("unknown_not_found", exchange, statuses, "an id that is not a uuid")
+
+
+@check
+def terminal_conflict(run: StateRun, resource: Resource) -> None:
+    """A resource the fixture lists as terminal, revoked or locked is not refused."""
+    expected = (
+        frozenset({502})
+        if resource.state is State.FAILING
+        else frozenset({run.api.conflict_status})
+    )
+    exchange = run.act_as_owner(resource)
+    status = run.expect(
+        "terminal_conflict",
+        exchange,
+        expected,
+        f"{resource.id} is {_fixture_state(resource)} in the fixture",
+    )
+    if status is not None and 200 <= status < 300:
+        run.model.consume(resource)  # whatever it was, it is now done
+
+
+@check
+def repeat_conflict(run: StateRun, resource: Resource) -> None:
+    """A second cancel or revoke of the same resource is accepted."""
+    exchange = run.act_as_owner(resource)
+    run.expect(
+        "repeat_conflict",
+        exchange,
+        frozenset({run.api.conflict_status}),
+        f"{resource.id} was already done in this run",
+    )
+
+
+@check
+def auth_required(run: StateRun, resource: Resource, bad: BadRequest) -> None:
+    """A request without a valid key is not refused with 401."""
+    run.refuse("auth_required", resource, bad)
+
+
+@check
+def invalid_body_rejected(run: StateRun, resource: Resource, bad: BadRequest) -> None:
+    """An invalid body is not refused with 400."""
+    run.refuse("invalid_body_rejected", resource, bad)
+
+
+@check
+def tenant_isolation(run: StateRun, resource: Resource) -> None:
+    """Another tenant's key reaches a resource (expected 404)."""
+    foreign = run.world.foreign_key(resource)
+    if foreign is None:
+        run.note("tenant_isolation: the fixture lists one tenant; add a second to check isolation")
+        return
+    authorization = run.api.key_forms(foreign)[0][1]
+    run.refuse(
+        "tenant_isolation",
+        resource,
+        BadRequest("another tenant's key", frozenset({404}), authorization=authorization),
+    )
+
+
+@check
+def rejected_changes_nothing(model: Model, resource: Resource) -> bool:
+    """A refused request changed state: the resource it named is no longer open."""
+    return resource.id in model.touched
+
+
+@check
+def no_cascade(model: Model, resource: Resource) -> bool:
+    """Acting on one resource changed another: it is no longer open."""
+    return model.successes > 0
+
+
+only_for("firma", auth_forms)  # Craftkit documents one form, Bearer
+
+
+# ---------------------------------------------------------------- the model and the run
+
+
+@dataclass
+class Model:
+    """What each fixture resource should be now, as this run has changed it."""
+
+    world: World
+    state: dict[str, State] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)  # named by a request the target refused
+    spent: set[str] = field(default_factory=set)  # acted on; no longer drawn as open
+    successes: int = 0
+
+    def __post_init__(self) -> None:
+        self.state = {r.id: r.state for r in self.world.resources}
+
+    def open(self) -> list[Resource]:
+        return [
+            r
+            for r in self.world.resources
+            if self.state[r.id] is State.OPEN and r.id not in self.spent
+        ]
+
+    def done(self) -> list[Resource]:
+        """Resources this run closed: acting again must be refused."""
+        return [
+            r
+            for r in self.world.resources
+            if r.id in self.spent and self.state[r.id] is State.CLOSED and r.state is State.OPEN
+        ]
+
+    def fixed(self) -> list[Resource]:
+        """Resources the fixture lists as terminal, revoked, locked or failing."""
+        return [r for r in self.world.resources if r.state is not State.OPEN]
+
+    def consume(self, resource: Resource) -> None:
+        self.spent.add(resource.id)
+        self.state[resource.id] = State.CLOSED
+
+
+class StateRun:
+    """The state checks' shared context: target, model, and the violations found."""
+
+    def __init__(
+        self, world: World, api: Api, client: Client, validator: ResponseValidator, *, seed: int
+    ) -> None:
+        self.world, self.api, self.client, self.validator = world, api, client, validator
+        self.model = Model(world)
+        self.random = random.Random(seed)
+        self.violations: list[Violation] = []
+        self.notes: list[str] = []
+        self.stopped = False
+
+    # -- reporting
+
+    def report(self, code: str, exchange: Exchange, detail: str) -> None:
+        self.violations.append(
+            Violation(code, title_of(code), detail, self.api.operation, exchange.curl)
+        )
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+            log.info(text)
+
+    def observe(self, exchange: Exchange) -> int | None:
+        """Run the checks every answer gets; return its status, or None when inconclusive."""
+        for problem in transport(exchange):
+            self.report("transport", exchange, problem)
+        if exchange.response is None:
+            return None
+        if exchange.rate_limited:
+            self.note(
+                "the target kept answering 429 after retries; those steps were skipped, not failed"
+            )
+            return None
+        for problem in response_conformance(self.validator, exchange):
+            self.report("response_conformance", exchange, problem)
+        for problem in error_envelope(self.api, exchange):
+            self.report("error_envelope", exchange, problem)
+        return exchange.status
+
+    def expect(
+        self, code: str, exchange: Exchange, statuses: Iterable[int], situation: str
+    ) -> int | None:
+        status = self.observe(exchange)
+        allowed = sorted(statuses)
+        if status is not None and status not in allowed:
+            wanted = " or ".join(str(s) for s in allowed)
+            self.report(
+                code, exchange, f"Situation: {situation}\nExpected: {wanted}\nReceived: {status}"
+            )
+        return status
+
+    # -- steps shared by the scenario and the state machine
+
+    def unknown_id(self) -> str:
+        return str(uuid.UUID(int=self.random.getrandbits(128), version=4))
+
+    def act_as_owner(self, resource: Resource, form: int = 0) -> Exchange:
+        key = self.world.owner_key(resource)
+        return self.api.act(
+            self.client, resource.id, authorization=self.api.key_forms(key)[form][1]
+        )
+
+    def refuse(self, code: str, resource: Resource, bad: BadRequest) -> None:
+        """Send a request the contract refuses; it must be refused and change nothing."""
+        if bad.drop_authorization:
+            authorization = None
+        else:
+            authorization = (
+                bad.authorization or self.api.key_forms(self.world.owner_key(resource))[0][1]
+            )
+        exchange = self.api.act(
+            self.client,
+            resource.id,
+            authorization=authorization,
+            body=bad.json_body,
+            content=bad.body,
+        )
+        status = self.expect(code, exchange, bad.statuses, f"{bad.label}, naming {resource.id}")
+        if status is not None and 200 <= status < 300:
+            self.model.consume(resource)  # the target acted; don't blame later answers on it
+        elif self.model.state[resource.id] is State.OPEN:
+            self.model.touched.add(resource.id)
+
+    def act_on_open(self, resource: Resource, form: int = 0) -> None:
+        """Cancel or revoke a resource the model holds open: it must succeed, once."""
+        exchange = self.act_as_owner(resource, form)
+        status = self.observe(exchange)
+        if status is None:
+            self.model.spent.add(resource.id)  # unknown outcome: never draw it again
+            return
+        self.model.consume(resource)
+        if 200 <= status < 300:
+            self.model.successes += 1
+            for code, detail in self.api.success_problems(resource, exchange.json()):
+                self.report(code, exchange, detail)
+            return
+        if status == self.api.conflict_status and rejected_changes_nothing(self.model, resource):
+            code, why = (
+                "rejected_changes_nothing",
+                "it was only named by requests the target refused",
+            )
+        elif status == self.api.conflict_status and no_cascade(self.model, resource):
+            code, why = "no_cascade", "only other resources were acted on before"
+        else:
+            code, why = self.api.success_code, "it is open in the fixture"
+        self.report(
+            code,
+            exchange,
+            f"Situation: {resource.id} should still be open: {why}\nExpected: 200\n"
+            f"Received: {status}",
+        )
+
+    # -- the two drivers
+
+    def scenario(self) -> None:
+        """Every rule once, in an order that makes each failure attributable."""
+        keys_authenticate(self)
+        unknown_not_found(self)
+        for resource in self.model.fixed():
+            terminal_conflict(self, resource)
+        opened = self.model.open()
+        if not opened:
+            self.note(
+                "the fixture lists no open resource (sent/viewed, or revoked_at: null): "
+                "cancel/revoke not checked"
+            )
+            return
+        first = opened[0]
+        for bad in self.api.bad_credentials():
+            auth_required(self, first, bad)
+        for bad in self.api.bad_bodies(first.id):
+            invalid_body_rejected(self, first, bad)
+        tenant_isolation(self, first)
+        if self.model.state[first.id] is State.OPEN:
+            self.act_on_open(first)
+        repeat_conflict(self, first)
+        if len(opened) > 1:
+            self.act_on_open(opened[1], form=len(self.api.key_forms("k")) - 1)
+        else:
+            self.note(
+                "the fixture lists one open resource: a cancel/revoke cascading to another was "
+                "not checked"
+            )
+
+    def explore(self, *, seed: int, examples: int, steps: int) -> None:
+        """Random interleavings of the same steps (Hypothesis stateful testing)."""
+        run_state_machine_as_test(
+            hypothesis_seed(seed)(_machine(self)),
+            settings=hypothesis_settings(
+                max_examples=examples,
+                stateful_step_count=steps,
+                phases=[Phase.generate],  # a live target cannot be replayed: no shrinking
+                database=None,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                report_multiple_bugs=False,
+            ),
+        )
+        if not self.model.open():
+            self.note(
+                f"the fixture's open resources are all spent ({len(self.model.spent)} used); "
+                "add more to explore further"
+            )
+
+    def guarded(self, step: Callable[[], None]) -> None:
+        """Run a step unless the target stopped answering; stop everything when it does."""
+        if self.stopped:
+            return
+        try:
+            step()
+        except TargetUnresponsive as exc:
+            self.stopped = True
+            self.note(
+                f"the target stopped answering ({exc}); the remaining state checks were skipped"
+            )
+
+
+def _machine(run: StateRun) -> type[RuleBasedStateMachine]:
+    api, model = run.api, run.model
+
+    class TargetMachine(RuleBasedStateMachine):
+        @precondition(lambda self: bool(model.open()))
+        @rule(data=st.data())
+        def act_on_open(self, data: st.DataObject) -> None:
+            resource = data.draw(st.sampled_from(model.open()), label="open")
+            form = data.draw(st.integers(0, len(api.key_forms("k")) - 1), label="form")
+            run.guarded(lambda: run.act_on_open(resource, form))
+
+        @precondition(lambda self: bool(model.done() or model.fixed()))
+        @rule(data=st.data())
+        def act_on_done(self, data: st.DataObject) -> None:
+            resource = data.draw(st.sampled_from(model.done() + model.fixed()), label="done")
+            if resource.state is State.OPEN:
+                run.guarded(lambda: repeat_conflict(run, resource))
+            else:
+                run.guarded(lambda: terminal_conflict(run, resource))
+
+        @precondition(lambda self: bool(model.open()))
+        @rule(data=st.data())
+        def refused(self, data: st.DataObject) -> None:
+            resource = data.draw(st.sampled_from(model.open()), label="named")
+            kind = data.draw(st.sampled_from(["credential", "body", "tenant"]), label="kind")
+            if kind == "credential":
+                bad = data.draw(st.sampled_from(api.bad_credentials()), label="credential")
+                run.guarded(lambda: auth_required(run, resource, bad))
+            elif kind == "body":
+                bad = data.draw(st.sampled_from(api.bad_bodies(resource.id)), label="body")
+                run.guarded(lambda: invalid_body_rejected(run, resource, bad))
+            else:
+                run.guarded(lambda: tenant_isolation(run, resource))
+
+        @rule(unknown=st.uuids(version=4))
+        def act_on_unknown(self, unknown: uuid.UUID) -> None:
+            key = run.random.choice(run.world.keys())
+
+            def step() -> None:
+                exchange = api.act(run.client, str(unknown), authorization=api.key_forms(key)[0][1])
+                run.expect(
+                    "unknown_not_found",
+                    exchange,
+                    api.unknown_statuses,
+                    "an id the target does not hold",
+                )
+
+            run.guarded(step)
+
+    return TargetMachine
+
+
+def _fixture_state(resource: Resource) -> str:
+    record: Any = resource.record
+    return str(
+        record.get("status") or ("revoked" if record.get("revoked_at") else resource.state.value)
+    )

@@ -1,0 +1,261 @@
+"""What a target holds, read from a fixture file (DESIGN.md "Fixture format").
+
+The harness reads the same files as the mock, but needs less of them: for a
+real target only ids, tenants, states and keys are required; every other field,
+when present, is what a cancel must leave unchanged. This reader is the
+harness's own (the harness never imports ``mock_server``) and deliberately lax
+about everything it does not use.
+
+>>> world = read_world(Path("fixtures/craftkit.yaml"))  # doctest: +SKIP
+>>> world.tenants[0].keys
+('ck_test_acme_0001', 'ck_live_acme_0001')
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from conformance.errors import FixtureError
+
+__all__ = ["API_NAMES", "Resource", "State", "Tenant", "World", "read_world"]
+
+API_NAMES = ("craftkit", "firma")
+
+
+class State(Enum):
+    """What the target must answer when a resource is cancelled or revoked."""
+
+    OPEN = "open"  # in flight / active: the first cancel or revoke succeeds
+    CLOSED = "closed"  # terminal / revoked: refused, state unchanged
+    LOCKED = "locked"  # mock.on_cancel: upstream_locked: 409, state unchanged
+    FAILING = "failing"  # mock.on_cancel: provider_error: 502, state unchanged
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """A Craftkit project or a Firma workspace, with the keys that act for it."""
+
+    id: str
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A signature request (Craftkit) or a JWT (Firma) the target holds."""
+
+    id: str
+    tenant: str
+    state: State
+    record: Mapping[str, Any] = field(default_factory=dict)  # the fixture's fields
+
+
+@dataclass(frozen=True)
+class World:
+    """A fixture file as the harness sees it."""
+
+    api: str
+    path: Path
+    tenants: tuple[Tenant, ...]
+    resources: tuple[Resource, ...]
+    write_per_minute: int | None = None
+    # How a key is written in a reproduction: "$VAR" for keys read from the
+    # environment, so that curl lines in CI logs never carry a secret.
+    key_names: Mapping[str, str] = field(default_factory=dict)
+
+    def tenant(self, tenant_id: str) -> Tenant:
+        return next(t for t in self.tenants if t.id == tenant_id)
+
+    def owner_key(self, resource: Resource) -> str:
+        return self.tenant(resource.tenant).keys[0]
+
+    def foreign_key(self, resource: Resource) -> str | None:
+        """A key of another tenant, or None when the fixture lists one tenant."""
+        return next((t.keys[0] for t in self.tenants if t.id != resource.tenant), None)
+
+    def keys(self) -> list[str]:
+        return [key for tenant in self.tenants for key in tenant.keys]
+
+    def in_state(self, state: State) -> list[Resource]:
+        return [r for r in self.resources if r.state is state]
+
+
+_SHAPES = {
+    # api: (tenant list, resource list, resource id field, tenant field)
+    "craftkit": ("projects", "signature_requests", "id", "project"),
+    "firma": ("workspaces", "jwts", "jwt_id", "workspace"),
+}
+_CRAFTKIT_OPEN = {"sent", "viewed"}
+_CRAFTKIT_CLOSED = {"completed", "declined", "expired", "cancelled", "failed"}
+_ON_CANCEL = {"upstream_locked": State.LOCKED, "provider_error": State.FAILING}
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def read_world(
+    path: Path, *, api: str | None = None, environ: Mapping[str, str] | None = None
+) -> World:
+    """Read ``path``; raise ``FixtureError`` listing every problem with its place and fix."""
+    environ = os.environ if environ is None else environ
+    name = str(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise FixtureError(
+            [f"{name}: cannot read the fixture file ({exc.strerror}); pass --fixtures FILE"]
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise FixtureError([f"{name}: not valid YAML: {exc}"]) from exc
+    if not isinstance(data, dict):
+        raise FixtureError(
+            [f"{name}: expected a mapping with 'api:' at the top, got {type(data).__name__}"]
+        )
+    problems: list[str] = []
+    declared = data.get("api")
+    if declared not in API_NAMES:
+        problems.append(
+            f"{name}: api: {declared!r} is not one of {', '.join(API_NAMES)}; add 'api: "
+            "craftkit' or 'api: firma'"
+        )
+        raise FixtureError(problems)
+    if api is not None and declared != api:
+        raise FixtureError(
+            [
+                f"{name}: api: this file describes {declared!r}, but the run checks {api!r}; "
+                f"pass the {api} fixture file"
+            ]
+        )
+    key_names: dict[str, str] = {}
+    tenants_field, resources_field, id_field, tenant_field = _SHAPES[declared]
+    tenants = _tenants(
+        data.get(tenants_field), f"{name}: {tenants_field}", environ, key_names, problems
+    )
+    known = {t.id for t in tenants}
+    resources = []
+    raw = data.get(resources_field) or []
+    if not isinstance(raw, list):
+        problems.append(
+            f"{name}: {resources_field}: expected a list of records, got {type(raw).__name__}"
+        )
+        raw = []
+    seen: set[str] = set()
+    for index, record in enumerate(raw):
+        where = f"{name}: {resources_field}[{index}]"
+        if not isinstance(record, dict):
+            problems.append(f"{where}: expected a mapping, got {type(record).__name__}")
+            continue
+        rid, owner = record.get(id_field), record.get(tenant_field)
+        if not isinstance(rid, str) or not rid:
+            problems.append(f"{where}.{id_field}: missing; every record needs its {id_field}")
+            continue
+        if rid in seen:
+            problems.append(f"{where}.{id_field}: {rid!r} is listed twice; ids must be unique")
+        seen.add(rid)
+        if owner not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            problems.append(
+                f"{where}.{tenant_field}: {owner!r} is not a listed {tenants_field[:-1]} "
+                f"(listed: {listed})"
+            )
+            continue
+        state = _state(declared, record, where, problems)
+        if state is not None:
+            resources.append(Resource(rid, str(owner), state, record))
+    limits = data.get("rate_limits") or {}
+    per_minute = limits.get("write_per_minute") if isinstance(limits, dict) else None
+    if per_minute is not None and (not isinstance(per_minute, int) or per_minute < 1):
+        problems.append(
+            f"{name}: rate_limits.write_per_minute: {per_minute!r} must be a positive integer"
+        )
+        per_minute = None
+    if problems:
+        raise FixtureError(problems)
+    return World(declared, path, tuple(tenants), tuple(resources), per_minute, key_names)
+
+
+def _tenants(
+    raw: Any, where: str, environ: Mapping[str, str], key_names: dict[str, str], problems: list[str]
+) -> list[Tenant]:
+    if not isinstance(raw, list) or not raw:
+        problems.append(f"{where}: missing; list at least one tenant with its api_keys")
+        return []
+    tenants = []
+    for index, entry in enumerate(raw):
+        here = f"{where}[{index}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            problems.append(f"{here}.id: missing; every tenant needs an id")
+            continue
+        keys = entry.get("api_keys")
+        if not isinstance(keys, list) or not keys:
+            problems.append(
+                f'{here}.api_keys: missing; list at least one key (use "${{VAR}}" to read it '
+                "from the environment)"
+            )
+            continue
+        expanded = []
+        for k, key in enumerate(keys):
+            value = _expand(key, f"{here}.api_keys[{k}]", environ, key_names, problems)
+            if value:
+                expanded.append(value)
+        tenants.append(Tenant(entry["id"], tuple(expanded)))
+    return tenants
+
+
+def _expand(
+    value: Any,
+    where: str,
+    environ: Mapping[str, str],
+    key_names: dict[str, str],
+    problems: list[str],
+) -> str | None:
+    if not isinstance(value, str) or not value:
+        problems.append(f"{where}: {value!r} is not a key; keys are non-empty strings")
+        return None
+    match = _VARIABLE.fullmatch(value)
+    if match is None:
+        return value
+    variable, default = match.group(1), match.group(2)
+    if variable in environ and environ[variable]:
+        key_names[environ[variable]] = f"${variable}"
+        return environ[variable]
+    if default is not None:
+        return default
+    problems.append(
+        f"{where}: environment variable {variable} is not set; export {variable}=<the key> "
+        "before the run"
+    )
+    return None
+
+
+def _state(api: str, record: Mapping[str, Any], where: str, problems: list[str]) -> State | None:
+    if api == "firma":
+        if "revoked_at" not in record:
+            problems.append(
+                f"{where}.revoked_at: missing; null for an active JWT, a timestamp for a "
+                "revoked one"
+            )
+            return None
+        return State.OPEN if record["revoked_at"] is None else State.CLOSED
+    mock = record.get("mock")
+    on_cancel = mock.get("on_cancel") if isinstance(mock, dict) else None
+    if on_cancel is not None:
+        if on_cancel not in _ON_CANCEL:
+            problems.append(
+                f"{where}.mock.on_cancel: {on_cancel!r} is not one of {', '.join(_ON_CANCEL)}"
+            )
+            return None
+        return _ON_CANCEL[on_cancel]
+    status = record.get("status")
+    if status in _CRAFTKIT_OPEN:
+        return State.OPEN
+    if status in _CRAFTKIT_CLOSED:
+        return State.CLOSED
+    choices = ", ".join(sorted(_CRAFTKIT_OPEN | _CRAFTKIT_CLOSED))
+    problems.append(f"{where}.status: {status!r} is not one of {choices}")
+    return None
