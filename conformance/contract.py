@@ -51,6 +51,7 @@ class ContractRun:
 
 def schemathesis_checks() -> list[str]:
     """Every built-in Schemathesis check (they register when a spec module loads)."""
+    import schemathesis.specs.openapi.checks  # noqa: F401  (registers the OpenAPI checks)
     from schemathesis.checks import CHECKS
 
     return sorted(check.__name__ for check in CHECKS.get_all())

@@ -7,9 +7,10 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
+from conformance.failures import Violation
 from conformance.runner import Report
 
-__all__ = ["render_console", "write_json", "write_junit"]
+__all__ = ["render_console", "render_violation", "write_json", "write_junit"]
 
 
 def render_console(report: Report) -> str:
@@ -17,15 +18,7 @@ def render_console(report: Report) -> str:
     s = report.settings
     lines: list[str] = []
     for number, v in enumerate(report.violations, 1):
-        times = f" (x{v.occurrences})" if v.occurrences > 1 else ""
-        lines += [
-            f"--- {number}. [{v.code}] {v.title}{times}",
-            f"    Operation: {v.operation}   Phase: {v.phase}",
-            *(f"    {line}" for line in v.detail.splitlines()),
-            "    Reproduce:",
-            f"      {v.curl or '(no request: see the detail)'}",
-            "",
-        ]
+        lines += [f"--- {number}. {render_violation(v)}", ""]
     for note in report.notes:
         lines.append(f"note: {note}")
     if report.notes:
@@ -51,6 +44,20 @@ def render_console(report: Report) -> str:
         f"--seed {s.seed}",
     ]
     return "\n".join(lines)
+
+
+def render_violation(v: Violation) -> str:
+    """A violation's block: code and title, where, expected vs received, and its curl."""
+    times = f" (x{v.occurrences})" if v.occurrences > 1 else ""
+    return "\n".join(
+        [
+            f"[{v.code}] {v.title}{times}",
+            f"    Operation: {v.operation}   Phase: {v.phase}",
+            *(f"    {line}" for line in v.detail.splitlines()),
+            "    Reproduce:",
+            f"      {v.curl or '(no request: see the detail)'}",
+        ]
+    )
 
 
 def write_json(report: Report, path: Path) -> None:

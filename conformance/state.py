@@ -351,7 +351,8 @@ class StateRun:
             code,
             exchange,
             f"Situation: {resource.id} should still be open: {why}\nExpected: 200\n"
-            f"Received: {status}",
+            f"Received: {status}\n"
+            "Hint: if an earlier run already used it, reset the target or list fresh records",
         )
 
     # -- the two drivers

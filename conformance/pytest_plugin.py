@@ -1,0 +1,73 @@
+"""Run the harness under plain pytest: one test per check, failing with its violations.
+
+Loaded automatically (a ``pytest11`` entry point); it only acts on
+``conformance.suite``::
+
+    pytest --pyargs conformance.suite --conformance-api craftkit \\
+        --conformance-base-url http://127.0.0.1:8000 --conformance-fixtures fixtures/craftkit.yaml
+
+The harness runs once per session; each check then passes or fails on its own,
+with the same violation blocks (and curl lines) as ``conformance run``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conformance.errors import FixtureError, HarnessError
+from conformance.runner import Report, run
+from conformance.settings import PROFILES, Settings
+from conformance.world import API_NAMES
+
+__all__ = ["pytest_addoption"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance", "contract conformance of a Craftkit or Firma target")
+    group.addoption("--conformance-api", choices=API_NAMES, help="the contract to check")
+    group.addoption("--conformance-base-url", help="the API root (its servers entry)")
+    group.addoption("--conformance-fixtures", type=Path, help="what the target holds")
+    group.addoption("--conformance-spec", type=Path, help="OpenAPI document (default: bundled)")
+    group.addoption("--conformance-seed", type=int, default=0, help="seed (default: 0)")
+    group.addoption("--conformance-profile", choices=sorted(PROFILES), default="default")
+    group.addoption("--conformance-timeout", type=float, default=10.0, help="per-request timeout")
+    group.addoption(
+        "--conformance-rate-limit-probe", action="store_true", help="spend a key's quota for a 429"
+    )
+
+
+def settings_from(config: pytest.Config) -> Settings:
+    """The run's settings from the command line; a usage error names the missing option."""
+    missing = [
+        f"--conformance-{name}"
+        for name in ("api", "base-url", "fixtures")
+        if config.getoption(f"--conformance-{name}") is None
+    ]
+    if missing:
+        raise pytest.UsageError(f"conformance.suite needs {', '.join(missing)}")
+    try:
+        return Settings(
+            api=config.getoption("--conformance-api"),
+            base_url=config.getoption("--conformance-base-url"),
+            fixtures=config.getoption("--conformance-fixtures"),
+            spec=config.getoption("--conformance-spec"),
+            seed=config.getoption("--conformance-seed"),
+            profile=config.getoption("--conformance-profile"),
+            timeout=config.getoption("--conformance-timeout"),
+            rate_limit_probe=config.getoption("--conformance-rate-limit-probe"),
+        )
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+
+
+@pytest.fixture(scope="session")
+def conformance_report(pytestconfig: pytest.Config) -> Report:
+    """The harness's report for the target named on the command line (run once)."""
+    try:
+        return run(settings_from(pytestconfig))
+    except FixtureError as exc:
+        raise pytest.UsageError("\n".join(exc.problems)) from exc
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from exc

@@ -1,0 +1,1 @@
+"""The harness as a pytest suite: ``pytest --pyargs conformance.suite --conformance-...``."""
