@@ -1,0 +1,97 @@
+"""The harness's own fixture reader: lax about what it does not use, exact about what it does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conformance.errors import FixtureError
+from conformance.world import State, read_world
+from tests.conftest import ROOT
+
+STAGING = """\
+api: craftkit
+projects:
+  - id: proj_staging
+    api_keys: ["${STAGING_KEY}"]
+  - id: proj_other
+    api_keys: [ck_test_other]
+signature_requests:
+  - {id: 0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c, project: proj_staging, status: sent}
+  - {id: 1c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c, project: proj_other, status: completed}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "fixture.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_a_staging_fixture_needs_only_ids_tenants_states_and_keys(tmp_path: Path) -> None:
+    world = read_world(write(tmp_path, STAGING), environ={"STAGING_KEY": "ck_live_secret"})
+    assert world.tenants[0].keys == ("ck_live_secret",)
+    assert [r.state for r in world.resources] == [State.OPEN, State.CLOSED]
+    assert world.key_names == {"ck_live_secret": "$STAGING_KEY"}, "env keys are shown as $VAR"
+
+
+def test_the_bundled_fixtures_read_as_the_mock_serves_them() -> None:
+    craftkit = read_world(ROOT / "fixtures/craftkit.yaml", environ={})
+    states = [r.state for r in craftkit.resources]
+    assert states.count(State.LOCKED) == 1 and states.count(State.FAILING) == 1
+    firma = read_world(ROOT / "fixtures/firma.yaml", environ={})
+    assert firma.write_per_minute == 120
+    assert {r.state for r in firma.resources} == {State.OPEN, State.CLOSED}
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "expected"),
+    [
+        pytest.param(
+            STAGING,
+            {},
+            "api_keys[0]: environment variable STAGING_KEY is not set; export",
+            id="unset-env-key",
+        ),
+        pytest.param(
+            STAGING.replace("project: proj_other", "project: proj_x"),
+            {"STAGING_KEY": "k"},
+            "signature_requests[1].project: 'proj_x' is not a listed project",
+            id="unknown-tenant",
+        ),
+        pytest.param(
+            STAGING.replace("status: sent", "status: canceled"),
+            {"STAGING_KEY": "k"},
+            "signature_requests[0].status: 'canceled' is not one of",
+            id="bad-status",
+        ),
+        pytest.param(
+            STAGING.replace("api: craftkit", "api: docusign"),
+            {},
+            "api: 'docusign' is not one of",
+            id="bad-api",
+        ),
+        pytest.param(
+            "api: firma\nworkspaces: [{id: ws, api_keys: [k]}]\njwts: [{jwt_id: x, workspace: ws}]\n",
+            {},
+            "jwts[0].revoked_at: missing; null for an active JWT",
+            id="firma-no-revoked-at",
+        ),
+        pytest.param("- just a list\n", {}, "expected a mapping with 'api:'", id="not-a-mapping"),
+    ],
+)
+def test_a_bad_fixture_is_refused_with_place_and_fix(
+    tmp_path: Path, text: str, environ: dict[str, str], expected: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ=environ)
+    assert any(str(path) in p and expected in p for p in caught.value.problems), (
+        caught.value.problems
+    )
+
+
+def test_a_fixture_for_the_other_api_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(FixtureError, match="describes 'craftkit', but the run checks 'firma'"):
+        read_world(write(tmp_path, STAGING), api="firma", environ={"STAGING_KEY": "k"})

@@ -1,0 +1,89 @@
+"""``conformance run`` against a fresh real mock: zero violations, reports written, exit 0.
+
+Durations are printed (``-s``), not asserted: the machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.e2e.conftest import MOCK_SERVER, RunningServer
+
+pytestmark = pytest.mark.e2e
+
+CONFORMANCE = MOCK_SERVER.with_name("conformance")
+
+
+def conformance(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CONFORMANCE), "run", *args], capture_output=True, text=True, timeout=240, cwd=ROOT
+    )
+
+
+@pytest.mark.parametrize(
+    ("api", "base", "extra"),
+    [
+        pytest.param("craftkit", "", [], id="craftkit"),
+        pytest.param(
+            "firma",
+            "/functions/v1/signing-request-api",
+            ["--rate-limit-probe"],
+            id="firma-functions-probe",
+        ),
+        pytest.param("firma", "/api/v1", [], id="firma-api-v1"),
+    ],
+)
+def test_the_mock_passes_every_check(
+    server: RunningServer, tmp_path: Path, api: str, base: str, extra: list[str]
+) -> None:
+    junit, report_json = tmp_path / "junit.xml", tmp_path / "report.json"
+    result = conformance(
+        api,
+        "--base-url",
+        server.url + base,
+        "--fixtures",
+        f"fixtures/{api}.yaml",
+        "--seed",
+        "20261122",
+        "--junit-xml",
+        str(junit),
+        "--report-json",
+        str(report_json),
+        *extra,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    report = json.loads(report_json.read_text())
+    assert report["violations"] == [] and report["exit_code"] == 0
+    phases = {p["name"]: p for p in report["phases"]}
+    assert phases["contract"]["requests"] > 20 and phases["state"]["requests"] > 20, phases
+    suites = ET.parse(junit).getroot()
+    assert suites.get("failures") == "0" and int(suites.get("tests", "0")) > 20
+    assert "no violations" in result.stdout and "seed 20261122" in result.stdout
+    if extra:
+        assert any("429 after" in note for note in report["notes"]), "the probe met the limit"
+    print(f"\n{api}{base}: {report['seconds']} s, phases {phases}")
+
+
+def test_a_second_run_on_a_used_target_says_why_it_fails(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    """The harness spends open resources; a rerun without a reset reports them, with the hint."""
+    args = [
+        "craftkit",
+        "--base-url",
+        server.url,
+        "--fixtures",
+        "fixtures/craftkit.yaml",
+        "--profile",
+        "fast",
+    ]
+    assert conformance(*args).returncode == 0
+    second = conformance(*args)
+    assert second.returncode == 1
+    assert "reset the target or list fresh records" in second.stdout
