@@ -1,4 +1,4 @@
-"""``conformance run``: bad usage, bad fixtures and unreachable targets exit 2 with a clear message."""
+"""``conformance run``: bad usage, bad fixtures and unreachable targets exit 2, clearly."""
 
 from __future__ import annotations
 

@@ -73,7 +73,8 @@ def test_the_bundled_fixtures_read_as_the_mock_serves_them() -> None:
             id="bad-api",
         ),
         pytest.param(
-            "api: firma\nworkspaces: [{id: ws, api_keys: [k]}]\njwts: [{jwt_id: x, workspace: ws}]\n",
+            "api: firma\nworkspaces: [{id: ws, api_keys: [k]}]\n"
+            "jwts: [{jwt_id: x, workspace: ws}]\n",
             {},
             "jwts[0].revoked_at: missing; null for an active JWT",
             id="firma-no-revoked-at",
