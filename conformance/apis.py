@@ -50,6 +50,7 @@ class Api(Protocol):
         content: bytes | None = None,
     ) -> Exchange: ...
     def key_forms(self, key: str) -> list[tuple[str, str]]: ...
+    def header_problems(self, exchange: Exchange) -> list[str]: ...
     def bad_credentials(self) -> list[BadRequest]: ...
     def bad_bodies(self, target_id: str) -> list[BadRequest]: ...
     def non_id(self) -> tuple[str, frozenset[int]]: ...
@@ -85,6 +86,8 @@ class Craftkit:
         headers = {} if authorization is None else {"Authorization": authorization}
         if body is None and content is None:
             body = {"reason": "Conformance check"}
+        elif content == b"":  # no body at all: the spec makes it optional
+            return client.send("POST", f"/v1/signatures/{target_id}/cancel", headers=headers)
         if content is not None:
             headers["Content-Type"] = "application/json"
         return client.send(
@@ -97,6 +100,9 @@ class Craftkit:
 
     def key_forms(self, key: str) -> list[tuple[str, str]]:
         return [("Bearer", f"Bearer {key}")]
+
+    def header_problems(self, exchange: Exchange) -> list[str]:
+        return []
 
     def bad_credentials(self) -> list[BadRequest]:
         only_401 = frozenset({401})
@@ -178,8 +184,8 @@ class Firma:
         content: bytes | None = None,
     ) -> Exchange:
         headers = {} if authorization is None else {"Authorization": authorization}
-        if body is None and content is None:
-            body = {"jwt_id": target_id}
+        if body is None and (content is None or content == b""):  # the body is required
+            body, content = {"jwt_id": target_id}, None
         if content is not None:
             headers["Content-Type"] = "application/json"
         return client.send(
@@ -188,6 +194,9 @@ class Firma:
 
     def key_forms(self, key: str) -> list[tuple[str, str]]:
         return [("raw key", key), ("Bearer", f"Bearer {key}")]
+
+    def header_problems(self, exchange: Exchange) -> list[str]:
+        return rate_limit_headers(exchange)
 
     def bad_credentials(self) -> list[BadRequest]:
         only_401 = frozenset({401})
@@ -281,8 +290,27 @@ def revoke_active(resource: Resource, body: Any) -> list[str]:
     return problems
 
 
+_RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+
+
+@check
+def rate_limit_headers(exchange: Exchange) -> list[str]:
+    """A Firma 200 or 429 lacks an integer X-RateLimit-Limit, -Remaining or -Reset."""
+    response = exchange.response
+    # The contract declares them on 200 and 429 only (DESIGN.md): demand nothing elsewhere.
+    if response is None or response.status_code not in (200, 429):
+        return []
+    missing = [h for h in _RATE_HEADERS if not response.headers.get(h, "").strip().isdigit()]
+    if not missing:
+        return []
+    return [
+        f"Expected: integer {', '.join(missing)} on {response.status_code}\nReceived: "
+        + ", ".join(f"{h}: {response.headers.get(h)!r}" for h in missing)
+    ]
+
+
 only_for("craftkit", cancel_in_flight, unchanging_fields)
-only_for("firma", revoke_active)
+only_for("firma", revoke_active, rate_limit_headers)
 
 APIS: Mapping[str, Api] = {"craftkit": Craftkit(), "firma": Firma()}
 

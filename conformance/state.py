@@ -18,6 +18,7 @@ import logging
 import random
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,6 +185,31 @@ def tenant_isolation(run: StateRun, resource: Resource) -> None:
     )
 
 
+CONCURRENT = 5
+
+
+@check
+def concurrent_acts(run: StateRun, resource: Resource) -> None:
+    """Concurrent cancels or revokes of one resource do not give exactly one success."""
+    with ThreadPoolExecutor(CONCURRENT) as pool:
+        exchanges = list(pool.map(lambda _: run.act_as_owner(resource), range(CONCURRENT)))
+    run.model.consume(resource)
+    statuses = [run.observe(exchange) for exchange in exchanges]
+    if None in statuses:
+        return  # inconclusive: transport or rate limit already said why
+    wins = sum(1 for s in statuses if s is not None and 200 <= s < 300)
+    if wins:
+        run.model.successes += 1
+    if wins != 1:
+        run.report(
+            "concurrent_acts",
+            exchanges[0],
+            f"Situation: {CONCURRENT} concurrent requests on open {resource.id}\n"
+            f"Expected: exactly one 2xx, the rest {run.api.conflict_status}\n"
+            f"Received: {sorted(s for s in statuses if s is not None)}",
+        )
+
+
 @check
 def rejected_changes_nothing(model: Model, resource: Resource) -> bool:
     """A refused request changed state: the resource it named is no longer open."""
@@ -279,6 +305,8 @@ class StateRun:
             self.report("response_conformance", exchange, problem)
         for problem in error_envelope(self.api, exchange):
             self.report("error_envelope", exchange, problem)
+        for problem in self.api.header_problems(exchange):
+            self.report("rate_limit_headers", exchange, problem)
         return exchange.status
 
     def expect(
@@ -325,9 +353,15 @@ class StateRun:
         elif self.model.state[resource.id] is State.OPEN:
             self.model.touched.add(resource.id)
 
-    def act_on_open(self, resource: Resource, form: int = 0) -> None:
-        """Cancel or revoke a resource the model holds open: it must succeed, once."""
-        exchange = self.act_as_owner(resource, form)
+    def act_on_open(self, resource: Resource, form: int = 0, *, bare: bool = False) -> None:
+        """Cancel or revoke a resource the model holds open: it must succeed, once.
+
+        ``bare`` sends no body where the contract makes it optional (Craftkit).
+        """
+        key = self.api.key_forms(self.world.owner_key(resource))[form][1]
+        exchange = self.api.act(
+            self.client, resource.id, authorization=key, content=b"" if bare else None
+        )
         status = self.observe(exchange)
         if status is None:
             self.model.spent.add(resource.id)  # unknown outcome: never draw it again
@@ -363,6 +397,8 @@ class StateRun:
         unknown_not_found(self)
         for resource in self.model.fixed():
             terminal_conflict(self, resource)
+            if resource.state in (State.LOCKED, State.FAILING):
+                terminal_conflict(self, resource)  # and again: the refusal changed nothing
         opened = self.model.open()
         if not opened:
             self.note(
@@ -379,8 +415,10 @@ class StateRun:
         if self.model.state[first.id] is State.OPEN:
             self.act_on_open(first)
         repeat_conflict(self, first)
+        if len(opened) > 2:
+            concurrent_acts(self, opened[2])
         if len(opened) > 1:
-            self.act_on_open(opened[1], form=len(self.api.key_forms("k")) - 1)
+            self.act_on_open(opened[1], form=len(self.api.key_forms("k")) - 1, bare=True)
         else:
             self.note(
                 "the fixture lists one open resource: a cancel/revoke cascading to another was "

@@ -1,0 +1,355 @@
+"""An independent Firma target: ``POST /jwt/revoke-signing-request`` per DESIGN.md.
+
+Served under both base paths of the spec's ``servers``. Correct by default;
+each name in ``faults`` plants one violation (:data:`FIRMA_FAULTS`), and
+``variant`` picks a different, still correct reading (:data:`FIRMA_VARIANTS`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from tests.conformance._http import (
+    ABSENT,
+    BadBody,
+    JsonWriter,
+    canonical_uuid,
+    check_choices,
+    expand,
+    isoformat,
+    read_json,
+)
+
+__all__ = ["FIRMA_BASE_PATHS", "FIRMA_FAULTS", "FIRMA_VARIANTS", "firma_app"]
+
+FIRMA_FAULTS = MappingProxyType(
+    {
+        "bearer_refused": "only the raw key works; `Bearer <key>` gets 401",
+        "rerevoke_accepted": "an already revoked JWT revokes again with 200",
+        "workspace_leak": "a key of another workspace can revoke the JWT",
+        "wrong_error_reason": 'the 404 body says "error": "NotFound"',
+        "revoked_false": 'the 200 body says "revoked": false',
+        "no_rate_limit": "never answers 429 (the headers still count down)",
+        "no_retry_after": "429 answers lack the Retry-After header",
+        "hang": "revoke requests sleep for an hour before answering",
+        "non_json_200": "the 200 body is text/plain",
+        "cascade": "revoking one JWT revokes the workspace's other active JWTs",
+        "firma_wrong_id_echoed": "the 200 body's jwt_id is another uuid",
+        "second_key_refused": "only the first key of each workspace authenticates",
+        "rate_limited_revokes": "a 429-refused revoke still revokes the JWT",
+        "only_success_counted": "only 200 answers count as writes; refusals are free",
+        "rate_limit_shared": "all keys share one window instead of one per key",
+        "bad_uuid_404": "a jwt_id that is not a uuid answers 404 instead of 400",
+        "missing_jwt_id_500": "a body without jwt_id answers 500",
+        "no_ratelimit_headers": "200 answers lack the X-RateLimit-* headers",
+        "racy_revoke": "check and write are not atomic: concurrent revokes all get 200",
+    }
+)
+"""Planted faults: name -> what the target then does wrong."""
+
+FIRMA_VARIANTS = MappingProxyType(
+    {
+        "terse": "other messages; bad bodies get `details`; X-RateLimit-* only on 200/429; "
+        "extra 200 field; millisecond timestamps",
+        "chunked": "bodies streamed without Content-Length, indented, with extra headers",
+    }
+)
+"""Correct variants: name -> how it differs from the mock while keeping the contract."""
+
+FIRMA_BASE_PATHS = ("/functions/v1/signing-request-api", "/api/v1")
+REVOKE_PATH = "/jwt/revoke-signing-request"
+WINDOW_SECONDS = 60
+DEFAULT_WRITES_PER_MINUTE = 120  # the spec's description of write operations
+HANG_SECONDS = 3600.0
+RACE_WINDOW_SECONDS = 0.05
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    429: "Rate Limit Exceeded",
+    500: "Internal Server Error",
+}
+_MESSAGES = {
+    None: {
+        "invalid": "Invalid JWT ID",
+        "not_found": "JWT not found",
+        "too_many": "Too many requests. Please wait before retrying.",
+        "route": "The requested resource was not found",
+    },
+    "terse": {
+        "invalid": "Invalid request body",
+        "not_found": "No such JWT",
+        "too_many": "Slow down",
+        "route": "No route",
+    },
+}
+
+
+@dataclass(frozen=True)
+class _Quota:
+    """One key's standing in its fixed window."""
+
+    limit: int
+    used: int
+    reset: int
+    retry_after: int
+
+    @property
+    def exceeded(self) -> bool:
+        return self.used > self.limit
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(max(self.limit - self.used, 0)),
+            "X-RateLimit-Reset": str(self.reset),
+        }
+
+
+class _Windows:
+    """Fixed one-minute windows per key, each opened by the key's first write."""
+
+    def __init__(self, limit: int, clock: Callable[[], float]) -> None:
+        self.limit, self.clock = limit, clock
+        self._lock = threading.Lock()
+        self._windows: dict[str, tuple[float, int]] = {}
+
+    def count(self, key: str | None, writes: int = 1) -> _Quota:
+        """Add ``writes`` to ``key``'s window (0: just look) and return its standing."""
+        now = self.clock()
+        with self._lock:
+            start, used = self._windows.get(key or "", (now, 0))
+            if now >= start + WINDOW_SECONDS:
+                start, used = now, 0
+            if key is not None and writes:
+                self._windows[key] = (start, used + writes)
+                used += writes
+        reset = start + WINDOW_SECONDS
+        return _Quota(self.limit, used, math.ceil(reset), max(math.ceil(reset - now), 1))
+
+
+class _Refusal(Exception):
+    """An error answer: status, the reason phrase in ``error``, ``message``, ``details``."""
+
+    def __init__(self, status: int, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.details = status, message, details
+
+
+class _Firma:
+    """One Firma world in memory; every state change happens under ``lock``."""
+
+    def __init__(
+        self,
+        fixture: dict[str, Any],
+        faults: frozenset[str],
+        variant: str | None,
+        clock: Callable[[], float],
+    ) -> None:
+        world = expand(fixture)
+        self.faults, self.variant, self.clock = faults, variant, clock
+        self.messages = _MESSAGES.get(variant, _MESSAGES[None])
+        keys_of = {w["id"]: list(w["api_keys"]) for w in world.get("workspaces", [])}
+        if "second_key_refused" in faults:
+            keys_of = {w: keys[:1] for w, keys in keys_of.items()}  # planted
+        self.keys: dict[str, str] = {key: w for w, keys in keys_of.items() for key in keys}
+        self.jwts: dict[str, dict[str, Any]] = {
+            str(j["jwt_id"]).lower(): j for j in world.get("jwts", [])
+        }
+        limit = (world.get("rate_limits") or {}).get("write_per_minute", DEFAULT_WRITES_PER_MINUTE)
+        self.windows = _Windows(int(limit), clock)
+        self.lock = threading.Lock()
+        self.write = (
+            JsonWriter(streamed=True, indent=2, extra_headers={"X-Request-Id": "req_target"})
+            if variant == "chunked"
+            else JsonWriter()
+        )
+
+    # -- HTTP ----------------------------------------------------------------
+
+    async def revoke(self, request: Request) -> Response:
+        """Revoke: key (401), quota (429, counted whatever follows), body (400), then the rule."""
+        if "hang" in self.faults:
+            await self._hang(request)  # planted
+        key = self._key(request)
+        workspace = self.keys.get(key or "")
+        if key is None or workspace is None:
+            return self.error(_Refusal(401, "Invalid API key"), self.windows.count(None, 0))
+        quota = self.windows.count(self._window(key), 0 if self._counts_on_success else 1)
+        try:
+            if quota.exceeded and "no_rate_limit" not in self.faults:
+                if "rate_limited_revokes" in self.faults:
+                    with contextlib.suppress(_Refusal):  # planted
+                        await self._revoke(await self._jwt_id(request), workspace)
+                details = {"retry_after": quota.retry_after}
+                raise _Refusal(429, self.messages["too_many"], details)
+            body = await self._revoke(await self._jwt_id(request), workspace)
+        except _Refusal as refusal:
+            return self.error(refusal, quota)
+        if self._counts_on_success:
+            quota = self.windows.count(self._window(key))  # planted: only now is it counted
+        return self._revoked(body, quota)
+
+    async def _hang(self, request: Request) -> None:
+        """Sleep for ``HANG_SECONDS``, but stop once the client gave up.
+
+        A hung target must not outlive the test: the server cancels requests
+        at shutdown anyway, and returning early keeps its log free of that.
+        """
+        deadline = time.monotonic() + HANG_SECONDS
+        while time.monotonic() < deadline and not await request.is_disconnected():
+            await asyncio.sleep(0.05)
+
+    @property
+    def _counts_on_success(self) -> bool:
+        return "only_success_counted" in self.faults
+
+    def _window(self, key: str) -> str:
+        return "*" if "rate_limit_shared" in self.faults else key  # planted, when set
+
+    def _revoked(self, body: dict[str, Any], quota: _Quota) -> Response:
+        headers = {} if "no_ratelimit_headers" in self.faults else quota.headers()  # planted
+        if "non_json_200" in self.faults:
+            return PlainTextResponse(body["message"], headers=headers)  # planted
+        return self.write(200, body, headers)
+
+    def error(self, refusal: _Refusal, quota: _Quota) -> Response:
+        """Firma's ``{"error": <reason phrase>, "message", "details"?}`` envelope."""
+        reason = _REASONS.get(refusal.status, "Error")
+        if refusal.status == 404 and "wrong_error_reason" in self.faults:
+            reason = "NotFound"  # planted
+        body: dict[str, Any] = {"error": reason, "message": refusal.message}
+        if refusal.details is not None:
+            body["details"] = refusal.details
+        headers: dict[str, str] = {}
+        # The spec declares X-RateLimit-* on 200 and 429 only; the mock sends them on all.
+        if self.variant != "terse" or refusal.status == 429:
+            headers = quota.headers()
+        if refusal.status == 429 and "no_retry_after" not in self.faults:
+            headers["Retry-After"] = str(quota.retry_after)
+        return self.write(refusal.status, body, headers)
+
+    async def routing_error(self, request: Request, exc: Exception) -> Response:
+        """Starlette's 404 (no route) and 405 (route, wrong method) in Firma's envelope."""
+        assert isinstance(exc, HTTPException)
+        key = self._key(request)
+        quota = self.windows.count(key if key in self.keys else None, 0)
+        message = self.messages["route"] if exc.status_code == 404 else str(exc.detail)
+        response = self.error(_Refusal(exc.status_code, message), quota)
+        response.headers.update(exc.headers or {})
+        return response
+
+    def _key(self, request: Request) -> str | None:
+        """The key in the single ``Authorization`` header; the ``Bearer`` prefix is optional."""
+        values = request.headers.getlist("authorization")
+        if len(values) != 1:
+            return None
+        value = values[0].strip()
+        scheme, _, rest = value.partition(" ")
+        if scheme.lower() == "bearer":
+            if "bearer_refused" in self.faults:
+                return None  # planted
+            value = rest.strip()
+        return value or None
+
+    async def _jwt_id(self, request: Request) -> str:
+        """The body's ``jwt_id`` (required, uuid) in canonical form, or a 400."""
+        try:
+            payload = await read_json(request)
+        except BadBody as bad:
+            raise self._invalid({"_errors": [bad.message]}) from bad
+        if payload is ABSENT or not isinstance(payload, dict):
+            raise self._invalid({"_errors": ["Expected object"]})
+        if "jwt_id" not in payload:
+            if "missing_jwt_id_500" in self.faults:
+                raise _Refusal(500, "jwt_id is undefined")  # planted
+            raise self._invalid({"jwt_id": ["Required"]})
+        key = canonical_uuid(payload["jwt_id"])
+        if key is None:
+            if "bad_uuid_404" in self.faults and isinstance(payload["jwt_id"], str):
+                raise _Refusal(404, self.messages["not_found"])  # planted
+            raise self._invalid({"jwt_id": ["Invalid uuid"]})
+        return key
+
+    def _invalid(self, details: dict[str, list[str]]) -> _Refusal:
+        # DESIGN.md: "Invalid JWT ID" or field `details`; the terse variant always gives both.
+        return _Refusal(400, self.messages["invalid"], details)
+
+    # -- the domain rule -----------------------------------------------------
+
+    async def _revoke(self, jwt_id: str, workspace: str) -> dict[str, Any]:
+        """Revoke one active JWT atomically; the 200 body, or a refusal."""
+        if "racy_revoke" in self.faults:
+            record = self._revocable(jwt_id, workspace)
+            await asyncio.sleep(RACE_WINDOW_SECONDS)  # planted: a gap between check and write
+            return self._apply(record)
+        with self.lock:
+            return self._apply(self._revocable(jwt_id, workspace))
+
+    def _revocable(self, jwt_id: str, workspace: str) -> dict[str, Any]:
+        record = self.jwts.get(jwt_id)
+        leaked = "workspace_leak" in self.faults  # planted, when set
+        if record is None or (record["workspace"] != workspace and not leaked):
+            raise _Refusal(404, self.messages["not_found"])
+        if record["revoked_at"] is not None and "rerevoke_accepted" not in self.faults:
+            raise _Refusal(400, "JWT has already been revoked")
+        return record
+
+    def _apply(self, record: dict[str, Any]) -> dict[str, Any]:
+        revoked_at = isoformat(self.clock(), milliseconds=self.variant == "terse")
+        record["revoked_at"] = revoked_at
+        if "cascade" in self.faults:
+            for other in self.jwts.values():  # planted
+                if other["workspace"] == record["workspace"] and other["revoked_at"] is None:
+                    other["revoked_at"] = revoked_at
+        jwt_id = str(record["jwt_id"]).lower()
+        if "firma_wrong_id_echoed" in self.faults:
+            jwt_id = str(uuid.uuid5(uuid.NAMESPACE_URL, jwt_id))  # planted
+        body: dict[str, Any] = {
+            "message": "JWT revoked successfully",
+            "jwt_id": jwt_id,
+            "revoked": "revoked_false" not in self.faults,  # planted, when set
+            "revoked_at": revoked_at,
+        }
+        if self.variant == "terse" and record.get("signing_request_id"):
+            body["signing_request_id"] = record["signing_request_id"]  # extra fields are allowed
+        return body
+
+
+def firma_app(
+    fixture: dict[str, Any],
+    faults: frozenset[str] = frozenset(),
+    variant: str | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
+    """A Firma target over ``fixture`` (a parsed fixture file), optionally faulty.
+
+    ``clock`` gives Unix seconds; tests move it to roll the rate-limit window.
+
+    >>> app = firma_app(load_fixture("fixtures/firma.yaml"), frozenset({"hang"}))
+    ... # doctest: +SKIP
+    """
+    faults = frozenset(faults)
+    check_choices("firma", faults, variant, FIRMA_FAULTS, FIRMA_VARIANTS)
+    target = _Firma(fixture, faults, variant, clock)
+    routes = [
+        Route(base + REVOKE_PATH, target.revoke, methods=["POST"]) for base in FIRMA_BASE_PATHS
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: target.routing_error})
