@@ -16,9 +16,10 @@ from conformance.client import Client, Exchange
 from conformance.failures import check, only_for
 from conformance.world import Resource
 
-__all__ = ["APIS", "Api", "BadRequest", "Craftkit", "Firma"]
+__all__ = ["APIS", "DEFAULT_BODY", "Api", "BadRequest", "Craftkit", "Firma", "act"]
 
 _NOT_A_UUID = "not-a-uuid"
+DEFAULT_BODY: Any = object()  # act(): send the API's usual body for the target
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,8 @@ class BadRequest:
     statuses: frozenset[int]
     authorization: str | None = None  # None: send the owner's key
     drop_authorization: bool = False
-    body: bytes | None = None
-    json_body: Any = None
+    body: bytes | None = None  # raw bytes sent as application/json
+    json_body: Any = DEFAULT_BODY
 
 
 class Api(Protocol):
@@ -40,15 +41,10 @@ class Api(Protocol):
     conflict_status: int  # a repeated or terminal act
     unknown_statuses: frozenset[int]  # an id the target does not hold
 
-    def act(
-        self,
-        client: Client,
-        target_id: str,
-        *,
-        authorization: str | None,
-        body: Any = None,
-        content: bytes | None = None,
-    ) -> Exchange: ...
+    body_optional: bool  # the spec lets a request carry no body at all
+
+    def path(self, target_id: str) -> str: ...
+    def default_body(self, target_id: str) -> Any: ...
     def key_forms(self, key: str) -> list[tuple[str, str]]: ...
     def header_problems(self, exchange: Exchange) -> list[str]: ...
     def bad_credentials(self) -> list[BadRequest]: ...
@@ -74,29 +70,13 @@ class Craftkit:
         502: "signature_provider_error",
     }
 
-    def act(
-        self,
-        client: Client,
-        target_id: str,
-        *,
-        authorization: str | None,
-        body: Any = None,
-        content: bytes | None = None,
-    ) -> Exchange:
-        headers = {} if authorization is None else {"Authorization": authorization}
-        if body is None and content is None:
-            body = {"reason": "Conformance check"}
-        elif content == b"":  # no body at all: the spec makes it optional
-            return client.send("POST", f"/v1/signatures/{target_id}/cancel", headers=headers)
-        if content is not None:
-            headers["Content-Type"] = "application/json"
-        return client.send(
-            "POST",
-            f"/v1/signatures/{target_id}/cancel",
-            headers=headers,
-            json_body=body,
-            content=content,
-        )
+    body_optional = True  # requestBody is not required; reason is optional
+
+    def path(self, target_id: str) -> str:
+        return f"/v1/signatures/{target_id}/cancel"
+
+    def default_body(self, target_id: str) -> Any:
+        return {"reason": "Conformance check"}
 
     def key_forms(self, key: str) -> list[tuple[str, str]]:
         return [("Bearer", f"Bearer {key}")]
@@ -174,23 +154,13 @@ class Firma:
         429: "Rate Limit Exceeded",
     }
 
-    def act(
-        self,
-        client: Client,
-        target_id: str,
-        *,
-        authorization: str | None,
-        body: Any = None,
-        content: bytes | None = None,
-    ) -> Exchange:
-        headers = {} if authorization is None else {"Authorization": authorization}
-        if body is None and (content is None or content == b""):  # the body is required
-            body, content = {"jwt_id": target_id}, None
-        if content is not None:
-            headers["Content-Type"] = "application/json"
-        return client.send(
-            "POST", "/jwt/revoke-signing-request", headers=headers, json_body=body, content=content
-        )
+    body_optional = False
+
+    def path(self, target_id: str) -> str:
+        return "/jwt/revoke-signing-request"
+
+    def default_body(self, target_id: str) -> Any:
+        return {"jwt_id": target_id}
 
     def key_forms(self, key: str) -> list[tuple[str, str]]:
         return [("raw key", key), ("Bearer", f"Bearer {key}")]
@@ -313,6 +283,28 @@ only_for("craftkit", cancel_in_flight, unchanging_fields)
 only_for("firma", revoke_active, rate_limit_headers)
 
 APIS: Mapping[str, Api] = {"craftkit": Craftkit(), "firma": Firma()}
+
+
+def act(
+    api: Api,
+    client: Client,
+    target_id: str,
+    *,
+    authorization: str | None,
+    body: Any = DEFAULT_BODY,
+    content: bytes | None = None,
+) -> Exchange:
+    """Cancel or revoke ``target_id``: JSON ``body`` (None: no body at all), or raw ``content``.
+
+    >>> act(APIS["firma"], client, jwt_id, authorization="firma_acme_0001")  # doctest: +SKIP
+    """
+    headers = {} if authorization is None else {"Authorization": authorization}
+    if content is not None:
+        headers["Content-Type"] = "application/json"  # bytes that claim to be JSON
+        return client.send("POST", api.path(target_id), headers=headers, content=content)
+    if body is DEFAULT_BODY:
+        body = api.default_body(target_id)
+    return client.send("POST", api.path(target_id), headers=headers, json_body=body)
 
 
 def _recipients(value: Any) -> list[tuple[Any, Any, Any]]:

@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shlex
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
-__all__ = ["Client", "Exchange", "TargetUnresponsive", "curl_line"]
+__all__ = ["Client", "Exchange", "TargetUnresponsive", "curl_line", "mask"]
 
 log = logging.getLogger("conformance")
 
@@ -65,6 +66,35 @@ class Exchange:
             return None
 
 
+def mask(text: str, secrets: Mapping[str, str]) -> str:
+    """A shell line with each secret written as its variable, in double quotes to expand.
+
+    Every single-quoted word holding a secret becomes double-quoted, so that
+    ``'Authorization: Bearer ck_live_x'`` turns into ``"Authorization: Bearer $QA_KEY"``.
+    """
+
+    if not secrets:
+        return text
+    pattern = re.compile(
+        "|".join(re.escape(secret) for secret in sorted(secrets, key=len, reverse=True))
+    )
+
+    def requote(match: re.Match[str]) -> str:
+        word = match.group(1)
+        if pattern.search(word) is None:
+            return match.group(0)
+        # Escape what double quotes would expand, then let only the variables through.
+        pieces = pattern.split(word)
+        names = [secrets[found] for found in pattern.findall(word)]
+        escaped = [re.sub(r'(["\\`$])', r"\\\1", piece) for piece in pieces]
+        quoted = escaped[0] + "".join(
+            name + piece for name, piece in zip(names, escaped[1:], strict=True)
+        )
+        return f'"{quoted}"'
+
+    return re.sub(r"'([^']*)'", requote, text)
+
+
 def curl_line(
     method: str,
     url: str,
@@ -75,19 +105,10 @@ def curl_line(
     """A shell command that sends the same request; each secret is written as its variable."""
     parts = ["curl", "-sS", "-i", "-X", method, shlex.quote(url)]
     for name, value in headers.items():
-        shown = value
-        for secret, variable in secrets.items():
-            shown = shown.replace(secret, variable)
-        # Double quotes keep "$VAR" expandable; everything else is quoted literally.
-        parts += [
-            "-H",
-            f'"{name}: {shown}"'
-            if "$" in shown and shown != value
-            else shlex.quote(f"{name}: {shown}"),
-        ]
+        parts += ["-H", shlex.quote(f"{name}: {value}")]
     if body is not None:
         parts += ["--data-binary", shlex.quote(body.decode("utf-8", "replace"))]
-    return " ".join(parts)
+    return mask(" ".join(parts), secrets)
 
 
 class Client:
@@ -152,7 +173,7 @@ class Client:
             self._wait(1.0 if wait is None else wait, "429 from the target, retrying in {:.0f} s")
             exchange = self._once(method, url, all_headers, body)
         if exchange.status == 429 and self.polite:
-            exchange = Exchange(**{**exchange.__dict__, "rate_limited": True})
+            exchange = replace(exchange, rate_limited=True)
         return exchange
 
     def _once(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> Exchange:

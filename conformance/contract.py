@@ -26,6 +26,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events, from_schema
 
 from conformance.apis import Api
+from conformance.client import mask
 from conformance.errors import UsageError
 from conformance.failures import Violation, merge
 from conformance.world import State, World
@@ -76,6 +77,9 @@ def schemathesis_config(
         "request-timeout": timeout,
         "rate-limit": "auto",
         "generation": {"max-examples": max_examples, "database": "none"},
+        # Reproductions need the key; keys read from the environment are masked
+        # by the harness itself (client.mask), as in the state phase.
+        "output": {"sanitization": {"enabled": False}},
         "checks": {"positive_data_acceptance": {"expected-statuses": _POSITIVE_STATUSES[api.name]}},
     }
     if ids:
@@ -107,7 +111,10 @@ def run_contract(
     try:
         schema = schemathesis.openapi.from_path(spec, config=config)
     except Exception as exc:  # Schemathesis raises its own loader errors; name the file and stop
-        raise UsageError(f"{spec}: Schemathesis cannot load the spec: {exc}") from exc
+        raise UsageError(
+            f"{spec}: Schemathesis cannot load the spec ({exc}); pass an OpenAPI 3.0/3.1 "
+            "document with --spec, or leave it out for the bundled one"
+        ) from exc
     found: list[Violation] = []
     requests = 0
     for event in from_schema(schema).execute():
@@ -124,7 +131,7 @@ def run_contract(
                                 failure.title,
                                 detail,
                                 failure.operation or api.operation,
-                                _unmask(node.failure_info.code_sample, world),
+                                mask(node.failure_info.code_sample, world.key_names),
                                 "contract",
                             )
                         )
@@ -142,14 +149,10 @@ def run_contract(
                 )
             )
         elif isinstance(event, events.FatalError):
-            raise UsageError(f"Schemathesis stopped: {event.exception}") from event.exception
+            raise UsageError(
+                f"Schemathesis stopped: {event.exception}; rerun with --log-level DEBUG, "
+                "or --only state to skip the contract checks"
+            ) from event.exception
         elif isinstance(event, events.EngineFinished) and event.stop_reason.skip_explanation:
             log.warning("contract checks stopped early: %s", event.stop_reason.skip_explanation)
     return ContractRun(merge(found), requests, schemathesis_checks())
-
-
-def _unmask(curl: str, world: World) -> str:
-    """Schemathesis's curl lines carry the key; write environment keys as their variable."""
-    for secret, variable in world.key_names.items():
-        curl = curl.replace(secret, variable)
-    return curl

@@ -6,6 +6,7 @@ The probe names only ids the target does not hold, so it changes no state.
 
 from __future__ import annotations
 
+from conformance.apis import act
 from conformance.failures import check
 from conformance.state import StateRun
 
@@ -31,7 +32,7 @@ def rate_limit(run: StateRun) -> None:
     exchange = None
     with run.client.impolite():
         for sent in range(1, limit + SLACK + 1):
-            exchange = run.api.act(run.client, run.unknown_id(), authorization=authorization)
+            exchange = act(run.api, run.client, run.unknown_id(), authorization=authorization)
             status = run.observe(exchange)
             if status is None:
                 return  # transport already reported

@@ -81,9 +81,7 @@ def write_junit(report: Report, path: Path) -> None:
         phase: {code: [] for code in codes} for phase, codes in report.checks.items()
     }
     for v in report.violations:
-        grouped.setdefault(v.phase, {}).setdefault(v.code, []).append(
-            _text(v.code, v.title, v.operation, v.detail, v.curl, v.occurrences)
-        )
+        grouped.setdefault(v.phase, {}).setdefault(v.code, []).append(render_violation(v))
     total = failed = 0
     for phase, checks in grouped.items():
         suite = ET.SubElement(
@@ -107,7 +105,3 @@ def write_junit(report: Report, path: Path) -> None:
     suites.set("tests", str(total))
     suites.set("failures", str(failed))
     ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
-
-
-def _text(code: str, title: str, operation: str, detail: str, curl: str, occurrences: int) -> str:
-    return f"[{code}] {title} (x{occurrences})\nOperation: {operation}\n{detail}\nReproduce: {curl}"
