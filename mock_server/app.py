@@ -1,10 +1,15 @@
 """The ASGI application: Connexion routes each request to the operation its spec declares.
 
-Layers, outermost first::
+Layers of a vendor request, outermost first::
 
+    CORS               Starlette's middleware: preflight for every route
+    Session            X-Mock-Session -> an isolated world; the journal records the exchange
     ErrorBoundary      renders 404/405/500 in the envelope of the API owning the path
     RoutingMiddleware  Connexion: spec paths + base paths -> operation id, path params
-    Dispatcher         operation id -> the API's handler
+    Dispatcher         a fault or Prefer header forces a documented answer; else the handler
+
+``/__mock`` goes to the control plane (its own Connexion app, ``control/``)
+and ``/`` and ``/docs`` to the documentation pages.
 
 Connexion's security and validation middlewares are left out on purpose: they
 validate with Draft 4 (wrong for OAS 3.1), rebuild validators per request, and
@@ -14,14 +19,20 @@ handler validates with validators compiled once from the original spec.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
+import yaml
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 with warnings.catch_warnings():
@@ -32,23 +43,37 @@ with warnings.catch_warnings():
     from connexion.resolver import Resolution, Resolver
     from connexion.spec import Specification
 
+from mock_server._http import json_response
 from mock_server.clock import Clock, system_clock
 from mock_server.contract import Contract
+from mock_server.control import BASE_PATH, DOCUMENT, SESSION_NAME, ControlAccess, ControlPlane
+from mock_server.cors import cors_options
 from mock_server.craftkit import CraftkitApi
 from mock_server.craftkit import load_world as load_craftkit
-from mock_server.errors import FixtureError
+from mock_server.docs import DocsApp, Document
+from mock_server.documented import PreferRefused, documented_operations, parse_prefer
+from mock_server.errors import FixtureError, StartupError
 from mock_server.firma import FirmaApi
 from mock_server.firma import load_world as load_firma
 from mock_server.fixtures import FixtureFile, did_you_mean, read_fixture
+from mock_server.live import Live
 from mock_server.served import ServedApi
+from mock_server.sessions import Session, SessionRefused, Sessions
 from mock_server.settings import DEFAULT_FIXTURES, Settings
 from mock_server.store import MemoryStore
 
-__all__ = ["MockApp", "create_app", "operation_id"]
+__all__ = ["ConnectionDropped", "MockApp", "create_app", "operation_id"]
 
 log = logging.getLogger("mock_server")
 
 _ROUTING = "connexion_routing"
+# Keys of scope["state"] this app sets for the layers below it.
+_SERVER_SEND = "mock.server_send"
+_LIVE = "mock.live"
+_SESSION = "mock.session"
+_API = "mock.api"
+_OPERATION = "mock.operation"
+_SIMULATED = "mock.simulated"
 
 
 def operation_id(method: str, path: str, declared: str | None) -> str:
@@ -71,33 +96,78 @@ def _unused() -> None:  # pragma: no cover - never called, the dispatcher answer
 @dataclass(frozen=True)
 class Mount:
     base_path: str
-    api: ServedApi
+    api: str
+
+
+class ConnectionDropped(Exception):
+    """A fault's ``drop`` where the server offers no transport to close (not uvicorn)."""
 
 
 class MockApp:
-    """Both vendor APIs in one ASGI app, each at every base path its ``servers`` name."""
+    """Both vendor APIs, the control plane and the docs in one ASGI app.
 
-    def __init__(self, apis: list[ServedApi]) -> None:
-        self.apis = apis
+    Routing by path, outermost first: CORS (every route, preflight included),
+    then ``/__mock`` (control plane), ``/`` and ``/docs`` (documentation), and
+    everything else to the vendor API whose base path is the longest prefix.
+    """
+
+    def __init__(
+        self,
+        contracts: Mapping[str, Contract],
+        load: Callable[[], Live],
+        *,
+        settings: Settings,
+        clock: Clock,
+    ) -> None:
+        self._load = load
+        self.live = load()
+        self.clock = clock
+        self.documented = {name: documented_operations(c) for name, c in contracts.items()}
         self.mounts = sorted(
-            (Mount(path, api) for api in apis for path in api.contract.base_paths),
+            (Mount(path, name) for name, c in contracts.items() for path in c.base_paths),
             key=lambda m: len(m.base_path),
             reverse=True,
         )
-        self._handlers = {
-            (m.base_path, oid): handler
-            for m in self.mounts
-            for oid, handler in m.api.operations.items()
-        }
+        self._api_at = {m.base_path: m.api for m in self.mounts}
         self._routing = RoutingMiddleware(self._dispatch)
         for mount in self.mounts:
             self._routing.add_api(
-                Specification.load(mount.api.contract.for_connexion()),
+                Specification.load(contracts[mount.api].for_connexion()),
                 base_path=mount.base_path,
                 resolver=_OperationIds(),
             )
+        self.control = ControlPlane(lambda: self.live, clock=clock, documented=self.documented)
+        self._control = self.control.asgi()
+        self._access = ControlAccess(settings.admin_token)
+        self.docs = DocsApp(_documents(contracts, self.mounts))
+        self._app = CORSMiddleware(self._route, **cors_options(settings.cors_origins))
 
-    def owner(self, path: str) -> ServedApi:
+    @property
+    def apis(self) -> list[ServedApi]:
+        return self.live.apis
+
+    def reload(self) -> bool:
+        """Read the fixtures again; on success every session restarts from them.
+
+        A bad edit is logged (file, record, field, fix) and the last good world
+        stays live. Returns whether the new fixtures were taken.
+        """
+        try:
+            live = self._load()
+        except StartupError as exc:
+            problems = exc.problems if isinstance(exc, FixtureError) else [str(exc)]
+            log.error(
+                "fixtures changed but were refused; still serving the last good world:\n  %s",
+                "\n  ".join(problems),
+            )
+            return False
+        self.live = live
+        log.info("fixtures reloaded; every session starts again from them")
+        for api in live.apis:
+            log.info("%s: %s", api.name, api.describe())
+        return True
+
+    def owner(self, path: str) -> str:
         """The API whose base path is the longest prefix of ``path``."""
         for mount in self.mounts:
             if path == mount.base_path or path.startswith(mount.base_path + "/"):
@@ -110,6 +180,45 @@ class MockApp:
             return
         if scope["type"] != "http":
             return
+        state = scope.setdefault("state", {})
+        state[_SERVER_SEND] = send
+        await self._app(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        # "/" is also Craftkit's base path: only a browser's GET there is the landing page.
+        if DocsApp.owns(path) and (path != "/" or scope["method"] in ("GET", "HEAD")):
+            await self.docs(scope, receive, send)
+            return
+        live = self.live
+        state = scope["state"]
+        state[_LIVE] = live
+        control = path == BASE_PATH or path.startswith(BASE_PATH + "/")
+        if control:
+            refusal = self._access.refusal(scope)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        try:
+            name = Sessions.name_of(_header(scope, b"x-mock-session"))
+            session = live.sessions.get(name)
+        except SessionRefused as refused:
+            if control:
+                response: Response = _problem(400, str(refused))
+            else:
+                api = live.api(self.owner(path))
+                response = api.refusal(Request(scope), MemoryStore({}), 400, {}, str(refused))
+            await response(scope, receive, send)
+            return
+        state[SESSION_NAME] = name
+        if control:
+            await self._control(scope, receive, send)
+            return
+        state[_SESSION] = session
+        state[_API] = self.owner(path)
+        await session.journal.capture(self._vendor, scope, receive, send, clock=self.clock)
+
+    async def _vendor(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Starlette's router raises HTTPException (rather than answering text/plain)
         # when it finds "app" in the scope; the boundary below renders it.
         scope["app"] = self
@@ -124,6 +233,8 @@ class MockApp:
             await self._routing(scope, receive, tracking_send)
         except HTTPException as exc:
             await self._refuse(scope, receive, send, exc.status_code, exc.headers or {})
+        except ConnectionDropped:
+            raise
         except Exception:
             log.exception("unexpected error answering %s %s", scope["method"], scope["path"])
             if not started:
@@ -132,19 +243,114 @@ class MockApp:
     async def _refuse(
         self, scope: Scope, receive: Receive, send: Send, status: int, headers: Mapping[str, str]
     ) -> None:
-        request = Request(scope, receive)
-        response = self.owner(scope["path"]).refusal(request, status, headers)
+        state = scope["state"]
+        api = state[_LIVE].api(state[_API])
+        store = state[_SESSION].stores[api.name]
+        response = api.refusal(Request(scope, receive), store, status, headers)
         await response(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         routing = scope.get("extensions", {}).get(_ROUTING, {})
-        handler = self._handlers.get(
-            (routing.get("api_base_path", ""), routing.get("operation_id"))
-        )
+        state = scope["state"]
+        api: ServedApi = state[_LIVE].api(self._api_at.get(routing.get("api_base_path", ""), ""))
+        operation = routing.get("operation_id")
+        handler = api.operations.get(operation) if operation else None
         if handler is None:
             raise HTTPException(404)
-        response = await handler(Request(scope, receive))
+        state[_API], state[_OPERATION] = api.name, operation
+        session: Session = state[_SESSION]
+        store = session.stores[api.name]
+        request = Request(scope, receive)
+        response = await self._simulated(api, operation, session, request)
+        if response is None:
+            response = await handler(request, store)
         await response(scope, receive, send)
+
+    async def _simulated(
+        self, api: ServedApi, operation: str, session: Session, request: Request
+    ) -> Response | None:
+        """The answer a fault or a ``Prefer`` header forces, if any (issue #4)."""
+        store = session.stores[api.name]
+        state = request.scope["state"]
+        fault = session.faults.take(api.name, operation)
+        if fault is not None:
+            state[_SIMULATED] = "fault"
+            if fault.delay_ms:
+                await asyncio.sleep(fault.delay_ms / 1000)
+            if fault.drop:
+                await _drop(state[_SERVER_SEND])
+            if fault.status is not None:
+                return self._documented(api, operation, request, fault.status, None)
+        prefer = request.headers.get("prefer")
+        if not prefer:
+            return None
+        try:
+            code, example = parse_prefer(prefer)
+            if code is None and example is None:
+                return None
+            response = self._documented(api, operation, request, code, example)
+        except PreferRefused as refused:
+            return api.refusal(request, store, 400, {}, f"Prefer: {refused}")
+        state[_SIMULATED] = "prefer"
+        return response
+
+    def _documented(
+        self,
+        api: ServedApi,
+        operation: str,
+        request: Request,
+        code: int | None,
+        example: str | None,
+    ) -> Response:
+        response, body = self.documented[api.name][operation].choose(code, example)
+        store = request.scope["state"][_SESSION].stores[api.name]
+        headers = {name: str(value) for name, value in response.headers.items()}
+        headers.update(api.answer_headers(request, store, response.status))
+        return json_response(response.status, body, headers)
+
+
+async def _drop(server_send: Send) -> None:
+    """Close the client's connection without a response (uvicorn's transport; else raise)."""
+    transport = getattr(getattr(server_send, "__self__", None), "transport", None)
+    if transport is None:
+        raise ConnectionDropped("fault: connection dropped")
+    transport.close()
+    # Let the server notice the disconnect before the app returns, so it neither
+    # logs an error nor tries to answer 500 on the closed socket.
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _problem(status: int, detail: str) -> Response:
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
+    return Response(
+        json.dumps({**body, "detail": detail}),
+        status_code=status,
+        media_type="application/problem+json",
+    )
+
+
+def _documents(contracts: Mapping[str, Contract], mounts: list[Mount]) -> list[Document]:
+    documents = [
+        Document(
+            name=name,
+            title=f"{contract.document['info']['title']} (OpenAPI {contract.version})",
+            document=contract.document,
+            base_paths=[m.base_path for m in reversed(mounts) if m.api == name],
+        )
+        for name, contract in contracts.items()
+    ]
+    control = yaml.safe_load(DOCUMENT.read_text(encoding="utf-8"))
+    title = f"{control['info']['title']} (OpenAPI {control['openapi']})"
+    documents.append(Document("control", title, control, [BASE_PATH]))
+    return documents
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
@@ -166,24 +372,24 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     ['CraftkitApi', 'FirmaApi']
     """
     settings = settings or Settings()
-    files = _fixture_files(settings)
     contracts = {name: Contract.load(name, path) for name, path in settings.specs.items()}
-    craftkit_world = load_craftkit(files["craftkit"], contracts["craftkit"])
-    firma_world = load_firma(files["firma"], contracts["firma"])
-    craftkit = CraftkitApi(
-        contracts["craftkit"],
-        craftkit_world,
-        MemoryStore(craftkit_world.seed()),
-        max_body_bytes=settings.max_body_bytes,
-    )
-    firma = FirmaApi(
-        contracts["firma"],
-        firma_world,
-        MemoryStore(firma_world.seed()),
-        clock=clock,
-        max_body_bytes=settings.max_body_bytes,
-    )
-    return MockApp([craftkit, firma])
+
+    def load() -> Live:
+        files = _fixture_files(settings)
+        craftkit = CraftkitApi(
+            contracts["craftkit"],
+            load_craftkit(files["craftkit"], contracts["craftkit"]),
+            max_body_bytes=settings.max_body_bytes,
+        )
+        firma = FirmaApi(
+            contracts["firma"],
+            load_firma(files["firma"], contracts["firma"]),
+            clock=clock,
+            max_body_bytes=settings.max_body_bytes,
+        )
+        return Live(craftkit, firma)
+
+    return MockApp(contracts, load, settings=settings, clock=clock)
 
 
 def _fixture_files(settings: Settings) -> dict[str, FixtureFile]:

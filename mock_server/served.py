@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from mock_server.contract import Contract
+from mock_server.store import Record, Store
 
 __all__ = ["Handler", "ServedApi"]
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request, Store], Awaitable[Response]]
+"""Answers one operation over the store of the caller's session."""
 
 
 class ServedApi(Protocol):
     """One vendor API: its contract, a handler per operation, and its error envelope."""
+
+    @property
+    def name(self) -> str:
+        """``craftkit`` or ``firma``: the ``api`` of fixtures, faults and the journal."""
+        ...
 
     @property
     def contract(self) -> Contract: ...
@@ -26,8 +33,24 @@ class ServedApi(Protocol):
         """operationId (or ``"POST /path"`` where the spec has none) -> handler."""
         ...
 
-    def refusal(self, request: Request, status: int, headers: Mapping[str, str]) -> Response:
-        """A routing-level error (unknown path 404, 405, 500) in this API's envelope."""
+    def seed(self) -> Mapping[str, Iterable[tuple[str, Record]]]:
+        """The fixture world as store rows: what a new or reset session starts from."""
+        ...
+
+    def refusal(
+        self,
+        request: Request,
+        store: Store,
+        status: int,
+        headers: Mapping[str, str],
+        message: str | None = None,
+    ) -> Response:
+        """An error outside the handlers (unknown path 404, 405, bad ``Prefer``) in this
+        API's envelope."""
+        ...
+
+    def answer_headers(self, request: Request, store: Store, status: int) -> Mapping[str, str]:
+        """Headers this API adds to every answer, forced ones included (Firma's quota)."""
         ...
 
     def describe(self) -> str:

@@ -38,3 +38,7 @@ class Settings:
     fixtures: tuple[Path, ...] = ()
     environ: Mapping[str, str] = field(default_factory=dict)
     max_body_bytes: int = 1_048_576
+    cors_origins: tuple[str, ...] = ()
+    """Origins browsers may call from; empty: any local development origin."""
+    admin_token: str | None = None
+    """Required on ``/__mock`` when set; unset, only loopback clients may use it."""

@@ -94,6 +94,22 @@ class ContractClient:
                 return self.validators[base]
         return None
 
+    async def state(self, session: str | None = None) -> dict[str, Any]:
+        """``GET /__mock/state``: every record of the session, as the control plane shows it."""
+        headers = {"X-Mock-Session": session} if session else {}
+        response = await self.http.get("/__mock/state", headers=headers)
+        assert response.status_code == 200, response.text
+        state: dict[str, Any] = response.json()
+        return state
+
+    async def signature_requests(self, session: str | None = None) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = (await self.state(session))["craftkit"]["signature_requests"]
+        return records
+
+    async def jwts(self, session: str | None = None) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = (await self.state(session))["firma"]["jwts"]
+        return records
+
     async def cancel(
         self, signature_id: str, key: str | None = ACME_TEST_KEY, **kwargs: Any
     ) -> httpx.Response:

@@ -19,7 +19,7 @@ from mock_server.craftkit.world import KEY_PREFIXES, CraftkitWorld
 from mock_server.ids import canonical_uuid
 from mock_server.issues import flatten
 from mock_server.served import Handler
-from mock_server.store import Store
+from mock_server.store import Record, Store
 
 __all__ = ["CANCEL_BODY", "CraftkitApi"]
 
@@ -29,14 +29,13 @@ CANCEL_BODY = (
 
 
 class CraftkitApi:
-    """Craftkit's operations over a :class:`Store` seeded from a :class:`CraftkitWorld`."""
+    """Craftkit's operations over a session's :class:`Store`, seeded from a :class:`CraftkitWorld`."""
 
-    def __init__(
-        self, contract: Contract, world: CraftkitWorld, store: Store, *, max_body_bytes: int
-    ) -> None:
+    name = "craftkit"
+
+    def __init__(self, contract: Contract, world: CraftkitWorld, *, max_body_bytes: int) -> None:
         self.contract = contract
         self.world = world
-        self.store = store
         self.max_body_bytes = max_body_bytes
         self._cancel_body = contract.validator(CANCEL_BODY)
         self.operations: Mapping[str, Handler] = {"cancelSignature": self.cancel_signature}
@@ -50,17 +49,30 @@ class CraftkitApi:
             f"({in_flight} in flight)"
         )
 
-    def refusal(self, request: Request, status: int, headers: Mapping[str, str]) -> Response:
-        return error_response(status, headers=headers)
+    def seed(self) -> dict[str, list[tuple[str, Record]]]:
+        return self.world.seed()
 
-    async def cancel_signature(self, request: Request) -> Response:
+    def refusal(
+        self,
+        request: Request,
+        store: Store,
+        status: int,
+        headers: Mapping[str, str],
+        message: str | None = None,
+    ) -> Response:
+        return error_response(status, message, headers=headers)
+
+    def answer_headers(self, request: Request, store: Store, status: int) -> dict[str, str]:
+        return {}
+
+    async def cancel_signature(self, request: Request, store: Store) -> Response:
         try:
             project = self._project(request)
             await self._cancel_payload(request)
             key = canonical_uuid(request.path_params.get("id", ""))
             outcome: signatures.CancelOutcome = signatures.NotFound()
             if key is not None:
-                outcome = self.store.transition(
+                outcome = store.transition(
                     signatures.COLLECTION,
                     key,
                     lambda record: signatures.cancel(record, project=project),

@@ -14,16 +14,22 @@ from typing import Any
 from mock_server.store import Decision, Record
 
 __all__ = [
+    "EVENTS",
     "EXTRA_KEYS",
     "IN_FLIGHT",
     "STATUSES",
     "TERMINAL",
+    "Applied",
     "CancelOutcome",
     "Cancelled",
     "Conflict",
+    "EventOutcome",
+    "EventRefused",
     "NotFound",
     "ProviderError",
+    "apply_event",
     "cancel",
+    "create",
     "public_body",
 ]
 
@@ -85,3 +91,125 @@ def cancel(record: Record | None, *, project: str) -> Decision[CancelOutcome]:
         )
     cancelled = {**record, "status": "cancelled"}
     return Decision(Cancelled(public_body(cancelled)), replacement=cancelled)
+
+
+EVENTS = ("viewed", "signed", "declined", "expired", "failed")
+"""What the signature service can report about a request (``POST /__mock/.../events``)."""
+
+SIGNING = frozenset({"Signer", "Approver"})
+"""Designations whose signature a request needs; a ``CC`` only receives copies."""
+
+DEFAULT_FAILURE = "The signature service reported a failure."
+
+
+@dataclass(frozen=True)
+class Applied:
+    body: dict[str, Any]
+    """The stored record after the event (fixture keys included)."""
+
+
+@dataclass(frozen=True)
+class EventRefused:
+    """The event cannot be read: unknown event, unknown recipient, misplaced field (400)."""
+
+    message: str
+
+
+EventOutcome = Applied | NotFound | Conflict | EventRefused
+
+
+def apply_event(
+    record: Record | None,
+    event: str,
+    *,
+    recipient_id: str | None,
+    message: str | None,
+    now: str,
+    base_url: str,
+) -> Decision[EventOutcome]:
+    """Decide what ``event`` does to ``record``, with every field the contract implies.
+
+    ``signed`` sets the recipient's ``signedAt``; once every Signer and Approver
+    has signed the request is ``completed``, with ``completedAt`` and the
+    mock's own ``signedDownloadUrl``/``certificateUrl`` (the spec: Craftkit-owned
+    ``/v1/signatures/{id}/certificate``). ``declined`` sets ``declinedAt``;
+    ``failed`` sets ``errorMessage``. Only in-flight requests take events.
+    """
+    if record is None:
+        return Decision(NotFound())
+    if event not in EVENTS:
+        return Decision(EventRefused(f"unknown event {event!r} (events: {', '.join(EVENTS)})"))
+    if message is not None and event != "failed":
+        return Decision(EventRefused("message applies to 'failed' only (it sets errorMessage)"))
+    if recipient_id is not None and event in {"expired", "failed"}:
+        return Decision(EventRefused(f"recipientId does not apply to {event!r}"))
+    status = record["status"]
+    if status not in IN_FLIGHT:
+        return Decision(
+            Conflict(
+                f"Signature request is {status}; {event!r} applies only to a sent or viewed request."
+            )
+        )
+    updated = {**record, "recipients": [dict(r) for r in record["recipients"]]}
+    if event in {"signed", "declined"} or recipient_id is not None:
+        found = _recipient(updated, recipient_id, event)
+        if not isinstance(found, dict):
+            return Decision(found)
+        if event == "signed":
+            found["signedAt"] = now
+        elif event == "declined":
+            found["declinedAt"] = now
+    if event == "viewed":
+        updated["status"] = "viewed"
+    elif event == "signed":
+        updated["status"] = "viewed"
+        if all(r["signedAt"] for r in updated["recipients"] if r["designation"] in SIGNING):
+            base = f"{base_url.rstrip('/')}/v1/signatures/{record['id']}"
+            updated.update(
+                status="completed",
+                completedAt=now,
+                signedDownloadUrl=f"{base}/download",
+                certificateUrl=f"{base}/certificate",
+            )
+    elif event == "failed":
+        updated.update(status="failed", errorMessage=message or DEFAULT_FAILURE)
+    else:  # declined, expired
+        updated["status"] = event
+    return Decision(Applied(updated), replacement=updated)
+
+
+def _recipient(
+    record: Record, recipient_id: str | None, event: str
+) -> dict[str, Any] | EventRefused | Conflict:
+    """The recipient an event is about: the one named, else the next who has to act."""
+    recipients: list[dict[str, Any]] = record["recipients"]
+    if recipient_id is None:
+        pending = [
+            r
+            for r in recipients
+            if r.get("designation") in SIGNING and not r.get("signedAt") and not r.get("declinedAt")
+        ]
+        if not pending:
+            return Conflict(f"No Signer or Approver is left to have {event}.")
+        return min(pending, key=lambda r: (r.get("order") is None, r.get("order") or 0))
+    named = next((r for r in recipients if r.get("id") == recipient_id), None)
+    if named is None:
+        known = ", ".join(str(r.get("id")) for r in recipients) or "none"
+        return EventRefused(f"unknown recipientId {recipient_id!r} (recipients: {known})")
+    if event in {"signed", "declined"}:
+        if named.get("designation") not in SIGNING:
+            return EventRefused(
+                f"recipient {recipient_id} is {named.get('designation')}; "
+                "only a Signer or Approver signs or declines"
+            )
+        if named.get("signedAt") or named.get("declinedAt"):
+            done = "signed" if named.get("signedAt") else "declined"
+            return Conflict(f"Recipient {recipient_id} has already {done}.")
+    return named
+
+
+def create(record: Record | None, candidate: Record) -> Decision[Applied | Conflict]:
+    """Store ``candidate`` as a new request unless its id is taken."""
+    if record is not None:
+        return Decision(Conflict(f"A signature request with id {candidate['id']} already exists."))
+    return Decision(Applied(candidate), replacement=candidate)

@@ -8,7 +8,8 @@ own schema (OAS 3.1), so a fixture can never make the mock answer off-contract.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ from mock_server.fixtures import FixtureFile, Problems, did_you_mean
 from mock_server.ids import canonical_uuid
 from mock_server.store import Record
 
-__all__ = ["KEY_PREFIXES", "SIGNATURE_REQUEST", "CraftkitWorld", "load_world"]
+__all__ = ["KEY_PREFIXES", "SIGNATURE_REQUEST", "CraftkitWorld", "check_record", "load_world"]
 
 SIGNATURE_REQUEST = "/components/schemas/SignatureRequest"
 KEY_PREFIXES = ("ck_live_", "ck_test_")
@@ -87,6 +88,69 @@ class CraftkitWorld:
         rows = [(str(canonical_uuid(r["id"])), r) for r in self.signature_requests]
         return {"signature_requests": rows}
 
+    def new_request(self, fields: Mapping[str, Any], *, now: str) -> Record:
+        """A fixture-shaped record from ``fields``, with defaults for what they leave out.
+
+        The result is not checked here: :func:`check_record` says what is wrong with it.
+
+        >>> world = CraftkitWorld("f.yaml", {}, ("proj_acme",), ())
+        >>> record = world.new_request({"name": "NDA"}, now="2026-11-22T10:00:00.000Z")
+        >>> record["project"], record["status"], record["recipients"][0]["designation"]
+        ('proj_acme', 'sent', 'Signer')
+        """
+        request_id = str(fields.get("id") or uuid.uuid4())
+        recipients = fields.get("recipients", [{}])
+        if isinstance(recipients, list):
+            recipients = [
+                _new_recipient(r, n, request_id) if isinstance(r, dict) else r
+                for n, r in enumerate(recipients, start=1)
+            ]
+        return {
+            "id": request_id,
+            "project": self.projects[0],
+            "renderId": str(uuid.uuid4()),
+            "name": "Untitled agreement",
+            "status": "sent",
+            "expirationHours": 72,
+            "signedDownloadUrl": None,
+            "certificateUrl": None,
+            "errorMessage": None,
+            "createdAt": now,
+            "completedAt": None,
+            **fields,
+            "recipients": recipients,
+        }
+
+
+def _new_recipient(fields: Mapping[str, Any], n: int, request_id: str) -> dict[str, Any]:
+    email = fields.get("email", f"signer{n}@example.com")
+    local = str(email).split("@", 1)[0]
+    return {
+        "id": f"rcp_{request_id[:8]}_{n}",
+        "firstName": local.replace(".", " ").title() or f"Signer {n}",
+        "lastName": None,
+        "email": email,
+        "designation": "Signer",
+        "order": n,
+        "signedAt": None,
+        "declinedAt": None,
+        **fields,
+    }
+
+
+def check_record(
+    problems: Problems, contract: Contract, record: Record, where: str, projects: Iterable[str]
+) -> None:
+    """One signature request: the spec's ``SignatureRequest`` plus an existing ``project``."""
+    body = public_body(record)
+    problems.schema_errors(contract.validator(SIGNATURE_REQUEST).iter_errors(body), where)
+    problems.unknown_fields(contract, contract.schema(SIGNATURE_REQUEST), record, where, EXTRA_KEYS)
+    project = record.get("project")
+    if not isinstance(project, str) or project not in projects:
+        problems.add(
+            f"{where}.project", f"unknown project {project!r}{did_you_mean(str(project), projects)}"
+        )
+
 
 def load_world(fixture: FixtureFile, contract: Contract) -> CraftkitWorld:
     """Check ``fixture`` against the format and the spec.
@@ -119,18 +183,9 @@ def load_world(fixture: FixtureFile, contract: Contract) -> CraftkitWorld:
             keys[key] = project["id"]
 
     seen: dict[str, int] = {}
-    validator = contract.validator(SIGNATURE_REQUEST)
-    schema = contract.schema(SIGNATURE_REQUEST)
     for index, record in enumerate(data["signature_requests"]):
         where = f"signature_requests[{index}]" + (f" (id {record['id']})" if "id" in record else "")
-        body = public_body(record)
-        problems.schema_errors(validator.iter_errors(body), where)
-        problems.unknown_fields(contract, schema, record, where, extra=EXTRA_KEYS)
-        if record["project"] not in projects:
-            problems.add(
-                f"{where}.project",
-                f"unknown project {record['project']!r}{did_you_mean(record['project'], projects)}",
-            )
+        check_record(problems, contract, record, where, projects)
         key = canonical_uuid(str(record.get("id", "")))
         if key is not None:
             if key in seen:

@@ -21,7 +21,7 @@ from mock_server.firma.world import FirmaWorld
 from mock_server.ids import canonical_uuid
 from mock_server.issues import flatten
 from mock_server.served import Handler
-from mock_server.store import Store
+from mock_server.store import Record, Store
 
 __all__ = ["REVOKE", "REVOKE_BODY", "FirmaApi"]
 
@@ -44,20 +44,15 @@ def presented_key(request: Request) -> str | None:
 
 
 class FirmaApi:
-    """Firma's operations over a :class:`Store` seeded from a :class:`FirmaWorld`."""
+    """Firma's operations over a session's :class:`Store`, seeded from a :class:`FirmaWorld`."""
+
+    name = "firma"
 
     def __init__(
-        self,
-        contract: Contract,
-        world: FirmaWorld,
-        store: Store,
-        *,
-        clock: Clock,
-        max_body_bytes: int,
+        self, contract: Contract, world: FirmaWorld, *, clock: Clock, max_body_bytes: int
     ) -> None:
         self.contract = contract
         self.world = world
-        self.store = store
         self.clock = clock
         self.max_body_bytes = max_body_bytes
         self.limiter = RateLimiter(world.write_per_minute, clock)
@@ -72,17 +67,37 @@ class FirmaApi:
             f"{self.world.write_per_minute} writes/minute per key"
         )
 
-    def refusal(self, request: Request, status: int, headers: Mapping[str, str]) -> Response:
-        key = presented_key(request)
-        quota = self.limiter.peek(key if key in self.world.keys else None)
-        return error_response(status, headers={**headers, **quota.headers()})
+    def seed(self) -> dict[str, list[tuple[str, Record]]]:
+        return self.world.seed()
 
-    async def revoke_signing_request(self, request: Request) -> Response:
+    def refusal(
+        self,
+        request: Request,
+        store: Store,
+        status: int,
+        headers: Mapping[str, str],
+        message: str | None = None,
+    ) -> Response:
+        return error_response(
+            status, message, headers={**headers, **self.answer_headers(request, store, status)}
+        )
+
+    def answer_headers(self, request: Request, store: Store, status: int) -> dict[str, str]:
+        """The caller's quota, peeked (a refused or forced answer counts no write)."""
+        key = presented_key(request)
+        quota = self.limiter.peek(store, key if key in self.world.keys else None)
+        headers = quota.headers()
+        if status == 429:
+            headers["Retry-After"] = str(quota.retry_after)
+        return headers
+
+    async def revoke_signing_request(self, request: Request, store: Store) -> Response:
         key = presented_key(request)
         workspace = self.world.keys.get(key) if key else None
         if key is None or workspace is None:
-            return error_response(401, "Invalid API key", headers=self.limiter.peek(None).headers())
-        quota = self.limiter.write(key)
+            quota = self.limiter.peek(store, None)
+            return error_response(401, "Invalid API key", headers=quota.headers())
+        quota = self.limiter.write(store, key)
         try:
             if quota.exceeded:
                 raise FirmaError(
@@ -91,7 +106,7 @@ class FirmaApi:
                     {"retry_after": quota.retry_after},
                 )
             jwt_id = await self._jwt_id(request)
-            outcome = self.store.transition(
+            outcome = store.transition(
                 jwts.COLLECTION,
                 jwt_id,
                 lambda record: jwts.revoke(

@@ -7,12 +7,14 @@ Every authenticated write counts, whatever its outcome (DESIGN.md), so
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass
 
 from mock_server.clock import Clock
+from mock_server.store import Decision, Record, Store
 
-__all__ = ["WINDOW_SECONDS", "Quota", "RateLimiter"]
+__all__ = ["COLLECTION", "WINDOW_SECONDS", "Quota", "RateLimiter"]
+
+COLLECTION = "rate_windows"
 
 WINDOW_SECONDS = 60
 
@@ -42,36 +44,36 @@ class Quota:
 class RateLimiter:
     """Fixed windows per key, opened by the key's first write.
 
+    The windows live in the session's store (collection ``rate_windows``), so
+    each ``X-Mock-Session`` has its own quota and a reset restores it.
+
+    >>> from mock_server.store import MemoryStore
     >>> clock = iter([100.0, 101.0, 102.0]).__next__
-    >>> limiter = RateLimiter(2, clock)
-    >>> [limiter.write("k").exceeded for _ in range(3)]
+    >>> limiter, store = RateLimiter(2, clock), MemoryStore({})
+    >>> [limiter.write(store, "k").exceeded for _ in range(3)]
     [False, False, True]
     """
 
     def __init__(self, limit: int, clock: Clock) -> None:
         self.limit = limit
         self._clock = clock
-        self._lock = threading.Lock()
-        self._windows: dict[str, tuple[float, int]] = {}
 
-    def write(self, key: str) -> Quota:
+    def write(self, store: Store, key: str) -> Quota:
         """Count one write by ``key`` and say whether it is over the limit."""
         now = self._clock()
-        with self._lock:
-            start, used = self._windows.get(key, (now, 0))
-            if now >= start + WINDOW_SECONDS:
-                start, used = now, 0
-            used += 1
-            self._windows[key] = (start, used)
+
+        def count(window: Record | None) -> Decision[tuple[float, int]]:
+            start, used = _current(window, now)
+            return Decision((start, used + 1), {"start": start, "used": used + 1})
+
+        start, used = store.transition(COLLECTION, key, count)
         return self._quota(start, used, now)
 
-    def peek(self, key: str | None) -> Quota:
+    def peek(self, store: Store, key: str | None) -> Quota:
         """The standing of ``key`` without counting (unauthenticated or refused routes)."""
         now = self._clock()
-        with self._lock:
-            start, used = self._windows.get(key or "", (now, 0))
-        if now >= start + WINDOW_SECONDS:
-            start, used = now, 0
+        window = store.get(COLLECTION, key) if key else None
+        start, used = _current(window, now)
         return self._quota(start, used, now)
 
     def _quota(self, start: float, used: int, now: float) -> Quota:
@@ -83,3 +85,10 @@ class RateLimiter:
             exceeded=used > self.limit,
             retry_after=max(math.ceil(reset - now), 1),
         )
+
+
+def _current(window: Record | None, now: float) -> tuple[float, int]:
+    """The window in force at ``now``: the stored one, or a fresh one if it has run out."""
+    if window is None or now >= window["start"] + WINDOW_SECONDS:
+        return now, 0
+    return window["start"], window["used"]

@@ -242,17 +242,14 @@ async def test_simulated_upstream_refusal_changes_nothing(
         response = await mock.cancel(record["id"])
         assert response.status_code == status
         assert error_of(response)["code"] == code
-    app = mock.app
-    stored = app.apis[0].store.get("signature_requests", record["id"])
+    [stored] = [r for r in await mock.signature_requests() if r["id"] == record["id"]]
     assert stored["status"] == record["status"], "a refused cancel changed the stored status"
 
 
 async def test_cancel_touches_no_other_request(mock: ContractClient) -> None:
-    app = mock.app
-    store = app.apis[0].store
-    before = store.records("signature_requests")
+    before = await mock.signature_requests()
     await mock.cancel(SENT["id"])
-    after = store.records("signature_requests")
+    after = await mock.signature_requests()
     changed = [b["id"] for b, a in zip(before, after, strict=True) if a != b]
     assert changed == [SENT["id"]]
 

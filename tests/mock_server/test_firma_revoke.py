@@ -136,10 +136,10 @@ async def test_another_workspaces_jwt_is_404_and_untouched(mock: ContractClient)
 
 
 async def test_revoke_touches_no_other_jwt(mock: ContractClient) -> None:
-    store = mock.app.apis[1].store  # type: ignore[attr-defined]
-    before = store.records("jwts")
+    before = await mock.jwts()
     await mock.revoke({"jwt_id": ACTIVE[3]["jwt_id"]})
-    changed = [b["jwt_id"] for b, a in zip(before, store.records("jwts"), strict=True) if a != b]
+    after = await mock.jwts()
+    changed = [b["jwt_id"] for b, a in zip(before, after, strict=True) if a != b]
     assert changed == [ACTIVE[3]["jwt_id"]]
 
 

@@ -59,12 +59,10 @@ async def test_unknown_path_is_404_in_the_owning_apis_envelope(
 async def test_unexpected_error_is_500_in_envelope_and_logged(
     mock: ContractClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = mock.app
-
-    async def broken(request: object) -> object:
+    async def broken(request: object, store: object) -> object:
         raise RuntimeError("planted")
 
-    app._handlers[("", "cancelSignature")] = broken
+    mock.app.live.craftkit.operations = {"cancelSignature": broken}
     response = await mock.http.post(CANCEL)
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_error"

@@ -1,0 +1,260 @@
+"""The control plane's operations: Connexion routes and validates ``openapi.yaml``; these answer.
+
+Each operation acts on the caller's session (``X-Mock-Session``, resolved by
+the app before Connexion sees the request). State changes go through the same
+domain rules and store transitions as the vendor APIs, so a request walked
+through its life here answers the vendor API exactly as a real one would.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+from starlette.responses import Response
+from starlette.types import ASGIApp
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    import connexion
+    from connexion import ProblemException
+    from connexion.options import SwaggerUIOptions
+    from connexion.resolver import Resolver
+
+from mock_server._http import json_response
+from mock_server.clock import Clock, isoformat
+from mock_server.craftkit import signatures
+from mock_server.craftkit.world import check_record
+from mock_server.documented import DocumentedOperation
+from mock_server.faults import Fault
+from mock_server.firma import jwts
+from mock_server.fixtures import Problems, did_you_mean
+from mock_server.ids import canonical_uuid
+from mock_server.live import Live
+from mock_server.sessions import Session
+
+__all__ = ["BASE_PATH", "DOCUMENT", "SESSION_NAME", "ControlPlane"]
+
+BASE_PATH = "/__mock"
+DOCUMENT = Path(__file__).with_name("openapi.yaml")
+SESSION_NAME = "mock.session_name"
+"""Where the app leaves the caller's validated session name in ``scope["state"]``."""
+
+log = logging.getLogger("mock_server.control")
+
+Answer = Response
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    # An explicit response: Connexion cannot pick a content type by itself for
+    # operations that also declare problem+json answers.
+    return json_response(status, body)
+
+
+def _empty() -> Response:
+    return Response(status_code=204)
+
+
+def _refuse(status: int, detail: str) -> ProblemException:
+    titles = {400: "Bad Request", 404: "Not Found", 409: "Conflict"}
+    return ProblemException(status=status, title=titles[status], detail=detail)
+
+
+class ControlPlane:
+    """``/__mock``: one method per ``operationId`` of ``openapi.yaml``."""
+
+    def __init__(
+        self,
+        live: Callable[[], Live],
+        *,
+        clock: Clock,
+        documented: Mapping[str, Mapping[str, DocumentedOperation]],
+    ) -> None:
+        self._live = live
+        self._clock = clock
+        self._documented = documented
+
+    def asgi(self) -> ASGIApp:
+        """The Connexion app serving the control plane (validation on, its own Swagger UI off)."""
+        app = connexion.AsyncApp(
+            __name__,
+            specification_dir=DOCUMENT.parent,
+            swagger_ui_options=SwaggerUIOptions(swagger_ui=False, serve_spec=False),
+        )
+        app.add_api(
+            DOCUMENT.name,
+            base_path=BASE_PATH,
+            resolver=Resolver(function_resolver=lambda oid: getattr(self, oid)),
+            strict_validation=True,
+        )
+        asgi: ASGIApp = app
+        return asgi
+
+    def _session(self) -> tuple[Live, Session]:
+        live = self._live()
+        name = connexion.request.scope["state"][SESSION_NAME]
+        return live, live.sessions.get(name)
+
+    def _now(self) -> str:
+        return isoformat(self._clock())
+
+    async def reset(self) -> Answer:
+        live, session = self._session()
+        live.sessions.reset(session.name)
+        log.info("session %r reset to the fixtures", session.name)
+        return _empty()
+
+    async def get_state(self) -> Answer:
+        _, session = self._session()
+        craftkit = session.stores["craftkit"].records(signatures.COLLECTION)
+        firma = session.stores["firma"].records(jwts.COLLECTION)
+        return _json(
+            {
+                "session": session.name,
+                "craftkit": {"signature_requests": craftkit},
+                "firma": {"jwts": firma},
+            },
+            200,
+        )
+
+    async def create_signature_request(self, body: dict[str, Any] | None = None) -> Answer:
+        live, session = self._session()
+        world = live.craftkit.world
+        record = world.new_request(body or {}, now=self._now())
+        problems = Problems("body")
+        check_record(problems, live.craftkit.contract, record, "", world.projects)
+        if problems.lines:
+            raise _refuse(400, "; ".join(problems.lines))
+        key = str(canonical_uuid(record["id"]))
+        outcome = session.stores["craftkit"].transition(
+            signatures.COLLECTION, key, lambda current: signatures.create(current, record)
+        )
+        if isinstance(outcome, signatures.Conflict):
+            raise _refuse(409, outcome.message)
+        log.info(
+            "session %r: signature request %s created (%s)", session.name, key, record["status"]
+        )
+        return _json(outcome.body, 201)
+
+    async def apply_event(self, id: str, body: dict[str, Any]) -> Answer:  # noqa: A002 - spec name
+        _, session = self._session()
+        key = canonical_uuid(id)
+        url = connexion.request.url
+        outcome: signatures.EventOutcome = signatures.NotFound()
+        if key is not None:
+            outcome = session.stores["craftkit"].transition(
+                signatures.COLLECTION,
+                key,
+                lambda record: signatures.apply_event(
+                    record,
+                    body["event"],
+                    recipient_id=body.get("recipientId"),
+                    message=body.get("message"),
+                    now=self._now(),
+                    base_url=f"{url.scheme}://{url.netloc}",
+                ),
+            )
+        match outcome:
+            case signatures.Applied(record):
+                log.info(
+                    "session %r: %s %s -> %s", session.name, key, body["event"], record["status"]
+                )
+                return _json(record, 200)
+            case signatures.NotFound():
+                raise _refuse(404, f"no signature request {id!r} in session {session.name!r}")
+            case signatures.Conflict(message):
+                raise _refuse(409, message)
+            case signatures.EventRefused(message):
+                raise _refuse(400, message)
+
+    async def issue_jwt(self, body: dict[str, Any] | None = None) -> Answer:
+        live, session = self._session()
+        fields = body or {}
+        world = live.firma.world
+        workspace = fields.get("workspace", world.workspaces[0])
+        if workspace not in world.workspaces:
+            raise _refuse(
+                400,
+                f"body.workspace: unknown workspace {workspace!r}"
+                f"{did_you_mean(workspace, world.workspaces)}",
+            )
+        record = {
+            "jwt_id": str(canonical_uuid(fields.get("jwt_id") or str(uuid4()))),
+            "workspace": workspace,
+            "signing_request_id": fields.get("signing_request_id") or str(uuid4()),
+            "revoked_at": None,
+        }
+        outcome = session.stores["firma"].transition(
+            jwts.COLLECTION, record["jwt_id"], lambda current: jwts.issue(current, record)
+        )
+        if isinstance(outcome, jwts.Taken):
+            raise _refuse(409, f"a JWT with jwt_id {outcome.jwt_id} already exists")
+        log.info("session %r: JWT %s issued to %s", session.name, record["jwt_id"], workspace)
+        return _json(record, 201)
+
+    async def list_requests(
+        self,
+        api: str | None = None,
+        operation: str | None = None,
+        status: int | None = None,
+        since: str | None = None,
+    ) -> Answer:
+        _, session = self._session()
+        after = None
+        if since is not None:
+            try:
+                after = datetime.fromisoformat(since).timestamp()
+            except ValueError as exc:
+                raise _refuse(400, f"since: {since!r} is not an RFC 3339 date-time") from exc
+        entries = session.journal.entries(api=api, operation=operation, status=status, since=after)
+        return _json({"requests": [entry.to_json() for entry in entries]}, 200)
+
+    async def clear_requests(self) -> Answer:
+        _, session = self._session()
+        session.journal.clear()
+        return _empty()
+
+    async def list_faults(self) -> Answer:
+        _, session = self._session()
+        return _json({"faults": [fault.to_json() for fault in session.faults.all()]}, 200)
+
+    async def add_fault(self, body: dict[str, Any]) -> Answer:
+        _, session = self._session()
+        api, operation = body["api"], body["operation"]
+        operations = self._documented[api]
+        if operation not in operations:
+            raise _refuse(
+                400,
+                f"operation: {api} has no operation {operation!r}"
+                f"{did_you_mean(operation, operations)}",
+            )
+        status = body.get("status")
+        if status is not None and status not in operations[operation].responses:
+            documented = ", ".join(str(s) for s in operations[operation].responses)
+            raise _refuse(
+                400, f"status: {operation} documents no {status} (documented: {documented})"
+            )
+        drop = bool(body.get("drop", False))
+        delay_ms = int(body.get("delay_ms", 0))
+        if status is None and not drop and not delay_ms:
+            raise _refuse(400, "give at least one of status, delay_ms and drop")
+        if status is not None and drop:
+            raise _refuse(400, "drop and status exclude each other (a dropped call gets no status)")
+        fault = session.faults.add(
+            Fault.new(
+                api, operation, status=status, delay_ms=delay_ms, drop=drop, times=body.get("times")
+            )
+        )
+        log.info("session %r: fault set %s", session.name, fault.to_json())
+        return _json(fault.to_json(), 201)
+
+    async def clear_faults(self) -> Answer:
+        _, session = self._session()
+        count = session.faults.clear()
+        log.info("session %r: %d faults removed", session.name, count)
+        return _empty()

@@ -1,0 +1,205 @@
+"""The request journal: what each client sent to the vendor APIs and what it got back.
+
+Issue #4: a test asserts on what its client sent (``GET /__mock/requests``).
+Credentials are redacted before anything is stored, so a journal can be
+printed in a CI log. Each session keeps its latest :data:`CAPACITY` entries.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mock_server.clock import Clock, isoformat
+
+__all__ = ["CAPACITY", "Entry", "Journal", "redact"]
+
+CAPACITY = 1000
+BODY_LIMIT = 65_536
+"""Bytes of each body kept; longer bodies are cut and marked ``truncated``."""
+
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+
+
+def redact(name: str, value: str) -> str:
+    """The header value as the journal shows it: credentials replaced, the scheme kept.
+
+    >>> redact("Authorization", "Bearer ck_test_acme_0001")
+    'Bearer [redacted]'
+    >>> redact("authorization", "firma_acme_0001")
+    '[redacted]'
+    >>> redact("content-type", "application/json")
+    'application/json'
+    """
+    if name.lower() not in SECRET_HEADERS:
+        return value
+    scheme, space, _ = value.strip().partition(" ")
+    return (
+        f"{scheme} [redacted]" if space and scheme.lower() in {"bearer", "basic"} else "[redacted]"
+    )
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One exchange, as ``GET /__mock/requests`` lists it."""
+
+    id: int
+    at: float
+    session: str
+    api: str | None
+    operation: str | None
+    simulated: str | None
+    """``"prefer"`` or ``"fault"`` when the answer was forced rather than computed."""
+    request: dict[str, Any]
+    response: dict[str, Any]
+    duration_ms: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": isoformat(self.at),
+            "session": self.session,
+            "api": self.api,
+            "operation": self.operation,
+            "simulated": self.simulated,
+            "request": self.request,
+            "response": self.response,
+            "durationMs": round(self.duration_ms, 3),
+        }
+
+
+_ids = itertools.count(1)
+
+
+class Journal:
+    """The latest exchanges of one session, oldest first."""
+
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self._entries: deque[Entry] = deque(maxlen=capacity)
+        self._lock = threading.Lock()
+
+    def add(self, entry: Entry) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def entries(
+        self,
+        *,
+        api: str | None = None,
+        operation: str | None = None,
+        status: int | None = None,
+        since: float | None = None,
+    ) -> list[Entry]:
+        """Entries matching every filter given (``since``: at or after, epoch seconds)."""
+        with self._lock:
+            entries = list(self._entries)
+        return [
+            e
+            for e in entries
+            if (api is None or e.api == api)
+            and (operation is None or e.operation == operation)
+            and (status is None or e.response["status"] == status)
+            and (since is None or e.at >= since)
+        ]
+
+    async def capture(
+        self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, *, clock: Clock
+    ) -> None:
+        """Run ``app`` and journal the exchange; the app reads and writes as usual.
+
+        ``scope["state"]`` tells which API and operation answered (set by the
+        dispatcher) and whether the answer was simulated.
+        """
+        started, at = time.perf_counter(), clock()
+        sent = _Body()
+        answered = _Body()
+        status = 0
+        response_headers: list[tuple[bytes, bytes]] = []
+
+        async def tee_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                sent.add(message.get("body", b""))
+            return message
+
+        async def tee_send(message: Message) -> None:
+            nonlocal status, response_headers
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_headers = list(message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                answered.add(message.get("body", b""))
+            await send(message)
+
+        try:
+            await app(scope, tee_receive, tee_send)
+        finally:
+            state = scope.get("state", {})
+            self.add(
+                Entry(
+                    id=next(_ids),
+                    at=at,
+                    session=state.get("mock.session_name", ""),
+                    api=state.get("mock.api"),
+                    operation=state.get("mock.operation"),
+                    simulated=state.get("mock.simulated"),
+                    request={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "query": scope.get("query_string", b"").decode("latin-1"),
+                        "headers": _headers(scope.get("headers", [])),
+                        **sent.shown(),
+                    },
+                    response={
+                        "status": status or None,
+                        "headers": _headers(response_headers),
+                        **answered.shown(),
+                    },
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                )
+            )
+
+
+class _Body:
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def add(self, chunk: bytes) -> None:
+        if self.size < BODY_LIMIT:
+            self.chunks.append(chunk[: BODY_LIMIT - self.size])
+        self.size += len(chunk)
+
+    def shown(self) -> dict[str, Any]:
+        raw = b"".join(self.chunks)
+        text = raw.decode("utf-8", errors="replace")
+        shown: dict[str, Any] = {"body": text}
+        if self.size > BODY_LIMIT:
+            shown["truncated"] = True
+        elif text.strip():
+            try:
+                shown["json"] = json.loads(text)
+            except ValueError:
+                pass
+        return shown
+
+
+def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name_bytes, value_bytes in raw:
+        name = name_bytes.decode("latin-1").lower()
+        value = redact(name, value_bytes.decode("latin-1"))
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
