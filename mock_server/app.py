@@ -261,35 +261,36 @@ class MockApp:
         session: Session = state[_SESSION]
         store = session.stores[api.name]
         request = Request(scope, receive)
-        response = await self._simulated(api, operation, session, request)
-        if response is None:
-            response = await handler(request, store)
-        await response(scope, receive, send)
-
-    async def _simulated(
-        self, api: ServedApi, operation: str, session: Session, request: Request
-    ) -> Response | None:
-        """The answer a fault or a ``Prefer`` header forces, if any (issue #4)."""
-        store = session.stores[api.name]
-        state = request.scope["state"]
         fault = session.faults.take(api.name, operation)
+        response: Response | None = None
         if fault is not None:
             state[_SIMULATED] = "fault"
             if fault.delay_ms:
                 await asyncio.sleep(fault.delay_ms / 1000)
             if fault.drop:
                 await _drop(state[_SERVER_SEND])
+                return
             if fault.status is not None:
-                return self._documented(api, operation, request, fault.status, None)
+                response = self._documented(api, operation, request, fault.status, None)
+        if response is None:
+            response = self._preferred(api, operation, request)
+        if response is None:
+            response = await handler(request, store)
+        await response(scope, receive, send)
+
+    def _preferred(self, api: ServedApi, operation: str, request: Request) -> Response | None:
+        """The documented answer a ``Prefer: code=..., example=...`` header asks for, if any."""
         prefer = request.headers.get("prefer")
         if not prefer:
             return None
+        state = request.scope["state"]
         try:
             code, example = parse_prefer(prefer)
             if code is None and example is None:
                 return None
             response = self._documented(api, operation, request, code, example)
         except PreferRefused as refused:
+            store = state[_SESSION].stores[api.name]
             return api.refusal(request, store, 400, {}, f"Prefer: {refused}")
         state[_SIMULATED] = "prefer"
         return response

@@ -6,6 +6,7 @@ import argparse
 import errno
 import logging
 import os
+import re
 import socket
 import sys
 import time
@@ -15,8 +16,10 @@ from pathlib import Path
 import uvicorn
 
 from mock_server.app import create_app
+from mock_server.control import is_loopback
 from mock_server.errors import FixtureError, StartupError
 from mock_server.settings import DEFAULT_FIXTURES, Settings
+from mock_server.watch import FixtureWatcher
 
 __all__ = ["build_parser", "main"]
 
@@ -27,10 +30,19 @@ examples:
   mock-server                                  both APIs on 127.0.0.1:8000, bundled fixtures
   mock-server --port 0                         any free port (the log says which)
   mock-server --fixtures staging-craftkit.yaml craftkit from your file, firma bundled
+  mock-server --watch --fixtures my.yaml       reload my.yaml whenever it is saved
+  MOCK_ADMIN_TOKEN=s3cret mock-server --host 0.0.0.0
+                                               reachable from other machines (containers, CI)
 
 served:
   Craftkit  POST /v1/signatures/{id}/cancel                              at /
   Firma     POST /jwt/revoke-signing-request   at /functions/v1/signing-request-api and /api/v1
+
+browse:
+  /                landing page: what is served, links to everything below
+  /docs/           Swagger UI for Craftkit, Firma and the control plane
+  /__mock/...      control plane: reset, state, create records, events, journal, faults
+                   (X-Mock-Session: <name> on any request selects an isolated world)
 
 fixtures:
   One YAML file per API; its 'api:' key (craftkit or firma) says which. ${VAR} and
@@ -49,6 +61,15 @@ def _port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{value} is not a port (0-65535; 0 picks a free one)")
     return value
+
+
+def _origin(text: str) -> str:
+    if text == "*" or re.fullmatch(r"https?://[^/\s]+", text):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not an origin: write scheme://host[:port] with no path, "
+        "e.g. http://localhost:5173, or '*' for any"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,6 +96,29 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="PATH",
         help=f"fixture files, at most one per API; others use the bundled ones ({bundled})",
+    )
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="reload the fixtures when their files change; a bad edit is logged and the "
+        "last good world stays live",
+    )
+    parser.add_argument(
+        "--cors-origin",
+        dest="cors_origins",
+        action="append",
+        type=_origin,
+        default=[],
+        metavar="ORIGIN",
+        help="an origin browsers may call the mock from (repeatable; '*' for any); "
+        "default: any http(s)://localhost, 127.0.0.1 or [::1] origin, on any port",
+    )
+    parser.add_argument(
+        "--admin-token",
+        default=None,
+        metavar="TOKEN",
+        help="require 'Authorization: Bearer TOKEN' on /__mock and accept it from any address "
+        "(default: $MOCK_ADMIN_TOKEN; unset, /__mock answers loopback clients only)",
     )
     parser.add_argument(
         "--log-level",
@@ -117,7 +161,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     started = time.perf_counter()
     settings = Settings(
-        host=args.host, port=args.port, fixtures=tuple(args.fixtures), environ=dict(os.environ)
+        host=args.host,
+        port=args.port,
+        fixtures=tuple(args.fixtures),
+        environ=dict(os.environ),
+        cors_origins=tuple(args.cors_origins),
+        admin_token=args.admin_token or os.environ.get("MOCK_ADMIN_TOKEN") or None,
     )
     try:
         app = create_app(settings)
@@ -136,12 +185,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         paths = ", ".join(p or "/" for p in contract.base_paths)
         log.info("%s: %s (OpenAPI %s) at %s", contract.name, contract.path, contract.version, paths)
         log.info("%s: %s", contract.name, api.describe())
+    _warn_if_exposed(settings)
     log.info(
-        "listening on http://%s:%d (ready in %.2f s)",
+        "listening on http://%s:%d (ready in %.2f s); docs at http://%s:%d/docs/",
         shown_host,
         port,
         time.perf_counter() - started,
+        shown_host,
+        port,
     )
+    watcher = None
+    if args.watch:
+        files = [*settings.fixtures, *DEFAULT_FIXTURES.values()]
+        watcher = FixtureWatcher(files, on_change=app.reload)
+        watcher.start()
     config = uvicorn.Config(
         app,
         lifespan="off",
@@ -149,8 +206,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_level=args.log_level,
         access_log=args.access_log,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if watcher is not None:
+            watcher.stop()
     return 0
+
+
+def _warn_if_exposed(settings: Settings) -> None:
+    """Say loudly what binding beyond loopback exposes (issue #4)."""
+    if settings.admin_token is not None:
+        log.info("control plane /__mock: requires the admin token, from any address")
+        return
+    if is_loopback(settings.host):
+        log.info("control plane /__mock: loopback clients only (no --admin-token)")
+        return
+    log.warning(
+        "!!! listening on %s, beyond this machine, without --admin-token.\n"
+        "!!! The vendor APIs and the fixture keys are reachable from the network;\n"
+        "!!! the control plane /__mock will refuse every non-loopback client (403).\n"
+        "!!! Set --admin-token (or MOCK_ADMIN_TOKEN) to drive it remotely, or bind 127.0.0.1.",
+        settings.host,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

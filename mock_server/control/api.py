@@ -141,7 +141,7 @@ class ControlPlane:
         )
         return _json(outcome.body, 201)
 
-    async def apply_event(self, id: str, body: dict[str, Any]) -> Answer:  # noqa: A002 - spec name
+    async def apply_event(self, id: str, body: dict[str, Any]) -> Answer:
         _, session = self._session()
         key = canonical_uuid(id)
         url = connexion.request.url

@@ -29,7 +29,7 @@ CANCEL_BODY = (
 
 
 class CraftkitApi:
-    """Craftkit's operations over a session's :class:`Store`, seeded from a :class:`CraftkitWorld`."""
+    """Craftkit's operations over a session's store, seeded from a :class:`CraftkitWorld`."""
 
     name = "craftkit"
 

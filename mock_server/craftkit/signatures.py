@@ -147,7 +147,8 @@ def apply_event(
     if status not in IN_FLIGHT:
         return Decision(
             Conflict(
-                f"Signature request is {status}; {event!r} applies only to a sent or viewed request."
+                f"Signature request is {status}; "
+                f"{event!r} applies only to a sent or viewed request."
             )
         )
     updated = {**record, "recipients": [dict(r) for r in record["recipients"]]}

@@ -44,7 +44,7 @@ def presented_key(request: Request) -> str | None:
 
 
 class FirmaApi:
-    """Firma's operations over a session's :class:`Store`, seeded from a :class:`FirmaWorld`."""
+    """Firma's operations over a session's store, seeded from a :class:`FirmaWorld`."""
 
     name = "firma"
 

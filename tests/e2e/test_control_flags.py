@@ -1,0 +1,191 @@
+"""The control plane's command-line side over real sockets: --watch, --admin-token,
+--cors-origin, and a fault's dropped connection (which only a real server can show)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from mock_server.cli import _warn_if_exposed
+from mock_server.settings import Settings
+from tests.conftest import ACME_TEST_KEY, FIXTURES, signature_requests
+from tests.e2e.conftest import RunningServer, start_server
+
+pytestmark = pytest.mark.e2e
+
+CANCEL = "/v1/signatures/{id}/cancel"
+
+
+class Log:
+    """Everything the server writes after start-up, read in the background."""
+
+    def __init__(self, server: RunningServer) -> None:
+        self.lines: list[str] = []
+        stream = server.process.stdout
+        assert stream is not None
+        self._thread = threading.Thread(
+            target=lambda: self.lines.extend(iter(stream.readline, "")), daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def stopped(server: RunningServer) -> None:
+    server.process.terminate()
+    server.process.wait(timeout=10)
+
+
+@pytest.fixture
+def watched(tmp_path: Path) -> Iterator[tuple[RunningServer, Log, Path]]:
+    fixture = tmp_path / "firma.yaml"
+    fixture.write_text(FIXTURES["firma"].read_text())
+    server = start_server("--watch", "--fixtures", str(fixture))
+    log = Log(server)
+    try:
+        yield server, log, fixture
+    finally:
+        stopped(server)
+
+
+def jwt_ids(server: RunningServer) -> set[str]:
+    state = httpx.get(f"{server.url}/__mock/state").json()
+    return {jwt["jwt_id"] for jwt in state["firma"]["jwts"]}
+
+
+def test_watch_takes_a_good_edit_and_keeps_the_last_good_world_on_a_bad_one(
+    watched: tuple[RunningServer, Log, Path],
+) -> None:
+    server, log, fixture = watched
+    data = yaml.safe_load(fixture.read_text())
+    added = str(uuid.uuid4())
+    data["jwts"].append(
+        {
+            "jwt_id": added,
+            "workspace": "ws_acme",
+            "signing_request_id": str(uuid.uuid4()),
+            "revoked_at": None,
+        }
+    )
+    fixture.write_text(yaml.safe_dump(data))
+    wait_for(lambda: added in jwt_ids(server), "the good edit to be served")
+    assert "fixtures reloaded" in log.text
+
+    data["jwts"][0]["revoked_at"] = "yesterday"
+    fixture.write_text(yaml.safe_dump(data))
+    wait_for(lambda: "were refused" in log.text, "the bad edit to be reported")
+    assert "jwts[0]" in log.text and "revoked_at" in log.text, log.text
+    assert added in jwt_ids(server), "the last good world must stay live"
+    revoke = httpx.post(
+        f"{server.url}/api/v1/jwt/revoke-signing-request",
+        headers={"Authorization": "firma_acme_0001"},
+        json={"jwt_id": added},
+    )
+    assert revoke.status_code == 200, revoke.text
+    assert server.process.poll() is None
+
+
+@pytest.fixture
+def server_with(request: pytest.FixtureRequest) -> Iterator[tuple[RunningServer, Log]]:
+    server = start_server(*request.param)
+    log = Log(server)
+    try:
+        yield server, log
+    finally:
+        stopped(server)
+
+
+@pytest.mark.parametrize("server_with", [()], indirect=True)
+def test_drop_fault_closes_the_connection_without_an_answer(
+    server_with: tuple[RunningServer, Log],
+) -> None:
+    server, log = server_with
+    record = signature_requests(project="proj_acme", status="sent")[0]
+    fault = {"api": "craftkit", "operation": "cancelSignature", "drop": True, "times": 1}
+    assert httpx.post(f"{server.url}/__mock/faults", json=fault).status_code == 201
+    url = server.url + CANCEL.format(id=record["id"])
+    headers = {"Authorization": f"Bearer {ACME_TEST_KEY}"}
+    with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
+        httpx.post(url, headers=headers)
+    after = httpx.post(url, headers=headers)
+    assert (after.status_code, after.json()["status"]) == (200, "cancelled")
+    journal = httpx.get(f"{server.url}/__mock/requests").json()["requests"]
+    assert [(e["simulated"], e["response"]["status"]) for e in journal] == [
+        ("fault", None),
+        (None, 200),
+    ]
+    assert "Exception in ASGI application" not in log.text
+    assert "returned without" not in log.text
+
+
+@pytest.mark.parametrize("server_with", [("--admin-token", "s3cret")], indirect=True)
+def test_admin_token_flag_guards_the_control_plane(
+    server_with: tuple[RunningServer, Log],
+) -> None:
+    server, _ = server_with
+    assert "requires the admin token" in server.startup_log
+    assert httpx.get(f"{server.url}/__mock/state").status_code == 401
+    wrong = httpx.get(f"{server.url}/__mock/state", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    right = httpx.get(f"{server.url}/__mock/state", headers={"Authorization": "Bearer s3cret"})
+    assert right.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "server_with", [("--cors-origin", "https://app.example")], indirect=True
+)
+def test_cors_origin_flag_replaces_the_local_default(
+    server_with: tuple[RunningServer, Log],
+) -> None:
+    server, _ = server_with
+
+    def preflight(origin: str) -> httpx.Response:
+        return httpx.options(
+            server.url + CANCEL.format(id=uuid.uuid4()),
+            headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+        )
+
+    allowed = preflight("https://app.example")
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    assert preflight("http://localhost:5173").status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("settings", "warned"),
+    [
+        pytest.param(Settings(host="0.0.0.0"), True, id="all-interfaces-no-token"),
+        pytest.param(Settings(host="192.0.2.10"), True, id="lan-address-no-token"),
+        pytest.param(Settings(host="127.0.0.1"), False, id="loopback"),
+        pytest.param(Settings(host="::1"), False, id="loopback-v6"),
+        pytest.param(Settings(host="0.0.0.0", admin_token="t"), False, id="token-set"),
+    ],
+)
+def test_binding_beyond_loopback_without_a_token_warns_loudly(
+    settings: Settings, warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="mock_server"):
+        _warn_if_exposed(settings)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert bool(warnings) == warned
+    if warned:
+        assert "--admin-token" in warnings[0].getMessage()
