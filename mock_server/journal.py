@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server.clock import Clock, isoformat
 
-__all__ = ["CAPACITY", "Entry", "Journal", "redact"]
+__all__ = ["CAPACITY", "Entry", "Exchange", "Journal", "redact"]
 
 CAPACITY = 1000
 BODY_LIMIT = 65_536
@@ -48,6 +48,27 @@ def redact(name: str, value: str) -> str:
 
 
 @dataclass(frozen=True)
+class Exchange:
+    """One side of an exchange as received: rendered only when the journal is read."""
+
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    size: int
+
+    def to_json(self) -> dict[str, Any]:
+        text = self.body.decode("utf-8", errors="replace")
+        shown: dict[str, Any] = {"headers": _headers(self.headers), "body": text}
+        if self.size > len(self.body):
+            shown["truncated"] = True
+        elif text.strip():
+            try:
+                shown["json"] = json.loads(text)
+            except ValueError:
+                pass
+        return shown
+
+
+@dataclass(frozen=True)
 class Entry:
     """One exchange, as ``GET /__mock/requests`` lists it."""
 
@@ -58,8 +79,13 @@ class Entry:
     operation: str | None
     simulated: str | None
     """``"prefer"`` or ``"fault"`` when the answer was forced rather than computed."""
-    request: dict[str, Any]
-    response: dict[str, Any]
+    method: str
+    path: str
+    query: str
+    status: int | None
+    """``None`` when no answer was sent (a dropped connection)."""
+    request: Exchange
+    response: Exchange
     duration_ms: float
 
     def to_json(self) -> dict[str, Any]:
@@ -70,8 +96,13 @@ class Entry:
             "api": self.api,
             "operation": self.operation,
             "simulated": self.simulated,
-            "request": self.request,
-            "response": self.response,
+            "request": {
+                "method": self.method,
+                "path": self.path,
+                "query": self.query,
+                **self.request.to_json(),
+            },
+            "response": {"status": self.status, **self.response.to_json()},
             "durationMs": round(self.duration_ms, 3),
         }
 
@@ -110,7 +141,7 @@ class Journal:
             for e in entries
             if (api is None or e.api == api)
             and (operation is None or e.operation == operation)
-            and (status is None or e.response["status"] == status)
+            and (status is None or e.status == status)
             and (since is None or e.at >= since)
         ]
 
@@ -155,18 +186,12 @@ class Journal:
                     api=state.get("mock.api"),
                     operation=state.get("mock.operation"),
                     simulated=state.get("mock.simulated"),
-                    request={
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "query": scope.get("query_string", b"").decode("latin-1"),
-                        "headers": _headers(scope.get("headers", [])),
-                        **sent.shown(),
-                    },
-                    response={
-                        "status": status or None,
-                        "headers": _headers(response_headers),
-                        **answered.shown(),
-                    },
+                    method=scope["method"],
+                    path=scope["path"],
+                    query=scope.get("query_string", b"").decode("latin-1"),
+                    status=status or None,
+                    request=sent.exchange(scope.get("headers", [])),
+                    response=answered.exchange(response_headers),
                     duration_ms=(time.perf_counter() - started) * 1000,
                 )
             )
@@ -182,18 +207,8 @@ class _Body:
             self.chunks.append(chunk[: BODY_LIMIT - self.size])
         self.size += len(chunk)
 
-    def shown(self) -> dict[str, Any]:
-        raw = b"".join(self.chunks)
-        text = raw.decode("utf-8", errors="replace")
-        shown: dict[str, Any] = {"body": text}
-        if self.size > BODY_LIMIT:
-            shown["truncated"] = True
-        elif text.strip():
-            try:
-                shown["json"] = json.loads(text)
-            except ValueError:
-                pass
-        return shown
+    def exchange(self, headers: Iterable[tuple[bytes, bytes]]) -> Exchange:
+        return Exchange(list(headers), b"".join(self.chunks), self.size)
 
 
 def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
