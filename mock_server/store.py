@@ -8,7 +8,6 @@ what makes 50 concurrent cancels of one request yield exactly one ``200``.
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -49,6 +48,16 @@ class Store(Protocol):
         ...
 
 
+def _clone(value: Any) -> Any:
+    """A deep copy of a JSON-shaped value (dicts, lists, scalars): records are nothing else,
+    and this is several times faster than ``copy.deepcopy`` on the hot path."""
+    if type(value) is dict:
+        return {key: _clone(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_clone(item) for item in value]
+    return value
+
+
 class MemoryStore:
     """The default store: a dict per collection behind one lock.
 
@@ -62,18 +71,18 @@ class MemoryStore:
     def __init__(self, seed: Mapping[str, Iterable[tuple[str, Record]]]) -> None:
         self._lock = threading.Lock()
         self._data: dict[str, dict[str, Record]] = {
-            collection: {key: copy.deepcopy(record) for key, record in rows}
+            collection: {key: _clone(record) for key, record in rows}
             for collection, rows in seed.items()
         }
 
     def get(self, collection: str, key: str) -> Record | None:
         with self._lock:
             record = self._data.get(collection, {}).get(key)
-            return copy.deepcopy(record) if record is not None else None
+            return _clone(record) if record is not None else None
 
     def records(self, collection: str) -> list[Record]:
         with self._lock:
-            return copy.deepcopy(list(self._data.get(collection, {}).values()))
+            return _clone(list(self._data.get(collection, {}).values()))
 
     def transition(
         self,
@@ -84,7 +93,7 @@ class MemoryStore:
         with self._lock:
             table = self._data.setdefault(collection, {})
             current = table.get(key)
-            decision = decide(copy.deepcopy(current) if current is not None else None)
+            decision = decide(_clone(current) if current is not None else None)
             if decision.replacement is not None:
-                table[key] = copy.deepcopy(decision.replacement)
+                table[key] = _clone(decision.replacement)
             return decision.outcome
