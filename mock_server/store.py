@@ -82,7 +82,7 @@ class MemoryStore:
 
     def records(self, collection: str) -> list[Record]:
         with self._lock:
-            return _clone(list(self._data.get(collection, {}).values()))
+            return [_clone(record) for record in self._data.get(collection, {}).values()]
 
     def transition(
         self,
