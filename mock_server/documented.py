@@ -90,7 +90,7 @@ def parse_prefer(value: str | None) -> tuple[int | None, str | None]:
         name, raw = name.strip().lower(), raw.strip().strip('"')
         if name == "code":
             if not raw.isdigit():
-                raise PreferRefused(f"Prefer: code={raw!r} is not a status code (e.g. code=409)")
+                raise PreferRefused(f"code={raw!r} is not a status code (e.g. code=409)")
             code = int(raw)
         elif name == "example" and raw:
             example = raw

@@ -163,6 +163,9 @@ class Journal:
             message = await receive()
             if message["type"] == "http.request":
                 sent.add(message.get("body", b""))
+                sent.complete = not message.get("more_body", False)
+            else:
+                sent.complete = True  # http.disconnect
             return message
 
         async def tee_send(message: Message) -> None:
@@ -176,6 +179,10 @@ class Journal:
 
         try:
             await app(scope, tee_receive, tee_send)
+            # An answer given before the body was read (401, Prefer, a fault, an
+            # unknown path) still journals what the client sent, up to the limit.
+            while not sent.complete and sent.size <= BODY_LIMIT:
+                await tee_receive()
         finally:
             state = scope.get("state", {})
             self.add(
@@ -201,6 +208,7 @@ class _Body:
     def __init__(self) -> None:
         self.chunks: list[bytes] = []
         self.size = 0
+        self.complete = False
 
     def add(self, chunk: bytes) -> None:
         if self.size < BODY_LIMIT:

@@ -103,7 +103,8 @@ class ContractClient:
         return state
 
     async def signature_requests(self, session: str | None = None) -> list[dict[str, Any]]:
-        records: list[dict[str, Any]] = (await self.state(session))["craftkit"]["signature_requests"]
+        state = await self.state(session)
+        records: list[dict[str, Any]] = state["craftkit"]["signature_requests"]
         return records
 
     async def jwts(self, session: str | None = None) -> list[dict[str, Any]]:

@@ -183,10 +183,21 @@ class ControlPlane:
                 f"body.workspace: unknown workspace {workspace!r}"
                 f"{did_you_mean(workspace, world.workspaces)}",
             )
+        ids = {}
+        for field in ("jwt_id", "signing_request_id"):
+            given = fields.get(field)
+            canonical = canonical_uuid(given) if given is not None else str(uuid4())
+            if canonical is None:
+                raise _refuse(
+                    400,
+                    f"body.{field}: {given!r} is not a uuid "
+                    "(e.g. 0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c), or leave it out for a new one",
+                )
+            ids[field] = canonical
         record = {
-            "jwt_id": str(canonical_uuid(fields.get("jwt_id") or str(uuid4()))),
+            "jwt_id": ids["jwt_id"],
             "workspace": workspace,
-            "signing_request_id": fields.get("signing_request_id") or str(uuid4()),
+            "signing_request_id": ids["signing_request_id"],
             "revoked_at": None,
         }
         outcome = session.stores["firma"].transition(

@@ -26,6 +26,13 @@ __all__ = ["KEY_PREFIXES", "SIGNATURE_REQUEST", "CraftkitWorld", "check_record",
 SIGNATURE_REQUEST = "/components/schemas/SignatureRequest"
 KEY_PREFIXES = ("ck_live_", "ck_test_")
 
+_MOCK_BLOCK = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"on_cancel": {"enum": ["provider_error", "upstream_locked"]}},
+}
+"""A record's optional ``mock`` block: what the simulated signature service does."""
+
 _FORMAT = Draft202012Validator(
     {
         "type": "object",
@@ -57,19 +64,16 @@ _FORMAT = Draft202012Validator(
                     "required": ["project"],
                     "properties": {
                         "project": {"type": "string"},
-                        "mock": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "properties": {
-                                "on_cancel": {"enum": ["provider_error", "upstream_locked"]}
-                            },
-                        },
+                        "mock": _MOCK_BLOCK,
                     },
                 },
             },
         },
     }
 )
+
+
+_MOCK = Draft202012Validator(_MOCK_BLOCK)
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,9 @@ def check_record(
     body = public_body(record)
     problems.schema_errors(contract.validator(SIGNATURE_REQUEST).iter_errors(body), where)
     problems.unknown_fields(contract, contract.schema(SIGNATURE_REQUEST), record, where, EXTRA_KEYS)
+    if "mock" in record:
+        mock_errors = _MOCK.iter_errors(record["mock"])
+        problems.schema_errors(mock_errors, f"{where}.mock" if where else "mock")
     project = record.get("project")
     if not isinstance(project, str) or project not in projects:
         problems.add(

@@ -1,0 +1,680 @@
+"""The control plane (``/__mock``): every operation and every event, allowed and refused.
+
+Whatever the control plane does to a record, the vendor API must agree with it
+afterwards: a request walked to ``completed`` here answers Craftkit's cancel
+with 409, a created one cancels with its project's key, an issued JWT revokes
+with its workspace's key. A refused call changes nothing.
+
+The tests share one app and each runs in an ``X-Mock-Session`` of its own (a
+fresh copy of the fixtures): building an app per test would cost 0.4 s each.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+
+from mock_server import Settings, create_app
+from mock_server.app import MockApp
+from mock_server.clock import isoformat
+from mock_server.contract import Contract
+from tests.conftest import (
+    ACME_TEST_KEY,
+    FIRMA_ACME_KEYS,
+    FIRMA_GLOBEX_KEY,
+    GLOBEX_KEY,
+    SPECS,
+    ContractClient,
+    FrozenClock,
+    fixture_data,
+    jwts,
+    signature_requests,
+)
+
+pytestmark = pytest.mark.anyio
+
+SIGNATURE_REQUEST = Contract.load("craftkit", SPECS["craftkit"]).validator(
+    "/components/schemas/SignatureRequest"
+)
+NOW = isoformat(FrozenClock().now)
+"""What the ``clock`` fixture reads until a test moves it."""
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+BASE = "http://mock.test"
+ACME = [r for r in signature_requests(project="proj_acme") if "mock" not in r]
+
+# Fixture records the event tables act on, picked by the property each row needs.
+SENT_WITH_CC = next(
+    r
+    for r in ACME
+    if r["status"] == "sent" and any(p["designation"] == "CC" for p in r["recipients"])
+)
+VIEWED_UNSIGNED = next(
+    r for r in ACME if r["status"] == "viewed" and not any(p["signedAt"] for p in r["recipients"])
+)
+ONE_SIGNATURE_LEFT = next(
+    r
+    for r in ACME
+    if r["status"] == "viewed" and [bool(p["signedAt"]) for p in r["recipients"]] == [True, False]
+)
+WITH_APPROVER = next(
+    r for r in ACME if any(p["designation"] == "Approver" for p in r["recipients"])
+)
+TERMINAL = {r["status"]: r for r in reversed(ACME) if r["status"] not in ("sent", "viewed")}
+ACTIVE_JWT = jwts(workspace="ws_acme", revoked_at=None)[0]
+CLOCK = FrozenClock()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """The shared app's clock, back at the start for each test."""
+    CLOCK.now = FrozenClock().now
+    return CLOCK
+
+
+@pytest.fixture(scope="module")
+def shared_app() -> MockApp:
+    return create_app(Settings(), clock=CLOCK)
+
+
+@pytest.fixture
+async def mock(
+    shared_app: MockApp,
+    clock: FrozenClock,
+    client_for: Callable[[MockApp], AbstractAsyncContextManager[ContractClient]],
+) -> AsyncIterator[ContractClient]:
+    """A validating client whose every request names a session no other test uses."""
+    async with client_for(shared_app) as client:
+        client.http.headers["X-Mock-Session"] = f"control-{uuid4().hex}"
+        yield client
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The ``application/problem+json`` body of a refusal, checked for shape."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["title"] and body["detail"], body
+    return body
+
+
+def public(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in ("project", "mock")}
+
+
+def recipient(record: dict[str, Any], designation: str, index: int = 0) -> str:
+    return str([r for r in record["recipients"] if r["designation"] == designation][index]["id"])
+
+
+async def stored(mock: ContractClient, record_id: str) -> dict[str, Any]:
+    [record] = [r for r in await mock.signature_requests() if r["id"] == record_id]
+    return record
+
+
+async def event(mock: ContractClient, record_id: str, body: Any) -> httpx.Response:
+    return await mock.http.post(
+        f"/__mock/craftkit/signature-requests/{record_id}/events", json=body
+    )
+
+
+async def create(mock: ContractClient, body: Any) -> httpx.Response:
+    return await mock.http.post("/__mock/craftkit/signature-requests", json=body)
+
+
+async def assert_vendor_agrees(mock: ContractClient, record: dict[str, Any]) -> None:
+    """Craftkit's cancel must answer as the record's status says: in flight 200, else 409."""
+    response = await mock.cancel(record["id"], key=ACME_TEST_KEY)
+    if record["status"] in ("sent", "viewed"):
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "cancelled"
+    else:
+        assert response.status_code == 409, response.text
+        assert response.json()["error"]["code"] == "conflict"
+        assert record["status"] in response.json()["error"]["message"]
+
+
+# --- state and reset ---------------------------------------------------------------------
+
+
+async def test_state_shows_the_fixture_records_of_the_session(mock: ContractClient) -> None:
+    response = await mock.http.get("/__mock/state")
+    assert response.status_code == 200
+    assert response.json() == {
+        "session": mock.http.headers["X-Mock-Session"],
+        "craftkit": {"signature_requests": fixture_data("craftkit")["signature_requests"]},
+        "firma": {"jwts": fixture_data("firma")["jwts"]},
+    }
+
+
+async def test_reset_puts_every_record_back_to_the_fixtures(mock: ContractClient) -> None:
+    before = await mock.state()
+    assert (await mock.cancel(VIEWED_UNSIGNED["id"])).status_code == 200
+    assert (await mock.revoke({"jwt_id": ACTIVE_JWT["jwt_id"]})).status_code == 200
+    assert (await event(mock, SENT_WITH_CC["id"], {"event": "expired"})).status_code == 200
+    assert (await create(mock, {})).status_code == 201
+    assert (await mock.http.post("/__mock/firma/jwts", json={})).status_code == 201
+    assert await mock.state() != before
+
+    response = await mock.http.post("/__mock/reset")
+
+    assert response.status_code == 204
+    assert response.content == b""
+    assert await mock.state() == before
+    assert (await mock.cancel(VIEWED_UNSIGNED["id"])).status_code == 200
+    assert (await mock.revoke({"jwt_id": ACTIVE_JWT["jwt_id"]})).status_code == 200
+
+
+# --- creating Craftkit signature requests ---------------------------------------------------
+
+
+async def test_create_fills_in_what_the_body_leaves_out(mock: ContractClient) -> None:
+    response = await create(mock, {})
+    assert response.status_code == 201, response.text
+    record = response.json()
+    [signer] = record["recipients"]
+    assert record["project"] == "proj_acme", "the first project of the fixture"
+    assert (record["status"], record["expirationHours"], record["createdAt"]) == ("sent", 72, NOW)
+    assert record["name"]
+    for field in ("signedDownloadUrl", "certificateUrl", "errorMessage", "completedAt"):
+        assert record[field] is None, field
+    assert (signer["designation"], signer["order"], signer["signedAt"]) == ("Signer", 1, None)
+    assert not list(SIGNATURE_REQUEST.iter_errors(public(record)))
+    assert record["id"] not in {r["id"] for r in signature_requests()}, "a new id each time"
+    assert await stored(mock, record["id"]) == record
+
+
+NEW_ID = "5b0c8f3e-1d2a-4c6b-9e7f-0a1b2c3d4e5f"
+
+
+@pytest.mark.parametrize(
+    ("fields", "key", "cancel_status"),
+    [
+        pytest.param({}, ACME_TEST_KEY, 200, id="defaults-cancel-with-first-project-key"),
+        pytest.param({"status": "viewed"}, ACME_TEST_KEY, 200, id="viewed-cancels"),
+        pytest.param(
+            {
+                "id": NEW_ID,
+                "name": "Mutual NDA",
+                "recipients": [
+                    {"email": "ada@example.com", "designation": "Signer"},
+                    {"email": "alan@example.com", "designation": "Approver"},
+                ],
+            },
+            ACME_TEST_KEY,
+            200,
+            id="given-id-and-short-recipients",
+        ),
+        pytest.param({"project": "proj_globex"}, GLOBEX_KEY, 200, id="other-project-own-key"),
+        pytest.param({"project": "proj_globex"}, ACME_TEST_KEY, 404, id="other-project-acme-key"),
+        pytest.param({"status": "completed"}, ACME_TEST_KEY, 409, id="terminal-completed"),
+        pytest.param({"status": "failed"}, ACME_TEST_KEY, 409, id="terminal-failed"),
+        pytest.param(
+            {"mock": {"on_cancel": "upstream_locked"}}, ACME_TEST_KEY, 409, id="upstream-locked"
+        ),
+        pytest.param(
+            {"mock": {"on_cancel": "provider_error"}}, ACME_TEST_KEY, 502, id="provider-error"
+        ),
+    ],
+)
+async def test_created_request_answers_the_vendor_cancel_as_its_fields_say(
+    mock: ContractClient, fields: dict[str, Any], key: str, cancel_status: int
+) -> None:
+    response = await create(mock, fields)
+    assert response.status_code == 201, response.text
+    record = response.json()
+    for name, value in fields.items():
+        if name != "recipients":
+            assert record[name] == value, name
+    assert await stored(mock, record["id"]) == record
+
+    cancelled = await mock.cancel(record["id"], key=key)
+
+    assert cancelled.status_code == cancel_status, cancelled.text
+    if cancel_status == 200:
+        assert cancelled.json() == {**public(record), "status": "cancelled"}
+        assert (await stored(mock, record["id"]))["status"] == "cancelled"
+    else:
+        assert await stored(mock, record["id"]) == record, "a refused cancel changed the record"
+
+
+async def test_short_recipients_are_completed_from_their_email(mock: ContractClient) -> None:
+    body = {
+        "id": NEW_ID,
+        "recipients": [{"email": "ada.lovelace@example.com"}, {"email": "b@x.io"}],
+    }
+    response = await create(mock, body)
+    assert response.status_code == 201, response.text
+    first, second = response.json()["recipients"]
+    assert first["firstName"] == "Ada Lovelace" and first["email"] == "ada.lovelace@example.com"
+    assert [first["order"], second["order"]] == [1, 2]
+    assert first["id"] != second["id"]
+    assert not list(SIGNATURE_REQUEST.iter_errors(public(response.json())))
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param({"id": "not-a-uuid"}, 400, id="id-not-uuid"),
+        pytest.param({"status": "canceled"}, 400, id="status-not-in-enum"),
+        pytest.param({"name": 5}, 400, id="name-number"),
+        pytest.param({"expirationHours": "72"}, 400, id="expirationHours-string"),
+        pytest.param({"createdAt": "yesterday"}, 400, id="createdAt-not-date-time"),
+        pytest.param({"recipients": "ada@example.com"}, 400, id="recipients-string"),
+        pytest.param({"recipients": [{"designation": "Boss"}]}, 400, id="designation-unknown"),
+        pytest.param({"recipients": [{"email": "not an email"}]}, 400, id="email-invalid"),
+        pytest.param({"recipients": [{"colour": "red"}]}, 400, id="recipient-unknown-field"),
+        pytest.param({"colour": "red"}, 400, id="unknown-field"),
+        pytest.param({"project": "proj_nope"}, 400, id="unknown-project"),
+        pytest.param({"project": 5}, 400, id="project-number"),
+        pytest.param([{"name": "NDA"}], 400, id="array-body"),
+        pytest.param({"id": SENT_WITH_CC["id"]}, 409, id="duplicate-fixture-id"),
+        pytest.param({"id": SENT_WITH_CC["id"].upper()}, 409, id="duplicate-id-other-case"),
+    ],
+)
+async def test_create_refusals_change_nothing(mock: ContractClient, body: Any, status: int) -> None:
+    before = await mock.state()
+    problem(await create(mock, body), status)
+    assert await mock.state() == before
+
+
+async def test_invalid_json_create_is_400(mock: ContractClient) -> None:
+    before = await mock.state()
+    response = await mock.http.post(
+        "/__mock/craftkit/signature-requests",
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
+    problem(response, 400)
+    assert await mock.state() == before
+
+
+async def test_creating_an_id_twice_is_409_and_keeps_the_first(mock: ContractClient) -> None:
+    first = await create(mock, {"id": NEW_ID, "name": "First"})
+    assert first.status_code == 201
+    problem(await create(mock, {"id": NEW_ID, "name": "Second"}), 409)
+    assert (await stored(mock, NEW_ID))["name"] == "First"
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        pytest.param("provider_error", id="string"),
+        pytest.param(["provider_error"], id="list"),
+        pytest.param({"on_cancel": "timeout"}, id="unknown-behaviour"),
+        pytest.param({"on_cancle": "provider_error"}, id="misspelt-key"),
+    ],
+)
+async def test_create_refuses_a_mock_block_fixtures_refuse(
+    mock: ContractClient, block: object
+) -> None:
+    """Found in review: a `mock` block went unchecked; a non-object made the vendor cancel 500."""
+    before = await mock.state()
+    problem(await create(mock, {"mock": block}), 400)
+    assert await mock.state() == before
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/__mock/craftkit/signature-requests", id="signature-request"),
+        pytest.param("/__mock/firma/jwts", id="jwt"),
+    ],
+)
+async def test_create_without_a_body_takes_every_default(mock: ContractClient, path: str) -> None:
+    """Found in review: Connexion refused the absent (optional, non-nullable) body."""
+    before = await mock.state()
+    response = await mock.http.post(path)
+    assert response.status_code == 201, response.text
+    after = await mock.state()
+    added = [
+        r
+        for r in after["craftkit"]["signature_requests"] + after["firma"]["jwts"]
+        if r not in before["craftkit"]["signature_requests"] + before["firma"]["jwts"]
+    ]
+    assert added == [response.json()]
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+def completion(record: dict[str, Any]) -> dict[str, Any]:
+    url = f"{BASE}/v1/signatures/{record['id']}"
+    return {
+        "completedAt": NOW,
+        "signedDownloadUrl": f"{url}/download",
+        "certificateUrl": f"{url}/certificate",
+    }
+
+
+EVENTS = [
+    # record, event body, status after, (recipient, field set to now) or None, other fields
+    pytest.param(SENT_WITH_CC, {"event": "viewed"}, "viewed", None, {}, id="viewed"),
+    pytest.param(
+        SENT_WITH_CC,
+        {"event": "viewed", "recipientId": recipient(SENT_WITH_CC, "CC")},
+        "viewed",
+        None,
+        {},
+        id="viewed-by-cc",
+    ),
+    pytest.param(
+        VIEWED_UNSIGNED, {"event": "viewed"}, "viewed", None, {}, id="viewed-again-stays-viewed"
+    ),
+    pytest.param(
+        SENT_WITH_CC,
+        {"event": "signed"},
+        "viewed",
+        (recipient(SENT_WITH_CC, "Signer", 0), "signedAt"),
+        {},
+        id="signed-next-in-order",
+    ),
+    pytest.param(
+        SENT_WITH_CC,
+        {"event": "signed", "recipientId": recipient(SENT_WITH_CC, "Signer", 1)},
+        "viewed",
+        (recipient(SENT_WITH_CC, "Signer", 1), "signedAt"),
+        {},
+        id="signed-named-recipient",
+    ),
+    pytest.param(
+        WITH_APPROVER,
+        {"event": "signed"},
+        "viewed",
+        (recipient(WITH_APPROVER, "Approver"), "signedAt"),
+        {},
+        id="signed-approver-is-next",
+    ),
+    pytest.param(
+        ONE_SIGNATURE_LEFT,
+        {"event": "signed"},
+        "completed",
+        (ONE_SIGNATURE_LEFT["recipients"][1]["id"], "signedAt"),
+        completion(ONE_SIGNATURE_LEFT),
+        id="last-signature-completes",
+    ),
+    pytest.param(
+        VIEWED_UNSIGNED,
+        {"event": "declined"},
+        "declined",
+        (VIEWED_UNSIGNED["recipients"][0]["id"], "declinedAt"),
+        {},
+        id="declined-next-in-order",
+    ),
+    pytest.param(
+        VIEWED_UNSIGNED,
+        {"event": "declined", "recipientId": VIEWED_UNSIGNED["recipients"][1]["id"]},
+        "declined",
+        (VIEWED_UNSIGNED["recipients"][1]["id"], "declinedAt"),
+        {},
+        id="declined-named-recipient",
+    ),
+    pytest.param(SENT_WITH_CC, {"event": "expired"}, "expired", None, {}, id="expired"),
+    pytest.param(
+        VIEWED_UNSIGNED,
+        {"event": "failed", "message": "PDF is password-protected."},
+        "failed",
+        None,
+        {"errorMessage": "PDF is password-protected."},
+        id="failed-with-message",
+    ),
+    pytest.param(
+        SENT_WITH_CC,
+        {"event": "failed"},
+        "failed",
+        None,
+        {"errorMessage": "The signature service reported a failure."},
+        id="failed-default-message",
+    ),
+]
+
+
+@pytest.mark.parametrize(("record", "body", "status", "stamped", "fields"), EVENTS)
+async def test_event_updates_the_record_and_the_vendor_api_agrees(
+    mock: ContractClient,
+    record: dict[str, Any],
+    body: dict[str, Any],
+    status: str,
+    stamped: tuple[str, str] | None,
+    fields: dict[str, Any],
+) -> None:
+    expected = {**copy.deepcopy(record), "status": status, **fields}
+    if stamped is not None:
+        who, field = stamped
+        [target] = [r for r in expected["recipients"] if r["id"] == who]
+        target[field] = NOW
+
+    response = await event(mock, record["id"], body)
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == expected, "the event changed more, or less, than it implies"
+    assert await stored(mock, record["id"]) == expected
+    assert not list(SIGNATURE_REQUEST.iter_errors(public(expected)))
+    await assert_vendor_agrees(mock, expected)
+
+
+async def test_a_created_request_walks_to_completed(
+    mock: ContractClient, clock: FrozenClock
+) -> None:
+    people = [
+        {"email": "ada@example.com", "designation": "Signer"},
+        {"email": "alan@example.com", "designation": "Approver"},
+        {"email": "grace@example.com", "designation": "CC"},
+    ]
+    created = (await create(mock, {"recipients": people})).json()
+    signer, approver, cc = (r["id"] for r in created["recipients"])
+    steps = [
+        ({"event": "viewed"}, "viewed"),
+        ({"event": "signed", "recipientId": signer}, "viewed"),
+        ({"event": "signed", "recipientId": approver}, "completed"),
+    ]
+    record = created
+    for body, status in steps:
+        clock.now += 60
+        response = await event(mock, created["id"], body)
+        assert response.status_code == 200, response.text
+        record = response.json()
+        assert record["status"] == status, body
+        assert await stored(mock, created["id"]) == record
+
+    done = isoformat(clock.now)
+    signed_at = {r["id"]: r["signedAt"] for r in record["recipients"]}
+    assert signed_at == {signer: isoformat(clock.now - 60), approver: done, cc: None}
+    assert record["completedAt"] == done
+    assert record["signedDownloadUrl"] == f"{BASE}/v1/signatures/{created['id']}/download"
+    assert record["certificateUrl"] == f"{BASE}/v1/signatures/{created['id']}/certificate"
+    errors = [e.message for e in SIGNATURE_REQUEST.iter_errors(public(record))]
+    assert not errors, f"a completed record must be a valid SignatureRequest: {errors}"
+
+    cancel = await mock.cancel(created["id"])
+    assert cancel.status_code == 409
+    assert cancel.json()["error"]["code"] == "conflict"
+    assert "completed" in cancel.json()["error"]["message"]
+    problem(await event(mock, created["id"], {"event": "signed"}), 409)
+
+
+REFUSED_EVENTS = [
+    *[
+        pytest.param(r["id"], {"event": "viewed"}, 409, r["status"], id=f"terminal-{status}")
+        for status, r in sorted(TERMINAL.items())
+    ],
+    pytest.param(
+        TERMINAL["completed"]["id"], {"event": "expired"}, 409, "completed", id="expire-completed"
+    ),
+    pytest.param(SENT_WITH_CC["id"], {"event": "exploded"}, 400, None, id="unknown-event"),
+    pytest.param(SENT_WITH_CC["id"], {"event": 5}, 400, None, id="event-number"),
+    pytest.param(SENT_WITH_CC["id"], {}, 400, None, id="event-missing"),
+    pytest.param(SENT_WITH_CC["id"], {"event": "viewed", "at": NOW}, 400, None, id="extra-field"),
+    pytest.param(
+        SENT_WITH_CC["id"],
+        {"event": "signed", "recipientId": "rcp_nobody"},
+        400,
+        "rcp_nobody",
+        id="unknown-recipient",
+    ),
+    pytest.param(
+        SENT_WITH_CC["id"],
+        {"event": "viewed", "recipientId": "rcp_nobody"},
+        400,
+        "rcp_nobody",
+        id="viewed-by-unknown-recipient",
+    ),
+    pytest.param(
+        SENT_WITH_CC["id"],
+        {"event": "signed", "recipientId": recipient(SENT_WITH_CC, "CC")},
+        400,
+        "CC",
+        id="cc-signs",
+    ),
+    pytest.param(
+        SENT_WITH_CC["id"],
+        {"event": "declined", "recipientId": recipient(SENT_WITH_CC, "CC")},
+        400,
+        "CC",
+        id="cc-declines",
+    ),
+    pytest.param(
+        ONE_SIGNATURE_LEFT["id"],
+        {"event": "signed", "recipientId": ONE_SIGNATURE_LEFT["recipients"][0]["id"]},
+        409,
+        "already signed",
+        id="recipient-already-signed",
+    ),
+    pytest.param(
+        ONE_SIGNATURE_LEFT["id"],
+        {"event": "declined", "recipientId": ONE_SIGNATURE_LEFT["recipients"][0]["id"]},
+        409,
+        "already signed",
+        id="signed-recipient-declines",
+    ),
+    pytest.param(
+        SENT_WITH_CC["id"], {"event": "viewed", "message": "x"}, 400, "message", id="message-viewed"
+    ),
+    pytest.param(
+        SENT_WITH_CC["id"], {"event": "signed", "message": "x"}, 400, "message", id="message-signed"
+    ),
+    pytest.param(
+        SENT_WITH_CC["id"],
+        {"event": "expired", "recipientId": recipient(SENT_WITH_CC, "Signer")},
+        400,
+        "recipientId",
+        id="recipient-on-expired",
+    ),
+    pytest.param(
+        SENT_WITH_CC["id"],
+        {"event": "failed", "recipientId": recipient(SENT_WITH_CC, "Signer")},
+        400,
+        "recipientId",
+        id="recipient-on-failed",
+    ),
+    pytest.param(UNKNOWN_ID, {"event": "viewed"}, 404, UNKNOWN_ID, id="unknown-id"),
+    pytest.param("not-a-uuid", {"event": "viewed"}, 404, None, id="non-uuid-id"),
+]
+
+
+@pytest.mark.parametrize(("record_id", "body", "status", "named"), REFUSED_EVENTS)
+async def test_refused_event_changes_nothing(
+    mock: ContractClient, record_id: str, body: Any, status: int, named: str | None
+) -> None:
+    before = await mock.state()
+    detail = problem(await event(mock, record_id, body), status)["detail"]
+    if named is not None:
+        assert named in detail, f"the refusal should name {named!r}: {detail}"
+    assert await mock.state() == before
+
+
+async def test_event_without_a_body_is_400(mock: ContractClient) -> None:
+    before = await mock.state()
+    response = await mock.http.post(
+        f"/__mock/craftkit/signature-requests/{SENT_WITH_CC['id']}/events"
+    )
+    problem(response, 400)
+    assert await mock.state() == before
+
+
+async def test_event_accepts_the_id_in_any_case(mock: ContractClient) -> None:
+    response = await event(mock, SENT_WITH_CC["id"].upper(), {"event": "expired"})
+    assert response.status_code == 200
+    assert (await stored(mock, SENT_WITH_CC["id"]))["status"] == "expired"
+
+
+# --- issuing Firma JWTs -------------------------------------------------------------------
+
+
+async def test_issued_jwt_defaults_to_the_first_workspace_and_revokes_once(
+    mock: ContractClient,
+) -> None:
+    response = await mock.http.post("/__mock/firma/jwts", json={})
+    assert response.status_code == 201, response.text
+    record = response.json()
+    assert set(record) == {"jwt_id", "workspace", "signing_request_id", "revoked_at"}
+    assert (record["workspace"], record["revoked_at"]) == ("ws_acme", None)
+    fixture_ids = {j["jwt_id"] for j in jwts()}
+    assert record["jwt_id"] not in fixture_ids
+    assert (await mock.jwts())[-1] == record
+
+    revoked = await mock.revoke({"jwt_id": record["jwt_id"]}, key=FIRMA_ACME_KEYS[1])
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["jwt_id"] == record["jwt_id"]
+    assert (await mock.jwts())[-1]["revoked_at"] == revoked.json()["revoked_at"]
+    assert (await mock.revoke({"jwt_id": record["jwt_id"]})).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("fields", "key", "revoke_status"),
+    [
+        pytest.param({"workspace": "ws_globex"}, FIRMA_GLOBEX_KEY, 200, id="globex-own-key"),
+        pytest.param({"workspace": "ws_globex"}, FIRMA_ACME_KEYS[0], 404, id="globex-acme-key"),
+        pytest.param({"jwt_id": NEW_ID}, FIRMA_ACME_KEYS[0], 200, id="given-jwt-id"),
+        pytest.param({"jwt_id": NEW_ID.upper()}, FIRMA_ACME_KEYS[0], 200, id="upper-case-jwt-id"),
+        pytest.param({"signing_request_id": NEW_ID}, FIRMA_ACME_KEYS[0], 200, id="given-sr-id"),
+    ],
+)
+async def test_issued_jwt_answers_the_vendor_revoke_as_its_workspace_says(
+    mock: ContractClient, fields: dict[str, str], key: str, revoke_status: int
+) -> None:
+    response = await mock.http.post("/__mock/firma/jwts", json=fields)
+    assert response.status_code == 201, response.text
+    record = response.json()
+    for name, value in fields.items():
+        assert record[name] == value.lower(), name
+    assert record in await mock.jwts()
+
+    revoked = await mock.revoke({"jwt_id": record["jwt_id"]}, key=key)
+
+    assert revoked.status_code == revoke_status, revoked.text
+    [after] = [j for j in await mock.jwts() if j["jwt_id"] == record["jwt_id"]]
+    assert (after["revoked_at"] is not None) == (revoke_status == 200)
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param({"workspace": "ws_nope"}, 400, id="unknown-workspace"),
+        pytest.param({"workspace": 5}, 400, id="workspace-number"),
+        pytest.param({"jwt_id": 5}, 400, id="jwt-id-number"),
+        pytest.param({"revoked_at": NOW}, 400, id="unknown-field"),
+        pytest.param([], 400, id="array-body"),
+        pytest.param({"jwt_id": ACTIVE_JWT["jwt_id"]}, 409, id="taken-jwt-id"),
+        pytest.param({"jwt_id": ACTIVE_JWT["jwt_id"].upper()}, 409, id="taken-jwt-id-other-case"),
+    ],
+)
+async def test_issue_refusals_change_nothing(mock: ContractClient, body: Any, status: int) -> None:
+    before = await mock.state()
+    problem(await mock.http.post("/__mock/firma/jwts", json=body), status)
+    assert await mock.state() == before
+
+
+@pytest.mark.parametrize(
+    "field", [pytest.param("jwt_id", id="jwt_id"), pytest.param("signing_request_id", id="sr-id")]
+)
+async def test_issue_refuses_ids_that_are_not_uuids(mock: ContractClient, field: str) -> None:
+    """Found in review: jwt_id 'not-a-uuid' was stored as the string 'None'."""
+    before = await mock.state()
+    problem(await mock.http.post("/__mock/firma/jwts", json={field: "not-a-uuid"}), 400)
+    assert await mock.state() == before

@@ -1,0 +1,330 @@
+"""Browsers (CORS, every route) and who may drive the control plane (loopback, or a token).
+
+Neither concern touches records, so the tables share one app per setting; a
+test that checks a refusal changed nothing builds its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+
+from mock_server import Settings, create_app
+from mock_server.app import MockApp
+from tests.conftest import (
+    ACME_TEST_KEY,
+    FIRMA_BASES,
+    AppFactory,
+    ContractClient,
+    jwts,
+    signature_requests,
+)
+
+pytestmark = pytest.mark.anyio
+
+SENT = next(r for r in signature_requests(project="proj_acme", status="sent") if "mock" not in r)
+ACTIVE = jwts(workspace="ws_acme", revoked_at=None)[0]
+TOKEN = "s3cret-admin-token"
+REMOTE = "10.0.0.5"
+LOCAL_PAGE = "http://localhost:5173"
+EXPOSED = {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after"}
+
+Connect = Callable[..., AbstractAsyncContextManager[ContractClient]]
+
+
+@pytest.fixture(scope="module")
+def open_app() -> MockApp:
+    """Default settings: local origins, control plane for loopback clients only."""
+    return create_app(Settings())
+
+
+@pytest.fixture(scope="module")
+def token_app() -> MockApp:
+    return create_app(Settings(admin_token=TOKEN))
+
+
+@pytest.fixture(scope="module")
+def custom_origins_app() -> MockApp:
+    return create_app(Settings(cors_origins=("https://app.example",)))
+
+
+@pytest.fixture(scope="module")
+def any_origin_app() -> MockApp:
+    return create_app(Settings(cors_origins=("*",)))
+
+
+@pytest.fixture
+def connect(
+    client_for: Callable[[MockApp], AbstractAsyncContextManager[ContractClient]],
+) -> Connect:
+    """``async with connect(app, host)``: a validating client that the app sees at ``host``."""
+
+    @contextlib.asynccontextmanager
+    async def at(app: MockApp, host: str = "127.0.0.1") -> AsyncIterator[ContractClient]:
+        async with client_for(app) as local:
+            transport = httpx.ASGITransport(app=app, client=(host, 50123))
+            async with httpx.AsyncClient(transport=transport, base_url="http://mock.test") as http:
+                # A session of its own, so the shared apps' records stay as the fixtures say.
+                http.headers["X-Mock-Session"] = f"cors-{uuid4().hex}"
+                yield ContractClient(http, app, local.validators)
+
+    return at
+
+
+# --- CORS ---------------------------------------------------------------------------------
+
+ROUTES = [
+    pytest.param("POST", f"/v1/signatures/{SENT['id']}/cancel", id="craftkit"),
+    *[pytest.param("POST", f"{b}/jwt/revoke-signing-request", id=f"firma{b}") for b in FIRMA_BASES],
+    pytest.param("GET", "/__mock/state", id="control-state"),
+    pytest.param("DELETE", "/__mock/faults", id="control-faults"),
+    pytest.param("POST", "/nowhere/at/all", id="unknown-path"),
+]
+
+
+def preflight(origin: str, method: str) -> dict[str, str]:
+    return {
+        "Origin": origin,
+        "Access-Control-Request-Method": method,
+        "Access-Control-Request-Headers": "authorization, content-type, prefer, x-mock-session",
+    }
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+async def test_preflight_from_an_allowed_origin_is_answered_on_every_route(
+    open_app: MockApp, connect: Connect, method: str, path: str
+) -> None:
+    async with connect(open_app) as client:
+        response = await client.http.options(path, headers=preflight(LOCAL_PAGE, method))
+    assert response.status_code == 200, response.text
+    assert response.headers["access-control-allow-origin"] == LOCAL_PAGE
+    assert method in response.headers["access-control-allow-methods"]
+    allowed = {h.strip() for h in response.headers["access-control-allow-headers"].split(",")}
+    assert {"authorization", "content-type", "prefer", "x-mock-session"} <= allowed
+    assert response.headers["access-control-allow-credentials"] == "true"
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+async def test_preflight_from_another_origin_is_refused_on_every_route(
+    open_app: MockApp, connect: Connect, method: str, path: str
+) -> None:
+    async with connect(open_app) as client:
+        response = await client.http.options(
+            path, headers=preflight("https://evil.example", method)
+        )
+    assert response.status_code == 400
+    assert "access-control-allow-origin" not in response.headers
+
+
+async def test_preflight_to_the_control_plane_needs_no_loopback_or_token(
+    token_app: MockApp, connect: Connect
+) -> None:
+    async with connect(token_app, REMOTE) as client:
+        response = await client.http.options("/__mock/state", headers=preflight(LOCAL_PAGE, "GET"))
+    assert response.status_code == 200, "browsers send no credentials on a preflight"
+    assert response.headers["access-control-allow-origin"] == LOCAL_PAGE
+
+
+@pytest.mark.parametrize(
+    ("app", "origin", "allowed"),
+    [
+        pytest.param("open_app", "http://localhost:5173", True, id="default-localhost-port"),
+        pytest.param("open_app", "http://localhost", True, id="default-localhost"),
+        pytest.param("open_app", "https://localhost:8443", True, id="default-https"),
+        pytest.param("open_app", "http://127.0.0.1:3000", True, id="default-ipv4-loopback"),
+        pytest.param("open_app", "http://[::1]:8080", True, id="default-ipv6-loopback"),
+        pytest.param("open_app", "http://localhost.evil.example", False, id="default-lookalike"),
+        pytest.param("open_app", "http://localhost:5173.evil.example", False, id="default-suffix"),
+        pytest.param("open_app", "http://app.localhost:5173", False, id="default-subdomain"),
+        pytest.param("open_app", "http://localhost:123456", False, id="default-bad-port"),
+        pytest.param("open_app", "https://app.example", False, id="default-remote-site"),
+        pytest.param("open_app", "null", False, id="default-null-origin"),
+        pytest.param("custom_origins_app", "https://app.example", True, id="custom-listed"),
+        pytest.param(
+            "custom_origins_app", "http://localhost:5173", False, id="custom-replaces-local"
+        ),
+        pytest.param("custom_origins_app", "http://app.example", False, id="custom-other-scheme"),
+        pytest.param("any_origin_app", "https://anyone.example", True, id="star-any"),
+    ],
+)
+async def test_actual_responses_allow_exactly_the_configured_origins(
+    request: pytest.FixtureRequest, connect: Connect, app: str, origin: str, allowed: bool
+) -> None:
+    async with connect(request.getfixturevalue(app)) as client:
+        for response in (
+            await client.http.get("/__mock/state", headers={"Origin": origin}),
+            await client.revoke({"jwt_id": ACTIVE["jwt_id"]}, headers={"Origin": origin}),
+            await client.http.options("/__mock/state", headers=preflight(origin, "GET")),
+        ):
+            shown = response.headers.get("access-control-allow-origin")
+            assert shown == (origin if allowed else None), response.request.method
+
+
+async def test_responses_without_origin_carry_no_cors_headers(
+    open_app: MockApp, connect: Connect
+) -> None:
+    async with connect(open_app) as client:
+        response = await client.cancel(SENT["id"])
+    assert response.status_code == 200
+    assert not [h for h in response.headers if h.startswith("access-control-")]
+
+
+@pytest.mark.parametrize(
+    ("host", "app", "request_of"),
+    [
+        pytest.param("127.0.0.1", "open_app", "craftkit", id="craftkit-200"),
+        pytest.param("127.0.0.1", "open_app", "firma", id="firma-200"),
+        pytest.param("127.0.0.1", "open_app", "unknown", id="unknown-path-404"),
+        pytest.param("127.0.0.1", "open_app", "control", id="control-200"),
+        pytest.param(REMOTE, "open_app", "control", id="control-403"),
+        pytest.param(REMOTE, "token_app", "control", id="control-401"),
+    ],
+)
+async def test_a_page_can_read_every_answer_and_its_rate_limit_headers(
+    request: pytest.FixtureRequest, connect: Connect, host: str, app: str, request_of: str
+) -> None:
+    origin = {"Origin": LOCAL_PAGE}
+    async with connect(request.getfixturevalue(app), host) as client:
+        if request_of == "craftkit":
+            response = await client.cancel(SENT["id"], headers=origin)
+        elif request_of == "firma":
+            response = await client.revoke({"jwt_id": ACTIVE["jwt_id"]}, headers=origin)
+        elif request_of == "unknown":
+            response = await client.request("POST", "/nowhere", headers=origin)
+        else:
+            response = await client.http.get("/__mock/state", headers=origin)
+    assert response.headers["access-control-allow-origin"] == LOCAL_PAGE
+    exposed = {
+        h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")
+    }
+    assert exposed >= EXPOSED
+    if request_of == "firma":
+        assert "x-ratelimit-remaining" in response.headers
+
+
+# --- who may use /__mock ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("app", "host", "authorization", "status"),
+    [
+        pytest.param("open_app", "127.0.0.1", None, 200, id="loopback-no-token"),
+        pytest.param("open_app", "127.8.9.10", None, 200, id="loopback-range-no-token"),
+        pytest.param("open_app", "::1", None, 200, id="ipv6-loopback-no-token"),
+        pytest.param("open_app", REMOTE, None, 403, id="remote-no-token"),
+        pytest.param(
+            "open_app", "192.168.1.20", f"Bearer {TOKEN}", 403, id="remote-a-token-unasked-for"
+        ),
+        pytest.param("open_app", "0.0.0.0", None, 403, id="unspecified-address"),
+        pytest.param("token_app", "127.0.0.1", None, 401, id="token-set-loopback-missing"),
+        pytest.param("token_app", REMOTE, None, 401, id="token-set-remote-missing"),
+        pytest.param("token_app", REMOTE, "Bearer wrong-token", 401, id="wrong-token"),
+        pytest.param("token_app", REMOTE, f"Bearer {TOKEN}x", 401, id="token-with-suffix"),
+        pytest.param("token_app", REMOTE, f"Bearer {TOKEN[:-1]}", 401, id="token-prefix"),
+        pytest.param("token_app", REMOTE, TOKEN, 401, id="token-without-scheme"),
+        pytest.param("token_app", REMOTE, f"Basic {TOKEN}", 401, id="basic-scheme"),
+        pytest.param("token_app", REMOTE, "Bearer ", 401, id="bearer-empty"),
+        pytest.param("token_app", REMOTE, f"Bearer {TOKEN}", 200, id="right-token-remote"),
+        pytest.param("token_app", "127.0.0.1", f"Bearer {TOKEN}", 200, id="right-token-loopback"),
+        pytest.param("token_app", REMOTE, f"bearer {TOKEN}", 200, id="right-token-lower-scheme"),
+    ],
+)
+async def test_control_plane_access_rule(
+    request: pytest.FixtureRequest,
+    connect: Connect,
+    app: str,
+    host: str,
+    authorization: str | None,
+    status: int,
+) -> None:
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    async with connect(request.getfixturevalue(app), host) as client:
+        response = await client.http.get("/__mock/state", headers=headers)
+    assert response.status_code == status, response.text
+    if status == 200:
+        assert set(response.json()) == {"session", "craftkit", "firma"}
+        return
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert (body["status"], bool(body["detail"])) == (status, True)
+    assert TOKEN not in response.text
+    if status == 401:
+        assert response.headers["www-authenticate"] == "Bearer"
+    else:
+        assert "www-authenticate" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        pytest.param("POST", "/__mock/reset", id="reset"),
+        pytest.param("GET", "/__mock/requests", id="journal"),
+        pytest.param("DELETE", "/__mock/requests", id="clear-journal"),
+        pytest.param("POST", "/__mock/faults", id="faults"),
+        pytest.param("POST", "/__mock/firma/jwts", id="issue"),
+        pytest.param("GET", "/__mock", id="base-path"),
+        pytest.param("GET", "/__mock/no-such-operation", id="unknown-operation"),
+    ],
+)
+async def test_every_control_path_is_guarded(
+    open_app: MockApp, connect: Connect, method: str, path: str
+) -> None:
+    async with connect(open_app, REMOTE) as client:
+        response = await client.http.request(method, path, json={})
+    assert response.status_code == 403, "the rule applies before routing: no probing for paths"
+
+
+@pytest.mark.parametrize(
+    ("settings", "host", "authorization", "status"),
+    [
+        pytest.param({}, REMOTE, None, 403, id="remote"),
+        pytest.param({"admin_token": TOKEN}, REMOTE, "Bearer wrong", 401, id="wrong-token"),
+    ],
+)
+async def test_a_refused_control_call_changes_nothing(
+    make_app: AppFactory,
+    connect: Connect,
+    settings: dict[str, Any],
+    host: str,
+    authorization: str | None,
+    status: int,
+) -> None:
+    app = make_app(**settings)
+    headers = {"Authorization": authorization} if authorization else {}
+    async with connect(app, host) as outsider:
+        outsider.http.headers.pop("X-Mock-Session")
+        assert (await outsider.cancel(SENT["id"])).status_code == 200
+        fault = {"api": "craftkit", "operation": "cancelSignature", "status": 502}
+        refused = [
+            await outsider.http.post("/__mock/reset", headers=headers),
+            await outsider.http.post("/__mock/faults", json=fault, headers=headers),
+            await outsider.http.delete("/__mock/requests", headers=headers),
+        ]
+    assert [r.status_code for r in refused] == [status] * 3
+    async with connect(app) as insider:
+        insider.http.headers.pop("X-Mock-Session")
+        if settings:
+            insider.http.headers["Authorization"] = f"Bearer {TOKEN}"
+        assert (await insider.cancel(SENT["id"], key=ACME_TEST_KEY)).status_code == 409
+        assert (await insider.http.get("/__mock/faults")).json() == {"faults": []}
+        assert len((await insider.http.get("/__mock/requests")).json()["requests"]) == 2
+
+
+@pytest.mark.parametrize("app", ["open_app", "token_app"])
+@pytest.mark.parametrize("host", ["127.0.0.1", REMOTE])
+async def test_vendor_routes_ignore_the_control_plane_rule(
+    request: pytest.FixtureRequest, connect: Connect, app: str, host: str
+) -> None:
+    async with connect(request.getfixturevalue(app), host) as client:
+        cancel = await client.cancel(SENT["id"])
+        revoke = await client.revoke({"jwt_id": ACTIVE["jwt_id"]}, base=FIRMA_BASES[1])
+        token_as_key = await client.cancel(SENT["id"], key=TOKEN)
+    assert (cancel.status_code, revoke.status_code) == (200, 200)
+    assert token_as_key.status_code == 401, "the admin token is no vendor credential"
+    assert token_as_key.json()["error"]["code"] == "unauthorized"

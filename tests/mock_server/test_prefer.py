@@ -1,0 +1,217 @@
+"""``Prefer: code=NNN`` / ``example=<name>``: a documented answer, forced, with no side effect.
+
+Every forced answer is validated against the vendor spec by the ``mock``
+client, as every answer is. The tests share one app and each runs in an
+``X-Mock-Session`` of its own (fresh records, journal and Firma quota).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+import yaml
+
+from mock_server import Settings, create_app
+from mock_server.app import MockApp
+from tests.conftest import (
+    FIRMA_BASES,
+    SPECS,
+    ContractClient,
+    jwts,
+    signature_requests,
+)
+
+pytestmark = pytest.mark.anyio
+
+SENT = next(r for r in signature_requests(project="proj_acme", status="sent") if "mock" not in r)
+ACTIVE = jwts(workspace="ws_acme", revoked_at=None)[0]
+CRAFTKIT_STATUSES = (200, 400, 401, 404, 409, 502)
+FIRMA_STATUSES = (200, 400, 401, 404, 429)
+REVOKE = "POST /jwt/revoke-signing-request"
+
+
+@pytest.fixture(scope="module")
+def shared_app() -> MockApp:
+    return create_app(Settings())
+
+
+@pytest.fixture
+async def mock(
+    shared_app: MockApp,
+    client_for: Callable[[MockApp], AbstractAsyncContextManager[ContractClient]],
+) -> AsyncIterator[ContractClient]:
+    """A validating client whose every request names a session no other test uses."""
+    async with client_for(shared_app) as client:
+        client.http.headers["X-Mock-Session"] = f"prefer-{uuid4().hex}"
+        yield client
+
+
+def spec_responses(api: str) -> dict[int, dict[str, Any]]:
+    """The one operation's responses, read from the spec here rather than from the mock."""
+    document = yaml.safe_load(SPECS[api].read_text())
+
+    def deref(node: Any) -> Any:
+        while "$ref" in node:
+            target = document
+            for token in node["$ref"].removeprefix("#/").split("/"):
+                target = target[token]
+            node = target
+        return node
+
+    [item] = document["paths"].values()
+    return {
+        int(status): deref(response)["content"]["application/json"]
+        for status, response in item["post"]["responses"].items()
+    }
+
+
+CRAFTKIT = spec_responses("craftkit")
+FIRMA = spec_responses("firma")
+ALREADY_REVOKED = FIRMA[400]["examples"]["alreadyRevoked"]["value"]
+INVALID_JWT = FIRMA[400]["examples"]["invalidJwt"]["value"]
+
+
+def example_of(media: dict[str, Any]) -> Any:
+    if "example" in media:
+        return media["example"]
+    return next(iter(media["examples"].values()))["value"]
+
+
+async def call(mock: ContractClient, api: str, prefer: str, base: str = FIRMA_BASES[0]) -> Any:
+    """A call that would succeed and change state if ``Prefer`` did not force its answer."""
+    headers = {"Prefer": prefer}
+    if api == "craftkit":
+        return await mock.cancel(SENT["id"], headers=headers)
+    return await mock.revoke({"jwt_id": ACTIVE["jwt_id"]}, base=base, headers=headers)
+
+
+async def journal(mock: ContractClient) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = (await mock.http.get("/__mock/requests")).json()["requests"]
+    return entries
+
+
+@pytest.mark.parametrize(
+    ("api", "status", "base"),
+    [
+        *[pytest.param("craftkit", s, "", id=f"craftkit-{s}") for s in CRAFTKIT_STATUSES],
+        *[
+            pytest.param("firma", s, base, id=f"firma-{s}-{base}")
+            for base in FIRMA_BASES
+            for s in FIRMA_STATUSES
+        ],
+    ],
+)
+async def test_every_documented_status_can_be_forced_without_side_effects(
+    mock: ContractClient, api: str, status: int, base: str
+) -> None:
+    assert sorted(CRAFTKIT if api == "craftkit" else FIRMA) == sorted(
+        CRAFTKIT_STATUSES if api == "craftkit" else FIRMA_STATUSES
+    ), "the spec documents other statuses than this table covers"
+    before = await mock.state()
+
+    response = await call(mock, api, f"code={status}", base or FIRMA_BASES[0])
+
+    assert response.status_code == status, response.text
+    media = (CRAFTKIT if api == "craftkit" else FIRMA)[status]
+    if "example" in media or "examples" in media:
+        assert response.json() == example_of(media)
+    assert await mock.state() == before, "a forced answer must not change any record"
+    [entry] = await journal(mock)
+    assert (entry["simulated"], entry["response"]["status"]) == ("prefer", status)
+    assert entry["operation"] == ("cancelSignature" if api == "craftkit" else REVOKE)
+    if api == "firma":
+        assert response.headers["x-ratelimit-remaining"] == "120", "a forced answer is no write"
+        if status == 429:
+            assert int(response.headers["retry-after"]) > 0
+
+
+@pytest.mark.parametrize(
+    ("prefer", "body"),
+    [
+        pytest.param("code=400", ALREADY_REVOKED, id="code-alone-takes-the-first"),
+        pytest.param("code=400, example=alreadyRevoked", ALREADY_REVOKED, id="already-revoked"),
+        pytest.param("code=400, example=invalidJwt", INVALID_JWT, id="invalid-jwt"),
+        pytest.param("example=invalidJwt", INVALID_JWT, id="example-alone-finds-its-response"),
+        pytest.param('example="invalidJwt"', INVALID_JWT, id="quoted"),
+        pytest.param("code=400; example=invalidJwt", INVALID_JWT, id="semicolon"),
+        pytest.param("Code=400, Example=invalidJwt", INVALID_JWT, id="names-any-case"),
+    ],
+)
+async def test_named_examples_pick_their_body(
+    mock: ContractClient, prefer: str, body: dict[str, Any]
+) -> None:
+    assert ALREADY_REVOKED != INVALID_JWT
+    response = await call(mock, "firma", prefer)
+    assert response.status_code == 400
+    assert response.json() == body
+    assert (await call(mock, "firma", "return=minimal")).status_code == 200, "state changed"
+
+
+@pytest.mark.parametrize(
+    ("api", "prefer"),
+    [
+        pytest.param("craftkit", "code=418", id="craftkit-undocumented-code"),
+        pytest.param("craftkit", "code=500", id="craftkit-undocumented-500"),
+        pytest.param("craftkit", "code=abc", id="craftkit-code-not-a-number"),
+        pytest.param("craftkit", "example=nope", id="craftkit-unknown-example"),
+        pytest.param(
+            "craftkit", "code=409, example=alreadyRevoked", id="craftkit-other-apis-example"
+        ),
+        pytest.param("firma", "code=409", id="firma-undocumented-code"),
+        pytest.param("firma", "code=", id="firma-code-empty"),
+        pytest.param("firma", "example=nope", id="firma-unknown-example"),
+        pytest.param("firma", "code=401, example=invalidJwt", id="firma-example-of-another-code"),
+    ],
+)
+async def test_undocumented_preference_is_400_in_the_vendor_envelope(
+    mock: ContractClient, api: str, prefer: str
+) -> None:
+    before = await mock.state()
+
+    response = await call(mock, api, prefer)
+
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/json"
+    if api == "craftkit":
+        error = response.json()["error"]
+        assert error["code"] == "invalid_request"
+        assert "Prefer" in error["message"]
+    else:
+        assert response.json()["error"] == "Bad Request"
+        assert "Prefer" in response.json()["message"]
+        assert response.headers["x-ratelimit-remaining"] == "120"
+    assert await mock.state() == before
+    [entry] = await journal(mock)
+    assert entry["simulated"] is None
+
+
+@pytest.mark.parametrize(
+    "prefer",
+    [
+        pytest.param("return=minimal", id="return-minimal"),
+        pytest.param("respond-async, wait=5", id="other-preferences"),
+        pytest.param("example=", id="empty-example"),
+    ],
+)
+@pytest.mark.parametrize("api", ["craftkit", "firma"])
+async def test_other_preferences_are_answered_for_real(
+    mock: ContractClient, api: str, prefer: str
+) -> None:
+    response = await call(mock, api, prefer)
+    assert response.status_code == 200, response.text
+    assert (await call(mock, api, prefer)).status_code in (400, 409), "the first call changed state"
+    assert [e["simulated"] for e in await journal(mock)] == [None, None]
+
+
+async def test_forced_firma_answers_leave_the_quota_alone(mock: ContractClient) -> None:
+    remaining = []
+    for prefer in ("", "code=200", "code=429", "example=invalidJwt", ""):
+        headers = {"Prefer": prefer} if prefer else {}
+        response: httpx.Response = await mock.revoke({"jwt_id": ACTIVE["jwt_id"]}, headers=headers)
+        remaining.append(response.headers["x-ratelimit-remaining"])
+    assert remaining == ["119", "119", "119", "119", "118"]

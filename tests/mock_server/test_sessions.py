@@ -1,0 +1,286 @@
+"""Sessions (``X-Mock-Session``): isolated worlds, created on first use, reset one at a time.
+
+Issue #4: two test suites that send different session names never see each
+other's changes, even when their requests interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import httpx
+import pytest
+
+from mock_server import Settings, create_app, sessions
+from mock_server.app import MockApp
+from tests.conftest import (
+    FIRMA_ACME_KEYS,
+    ContractClient,
+    fixture_data,
+    jwts,
+    signature_requests,
+)
+
+pytestmark = pytest.mark.anyio
+
+IN_FLIGHT = [
+    r
+    for r in signature_requests(project="proj_acme")
+    if r["status"] in ("sent", "viewed") and "mock" not in r
+]
+ACTIVE = jwts(workspace="ws_acme", revoked_at=None)
+UNKNOWN = "00000000-0000-4000-8000-000000000000"
+FIXTURE_STATE = {
+    "craftkit": {"signature_requests": fixture_data("craftkit")["signature_requests"]},
+    "firma": {"jwts": fixture_data("firma")["jwts"]},
+}
+
+
+def session(name: str) -> dict[str, str]:
+    return {"X-Mock-Session": name}
+
+
+async def world(mock: ContractClient, name: str | None = None) -> dict[str, Any]:
+    """The records of a session, without its name, to compare with the fixtures."""
+    state = await mock.state(name)
+    assert state["session"] == (name or "default")
+    return {"craftkit": state["craftkit"], "firma": state["firma"]}
+
+
+async def test_changes_in_one_session_are_not_seen_in_another_or_the_default(
+    mock: ContractClient,
+) -> None:
+    request_id, jwt_id = IN_FLIGHT[0]["id"], ACTIVE[0]["jwt_id"]
+    assert (await mock.cancel(request_id, headers=session("a"))).status_code == 200
+    assert (await mock.revoke({"jwt_id": jwt_id}, headers=session("a"))).status_code == 200
+    created = await mock.http.post(
+        "/__mock/craftkit/signature-requests", json={}, headers=session("a")
+    )
+    issued = await mock.http.post("/__mock/firma/jwts", json={}, headers=session("a"))
+    assert (created.status_code, issued.status_code) == (201, 201)
+
+    assert await world(mock, "a") != FIXTURE_STATE
+    assert await world(mock, "b") == FIXTURE_STATE
+    assert await world(mock) == FIXTURE_STATE
+    assert (await mock.cancel(request_id, headers=session("b"))).status_code == 200
+    assert (await mock.revoke({"jwt_id": jwt_id})).status_code == 200
+    not_here = await mock.cancel(created.json()["id"], headers=session("b"))
+    assert not_here.status_code == 404, "a record created in session a leaked into b"
+    revoke_elsewhere = await mock.revoke({"jwt_id": issued.json()["jwt_id"]})
+    assert revoke_elsewhere.status_code == 404, "a JWT issued in session a leaked into default"
+    assert (await mock.cancel(request_id, headers=session("a"))).status_code == 409
+
+
+async def test_reset_restores_only_the_callers_session(mock: ContractClient) -> None:
+    fault = {"api": "craftkit", "operation": "cancelSignature", "status": 502}
+    for name in ("a", "b"):
+        assert (await mock.cancel(IN_FLIGHT[1]["id"], headers=session(name))).status_code == 200
+        assert (await mock.revoke({"jwt_id": UNKNOWN}, headers=session(name))).status_code == 404
+        added = await mock.http.post("/__mock/faults", json=fault, headers=session(name))
+        assert added.status_code == 201
+
+    reset = await mock.http.post("/__mock/reset", headers=session("a"))
+    assert reset.status_code == 204
+
+    assert await world(mock, "a") == FIXTURE_STATE
+    assert (await mock.http.get("/__mock/faults", headers=session("a"))).json() == {"faults": []}
+    assert (await mock.http.get("/__mock/requests", headers=session("a"))).json() == {
+        "requests": []
+    }
+    revoke_a = await mock.revoke({"jwt_id": UNKNOWN}, headers=session("a"))
+    assert revoke_a.headers["x-ratelimit-remaining"] == "119", "reset restores the rate window"
+
+    assert await world(mock, "b") != FIXTURE_STATE
+    assert len((await mock.http.get("/__mock/faults", headers=session("b"))).json()["faults"]) == 1
+    journal_b = (await mock.http.get("/__mock/requests", headers=session("b"))).json()["requests"]
+    assert len(journal_b) == 2
+    revoke_b = await mock.revoke({"jwt_id": UNKNOWN}, headers=session("b"))
+    assert revoke_b.headers["x-ratelimit-remaining"] == "118"
+    assert (await mock.cancel(IN_FLIGHT[2]["id"], headers=session("b"))).status_code == 502
+    assert await world(mock) == FIXTURE_STATE
+
+
+async def test_a_new_session_starts_from_the_fixtures_not_from_the_default(
+    mock: ContractClient,
+) -> None:
+    assert (await mock.cancel(IN_FLIGHT[0]["id"])).status_code == 200
+    assert "fresh" not in mock.app.live.sessions.names()
+
+    assert await world(mock, "fresh") == FIXTURE_STATE
+
+    assert "fresh" in mock.app.live.sessions.names()
+    first_use_by_vendor_call = await mock.cancel(IN_FLIGHT[0]["id"], headers=session("vendor"))
+    assert first_use_by_vendor_call.status_code == 200
+    assert "vendor" in mock.app.live.sessions.names()
+
+
+async def test_no_header_and_a_blank_header_are_the_default_session(mock: ContractClient) -> None:
+    assert (await mock.cancel(IN_FLIGHT[0]["id"], headers=session("default"))).status_code == 200
+    again = await mock.cancel(IN_FLIGHT[0]["id"])
+    assert again.status_code == 409, "'default' and no header must name the same session"
+    blank = await mock.cancel(IN_FLIGHT[0]["id"], headers=session(""))
+    assert blank.status_code == 409
+
+
+async def test_a_blank_header_means_the_same_on_control_and_vendor_paths(
+    mock: ContractClient,
+) -> None:
+    """Found in review: /__mock checked the header against a pattern that refused ''."""
+    vendor = await mock.cancel(IN_FLIGHT[0]["id"], headers=session(""))
+    control = await mock.http.get("/__mock/state", headers=session(""))
+    assert vendor.status_code == 200
+    assert control.status_code == 200, control.text
+    assert control.json()["session"] == "default"
+
+
+# --- session names ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def names_app() -> MockApp:
+    """One app for the name tables: they only read, or are refused."""
+    return create_app(Settings())
+
+
+@pytest.fixture
+async def names_mock(
+    names_app: MockApp,
+    client_for: Callable[[MockApp], AbstractAsyncContextManager[ContractClient]],
+) -> AsyncIterator[ContractClient]:
+    async with client_for(names_app) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("a", id="one-char"),
+        pytest.param("A.b_c:d-1", id="every-punctuation"),
+        pytest.param("9" * 64, id="64-chars"),
+    ],
+)
+async def test_well_formed_names_select_a_session(names_mock: ContractClient, name: str) -> None:
+    response = await names_mock.http.get("/__mock/state", headers=session(name))
+    assert response.status_code == 200, response.text
+    assert response.json()["session"] == name
+    cancel = await names_mock.cancel(UNKNOWN, headers=session(name))
+    assert cancel.status_code == 404, "a well-formed name reaches the vendor API"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(b"two words", id="space"),
+        pytest.param(b"-dash-first", id="dash-first"),
+        pytest.param(b".dot-first", id="dot-first"),
+        pytest.param(b"a" * 65, id="65-chars"),
+        pytest.param(b"suite/a", id="slash"),
+        pytest.param(b"suite@a", id="at-sign"),
+        pytest.param("caf\u00e9".encode("latin-1"), id="non-ascii"),
+    ],
+)
+async def test_malformed_names_are_refused_on_every_path(
+    names_mock: ContractClient, name: bytes
+) -> None:
+    headers = {"X-Mock-Session": name}
+    known = set(names_mock.app.live.sessions.names())
+
+    control = await names_mock.http.get("/__mock/state", headers=headers)
+    craftkit = await names_mock.cancel(IN_FLIGHT[0]["id"], headers=headers)
+    firma = await names_mock.revoke({"jwt_id": ACTIVE[0]["jwt_id"]}, headers=headers)
+
+    assert control.status_code == 400
+    assert control.headers["content-type"] == "application/problem+json"
+    assert "X-Mock-Session" in control.json()["detail"]
+    assert craftkit.status_code == 400
+    assert craftkit.json()["error"]["code"] == "invalid_request"
+    assert "X-Mock-Session" in craftkit.json()["error"]["message"]
+    assert firma.status_code == 400
+    assert firma.json()["error"] == "Bad Request"
+    assert "X-Mock-Session" in firma.json()["message"]
+    assert set(names_mock.app.live.sessions.names()) <= known, "a refused name made a session"
+    assert await world(names_mock) == FIXTURE_STATE, "a refused request reached a session"
+
+
+async def test_sessions_past_the_cap_are_refused(
+    mock: ContractClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sessions, "MAX_SESSIONS", 2)
+    assert (await mock.http.get("/__mock/state", headers=session("one"))).status_code == 200
+    assert (await mock.cancel(IN_FLIGHT[0]["id"], headers=session("two"))).status_code == 200
+
+    refused_control = await mock.http.get("/__mock/state", headers=session("three"))
+    refused_vendor = await mock.cancel(IN_FLIGHT[0]["id"], headers=session("three"))
+
+    assert refused_control.status_code == 400
+    assert refused_control.headers["content-type"] == "application/problem+json"
+    assert refused_vendor.status_code == 400
+    assert refused_vendor.json()["error"]["code"] == "invalid_request"
+    assert sorted(mock.app.live.sessions.names()) == ["one", "two"]
+    assert (await mock.cancel(IN_FLIGHT[0]["id"], headers=session("two"))).status_code == 409
+
+
+# --- concurrency --------------------------------------------------------------------------
+
+SUITES = ("suite-a", "suite-b", "suite-c")
+
+
+async def test_interleaved_sessions_each_get_exactly_their_own_outcomes(
+    mock: ContractClient,
+) -> None:
+    """Suite i sends i+2 cancels of every in-flight request and revokes of every active JWT."""
+    calls: list[tuple[str, str, str]] = []
+    for i, suite in enumerate(SUITES):
+        for _ in range(i + 2):
+            calls += [(suite, "cancel", r["id"]) for r in IN_FLIGHT]
+            calls += [(suite, "revoke", j["jwt_id"]) for j in ACTIVE]
+    random.Random(4).shuffle(calls)
+
+    def send(suite: str, kind: str, target: str) -> Any:
+        if kind == "cancel":
+            return mock.cancel(target, headers=session(suite))
+        return mock.revoke({"jwt_id": target}, headers=session(suite))
+
+    responses: list[httpx.Response] = await asyncio.gather(*(send(*call) for call in calls))
+
+    seen = Counter((*call, r.status_code) for call, r in zip(calls, responses, strict=True))
+    expected: Counter[tuple[str, str, str, int]] = Counter()
+    for i, suite in enumerate(SUITES):
+        for r in IN_FLIGHT:
+            expected[(suite, "cancel", r["id"], 200)] = 1
+            expected[(suite, "cancel", r["id"], 409)] = i + 1
+        for j in ACTIVE:
+            expected[(suite, "revoke", j["jwt_id"], 200)] = 1
+            expected[(suite, "revoke", j["jwt_id"], 400)] = i + 1
+    assert seen == expected, "each session must see one success per record, whatever the others do"
+
+    for i, suite in enumerate(SUITES):
+        journal = await mock.http.get("/__mock/requests", headers=session(suite))
+        entries = journal.json()["requests"]
+        assert len(entries) == (i + 2) * (len(IN_FLIGHT) + len(ACTIVE))
+        assert {e["session"] for e in entries} == {suite}
+        records = await mock.signature_requests(suite)
+        cancelled = {r["id"] for r in records if r["status"] == "cancelled"}
+        assert cancelled >= {r["id"] for r in IN_FLIGHT}
+    assert await world(mock) == FIXTURE_STATE
+
+
+async def test_firma_quota_counts_only_the_sessions_own_writes(mock: ContractClient) -> None:
+    writes = {"suite-a": 5, "suite-b": 2, "default": 0}
+    await asyncio.gather(
+        *(
+            mock.revoke({"jwt_id": UNKNOWN}, headers=session(name))
+            for name, count in writes.items()
+            for _ in range(count)
+        )
+    )
+    for name, count in writes.items():
+        response = await mock.revoke(
+            {"jwt_id": UNKNOWN}, key=FIRMA_ACME_KEYS[0], headers=session(name)
+        )
+        assert response.headers["x-ratelimit-remaining"] == str(120 - count - 1), name
