@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
 
 
 class BadBody(Exception):
@@ -30,6 +32,15 @@ ABSENT = _Absent()
 def json_response(status: int, body: object, headers: Mapping[str, str] | None = None) -> Response:
     content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     return Response(content, status_code=status, headers=headers, media_type=JSON)
+
+
+def problem_response(
+    status: int, detail: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    """An RFC 9457 ``application/problem+json`` answer, as the control plane's errors are."""
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
+    content = json.dumps({**body, "detail": detail}).encode()
+    return Response(content, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
 def is_json_media_type(content_type: str) -> bool:

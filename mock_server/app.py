@@ -20,19 +20,18 @@ handler validates with validators compiled once from the original spec.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
 with warnings.catch_warnings():
@@ -43,11 +42,12 @@ with warnings.catch_warnings():
     from connexion.resolver import Resolution, Resolver
     from connexion.spec import Specification
 
-from mock_server._http import json_response
+from mock_server import _scope
+from mock_server._http import json_response, problem_response
 from mock_server.clock import Clock, system_clock
 from mock_server.contract import Contract
-from mock_server.control import BASE_PATH, DOCUMENT, SESSION_NAME, ControlAccess, ControlPlane
-from mock_server.cors import cors_options
+from mock_server.control import BASE_PATH, DOCUMENT, ControlAccess, ControlPlane
+from mock_server.cors import cors_options, origin_allowed
 from mock_server.craftkit import CraftkitApi
 from mock_server.craftkit import load_world as load_craftkit
 from mock_server.docs import DocsApp, Document
@@ -58,6 +58,7 @@ from mock_server.firma import load_world as load_firma
 from mock_server.fixtures import FixtureFile, did_you_mean, read_fixture
 from mock_server.live import Live
 from mock_server.served import ServedApi
+from mock_server.sessions import HEADER as SESSION_HEADER
 from mock_server.sessions import Session, SessionRefused, Sessions
 from mock_server.settings import DEFAULT_FIXTURES, Settings
 from mock_server.store import MemoryStore
@@ -67,13 +68,6 @@ __all__ = ["ConnectionDropped", "MockApp", "create_app", "operation_id"]
 log = logging.getLogger("mock_server")
 
 _ROUTING = "connexion_routing"
-# Keys of scope["state"] this app sets for the layers below it.
-_SERVER_SEND = "mock.server_send"
-_LIVE = "mock.live"
-_SESSION = "mock.session"
-_API = "mock.api"
-_OPERATION = "mock.operation"
-_SIMULATED = "mock.simulated"
 
 
 def operation_id(method: str, path: str, declared: str | None) -> str:
@@ -136,10 +130,14 @@ class MockApp:
                 base_path=mount.base_path,
                 resolver=_OperationIds(),
             )
-        self.control = ControlPlane(lambda: self.live, clock=clock, documented=self.documented)
+        self.control = ControlPlane(clock=clock, documented=self.documented)
         self._control = self.control.asgi()
-        self._access = ControlAccess(settings.admin_token)
-        self.docs = DocsApp(_documents(contracts, self.mounts))
+        self._access = ControlAccess(
+            settings.admin_token, origin_allowed=origin_allowed(settings.cors_origins)
+        )
+        documents = _documents(contracts, self.mounts)
+        self.docs = DocsApp(documents)
+        self._control_docs = "/docs/?urls.primaryName=" + quote(documents[-1].title)
         self._app = CORSMiddleware(self._route, **cors_options(settings.cors_origins))
 
     @property
@@ -181,7 +179,7 @@ class MockApp:
         if scope["type"] != "http":
             return
         state = scope.setdefault("state", {})
-        state[_SERVER_SEND] = send
+        state[_scope.SERVER_SEND] = send
         await self._app(scope, receive, send)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -192,30 +190,33 @@ class MockApp:
             return
         live = self.live
         state = scope["state"]
-        state[_LIVE] = live
+        state[_scope.LIVE] = live
         control = path == BASE_PATH or path.startswith(BASE_PATH + "/")
         if control:
             refusal = self._access.refusal(scope)
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
+            if path in (BASE_PATH, BASE_PATH + "/") and scope["method"] in ("GET", "HEAD"):
+                await RedirectResponse(self._control_docs)(scope, receive, send)
+                return
         try:
-            name = Sessions.name_of(_header(scope, b"x-mock-session"))
+            name = Sessions.name_of(_header(scope, SESSION_HEADER))
             session = live.sessions.get(name)
         except SessionRefused as refused:
             if control:
-                response: Response = _problem(400, str(refused))
+                response: Response = problem_response(400, str(refused))
             else:
                 api = live.api(self.owner(path))
                 response = api.refusal(Request(scope), MemoryStore({}), 400, {}, str(refused))
             await response(scope, receive, send)
             return
-        state[SESSION_NAME] = name
+        state[_scope.SESSION_NAME] = name
         if control:
             await self._control(scope, receive, send)
             return
-        state[_SESSION] = session
-        state[_API] = self.owner(path)
+        state[_scope.SESSION] = session
+        state[_scope.API] = self.owner(path)
         await session.journal.capture(self._vendor, scope, receive, send, clock=self.clock)
 
     async def _vendor(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -244,31 +245,33 @@ class MockApp:
         self, scope: Scope, receive: Receive, send: Send, status: int, headers: Mapping[str, str]
     ) -> None:
         state = scope["state"]
-        api = state[_LIVE].api(state[_API])
-        store = state[_SESSION].stores[api.name]
+        api = state[_scope.LIVE].api(state[_scope.API])
+        store = state[_scope.SESSION].stores[api.name]
         response = api.refusal(Request(scope, receive), store, status, headers)
         await response(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         routing = scope.get("extensions", {}).get(_ROUTING, {})
         state = scope["state"]
-        api: ServedApi = state[_LIVE].api(self._api_at.get(routing.get("api_base_path", ""), ""))
+        api: ServedApi = state[_scope.LIVE].api(
+            self._api_at.get(routing.get("api_base_path", ""), "")
+        )
         operation = routing.get("operation_id")
         handler = api.operations.get(operation) if operation else None
         if handler is None:
             raise HTTPException(404)
-        state[_API], state[_OPERATION] = api.name, operation
-        session: Session = state[_SESSION]
+        state[_scope.API], state[_scope.OPERATION] = api.name, operation
+        session: Session = state[_scope.SESSION]
         store = session.stores[api.name]
         request = Request(scope, receive)
         fault = session.faults.take(api.name, operation)
         response: Response | None = None
         if fault is not None:
-            state[_SIMULATED] = "fault"
+            state[_scope.SIMULATED] = "fault"
             if fault.delay_ms:
                 await asyncio.sleep(fault.delay_ms / 1000)
             if fault.drop:
-                await _drop(state[_SERVER_SEND])
+                await _drop(state[_scope.SERVER_SEND])
                 return
             if fault.status is not None:
                 response = self._documented(api, operation, request, fault.status, None)
@@ -290,9 +293,9 @@ class MockApp:
                 return None
             response = self._documented(api, operation, request, code, example)
         except PreferRefused as refused:
-            store = state[_SESSION].stores[api.name]
+            store = state[_scope.SESSION].stores[api.name]
             return api.refusal(request, store, 400, {}, f"Prefer: {refused}")
-        state[_SIMULATED] = "prefer"
+        state[_scope.SIMULATED] = "prefer"
         return response
 
     def _documented(
@@ -304,7 +307,7 @@ class MockApp:
         example: str | None,
     ) -> Response:
         response, body = self.documented[api.name][operation].choose(code, example)
-        store = request.scope["state"][_SESSION].stores[api.name]
+        store = request.scope["state"][_scope.SESSION].stores[api.name]
         headers = {name: str(value) for name, value in response.headers.items()}
         headers.update(api.answer_headers(request, store, response.status))
         return json_response(response.status, body, headers)
@@ -327,15 +330,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
-
-
-def _problem(status: int, detail: str) -> Response:
-    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
-    return Response(
-        json.dumps({**body, "detail": detail}),
-        status_code=status,
-        media_type="application/problem+json",
-    )
 
 
 def _documents(contracts: Mapping[str, Contract], mounts: list[Mount]) -> list[Document]:

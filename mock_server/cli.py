@@ -202,6 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = uvicorn.Config(
         app,
         lifespan="off",
+        # The control plane's loopback rule trusts the peer address only: never a
+        # client's X-Forwarded-For (uvicorn would, from $FORWARDED_ALLOW_IPS).
+        proxy_headers=False,
         log_config=None,
         log_level=args.log_level,
         access_log=args.access_log,

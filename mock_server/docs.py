@@ -29,13 +29,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from mock_server.documented import METHODS
+
 __all__ = ["CONTROL", "DocsApp", "Document"]
 
 CONTROL = "control"
 """The :attr:`Document.name` the landing page shows as the control plane, not as an API."""
 
 _TITLE = "Contract mock: Craftkit and Firma"
-_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
 _ASSETS = "/docs/static"
 
@@ -178,7 +179,7 @@ def _section(doc: Document, heading: str) -> str:
         f"<li><code>{method.upper()} {html.escape(str(path))}</code> at {where}</li>"
         for path, item in doc.document.get("paths", {}).items()
         for method in item
-        if method in _METHODS
+        if method in METHODS
     )
     return (
         f"{heading}<p>Served at {where}. "

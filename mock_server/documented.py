@@ -9,6 +9,7 @@ validates against the spec.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from mock_server.contract import Contract
 
 __all__ = [
+    "METHODS",
     "DocumentedOperation",
     "DocumentedResponse",
     "PreferRefused",
@@ -89,7 +91,7 @@ def parse_prefer(value: str | None) -> tuple[int | None, str | None]:
         name, _, raw = token.partition("=")
         name, raw = name.strip().lower(), raw.strip().strip('"')
         if name == "code":
-            if not raw.isdigit():
+            if not re.fullmatch(r"[1-5][0-9]{2}", raw):
                 raise PreferRefused(f"code={raw!r} is not a status code (e.g. code=409)")
             code = int(raw)
         elif name == "example" and raw:

@@ -75,6 +75,7 @@ class Problems:
     lines: list[str] = field(default_factory=list)
 
     def add(self, where: str, message: str) -> None:
+        where = where.lstrip(".")  # a record checked alone has no prefix: ".project" -> "project"
         self.lines.append(
             f"{self.file}: {where}: {message}" if where else f"{self.file}: {message}"
         )

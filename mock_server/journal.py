@@ -18,6 +18,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mock_server import _scope
 from mock_server.clock import Clock, isoformat
 
 __all__ = ["CAPACITY", "Entry", "Exchange", "Journal", "redact"]
@@ -189,10 +190,10 @@ class Journal:
                 Entry(
                     id=next(_ids),
                     at=at,
-                    session=state.get("mock.session_name", ""),
-                    api=state.get("mock.api"),
-                    operation=state.get("mock.operation"),
-                    simulated=state.get("mock.simulated"),
+                    session=state.get(_scope.SESSION_NAME, ""),
+                    api=state.get(_scope.API),
+                    operation=state.get(_scope.OPERATION),
+                    simulated=state.get(_scope.SIMULATED),
                     method=scope["method"],
                     path=scope["path"],
                     query=scope.get("query_string", b"").decode("latin-1"),

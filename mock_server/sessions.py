@@ -9,8 +9,10 @@ again.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -20,10 +22,13 @@ from mock_server.store import Store
 
 __all__ = ["DEFAULT_SESSION", "HEADER", "MAX_SESSIONS", "Session", "SessionRefused", "Sessions"]
 
-HEADER = "x-mock-session"
+HEADER = b"x-mock-session"
+"""The request header naming the session, as ASGI spells it."""
 DEFAULT_SESSION = "default"
 MAX_SESSIONS = 1000
-"""Sessions beyond this are refused: each is a full copy of the world, held in memory."""
+"""Sessions kept at once: each is a full copy of the world, held in memory."""
+
+log = logging.getLogger("mock_server.sessions")
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
@@ -32,7 +37,7 @@ Seeder = Callable[[], Mapping[str, Store]]
 
 
 class SessionRefused(Exception):
-    """The ``X-Mock-Session`` header names no session the mock can serve."""
+    """The ``X-Mock-Session`` header is not a session name."""
 
 
 @dataclass
@@ -59,7 +64,7 @@ class Sessions:
     def __init__(self, seed: Seeder) -> None:
         self._seed = seed
         self._lock = threading.Lock()
-        self._sessions: dict[str, Session] = {}
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
 
     @staticmethod
     def name_of(header: str | None) -> str:
@@ -75,27 +80,34 @@ class Sessions:
         return name
 
     def get(self, name: str) -> Session:
-        """The session called ``name``, created from the fixtures if new."""
-        session = self._sessions.get(name)
-        if session is not None:
-            return session
+        """The session called ``name``, created from the fixtures if new.
+
+        Beyond :data:`MAX_SESSIONS` the least recently used one (never ``default``)
+        is forgotten, so no client can use them all up.
+        """
         with self._lock:
             session = self._sessions.get(name)
             if session is None:
-                if len(self._sessions) >= MAX_SESSIONS:
-                    raise SessionRefused(
-                        f"X-Mock-Session: {name!r} would be session number {MAX_SESSIONS + 1}; "
-                        f"the mock holds at most {MAX_SESSIONS} (restart it, or reuse names)"
-                    )
                 session = Session(name, self._seed())
                 self._sessions[name] = session
+                self._evict()
+            else:
+                self._sessions.move_to_end(name)
             return session
+
+    def _evict(self) -> None:
+        while len(self._sessions) > MAX_SESSIONS:
+            oldest = next(n for n in self._sessions if n != DEFAULT_SESSION)
+            del self._sessions[oldest]
+            log.info("session %r forgotten: least recently used of %d", oldest, MAX_SESSIONS)
 
     def reset(self, name: str) -> Session:
         """Seed ``name`` again from the fixtures: records, rate windows, journal and faults."""
         with self._lock:
             session = Session(name, self._seed())
             self._sessions[name] = session
+            self._sessions.move_to_end(name)
+            self._evict()
             return session
 
     def names(self) -> list[str]:

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from mock_server.control.access import ControlAccess, is_loopback
-from mock_server.control.api import BASE_PATH, DOCUMENT, SESSION_NAME, ControlPlane
+from mock_server.control.api import BASE_PATH, DOCUMENT, ControlPlane
 
-__all__ = ["BASE_PATH", "DOCUMENT", "SESSION_NAME", "ControlAccess", "ControlPlane", "is_loopback"]
+__all__ = ["BASE_PATH", "DOCUMENT", "ControlAccess", "ControlPlane", "is_loopback"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ with warnings.catch_warnings():
     from connexion.options import SwaggerUIOptions
     from connexion.resolver import Resolver
 
+from mock_server import _scope
 from mock_server._http import json_response
 from mock_server.clock import Clock, isoformat
 from mock_server.craftkit import signatures
@@ -38,16 +39,12 @@ from mock_server.ids import canonical_uuid
 from mock_server.live import Live
 from mock_server.sessions import Session
 
-__all__ = ["BASE_PATH", "DOCUMENT", "SESSION_NAME", "ControlPlane"]
+__all__ = ["BASE_PATH", "DOCUMENT", "ControlPlane"]
 
 BASE_PATH = "/__mock"
 DOCUMENT = Path(__file__).with_name("openapi.yaml")
-SESSION_NAME = "mock.session_name"
-"""Where the app leaves the caller's validated session name in ``scope["state"]``."""
 
 log = logging.getLogger("mock_server.control")
-
-Answer = Response
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -70,12 +67,10 @@ class ControlPlane:
 
     def __init__(
         self,
-        live: Callable[[], Live],
         *,
         clock: Clock,
         documented: Mapping[str, Mapping[str, DocumentedOperation]],
     ) -> None:
-        self._live = live
         self._clock = clock
         self._documented = documented
 
@@ -96,20 +91,21 @@ class ControlPlane:
         return asgi
 
     def _session(self) -> tuple[Live, Session]:
-        live = self._live()
-        name = connexion.request.scope["state"][SESSION_NAME]
-        return live, live.sessions.get(name)
+        # The world the request started with, even if --watch swapped it since.
+        state = connexion.request.scope["state"]
+        live: Live = state[_scope.LIVE]
+        return live, live.sessions.get(state[_scope.SESSION_NAME])
 
     def _now(self) -> str:
         return isoformat(self._clock())
 
-    async def reset(self) -> Answer:
+    async def reset(self) -> Response:
         live, session = self._session()
         live.sessions.reset(session.name)
         log.info("session %r reset to the fixtures", session.name)
         return _empty()
 
-    async def get_state(self) -> Answer:
+    async def get_state(self) -> Response:
         _, session = self._session()
         craftkit = session.stores["craftkit"].records(signatures.COLLECTION)
         firma = session.stores["firma"].records(jwts.COLLECTION)
@@ -122,7 +118,7 @@ class ControlPlane:
             200,
         )
 
-    async def create_signature_request(self, body: dict[str, Any] | None = None) -> Answer:
+    async def create_signature_request(self, body: dict[str, Any] | None = None) -> Response:
         live, session = self._session()
         world = live.craftkit.world
         record = world.new_request(body or {}, now=self._now())
@@ -141,7 +137,7 @@ class ControlPlane:
         )
         return _json(outcome.body, 201)
 
-    async def apply_event(self, id: str, body: dict[str, Any]) -> Answer:
+    async def apply_event(self, id: str, body: dict[str, Any]) -> Response:
         _, session = self._session()
         key = canonical_uuid(id)
         url = connexion.request.url
@@ -172,7 +168,7 @@ class ControlPlane:
             case signatures.EventRefused(message):
                 raise _refuse(400, message)
 
-    async def issue_jwt(self, body: dict[str, Any] | None = None) -> Answer:
+    async def issue_jwt(self, body: dict[str, Any] | None = None) -> Response:
         live, session = self._session()
         fields = body or {}
         world = live.firma.world
@@ -214,27 +210,27 @@ class ControlPlane:
         operation: str | None = None,
         status: int | None = None,
         since: str | None = None,
-    ) -> Answer:
+    ) -> Response:
         _, session = self._session()
         after = None
         if since is not None:
             try:
-                after = datetime.fromisoformat(since).timestamp()
+                after = datetime.fromisoformat(since.upper()).timestamp()
             except ValueError as exc:
                 raise _refuse(400, f"since: {since!r} is not an RFC 3339 date-time") from exc
         entries = session.journal.entries(api=api, operation=operation, status=status, since=after)
         return _json({"requests": [entry.to_json() for entry in entries]}, 200)
 
-    async def clear_requests(self) -> Answer:
+    async def clear_requests(self) -> Response:
         _, session = self._session()
         session.journal.clear()
         return _empty()
 
-    async def list_faults(self) -> Answer:
+    async def list_faults(self) -> Response:
         _, session = self._session()
         return _json({"faults": [fault.to_json() for fault in session.faults.all()]}, 200)
 
-    async def add_fault(self, body: dict[str, Any]) -> Answer:
+    async def add_fault(self, body: dict[str, Any]) -> Response:
         _, session = self._session()
         api, operation = body["api"], body["operation"]
         operations = self._documented[api]
@@ -264,7 +260,7 @@ class ControlPlane:
         log.info("session %r: fault set %s", session.name, fault.to_json())
         return _json(fault.to_json(), 201)
 
-    async def clear_faults(self) -> Answer:
+    async def clear_faults(self) -> Response:
         _, session = self._session()
         count = session.faults.clear()
         log.info("session %r: %d faults removed", session.name, count)

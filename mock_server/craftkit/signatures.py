@@ -1,9 +1,11 @@
-"""Craftkit's domain rules for signature requests: the one place that says what a cancel does.
+"""Craftkit's domain rules for signature requests: the one place that says what a cancel,
+an event of the signature service, and a new request do.
 
 DESIGN.md, "Craftkit POST /v1/signatures/{id}/cancel": only in-flight requests
 (``sent``, ``viewed``) can be cancelled; terminal ones answer 409; a fixture's
 ``mock.on_cancel`` simulates the upstream signature service refusing (409) or
-failing (502). A refused cancel changes nothing.
+failing (502). A refused cancel changes nothing. Events (issue #4, the control
+plane) move a request along its life with every field the contract implies.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from mock_server.store import Decision, Record
 
 __all__ = [
+    "COLLECTION",
     "EVENTS",
     "EXTRA_KEYS",
     "IN_FLIGHT",
@@ -164,7 +167,7 @@ def apply_event(
         updated["status"] = "viewed"
     elif event == "signed":
         updated["status"] = "viewed"
-        if all(r["signedAt"] for r in updated["recipients"] if r["designation"] in SIGNING):
+        if all(r.get("signedAt") for r in updated["recipients"] if r.get("designation") in SIGNING):
             base = f"{base_url.rstrip('/')}/v1/signatures/{record['id']}"
             updated.update(
                 status="completed",
@@ -173,7 +176,9 @@ def apply_event(
                 certificateUrl=f"{base}/certificate",
             )
     elif event == "failed":
-        updated.update(status="failed", errorMessage=message or DEFAULT_FAILURE)
+        updated.update(
+            status="failed", errorMessage=message if message is not None else DEFAULT_FAILURE
+        )
     else:  # declined, expired
         updated["status"] = event
     return Decision(Applied(updated), replacement=updated)

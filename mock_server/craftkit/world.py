@@ -151,7 +151,7 @@ def check_record(
     problems.unknown_fields(contract, contract.schema(SIGNATURE_REQUEST), record, where, EXTRA_KEYS)
     if "mock" in record:
         mock_errors = _MOCK.iter_errors(record["mock"])
-        problems.schema_errors(mock_errors, f"{where}.mock" if where else "mock")
+        problems.schema_errors(mock_errors, f"{where}.mock")
     project = record.get("project")
     if not isinstance(project, str) or project not in projects:
         problems.add(

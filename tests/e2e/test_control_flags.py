@@ -189,3 +189,19 @@ def test_binding_beyond_loopback_without_a_token_warns_loudly(
     assert bool(warnings) == warned
     if warned:
         assert "--admin-token" in warnings[0].getMessage()
+
+
+@pytest.mark.parametrize("server_with", [()], indirect=True)
+def test_the_loopback_rule_trusts_the_peer_not_forwarded_headers(
+    server_with: tuple[RunningServer, Log],
+) -> None:
+    # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default; the mock must not, or a
+    # forwarded address (either way) would decide who drives the control plane.
+    server, _ = server_with
+    forwarded = {"X-Forwarded-For": "10.0.0.5", "X-Forwarded-Proto": "https"}
+    response = httpx.get(f"{server.url}/__mock/state", headers=forwarded)
+    assert response.status_code == 200, response.text
+    cancel = httpx.post(server.url + CANCEL.format(id=uuid.uuid4()), headers=forwarded)
+    assert cancel.status_code == 401
+    [entry] = httpx.get(f"{server.url}/__mock/requests").json()["requests"]
+    assert entry["request"]["headers"]["x-forwarded-for"] == "10.0.0.5"

@@ -14,11 +14,13 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import httpx
 import pytest
+import yaml
 
 from mock_server import Settings, create_app
 from mock_server.app import MockApp
@@ -430,6 +432,14 @@ EVENTS = [
         {"errorMessage": "The signature service reported a failure."},
         id="failed-default-message",
     ),
+    pytest.param(
+        SENT_WITH_CC,
+        {"event": "failed", "message": ""},
+        "failed",
+        None,
+        {"errorMessage": ""},
+        id="failed-empty-message-kept",
+    ),
 ]
 
 
@@ -678,3 +688,44 @@ async def test_issue_refuses_ids_that_are_not_uuids(mock: ContractClient, field:
     before = await mock.state()
     problem(await mock.http.post("/__mock/firma/jwts", json={field: "not-a-uuid"}), 400)
     assert await mock.state() == before
+
+
+# --- edges found in review ------------------------------------------------------------------
+
+
+async def test_events_work_on_recipients_that_omit_optional_fields(
+    tmp_path: Path,
+    client_for: Callable[[MockApp], AbstractAsyncContextManager[ContractClient]],
+) -> None:
+    # The spec requires only id, firstName, email and designation of a recipient.
+    data = fixture_data("craftkit")
+    [record] = [r for r in data["signature_requests"] if r["id"] == SENT_WITH_CC["id"]]
+    for person in record["recipients"]:
+        for optional in ("signedAt", "declinedAt", "lastName", "order"):
+            person.pop(optional, None)
+    path = tmp_path / "craftkit.yaml"
+    path.write_text(yaml.safe_dump(data))
+    async with client_for(create_app(Settings(fixtures=(path,)), clock=CLOCK)) as mock:
+        url = f"/__mock/craftkit/signature-requests/{record['id']}/events"
+        signers = [p for p in record["recipients"] if p["designation"] != "CC"]
+        for _ in signers:
+            response = await mock.http.post(url, json={"event": "signed"})
+            assert response.status_code == 200, response.text
+        assert response.json()["status"] == "completed"
+
+
+async def test_a_refusal_names_the_field_without_a_stray_dot(mock: ContractClient) -> None:
+    response = await mock.http.post(
+        "/__mock/craftkit/signature-requests", json={"project": "proj_acmee"}
+    )
+    detail = problem(response, 400)["detail"]
+    assert detail.startswith("body: project: unknown project 'proj_acmee'"), detail
+    assert "did you mean 'proj_acme'" in detail
+
+
+async def test_the_control_plane_root_leads_to_its_swagger_ui(mock: ContractClient) -> None:
+    response = await mock.http.get("/__mock")
+    assert response.status_code == 307
+    page = await mock.http.get(response.headers["location"])
+    assert page.status_code == 200 and "swagger" in page.text.lower()
+    assert "urls.primaryName=Contract%20mock%20control%20plane" in response.headers["location"]

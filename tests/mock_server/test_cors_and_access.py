@@ -217,6 +217,8 @@ async def test_a_page_can_read_every_answer_and_its_rate_limit_headers(
         pytest.param("open_app", "127.0.0.1", None, 200, id="loopback-no-token"),
         pytest.param("open_app", "127.8.9.10", None, 200, id="loopback-range-no-token"),
         pytest.param("open_app", "::1", None, 200, id="ipv6-loopback-no-token"),
+        pytest.param("open_app", "::ffff:127.0.0.1", None, 200, id="ipv4-mapped-loopback"),
+        pytest.param("open_app", "::ffff:10.0.0.5", None, 403, id="ipv4-mapped-remote"),
         pytest.param("open_app", REMOTE, None, 403, id="remote-no-token"),
         pytest.param(
             "open_app", "192.168.1.20", f"Bearer {TOKEN}", 403, id="remote-a-token-unasked-for"
@@ -258,6 +260,45 @@ async def test_control_plane_access_rule(
         assert response.headers["www-authenticate"] == "Bearer"
     else:
         assert "www-authenticate" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("origin", "status"),
+    [
+        pytest.param("https://evil.example", 403, id="other-site"),
+        pytest.param("http://localhost.evil.example:5173", 403, id="look-alike"),
+        pytest.param(LOCAL_PAGE, 204, id="local-page"),
+        pytest.param("null", 204, id="opaque-origin"),
+        pytest.param(None, 204, id="no-origin-curl"),
+    ],
+)
+async def test_a_page_from_another_site_cannot_drive_the_control_plane(
+    make_app: AppFactory, connect: Connect, origin: str | None, status: int
+) -> None:
+    # A simple cross-site POST (text/plain, no preflight) reaches the server whatever
+    # CORS says; without a token, the Origin the browser adds is what tells it apart.
+    app = make_app()
+    async with connect(app) as page:
+        assert (await page.cancel(SENT["id"])).status_code == 200
+        headers = {"Content-Type": "text/plain", **({"Origin": origin} if origin else {})}
+        response = await page.http.post("/__mock/reset", headers=headers)
+        assert response.status_code == status, response.text
+        after = await page.cancel(SENT["id"])
+    assert after.status_code == (409 if status == 403 else 200), "a refused reset changed state"
+
+
+async def test_a_non_ascii_admin_token_matches_as_typed(
+    make_app: AppFactory, connect: Connect
+) -> None:
+    app = make_app(admin_token="sécret-ключ")
+    async with connect(app, REMOTE) as client:
+        right = await client.http.get(
+            "/__mock/state", headers={"Authorization": "Bearer sécret-ключ".encode()}
+        )
+        wrong = await client.http.get(
+            "/__mock/state", headers={"Authorization": "Bearer sécret".encode()}
+        )
+    assert (right.status_code, wrong.status_code) == (200, 401)
 
 
 @pytest.mark.parametrize(

@@ -210,6 +210,10 @@ async def test_journal_since_keeps_exchanges_at_or_after_the_time(
     assert [e["id"] for e in await journal(mock, since=moment)] == [
         everything[i]["id"] for i in expected
     ]
+    lower = moment.lower() if offset == 0 else moment  # RFC 3339 allows 't' and 'z'
+    assert [e["id"] for e in await journal(mock, since=lower)] == [
+        everything[i]["id"] for i in expected
+    ]
 
 
 @pytest.mark.parametrize(

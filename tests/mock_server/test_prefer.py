@@ -84,7 +84,8 @@ def example_of(media: dict[str, Any]) -> Any:
 
 async def call(mock: ContractClient, api: str, prefer: str, base: str = FIRMA_BASES[0]) -> Any:
     """A call that would succeed and change state if ``Prefer`` did not force its answer."""
-    headers = {"Prefer": prefer}
+    # Latin-1, as a header's raw bytes reach the app ("code=\xb2" is a superscript two).
+    headers = {"Prefer": prefer.encode("latin-1")}
     if api == "craftkit":
         return await mock.cancel(SENT["id"], headers=headers)
     return await mock.revoke({"jwt_id": ACTIVE["jwt_id"]}, base=base, headers=headers)
@@ -158,6 +159,9 @@ async def test_named_examples_pick_their_body(
         pytest.param("craftkit", "code=418", id="craftkit-undocumented-code"),
         pytest.param("craftkit", "code=500", id="craftkit-undocumented-500"),
         pytest.param("craftkit", "code=abc", id="craftkit-code-not-a-number"),
+        pytest.param("craftkit", "code=\xb2", id="craftkit-code-superscript-digit"),
+        pytest.param("firma", "code=4\xb9\xb9", id="firma-code-superscript-digits"),
+        pytest.param("firma", "code=0409", id="firma-code-four-digits"),
         pytest.param("craftkit", "example=nope", id="craftkit-unknown-example"),
         pytest.param(
             "craftkit", "code=409, example=alreadyRevoked", id="craftkit-other-apis-example"

@@ -207,22 +207,22 @@ async def test_malformed_names_are_refused_on_every_path(
     assert await world(names_mock) == FIXTURE_STATE, "a refused request reached a session"
 
 
-async def test_sessions_past_the_cap_are_refused(
+async def test_past_the_cap_the_least_recently_used_session_is_forgotten(
     mock: ContractClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sessions, "MAX_SESSIONS", 2)
-    assert (await mock.http.get("/__mock/state", headers=session("one"))).status_code == 200
+    assert (await mock.cancel(IN_FLIGHT[0]["id"], headers=session("one"))).status_code == 200
     assert (await mock.cancel(IN_FLIGHT[0]["id"], headers=session("two"))).status_code == 200
+    assert (await mock.http.get("/__mock/state", headers=session("one"))).status_code == 200
 
-    refused_control = await mock.http.get("/__mock/state", headers=session("three"))
-    refused_vendor = await mock.cancel(IN_FLIGHT[0]["id"], headers=session("three"))
+    third = await mock.cancel(IN_FLIGHT[0]["id"], headers=session("three"))
 
-    assert refused_control.status_code == 400
-    assert refused_control.headers["content-type"] == "application/problem+json"
-    assert refused_vendor.status_code == 400
-    assert refused_vendor.json()["error"]["code"] == "invalid_request"
-    assert sorted(mock.app.live.sessions.names()) == ["one", "two"]
-    assert (await mock.cancel(IN_FLIGHT[0]["id"], headers=session("two"))).status_code == 409
+    assert third.status_code == 200, "a new session past the cap must still be served"
+    assert sorted(mock.app.live.sessions.names()) == ["one", "three"]
+    again = await mock.cancel(IN_FLIGHT[0]["id"], headers=session("one"))
+    assert again.status_code == 409, "the recently used session must keep its state"
+    fresh = await mock.cancel(IN_FLIGHT[0]["id"], headers=session("two"))
+    assert fresh.status_code == 200, "a forgotten session starts again from the fixtures"
 
 
 # --- concurrency --------------------------------------------------------------------------
