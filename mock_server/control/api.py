@@ -25,6 +25,7 @@ with warnings.catch_warnings():
     from connexion import ProblemException
     from connexion.options import SwaggerUIOptions
     from connexion.resolver import Resolver
+    from connexion.validators import ParameterValidator
 
 from mock_server import _scope
 from mock_server._http import json_response
@@ -62,6 +63,21 @@ def _refuse(status: int, detail: str) -> ProblemException:
     return ProblemException(status=status, title=titles[status], detail=detail)
 
 
+class _NamedParameters(ParameterValidator):  # type: ignore[misc]
+    """Connexion's parameter check, with a message that names the parameter, not a schema dump."""
+
+    @staticmethod
+    def validate_parameter(
+        parameter_type: str, value: Any, param: dict[str, Any], param_name: str | None = None
+    ) -> str | None:
+        message: str | None = ParameterValidator.validate_parameter(
+            parameter_type, value, param, param_name
+        )
+        if message is None or message.startswith("Missing"):
+            return message
+        return f"{parameter_type} parameter {param['name']}: {message.splitlines()[0]}"
+
+
 class ControlPlane:
     """``/__mock``: one method per ``operationId`` of ``openapi.yaml``."""
 
@@ -86,6 +102,7 @@ class ControlPlane:
             base_path=BASE_PATH,
             resolver=Resolver(function_resolver=lambda oid: getattr(self, oid)),
             strict_validation=True,
+            validator_map={"parameter": _NamedParameters},
         )
         asgi: ASGIApp = app
         return asgi

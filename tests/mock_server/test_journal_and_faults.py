@@ -230,6 +230,9 @@ async def test_journal_refuses_bad_filters(mock: ContractClient, filters: dict[s
     response = await mock.http.get("/__mock/requests", params=filters)
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
+    [name] = filters
+    detail = response.json()["detail"]
+    assert name in detail and "Failed validating" not in detail, "name the field, no dump"
 
 
 async def test_journal_is_per_session_and_delete_clears_only_the_callers(
