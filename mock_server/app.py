@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import yaml
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -47,7 +46,7 @@ from mock_server._http import json_response, problem_response
 from mock_server.clock import Clock, system_clock
 from mock_server.contract import Contract
 from mock_server.control import BASE_PATH, DOCUMENT, ControlAccess, ControlPlane
-from mock_server.cors import cors_options, origin_allowed
+from mock_server.cors import cors_options
 from mock_server.craftkit import CraftkitApi
 from mock_server.craftkit import load_world as load_craftkit
 from mock_server.docs import DocsApp, Document
@@ -124,21 +123,26 @@ class MockApp:
         )
         self._api_at = {m.base_path: m.api for m in self.mounts}
         self._routing = RoutingMiddleware(self._dispatch)
+        routed = {name: c.for_connexion() for name, c in contracts.items()}  # once per spec
         for mount in self.mounts:
             self._routing.add_api(
-                Specification.load(contracts[mount.api].for_connexion()),
+                Specification.load(routed[mount.api]),
                 base_path=mount.base_path,
                 resolver=_OperationIds(),
             )
-        self.control = ControlPlane(clock=clock, documented=self.documented)
-        self._control = self.control.asgi()
-        self._access = ControlAccess(
-            settings.admin_token, origin_allowed=origin_allowed(settings.cors_origins)
+        self.control = ControlPlane(
+            Contract.load("control", DOCUMENT), clock=clock, documented=self.documented
         )
-        documents = _documents(contracts, self.mounts)
+        self._control = self.control.asgi()
+        served_at = {name: c.base_paths for name, c in contracts.items()} | {"control": [BASE_PATH]}
+        documents = _documents([*contracts.values(), self.control.contract], served_at)
         self.docs = DocsApp(documents)
         self._control_docs = "/docs/?urls.primaryName=" + quote(documents[-1].title)
         self._app = CORSMiddleware(self._route, **cors_options(settings.cors_origins))
+        # The control plane refuses pages CORS would refuse (see control/access.py).
+        self._access = ControlAccess(
+            settings.admin_token, origin_allowed=self._app.is_allowed_origin
+        )
 
     @property
     def apis(self) -> list[ServedApi]:
@@ -332,20 +336,17 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _documents(contracts: Mapping[str, Contract], mounts: list[Mount]) -> list[Document]:
-    documents = [
+def _documents(contracts: list[Contract], served_at: Mapping[str, list[str]]) -> list[Document]:
+    """What the docs pages show: each contract where this mock serves it (control plane last)."""
+    return [
         Document(
-            name=name,
+            name=contract.name,
             title=f"{contract.document['info']['title']} (OpenAPI {contract.version})",
             document=contract.document,
-            base_paths=[m.base_path for m in reversed(mounts) if m.api == name],
+            base_paths=served_at[contract.name],
         )
-        for name, contract in contracts.items()
+        for contract in contracts
     ]
-    control = yaml.safe_load(DOCUMENT.read_text(encoding="utf-8"))
-    title = f"{control['info']['title']} (OpenAPI {control['openapi']})"
-    documents.append(Document("control", title, control, [BASE_PATH]))
-    return documents
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

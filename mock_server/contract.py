@@ -29,7 +29,7 @@ from referencing.jsonschema import DRAFT4, DRAFT202012
 
 from mock_server.errors import ContractError
 
-__all__ = ["Contract"]
+__all__ = ["Contract", "deref"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,10 @@ class Contract:
         """The raw schema object at ``pointer`` ($refs left as they are)."""
         return _resolve_pointer(self.document, pointer)
 
+    def deref(self, node: Any) -> Any:
+        """``node``, or what its local ``$ref`` s lead to."""
+        return deref(self.document, node)
+
     def for_connexion(self) -> dict[str, Any]:
         """A copy Connexion 3.3 accepts: 3.1 documents are rewritten to 3.0 shape.
 
@@ -110,6 +114,17 @@ class Contract:
             document["openapi"] = "3.0.3"
             _downgrade_schemas(document)
         return document
+
+
+def deref(document: Any, node: Any) -> Any:
+    """Follow local ``$ref`` s (``#/components/...``) from ``node`` until a plain node.
+
+    >>> deref({"a": {"b": 1}}, {"$ref": "#/a"})
+    {'b': 1}
+    """
+    while isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
+        node = _resolve_pointer(document, node["$ref"].removeprefix("#"))
+    return node
 
 
 def _resolve_pointer(document: Any, pointer: str) -> Any:

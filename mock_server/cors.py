@@ -7,11 +7,10 @@ others instead, and ``--cors-origin '*'`` allows every origin.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["EXPOSED_HEADERS", "LOCAL_ORIGINS", "cors_options", "origin_allowed"]
+__all__ = ["EXPOSED_HEADERS", "LOCAL_ORIGINS", "cors_options"]
 
 LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?"
 """The default: pages served from this machine, on any port."""
@@ -46,19 +45,3 @@ def cors_options(origins: Sequence[str]) -> dict[str, Any]:
     else:
         options["allow_origin_regex"] = LOCAL_ORIGINS
     return options
-
-
-def origin_allowed(origins: Sequence[str]) -> Callable[[str], bool]:
-    """The same policy as a predicate, for checks CORS cannot make (a page's simple POST
-    reaches the server whatever CORS says; only reading the answer is blocked).
-
-    >>> origin_allowed([])("http://localhost:5173"), origin_allowed([])("https://evil.example")
-    (True, False)
-    """
-    if "*" in origins:
-        return lambda origin: True
-    if origins:
-        allowed = frozenset(origins)
-        return lambda origin: origin in allowed
-    local = re.compile(LOCAL_ORIGINS)
-    return lambda origin: local.fullmatch(origin) is not None

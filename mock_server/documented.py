@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mock_server.contract import Contract
+from mock_server.contract import Contract, deref
 
 __all__ = [
     "METHODS",
@@ -121,11 +121,11 @@ def documented_operations(contract: Contract) -> dict[str, DocumentedOperation]:
 
 
 def _response(document: Mapping[str, Any], status: int, response: Any) -> DocumentedResponse:
-    response = _deref(document, response)
+    response = deref(document, response)
     media = (response.get("content") or {}).get("application/json") or {}
-    schema = _deref(document, media.get("schema") or {})
+    schema = deref(document, media.get("schema") or {})
     examples = {
-        name: _deref(document, example).get("value")
+        name: deref(document, example).get("value")
         for name, example in (media.get("examples") or {}).items()
     }
     if "example" in media:
@@ -137,7 +137,7 @@ def _response(document: Mapping[str, Any], status: int, response: Any) -> Docume
     else:
         body = sample(document, schema)
     headers = {
-        name: sample(document, _deref(document, header).get("schema") or {})
+        name: sample(document, deref(document, header).get("schema") or {})
         for name, header in (response.get("headers") or {}).items()
     }
     return DocumentedResponse(status, response.get("description", ""), body, examples, headers)
@@ -160,7 +160,7 @@ def sample(document: Mapping[str, Any], schema: Any) -> Any:
     >>> sample({}, {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}}})
     {'id': '3fa85f64-5717-4562-b3fc-2c963f66afa6'}
     """
-    schema = _deref(document, schema)
+    schema = deref(document, schema)
     if not isinstance(schema, Mapping):
         return None
     for keyword in ("const", "example", "default"):
@@ -192,13 +192,3 @@ def sample(document: Mapping[str, Any], schema: Any) -> Any:
     if kind == "boolean":
         return True
     return None
-
-
-def _deref(document: Mapping[str, Any], node: Any) -> Any:
-    """Follow local ``$ref`` s (``#/components/...``) until a plain node."""
-    while isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
-        target: Any = document
-        for token in node["$ref"].removeprefix("#/").split("/"):
-            target = target[token.replace("~1", "/").replace("~0", "~")]
-        node = target
-    return node

@@ -104,7 +104,8 @@ class Problems:
         extra: Iterable[str] = (),
     ) -> None:
         """Flag keys the spec's schema does not declare (a typo would pass JSON Schema)."""
-        schema = _deref(contract, schema)
+        schema = contract.deref(schema)
+        schema = schema if isinstance(schema, dict) else {}
         if isinstance(instance, dict) and isinstance(schema.get("properties"), dict):
             if "additionalProperties" in schema:
                 return
@@ -118,12 +119,6 @@ class Problems:
         elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
             for index, item in enumerate(instance):
                 self.unknown_fields(contract, schema["items"], item, f"{where}[{index}]")
-
-
-def _deref(contract: Contract, schema: Any) -> Any:
-    while isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
-        schema = contract.schema(schema["$ref"].removeprefix("#"))
-    return schema if isinstance(schema, dict) else {}
 
 
 def did_you_mean(value: str, options: Iterable[str]) -> str:

@@ -7,7 +7,6 @@ request holds the one it started with, so it never sees half of a reload.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from mock_server.craftkit import CraftkitApi
 from mock_server.firma import FirmaApi
@@ -18,21 +17,16 @@ from mock_server.store import MemoryStore, Store
 __all__ = ["Live"]
 
 
-@dataclass(frozen=True)
 class Live:
-    craftkit: CraftkitApi
-    firma: FirmaApi
-    sessions: Sessions = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "sessions", Sessions(self._seed))
-
-    @property
-    def apis(self) -> list[ServedApi]:
-        return [self.craftkit, self.firma]
+    def __init__(self, craftkit: CraftkitApi, firma: FirmaApi) -> None:
+        self.craftkit = craftkit
+        self.firma = firma
+        self.apis: list[ServedApi] = [craftkit, firma]
+        self._by_name = {api.name: api for api in self.apis}
+        self.sessions = Sessions(self._seed)
 
     def api(self, name: str) -> ServedApi:
-        return self.craftkit if name == self.craftkit.name else self.firma
+        return self._by_name[name]
 
     def _seed(self) -> Mapping[str, Store]:
         return {api.name: MemoryStore(api.seed()) for api in self.apis}

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["Decision", "MemoryStore", "Record", "Store"]
+__all__ = ["Decision", "MemoryStore", "Record", "Store", "insert"]
 
 Record = dict[str, Any]
 Outcome = TypeVar("Outcome")
@@ -46,6 +46,20 @@ class Store(Protocol):
     ) -> Outcome:
         """Atomically: read the record (``None`` if absent), decide, store the replacement."""
         ...
+
+
+def insert(record: Record) -> Callable[[Record | None], Decision[bool]]:
+    """A ``decide`` that stores ``record`` unless its key is taken; the outcome says whether.
+
+    >>> store = MemoryStore({})
+    >>> store.transition("jwts", "a", insert({"x": 1})), store.transition("jwts", "a", insert({}))
+    (True, False)
+    """
+
+    def decide(current: Record | None) -> Decision[bool]:
+        return Decision(False) if current is not None else Decision(True, replacement=record)
+
+    return decide
 
 
 def _clone(value: Any) -> Any:

@@ -12,6 +12,7 @@ import logging
 import warnings
 from collections.abc import Mapping
 from datetime import datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -30,6 +31,7 @@ with warnings.catch_warnings():
 from mock_server import _scope
 from mock_server._http import json_response
 from mock_server.clock import Clock, isoformat
+from mock_server.contract import Contract
 from mock_server.craftkit import signatures
 from mock_server.craftkit.world import check_record
 from mock_server.documented import DocumentedOperation
@@ -39,6 +41,7 @@ from mock_server.fixtures import Problems, did_you_mean
 from mock_server.ids import canonical_uuid
 from mock_server.live import Live
 from mock_server.sessions import Session
+from mock_server.store import insert
 
 __all__ = ["BASE_PATH", "DOCUMENT", "ControlPlane"]
 
@@ -59,8 +62,7 @@ def _empty() -> Response:
 
 
 def _refuse(status: int, detail: str) -> ProblemException:
-    titles = {400: "Bad Request", 404: "Not Found", 409: "Conflict"}
-    return ProblemException(status=status, title=titles[status], detail=detail)
+    return ProblemException(status=status, title=HTTPStatus(status).phrase, detail=detail)
 
 
 class _NamedParameters(ParameterValidator):  # type: ignore[misc]
@@ -83,22 +85,22 @@ class ControlPlane:
 
     def __init__(
         self,
+        contract: Contract,
         *,
         clock: Clock,
         documented: Mapping[str, Mapping[str, DocumentedOperation]],
     ) -> None:
         self._clock = clock
+        self.contract = contract
         self._documented = documented
 
     def asgi(self) -> ASGIApp:
         """The Connexion app serving the control plane (validation on, its own Swagger UI off)."""
         app = connexion.AsyncApp(
-            __name__,
-            specification_dir=DOCUMENT.parent,
-            swagger_ui_options=SwaggerUIOptions(swagger_ui=False, serve_spec=False),
+            __name__, swagger_ui_options=SwaggerUIOptions(swagger_ui=False, serve_spec=False)
         )
         app.add_api(
-            DOCUMENT.name,
+            dict(self.contract.document),
             base_path=BASE_PATH,
             resolver=Resolver(function_resolver=lambda oid: getattr(self, oid)),
             strict_validation=True,
@@ -144,15 +146,16 @@ class ControlPlane:
         if problems.lines:
             raise _refuse(400, "; ".join(problems.lines))
         key = str(canonical_uuid(record["id"]))
-        outcome = session.stores["craftkit"].transition(
-            signatures.COLLECTION, key, lambda current: signatures.create(current, record)
-        )
-        if isinstance(outcome, signatures.Conflict):
-            raise _refuse(409, outcome.message)
+        if not session.stores["craftkit"].transition(signatures.COLLECTION, key, insert(record)):
+            raise _refuse(
+                409,
+                f"body.id: a signature request {record['id']} already exists "
+                "(leave id out for a new one)",
+            )
         log.info(
             "session %r: signature request %s created (%s)", session.name, key, record["status"]
         )
-        return _json(outcome.body, 201)
+        return _json(record, 201)
 
     async def apply_event(self, id: str, body: dict[str, Any]) -> Response:
         _, session = self._session()
@@ -179,7 +182,11 @@ class ControlPlane:
                 )
                 return _json(record, 200)
             case signatures.NotFound():
-                raise _refuse(404, f"no signature request {id!r} in session {session.name!r}")
+                raise _refuse(
+                    404,
+                    f"no signature request {id!r} in session {session.name!r} "
+                    "(GET /__mock/state lists them)",
+                )
             case signatures.Conflict(message):
                 raise _refuse(409, message)
             case signatures.EventRefused(message):
@@ -213,11 +220,14 @@ class ControlPlane:
             "signing_request_id": ids["signing_request_id"],
             "revoked_at": None,
         }
-        outcome = session.stores["firma"].transition(
-            jwts.COLLECTION, record["jwt_id"], lambda current: jwts.issue(current, record)
-        )
-        if isinstance(outcome, jwts.Taken):
-            raise _refuse(409, f"a JWT with jwt_id {outcome.jwt_id} already exists")
+        if not session.stores["firma"].transition(
+            jwts.COLLECTION, record["jwt_id"], insert(record)
+        ):
+            raise _refuse(
+                409,
+                f"body.jwt_id: a JWT {record['jwt_id']} already exists "
+                "(leave jwt_id out for a new one)",
+            )
         log.info("session %r: JWT %s issued to %s", session.name, record["jwt_id"], workspace)
         return _json(record, 201)
 
@@ -263,8 +273,7 @@ class ControlPlane:
             raise _refuse(
                 400, f"status: {operation} documents no {status} (documented: {documented})"
             )
-        drop = bool(body.get("drop", False))
-        delay_ms = int(body.get("delay_ms", 0))
+        drop, delay_ms = body.get("drop", False), body.get("delay_ms", 0)
         if status is None and not drop and not delay_ms:
             raise _refuse(400, "give at least one of status, delay_ms and drop")
         if status is not None and drop:

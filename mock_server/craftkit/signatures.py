@@ -32,7 +32,6 @@ __all__ = [
     "ProviderError",
     "apply_event",
     "cancel",
-    "create",
     "public_body",
 ]
 
@@ -212,10 +211,3 @@ def _recipient(
             done = "signed" if named.get("signedAt") else "declined"
             return Conflict(f"Recipient {recipient_id} has already {done}.")
     return named
-
-
-def create(record: Record | None, candidate: Record) -> Decision[Applied | Conflict]:
-    """Store ``candidate`` as a new request unless its id is taken."""
-    if record is not None:
-        return Decision(Conflict(f"A signature request with id {candidate['id']} already exists."))
-    return Decision(Applied(candidate), replacement=candidate)

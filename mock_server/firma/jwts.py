@@ -14,12 +14,9 @@ from mock_server.store import Decision, Record
 __all__ = [
     "COLLECTION",
     "AlreadyRevoked",
-    "Issued",
     "NotFound",
     "RevokeOutcome",
     "Revoked",
-    "Taken",
-    "issue",
     "revoke",
 ]
 
@@ -52,20 +49,3 @@ def revoke(record: Record | None, *, workspace: str, now: str) -> Decision[Revok
         return Decision(AlreadyRevoked())
     revoked = {**record, "revoked_at": now}
     return Decision(Revoked(jwt_id=record["jwt_id"], revoked_at=now), replacement=revoked)
-
-
-@dataclass(frozen=True)
-class Issued:
-    record: Record
-
-
-@dataclass(frozen=True)
-class Taken:
-    jwt_id: str
-
-
-def issue(record: Record | None, candidate: Record) -> Decision[Issued | Taken]:
-    """Store ``candidate``, a new active JWT, unless its ``jwt_id`` is taken."""
-    if record is not None:
-        return Decision(Taken(candidate["jwt_id"]))
-    return Decision(Issued(candidate), replacement=candidate)
