@@ -12,17 +12,15 @@ fresh copy of the fixtures): building an app per test would cost 0.4 s each.
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import httpx
 import pytest
 import yaml
 
-from mock_server import Settings, create_app
 from mock_server.app import MockApp
 from mock_server.clock import isoformat
 from mock_server.contract import Contract
@@ -32,6 +30,7 @@ from tests.conftest import (
     FIRMA_GLOBEX_KEY,
     GLOBEX_KEY,
     SPECS,
+    AppFactory,
     ContractClient,
     FrozenClock,
     fixture_data,
@@ -39,7 +38,7 @@ from tests.conftest import (
     signature_requests,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.one_app_per_module]
 
 SIGNATURE_REQUEST = Contract.load("craftkit", SPECS["craftkit"]).validator(
     "/components/schemas/SignatureRequest"
@@ -69,31 +68,6 @@ WITH_APPROVER = next(
 )
 TERMINAL = {r["status"]: r for r in reversed(ACME) if r["status"] not in ("sent", "viewed")}
 ACTIVE_JWT = jwts(workspace="ws_acme", revoked_at=None)[0]
-CLOCK = FrozenClock()
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    """The shared app's clock, back at the start for each test."""
-    CLOCK.now = FrozenClock().now
-    return CLOCK
-
-
-@pytest.fixture(scope="module")
-def shared_app() -> MockApp:
-    return create_app(Settings(), clock=CLOCK)
-
-
-@pytest.fixture
-async def mock(
-    shared_app: MockApp,
-    clock: FrozenClock,
-    client_for: Callable[[MockApp], AbstractAsyncContextManager[ContractClient]],
-) -> AsyncIterator[ContractClient]:
-    """A validating client whose every request names a session no other test uses."""
-    async with client_for(shared_app) as client:
-        client.http.headers["X-Mock-Session"] = f"control-{uuid4().hex}"
-        yield client
 
 
 def problem(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -695,6 +669,7 @@ async def test_issue_refuses_ids_that_are_not_uuids(mock: ContractClient, field:
 
 async def test_events_work_on_recipients_that_omit_optional_fields(
     tmp_path: Path,
+    make_app: AppFactory,
     client_for: Callable[[MockApp], AbstractAsyncContextManager[ContractClient]],
 ) -> None:
     # The spec requires only id, firstName, email and designation of a recipient.
@@ -705,7 +680,7 @@ async def test_events_work_on_recipients_that_omit_optional_fields(
             person.pop(optional, None)
     path = tmp_path / "craftkit.yaml"
     path.write_text(yaml.safe_dump(data))
-    async with client_for(create_app(Settings(fixtures=(path,)), clock=CLOCK)) as mock:
+    async with client_for(make_app(fixtures=(path,))) as mock:
         url = f"/__mock/craftkit/signature-requests/{record['id']}/events"
         signers = [p for p in record["recipients"] if p["designation"] != "CC"]
         for _ in signers:

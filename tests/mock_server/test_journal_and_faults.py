@@ -8,32 +8,28 @@ the isolation itself).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import uuid4
 
 import httpx
 import pytest
-import yaml
 
-from mock_server import Settings, create_app
-from mock_server.app import ConnectionDropped, MockApp
+from mock_server.app import ConnectionDropped
 from mock_server.clock import isoformat
 from tests.conftest import (
     ACME_LIVE_KEY,
     ACME_TEST_KEY,
     FIRMA_ACME_KEYS,
     FIRMA_BASES,
-    SPECS,
     ContractClient,
     FrozenClock,
     jwts,
     signature_requests,
+    spec_responses,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.one_app_per_module]
 
 REVOKE = "POST /jwt/revoke-signing-request"
 CANCEL = "cancelSignature"
@@ -45,31 +41,6 @@ IN_FLIGHT = [
 SENT = IN_FLIGHT[0]
 ACTIVE = jwts(workspace="ws_acme", revoked_at=None)[0]
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
-CLOCK = FrozenClock()
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    """The shared app's clock, back at the start for each test."""
-    CLOCK.now = FrozenClock().now
-    return CLOCK
-
-
-@pytest.fixture(scope="module")
-def shared_app() -> MockApp:
-    return create_app(Settings(), clock=CLOCK)
-
-
-@pytest.fixture
-async def mock(
-    shared_app: MockApp,
-    clock: FrozenClock,
-    client_for: Callable[[MockApp], AbstractAsyncContextManager[ContractClient]],
-) -> AsyncIterator[ContractClient]:
-    """A validating client whose every request names a session no other test uses."""
-    async with client_for(shared_app) as client:
-        client.http.headers["X-Mock-Session"] = f"journal-{uuid4().hex}"
-        yield client
 
 
 async def journal(mock: ContractClient, **filters: Any) -> list[dict[str, Any]]:
@@ -94,20 +65,8 @@ async def add_fault(mock: ContractClient, **fault: Any) -> dict[str, Any]:
 
 
 def documented_body(api: str, status: int) -> Any:
-    """The body the spec gives for ``status`` of the one operation: its example, else the first
-    named one. Read from the spec here, so a wrong choice by the mock cannot hide."""
-    document = yaml.safe_load(SPECS[api].read_text())
-
-    def deref(node: Any) -> Any:
-        while "$ref" in node:
-            target = document
-            for token in node["$ref"].removeprefix("#/").split("/"):
-                target = target[token]
-            node = target
-        return node
-
-    [item] = document["paths"].values()
-    media = deref(item["post"]["responses"][str(status)])["content"]["application/json"]
+    """The body the spec gives for ``status``: its example, else the first named one."""
+    media = spec_responses(api)[status]
     if "example" in media:
         return media["example"]
     return next(iter(media["examples"].values()))["value"]

@@ -7,67 +7,26 @@ client, as every answer is. The tests share one app and each runs in an
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
 from typing import Any
-from uuid import uuid4
 
 import httpx
 import pytest
-import yaml
 
-from mock_server import Settings, create_app
-from mock_server.app import MockApp
 from tests.conftest import (
     FIRMA_BASES,
-    SPECS,
     ContractClient,
     jwts,
     signature_requests,
+    spec_responses,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.one_app_per_module]
 
 SENT = next(r for r in signature_requests(project="proj_acme", status="sent") if "mock" not in r)
 ACTIVE = jwts(workspace="ws_acme", revoked_at=None)[0]
 CRAFTKIT_STATUSES = (200, 400, 401, 404, 409, 502)
 FIRMA_STATUSES = (200, 400, 401, 404, 429)
 REVOKE = "POST /jwt/revoke-signing-request"
-
-
-@pytest.fixture(scope="module")
-def shared_app() -> MockApp:
-    return create_app(Settings())
-
-
-@pytest.fixture
-async def mock(
-    shared_app: MockApp,
-    client_for: Callable[[MockApp], AbstractAsyncContextManager[ContractClient]],
-) -> AsyncIterator[ContractClient]:
-    """A validating client whose every request names a session no other test uses."""
-    async with client_for(shared_app) as client:
-        client.http.headers["X-Mock-Session"] = f"prefer-{uuid4().hex}"
-        yield client
-
-
-def spec_responses(api: str) -> dict[int, dict[str, Any]]:
-    """The one operation's responses, read from the spec here rather than from the mock."""
-    document = yaml.safe_load(SPECS[api].read_text())
-
-    def deref(node: Any) -> Any:
-        while "$ref" in node:
-            target = document
-            for token in node["$ref"].removeprefix("#/").split("/"):
-                target = target[token]
-            node = target
-        return node
-
-    [item] = document["paths"].values()
-    return {
-        int(status): deref(response)["content"]["application/json"]
-        for status, response in item["post"]["responses"].items()
-    }
 
 
 CRAFTKIT = spec_responses("craftkit")
