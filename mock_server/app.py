@@ -257,13 +257,11 @@ class MockApp:
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         routing = scope.get("extensions", {}).get(_ROUTING, {})
         state = scope["state"]
-        api: ServedApi = state[_scope.LIVE].api(
-            self._api_at.get(routing.get("api_base_path", ""), "")
-        )
         operation = routing.get("operation_id")
-        handler = api.operations.get(operation) if operation else None
-        if handler is None:
+        if operation is None:  # a path no spec declares
             raise HTTPException(404)
+        api: ServedApi = state[_scope.LIVE].api(self._api_at[routing["api_base_path"]])
+        handler = api.operations[operation]
         state[_scope.API], state[_scope.OPERATION] = api.name, operation
         session: Session = state[_scope.SESSION]
         store = session.stores[api.name]
