@@ -296,7 +296,8 @@ def act(
 ) -> Exchange:
     """Cancel or revoke ``target_id``: JSON ``body`` (None: no body at all), or raw ``content``.
 
-    >>> act(APIS["firma"], client, jwt_id, authorization="firma_acme_0001")  # doctest: +SKIP
+    For example, ``act(APIS["firma"], client, jwt_id, authorization="firma_acme_0001")``
+    revokes ``jwt_id`` with the key written the way Firma's docs show it.
     """
     headers = {} if authorization is None else {"Authorization": authorization}
     if content is not None:

@@ -114,8 +114,10 @@ def curl_line(
 class Client:
     """Sends requests to one target, politely and within a timeout.
 
-    >>> client = Client("http://127.0.0.1:8000", timeout=5)  # doctest: +SKIP
-    >>> client.send("POST", "/v1/signatures/x/cancel", headers={"Authorization": "Bearer k"})
+    Example (against a running target)::
+
+        client = Client("http://127.0.0.1:8000", timeout=5)
+        client.send("POST", "/v1/signatures/x/cancel", headers={"Authorization": "Bearer k"})
     """
 
     def __init__(

@@ -46,8 +46,9 @@ class ResponseValidator:
 
     >>> validator = ResponseValidator.from_path(Path("specs/firma.openapi.yaml"),
     ...     base_url="http://127.0.0.1:8000/api/v1")
-    >>> validator.errors(response)  # doctest: +SKIP
-    []
+    >>> request = httpx.Request("POST", "http://127.0.0.1:8000/api/v1/jwt/revoke-signing-request")
+    >>> validator.errors(httpx.Response(418, json={}, request=request))
+    ['ResponseNotFound: Unknown response http status: 418']
     """
 
     def __init__(self, document: Mapping[str, Any], *, base_url: str) -> None:

@@ -1,9 +1,10 @@
 """One harness run: read the fixture, reach the target, run the phases, gather the report.
 
->>> report = run(Settings(api="firma", base_url="http://127.0.0.1:8000/api/v1",
-...                       fixtures=Path("fixtures/firma.yaml")))  # doctest: +SKIP
->>> report.exit_code
-0
+Example (against a running mock)::
+
+    report = run(Settings(api="firma", base_url="http://127.0.0.1:8000/api/v1",
+                          fixtures=Path("fixtures/firma.yaml")))
+    report.exit_code  # 0: no violation, 1: violations
 """
 
 from __future__ import annotations

@@ -21,9 +21,10 @@ PROFILES = {"fast": (10, 2, 6), "default": (50, 5, 10), "thorough": (300, 30, 20
 class Settings:
     """What to check and how hard.
 
-    >>> Settings(api="craftkit", base_url="http://127.0.0.1:8000",
-    ...          fixtures=Path("fixtures/craftkit.yaml"))
-    ... # doctest: +SKIP
+    >>> settings = Settings(api="craftkit", base_url="http://127.0.0.1:8000",
+    ...                     fixtures=Path("fixtures/craftkit.yaml"), profile="fast")
+    >>> settings.examples, settings.spec_path.name
+    (10, 'craftkit.openapi.yaml')
     """
 
     api: str

@@ -6,7 +6,7 @@ when present, is what a cancel must leave unchanged. This reader is the
 harness's own (the harness never imports ``mock_server``) and deliberately lax
 about everything it does not use.
 
->>> world = read_world(Path("fixtures/craftkit.yaml"))  # doctest: +SKIP
+>>> world = read_world(Path("fixtures/craftkit.yaml"), environ={})
 >>> world.tenants[0].keys
 ('ck_test_acme_0001', 'ck_live_acme_0001')
 """

@@ -45,7 +45,7 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 def load_fixture(path: Path | str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read a fixture file (DESIGN.md "Fixture format") with ``${VAR:-default}`` expanded.
 
-    >>> load_fixture("fixtures/firma.yaml")["workspaces"][1]["api_keys"]  # doctest: +SKIP
+    >>> load_fixture("fixtures/firma.yaml", {})["workspaces"][1]["api_keys"]
     ['firma_globex_0001']
     """
     expanded: dict[str, Any] = expand(

@@ -24,8 +24,10 @@ def serve(
 ) -> Iterator[str]:
     """Run ``app`` on ``127.0.0.1:<free port>`` and yield its base URL (no trailing slash).
 
-    >>> with serve(craftkit_app(fixture)) as url:  # doctest: +SKIP
-    ...     httpx.post(f"{url}/v1/signatures/{sid}/cancel")
+    Example::
+
+        with serve(craftkit_app(fixture)) as url:
+            httpx.post(f"{url}/v1/signatures/{sid}/cancel")
     """
     config = uvicorn.Config(
         app,
@@ -63,9 +65,11 @@ class AppSlot:
     Starting a server costs a few hundred milliseconds; a test table of
     faulty targets keeps one server running and swaps the target per row.
 
-    >>> slot = AppSlot()
-    >>> with serve(slot) as url:  # doctest: +SKIP
-    ...     slot.app = firma_app(fixture, frozenset({"cascade"}))
+    Example::
+
+        slot = AppSlot()
+        with serve(slot) as url:
+            slot.app = firma_app(fixture, frozenset({"cascade"}))
     """
 
     def __init__(self, app: ASGIApp | None = None) -> None:

@@ -5,10 +5,12 @@ Each target is correct by default (DESIGN.md's tables, the specs' schemas);
 correct reading of the contract. They never import ``mock_server`` or
 ``conformance``: the harness must catch faults in code it has never seen.
 
->>> from tests.conformance.servers import serve
->>> app = craftkit_app(load_fixture("fixtures/craftkit.yaml"), frozenset({"recancel_accepted"}))
->>> with serve(app) as base_url:  # doctest: +SKIP
-...     ...  # run the harness against base_url
+Example::
+
+    from tests.conformance.servers import serve
+    app = craftkit_app(load_fixture("fixtures/craftkit.yaml"), frozenset({"recancel_accepted"}))
+    with serve(app) as base_url:
+        ...  # run the harness against base_url
 """
 
 from __future__ import annotations

@@ -307,8 +307,8 @@ def craftkit_app(
 ) -> Starlette:
     """A Craftkit target over ``fixture`` (a parsed fixture file), optionally faulty.
 
-    >>> app = craftkit_app(load_fixture("fixtures/craftkit.yaml"), frozenset({"cascade"}))
-    ... # doctest: +SKIP
+    >>> from tests.conformance._http import load_fixture
+    >>> app = craftkit_app(load_fixture("fixtures/craftkit.yaml", {}), frozenset({"cascade"}))
     """
     faults = frozenset(faults)
     check_choices("craftkit", faults, variant, CRAFTKIT_FAULTS, CRAFTKIT_VARIANTS)

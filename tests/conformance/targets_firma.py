@@ -343,8 +343,8 @@ def firma_app(
 
     ``clock`` gives Unix seconds; tests move it to roll the rate-limit window.
 
-    >>> app = firma_app(load_fixture("fixtures/firma.yaml"), frozenset({"hang"}))
-    ... # doctest: +SKIP
+    >>> from tests.conformance._http import load_fixture
+    >>> app = firma_app(load_fixture("fixtures/firma.yaml", {}), frozenset({"hang"}))
     """
     faults = frozenset(faults)
     check_choices("firma", faults, variant, FIRMA_FAULTS, FIRMA_VARIANTS)
