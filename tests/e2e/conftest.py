@@ -23,6 +23,15 @@ class RunningServer:
     url: str
     startup_log: str
 
+    def stop(self) -> None:
+        """SIGTERM, wait, and close the log pipe (warnings are errors: no leaked file)."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        finally:
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+
 
 def start_server(*args: str, timeout: float = 20.0) -> RunningServer:
     """Start ``mock-server --port 0``; return once it logs its address."""
@@ -46,6 +55,8 @@ def start_server(*args: str, timeout: float = 20.0) -> RunningServer:
         if match:
             return RunningServer(process, match.group(1), "".join(lines))
     process.kill()
+    process.wait(timeout=10)
+    process.stdout.close()
     raise AssertionError("mock-server did not start:\n" + "".join(lines))
 
 
@@ -55,5 +66,4 @@ def server() -> Iterator[RunningServer]:
     try:
         yield running
     finally:
-        running.process.terminate()
-        running.process.wait(timeout=10)
+        running.stop()

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -31,10 +33,12 @@ class Log:
         self.lines: list[str] = []
         stream = server.process.stdout
         assert stream is not None
-        self._thread = threading.Thread(
-            target=lambda: self.lines.extend(iter(stream.readline, "")), daemon=True
-        )
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
         self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        with contextlib.suppress(ValueError):  # the pipe closed under us: the server stopped
+            self.lines.extend(iter(stream.readline, ""))
 
     @property
     def text(self) -> str:
@@ -51,8 +55,7 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 15.0) ->
 
 
 def stopped(server: RunningServer) -> None:
-    server.process.terminate()
-    server.process.wait(timeout=10)
+    server.stop()
 
 
 @pytest.fixture
@@ -150,9 +153,7 @@ def test_admin_token_flag_guards_the_control_plane(
     assert right.status_code == 200
 
 
-@pytest.mark.parametrize(
-    "server_with", [("--cors-origin", "https://app.example")], indirect=True
-)
+@pytest.mark.parametrize("server_with", [("--cors-origin", "https://app.example")], indirect=True)
 def test_cors_origin_flag_replaces_the_local_default(
     server_with: tuple[RunningServer, Log],
 ) -> None:
