@@ -293,10 +293,10 @@ async def test_a_non_ascii_admin_token_matches_as_typed(
     app = make_app(admin_token="sécret-ключ")
     async with connect(app, REMOTE) as client:
         right = await client.http.get(
-            "/__mock/state", headers={"Authorization": "Bearer sécret-ключ".encode()}
+            "/__mock/state", headers={b"Authorization": "Bearer sécret-ключ".encode()}
         )
         wrong = await client.http.get(
-            "/__mock/state", headers={"Authorization": "Bearer sécret".encode()}
+            "/__mock/state", headers={b"Authorization": "Bearer sécret".encode()}
         )
     assert (right.status_code, wrong.status_code) == (200, 401)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.conftest import FIRMA_BASES, ContractClient, signature_requests
@@ -59,7 +61,7 @@ async def test_unknown_path_is_404_in_the_owning_apis_envelope(
 async def test_unexpected_error_is_500_in_envelope_and_logged(
     mock: ContractClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def broken(request: object, store: object) -> object:
+    async def broken(request: Any, store: Any) -> Any:
         raise RuntimeError("planted")
 
     mock.app.live.craftkit.operations = {"cancelSignature": broken}

@@ -187,7 +187,7 @@ async def test_well_formed_names_select_a_session(names_mock: ContractClient, na
 async def test_malformed_names_are_refused_on_every_path(
     names_mock: ContractClient, name: bytes
 ) -> None:
-    headers = {"X-Mock-Session": name}
+    headers = {b"X-Mock-Session": name}
     known = set(names_mock.app.live.sessions.names())
 
     control = await names_mock.http.get("/__mock/state", headers=headers)
