@@ -31,7 +31,7 @@ from conformance.errors import UsageError
 from conformance.failures import Violation, merge
 from conformance.world import State, World
 
-__all__ = ["ContractRun", "run_contract"]
+__all__ = ["ContractRun", "run_contract", "schemathesis_checks"]
 
 log = logging.getLogger("conformance")
 
@@ -58,7 +58,7 @@ def schemathesis_checks() -> list[str]:
     return sorted(check.__name__ for check in CHECKS.get_all())
 
 
-def schemathesis_config(
+def _schemathesis_config(
     world: World, api: Api, *, base_url: str, seed: int, max_examples: int, timeout: float
 ) -> dict[str, Any]:
     """The Schemathesis configuration (its TOML keys) for one run against ``base_url``."""
@@ -103,7 +103,7 @@ def run_contract(
 ) -> ContractRun:
     """Run Schemathesis against the target; every failure becomes a ``Violation``."""
     config = SchemathesisConfig.from_dict(
-        schemathesis_config(
+        _schemathesis_config(
             world, api, base_url=base_url, seed=seed, max_examples=max_examples, timeout=timeout
         )
     )

@@ -21,7 +21,7 @@ from conformance.runner import Report, run
 from conformance.settings import PROFILES, Settings
 from conformance.world import API_NAMES
 
-__all__ = ["pytest_addoption"]
+__all__ = ["conformance_report", "pytest_addoption", "settings_from"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -87,7 +87,7 @@ def _unused() -> None:  # pragma: no cover - never called, the dispatcher answer
 
 
 @dataclass(frozen=True)
-class Mount:
+class _Mount:
     base_path: str
     api: str
 
@@ -117,7 +117,7 @@ class MockApp:
         self.clock = clock
         self.documented = {name: documented_operations(c) for name, c in contracts.items()}
         self.mounts = sorted(
-            (Mount(path, name) for name, c in contracts.items() for path in c.base_paths),
+            (_Mount(path, name) for name, c in contracts.items() for path in c.base_paths),
             key=lambda m: len(m.base_path),
             reverse=True,
         )

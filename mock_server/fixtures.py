@@ -25,7 +25,7 @@ from mock_server.contract import Contract
 from mock_server.errors import FixtureError
 from mock_server.issues import missing_property
 
-__all__ = ["FixtureFile", "Problems", "read_fixture"]
+__all__ = ["FixtureFile", "Problems", "did_you_mean", "display", "explain", "read_fixture"]
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 

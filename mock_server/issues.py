@@ -24,7 +24,7 @@ class Flattened(TypedDict):
 _FORMAT_NAMES = {"uuid": "uuid", "email": "email", "date-time": "datetime", "uri": "url"}
 
 
-def js_type(value: object) -> str:
+def _js_type(value: object) -> str:
     """The name Zod gives a decoded JSON value's type."""
     if value is None:
         return "null"
@@ -51,7 +51,7 @@ def zod_message(error: ValidationError) -> str:
     if error.validator == "type":
         names = expected if isinstance(expected, list) else [expected]
         wanted = " | ".join("number" if n == "integer" else n for n in names)
-        return f"Expected {wanted}, received {js_type(error.instance)}"
+        return f"Expected {wanted}, received {_js_type(error.instance)}"
     if error.validator == "required":
         return "Required"
     if error.validator == "maxLength":

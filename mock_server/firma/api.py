@@ -31,7 +31,7 @@ REVOKE_BODY = (
 )
 
 
-def presented_key(request: Request) -> str | None:
+def _presented_key(request: Request) -> str | None:
     """The API key in ``Authorization``, with or without the optional ``Bearer`` prefix."""
     values = request.headers.getlist("authorization")
     if len(values) != 1:
@@ -84,7 +84,7 @@ class FirmaApi:
 
     def answer_headers(self, request: Request, store: Store, status: int) -> dict[str, str]:
         """The caller's quota, peeked (a refused or forced answer counts no write)."""
-        key = presented_key(request)
+        key = _presented_key(request)
         quota = self.limiter.peek(store, key if key in self.world.keys else None)
         headers = quota.headers()
         if status == 429:
@@ -92,7 +92,7 @@ class FirmaApi:
         return headers
 
     async def revoke_signing_request(self, request: Request, store: Store) -> Response:
-        key = presented_key(request)
+        key = _presented_key(request)
         workspace = self.world.keys.get(key) if key else None
         if key is None or workspace is None:
             quota = self.limiter.peek(store, None)
