@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint install lock clean
+.PHONY: run test test-fast lint install lock clean
 
 install: $(STAMP)
 
@@ -18,10 +18,28 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/mock-server $(ARGS)
 
+# Doctests of both packages run with the suite (conformance/suite is the harness's
+# pytest suite for users: it needs a target, so it is not collected here).
+PYTEST_PATHS := tests mock_server conformance --doctest-modules --ignore=conformance/suite
+
+# The whole suite, as CI runs it; prints how long it took (measured, not asserted).
 test: $(STAMP)
-	$(BIN)/ruff check mock_server conformance tests
+	@date +%s > $(VENV)/.test-started
+	$(MAKE) --no-print-directory lint
 	$(BIN)/mypy
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_PATHS) $(PYTEST_ARGS)
+	@echo "make test: passed in $$(( $$(date +%s) - $$(cat $(VENV)/.test-started) )) s"
+
+# The edit-test loop: in-process tests only (no servers, no sockets), under a minute.
+test-fast: $(STAMP)
+	$(BIN)/pytest $(PYTEST_PATHS) -m "not e2e and not loopback" -q $(PYTEST_ARGS)
+
+# What ARCHITECTURE.md and STYLE.md state, enforced: lint rules (incl. who may read
+# the environment), formatting, and who may import whom (import-linter contracts).
+lint: $(STAMP)
+	$(BIN)/ruff check mock_server conformance tests
+	$(BIN)/ruff format --check mock_server conformance tests
+	$(BIN)/lint-imports
 
 # Re-pin after changing dependencies in pyproject.toml: resolves in a scratch
 # venv and writes every transitive version to constraints.txt.

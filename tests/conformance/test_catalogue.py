@@ -26,6 +26,8 @@ from tests.conformance.targets import (
 )
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.loopback
+
 FIXTURES = {"craftkit": ROOT / "fixtures/craftkit.yaml", "firma": ROOT / "fixtures/firma.yaml"}
 APPS = {"craftkit": craftkit_app, "firma": firma_app}
 SEED = 20261122

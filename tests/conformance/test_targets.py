@@ -30,6 +30,8 @@ from tests.conformance.targets import (
     load_fixture,
 )
 
+pytestmark = pytest.mark.loopback
+
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = {
     "craftkit": ROOT / "specs/craftkit.openapi.yaml",
