@@ -146,7 +146,7 @@ def anyio_backend() -> str:
 
 
 def _shares_app(request: pytest.FixtureRequest) -> bool:
-    return request.node.get_closest_marker("one_app_per_module") is not None
+    return request.node.get_closest_marker("own_app") is None
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +161,7 @@ def module_app(module_clock: FrozenClock) -> MockApp:
 
 @pytest.fixture
 def clock(request: pytest.FixtureRequest) -> FrozenClock:
-    """A frozen clock; under ``one_app_per_module``, the module app's, back at the start."""
+    """A frozen clock: the module app's, back at the start (``own_app``: a clock of its own)."""
     if not _shares_app(request):
         return FrozenClock()
     shared: FrozenClock = request.getfixturevalue("module_clock")
@@ -184,11 +184,12 @@ def make_app(clock: FrozenClock) -> AppFactory:
 async def mock(
     request: pytest.FixtureRequest, make_app: AppFactory
 ) -> AsyncIterator[ContractClient]:
-    """A fresh mock with the bundled fixtures, and a validating client for it.
+    """The mock with the bundled fixtures, and a validating client for it.
 
-    In a module marked ``one_app_per_module`` the tests share one app (building one
-    takes about 0.4 s) and each test's requests name an ``X-Mock-Session`` of its own,
-    so they still start from the fixtures and never see each other.
+    The tests of a module share one app (building one takes about 0.2 s) and each
+    test's requests name an ``X-Mock-Session`` of its own, so every test still starts
+    from the fixtures and never sees another's changes. A test that changes the app
+    itself, or needs the ``default`` session, is marked ``own_app``.
     """
     if _shares_app(request):
         async with _client(request.getfixturevalue("module_app")) as client:

@@ -38,7 +38,7 @@ from tests.conftest import (
     signature_requests,
 )
 
-pytestmark = [pytest.mark.anyio, pytest.mark.one_app_per_module]
+pytestmark = pytest.mark.anyio
 
 SIGNATURE_REQUEST = Contract.load("craftkit", SPECS["craftkit"]).validator(
     "/components/schemas/SignatureRequest"

@@ -29,7 +29,7 @@ from tests.conftest import (
     spec_responses,
 )
 
-pytestmark = [pytest.mark.anyio, pytest.mark.one_app_per_module]
+pytestmark = pytest.mark.anyio
 
 REVOKE = "POST /jwt/revoke-signing-request"
 CANCEL = "cancelSignature"

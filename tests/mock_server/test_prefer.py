@@ -20,7 +20,7 @@ from tests.conftest import (
     spec_responses,
 )
 
-pytestmark = [pytest.mark.anyio, pytest.mark.one_app_per_module]
+pytestmark = pytest.mark.anyio
 
 SENT = next(r for r in signature_requests(project="proj_acme", status="sent") if "mock" not in r)
 ACTIVE = jwts(workspace="ws_acme", revoked_at=None)[0]

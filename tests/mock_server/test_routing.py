@@ -58,6 +58,7 @@ async def test_unknown_path_is_404_in_the_owning_apis_envelope(
         assert "x-ratelimit-limit" in response.headers
 
 
+@pytest.mark.own_app  # replaces the app's handler
 async def test_unexpected_error_is_500_in_envelope_and_logged(
     mock: ContractClient, caplog: pytest.LogCaptureFixture
 ) -> None:

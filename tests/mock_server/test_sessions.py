@@ -52,6 +52,7 @@ async def world(mock: ContractClient, name: str | None = None) -> dict[str, Any]
     return {"craftkit": state["craftkit"], "firma": state["firma"]}
 
 
+@pytest.mark.own_app  # the default session, or the app's session cap
 async def test_changes_in_one_session_are_not_seen_in_another_or_the_default(
     mock: ContractClient,
 ) -> None:
@@ -76,6 +77,7 @@ async def test_changes_in_one_session_are_not_seen_in_another_or_the_default(
     assert (await mock.cancel(request_id, headers=session("a"))).status_code == 409
 
 
+@pytest.mark.own_app  # the default session, or the app's session cap
 async def test_reset_restores_only_the_callers_session(mock: ContractClient) -> None:
     fault = {"api": "craftkit", "operation": "cancelSignature", "status": 502}
     for name in ("a", "b"):
@@ -119,6 +121,7 @@ async def test_a_new_session_starts_from_the_fixtures_not_from_the_default(
     assert "vendor" in mock.app.live.sessions.names()
 
 
+@pytest.mark.own_app  # the default session, or the app's session cap
 async def test_no_header_and_a_blank_header_are_the_default_session(mock: ContractClient) -> None:
     assert (await mock.cancel(IN_FLIGHT[0]["id"], headers=session("default"))).status_code == 200
     again = await mock.cancel(IN_FLIGHT[0]["id"])
@@ -127,6 +130,7 @@ async def test_no_header_and_a_blank_header_are_the_default_session(mock: Contra
     assert blank.status_code == 409
 
 
+@pytest.mark.own_app  # the default session, or the app's session cap
 async def test_a_blank_header_means_the_same_on_control_and_vendor_paths(
     mock: ContractClient,
 ) -> None:
@@ -207,6 +211,7 @@ async def test_malformed_names_are_refused_on_every_path(
     assert await world(names_mock) == FIXTURE_STATE, "a refused request reached a session"
 
 
+@pytest.mark.own_app  # the default session, or the app's session cap
 async def test_past_the_cap_the_least_recently_used_session_is_forgotten(
     mock: ContractClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -230,6 +235,7 @@ async def test_past_the_cap_the_least_recently_used_session_is_forgotten(
 SUITES = ("suite-a", "suite-b", "suite-c")
 
 
+@pytest.mark.own_app  # the default session, or the app's session cap
 async def test_interleaved_sessions_each_get_exactly_their_own_outcomes(
     mock: ContractClient,
 ) -> None:
@@ -270,6 +276,7 @@ async def test_interleaved_sessions_each_get_exactly_their_own_outcomes(
     assert await world(mock) == FIXTURE_STATE
 
 
+@pytest.mark.own_app  # the default session, or the app's session cap
 async def test_firma_quota_counts_only_the_sessions_own_writes(mock: ContractClient) -> None:
     writes = {"suite-a": 5, "suite-b": 2, "default": 0}
     await asyncio.gather(
