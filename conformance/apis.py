@@ -3,7 +3,7 @@
 The state checks (``state.py``) are written once, against this seam: how to
 act on a resource (cancel, revoke), how each listed key may be presented,
 which requests must be refused, what a success must say, and the error
-envelope each status must carry (DESIGN.md behaviour tables).
+envelope each status must carry (docs/behaviour.md).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class Craftkit:
         ]
 
     def non_id(self) -> tuple[str, frozenset[int]]:
-        return _NOT_A_UUID, frozenset({400, 404})  # both documented; DESIGN.md accepts either
+        return _NOT_A_UUID, frozenset({400, 404})  # both documented: either is accepted
 
     def success_problems(self, resource: Resource, body: Any) -> list[tuple[str, str]]:
         return [("cancel_in_flight", p) for p in cancel_in_flight(resource, body)] + [
@@ -145,7 +145,7 @@ class Firma:
     operation = "POST /jwt/revoke-signing-request"
     success_code = "revoke_active"
     conflict_status = 400  # "JWT has already been revoked"
-    # DESIGN.md: 404; accept 400 where the contract is ambiguous (issue #3).
+    # docs/behaviour.md: 404; accept 400 where the contract is ambiguous (issue #3).
     unknown_statuses = frozenset({404, 400})
     _REASONS: Mapping[int, str] = {
         400: "Bad Request",
@@ -209,7 +209,7 @@ class Firma:
         return problems
 
 
-# DESIGN.md: a cancel must not change these; it may set completedAt/errorMessage.
+# docs/behaviour.md: a cancel must not change these; it may set completedAt/errorMessage.
 _UNCHANGING = ("id", "renderId", "name", "expirationHours", "createdAt")
 
 
@@ -228,7 +228,7 @@ def cancel_in_flight(resource: Resource, body: Any) -> list[str]:
 
 @check
 def unchanging_fields(resource: Resource, body: Any) -> list[str]:
-    """A cancel changes a field DESIGN.md says it must keep (id, name, recipients, ...)."""
+    """A cancel changes a field the contract says it must keep (id, name, recipients, ...)."""
     if not isinstance(body, dict):
         return []
     record = resource.record
@@ -267,7 +267,7 @@ _RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Rese
 def rate_limit_headers(exchange: Exchange) -> list[str]:
     """A Firma 200 or 429 lacks an integer X-RateLimit-Limit, -Remaining or -Reset."""
     response = exchange.response
-    # The contract declares them on 200 and 429 only (DESIGN.md): demand nothing elsewhere.
+    # The contract declares them on 200 and 429 only (docs/behaviour.md): demand nothing elsewhere.
     if response is None or response.status_code not in (200, 429):
         return []
     missing = [h for h in _RATE_HEADERS if not response.headers.get(h, "").strip().isdigit()]

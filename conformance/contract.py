@@ -35,7 +35,7 @@ __all__ = ["ContractRun", "run_contract", "schemathesis_checks"]
 
 log = logging.getLogger("conformance")
 
-# Valid requests may meet these documented answers (DESIGN.md behaviour tables).
+# Valid requests may meet these documented answers (docs/behaviour.md).
 _POSITIVE_STATUSES = {
     "craftkit": ["2xx", "401", "403", "404", "409", "429"],
     "firma": ["2xx", "400", "401", "403", "404", "429"],

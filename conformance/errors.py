@@ -1,6 +1,6 @@
 """The harness's error hierarchy: every error that stops a run shares one root.
 
-Each of these ends a run before or instead of checking, with exit code 2 (DESIGN.md:
+Each of these ends a run before or instead of checking, with exit code 2 (docs/checks.md:
 "bad usage, bad fixture or unreachable target"). Violations found in a target
 are not errors: they are ``Violation`` records in the report.
 """

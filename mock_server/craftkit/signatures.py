@@ -1,7 +1,7 @@
 """Craftkit's domain rules for signature requests: the one place that says what a cancel,
 an event of the signature service, and a new request do.
 
-DESIGN.md, "Craftkit POST /v1/signatures/{id}/cancel": only in-flight requests
+docs/behaviour.md, "Craftkit": only in-flight requests
 (``sent``, ``viewed``) can be cancelled; terminal ones answer 409; a fixture's
 ``mock.on_cancel`` simulates the upstream signature service refusing (409) or
 failing (502). A refused cancel changes nothing. Events (issue #4, the control

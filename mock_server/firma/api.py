@@ -1,6 +1,6 @@
 """The HTTP side of Firma's revoke: key, quota, body, then the domain's transition.
 
-Every Firma answer carries the caller's ``X-RateLimit-*`` headers (DESIGN.md);
+Every Firma answer carries the caller's ``X-RateLimit-*`` headers (docs/behaviour.md);
 every authenticated POST counts as one write, whatever it then answers.
 """
 

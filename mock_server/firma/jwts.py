@@ -1,6 +1,6 @@
 """Firma's domain rule for signing-request JWTs: the one place that says what a revoke does.
 
-DESIGN.md, "Firma POST /jwt/revoke-signing-request": an active JWT (``revoked_at:
+docs/behaviour.md, "Firma": an active JWT (``revoked_at:
 null``) becomes revoked at the request's time; revoking again is a 400; another
 workspace's JWT is indistinguishable from a missing one (404).
 """

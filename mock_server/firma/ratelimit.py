@@ -1,6 +1,6 @@
 """Firma's per-key write quota: a fixed one-minute window, as its headers describe it.
 
-Every authenticated write counts, whatever its outcome (DESIGN.md), so
+Every authenticated write counts, whatever its outcome (docs/behaviour.md), so
 ``X-RateLimit-Remaining`` falls by one per request and a client can pace itself.
 """
 

@@ -43,7 +43,7 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 
 def load_fixture(path: Path | str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Read a fixture file (DESIGN.md "Fixture format") with ``${VAR:-default}`` expanded.
+    """Read a fixture file (docs/fixtures.md) with ``${VAR:-default}`` expanded.
 
     >>> load_fixture("fixtures/firma.yaml", {})["workspaces"][1]["api_keys"]
     ['firma_globex_0001']
@@ -128,7 +128,7 @@ async def read_json(request: Request, *, limit: int = MAX_BODY_BYTES) -> Any:
     """The request's JSON body, :data:`ABSENT` when empty; :class:`BadBody` otherwise.
 
     Strict on purpose: a BOM, NaN, bad UTF-8, a non-JSON media type or an
-    oversized body are refusals, never 5xx (DESIGN.md: no undocumented 5xx).
+    oversized body are refusals, never 5xx (docs/behaviour.md: no undocumented 5xx).
     """
     chunks: list[bytes] = []
     size = 0

@@ -1,6 +1,6 @@
 """Independent implementations of both APIs for the harness's own tests.
 
-Each target is correct by default (DESIGN.md's tables, the specs' schemas);
+Each target is correct by default (docs/behaviour.md's tables, the specs' schemas);
 ``faults`` plants named contract violations and ``variant`` picks another
 correct reading of the contract. They never import ``mock_server`` or
 ``conformance``: the harness must catch faults in code it has never seen.

@@ -1,4 +1,4 @@
-"""An independent Craftkit target: ``POST /v1/signatures/{id}/cancel`` per DESIGN.md.
+"""An independent Craftkit target: ``POST /v1/signatures/{id}/cancel`` per docs/behaviour.md.
 
 Correct by default; each name in ``faults`` plants one contract violation
 (:data:`CRAFTKIT_FAULTS`), and ``variant`` picks a different but still correct
@@ -224,7 +224,7 @@ class _Craftkit:
     def _signature_id(self, raw_id: str) -> str:
         key = canonical_uuid(raw_id)
         if key is None and self.variant == "strict":
-            # DESIGN.md: a non-uuid id may be 400 or 404; the spec declares format: uuid.
+            # docs/behaviour.md: a non-uuid id may be 400 or 404; the spec declares format: uuid.
             issues = {"formErrors": [], "fieldErrors": {"id": ["Invalid uuid"]}}
             raise _Refusal(400, "invalid_request", "Invalid signature request id.", issues)
         return key or ""
@@ -280,7 +280,7 @@ class _Craftkit:
         old_status = record["status"]
         record["status"] = "cancelled"
         if self.variant == "strict":
-            record["completedAt"] = isoformat(self.clock())  # DESIGN.md: a cancel may set it
+            record["completedAt"] = isoformat(self.clock())  # a cancel may set it
         if "name_changed" in self.faults:
             record["name"] = f"{record['name']} (cancelled)"  # planted
         if "cascade" in self.faults:

@@ -1,4 +1,4 @@
-"""An independent Firma target: ``POST /jwt/revoke-signing-request`` per DESIGN.md.
+"""An independent Firma target: ``POST /jwt/revoke-signing-request`` per docs/behaviour.md.
 
 Served under both base paths of the spec's ``servers``. Correct by default;
 each name in ``faults`` plants one violation (:data:`FIRMA_FAULTS`), and
@@ -288,7 +288,7 @@ class _Firma:
         return key
 
     def _invalid(self, details: dict[str, list[str]]) -> _Refusal:
-        # DESIGN.md: "Invalid JWT ID" or field `details`; the terse variant always gives both.
+        # "Invalid JWT ID" or field `details`; the terse variant always gives both.
         return _Refusal(400, self.messages["invalid"], details)
 
     # -- the domain rule -----------------------------------------------------

@@ -187,7 +187,7 @@ def test_unknown_fault_or_variant_is_refused(build: Callable[..., Any], kwargs: 
         build(CRAFTKIT if build is craftkit_app else FIRMA, **kwargs)
 
 
-# -- Craftkit: DESIGN.md's table, for the reference and each variant -----------
+# -- Craftkit: docs/behaviour.md's table, for the reference and each variant -----------
 
 CRAFTKIT_VARIANT_NAMES = [None, *CRAFTKIT_VARIANTS]
 JSON = {"Content-Type": "application/json"}
@@ -350,7 +350,7 @@ def test_malformed_bodies_are_400_and_change_nothing(
     assert after.status_code == 200, "a refused request changed state"
 
 
-# -- Firma: DESIGN.md's table, for the reference and each variant --------------
+# -- Firma: docs/behaviour.md's table, for the reference and each variant --------------
 
 FIRMA_VARIANT_NAMES = [None, *FIRMA_VARIANTS]
 FIRMA_ROWS = [

@@ -1,4 +1,4 @@
-"""Every row of DESIGN.md's Craftkit table, through the HTTP layer, answers spec-validated."""
+"""Every row of docs/behaviour.md's Craftkit table, over HTTP, answers spec-validated."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every row of DESIGN.md's Firma table, through the HTTP layer, answers spec-validated."""
+"""Every row of docs/behaviour.md's Firma table, over HTTP, answers spec-validated."""
 
 from __future__ import annotations
 
