@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import yaml
 
 from mock_server import FixtureError, Settings, create_app
 from mock_server.cli import main
-from tests.conftest import fixture_data
+from tests.conftest import fixture_data, signature_requests
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -267,3 +268,76 @@ def test_cli_exits_2_with_the_message_on_a_bad_fixture(
     assert code == 2
     err = capsys.readouterr().err
     assert "fixture refused" in err and "did you mean 'cancelled'" in err
+
+
+def anchored_craftkit(tail: str = "") -> str:
+    """A Craftkit fixture that shares a record and its recipients through anchors."""
+    base = signature_requests(project="proj_acme", status="sent")[0]
+    recipients = json.dumps(base.pop("recipients"))
+    return (
+        "api: craftkit\n"
+        "projects:\n"
+        "  - id: proj_acme\n"
+        "    api_keys: &acme_keys [ck_test_acme_0001, ck_live_acme_0001]\n"
+        "  - {id: proj_globex, api_keys: [ck_live_globex_0001]}\n"
+        "signature_requests:\n"
+        f"  - &base {json.dumps({**base, 'recipients': '*people'})}\n"
+        "  - <<: *base\n"
+        "    id: 1c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c\n"
+        "    status: viewed\n"
+        f"{tail}"
+    ).replace('"*people"', f"&people {recipients}")
+
+
+def test_anchors_and_merge_keys_share_fields_and_explicit_keys_override(tmp_path: Path) -> None:
+    path = tmp_path / "anchored.yaml"
+    path.write_text(
+        anchored_craftkit(
+            "  - <<: [*base, {name: Listed first wins, status: expired}]\n"
+            "    id: 2c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c\n"
+            "    recipients: *people\n"
+        )
+    )
+    app = create_app(Settings(fixtures=(path,)))
+    base, viewed, merged = app.apis[0].world.signature_requests  # type: ignore[attr-defined]
+    assert viewed == {**base, "id": "1c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c", "status": "viewed"}
+    assert merged["name"] == base["name"] and merged["status"] == "sent", "*base is listed first"
+    assert merged["recipients"] == base["recipients"]
+    assert app.apis[0].world.keys["ck_live_acme_0001"] == "proj_acme"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("tail", "expected"),
+    [
+        pytest.param(
+            "  - <<: *base\n    id: 2c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c\n    status: sent\n"
+            "    status: viewed\n",
+            "duplicate key 'status'",
+            id="key-twice-beside-a-merge",
+        ),
+        pytest.param(
+            "  - <<: *base\n    <<: *base\n    id: 2c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c\n",
+            "duplicate key '<<' (merge several mappings with <<: [*a, *b])",
+            id="merge-key-twice",
+        ),
+        pytest.param(
+            "  - <<: {name: a, name: b}\n",
+            "duplicate key 'name'",
+            id="key-twice-in-a-merged-mapping",
+        ),
+    ],
+)
+def test_a_key_written_twice_is_refused_even_with_merge_keys(
+    tmp_path: Path, tail: str, expected: str
+) -> None:
+    path = tmp_path / "anchored.yaml"
+    path.write_text(anchored_craftkit(tail))
+    assert expected in refusal(path)
+
+
+@pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="PyYAML built without libyaml")
+def test_fixtures_and_specs_are_parsed_by_libyaml() -> None:
+    from mock_server import contract, fixtures
+
+    assert issubclass(fixtures._StrictLoader, yaml.CSafeLoader)
+    assert contract._LOADER is yaml.CSafeLoader
