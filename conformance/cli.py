@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -126,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rate_limit_probe=args.rate_limit_probe,
             profile=args.profile,
             phases=(args.only,) if args.only else ("contract", "state"),
+            environ=dict(os.environ),
         )
         report = run(settings)
     except FixtureError as exc:

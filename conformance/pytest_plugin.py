@@ -12,6 +12,7 @@ with the same violation blocks (and curl lines) as ``conformance run``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,7 @@ def settings_from(config: pytest.Config) -> Settings:
             profile=config.getoption("--conformance-profile"),
             timeout=config.getoption("--conformance-timeout"),
             rate_limit_probe=config.getoption("--conformance-rate-limit-probe"),
+            environ=dict(os.environ),
         )
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from exc

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -36,6 +37,9 @@ class Settings:
     rate_limit_probe: bool = False
     profile: str = "default"
     phases: tuple[str, ...] = ("contract", "state")
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Where the fixture's ``${VAR}`` s are read; the CLI and the pytest plugin pass
+    ``os.environ`` (never shown: it holds the keys)."""
 
     def __post_init__(self) -> None:
         if self.api not in API_NAMES:

@@ -6,14 +6,13 @@ when present, is what a cancel must leave unchanged. This reader is the
 harness's own (the harness never imports ``mock_server``) and deliberately lax
 about everything it does not use.
 
->>> world = read_world(Path("fixtures/craftkit.yaml"))  # doctest: +SKIP
+>>> world = read_world(Path("fixtures/craftkit.yaml"), environ={})  # doctest: +SKIP
 >>> world.tenants[0].keys
 ('ck_test_acme_0001', 'ck_live_acme_0001')
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -154,11 +153,10 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def read_world(
-    path: Path, *, api: str | None = None, environ: Mapping[str, str] | None = None
-) -> World:
-    """Read ``path``; raise ``FixtureError`` listing every problem with its place and fix."""
-    environ = os.environ if environ is None else environ
+def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None) -> World:
+    """Read ``path``, taking ``${VAR}`` s from ``environ`` (the front doors pass the process
+    environment through ``Settings.environ``); raise ``FixtureError`` listing every
+    problem with its place and fix."""
     name = str(path)
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)

@@ -11,7 +11,6 @@ so that every refusal reads the same way::
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -209,13 +208,13 @@ class FixtureFile:
         return str(self.data.get("api", ""))
 
 
-def read_fixture(path: Path, environ: Mapping[str, str] | None = None) -> FixtureFile:
-    """Read ``path`` and replace each ``${VAR}`` (or ``${VAR:-default}``) from ``environ``.
+def read_fixture(path: Path, environ: Mapping[str, str]) -> FixtureFile:
+    """Read ``path`` and replace each ``${VAR}`` (or ``${VAR:-default}``) from ``environ``
+    (the CLI passes the process environment through ``Settings.environ``).
 
     Raises :class:`FixtureError` naming the file (and line) for unreadable
     files, YAML errors and unset variables.
     """
-    environ = os.environ if environ is None else environ
     shown = display(path)
     problems = Problems(shown)
     try:

@@ -95,6 +95,14 @@ def test_a_bad_fixture_is_refused_with_place_and_fix(
     )
 
 
+def test_variables_come_from_the_environ_given_never_the_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STAGING_KEY", "ck_live_from_the_process")
+    with pytest.raises(FixtureError, match="STAGING_KEY is not set"):
+        read_world(write(tmp_path, STAGING), environ={})
+
+
 def test_a_fixture_for_the_other_api_is_refused(tmp_path: Path) -> None:
     with pytest.raises(FixtureError, match="describes 'craftkit', but the run checks 'firma'"):
         read_world(write(tmp_path, STAGING), api="firma", environ={"STAGING_KEY": "k"})

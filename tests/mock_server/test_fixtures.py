@@ -223,6 +223,15 @@ def test_placeholder_defaults_apply_when_unset() -> None:
     assert "ck_live_globex_0001" in create_app(Settings()).apis[0].world.keys  # type: ignore[attr-defined]
 
 
+def test_the_library_never_reads_the_process_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only the CLI reads ``os.environ`` (into ``Settings.environ``); the packages never."""
+    monkeypatch.setenv("CRAFTKIT_GLOBEX_KEY", "ck_test_from_the_process")
+    keys = create_app(Settings()).apis[0].world.keys  # type: ignore[attr-defined]
+    assert "ck_live_globex_0001" in keys and "ck_test_from_the_process" not in keys
+
+
 def test_unquoted_timestamps_stay_strings(tmp_path: Path) -> None:
     text = (Path(__file__).parents[2] / "fixtures/firma.yaml").read_text()
     text = text.replace("revoked_at: '2026-11-03T14:20:00Z'", "revoked_at: 2026-11-03T14:20:00Z")
