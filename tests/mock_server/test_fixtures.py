@@ -14,7 +14,8 @@ import yaml
 from openapi_schema_validator import OAS31Validator, oas31_format_checker
 
 from mock_server import FixtureError, Settings, create_app
-from mock_server.cli import main
+from mock_server.cli import build_parser, main
+from mock_server.settings import DEFAULT_FIXTURES
 from tests.conftest import ROOT, SPECS, fixture_data, signature_requests
 
 Edit = Callable[[dict[str, Any]], None]
@@ -603,3 +604,33 @@ def test_the_readme_qa_fixture_starts_the_mock(tmp_path: Path) -> None:
     environ = {name: f"ck_test_{name.lower()}" for name in variables}
     app = create_app(Settings(fixtures=(minimal(tmp_path, text.group(1)),), environ=environ))
     assert app.apis[0].world.signature_requests  # type: ignore[attr-defined]
+
+
+def test_the_cli_takes_bundled_names(tmp_path: Path) -> None:
+    craftkit = minimal(tmp_path)
+    args = build_parser().parse_args(["--fixtures", "bundled:firma", str(craftkit)])
+    assert args.fixtures == [ROOT / "fixtures/firma.yaml", craftkit]
+    app = create_app(Settings(fixtures=tuple(args.fixtures), environ=QA_ENV))
+    sources = [Path(api.world.source).name for api in app.apis]  # type: ignore[attr-defined]
+    assert sources == ["qa.yaml", "firma.yaml"]
+
+
+def test_the_cli_refuses_an_unknown_bundled_name(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--port", "0", "--fixtures", "bundled:craftkits"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "'bundled:craftkits' names no bundled fixture" in err
+    assert "the bundled ones are bundled:craftkit, bundled:firma" in err
+
+
+def test_the_cli_help_says_where_the_bundled_fixtures_are(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert "bundled:NAME" in out
+    for api, path in DEFAULT_FIXTURES.items():
+        assert f"bundled:{api}" in out and str(path) in out
