@@ -27,20 +27,21 @@ def conformance(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(
-    ("api", "base", "extra"),
+    ("api", "base", "fixtures", "extra"),
     [
-        pytest.param("craftkit", "", [], id="craftkit"),
+        pytest.param("craftkit", "", "bundled:craftkit", [], id="craftkit-bundled"),
         pytest.param(
             "firma",
             "/functions/v1/signing-request-api",
+            "fixtures/firma.yaml",
             ["--rate-limit-probe"],
             id="firma-functions-probe",
         ),
-        pytest.param("firma", "/api/v1", [], id="firma-api-v1"),
+        pytest.param("firma", "/api/v1", "bundled:firma", [], id="firma-api-v1-bundled"),
     ],
 )
 def test_the_mock_passes_every_check(
-    server: RunningServer, tmp_path: Path, api: str, base: str, extra: list[str]
+    server: RunningServer, tmp_path: Path, api: str, base: str, fixtures: str, extra: list[str]
 ) -> None:
     junit, report_json = tmp_path / "junit.xml", tmp_path / "report.json"
     result = conformance(
@@ -48,7 +49,7 @@ def test_the_mock_passes_every_check(
         "--base-url",
         server.url + base,
         "--fixtures",
-        f"fixtures/{api}.yaml",
+        fixtures,
         "--seed",
         "20261122",
         "--junit-xml",
@@ -65,6 +66,8 @@ def test_the_mock_passes_every_check(
     suites = ET.parse(junit).getroot()
     assert suites.get("failures") == "0" and int(suites.get("tests", "0")) > 20
     assert "no violations" in result.stdout and "seed 20261122" in result.stdout
+    assert f"--fixtures {fixtures} --seed 20261122" in result.stdout, "rerun as typed"
+    assert report["fixtures"] == fixtures
     if extra:
         assert any("429 after" in note for note in report["notes"]), "the probe met the limit"
     print(f"\n{api}{base}: {report['seconds']} s, phases {phases}")
