@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         type=Path,
         metavar="FILE",
-        help="what the target holds (DESIGN.md fixture format), or bundled:NAME for the "
+        help="what the target holds (format: docs/fixtures.md), or bundled:NAME for the "
         "mock's own fixtures: bundled:craftkit, bundled:firma",
     )
     run_parser.add_argument(

@@ -1,4 +1,4 @@
-"""What a target holds, read from a fixture file (DESIGN.md "Fixture format").
+"""What a target holds, read from a fixture file (format: docs/fixtures.md).
 
 The harness reads the same files as the mock, but needs less of them: for a
 real target only ids, tenants, states and keys are required; every other field,

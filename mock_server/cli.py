@@ -52,7 +52,7 @@ browse:
 fixtures:
   One YAML file per API; its 'api:' key (craftkit or firma) says which. ${VAR} and
   ${VAR:-default} are read from the environment. A bad file stops start-up with
-  exit code 2 and names the file, record, field and fix. Format: DESIGN.md.
+  exit code 2 and names the file, record, field and fix. Format: docs/fixtures.md.
   An API given no file serves its bundled one; bundled:NAME names them:
 {bundled}
 

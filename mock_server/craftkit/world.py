@@ -1,6 +1,6 @@
 """A Craftkit fixture file checked and turned into the world the mock serves.
 
-Format (DESIGN.md, "Fixture format"): ``projects`` with their API keys, and
+Format (docs/fixtures.md): ``projects`` with their API keys, and
 ``signature_requests`` that are ``SignatureRequest`` bodies plus ``project``
 and an optional ``mock`` block. A record needs only ``id``, ``project`` and
 ``status``: what else the spec requires and the file leaves out is made up the

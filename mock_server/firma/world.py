@@ -1,6 +1,6 @@
 """A Firma fixture file checked and turned into the world the mock serves.
 
-Format (DESIGN.md, "Fixture format"): ``workspaces`` with their API keys, ``jwts``
+Format (docs/fixtures.md): ``workspaces`` with their API keys, ``jwts``
 (``jwt_id``, ``workspace``, ``revoked_at``, and ``signing_request_id``, a uuid5
 of the ``jwt_id`` when left out: the same on every start) and optional
 ``rate_limits.write_per_minute`` (the spec's documented 120 by default).
