@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
-from tests.e2e.conftest import MOCK_SERVER, RunningServer
+from tests.e2e.conftest import MOCK_SERVER, RunningServer, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -90,3 +91,33 @@ def test_a_second_run_on_a_used_target_says_why_it_fails(
     second = conformance(*args)
     assert second.returncode == 1
     assert "reset the target or list fresh records" in second.stdout
+
+
+def test_a_minimal_fixture_served_by_the_mock_passes_every_check(tmp_path: Path) -> None:
+    """A QA fixture (ids, tenants, states, keys only) starts the mock, whose generated
+    records the harness then finds on contract: the same file serves both sides."""
+    statuses = ["sent", "viewed", "sent", "completed", "declined", "expired", "cancelled", "failed"]
+    records = "".join(
+        f"  - {{id: {uuid.uuid5(uuid.NAMESPACE_URL, f'qa/{n}')}, project: proj_qa, "
+        f"status: {status}}}\n"
+        for n, status in enumerate(statuses)
+    )
+    fixture = tmp_path / "qa.yaml"
+    fixture.write_text(
+        "api: craftkit\n"
+        "projects:\n"
+        '  - {id: proj_qa, api_keys: ["${CRAFTKIT_QA_KEY:-ck_test_qa_0001}"]}\n'
+        '  - {id: proj_other, api_keys: ["${CRAFTKIT_OTHER_KEY:-ck_test_other_0001}"]}\n'
+        f"signature_requests:\n{records}"
+    )
+    server = start_server("--fixtures", str(fixture))
+    try:
+        assert "generated renderId, name, recipients" in server.startup_log
+        result = conformance(
+            "craftkit", "--base-url", server.url, "--fixtures", str(fixture), "--profile", "fast"
+        )
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=10)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert "no violations" in result.stdout
