@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ log = logging.getLogger("conformance")
 
 EPILOG = """\
 examples:
-  conformance run craftkit --base-url http://127.0.0.1:8000 --fixtures fixtures/craftkit.yaml
+  conformance run craftkit --base-url http://127.0.0.1:8000 --fixtures bundled:craftkit
   conformance run firma --base-url https://staging.example.com/api/v1 \\
       --fixtures staging-firma.yaml --junit-xml firma.xml --seed 7
 
@@ -60,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         type=Path,
         metavar="FILE",
-        help="what the target holds (DESIGN.md fixture format)",
+        help="what the target holds (format: docs/fixtures.md), or bundled:NAME for the "
+        "mock's own fixtures: bundled:craftkit, bundled:firma",
     )
     run_parser.add_argument(
         "--spec",
@@ -126,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rate_limit_probe=args.rate_limit_probe,
             profile=args.profile,
             phases=(args.only,) if args.only else ("contract", "state"),
+            environ=dict(os.environ),
         )
         report = run(settings)
     except FixtureError as exc:

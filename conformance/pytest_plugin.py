@@ -12,6 +12,7 @@ with the same violation blocks (and curl lines) as ``conformance run``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "contract conformance of a Craftkit or Firma target")
     group.addoption("--conformance-api", choices=API_NAMES, help="the contract to check")
     group.addoption("--conformance-base-url", help="the API root (its servers entry)")
-    group.addoption("--conformance-fixtures", type=Path, help="what the target holds")
+    group.addoption(
+        "--conformance-fixtures",
+        type=Path,
+        help="what the target holds: a fixture file, or bundled:NAME (bundled:craftkit, "
+        "bundled:firma)",
+    )
     group.addoption("--conformance-spec", type=Path, help="OpenAPI document (default: bundled)")
     group.addoption("--conformance-seed", type=int, default=0, help="seed (default: 0)")
     group.addoption("--conformance-profile", choices=sorted(PROFILES), default="default")
@@ -57,6 +63,7 @@ def settings_from(config: pytest.Config) -> Settings:
             profile=config.getoption("--conformance-profile"),
             timeout=config.getoption("--conformance-timeout"),
             rate_limit_probe=config.getoption("--conformance-rate-limit-probe"),
+            environ=dict(os.environ),
         )
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from exc

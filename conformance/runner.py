@@ -85,7 +85,7 @@ def run(settings: Settings, *, on_progress: Callable[[str], None] | None = None)
     """Check one target; raise ``HarnessError`` (exit 2) for bad input or an unreachable target."""
     progress = on_progress or (lambda text: log.info("%s", text))
     started = time.monotonic()
-    world = read_world(settings.fixtures, api=settings.api)
+    world = read_world(settings.fixtures_path, api=settings.api, environ=settings.environ)
     api = APIS[settings.api]
     report = Report(settings)
     counter = _Counter(progress)

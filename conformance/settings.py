@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from conformance._resources import bundled_spec
+from conformance._resources import BUNDLED, BUNDLED_FIXTURES, bundled_spec, fixture_file
 from conformance.errors import UsageError
 from conformance.world import API_NAMES
 
@@ -30,6 +31,7 @@ class Settings:
     api: str
     base_url: str
     fixtures: Path
+    """As the user gave it: a file, or ``bundled:NAME`` (see :attr:`fixtures_path`)."""
     spec: Path | None = None
     seed: int = 0
     max_examples: int | None = None  # None: the profile's
@@ -37,6 +39,9 @@ class Settings:
     rate_limit_probe: bool = False
     profile: str = "default"
     phases: tuple[str, ...] = ("contract", "state")
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Where the fixture's ``${VAR}`` s are read; the CLI and the pytest plugin pass
+    ``os.environ`` (never shown: it holds the keys)."""
 
     def __post_init__(self) -> None:
         if self.api not in API_NAMES:
@@ -59,10 +64,21 @@ class Settings:
         unknown = set(self.phases) - {"contract", "state"}
         if unknown:
             raise UsageError(f"phases: {sorted(unknown)} unknown; use contract and/or state")
+        if fixture_file(self.fixtures) is None:
+            names = ", ".join(BUNDLED + name for name in BUNDLED_FIXTURES)
+            raise UsageError(
+                f"--fixtures: {self.fixtures} names no bundled fixture; the bundled ones are "
+                f"{names} (or give a file)"
+            )
         if not self.spec_path.is_file():
             raise UsageError(
                 f"--spec: {self.spec_path} is not a file; pass the {self.api} OpenAPI document"
             )
+
+    @property
+    def fixtures_path(self) -> Path:
+        """The fixture file to read: :attr:`fixtures`, or the bundled file it names."""
+        return fixture_file(self.fixtures) or self.fixtures
 
     @property
     def spec_path(self) -> Path:

@@ -1,4 +1,4 @@
-"""What a target holds, read from a fixture file (DESIGN.md "Fixture format").
+"""What a target holds, read from a fixture file (format: docs/fixtures.md).
 
 The harness reads the same files as the mock, but needs less of them: for a
 real target only ids, tenants, states and keys are required; every other field,
@@ -13,13 +13,12 @@ about everything it does not use.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -97,15 +96,70 @@ _CRAFTKIT_CLOSED = {"completed", "declined", "expired", "cancelled", "failed"}
 _ON_CANCEL = {"upstream_locked": State.LOCKED, "provider_error": State.FAILING}
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
+if TYPE_CHECKING:
+    _SafeLoader = yaml.SafeLoader
+else:  # libyaml's parser when PyYAML was built with it: pure-Python YAML is slow
+    _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-def read_world(
-    path: Path, *, api: str | None = None, environ: Mapping[str, str] | None = None
-) -> World:
-    """Read ``path``; raise ``FixtureError`` listing every problem with its place and fix."""
-    environ = os.environ if environ is None else environ
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _Loader(_SafeLoader):
+    """Safe YAML as the mock reads fixtures: timestamps stay strings (a record's
+    ``createdAt`` must compare equal to the target's JSON), a key written twice in
+    one mapping is refused, anchors and merge keys (``<<: *base``) work and an
+    explicit key overrides a merged one."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._checked: set[int] = set()
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        # Flattening rewrites node.value in place: check the keys as written, once.
+        if id(node) not in self._checked:
+            self._checked.add(id(node))
+            self._refuse_duplicate_keys(node)
+        super().flatten_mapping(node)
+
+    def _refuse_duplicate_keys(self, node: yaml.MappingNode) -> None:
+        seen: set[Any] = set()
+        merges = 0
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE:
+                merges += 1
+                if merges > 1:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        "duplicate key '<<' (merge several mappings with <<: [*a, *b])",
+                        key_node.start_mark,
+                    )
+                continue
+            key = self.construct_object(key_node)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: PyYAML refuses it itself
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in _SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None) -> World:
+    """Read ``path``, taking ``${VAR}`` s from ``environ`` (the front doors pass the process
+    environment through ``Settings.environ``); raise ``FixtureError`` listing every
+    problem with its place and fix."""
     name = str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except OSError as exc:
         raise FixtureError(
             [f"{name}: cannot read the fixture file ({exc.strerror}); pass --fixtures FILE"]

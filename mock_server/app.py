@@ -370,16 +370,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
 
     def load() -> Live:
         files = _fixture_files(settings)
+        craftkit_world = load_craftkit(files["craftkit"], contracts["craftkit"])
+        firma_world = load_firma(files["firma"], contracts["firma"])
+        for name, world in (("craftkit", craftkit_world), ("firma", firma_world)):
+            for note in world.notes:  # what the fixture left out and the mock made up
+                log.info("%s: %s", name, note)
         craftkit = CraftkitApi(
-            contracts["craftkit"],
-            load_craftkit(files["craftkit"], contracts["craftkit"]),
-            max_body_bytes=settings.max_body_bytes,
+            contracts["craftkit"], craftkit_world, max_body_bytes=settings.max_body_bytes
         )
         firma = FirmaApi(
-            contracts["firma"],
-            load_firma(files["firma"], contracts["firma"]),
-            clock=clock,
-            max_body_bytes=settings.max_body_bytes,
+            contracts["firma"], firma_world, clock=clock, max_body_bytes=settings.max_body_bytes
         )
         return Live(craftkit, firma)
 

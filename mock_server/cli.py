@@ -25,11 +25,16 @@ __all__ = ["build_parser", "main"]
 
 log = logging.getLogger("mock_server")
 
+BUNDLED = "bundled:"
+"""How ``--fixtures`` names a bundled fixture: ``bundled:craftkit``, ``bundled:firma``."""
+
 EPILOG = """\
 examples:
   mock-server                                  both APIs on 127.0.0.1:8000, bundled fixtures
   mock-server --port 0                         any free port (the log says which)
   mock-server --fixtures staging-craftkit.yaml craftkit from your file, firma bundled
+  mock-server --fixtures bundled:firma my-craftkit.yaml
+                                               the same, naming the bundled file
   mock-server --watch --fixtures my.yaml       reload my.yaml whenever it is saved
   MOCK_ADMIN_TOKEN=s3cret mock-server --host 0.0.0.0
                                                reachable from other machines (containers, CI)
@@ -47,7 +52,9 @@ browse:
 fixtures:
   One YAML file per API; its 'api:' key (craftkit or firma) says which. ${VAR} and
   ${VAR:-default} are read from the environment. A bad file stops start-up with
-  exit code 2 and names the file, record, field and fix. Format: DESIGN.md.
+  exit code 2 and names the file, record, field and fix. Format: docs/fixtures.md.
+  An API given no file serves its bundled one; bundled:NAME names them:
+{bundled}
 
 exit codes: 0 stopped cleanly, 2 bad flag, bad fixture, or port unavailable.
 """
@@ -63,6 +70,19 @@ def _port(text: str) -> int:
     return value
 
 
+def _fixture(text: str) -> Path:
+    """A fixture file, or the bundled one ``bundled:NAME`` names."""
+    if not text.startswith(BUNDLED):
+        return Path(text)
+    name = text.removeprefix(BUNDLED)
+    if name not in DEFAULT_FIXTURES:
+        names = ", ".join(BUNDLED + api for api in DEFAULT_FIXTURES)
+        raise argparse.ArgumentTypeError(
+            f"{text!r} names no bundled fixture; the bundled ones are {names}"
+        )
+    return DEFAULT_FIXTURES[name]
+
+
 def _origin(text: str) -> str:
     if text == "*" or re.fullmatch(r"https?://[^/\s]+", text):
         return text
@@ -76,7 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mock-server",
         description="Stateful contract mock of the Craftkit and Firma e-signature APIs.",
-        epilog=EPILOG,
+        epilog=EPILOG.replace(
+            "{bundled}",
+            "\n".join(f"    {BUNDLED}{api:<9} {path}" for api, path in DEFAULT_FIXTURES.items()),
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -88,14 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=8000,
         help="TCP port; 0 picks a free one (default: %(default)s)",
     )
-    bundled = ", ".join(str(p) for p in DEFAULT_FIXTURES.values())
     parser.add_argument(
         "--fixtures",
         nargs="+",
-        type=Path,
+        type=_fixture,
         default=[],
         metavar="PATH",
-        help=f"fixture files, at most one per API; others use the bundled ones ({bundled})",
+        help="fixture files, at most one per API, each a PATH or bundled:NAME; an API "
+        "without one serves its bundled file (where they are: see 'fixtures' below)",
     )
     parser.add_argument(
         "--watch",

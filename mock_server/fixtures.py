@@ -11,12 +11,11 @@ so that every refusal reads the same way::
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from jsonschema.exceptions import ValidationError
@@ -37,25 +36,63 @@ _FORMAT_EXAMPLES = {
 }
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """Safe YAML without timestamp coercion (dates stay the strings the spec wants)
-    and with duplicate keys refused (YAML would silently keep the last one)."""
+if TYPE_CHECKING:
+    _SafeLoader = yaml.SafeLoader
+else:  # libyaml's parser when PyYAML was built with it: pure-Python YAML is slow
+    _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _StrictLoader(_SafeLoader):
+    """Safe YAML without timestamp coercion (dates stay the strings the spec wants)
+    and with duplicate keys refused (YAML would silently keep the last one).
+
+    Anchors and merge keys work: ``<<: *base`` then ``name: other`` overrides the
+    merged ``name``, as YAML says; only keys written twice in one mapping are refused.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._checked: set[int] = set()
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        # Flattening rewrites node.value in place (merged keys first, then the
+        # explicit ones), so check the keys as written, once per node.
+        if id(node) not in self._checked:
+            self._checked.add(id(node))
+            self._refuse_duplicate_keys(node)
+        super().flatten_mapping(node)
+
+    def _refuse_duplicate_keys(self, node: yaml.MappingNode) -> None:
         seen: set[Any] = set()
+        merges = 0
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
+            if key_node.tag == _MERGE:
+                merges += 1
+                if merges > 1:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        "duplicate key '<<' (merge several mappings with <<: [*a, *b])",
+                        key_node.start_mark,
+                    )
+                continue
+            key = self.construct_object(key_node)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: PyYAML refuses it itself
+                continue
+            if duplicate:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark
                 )
             seen.add(key)
-        return super().construct_mapping(node, deep=deep)
 
 
 _StrictLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    for first, resolvers in _SafeLoader.yaml_implicit_resolvers.items()
 }
 
 
@@ -171,13 +208,13 @@ class FixtureFile:
         return str(self.data.get("api", ""))
 
 
-def read_fixture(path: Path, environ: Mapping[str, str] | None = None) -> FixtureFile:
-    """Read ``path`` and replace each ``${VAR}`` (or ``${VAR:-default}``) from ``environ``.
+def read_fixture(path: Path, environ: Mapping[str, str]) -> FixtureFile:
+    """Read ``path`` and replace each ``${VAR}`` (or ``${VAR:-default}``) from ``environ``
+    (the CLI passes the process environment through ``Settings.environ``).
 
     Raises :class:`FixtureError` naming the file (and line) for unreadable
     files, YAML errors and unset variables.
     """
-    environ = os.environ if environ is None else environ
     shown = display(path)
     problems = Problems(shown)
     try:

@@ -215,16 +215,9 @@ def test_every_fixture_key_is_documented(api: str, keys: set[str]) -> None:
 
 # ---------------------------------------------------------------- (c) fixtures.md examples
 
-# Examples whose fence says ```yaml <tag> show a feature that has not landed in the mock
-# yet; the harness's reader already accepts them, so only the mock's loader skips them.
-# TODO: when "minimal fixtures" lands (fields the spec requires are generated when the
-# fixture leaves them out), drop the "minimal" tag from the two minimal QA examples
-# (Craftkit, Firma) in docs/fixtures.md; when YAML merge keys land in the mock's loader,
-# drop the "anchors" tag from the YAML-rules example. Then delete the entry here.
-PENDING = {
-    "minimal": "minimal fixtures (generated values for omitted fields)",
-    "anchors": "YAML anchors and merge keys in the mock's loader",
-}
+# Every ```yaml example that starts with `api:` is a whole fixture file: both the mock
+# and the harness must accept it. A fence tag (```yaml <tag>) is refused below, so no
+# example can hide from these tests.
 
 
 @dataclass(frozen=True)
@@ -278,14 +271,12 @@ def test_each_api_has_a_full_and_a_minimal_example() -> None:
     minimal = {e.api for e in EXAMPLES if is_minimal(e)}
     assert full == {"craftkit", "firma"}, "docs/fixtures.md: a full example per API"
     assert minimal == {"craftkit", "firma"}, "docs/fixtures.md: a minimal QA example per API"
-    unknown = {e.tag for e in EXAMPLES} - {"", *PENDING}
-    assert not unknown, f"fence tags {unknown} would hide examples from these tests"
+    tagged = {e.tag for e in EXAMPLES} - {""}
+    assert not tagged, f"fence tags {tagged} would hide examples from these tests"
 
 
 @pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in EXAMPLES])
 def test_the_mock_accepts_the_example(example: Example, tmp_path: Path) -> None:
-    if example.tag:
-        pytest.skip(f"pending {PENDING[example.tag]}: see the TODO above PENDING")
     path = example.write(tmp_path)
     app = create_app(Settings(fixtures=(path,), environ=example.environ()))
     served = {api.name: api.describe() for api in app.apis}

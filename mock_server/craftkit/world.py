@@ -1,30 +1,63 @@
 """A Craftkit fixture file checked and turned into the world the mock serves.
 
-Format (DESIGN.md, "Fixture format"): ``projects`` with their API keys, and
+Format (docs/fixtures.md): ``projects`` with their API keys, and
 ``signature_requests`` that are ``SignatureRequest`` bodies plus ``project``
-and an optional ``mock`` block. Every record is validated against the spec's
-own schema (OAS 3.1), so a fixture can never make the mock answer off-contract.
+and an optional ``mock`` block. A record needs only ``id``, ``project`` and
+``status``: what else the spec requires and the file leaves out is made up the
+way the control plane makes a new request, then moved to its status by the
+domain rules (a ``completed`` one has every signature, ``completedAt`` and its
+URLs), deterministically (same file, same world). Every record is then
+validated against the spec's own schema (OAS 3.1), so a fixture can never make
+the mock answer off-contract.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator
 
+from mock_server.clock import isoformat
 from mock_server.contract import Contract
+from mock_server.craftkit import signatures
 from mock_server.craftkit.signatures import EXTRA_KEYS, public_body
 from mock_server.fixtures import FixtureFile, Problems, did_you_mean
 from mock_server.ids import canonical_uuid
-from mock_server.store import Record
+from mock_server.store import Decision, Record
 
-__all__ = ["KEY_PREFIXES", "SIGNATURE_REQUEST", "CraftkitWorld", "check_record", "load_world"]
+__all__ = [
+    "KEY_PREFIXES",
+    "SIGNATURE_REQUEST",
+    "CraftkitWorld",
+    "check_record",
+    "complete_record",
+    "load_world",
+]
 
 SIGNATURE_REQUEST = "/components/schemas/SignatureRequest"
 KEY_PREFIXES = ("ck_live_", "ck_test_")
+
+GIVEN = ("id", "project", "status")
+"""What a fixture record must give; the rest can be generated."""
+GENERATED_FROM = "2026-11-01T09:00:00.000Z"
+"""``createdAt`` of a record that gives none; its events follow an hour apart."""
+_IDS = uuid.uuid5(uuid.NAMESPACE_URL, "esign-contract-mock:craftkit")
+"""Namespace of generated uuids (uuid5 of the record's id: the same on every start)."""
+_STEPS = {
+    "sent": (),
+    "viewed": ("viewed",),
+    "completed": ("viewed", "signed"),  # signed again until every Signer and Approver has
+    "declined": ("viewed", "declined"),
+    "expired": ("expired",),
+    "failed": ("failed",),
+    "cancelled": ("cancel",),
+}
+"""How the signature service takes a new (``sent``) request to each status."""
 
 _MOCK_BLOCK = {
     "type": "object",
@@ -86,6 +119,8 @@ class CraftkitWorld:
     projects: tuple[str, ...]
     signature_requests: tuple[Record, ...]
     """Fixture records: the response body plus ``project`` and ``mock``."""
+    notes: tuple[str, ...] = ()
+    """Start-up log lines: what was generated for the records that left it out."""
 
     def seed(self) -> dict[str, list[tuple[str, Record]]]:
         """Rows for a store, keyed by canonical uuid."""
@@ -102,28 +137,32 @@ class CraftkitWorld:
         >>> record["project"], record["status"], record["recipients"][0]["designation"]
         ('proj_acme', 'sent', 'Signer')
         """
-        request_id = str(fields.get("id") or uuid.uuid4())
-        recipients = fields.get("recipients", [{}])
-        if isinstance(recipients, list):
-            recipients = [
-                _new_recipient(r, n, request_id) if isinstance(r, dict) else r
-                for n, r in enumerate(recipients, start=1)
-            ]
-        return {
-            "id": request_id,
-            "project": self.projects[0],
-            "renderId": str(uuid.uuid4()),
-            "name": "Untitled agreement",
-            "status": "sent",
-            "expirationHours": 72,
-            "signedDownloadUrl": None,
-            "certificateUrl": None,
-            "errorMessage": None,
-            "createdAt": now,
-            "completedAt": None,
-            **fields,
-            "recipients": recipients,
-        }
+        return _new_request(fields, project=self.projects[0], now=now, render_id=str(uuid.uuid4()))
+
+
+def _new_request(fields: Mapping[str, Any], *, project: str, now: str, render_id: str) -> Record:
+    request_id = str(fields.get("id") or uuid.uuid4())
+    recipients = fields.get("recipients", [{}])
+    if isinstance(recipients, list):
+        recipients = [
+            _new_recipient(r, n, request_id) if isinstance(r, dict) else r
+            for n, r in enumerate(recipients, start=1)
+        ]
+    return {
+        "id": request_id,
+        "project": project,
+        "renderId": render_id,
+        "name": "Untitled agreement",
+        "status": "sent",
+        "expirationHours": 72,
+        "signedDownloadUrl": None,
+        "certificateUrl": None,
+        "errorMessage": None,
+        "createdAt": now,
+        "completedAt": None,
+        **fields,
+        "recipients": recipients,
+    }
 
 
 def _new_recipient(fields: Mapping[str, Any], n: int, request_id: str) -> dict[str, Any]:
@@ -140,6 +179,126 @@ def _new_recipient(fields: Mapping[str, Any], n: int, request_id: str) -> dict[s
         "declinedAt": None,
         **fields,
     }
+
+
+def complete_record(record: Record, *, service_url: str) -> tuple[Record, list[str], str | None]:
+    """``record`` with what it leaves out made up, coherent with its status.
+
+    A new request is drafted as the control plane drafts one (its recipients'
+    signatures cleared), moved to ``record["status"]`` by the domain rules, one
+    event an hour after its ``createdAt``, and every field ``record`` gives is
+    laid back over it. Ids are uuid5s of the record's id, so the same file gives
+    the same record on every start. Returns the record, the names of the fields
+    generated (``recipients[].signedAt`` for a recipient's), and a problem when
+    its recipients cannot reach its status. A record that leaves nothing out
+    comes back as it is.
+
+    >>> record, generated, _ = complete_record(
+    ...     {"id": "0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c", "project": "p", "status": "completed"},
+    ...     service_url="https://api.craftkit.dev",
+    ... )
+    >>> record["completedAt"], record["recipients"][0]["signedAt"]
+    ('2026-11-01T11:00:00.000Z', '2026-11-01T11:00:00.000Z')
+    >>> generated[:3]
+    ['renderId', 'name', 'expirationHours']
+    """
+    request_id = str(record.get("id", ""))
+    given_recipients = record.get("recipients")
+    if not isinstance(given_recipients, list) or not all(
+        isinstance(r, dict) for r in given_recipients
+    ):
+        given_recipients = None  # absent, or check_record says what is wrong with them
+    unsigned = [
+        {k: v for k, v in r.items() if k not in ("signedAt", "declinedAt")}
+        for r in given_recipients or [{}]
+    ]
+    start = _instant(record.get("createdAt", GENERATED_FROM))
+    draft = _new_request(
+        {"id": request_id, "recipients": unsigned},
+        project=str(record.get("project")),
+        now=isoformat(start),
+        render_id=str(uuid.uuid5(_IDS, f"{canonical_uuid(request_id) or request_id}/renderId")),
+    )
+    made, problem = draft, None
+    status = record.get("status")
+    if isinstance(status, str) and status in _STEPS:
+        advanced = _advance(draft, status, start, service_url)
+        made, problem = (draft, advanced) if isinstance(advanced, str) else (advanced, None)
+
+    generated: list[str] = []
+    completed: Record = {}
+    for name, value in made.items():
+        if name in record:
+            completed[name] = record[name]
+        elif name not in GIVEN:
+            completed[name] = value
+            generated.append(name)
+    if given_recipients is not None:
+        completed["recipients"] = [
+            _lay_over(given, drafted, generated)
+            for given, drafted in zip(given_recipients, made["recipients"], strict=True)
+        ]
+    if not generated:
+        return record, [], None
+    completed.update((name, value) for name, value in record.items() if name not in completed)
+    return completed, generated, problem
+
+
+def _lay_over(given: Record, drafted: Record, generated: list[str]) -> Record:
+    """A recipient as ``given``, with the fields it leaves out taken from ``drafted``."""
+    recipient = {name: given.get(name, value) for name, value in drafted.items()}
+    for name in drafted:
+        if name not in given and f"recipients[].{name}" not in generated:
+            generated.append(f"recipients[].{name}")
+    recipient.update((name, value) for name, value in given.items() if name not in recipient)
+    return recipient
+
+
+def _advance(draft: Record, status: str, start: float, service_url: str) -> Record | str:
+    """``draft`` (sent) taken to ``status`` by the domain rules, or why it cannot be."""
+    record, steps, hours = draft, list(_STEPS[status]), 0
+    while steps:
+        step = steps.pop(0)
+        hours += 1
+        decision: Decision[Any]
+        if step == "cancel":
+            decision = signatures.cancel(record, project=record["project"])
+        else:
+            decision = signatures.apply_event(
+                record,
+                step,
+                recipient_id=None,
+                message=None,
+                now=isoformat(start + 3600 * hours),
+                base_url=service_url,
+            )
+        if decision.replacement is None:
+            reason = getattr(decision.outcome, "message", type(decision.outcome).__name__)
+            return f"cannot generate a {status} request: {str(reason).rstrip('.')}"
+        record = decision.replacement
+        if step == "signed" and record["status"] != "completed":
+            steps.append("signed")  # the next Signer or Approver in order
+    return record
+
+
+def _instant(value: Any) -> float:
+    """Seconds since the epoch of the RFC 3339 ``value``, else of :data:`GENERATED_FROM`."""
+    for text in (value, GENERATED_FROM):
+        try:
+            moment = datetime.fromisoformat(str(text))
+        except ValueError:
+            continue
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    raise AssertionError("GENERATED_FROM is RFC 3339")  # pragma: no cover
+
+
+def _service_url(contract: Contract) -> str:
+    """Where generated ``signedDownloadUrl`` and ``certificateUrl`` point: the spec's server."""
+    for server in contract.document.get("servers") or []:
+        url = str(server.get("url", ""))
+        if urlsplit(url).scheme in ("http", "https"):
+            return url.rstrip("/")
+    return "https://api.craftkit.dev"
 
 
 def check_record(
@@ -190,8 +349,21 @@ def load_world(fixture: FixtureFile, contract: Contract) -> CraftkitWorld:
             keys[key] = project["id"]
 
     seen: dict[str, int] = {}
-    for index, record in enumerate(data["signature_requests"]):
-        where = f"signature_requests[{index}]" + (f" (id {record['id']})" if "id" in record else "")
+    records: list[Record] = []
+    generated: dict[str, None] = {}  # the fields generated for any record, in order
+    completed = 0  # records with a generated field
+    url = _service_url(contract)
+    for index, given in enumerate(data["signature_requests"]):
+        where = f"signature_requests[{index}]" + (f" (id {given['id']})" if "id" in given else "")
+        record, made_up, problem = complete_record(given, service_url=url)
+        if problem is not None:
+            problems.add(
+                f"{where}.recipients",
+                f"{problem} (list a Signer or Approver, or give {', '.join(made_up)} in the file)",
+            )
+        generated.update(dict.fromkeys(made_up))
+        completed += bool(made_up)
+        records.append(record)
         check_record(problems, contract, record, where, projects)
         key = canonical_uuid(str(record.get("id", "")))
         if key is not None:
@@ -203,5 +375,22 @@ def load_world(fixture: FixtureFile, contract: Contract) -> CraftkitWorld:
         source=fixture.shown,
         keys=keys,
         projects=tuple(projects),
-        signature_requests=tuple(data["signature_requests"]),
+        signature_requests=tuple(records),
+        notes=_generated_note(fixture.shown, contract, list(generated), completed, len(records)),
+    )
+
+
+def _generated_note(
+    source: str, contract: Contract, generated: Sequence[str], completed: int, total: int
+) -> tuple[str, ...]:
+    """The start-up log line saying what was generated, fields in the spec's order."""
+    if not generated:
+        return ()
+    schema = contract.deref(contract.schema(SIGNATURE_REQUEST))
+    recipient = contract.deref(schema["properties"]["recipients"]["items"])
+    order = [*schema["properties"], *(f"recipients[].{name}" for name in recipient["properties"])]
+    names = sorted(generated, key=lambda name: order.index(name) if name in order else len(order))
+    return (
+        f"{source}: generated {', '.join(names)} for {completed} of {total} signature "
+        "requests (the spec requires them; give them in the file to choose)",
     )

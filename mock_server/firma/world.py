@@ -1,13 +1,15 @@
 """A Firma fixture file checked and turned into the world the mock serves.
 
-Format (DESIGN.md, "Fixture format"): ``workspaces`` with their API keys,
-``jwts`` (``jwt_id``, ``workspace``, ``signing_request_id``, ``revoked_at``) and
-optional ``rate_limits.write_per_minute`` (the spec's documented 120 by default).
+Format (docs/fixtures.md): ``workspaces`` with their API keys, ``jwts``
+(``jwt_id``, ``workspace``, ``revoked_at``, and ``signing_request_id``, a uuid5
+of the ``jwt_id`` when left out: the same on every start) and optional
+``rate_limits.write_per_minute`` (the spec's documented 120 by default).
 ``jwt_id`` is checked with the spec's own schema for it.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +21,12 @@ from mock_server.fixtures import FixtureFile, Problems, did_you_mean
 from mock_server.ids import canonical_uuid
 from mock_server.store import Record
 
-__all__ = ["DEFAULT_WRITE_PER_MINUTE", "JWT_ID", "FirmaWorld", "load_world"]
+__all__ = ["DEFAULT_WRITE_PER_MINUTE", "JWT_ID", "FirmaWorld", "complete_jwt", "load_world"]
 
 JWT_ID = "/components/schemas/RevokeSigningRequestJWTRequest/properties/jwt_id"
 DEFAULT_WRITE_PER_MINUTE = 120
+_IDS = uuid.uuid5(uuid.NAMESPACE_URL, "esign-contract-mock:firma")
+"""Namespace of generated uuids (uuid5 of the JWT's id: the same on every start)."""
 
 _FORMAT = Draft202012Validator(
     {
@@ -52,7 +56,7 @@ _FORMAT = Draft202012Validator(
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "required": ["jwt_id", "workspace", "signing_request_id", "revoked_at"],
+                    "required": ["jwt_id", "workspace", "revoked_at"],
                     "additionalProperties": False,
                     "properties": {
                         "jwt_id": {"type": "string"},
@@ -83,6 +87,8 @@ class FirmaWorld:
     workspaces: tuple[str, ...]
     jwts: tuple[Record, ...]
     write_per_minute: int
+    notes: tuple[str, ...] = ()
+    """Start-up log lines: what was generated for the JWTs that left it out."""
 
     def seed(self) -> dict[str, list[tuple[str, Record]]]:
         """Rows for a store, keyed by canonical uuid."""
@@ -116,7 +122,10 @@ def load_world(fixture: FixtureFile, contract: Contract) -> FirmaWorld:
 
     jwt_id = contract.validator(JWT_ID)
     seen: dict[str, int] = {}
-    for index, jwt in enumerate(data["jwts"]):
+    records: list[Record] = []
+    for index, given in enumerate(data["jwts"]):
+        jwt = complete_jwt(given)
+        records.append(jwt)
         where = f"jwts[{index}] (jwt_id {jwt['jwt_id']})"
         for error in jwt_id.iter_errors(jwt["jwt_id"]):
             error.path.appendleft("jwt_id")
@@ -134,10 +143,35 @@ def load_world(fixture: FixtureFile, contract: Contract) -> FirmaWorld:
             seen[key] = index
     problems.raise_if_any()
     limits = data.get("rate_limits") or {}
+    generated = sum(1 for jwt in data["jwts"] if "signing_request_id" not in jwt)
+    notes = (
+        f"{fixture.shown}: generated signing_request_id for {generated} of {len(records)} "
+        "JWTs (give it in the file to choose)",
+    )
     return FirmaWorld(
         source=fixture.shown,
         keys=keys,
         workspaces=tuple(workspaces),
-        jwts=tuple(data["jwts"]),
+        jwts=tuple(records),
         write_per_minute=int(limits.get("write_per_minute", DEFAULT_WRITE_PER_MINUTE)),
+        notes=notes if generated else (),
     )
+
+
+def complete_jwt(jwt: Record) -> Record:
+    """``jwt`` with a ``signing_request_id`` (a uuid5 of its ``jwt_id``) if it gives none.
+
+    >>> complete_jwt({"jwt_id": "4A3A2519-2f15-54a6-abff-8f11cb18eaf1", "workspace": "ws",
+    ...               "revoked_at": None})["signing_request_id"]
+    '4537fe65-d200-5576-ac8b-3b1fa6b11b4a'
+    """
+    if "signing_request_id" in jwt:
+        return jwt
+    key = canonical_uuid(jwt["jwt_id"]) or jwt["jwt_id"]
+    made = str(uuid.uuid5(_IDS, f"{key}/signing_request_id"))
+    return {
+        "jwt_id": jwt["jwt_id"],
+        "workspace": jwt["workspace"],
+        "signing_request_id": made,
+        **jwt,
+    }

@@ -50,7 +50,8 @@ def check(
     timeout: float = 5.0,
 ) -> Report:
     slot, url = target
-    slot.app = APPS[api](load_fixture(FIXTURES[api]), faults, variant)  # a fresh world per row
+    fixture = load_fixture(FIXTURES[api], environ={})  # as the harness reads it (Settings.environ)
+    slot.app = APPS[api](fixture, faults, variant)  # a fresh world per row
     base = url + (FIRMA_BASE_PATHS[0] if api == "firma" else "")
     settings = Settings(
         api=api,

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
 from conformance.cli import main
+from conformance.pytest_plugin import settings_from
+from conformance.report import render_console
+from conformance.runner import Report
+from conformance.settings import Settings
 from tests.conftest import ROOT
 
 CRAFTKIT = str(ROOT / "fixtures/craftkit.yaml")
@@ -42,6 +47,17 @@ def closed_port() -> int:
             id="wrong-api-fixture",
         ),
         pytest.param(
+            ["--base-url", "http://127.0.0.1:1", "--fixtures", "bundled:craftkits"],
+            "--fixtures: bundled:craftkits names no bundled fixture; the bundled ones are "
+            "bundled:craftkit, bundled:firma",
+            id="unknown-bundled-fixture",
+        ),
+        pytest.param(
+            ["--base-url", "http://127.0.0.1:1", "--fixtures", "bundled:firma"],
+            "describes 'firma'",
+            id="wrong-api-bundled-fixture",
+        ),
+        pytest.param(
             ["--base-url", "http://127.0.0.1:1", "--fixtures", CRAFTKIT, "--timeout", "0"],
             "--timeout: 0.0 must be a positive number",
             id="zero-timeout",
@@ -55,10 +71,82 @@ def test_bad_input_exits_2_naming_the_problem(
     assert message in caplog.text
 
 
-def test_an_unreachable_target_exits_2_before_any_check(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("fixtures", [CRAFTKIT, "bundled:craftkit"])
+def test_an_unreachable_target_exits_2_before_any_check(
+    caplog: pytest.LogCaptureFixture, fixtures: str
+) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
-    assert main(["run", "craftkit", "--base-url", url, "--fixtures", CRAFTKIT]) == 2
+    assert main(["run", "craftkit", "--base-url", url, "--fixtures", fixtures]) == 2
     assert "cannot connect" in caplog.text and "is the target running" in caplog.text
+
+
+def test_a_bundled_fixture_is_read_from_the_harness_and_reported_as_typed() -> None:
+    settings = Settings(
+        api="craftkit", base_url="http://127.0.0.1:8000", fixtures=Path("bundled:craftkit")
+    )
+    assert settings.fixtures_path == ROOT / "fixtures/craftkit.yaml"
+    console = render_console(Report(settings))
+    assert "fixtures bundled:craftkit)" in console
+    assert "--fixtures bundled:craftkit --seed 0" in console
+    assert Report(settings).to_json()["fixtures"] == "bundled:craftkit"
+
+
+def test_fixture_variables_are_read_from_the_process_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    fixture = tmp_path / "staging.yaml"
+    fixture.write_text(
+        "api: craftkit\n"
+        "projects: [{id: proj_qa, api_keys: ['${QA_KEY}']}]\n"
+        "signature_requests: []\n"
+    )
+    args = ["run", "craftkit", "--base-url", f"http://127.0.0.1:{closed_port()}"]
+    assert main([*args, "--fixtures", str(fixture)]) == 2
+    assert "environment variable QA_KEY is not set" in caplog.text
+    caplog.clear()
+    monkeypatch.setenv("QA_KEY", "ck_test_qa")
+    assert main([*args, "--fixtures", str(fixture)]) == 2
+    assert "cannot connect" in caplog.text and "QA_KEY" not in caplog.text
+
+
+class PytestOptions:
+    """What ``settings_from`` reads of a ``pytest.Config``: its options."""
+
+    def __init__(self, **options: object) -> None:
+        self.options = {f"--conformance-{k.replace('_', '-')}": v for k, v in options.items()}
+
+    def getoption(self, name: str) -> object:
+        return self.options.get(name)
+
+
+def plugin_settings(**options: object) -> Settings:
+    """What the pytest plugin makes of these ``--conformance-*`` options (and defaults)."""
+    defaults = {
+        "api": "craftkit",
+        "base_url": "http://127.0.0.1:8000",
+        "fixtures": Path(CRAFTKIT),
+        "seed": 0,
+        "profile": "fast",
+        "timeout": 5.0,
+        "rate_limit_probe": False,
+    }
+    return settings_from(PytestOptions(**(defaults | options)))  # type: ignore[arg-type]
+
+
+def test_the_pytest_plugin_reads_variables_from_the_process_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QA_KEY", "ck_test_qa")
+    settings = plugin_settings()
+    assert settings.environ["QA_KEY"] == "ck_test_qa"
+    assert "ck_test_qa" not in repr(settings), "the environment holds keys: never shown"
+
+
+def test_the_pytest_plugin_takes_bundled_fixtures() -> None:
+    settings = plugin_settings(fixtures=Path("bundled:firma"))
+    assert settings.fixtures_path == ROOT / "fixtures/firma.yaml"
+    with pytest.raises(pytest.UsageError, match="the bundled ones are bundled:craftkit, bundled"):
+        plugin_settings(fixtures=Path("bundled:x"))
 
 
 def test_help_lists_the_checks_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,6 +157,7 @@ def test_help_lists_the_checks_and_exit_codes(capsys: pytest.CaptureFixture[str]
     for text in (
         "--base-url",
         "--rate-limit-probe",
+        "bundled:NAME",
         "exit codes: 0 no violation, 1 violations found, 2",
     ):
         assert text in out

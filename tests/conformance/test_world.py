@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conformance.errors import FixtureError
 from conformance.world import State, read_world
@@ -93,6 +95,66 @@ def test_a_bad_fixture_is_refused_with_place_and_fix(
     )
 
 
+def test_variables_come_from_the_environ_given_never_the_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STAGING_KEY", "ck_live_from_the_process")
+    with pytest.raises(FixtureError, match="STAGING_KEY is not set"):
+        read_world(write(tmp_path, STAGING), environ={})
+
+
 def test_a_fixture_for_the_other_api_is_refused(tmp_path: Path) -> None:
     with pytest.raises(FixtureError, match="describes 'craftkit', but the run checks 'firma'"):
         read_world(write(tmp_path, STAGING), api="firma", environ={"STAGING_KEY": "k"})
+
+
+ANCHORED = """\
+api: craftkit
+projects:
+  - id: proj_staging
+    api_keys: &keys [ck_test_one, ck_live_one]
+  - {id: proj_other, api_keys: [ck_test_other]}
+signature_requests:
+  - &open {id: 0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c, project: proj_staging, status: sent,
+           createdAt: 2026-11-10T09:07:00Z}
+  - <<: *open
+    id: 1c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c
+    status: completed
+  - <<: [{status: expired}, *open]
+    id: 2c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c
+"""
+
+
+def test_anchors_and_merge_keys_work_and_explicit_keys_override(tmp_path: Path) -> None:
+    world = read_world(write(tmp_path, ANCHORED), environ={})
+    assert world.tenants[0].keys == ("ck_test_one", "ck_live_one")
+    assert [(r.id[:1], r.tenant, r.state) for r in world.resources] == [
+        ("0", "proj_staging", State.OPEN),
+        ("1", "proj_staging", State.CLOSED),
+        ("2", "proj_staging", State.CLOSED),
+    ]
+    assert world.resources[1].record["createdAt"] == "2026-11-10T09:07:00Z", "dates stay strings"
+
+
+@pytest.mark.parametrize(
+    ("tail", "expected"),
+    [
+        pytest.param(
+            "    status: sent\n    status: viewed\n",
+            "duplicate key 'status'",
+            id="key-twice-beside-a-merge",
+        ),
+        pytest.param("    <<: *open\n", "duplicate key '<<'", id="merge-key-twice"),
+    ],
+)
+def test_a_key_written_twice_is_refused(tmp_path: Path, tail: str, expected: str) -> None:
+    with pytest.raises(FixtureError, match=re.escape(expected)):
+        read_world(write(tmp_path, ANCHORED + tail), environ={})
+
+
+@pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="PyYAML built without libyaml")
+def test_fixtures_and_specs_are_parsed_by_libyaml() -> None:
+    from conformance import responses, world
+
+    assert issubclass(world._Loader, yaml.CSafeLoader)
+    assert responses._LOADER is yaml.CSafeLoader

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
-from tests.e2e.conftest import MOCK_SERVER, RunningServer
+from tests.e2e.conftest import MOCK_SERVER, RunningServer, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -27,20 +28,21 @@ def conformance(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(
-    ("api", "base", "extra"),
+    ("api", "base", "fixtures", "extra"),
     [
-        pytest.param("craftkit", "", [], id="craftkit"),
+        pytest.param("craftkit", "", "bundled:craftkit", [], id="craftkit-bundled"),
         pytest.param(
             "firma",
             "/functions/v1/signing-request-api",
+            "fixtures/firma.yaml",
             ["--rate-limit-probe"],
             id="firma-functions-probe",
         ),
-        pytest.param("firma", "/api/v1", [], id="firma-api-v1"),
+        pytest.param("firma", "/api/v1", "bundled:firma", [], id="firma-api-v1-bundled"),
     ],
 )
 def test_the_mock_passes_every_check(
-    server: RunningServer, tmp_path: Path, api: str, base: str, extra: list[str]
+    server: RunningServer, tmp_path: Path, api: str, base: str, fixtures: str, extra: list[str]
 ) -> None:
     junit, report_json = tmp_path / "junit.xml", tmp_path / "report.json"
     result = conformance(
@@ -48,7 +50,7 @@ def test_the_mock_passes_every_check(
         "--base-url",
         server.url + base,
         "--fixtures",
-        f"fixtures/{api}.yaml",
+        fixtures,
         "--seed",
         "20261122",
         "--junit-xml",
@@ -65,6 +67,8 @@ def test_the_mock_passes_every_check(
     suites = ET.parse(junit).getroot()
     assert suites.get("failures") == "0" and int(suites.get("tests", "0")) > 20
     assert "no violations" in result.stdout and "seed 20261122" in result.stdout
+    assert f"--fixtures {fixtures} --seed 20261122" in result.stdout, "rerun as typed"
+    assert report["fixtures"] == fixtures
     if extra:
         assert any("429 after" in note for note in report["notes"]), "the probe met the limit"
     print(f"\n{api}{base}: {report['seconds']} s, phases {phases}")
@@ -87,3 +91,33 @@ def test_a_second_run_on_a_used_target_says_why_it_fails(
     second = conformance(*args)
     assert second.returncode == 1
     assert "reset the target or list fresh records" in second.stdout
+
+
+def test_a_minimal_fixture_served_by_the_mock_passes_every_check(tmp_path: Path) -> None:
+    """A QA fixture (ids, tenants, states, keys only) starts the mock, whose generated
+    records the harness then finds on contract: the same file serves both sides."""
+    statuses = ["sent", "viewed", "sent", "completed", "declined", "expired", "cancelled", "failed"]
+    records = "".join(
+        f"  - {{id: {uuid.uuid5(uuid.NAMESPACE_URL, f'qa/{n}')}, project: proj_qa, "
+        f"status: {status}}}\n"
+        for n, status in enumerate(statuses)
+    )
+    fixture = tmp_path / "qa.yaml"
+    fixture.write_text(
+        "api: craftkit\n"
+        "projects:\n"
+        '  - {id: proj_qa, api_keys: ["${CRAFTKIT_QA_KEY:-ck_test_qa_0001}"]}\n'
+        '  - {id: proj_other, api_keys: ["${CRAFTKIT_OTHER_KEY:-ck_test_other_0001}"]}\n'
+        f"signature_requests:\n{records}"
+    )
+    server = start_server("--fixtures", str(fixture))
+    try:
+        assert "generated renderId, name, recipients" in server.startup_log
+        result = conformance(
+            "craftkit", "--base-url", server.url, "--fixtures", str(fixture), "--profile", "fast"
+        )
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=10)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert "no violations" in result.stdout

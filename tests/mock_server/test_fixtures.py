@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import copy
+import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from openapi_schema_validator import OAS31Validator, oas31_format_checker
 
 from mock_server import FixtureError, Settings, create_app
-from mock_server.cli import main
-from tests.conftest import fixture_data
+from mock_server.cli import build_parser, main
+from mock_server.settings import DEFAULT_FIXTURES
+from tests.conftest import ROOT, SPECS, fixture_data, signature_requests
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -78,7 +82,9 @@ CRAFTKIT_CASES = [
         [".recipients[0].designation", "did you mean 'Signer'"],
         id="designation-case",
     ),
-    pytest.param("signature_requests.0.name", _DELETE, [".name", "missing"], id="missing-field"),
+    pytest.param(
+        "signature_requests.0.status", _DELETE, [".status", "missing"], id="missing-status"
+    ),
     pytest.param(
         "signature_requests.0.expirationHours",
         "72",
@@ -222,6 +228,15 @@ def test_placeholder_defaults_apply_when_unset() -> None:
     assert "ck_live_globex_0001" in create_app(Settings()).apis[0].world.keys  # type: ignore[attr-defined]
 
 
+def test_the_library_never_reads_the_process_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only the CLI reads ``os.environ`` (into ``Settings.environ``); the packages never."""
+    monkeypatch.setenv("CRAFTKIT_GLOBEX_KEY", "ck_test_from_the_process")
+    keys = create_app(Settings()).apis[0].world.keys  # type: ignore[attr-defined]
+    assert "ck_live_globex_0001" in keys and "ck_test_from_the_process" not in keys
+
+
 def test_unquoted_timestamps_stay_strings(tmp_path: Path) -> None:
     text = (Path(__file__).parents[2] / "fixtures/firma.yaml").read_text()
     text = text.replace("revoked_at: '2026-11-03T14:20:00Z'", "revoked_at: 2026-11-03T14:20:00Z")
@@ -267,3 +282,355 @@ def test_cli_exits_2_with_the_message_on_a_bad_fixture(
     assert code == 2
     err = capsys.readouterr().err
     assert "fixture refused" in err and "did you mean 'cancelled'" in err
+
+
+def anchored_craftkit(tail: str = "") -> str:
+    """A Craftkit fixture that shares a record and its recipients through anchors."""
+    base = signature_requests(project="proj_acme", status="sent")[0]
+    recipients = json.dumps(base.pop("recipients"))
+    return (
+        "api: craftkit\n"
+        "projects:\n"
+        "  - id: proj_acme\n"
+        "    api_keys: &acme_keys [ck_test_acme_0001, ck_live_acme_0001]\n"
+        "  - {id: proj_globex, api_keys: [ck_live_globex_0001]}\n"
+        "signature_requests:\n"
+        f"  - &base {json.dumps({**base, 'recipients': '*people'})}\n"
+        "  - <<: *base\n"
+        "    id: 1c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c\n"
+        "    status: viewed\n"
+        f"{tail}"
+    ).replace('"*people"', f"&people {recipients}")
+
+
+def test_anchors_and_merge_keys_share_fields_and_explicit_keys_override(tmp_path: Path) -> None:
+    path = tmp_path / "anchored.yaml"
+    path.write_text(
+        anchored_craftkit(
+            "  - <<: [*base, {name: Listed first wins, status: expired}]\n"
+            "    id: 2c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c\n"
+            "    recipients: *people\n"
+        )
+    )
+    app = create_app(Settings(fixtures=(path,)))
+    base, viewed, merged = app.apis[0].world.signature_requests  # type: ignore[attr-defined]
+    assert viewed == {**base, "id": "1c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c", "status": "viewed"}
+    assert merged["name"] == base["name"] and merged["status"] == "sent", "*base is listed first"
+    assert merged["recipients"] == base["recipients"]
+    assert app.apis[0].world.keys["ck_live_acme_0001"] == "proj_acme"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("tail", "expected"),
+    [
+        pytest.param(
+            "  - <<: *base\n    id: 2c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c\n    status: sent\n"
+            "    status: viewed\n",
+            "duplicate key 'status'",
+            id="key-twice-beside-a-merge",
+        ),
+        pytest.param(
+            "  - <<: *base\n    <<: *base\n    id: 2c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c\n",
+            "duplicate key '<<' (merge several mappings with <<: [*a, *b])",
+            id="merge-key-twice",
+        ),
+        pytest.param(
+            "  - <<: {name: a, name: b}\n",
+            "duplicate key 'name'",
+            id="key-twice-in-a-merged-mapping",
+        ),
+    ],
+)
+def test_a_key_written_twice_is_refused_even_with_merge_keys(
+    tmp_path: Path, tail: str, expected: str
+) -> None:
+    path = tmp_path / "anchored.yaml"
+    path.write_text(anchored_craftkit(tail))
+    assert expected in refusal(path)
+
+
+@pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="PyYAML built without libyaml")
+def test_fixtures_and_specs_are_parsed_by_libyaml() -> None:
+    from mock_server import contract, fixtures
+
+    assert issubclass(fixtures._StrictLoader, yaml.CSafeLoader)
+    assert contract._LOADER is yaml.CSafeLoader
+
+
+# -- Minimal fixtures: only ids, tenants, states and keys ------------------------------
+
+QA_ENV = {"CRAFTKIT_QA_KEY": "ck_test_qa_0001", "CRAFTKIT_OTHER_KEY": "ck_test_other_0001"}
+MINIMAL_IDS = {
+    "sent": "0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c",
+    "viewed": "5d1e0f2a-7b3c-4d5e-8f9a-0b1c2d3e4f5a",
+    "completed": "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b",
+    "declined": "1a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d",
+    "expired": "2b3c4d5e-6f7a-4b2c-9d3e-4f5a6b7c8d9e",
+    "cancelled": "3c4d5e6f-7a8b-4c3d-8e4f-5a6b7c8d9e0f",
+    "failed": "4d5e6f7a-8b9c-4d4e-9f5a-6b7c8d9e0f1a",
+}
+MINIMAL_CRAFTKIT = (
+    "api: craftkit\n"
+    "projects:\n"
+    '  - id: proj_qa\n    api_keys: ["${CRAFTKIT_QA_KEY}"]\n'
+    '  - id: proj_other\n    api_keys: ["${CRAFTKIT_OTHER_KEY}"]\n'
+    "signature_requests:\n"
+    + "".join(
+        f"  - {{id: {record_id}, project: proj_qa, status: {status}}}\n"
+        for status, record_id in MINIMAL_IDS.items()
+    )
+)
+SIGNING = ("Signer", "Approver")
+
+
+def minimal(tmp_path: Path, text: str = MINIMAL_CRAFTKIT, name: str = "qa.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def spec_schema(name: str) -> Any:
+    """A validator for one of the Craftkit spec's schemas, read here (not through the mock)."""
+    document = yaml.safe_load(SPECS["craftkit"].read_text())
+    schema = {"$ref": f"#/components/schemas/{name}", "components": document["components"]}
+    return OAS31Validator(schema, format_checker=oas31_format_checker)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("status", "answer"),
+    [
+        pytest.param(status, 200 if status in ("sent", "viewed") else 409, id=status)
+        for status in MINIMAL_IDS
+    ],
+)
+async def test_a_minimal_craftkit_fixture_starts_and_answers_by_status(
+    tmp_path: Path, client_for: Any, status: str, answer: int
+) -> None:
+    app = create_app(Settings(fixtures=(minimal(tmp_path),), environ=QA_ENV))
+    async with client_for(app) as mock:  # every answer is validated against the spec
+        other = await mock.cancel(MINIMAL_IDS[status], key=QA_ENV["CRAFTKIT_OTHER_KEY"])
+        assert other.status_code == 404, "another project's request"
+        response = await mock.cancel(MINIMAL_IDS[status], key=QA_ENV["CRAFTKIT_QA_KEY"])
+        assert response.status_code == answer, response.text
+        if answer == 200:
+            body = response.json()
+            assert body["status"] == "cancelled" and body["id"] == MINIMAL_IDS[status]
+            again = await mock.cancel(MINIMAL_IDS[status], key=QA_ENV["CRAFTKIT_QA_KEY"])
+            assert again.status_code == 409
+        else:
+            assert response.json()["error"]["code"] == "conflict"
+
+
+@pytest.mark.anyio
+async def test_generated_fields_are_valid_and_coherent_with_the_status(
+    tmp_path: Path, client_for: Any
+) -> None:
+    app = create_app(Settings(fixtures=(minimal(tmp_path),), environ=QA_ENV))
+    async with client_for(app) as mock:
+        records = {r["status"]: r for r in await mock.signature_requests()}
+    assert set(records) == set(MINIMAL_IDS)
+    validator = spec_schema("SignatureRequest")
+    for status, record in records.items():
+        body = {k: v for k, v in record.items() if k != "project"}
+        assert list(validator.iter_errors(body)) == [], status
+        assert record["id"] == MINIMAL_IDS[status] and record["project"] == "proj_qa"
+        signing = [r for r in record["recipients"] if r["designation"] in SIGNING]
+        assert signing, f"{status}: someone has to sign"
+        signed = [bool(r["signedAt"]) for r in signing]
+        declined = [bool(r["declinedAt"]) for r in signing]
+        finished = record["completedAt"], record["signedDownloadUrl"], record["certificateUrl"]
+        if status == "completed":
+            assert all(signed) and not any(declined), record
+            assert all(finished), record
+            assert all(r["signedAt"] <= record["completedAt"] for r in signing)
+            assert record["createdAt"] < record["completedAt"]
+            assert record["certificateUrl"].endswith(f"/v1/signatures/{record['id']}/certificate")
+        else:
+            assert finished == (None, None, None), record
+            assert not any(signed), record
+        assert any(declined) == (status == "declined"), record
+        assert (record["errorMessage"] is not None) == (status == "failed"), record
+
+
+def test_generation_is_deterministic(tmp_path: Path) -> None:
+    """Two workers, or a restart, serve the same records from the same file."""
+    path = minimal(tmp_path)
+    first = create_app(Settings(fixtures=(path,), environ=QA_ENV))
+    second = create_app(Settings(fixtures=(path,), environ=QA_ENV))
+    records = first.apis[0].world.signature_requests  # type: ignore[attr-defined]
+    assert records == second.apis[0].world.signature_requests  # type: ignore[attr-defined]
+    assert len({r["renderId"] for r in records}) == len(records), "one renderId per record"
+
+
+def test_the_log_names_what_was_generated(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="mock_server")
+    create_app(Settings(fixtures=(minimal(tmp_path),), environ=QA_ENV))
+    [line] = [r.getMessage() for r in caplog.records if "generated" in r.getMessage()]
+    assert line == (
+        f"craftkit: {tmp_path / 'qa.yaml'}: generated renderId, name, recipients, "
+        "expirationHours, signedDownloadUrl, certificateUrl, errorMessage, createdAt, "
+        "completedAt for 7 of 7 signature requests (the spec requires them; give them in "
+        "the file to choose)"
+    )
+
+
+def test_bundled_fixtures_generate_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="mock_server")
+    app = create_app(Settings())
+    assert "generated" not in caplog.text
+    world = app.apis[0].world  # type: ignore[attr-defined]
+    assert list(world.signature_requests) == fixture_data("craftkit")["signature_requests"]
+
+
+def test_given_fields_are_kept_and_the_rest_completed(tmp_path: Path) -> None:
+    text = MINIMAL_CRAFTKIT + (
+        "  - id: 5e6f7a8b-9c0d-4e5f-8a6b-7c8d9e0f1a2b\n"
+        "    project: proj_qa\n"
+        "    status: completed\n"
+        "    name: Lease\n"
+        "    createdAt: 2026-03-01T08:00:00Z\n"
+        "    recipients:\n"
+        "      - {email: ada@example.com, designation: Approver, order: 2}\n"
+        "      - {email: bob@example.com, signedAt: '2026-03-01T08:30:00Z'}\n"
+        "      - {email: cc@example.com, designation: CC, order: null}\n"
+    )
+    app = create_app(Settings(fixtures=(minimal(tmp_path, text),), environ=QA_ENV))
+    record = app.apis[0].world.signature_requests[-1]  # type: ignore[attr-defined]
+    assert record["name"] == "Lease" and record["createdAt"] == "2026-03-01T08:00:00Z"
+    ada, bob, cc = record["recipients"]
+    assert (ada["designation"], ada["order"], ada["firstName"]) == ("Approver", 2, "Ada")
+    assert ada["signedAt"] > record["createdAt"] and ada["declinedAt"] is None
+    assert bob["signedAt"] == "2026-03-01T08:30:00Z", "a given field is kept as given"
+    assert cc["signedAt"] is None, "a CC never signs"
+    assert record["completedAt"] >= max(ada["signedAt"], bob["signedAt"])
+
+
+@pytest.mark.parametrize(
+    ("record", "expected", "absent"),
+    [
+        pytest.param(
+            "{id: 6f7a8b9c-0d1e-4f6a-9b7c-8d9e0f1a2b3c, project: proj_qa, status: canceled}",
+            ["signature_requests[7] (id 6f7a8b9c", ".status: 'canceled' is not one of"],
+            "missing",
+            id="status-typo-alone",
+        ),
+        pytest.param(
+            "{id: 6f7a8b9c-0d1e-4f6a-9b7c-8d9e0f1a2b3c, project: proj_qa}",
+            ["signature_requests[7] (id 6f7a8b9c", ".status: missing"],
+            "renderId",
+            id="no-status",
+        ),
+        pytest.param(
+            "{project: proj_qa, status: sent}",
+            ["signature_requests[7].id: missing"],
+            "renderId",
+            id="no-id",
+        ),
+        pytest.param(
+            "{id: 6f7a8b9c-0d1e-4f6a-9b7c-8d9e0f1a2b3c, status: sent}",
+            ["signature_requests[7]", "project", "missing"],
+            "renderId",
+            id="no-project",
+        ),
+        pytest.param(
+            "{id: 6f7a8b9c-0d1e-4f6a-9b7c-8d9e0f1a2b3c, project: proj_qa, status: sent, name: 7}",
+            [".name: 7 is not of type string"],
+            "missing",
+            id="given-but-wrong",
+        ),
+        pytest.param(
+            "{id: 6f7a8b9c-0d1e-4f6a-9b7c-8d9e0f1a2b3c, project: proj_qa, status: completed, "
+            "recipients: [{email: cc@example.com, designation: CC}]}",
+            [
+                ".recipients: cannot generate a completed request: "
+                "No Signer or Approver is left to have signed (list a Signer or Approver, "
+                "or give renderId",
+            ],
+            "Traceback",
+            id="completed-without-signers",
+        ),
+    ],
+)
+def test_a_minimal_record_still_needs_id_project_and_status(
+    tmp_path: Path, record: str, expected: list[str], absent: str
+) -> None:
+    message = refusal(minimal(tmp_path, f"{MINIMAL_CRAFTKIT}  - {record}\n"), QA_ENV)
+    assert "qa.yaml" in message
+    for fragment in expected:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
+    assert absent not in message, message
+
+
+MINIMAL_FIRMA = """\
+api: firma
+workspaces:
+  - {id: ws_qa, api_keys: [firma_qa_0001]}
+jwts:
+  - {jwt_id: 7b8c9d0e-1f2a-4b7c-8d9e-0f1a2b3c4d5e, workspace: ws_qa, revoked_at: null}
+  - {jwt_id: 8c9d0e1f-2a3b-4c8d-9e0f-1a2b3c4d5e6f, workspace: ws_qa,
+     revoked_at: '2026-11-03T14:20:00Z'}
+"""
+
+
+@pytest.mark.anyio
+async def test_a_minimal_firma_fixture_starts_and_answers(
+    tmp_path: Path, client_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="mock_server")
+    path = minimal(tmp_path, MINIMAL_FIRMA, "firma-qa.yaml")
+    app = create_app(Settings(fixtures=(path,)))
+    assert f"firma: {path}: generated signing_request_id for 2 of 2 JWTs" in caplog.text
+    async with client_for(app) as mock:
+        active, revoked = await mock.jwts()
+        assert active["signing_request_id"] != revoked["signing_request_id"]
+        again = create_app(Settings(fixtures=(path,))).apis[1].world.jwts  # type: ignore[attr-defined]
+        assert [active, revoked] == list(again), "the same ids on every start"
+        ok = await mock.revoke({"jwt_id": active["jwt_id"]}, key="firma_qa_0001")
+        assert ok.status_code == 200 and ok.json()["jwt_id"] == active["jwt_id"]
+        refused = await mock.revoke({"jwt_id": revoked["jwt_id"]}, key="firma_qa_0001")
+        assert refused.status_code == 400
+        assert refused.json()["message"] == "JWT has already been revoked"
+
+
+def test_the_readme_qa_fixture_starts_the_mock(tmp_path: Path) -> None:
+    """The README's "For QA and CI" fixture, as a QA engineer would copy it."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## For QA and CI") :]
+    text = re.search(r"```yaml\n(.*?)```", section, re.DOTALL)
+    assert text is not None and "api: craftkit" in text.group(1)
+    variables = re.findall(r"\$\{([A-Z_]+)\}", text.group(1))
+    assert variables, "the example reads its keys from the environment"
+    environ = {name: f"ck_test_{name.lower()}" for name in variables}
+    app = create_app(Settings(fixtures=(minimal(tmp_path, text.group(1)),), environ=environ))
+    assert app.apis[0].world.signature_requests  # type: ignore[attr-defined]
+
+
+def test_the_cli_takes_bundled_names(tmp_path: Path) -> None:
+    craftkit = minimal(tmp_path)
+    args = build_parser().parse_args(["--fixtures", "bundled:firma", str(craftkit)])
+    assert args.fixtures == [ROOT / "fixtures/firma.yaml", craftkit]
+    app = create_app(Settings(fixtures=tuple(args.fixtures), environ=QA_ENV))
+    sources = [Path(api.world.source).name for api in app.apis]  # type: ignore[attr-defined]
+    assert sources == ["qa.yaml", "firma.yaml"]
+
+
+def test_the_cli_refuses_an_unknown_bundled_name(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--port", "0", "--fixtures", "bundled:craftkits"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "'bundled:craftkits' names no bundled fixture" in err
+    assert "the bundled ones are bundled:craftkit, bundled:firma" in err
+
+
+def test_the_cli_help_says_where_the_bundled_fixtures_are(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert "bundled:NAME" in out
+    for api, path in DEFAULT_FIXTURES.items():
+        assert f"bundled:{api}" in out and str(path) in out
