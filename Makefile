@@ -1,16 +1,26 @@
 # Two entry points (README): `make run` and `make test`. Both create or update
-# .venv from the pinned constraints, so a fresh clone needs only Python 3.11.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# .venv from the pinned constraints, so a fresh clone needs only Python 3.11-3.13.
+# PYTHON: the first of python3.11, python3.12, python3.13, python3 that runs and is
+# in range (a pyenv shim may exist and not run); `make PYTHON=python3.13` picks one.
+IN_RANGE := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell for p in python3.11 python3.12 python3.13 python3; do \
+	$$p -c '$(IN_RANGE)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+endif
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint install lock clean
+.PHONY: run test lint install lock clean check-python-versions
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
+	@test -n "$(PYTHON)" || { echo "make: Python 3.11, 3.12 or 3.13 is needed, and none of" \
+		"python3.11, python3.12, python3.13, python3 runs one; install one, or" \
+		"make PYTHON=/path/to/python3.x" >&2; exit 1; }
+	@$(PYTHON) -c '$(IN_RANGE)' 2>/dev/null || { echo "make: PYTHON=$(PYTHON)" \
+		"($$($(PYTHON) -V 2>&1 | head -n 1)) is not Python 3.11, 3.12 or 3.13" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $(STAMP)
@@ -18,10 +28,16 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/mock-server $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) check-python-versions
 	$(BIN)/ruff check mock_server conformance tests
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Every pin in constraints.txt installs from wheels on each Python the pyproject
+# classifiers name (3.11-3.13, manylinux x86_64): a dry-run resolution per version,
+# from .venv/wheelhouse when it holds the pins, else fetched from the indexes.
+check-python-versions: $(STAMP)
+	$(BIN)/python tools/check_python_versions.py
 
 # Re-pin after changing dependencies in pyproject.toml: resolves in a scratch
 # venv and writes every transitive version to constraints.txt.
