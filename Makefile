@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c '$(IN_RANGE)' 2>/dev/null || { echo "make: PYTHON=$(PYTHON)" \
 		"($$($(PYTHON) -V 2>&1 | head -n 1)) is not Python 3.11, 3.12 or 3.13" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[conformance,test]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -43,7 +43,7 @@ check-python-versions: $(STAMP)
 # venv and writes every transitive version to constraints.txt.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	.lock-venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[conformance,test]'
 	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 	rm -rf .lock-venv
 
