@@ -150,9 +150,7 @@ def test_admin_token_flag_guards_the_control_plane(
     assert right.status_code == 200
 
 
-@pytest.mark.parametrize(
-    "server_with", [("--cors-origin", "https://app.example")], indirect=True
-)
+@pytest.mark.parametrize("server_with", [("--cors-origin", "https://app.example")], indirect=True)
 def test_cors_origin_flag_replaces_the_local_default(
     server_with: tuple[RunningServer, Log],
 ) -> None:
