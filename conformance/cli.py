@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from conformance._extra import INSTALL_HINT, is_missing_extra
+from conformance._version import version
 from conformance.errors import FixtureError, HarnessError
 from conformance.settings import PROFILES, Settings
 from conformance.world import API_NAMES
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"conformance {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="run")
     run_parser = commands.add_parser(
         "run",

@@ -1,7 +1,7 @@
-"""What the distribution promises: the mock stands without the harness's stack.
+"""What the distribution promises: one version everywhere; the mock without the harness.
 
 ``pip install esign-contract-mock`` brings no Schemathesis, Hypothesis, openapi-core
-or pytest (the ``[conformance]`` extra does). Each test runs Python in a subprocess
+or pytest (the ``[conformance]`` extra does). Those tests run Python in a subprocess
 whose imports of those modules fail, as they would in such an install.
 """
 
@@ -10,9 +10,22 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tomllib
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from importlib.metadata import version as installed_version
 from pathlib import Path
 
+import pytest
+
+from conformance import cli as conformance_cli
+from conformance.report import write_json, write_junit
+from conformance.runner import Report
+from conformance.settings import Settings
+from mock_server import cli as mock_cli
 from tests.conftest import ROOT
+
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 HARNESS_STACK = ("schemathesis", "hypothesis", "openapi_core", "pytest")
 INSTALL_HINT = "pip install 'esign-contract-mock[conformance]'"
@@ -117,3 +130,46 @@ def test_conformance_without_the_extra_says_how_to_install_it() -> None:
     assert "Traceback" not in done.stderr
     [line] = done.stderr.splitlines()
     assert INSTALL_HINT in line
+
+
+def test_the_installed_version_is_pyprojects() -> None:
+    """Stale metadata (an install older than pyproject.toml) would misreport: make install."""
+    assert installed_version("esign-contract-mock") == VERSION
+
+
+@pytest.mark.parametrize(
+    ("main", "name"), [(mock_cli.main, "mock-server"), (conformance_cli.main, "conformance")]
+)
+def test_version_flag(
+    main: Callable[[list[str]], int], name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"{name} {VERSION}\n"
+
+
+def small_report() -> Report:
+    settings = Settings(
+        api="craftkit", base_url="http://127.0.0.1:1", fixtures=ROOT / "fixtures/craftkit.yaml"
+    )
+    return Report(
+        settings, checks={"contract": ["not_a_server_error"], "state": ["tenant_isolation"]}
+    )
+
+
+def test_report_json_carries_the_version(tmp_path: Path) -> None:
+    path = tmp_path / "report.json"
+    write_json(small_report(), path)
+    assert json.loads(path.read_text())["conformance_version"] == VERSION
+
+
+def test_junit_carries_the_version_on_every_testsuite(tmp_path: Path) -> None:
+    path = tmp_path / "junit.xml"
+    write_junit(small_report(), path)
+    suites = ET.parse(path).getroot().findall("testsuite")
+    assert len(suites) == 2
+    for suite in suites:
+        assert suite[0].tag == "properties"  # the JUnit schema wants properties first
+        [prop] = suite[0].findall("property")
+        assert prop.attrib == {"name": "conformance.version", "value": VERSION}
