@@ -8,6 +8,7 @@ whose imports of those modules fail, as they would in such an install.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -173,3 +174,10 @@ def test_junit_carries_the_version_on_every_testsuite(tmp_path: Path) -> None:
         assert suite[0].tag == "properties"  # the JUnit schema wants properties first
         [prop] = suite[0].findall("property")
         assert prop.attrib == {"name": "conformance.version", "value": VERSION}
+
+
+def test_the_changelog_has_a_section_for_this_version() -> None:
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert re.search(rf"^## \[{re.escape(VERSION)}\]", changelog, re.MULTILINE), (
+        f"CHANGELOG.md has no '## [{VERSION}]' section"
+    )
