@@ -14,15 +14,19 @@ import sys
 import tomllib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as installed_version
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from conformance import _version as conformance_version
 from conformance import cli as conformance_cli
 from conformance.report import write_json, write_junit
 from conformance.runner import Report
 from conformance.settings import Settings
+from mock_server import _version as mock_version
 from mock_server import cli as mock_cli
 from tests.conftest import ROOT
 
@@ -148,6 +152,21 @@ def test_version_flag(
         main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out == f"{name} {VERSION}\n"
+
+
+@pytest.mark.parametrize("module", [mock_version, conformance_version], ids=["mock", "harness"])
+def test_a_checkout_never_installed_reads_pyproject(
+    module: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def not_installed(name: str) -> str:
+        raise PackageNotFoundError(name)
+
+    monkeypatch.setattr(module, "installed_version", not_installed)
+    module.version.cache_clear()
+    try:
+        assert module.version() == VERSION
+    finally:
+        module.version.cache_clear()
 
 
 def small_report() -> Report:
