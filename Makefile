@@ -1,18 +1,28 @@
 # Two entry points (README): `make run` and `make test`. Both create or update
-# .venv from the pinned constraints, so a fresh clone needs only Python 3.11.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# .venv from the pinned constraints, so a fresh clone needs only Python 3.11-3.13.
+# PYTHON: the first of python3.11, python3.12, python3.13, python3 that runs and is
+# in range (a pyenv shim may exist and not run); `make PYTHON=python3.13` picks one.
+IN_RANGE := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell for p in python3.11 python3.12 python3.13 python3; do \
+	$$p -c '$(IN_RANGE)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+endif
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast lint install lock clean
+.PHONY: run test test-fast lint install lock clean check-python-versions
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
+	@test -n "$(PYTHON)" || { echo "make: Python 3.11, 3.12 or 3.13 is needed, and none of" \
+		"python3.11, python3.12, python3.13, python3 runs one; install one, or" \
+		"make PYTHON=/path/to/python3.x" >&2; exit 1; }
+	@$(PYTHON) -c '$(IN_RANGE)' 2>/dev/null || { echo "make: PYTHON=$(PYTHON)" \
+		"($$($(PYTHON) -V 2>&1 | head -n 1)) is not Python 3.11, 3.12 or 3.13" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[conformance,test]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -25,6 +35,7 @@ PYTEST_PATHS := tests mock_server conformance --doctest-modules --ignore=conform
 # The whole suite, as CI runs it; prints how long it took (measured, not asserted).
 test: $(STAMP)
 	@date +%s > $(VENV)/.test-started
+	$(MAKE) --no-print-directory check-python-versions
 	$(MAKE) --no-print-directory lint
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_PATHS) $(PYTEST_ARGS)
@@ -37,15 +48,21 @@ test-fast: $(STAMP)
 # What ARCHITECTURE.md and STYLE.md state, enforced: lint rules (incl. who may read
 # the environment), formatting, and who may import whom (import-linter contracts).
 lint: $(STAMP)
-	$(BIN)/ruff check mock_server conformance tests
-	$(BIN)/ruff format --check mock_server conformance tests
+	$(BIN)/ruff check mock_server conformance tests tools
+	$(BIN)/ruff format --check mock_server conformance tests tools
 	$(BIN)/lint-imports
+
+# Every pin in constraints.txt installs from wheels on each Python the pyproject
+# classifiers name (3.11-3.13, manylinux x86_64): a dry-run resolution per version,
+# from .venv/wheelhouse when it holds the pins, else fetched from the indexes.
+check-python-versions: $(STAMP)
+	$(BIN)/python tools/check_python_versions.py
 
 # Re-pin after changing dependencies in pyproject.toml: resolves in a scratch
 # venv and writes every transitive version to constraints.txt.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	.lock-venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[conformance,test]'
 	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 	rm -rf .lock-venv
 

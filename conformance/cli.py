@@ -9,9 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from conformance._extra import INSTALL_HINT, is_missing_extra
+from conformance._version import version
 from conformance.errors import FixtureError, HarnessError
-from conformance.report import render_console, write_json, write_junit
-from conformance.runner import run
 from conformance.settings import PROFILES, Settings
 from conformance.world import API_NAMES
 
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"conformance {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="run")
     run_parser = commands.add_parser(
         "run",
@@ -112,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:  # the [conformance] extra: imported only now, so --help works without it
+        from conformance.report import render_console, write_json, write_junit
+        from conformance.runner import run
+    except ModuleNotFoundError as exc:
+        if not is_missing_extra(exc):
+            raise
+        sys.stderr.write(f"conformance: {INSTALL_HINT} (no module {exc.name!r})\n")
+        return 2
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )

@@ -8,21 +8,32 @@ Loaded automatically (a ``pytest11`` entry point); it only acts on
 
 The harness runs once per session; each check then passes or fails on its own,
 with the same violation blocks (and curl lines) as ``conformance run``.
+
+pytest loads this module for every run in an environment that has the package,
+so it imports only pytest and the light modules: the harness (Schemathesis,
+Hypothesis, openapi-core; the ``[conformance]`` extra) loads when a suite asks
+for a report, and a run of someone else's tests neither pays for it nor breaks
+when the extra is not installed.
 """
 
 from __future__ import annotations
 
 import os
+from importlib import import_module
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from conformance._extra import INSTALL_HINT, is_missing_extra
 from conformance.errors import FixtureError, HarnessError
-from conformance.runner import Report, run
 from conformance.settings import PROFILES, Settings
 from conformance.world import API_NAMES
 
-__all__ = ["conformance_report", "pytest_addoption", "settings_from"]
+if TYPE_CHECKING:
+    from conformance.runner import Report
+
+__all__ = ["conformance_report", "pytest_addoption", "require_harness", "settings_from"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,9 +80,23 @@ def settings_from(config: pytest.Config) -> Settings:
         raise pytest.UsageError(str(exc)) from exc
 
 
+def require_harness() -> None:
+    """Raise a usage error naming the install command if the extra is missing."""
+    try:
+        for module in ("conformance.contract", "conformance.runner"):
+            import_module(module)
+    except ModuleNotFoundError as exc:
+        if not is_missing_extra(exc):
+            raise
+        raise pytest.UsageError(f"conformance.suite: {INSTALL_HINT}") from None
+
+
 @pytest.fixture(scope="session")
 def conformance_report(pytestconfig: pytest.Config) -> Report:
     """The harness's report for the target named on the command line (run once)."""
+    require_harness()
+    from conformance.runner import run
+
     try:
         return run(settings_from(pytestconfig))
     except FixtureError as exc:

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
+from conformance._version import version
 from conformance.failures import Violation
 from conformance.runner import Report
 
@@ -68,6 +69,9 @@ def write_junit(report: Report, path: Path) -> None:
     """One test case per check (passed when it found nothing), grouped by phase.
 
     Every check that ran is listed, failed or not, so CI shows what was verified.
+    Each testsuite carries the harness's version as a ``conformance.version``
+    property (the JUnit schema allows properties on a testsuite, first, and not
+    on testsuites).
     """
     s = report.settings
     suites = ET.Element(
@@ -91,6 +95,8 @@ def write_junit(report: Report, path: Path) -> None:
             tests=str(len(checks)),
             failures=str(sum(1 for f in checks.values() if f)),
         )
+        properties = ET.SubElement(suite, "properties")
+        ET.SubElement(properties, "property", name="conformance.version", value=version())
         for code, failures in sorted(checks.items()):
             case = ET.SubElement(
                 suite, "testcase", classname=f"conformance.{s.api}.{phase}", name=code

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from conformance._version import version
 from conformance.apis import APIS
 from conformance.client import Client, Exchange
 from conformance.contract import run_contract
@@ -66,6 +67,7 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         s = self.settings
         return {
+            "conformance_version": version(),
             "api": s.api,
             "base_url": s.base_url,
             "fixtures": str(s.fixtures),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import uvicorn
 
+from mock_server._version import version
 from mock_server.app import create_app
 from mock_server.control import is_loopback
 from mock_server.errors import FixtureError, StartupError
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"mock-server {version()}")
     parser.add_argument(
         "--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)"
     )
@@ -182,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    log.info("mock-server %s", version())
     started = time.perf_counter()
     settings = Settings(
         host=args.host,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.pytest_plugin import settings_from
+from conformance.pytest_plugin import require_harness, settings_from
+
+require_harness()  # one line naming the [conformance] extra, before a test module needs it
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import socket
 import subprocess
 from collections import Counter
+from importlib.metadata import version
 
 import httpx
 import pytest
@@ -60,6 +61,11 @@ def test_startup_log_says_what_is_live(server: RunningServer) -> None:
     assert "/functions/v1/signing-request-api, /api/v1" in log
     assert "fixtures/craftkit.yaml: 2 projects" in log and "fixtures/firma.yaml" in log
     assert "ready in" in log
+
+
+def test_startup_log_starts_with_the_version(server: RunningServer) -> None:
+    first = server.startup_log.splitlines()[0]
+    assert first.endswith(f"mock_server: mock-server {version('esign-contract-mock')}"), first
 
 
 def test_help_documents_every_flag() -> None:
