@@ -95,13 +95,14 @@ def test_the_pytest_plugin_imports_without_the_extra() -> None:
     assert loaded.isdisjoint({"schemathesis", "hypothesis", "openapi_core", "httpx"})
 
 
-def test_an_unrelated_pytest_run_registers_the_plugin_without_the_extra() -> None:
+def test_an_unrelated_pytest_run_registers_the_plugin_without_the_extra(tmp_path: Path) -> None:
     done = python(
         "import pytest, sys\n"
         # the extra's own plugins are absent too in such an install
         "sys.exit(pytest.main(['-p', 'no:hypothesispytest', '-p', 'no:schemathesis',"
-        " '--help']))",
+        " '-p', 'no:cacheprovider', '--help']))",
         blocked=("schemathesis", "hypothesis", "openapi_core"),
+        cwd=tmp_path,  # a user's project, not this repository's pytest configuration
     )
     assert done.returncode == 0, done.stderr
     assert "--conformance-api" in done.stdout

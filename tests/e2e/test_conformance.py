@@ -117,7 +117,6 @@ def test_a_minimal_fixture_served_by_the_mock_passes_every_check(tmp_path: Path)
             "craftkit", "--base-url", server.url, "--fixtures", str(fixture), "--profile", "fast"
         )
     finally:
-        server.process.terminate()
-        server.process.wait(timeout=10)
+        server.stop()
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert "no violations" in result.stdout

@@ -71,6 +71,7 @@ def mock_server(venv: Path, cwd: Path) -> Iterator[tuple[str, str]]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        process.stdout.close()
 
 
 @pytest.fixture(scope="module")
