@@ -20,6 +20,14 @@ def bundled_spec(api: str) -> Path:
     return _PACKAGE.parent / "specs" / name
 
 
+def bundled_doc(name: str) -> Path:
+    """A page of the user docs (``checks.md``, ``fixtures.md``): in the wheel or the checkout."""
+    installed = _PACKAGE / "_bundled" / "docs" / name
+    if installed.exists():
+        return installed
+    return _PACKAGE.parent / "docs" / name
+
+
 def bundled_fixture(name: str) -> Path:
     """The fixture the mock serves by default for ``name``: in the wheel (``_bundled/``) or
     at the checkout's top (the harness never imports the mock to find it)."""

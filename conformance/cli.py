@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from conformance._extra import INSTALL_HINT, is_missing_extra
+from conformance._resources import bundled_doc
 from conformance._version import version
 from conformance.errors import FixtureError, HarnessError
 from conformance.settings import PROFILES, Settings
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"conformance {version()}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="run")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{run,explain}")
     run_parser = commands.add_parser(
         "run",
         help="run the suites against one target",
@@ -108,11 +109,39 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
+    explain_parser = commands.add_parser(
+        "explain",
+        help="what a check code proves and how to fix a target that fails it",
+        description="Print a check's section of docs/checks.md; without CODE, list the codes.",
+    )
+    explain_parser.add_argument(
+        "code", nargs="?", help="a check code from a report, e.g. terminal_conflict"
+    )
     return parser
+
+
+def _explain(code: str | None) -> int:
+    """``conformance explain``: needs no extra, only the bundled docs/checks.md."""
+    from conformance.explain import codes, explain
+
+    if code is None:
+        sys.stdout.write("".join(f"{c}\n" for c in codes()))
+        sys.stdout.write(
+            "\n'conformance explain CODE' says what a check proves and how to fix it.\n"
+        )
+        return 0
+    try:
+        sys.stdout.write(explain(code))
+    except HarnessError as exc:
+        sys.stderr.write(f"conformance: {exc}\n")
+        return 2
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "explain":
+        return _explain(args.code)
     try:  # the [conformance] extra: imported only now, so --help works without it
         from conformance.report import render_console, write_json, write_junit
         from conformance.runner import run
@@ -143,6 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FixtureError as exc:
         for problem in exc.problems:
             log.error("%s", problem)
+        log.error(
+            "the fixture format: docs/fixtures.md (installed: %s)", bundled_doc("fixtures.md")
+        )
         return 2
     except HarnessError as exc:
         log.error("%s", exc)

@@ -57,6 +57,7 @@ def render_violation(v: Violation) -> str:
             *(f"    {line}" for line in v.detail.splitlines()),
             "    Reproduce:",
             f"      {v.curl or '(no request: see the detail)'}",
+            f"    Explain: conformance explain {v.code}",
         ]
     )
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import uvicorn
 
+from mock_server._resources import bundled
 from mock_server._version import version
 from mock_server.app import create_app
 from mock_server.control import is_loopback
@@ -200,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FixtureError as exc:
         sys.stderr.write("mock-server: fixture refused:\n")
         sys.stderr.writelines(f"  {line}\n" for line in exc.problems)
+        docs = bundled("docs", "fixtures.md")
+        sys.stderr.write(f"the fixture format: docs/fixtures.md (installed: {docs})\n")
         return 2
     except StartupError as exc:
         sys.stderr.write(f"mock-server: {exc}\n")

@@ -178,3 +178,47 @@ def test_an_unknown_flag_is_a_usage_error() -> None:
             ]
         )
     assert exited.value.code == 2
+
+
+def test_explain_prints_a_checks_section_of_the_docs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "tenant_isolation"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("tenant_isolation\n") and "**Fix**" in out
+    assert "keys_authenticate" not in out, "one check's section, not the whole page"
+
+
+def test_explain_lists_every_code_the_harness_can_report(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from conformance.contract import schemathesis_checks
+    from conformance.failures import CHECKS
+
+    assert main(["explain"]) == 0
+    listed = set(capsys.readouterr().out.split())
+    assert set(CHECKS) | set(schemathesis_checks()) <= listed
+
+
+def test_explain_refuses_an_unknown_code_with_the_closest(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["explain", "tenant_isolaton"]) == 2
+    assert "did you mean 'tenant_isolation'?" in capsys.readouterr().err
+
+
+def test_each_violation_block_says_how_to_learn_more() -> None:
+    from conformance.failures import Violation
+    from conformance.report import render_violation
+
+    block = render_violation(Violation("no_cascade", "t", "d", "POST /x", "curl x"))
+    assert block.splitlines()[-1] == "    Explain: conformance explain no_cascade"
+
+
+def test_a_refused_fixture_points_at_the_format(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("api: craftkit\nprojects: oops\n")
+    assert (
+        main(["run", "craftkit", "--base-url", "http://127.0.0.1:1", "--fixtures", str(bad)]) == 2
+    )
+    assert "the fixture format: docs/fixtures.md (installed: " in caplog.text

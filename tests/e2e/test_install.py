@@ -125,28 +125,17 @@ def test_install_the_mock_then_the_harness(wheel: Path, tmp_path: Path) -> None:
         assert (done.returncode, done.stdout) == (0, f"conformance {expected}\n")
         done = run(
             venv / "bin/conformance", "run", "craftkit", "--base-url", url,
-            "--fixtures", bundled_craftkit_fixture(venv, user), "--profile", "fast",
+            "--fixtures", "bundled:craftkit", "--profile", "fast",
             cwd=user,
         )  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
         assert "no violations" in done.stdout
 
-
-def bundled_craftkit_fixture(venv: Path, cwd: Path) -> str:
-    """``bundled:craftkit`` where the harness knows that name, else the wheel's file."""
-    helped = run(venv / "bin/conformance", "run", "--help", cwd=cwd)
-    if "bundled:" in helped.stdout:
-        return "bundled:craftkit"
-    where = run(
-        venv / "bin/python", "-c",
-        "import importlib.util, pathlib\n"
-        "for package in ('conformance', 'mock_server'):\n"
-        "    spec = importlib.util.find_spec(package)\n"
-        "    path = pathlib.Path(spec.origin).parent / '_bundled/fixtures/craftkit.yaml'\n"
-        "    if path.is_file():\n"
-        "        print(path)\n"
-        "        break",
-        cwd=cwd,
-    )  # fmt: skip
-    assert where.returncode == 0 and where.stdout.strip(), where.stderr
-    return where.stdout.strip()
+    # The docs travel with the package: a check's explanation, the fixture format.
+    done = run(venv / "bin/conformance", "explain", "tenant_isolation", cwd=user)
+    assert done.returncode == 0 and "**Fix**" in done.stdout, done.stdout + done.stderr
+    (user / "bad.yaml").write_text("api: craftkit\nprojects: []\n")
+    done = run(venv / "bin/mock-server", "--fixtures", "bad.yaml", cwd=user)
+    assert done.returncode == 2
+    [docs] = re.findall(r"docs/fixtures.md \(installed: (\S+)\)", done.stderr)
+    assert Path(docs).is_file() and str(venv) in docs, done.stderr

@@ -282,6 +282,8 @@ def test_cli_exits_2_with_the_message_on_a_bad_fixture(
     assert code == 2
     err = capsys.readouterr().err
     assert "fixture refused" in err and "did you mean 'cancelled'" in err
+    [docs] = re.findall(r"the fixture format: docs/fixtures.md \(installed: (\S+)\)", err)
+    assert Path(docs).read_text(encoding="utf-8").startswith("# Fixture files")
 
 
 def anchored_craftkit(tail: str = "") -> str:
