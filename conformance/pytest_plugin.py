@@ -83,7 +83,7 @@ def settings_from(config: pytest.Config) -> Settings:
 def require_harness() -> None:
     """Raise a usage error naming the install command if the extra is missing."""
     try:
-        for module in ("conformance.contract", "conformance.runner"):
+        for module in ("conformance.phases.schemathesis", "conformance.runner"):
             import_module(module)
     except ModuleNotFoundError as exc:
         if not is_missing_extra(exc):

@@ -19,14 +19,15 @@ import httpx
 
 from conformance._version import version
 from conformance.apis import APIS
+from conformance.checks import checks_for
 from conformance.client import Client, Exchange
-from conformance.contract import run_contract
 from conformance.errors import TargetUnreachable
-from conformance.failures import Violation, checks_for, merge
-from conformance.ratelimit import rate_limit
+from conformance.failures import Violation, merge
+from conformance.phases.ratelimit import run_probe
+from conformance.phases.schemathesis import run_contract
+from conformance.phases.state import StateRun
 from conformance.responses import ResponseValidator
 from conformance.settings import Settings
-from conformance.state import StateRun
 from conformance.world import read_world
 
 __all__ = ["PhaseResult", "Report", "run"]
@@ -128,13 +129,11 @@ def run(settings: Settings, *, on_progress: Callable[[str], None] | None = None)
             state.guarded(lambda: state.explore(seed=settings.seed, examples=examples, steps=steps))
             if settings.rate_limit_probe:
                 progress("state: rate-limit probe")
-                state.guarded(lambda: rate_limit(state))
+                run_probe(state)
             merged = merge(state.violations)
             report.violations += merged
             report.notes += state.notes
-            report.checks["state"] = [
-                c for c in checks_for(api.name) if c != "rate_limit" or settings.rate_limit_probe
-            ]
+            report.checks["state"] = checks_for(api.name, probe=settings.rate_limit_probe)
             report.phases.append(
                 PhaseResult("state", client.sent - sent, time.monotonic() - t0, len(merged))
             )

@@ -17,7 +17,7 @@ import pytest
 import conformance
 import conformance.runner  # registers every check
 import mock_server
-from conformance.failures import CHECKS
+from conformance.checks import CHECKS
 
 # The conformance pytest suite is a test package that pytest runs, not an API.
 NOT_MODULES = "conformance.suite"

@@ -27,8 +27,8 @@ import pytest
 import yaml
 
 import conformance.runner  # noqa: F401  (imports state, apis, ratelimit: fills CHECKS)
-from conformance.contract import schemathesis_checks
-from conformance.failures import CHECKS
+from conformance.checks import CHECKS
+from conformance.phases.schemathesis import schemathesis_checks
 from conformance.world import read_world
 from mock_server import Settings, create_app
 from mock_server.app import MockApp

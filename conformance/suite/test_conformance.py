@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.contract import schemathesis_checks
-from conformance.failures import checks_for
+from conformance.checks import checks_for
+from conformance.phases.schemathesis import schemathesis_checks
 from conformance.report import render_violation
 from conformance.runner import Report
 
@@ -14,7 +14,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "code" in metafunc.fixturenames:
         api = metafunc.config.getoption("--conformance-api") or "craftkit"
         probe = metafunc.config.getoption("--conformance-rate-limit-probe")
-        own = [c for c in checks_for(api) if c != "rate_limit" or probe]
+        own = checks_for(api, probe=probe)
         codes = sorted(set(own) | set(schemathesis_checks()))
         metafunc.parametrize("code", codes, ids=codes)
 

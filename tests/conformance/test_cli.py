@@ -190,8 +190,8 @@ def test_explain_prints_a_checks_section_of_the_docs(capsys: pytest.CaptureFixtu
 def test_explain_lists_every_code_the_harness_can_report(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from conformance.contract import schemathesis_checks
-    from conformance.failures import CHECKS
+    from conformance.checks import CHECKS
+    from conformance.phases.schemathesis import schemathesis_checks
 
     assert main(["explain"]) == 0
     listed = set(capsys.readouterr().out.split())

@@ -1,4 +1,4 @@
-"""State checks: what a schema alone cannot see, over the fixture's resources.
+"""The state phase: the checks a schema alone cannot see, over the fixture's resources.
 
 A deterministic scenario first exercises every rule once (each key, each
 refused request, a cancel or revoke, a repeat, a second resource); then a
@@ -18,9 +18,7 @@ import logging
 import random
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from hypothesis import HealthCheck, Phase
 from hypothesis import seed as hypothesis_seed
@@ -28,203 +26,29 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
+import conformance.checks.outcomes  # noqa: F401  (registers the outcome checks)
 from conformance.apis import DEFAULT_BODY, Api, BadRequest, act
+from conformance.checks import of_kind, title_of
+from conformance.checks.answers import transport
+from conformance.checks.steps import (
+    auth_required,
+    concurrent_acts,
+    invalid_body_rejected,
+    keys_authenticate,
+    repeat_conflict,
+    tenant_isolation,
+    terminal_conflict,
+    unknown_not_found,
+)
+from conformance.checks.verdicts import no_cascade, rejected_changes_nothing
 from conformance.client import Client, Exchange, TargetUnresponsive
-from conformance.failures import Violation, check, only_for, title_of
+from conformance.failures import Violation
 from conformance.responses import ResponseValidator
 from conformance.world import Resource, State, World
 
 __all__ = ["Model", "StateRun"]
 
 log = logging.getLogger("conformance")
-
-# ---------------------------------------------------------------- the checks
-# Each check's name is its code; its docstring's first line is its title.
-
-
-@check
-def transport(exchange: Exchange) -> list[str]:
-    """The target did not answer (timeout, reset or refused connection)."""
-    return (
-        [] if exchange.error is None else [f"Expected: an HTTP answer\nReceived: {exchange.error}"]
-    )
-
-
-@check
-def response_conformance(validator: ResponseValidator, exchange: Exchange) -> list[str]:
-    """The answer departs from the spec: undocumented status, header or body schema."""
-    assert exchange.response is not None
-    return [
-        f"Received: {exchange.status}\n{problem}" for problem in validator.errors(exchange.response)
-    ]
-
-
-@check
-def error_envelope(api: Api, exchange: Exchange) -> list[str]:
-    """An error answer lacks the API's error envelope, code or JSON media type."""
-    response = exchange.response
-    assert response is not None
-    if response.status_code < 400:
-        return []
-    problems = []
-    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json":
-        problems.append(
-            f"Expected: Content-Type application/json on {response.status_code}\n"
-            f"Received: {media or 'none'}"
-        )
-    return problems + api.envelope_problems(response.status_code, exchange.json())
-
-
-@check
-def keys_authenticate(run: StateRun) -> None:
-    """A key the fixture lists is refused (401)."""
-    unknown = run.unknown_id()
-    for tenant in run.world.tenants:
-        for key in tenant.keys:
-            accepted: list[str] = []
-            refused: list[tuple[str, Exchange]] = []
-            for form, authorization in run.api.key_forms(key):
-                exchange = act(run.api, run.client, unknown, authorization=authorization)
-                status = run.observe(exchange)
-                if status == 401:
-                    refused.append((form, exchange))
-                elif status is not None:
-                    accepted.append(form)
-                    run.judge(
-                        "unknown_not_found",
-                        exchange,
-                        status,
-                        run.api.unknown_statuses,
-                        "an id the target does not hold",
-                    )
-            for form, exchange in refused:
-                code = "auth_forms" if auth_forms(accepted) else "keys_authenticate"
-                run.report(
-                    code,
-                    exchange,
-                    f"Key of {tenant.id} sent as {form}\n"
-                    "Expected: accepted (the id is unknown, so 404)\nReceived: 401",
-                )
-
-
-@check
-def auth_forms(accepted_forms: list[str]) -> bool:
-    """A listed key works in one documented Authorization form but is refused in another."""
-    return bool(accepted_forms)
-
-
-@check
-def unknown_not_found(run: StateRun) -> None:
-    """An id the target does not hold is not answered with 404 (or a documented 400)."""
-    key = run.world.tenants[0].keys[0]
-    authorization = run.api.key_forms(key)[0][1]
-    exchange = act(run.api, run.client, run.unknown_id(), authorization=authorization)
-    run.expect(
-        "unknown_not_found", exchange, run.api.unknown_statuses, "an id the target does not hold"
-    )
-    non_id, statuses = run.api.non_id()
-    exchange = act(run.api, run.client, non_id, authorization=authorization)
-    run.expect("unknown_not_found", exchange, statuses, "an id that is not a uuid")
-
-
-@check
-def terminal_conflict(run: StateRun, resource: Resource) -> None:
-    """A resource the fixture lists as terminal, revoked or locked is not refused."""
-    expected = (
-        frozenset({502})
-        if resource.state is State.FAILING
-        else frozenset({run.api.conflict_status})
-    )
-    exchange = run.act_as_owner(resource)
-    status = run.expect(
-        "terminal_conflict",
-        exchange,
-        expected,
-        f"{resource.id} is {_fixture_state(resource)} in the fixture",
-    )
-    if status is not None and 200 <= status < 300:
-        run.model.consume(resource)  # whatever it was, it is now done
-
-
-@check
-def repeat_conflict(run: StateRun, resource: Resource) -> None:
-    """A second cancel or revoke of the same resource is accepted."""
-    exchange = run.act_as_owner(resource)
-    run.expect(
-        "repeat_conflict",
-        exchange,
-        frozenset({run.api.conflict_status}),
-        f"{resource.id} was already done in this run",
-    )
-
-
-@check
-def auth_required(run: StateRun, resource: Resource, bad: BadRequest) -> None:
-    """A request without a valid key is not refused with 401."""
-    run.refuse("auth_required", resource, bad)
-
-
-@check
-def invalid_body_rejected(run: StateRun, resource: Resource, bad: BadRequest) -> None:
-    """An invalid body is not refused with 400."""
-    run.refuse("invalid_body_rejected", resource, bad)
-
-
-@check
-def tenant_isolation(run: StateRun, resource: Resource) -> None:
-    """Another tenant's key reaches a resource (expected 404)."""
-    foreign = run.world.foreign_key(resource)
-    if foreign is None:
-        run.note("tenant_isolation: the fixture lists one tenant; add a second to check isolation")
-        return
-    authorization = run.api.key_forms(foreign)[0][1]
-    run.refuse(
-        "tenant_isolation",
-        resource,
-        BadRequest("another tenant's key", frozenset({404}), authorization=authorization),
-    )
-
-
-CONCURRENT = 5
-
-
-@check
-def concurrent_acts(run: StateRun, resource: Resource) -> None:
-    """Concurrent cancels or revokes of one resource do not give exactly one success."""
-    with ThreadPoolExecutor(CONCURRENT) as pool:
-        exchanges = list(pool.map(lambda _: run.act_as_owner(resource), range(CONCURRENT)))
-    run.model.consume(resource)
-    statuses = [run.observe(exchange) for exchange in exchanges]
-    if None in statuses:
-        return  # inconclusive: transport or rate limit already said why
-    wins = sum(1 for s in statuses if s is not None and 200 <= s < 300)
-    if wins:
-        run.model.successes += 1
-    if wins != 1:
-        run.report(
-            "concurrent_acts",
-            exchanges[0],
-            f"Situation: {CONCURRENT} concurrent requests on open {resource.id}\n"
-            f"Expected: exactly one 2xx, the rest {run.api.conflict_status}\n"
-            f"Received: {sorted(s for s in statuses if s is not None)}",
-        )
-
-
-@check
-def rejected_changes_nothing(model: Model, resource: Resource) -> bool:
-    """A refused request changed state: the resource it named is no longer open."""
-    return resource.id in model.touched
-
-
-@check
-def no_cascade(model: Model, resource: Resource) -> bool:
-    """Acting on one resource changed another: it is no longer open."""
-    return model.successes > 0
-
-
-only_for("firma", auth_forms)  # Craftkit documents one form, Bearer
-
 
 # ---------------------------------------------------------------- the model and the run
 
@@ -278,6 +102,8 @@ class StateRun:
         self.violations: list[Violation] = []
         self.notes: list[str] = []
         self.stopped = False
+        self._answer_checks = [c for c in of_kind("answer", api.name) if c.code != "transport"]
+        self._outcome_checks = of_kind("outcome", api.name)
 
     # -- reporting
 
@@ -293,7 +119,7 @@ class StateRun:
 
     def observe(self, exchange: Exchange) -> int | None:
         """Run the checks every answer gets; return its status, or None when inconclusive."""
-        for problem in transport(exchange):
+        for problem in transport(self, exchange):
             self.report("transport", exchange, problem)
         if exchange.response is None:
             return None
@@ -302,12 +128,9 @@ class StateRun:
                 "the target kept answering 429 after retries; those steps were skipped, not failed"
             )
             return None
-        for problem in response_conformance(self.validator, exchange):
-            self.report("response_conformance", exchange, problem)
-        for problem in error_envelope(self.api, exchange):
-            self.report("error_envelope", exchange, problem)
-        for problem in self.api.header_problems(exchange):
-            self.report("rate_limit_headers", exchange, problem)
+        for row in self._answer_checks:
+            for problem in row(self, exchange):
+                self.report(row.code, exchange, problem)
         return exchange.status
 
     def expect(
@@ -375,8 +198,10 @@ class StateRun:
         self.model.consume(resource)
         if 200 <= status < 300:
             self.model.successes += 1
-            for code, detail in self.api.success_problems(resource, exchange.json()):
-                self.report(code, exchange, detail)
+            body = exchange.json()
+            for row in self._outcome_checks:
+                for problem in row(resource, body):
+                    self.report(row.code, exchange, problem)
             return
         if status == self.api.conflict_status and rejected_changes_nothing(self.model, resource):
             code, why = (
@@ -517,10 +342,3 @@ def _machine(run: StateRun) -> type[RuleBasedStateMachine]:
             run.guarded(step)
 
     return TargetMachine
-
-
-def _fixture_state(resource: Resource) -> str:
-    record: Any = resource.record
-    return str(
-        record.get("status") or ("revoked" if record.get("revoked_at") else resource.state.value)
-    )

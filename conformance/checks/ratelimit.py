@@ -1,21 +1,25 @@
-"""``--rate-limit-probe``: drive one key past ``write_per_minute`` and expect a 429.
+"""The rate-limit probe's checks (kind ``probe``: ``(run) -> None``), run by
+``phases/ratelimit.py`` under ``--rate-limit-probe``.
 
-Off by default: it spends a whole window of the target's quota for one key.
 The probe names only ids the target does not hold, so it changes no state.
 """
 
 from __future__ import annotations
 
-from conformance.apis import act
-from conformance.failures import check
-from conformance.state import StateRun
+from typing import TYPE_CHECKING
 
-__all__ = ["rate_limit"]
+from conformance.apis import act
+from conformance.checks import check
+
+if TYPE_CHECKING:
+    from conformance.phases.state import StateRun
+
+__all__ = ["SLACK"]
 
 SLACK = 5  # answers past the limit before the missing 429 is a violation
 
 
-@check
+@check("probe")
 def rate_limit(run: StateRun) -> None:
     """Writes past write_per_minute are not refused with 429 and Retry-After."""
     limit = run.world.write_per_minute

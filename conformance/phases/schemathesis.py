@@ -1,4 +1,4 @@
-"""Contract checks: Schemathesis, every built-in check, keyed by the fixture.
+"""The contract phase: Schemathesis, every built-in check, keyed by the fixture.
 
 Runs Schemathesis's engine in-process (the same phases as ``st run``:
 examples, coverage, fuzzing) and turns its failures into ``Violation``s whose

@@ -1,0 +1,87 @@
+"""Craftkit's facts for the checks: Bearer keys, ``{"error": {"code", ...}}`` errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from conformance._text import short
+from conformance.apis.base import NOT_A_UUID, BadRequest
+
+__all__ = ["Craftkit"]
+
+
+class Craftkit:
+    """``POST /v1/signatures/{id}/cancel``: Bearer keys, ``{"error": {"code", ...}}`` errors."""
+
+    name = "craftkit"
+    operation = "POST /v1/signatures/{id}/cancel"
+    success_code = "cancel_in_flight"
+    conflict_status = 409
+    unknown_statuses = frozenset({404})
+    _CODES: Mapping[int, str] = {
+        400: "invalid_request",
+        401: "unauthorized",
+        404: "not_found",
+        409: "conflict",
+        502: "signature_provider_error",
+    }
+
+    body_optional = True  # requestBody is not required; reason is optional
+
+    def path(self, target_id: str) -> str:
+        return f"/v1/signatures/{target_id}/cancel"
+
+    def default_body(self, target_id: str) -> Any:
+        return {"reason": "Conformance check"}
+
+    def key_forms(self, key: str) -> list[tuple[str, str]]:
+        return [("Bearer", f"Bearer {key}")]
+
+    def bad_credentials(self) -> list[BadRequest]:
+        only_401 = frozenset({401})
+        return [
+            BadRequest("no Authorization header", only_401, drop_authorization=True),
+            BadRequest(
+                "unknown key", only_401, authorization="Bearer ck_live_conformance_unknown_key"
+            ),
+            BadRequest(
+                "key without ck_live_/ck_test_ prefix",
+                only_401,
+                authorization="Bearer sk_live_conformance_0001",
+            ),
+            BadRequest("Basic instead of Bearer", only_401, authorization="Basic Y2tfbGl2ZTp4"),
+        ]
+
+    def bad_bodies(self, target_id: str) -> list[BadRequest]:
+        only_400 = frozenset({400})
+        return [
+            BadRequest("reason of 501 characters", only_400, json_body={"reason": "x" * 501}),
+            BadRequest("reason not a string", only_400, json_body={"reason": 42}),
+            BadRequest("body not JSON", only_400, body=b"reason=please"),
+            BadRequest("body a JSON array", only_400, json_body=["reason"]),
+        ]
+
+    def non_id(self) -> tuple[str, frozenset[int]]:
+        return NOT_A_UUID, frozenset({400, 404})  # both documented: either is accepted
+
+    def envelope_problems(self, status: int, body: Any) -> list[str]:
+        code = self._CODES.get(status)
+        if code is None:
+            return []
+        error = body.get("error") if isinstance(body, dict) else None
+        if not isinstance(error, dict):
+            return [
+                f'Expected: {{"error": {{"code": "{code}", "message": ...}}}}\n'
+                f"Received: {short(body)}"
+            ]
+        problems = []
+        if error.get("code") != code:
+            problems.append(
+                f"Expected: error.code {code!r} for {status}\nReceived: {error.get('code')!r}"
+            )
+        if not isinstance(error.get("message"), str):
+            problems.append(
+                f"Expected: error.message, a string\nReceived: {short(error.get('message'))}"
+            )
+        return problems
