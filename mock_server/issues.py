@@ -75,12 +75,23 @@ def _field(error: ValidationError) -> str | None:
 
 
 def flatten(errors: Iterable[ValidationError]) -> Flattened:
-    """Zod's ``flatten()``: root errors in ``formErrors``, the rest by top-level field."""
+    """Zod's ``flatten()``: root errors in ``formErrors``, the rest by top-level field.
+
+    Zod reports one issue per problem; a schema that reaches the same check twice
+    (a ``$ref`` beside the same keyword) must not say it twice.
+
+    >>> from jsonschema import Draft202012Validator
+    >>> schema = {"type": "object", "allOf": [{"type": "object"}]}
+    >>> flatten(Draft202012Validator(schema).iter_errors(None))["formErrors"]
+    ['Expected object, received null']
+    """
     result: Flattened = {"formErrors": [], "fieldErrors": {}}
     for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
         name = _field(error)
-        if name is None:
-            result["formErrors"].append(zod_message(error))
-        else:
-            result["fieldErrors"].setdefault(name, []).append(zod_message(error))
+        messages = (
+            result["formErrors"] if name is None else result["fieldErrors"].setdefault(name, [])
+        )
+        message = zod_message(error)
+        if message not in messages:
+            messages.append(message)
     return result

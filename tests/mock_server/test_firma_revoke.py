@@ -206,3 +206,11 @@ async def test_every_firma_answer_carries_rate_limit_headers(
     for response in answers:
         missing = [name for name in RATE_HEADERS if name not in response.headers]
         assert not missing, f"{response.request.method} {response.request.url}: {missing}"
+
+
+@pytest.mark.parametrize("content", [b"null", b"[]", b'"jwt"'], ids=["null", "array", "string"])
+async def test_a_body_of_the_wrong_type_is_said_once(mock: ContractClient, content: bytes) -> None:
+    response = await mock.revoke(content=content, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    errors = envelope(response)["details"]["_errors"]  # type: ignore[index]
+    assert len(errors) == 1 and errors[0].startswith("Expected object, received "), errors
