@@ -25,7 +25,7 @@ from jsonschema import Draft202012Validator
 from mock_server.clock import isoformat
 from mock_server.contract import Contract
 from mock_server.craftkit import signatures
-from mock_server.craftkit.signatures import EXTRA_KEYS, public_body
+from mock_server.craftkit.signatures import EXTRA_KEYS, TERMINAL, public_body
 from mock_server.fixtures import FixtureFile, Problems, did_you_mean
 from mock_server.ids import canonical_uuid
 from mock_server.store import Decision, Record
@@ -309,8 +309,18 @@ def check_record(
     problems.schema_errors(contract.validator(SIGNATURE_REQUEST).iter_errors(body), where)
     problems.unknown_fields(contract, contract.schema(SIGNATURE_REQUEST), record, where, EXTRA_KEYS)
     if "mock" in record:
-        mock_errors = _MOCK.iter_errors(record["mock"])
+        mock_errors = list(_MOCK.iter_errors(record["mock"]))
         problems.schema_errors(mock_errors, f"{where}.mock")
+        simulated = (record["mock"] or {}).get("on_cancel") if not mock_errors else None
+        if simulated is not None and record.get("status") in TERMINAL:
+            # A terminal request answers 409 before the signature service is asked, so the
+            # block could never act, and the harness would expect its answer (docs/fixtures.md).
+            problems.add(
+                f"{where}.mock.on_cancel",
+                f"{simulated!r} applies to sent or viewed requests only; this one is "
+                f"{record['status']} and answers 409 (remove the mock block, or set status "
+                "to sent or viewed)",
+            )
     project = record.get("project")
     if not isinstance(project, str) or project not in projects:
         problems.add(

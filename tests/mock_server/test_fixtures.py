@@ -128,6 +128,12 @@ CRAFTKIT_CASES = [
         id="shared-key",
     ),
     pytest.param("signature_requests.1.id", None, [".id", "not of type string"], id="null-id"),
+    pytest.param(
+        "signature_requests.8.mock",
+        {"on_cancel": "provider_error"},
+        ["signature_requests[8]", ".mock.on_cancel", "sent or viewed requests only", "completed"],
+        id="mock-block-on-a-terminal-request",
+    ),
     pytest.param("api", "craftkitt", ["did you mean 'craftkit'"], id="api-typo"),
     pytest.param("projectz", [], ["projectz", "Additional properties"], id="unknown-top-level-key"),
 ]
