@@ -354,3 +354,56 @@ def test_every_writer_writes_the_file_it_is_given(tmp_path: Path) -> None:
     )
     check_sarif(json.loads(paths["sarif"].read_text()))
     assert paths["html"].read_text().startswith("<!DOCTYPE html>")
+
+
+# -- the pytest plugin has the CLI's options
+
+
+class _Options:
+    """Records what ``pytest_addoption`` adds."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def getgroup(self, *args: object) -> _Options:
+        return self
+
+    def addoption(self, name: str, **kwargs: object) -> None:
+        self.names.add(name)
+
+
+def test_every_option_of_conformance_run_has_a_pytest_twin() -> None:
+    from conformance.pytest_plugin import pytest_addoption
+
+    run_parser = next(
+        parser
+        for action in cli.build_parser()._subparsers._group_actions  # type: ignore[union-attr]
+        for name, parser in getattr(action, "choices", {}).items()
+        if name == "run"
+    )
+    flags = {
+        option
+        for action in run_parser._actions
+        for option in action.option_strings
+        if option.startswith("--") and option not in ("--help", "--log-level")
+    }
+    plugin = _Options()
+    pytest_addoption(plugin)  # type: ignore[arg-type]
+    assert {f"--conformance-{flag[2:]}" for flag in flags} - plugin.names == set()
+    assert "--conformance-api" in plugin.names
+
+
+def test_run_help_names_the_report_flags_and_the_precondition_exit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--help"])
+    out = capsys.readouterr().out
+    for text in (
+        "--sarif FILE",
+        "--html FILE",
+        "--github",
+        "GITHUB_ACTIONS=true",
+        "a stale fixture",
+    ):
+        assert text in out, text
