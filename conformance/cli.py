@@ -8,11 +8,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from conformance._extra import INSTALL_HINT, is_missing_extra
 from conformance._resources import bundled_doc
 from conformance._version import version
-from conformance.errors import FixtureError, HarnessError
+from conformance.errors import FixtureError, HarnessError, PreconditionFailed
 from conformance.settings import PROFILES, Settings
 from conformance.world import API_NAMES
 
@@ -35,7 +36,14 @@ what it checks:
             envelopes; every answer validated against the spec
   Open resources in the fixture are consumed: each is cancelled or revoked at most once.
 
-exit codes: 0 no violation, 1 violations found, 2 bad usage, bad fixture, unreachable target.
+reports: the verdict first (FAIL: 3 problems in 2 checks / PASS: ...), then one block per
+  problem (the occurrences of one cause folded, with their ids), and a rerun line that
+  reproduces the run. --junit-xml, --report-json, --sarif, --html write files; --github
+  prints annotations and a job summary.
+
+exit codes: 0 no violation, 1 violations found, 2 bad usage, bad fixture, unreachable target,
+  or a precondition not met (a stale fixture, a --base-url where everything answers 404:
+  the message says what to do).
 """
 
 
@@ -106,6 +114,23 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument(
         "--report-json", type=Path, metavar="FILE", help="write the full report as JSON"
     )
+    # -- reports (issue #10): formats CI tools read
+    run_parser.add_argument(
+        "--sarif",
+        type=Path,
+        metavar="FILE",
+        help="write a SARIF 2.1.0 report (code scanning: one result per problem, stable "
+        "fingerprints)",
+    )
+    run_parser.add_argument(
+        "--html", type=Path, metavar="FILE", help="write a single-file HTML report"
+    )
+    run_parser.add_argument(
+        "--github",
+        action="store_true",
+        help="print GitHub Actions annotations and append a job summary to "
+        "$GITHUB_STEP_SUMMARY (on by itself when GITHUB_ACTIONS=true)",
+    )
     run_parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
@@ -143,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "explain":
         return _explain(args.code)
     try:  # the [conformance] extra: imported only now, so --help works without it
-        from conformance.report import render_console, write_json, write_junit
+        from conformance.report import render_console, write_reports
+        from conformance.report_github import annotation
         from conformance.runner import run
     except ModuleNotFoundError as exc:
         if not is_missing_extra(exc):
@@ -167,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             profile=args.profile,
             phases=(args.only,) if args.only else ("contract", "state"),
             environ=dict(os.environ),
+            **_report_settings(args),
         )
         report = run(settings)
     except FixtureError as exc:
@@ -176,15 +203,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             "the fixture format: docs/fixtures.md (installed: %s)", bundled_doc("fixtures.md")
         )
         return 2
+    except PreconditionFailed as exc:
+        log.error("precondition not met, nothing reported: %s", exc)
+        if settings.github:
+            sys.stdout.write(
+                annotation("error", str(exc), title=f"conformance {args.api}: precondition") + "\n"
+            )
+        return 2
     except HarnessError as exc:
         log.error("%s", exc)
         return 2
     sys.stdout.write(render_console(report) + "\n")
-    if args.junit_xml is not None:
-        write_junit(report, args.junit_xml)
-    if args.report_json is not None:
-        write_json(report, args.report_json)
+    sys.stdout.write(write_reports(report))
     return report.exit_code
+
+
+def _report_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Where the reports go; GitHub Actions output is on by itself in a GitHub job."""
+    github = args.github or os.environ.get("GITHUB_ACTIONS") == "true"
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    return {
+        "junit_xml": args.junit_xml,
+        "report_json": args.report_json,
+        "sarif": args.sarif,
+        "html": args.html,
+        "github": github,
+        "github_step_summary": Path(summary) if github and summary else None,
+    }
 
 
 if __name__ == "__main__":

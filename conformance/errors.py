@@ -1,13 +1,19 @@
 """The harness's error hierarchy: every error that stops a run shares one root.
 
 Each of these ends a run before or instead of checking, with exit code 2 (docs/checks.md:
-"bad usage, bad fixture or unreachable target"). Violations found in a target
-are not errors: they are ``Violation`` records in the report.
+"bad usage, bad fixture, unreachable target, or a precondition of the run not met").
+Violations found in a target are not errors: they are ``Violation`` records in the report.
 """
 
 from __future__ import annotations
 
-__all__ = ["FixtureError", "HarnessError", "TargetUnreachable", "UsageError"]
+__all__ = [
+    "FixtureError",
+    "HarnessError",
+    "PreconditionFailed",
+    "TargetUnreachable",
+    "UsageError",
+]
 
 
 class HarnessError(Exception):
@@ -34,3 +40,15 @@ class FixtureError(HarnessError):
 
 class TargetUnreachable(HarnessError):
     """The base URL refuses connections or does not resolve, before any check ran."""
+
+
+class PreconditionFailed(HarnessError):
+    """The run cannot judge the target: what it found contradicts the run's premises, not
+    the contract (a stale fixture, a base URL where nothing but 404 answers).
+
+    ``advice`` says what to do (reset the target, refresh the fixture, check the base path).
+    """
+
+    def __init__(self, problem: str, advice: str) -> None:
+        self.problem, self.advice = problem, advice
+        super().__init__(f"{problem}\nWhat to do: {advice}")

@@ -20,7 +20,7 @@ import re
 from conformance._resources import bundled_doc
 from conformance.errors import UsageError
 
-__all__ = ["codes", "explain"]
+__all__ = ["codes", "explain", "section", "titles"]
 
 _SECTION = re.compile(r"^### `([a-z_]+)`\n(.*?)(?=^##)", re.M | re.S)
 
@@ -43,3 +43,23 @@ def explain(code: str) -> str:
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise UsageError(f"no check {code!r}{hint}; 'conformance explain' lists them")
     return f"{code}\n\n{sections[code]}\n"
+
+
+# -- reports (issue #10): the docs' words for SARIF rules and the HTML report
+
+_ROW = re.compile(r"^\| `([a-z_]+)` \|[^|]*\|[^|]*\| (.*?) \|$", re.M)
+
+
+def section(code: str) -> str:
+    """docs/checks.md's section for ``code`` (Markdown), or "" for a code it lacks."""
+    return _sections().get(code, "")
+
+
+def titles() -> dict[str, str]:
+    """code -> title, from the Summary table of docs/checks.md (Schemathesis's codes too).
+
+    >>> titles()["not_a_server_error"]
+    'The target answered a 5xx.'
+    """
+    text = bundled_doc("checks.md").read_text(encoding="utf-8")
+    return {code: title.replace("`", "") for code, title in _ROW.findall(text)}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -33,7 +33,13 @@ from conformance.world import API_NAMES
 if TYPE_CHECKING:
     from conformance.runner import Report
 
-__all__ = ["conformance_report", "pytest_addoption", "require_harness", "settings_from"]
+__all__ = [
+    "conformance_report",
+    "pytest_addoption",
+    "pytest_terminal_summary",
+    "require_harness",
+    "settings_from",
+]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,6 +58,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--conformance-timeout", type=float, default=10.0, help="per-request timeout")
     group.addoption(
         "--conformance-rate-limit-probe", action="store_true", help="spend a key's quota for a 429"
+    )
+    # -- reports (issue #10): every run-shaping option of `conformance run`, and its writers
+    group.addoption(
+        "--conformance-max-examples",
+        type=int,
+        default=None,
+        help="Schemathesis examples per operation (default: the profile's)",
+    )
+    group.addoption("--conformance-only", choices=["contract", "state"], help="run one phase only")
+    group.addoption("--conformance-junit-xml", type=Path, help="write the harness's JUnit report")
+    group.addoption("--conformance-report-json", type=Path, help="write the report as JSON")
+    group.addoption("--conformance-sarif", type=Path, help="write a SARIF 2.1.0 report")
+    group.addoption("--conformance-html", type=Path, help="write a single-file HTML report")
+    group.addoption(
+        "--conformance-github",
+        action="store_true",
+        help="GitHub Actions annotations and job summary (on when GITHUB_ACTIONS=true)",
     )
 
 
@@ -75,9 +98,29 @@ def settings_from(config: pytest.Config) -> Settings:
             timeout=config.getoption("--conformance-timeout"),
             rate_limit_probe=config.getoption("--conformance-rate-limit-probe"),
             environ=dict(os.environ),
+            **_report_options(config),
         )
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from exc
+
+
+def _report_options(config: pytest.Config) -> dict[str, Any]:
+    """The run-shaping options beyond the first ones, and where the reports go."""
+    only = config.getoption("--conformance-only")
+    github = bool(config.getoption("--conformance-github")) or (
+        os.environ.get("GITHUB_ACTIONS") == "true"
+    )
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    return {
+        "max_examples": config.getoption("--conformance-max-examples"),
+        "phases": (only,) if only else ("contract", "state"),
+        "junit_xml": config.getoption("--conformance-junit-xml"),
+        "report_json": config.getoption("--conformance-report-json"),
+        "sarif": config.getoption("--conformance-sarif"),
+        "html": config.getoption("--conformance-html"),
+        "github": github,
+        "github_step_summary": Path(summary) if github and summary else None,
+    }
 
 
 def require_harness() -> None:
@@ -95,11 +138,33 @@ def require_harness() -> None:
 def conformance_report(pytestconfig: pytest.Config) -> Report:
     """The harness's report for the target named on the command line (run once)."""
     require_harness()
+    from conformance.report import write_reports
     from conformance.runner import run
 
     try:
-        return run(settings_from(pytestconfig))
+        report = run(settings_from(pytestconfig))
     except FixtureError as exc:
         raise pytest.UsageError("\n".join(exc.problems)) from exc
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from exc
+    pytestconfig.stash[_ANNOTATIONS] = write_reports(report)
+    pytestconfig.stash[_VERDICT] = (
+        f"conformance: {report.verdict}\nrerun: {report.settings.rerun()}"
+    )
+    return report
+
+
+_ANNOTATIONS = pytest.StashKey[str]()
+_VERDICT = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """The harness's verdict and rerun line, and its GitHub annotations, after the tests."""
+    verdict = config.stash.get(_VERDICT, "")
+    if verdict:
+        terminalreporter.write_line(verdict)
+    annotations = config.stash.get(_ANNOTATIONS, "")
+    if annotations:
+        terminalreporter.write(annotations)

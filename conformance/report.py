@@ -1,4 +1,12 @@
-"""How a run is shown: console blocks and summary, JUnit XML for CI, JSON for tools."""
+"""How a run is shown: console blocks and summary, JUnit XML for CI, JSON for tools.
+
+Every format starts from the same folded violations (one per root cause, with its
+count and ids: ``failures.merge``) and the same verdict line. SARIF, GitHub Actions
+annotations and job summary, and the single-file HTML report are in
+``report_sarif.py``, ``report_github.py`` and ``report_html.py``;
+:func:`write_reports` writes every one the settings ask for. Same seed, same target,
+same report: nothing here depends on the clock, except the durations.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +19,23 @@ from conformance._version import version
 from conformance.failures import Violation
 from conformance.runner import Report
 
-__all__ = ["render_console", "render_violation", "write_json", "write_junit"]
+__all__ = [
+    "render_console",
+    "render_violation",
+    "shown_ids",
+    "write_json",
+    "write_junit",
+    "write_reports",
+]
+
+IDS_SHOWN = 5  # ids listed in a block; the JSON, SARIF and HTML reports list them all
+SITUATIONS_SHOWN = 3
 
 
 def render_console(report: Report) -> str:
-    """One block per violation, then a summary table with the seed."""
+    """The verdict, one block per problem, then a summary table and the rerun line."""
     s = report.settings
-    lines: list[str] = []
+    lines: list[str] = [report.verdict, ""]
     for number, v in enumerate(report.violations, 1):
         lines += [f"--- {number}. {render_violation(v)}", ""]
     for note in report.notes:
@@ -36,30 +54,56 @@ def render_console(report: Report) -> str:
             "violations by check: "
             + ", ".join(f"{code} {n}" for code, n in sorted(by_code.items()))
         )
-    verdict = f"{len(report.violations)} violation(s)" if report.violations else "no violations"
+    verdict = report.verdict.split(": ", 1)[1] if report.violations else "no violations"
     lines += [
         "",
         f"{s.api} at {s.base_url}: {verdict} in {report.seconds:.1f} s "
         f"(seed {s.seed}, {s.examples} examples, profile {s.profile}, fixtures {s.fixtures})",
-        f"rerun: conformance run {s.api} --base-url {s.base_url} --fixtures {s.fixtures} "
-        f"--seed {s.seed}",
+        f"rerun: {s.rerun()}",
     ]
     return "\n".join(lines)
 
 
 def render_violation(v: Violation) -> str:
-    """A violation's block: code and title, where, expected vs received, and its curl."""
+    """A problem's block: code and title, where, expected vs received with the body that
+    came back, how often and on which ids, and a curl line that reproduces it."""
     times = f" (x{v.occurrences})" if v.occurrences > 1 else ""
-    return "\n".join(
-        [
-            f"[{v.code}] {v.title}{times}",
-            f"    Operation: {v.operation}   Phase: {v.phase}",
-            *(f"    {line}" for line in v.detail.splitlines()),
-            "    Reproduce:",
-            f"      {v.curl or '(no request: see the detail)'}",
-            f"    Explain: conformance explain {v.code}",
-        ]
-    )
+    lines = [f"[{v.code}] {v.title}{times}", f"    Operation: {v.operation}   Phase: {v.phase}"]
+    answer = _answer(v)
+    for line in v.detail.splitlines():
+        lines.append(f"    {line}")
+        if answer and line.startswith("Received:"):
+            lines.append(f"      {answer}")
+            answer = ""
+    if answer:
+        lines.append(f"    Answer: {answer}")
+    if v.occurrences > 1:
+        on = f", on {len(v.ids)} id{'s' * (len(v.ids) != 1)}: {shown_ids(v)}" if v.ids else ""
+        lines.append(f"    Seen {v.occurrences} times{on}")
+    for situation in v.situations[:SITUATIONS_SHOWN]:
+        lines.append(f"    Also: {situation}")
+    if len(v.situations) > SITUATIONS_SHOWN:
+        lines.append(f"    ... and {len(v.situations) - SITUATIONS_SHOWN} more situations")
+    lines += [
+        "    Reproduce:" + (" (the first occurrence)" if v.occurrences > 1 else ""),
+        f"      {v.curl or '(no request: see the detail)'}",
+        f"    Explain: conformance explain {v.code}",
+    ]
+    return "\n".join(lines)
+
+
+def shown_ids(v: Violation, limit: int = IDS_SHOWN) -> str:
+    more = len(v.ids) - limit
+    return ", ".join(v.ids[:limit]) + (f" and {more} more" if more > 0 else "")
+
+
+def _answer(v: Violation) -> str:
+    """The answer's body, and its status when the Received line is not the status."""
+    if v.status is None:
+        return ""
+    if v.received == str(v.status):
+        return f"body: {v.body}"
+    return f"status {v.status}, body: {v.body}"
 
 
 def write_json(report: Report, path: Path) -> None:
@@ -112,3 +156,26 @@ def write_junit(report: Report, path: Path) -> None:
     suites.set("tests", str(total))
     suites.set("failures", str(failed))
     ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def write_reports(report: Report) -> str:
+    """Write every report file the settings name; return the GitHub Actions annotations
+    to print on stdout (empty unless ``settings.github``)."""
+    from conformance.report_github import workflow_commands, write_step_summary
+    from conformance.report_html import write_html
+    from conformance.report_sarif import write_sarif
+
+    s = report.settings
+    if s.junit_xml is not None:
+        write_junit(report, s.junit_xml)
+    if s.report_json is not None:
+        write_json(report, s.report_json)
+    if s.sarif is not None:
+        write_sarif(report, s.sarif)
+    if s.html is not None:
+        write_html(report, s.html)
+    if not s.github:
+        return ""
+    if s.github_step_summary is not None:
+        write_step_summary(report, s.github_step_summary)
+    return workflow_commands(report)

@@ -26,6 +26,7 @@ from conformance.failures import Violation, merge
 from conformance.phases.ratelimit import run_probe
 from conformance.phases.schemathesis import run_contract
 from conformance.phases.state import StateRun
+from conformance.preconditions import check_base_url, check_fixture
 from conformance.responses import ResponseValidator
 from conformance.settings import Settings
 from conformance.world import read_world
@@ -65,6 +66,23 @@ class Report:
     def codes(self) -> set[str]:
         return {v.code for v in self.violations}
 
+    # -- reports (issue #10)
+
+    @property
+    def verdict(self) -> str:
+        """One line first in every report: "FAIL: 8 problems in 3 checks" or "PASS: ..."."""
+        if not self.violations:
+            ran = len({code for codes in self.checks.values() for code in codes})
+            requests = sum(p.requests for p in self.phases)
+            return f"PASS: no violations, {ran} checks, {requests} requests"
+        problems, checks = len(self.violations), len(self.codes())
+        occurrences = sum(v.occurrences for v in self.violations)
+        return (
+            f"FAIL: {problems} problem{'s' * (problems != 1)} in {checks} "
+            f"check{'s' * (checks != 1)}"
+            + (f" ({occurrences} occurrences)" if occurrences > problems else "")
+        )
+
     def to_json(self) -> dict[str, Any]:
         s = self.settings
         return {
@@ -77,6 +95,9 @@ class Report:
             "max_examples": s.examples,
             "profile": s.profile,
             "exit_code": self.exit_code,
+            "verdict": self.verdict,
+            "rerun": s.rerun(),
+            "checks": self.checks,
             "seconds": round(self.seconds, 2),
             "phases": [p.__dict__ for p in self.phases],
             "violations": [v.to_json() for v in self.violations],
@@ -97,6 +118,7 @@ def run(settings: Settings, *, on_progress: Callable[[str], None] | None = None)
     )
     try:
         _preflight(client, settings)
+        check_base_url(client, world, api, spec=settings.spec_path)  # exit 2: nothing but 404
         validator = ResponseValidator.from_path(settings.spec_path, base_url=settings.base_url)
         if "contract" in settings.phases:
             progress(
@@ -126,7 +148,9 @@ def run(settings: Settings, *, on_progress: Callable[[str], None] | None = None)
             t0, sent = time.monotonic(), client.sent
             state = StateRun(world, api, client, validator, seed=settings.seed)
             state.guarded(state.scenario)
+            check_fixture(state.model, api, fixtures=str(settings.fixtures))  # exit 2: stale
             state.guarded(lambda: state.explore(seed=settings.seed, examples=examples, steps=steps))
+            check_fixture(state.model, api, fixtures=str(settings.fixtures))
             if settings.rate_limit_probe:
                 progress("state: rate-limit probe")
                 run_probe(state)

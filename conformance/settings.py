@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,6 +17,11 @@ __all__ = ["PROFILES", "Settings"]
 # Named budgets (STYLE.md): "default" for CI gates, "fast" for the harness's own
 # tests, "thorough" for nightly runs. Each is (max_examples, state runs, steps per run).
 PROFILES = {"fast": (10, 2, 6), "default": (50, 5, 10), "thorough": (300, 30, 20)}
+
+# Settings fields that say where the report goes, not how the run goes: never in a rerun.
+_NOT_FLAGS = frozenset(
+    {"environ", "junit_xml", "report_json", "sarif", "html", "github", "github_step_summary"}
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,14 @@ class Settings:
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Where the fixture's ``${VAR}`` s are read; the CLI and the pytest plugin pass
     ``os.environ`` (never shown: it holds the keys)."""
+    # -- reports (issue #10): where the writers put the report; none of it changes the run,
+    # so none of it is in the rerun line (conformance.report.rerun_command)
+    junit_xml: Path | None = None
+    report_json: Path | None = None
+    sarif: Path | None = None
+    html: Path | None = None
+    github: bool = False  # GitHub Actions annotations (on by itself when GITHUB_ACTIONS=true)
+    github_step_summary: Path | None = None  # $GITHUB_STEP_SUMMARY, read by the front doors
 
     def __post_init__(self) -> None:
         if self.api not in API_NAMES:
@@ -74,6 +88,38 @@ class Settings:
             raise UsageError(
                 f"--spec: {self.spec_path} is not a file; pass the {self.api} OpenAPI document"
             )
+
+    # -- reports (issue #10): the command line that reproduces this run
+
+    def rerun(self) -> str:
+        """``conformance run ...`` with every flag that shaped this run, values as typed.
+
+        Every field that is not a report output is a flag of the same name (``max_examples``
+        is ``--max-examples``), written when it differs from its default; ``phases`` is
+        ``--only``. The seed is always written.
+
+        >>> Settings(api="firma", base_url="http://h/api/v1", fixtures=Path("bundled:firma"),
+        ...          profile="fast", phases=("state",), timeout=2.5).rerun()
+        'conformance run firma --base-url http://h/api/v1 --fixtures bundled:firma --seed 0 \
+--timeout 2.5 --profile fast --only state'
+        """
+        words = ["conformance", "run", self.api, "--base-url", self.base_url]
+        words += ["--fixtures", str(self.fixtures), "--seed", str(self.seed)]
+        for spec in fields(self):
+            if spec.name in _NOT_FLAGS or spec.name in ("api", "base_url", "fixtures", "seed"):
+                continue
+            value = getattr(self, spec.name)
+            if value == spec.default or value is None or value is False:
+                continue
+            if spec.name == "phases":
+                words += ["--only", value[0]] if len(value) == 1 else []
+                continue
+            flag = "--" + spec.name.replace("_", "-")
+            if value is True:
+                words.append(flag)
+            else:
+                words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+        return " ".join(shlex.quote(word) for word in words)
 
     @property
     def fixtures_path(self) -> Path:

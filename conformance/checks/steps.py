@@ -79,6 +79,7 @@ def terminal_conflict(run: StateRun, resource: Resource) -> None:
         exchange,
         expected,
         f"{resource.id} is {_fixture_state(resource)} in the fixture",
+        why=_mock_only(resource, expected),
     )
     if status is not None and 200 <= status < 300:
         run.model.consume(resource)  # whatever it was, it is now done
@@ -135,6 +136,7 @@ def concurrent_acts(run: StateRun, resource: Resource) -> None:
     statuses = [run.observe(exchange) for exchange in exchanges]
     if None in statuses:
         return  # inconclusive: transport or rate limit already said why
+    run.model.saw_first_act(resource, *(s for s in statuses if s is not None))
     wins = sum(1 for s in statuses if s is not None and 200 <= s < 300)
     if wins:
         run.model.successes += 1
@@ -145,6 +147,7 @@ def concurrent_acts(run: StateRun, resource: Resource) -> None:
             f"Situation: {CONCURRENT} concurrent requests on open {resource.id}\n"
             f"Expected: exactly one 2xx, the rest {run.api.conflict_status}\n"
             f"Received: {sorted(s for s in statuses if s is not None)}",
+            answer=False,  # which answer came first varies from run to run
         )
 
 
@@ -160,4 +163,20 @@ def _fixture_state(resource: Resource) -> str:
     record: Any = resource.record
     return str(
         record.get("status") or ("revoked" if record.get("revoked_at") else resource.state.value)
+    )
+
+
+# -- reports: keys only the mock honours, explained where they drive an expectation
+
+
+def _mock_only(resource: Resource, expected: frozenset[int]) -> str:
+    """Why a ``mock.on_cancel`` record is expected to refuse: only the mock honours it."""
+    mock: Any = resource.record.get("mock")
+    on_cancel = mock.get("on_cancel") if isinstance(mock, dict) else None
+    if resource.state not in (State.LOCKED, State.FAILING) or on_cancel is None:
+        return ""
+    wanted = " or ".join(str(s) for s in sorted(expected))
+    return (
+        f"expected {wanted} because the fixture says mock.on_cancel: {on_cancel}, which only "
+        "the mock honours; remove it for a real target"
     )

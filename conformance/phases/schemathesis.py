@@ -16,6 +16,7 @@ passing and the fixture intact (issue #3):
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from schemathesis.engine import events, from_schema
 from conformance.apis import Api
 from conformance.client import mask
 from conformance.errors import UsageError
-from conformance.failures import Violation, merge
+from conformance.failures import Violation, ids_in, merge
 from conformance.world import State, World
 
 __all__ = ["ContractRun", "run_contract", "schemathesis_checks"]
@@ -41,6 +42,7 @@ _POSITIVE_STATUSES = {
     "firma": ["2xx", "400", "401", "403", "404", "429"],
 }
 _ID_PARAMETER = {"craftkit": "path.id", "firma": "body.jwt_id"}
+_HEADERS = re.compile(r"-H '[^']*'|-H \"[^\"]*\"")  # a reproduction's headers name no ids
 
 
 @dataclass
@@ -125,14 +127,16 @@ def run_contract(
                     if node.failure_info is not None:
                         failure = node.failure_info.failure
                         detail = f"{failure.title}\n{failure.message}".strip()
+                        curl = mask(node.failure_info.code_sample, world.key_names)
                         found.append(
                             Violation(
                                 node.name,
                                 failure.title,
                                 detail,
                                 failure.operation or api.operation,
-                                mask(node.failure_info.code_sample, world.key_names),
+                                curl,
                                 "contract",
+                                ids=ids_in(_HEADERS.sub("", curl)),  # the ids it names
                             )
                         )
         elif isinstance(event, events.SuiteFinished):

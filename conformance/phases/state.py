@@ -42,7 +42,7 @@ from conformance.checks.steps import (
 )
 from conformance.checks.verdicts import no_cascade, rejected_changes_nothing
 from conformance.client import Client, Exchange, TargetUnresponsive
-from conformance.failures import Violation
+from conformance.failures import Violation, excerpt, ids_in, parse_detail
 from conformance.responses import ResponseValidator
 from conformance.world import Resource, State, World
 
@@ -62,6 +62,9 @@ class Model:
     touched: set[str] = field(default_factory=set)  # named by a request the target refused
     spent: set[str] = field(default_factory=set)  # acted on, outcome known or not: never drawn
     successes: int = 0
+    # resource id -> (first answer to acting on it, 2xx answers before): preconditions.py
+    first_acts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    acted: int = 0  # 2xx answers this run has had, expected or not
 
     def __post_init__(self) -> None:
         self.state = {r.id: r.state for r in self.world.resources}
@@ -89,6 +92,18 @@ class Model:
         self.spent.add(resource.id)
         self.state[resource.id] = State.CLOSED
 
+    # -- reports: stale fixtures (conformance/preconditions.py)
+
+    def saw_first_act(self, resource: Resource, *statuses: int) -> None:
+        """Remember the first answer to acting on a resource the fixture lists as open
+        (of concurrent answers: a success if any, the conflict status only if all are),
+        with the number of 2xx answers this run had before it (what could have closed it)."""
+        if resource.state is not State.OPEN or resource.id in self.first_acts or not statuses:
+            return
+        wins = [s for s in statuses if 200 <= s < 300]
+        status = wins[0] if wins else statuses[0] if len(set(statuses)) == 1 else -1
+        self.first_acts[resource.id] = (status, self.acted)
+
 
 class StateRun:
     """The state checks' shared context: target, model, and the violations found."""
@@ -107,10 +122,44 @@ class StateRun:
 
     # -- reporting
 
-    def report(self, code: str, exchange: Exchange, detail: str) -> None:
+    def report(
+        self,
+        code: str,
+        exchange: Exchange,
+        detail: str,
+        *,
+        ids: Iterable[str] | None = None,
+        cause: str = "",
+        answer: bool = True,
+    ) -> None:
+        """Record a violation of ``code`` that ``exchange`` shows.
+
+        ``detail`` has ``Situation:``, ``Expected:`` and ``Received:`` lines (read into
+        the violation's fields); ``ids`` defaults to the fixture ids (else the uuids) the
+        request names; ``cause`` is what occurrences on other resources share when the
+        expected value is the resource's own; ``answer=False`` leaves out the answer's
+        status and body (one of several concurrent answers, which varies run to run).
+        """
+        response = exchange.response if answer else None
         self.violations.append(
-            Violation(code, title_of(code), detail, self.api.operation, exchange.curl)
+            Violation(
+                code,
+                title_of(code),
+                detail,
+                self.api.operation,
+                exchange.curl,
+                body="" if response is None else excerpt(response.content),
+                status=None if response is None else response.status_code,
+                ids=self._ids(exchange) if ids is None else tuple(ids),
+                cause=cause,
+            )
         )
+
+    def _ids(self, exchange: Exchange) -> tuple[str, ...]:
+        """The fixture ids a request names (path or body), else the uuids it names."""
+        text = exchange.url + " " + (exchange.body or b"").decode("utf-8", "replace")
+        known = tuple(r.id for r in self.world.resources if r.id in text)
+        return known or ids_in(text)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -131,25 +180,44 @@ class StateRun:
         for row in self._answer_checks:
             for problem in row(self, exchange):
                 self.report(row.code, exchange, problem)
+        if 200 <= exchange.response.status_code < 300:
+            self.model.acted += 1  # whatever the request was, the target acted on something
         return exchange.status
 
     def expect(
-        self, code: str, exchange: Exchange, statuses: Iterable[int], situation: str
+        self,
+        code: str,
+        exchange: Exchange,
+        statuses: Iterable[int],
+        situation: str,
+        *,
+        why: str = "",
     ) -> int | None:
         status = self.observe(exchange)
         if status is not None:
-            self.judge(code, exchange, status, statuses, situation)
+            self.judge(code, exchange, status, statuses, situation, why=why)
         return status
 
     def judge(
-        self, code: str, exchange: Exchange, status: int, statuses: Iterable[int], situation: str
+        self,
+        code: str,
+        exchange: Exchange,
+        status: int,
+        statuses: Iterable[int],
+        situation: str,
+        *,
+        why: str = "",
     ) -> None:
-        """Report ``code`` unless an observed ``status`` is one of ``statuses``."""
+        """Report ``code`` unless an observed ``status`` is one of ``statuses``; ``why``
+        says where the expectation comes from when that is not obvious (a mock-only key)."""
         allowed = sorted(statuses)
         if status not in allowed:
             wanted = " or ".join(str(s) for s in allowed)
             self.report(
-                code, exchange, f"Situation: {situation}\nExpected: {wanted}\nReceived: {status}"
+                code,
+                exchange,
+                f"Situation: {situation}\nExpected: {wanted}\nReceived: {status}"
+                + (f"\nWhy: {why}" if why else ""),
             )
 
     # -- steps shared by the scenario and the state machine
@@ -195,13 +263,16 @@ class StateRun:
         if status is None:
             self.model.spent.add(resource.id)  # unknown outcome: never draw it again
             return
+        self.model.saw_first_act(resource, status)
         self.model.consume(resource)
         if 200 <= status < 300:
             self.model.successes += 1
             body = exchange.json()
             for row in self._outcome_checks:
                 for problem in row(resource, body):
-                    self.report(row.code, exchange, problem)
+                    # "name changed on cancel": one cause whatever the resource's own value
+                    situation = parse_detail(problem)[0]
+                    self.report(row.code, exchange, problem, ids=(resource.id,), cause=situation)
             return
         if status == self.api.conflict_status and rejected_changes_nothing(self.model, resource):
             code, why = (

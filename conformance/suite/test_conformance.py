@@ -20,5 +20,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def test_check(conformance_report: Report, code: str) -> None:
+    if not any(code in codes for codes in conformance_report.checks.values()):
+        pytest.skip(f"{code}: its phase did not run (--conformance-only)")
     found = [v for v in conformance_report.violations if v.code == code]
-    assert not found, "\n\n".join(render_violation(v) for v in found)
+    if found:
+        # The console's blocks, without pytest's assertion rewriting or traceback.
+        pytest.fail("\n\n".join(render_violation(v) for v in found), pytrace=False)

@@ -6,6 +6,7 @@ Durations are printed (``-s``), not asserted: the machines are shared and noisy.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import uuid
 import xml.etree.ElementTree as ET
@@ -22,8 +23,15 @@ CONFORMANCE = MOCK_SERVER.with_name("conformance")
 
 
 def conformance(*args: str) -> subprocess.CompletedProcess[str]:
+    # Not GitHub's own job: no annotations, no summary written into a real job's file.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     return subprocess.run(
-        [str(CONFORMANCE), "run", *args], capture_output=True, text=True, timeout=240, cwd=ROOT
+        [str(CONFORMANCE), "run", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
+        env=env,
     )
 
 
@@ -77,7 +85,8 @@ def test_the_mock_passes_every_check(
 def test_a_second_run_on_a_used_target_says_why_it_fails(
     server: RunningServer, tmp_path: Path
 ) -> None:
-    """The harness spends open resources; a rerun without a reset reports them, with the hint."""
+    """The harness spends open resources; a rerun without a reset is a precondition
+    failure (exit 2, no violation reported), saying what to do."""
     args = [
         "craftkit",
         "--base-url",
@@ -88,9 +97,22 @@ def test_a_second_run_on_a_used_target_says_why_it_fails(
         "fast",
     ]
     assert conformance(*args).returncode == 0
-    second = conformance(*args)
-    assert second.returncode == 1
-    assert "reset the target or list fresh records" in second.stdout
+    second = conformance(*args, "--report-json", str(tmp_path / "report.json"))
+    assert second.returncode == 2, second.stdout[-3000:] + second.stderr[-3000:]
+    assert "precondition not met" in second.stderr and "fixture is stale" in second.stderr
+    assert "reset the target's data, or refresh the fixture" in second.stderr
+    assert "FAIL" not in second.stdout and not (tmp_path / "report.json").exists()
+
+
+def test_a_wrong_base_path_is_a_precondition_failure(server: RunningServer) -> None:
+    """Firma served under its two base paths: the origin alone answers 404 to everything."""
+    result = conformance("firma", "--base-url", server.url, "--fixtures", "bundled:firma")
+    assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "nothing answers but 404" in result.stderr
+    assert "check the base path" in result.stderr
+    assert f"{server.url}/functions/v1/signing-request-api or {server.url}/api/v1" in (
+        result.stderr
+    )
 
 
 def test_a_minimal_fixture_served_by_the_mock_passes_every_check(tmp_path: Path) -> None:
