@@ -13,6 +13,7 @@ Every request the state checks send goes through ``Client.send``, which
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -236,6 +237,22 @@ class Client:
         seconds = max(0.0, min(MAX_WAIT, seconds))
         log.info(message.format(seconds))
         self._sleep(seconds)
+
+    # -- issue #10: near misses of secret keys, and the spec's other servers
+
+    def hide(self, text: str, shell: str) -> None:
+        """Write ``text`` (a near miss of a secret key) as the shell expression ``shell``
+        in reproductions: a key in another case or short of a character is the key."""
+        self._secrets[text] = shell
+
+    def at(self, base_url: str) -> Client:
+        """This client (connections, quotas, secrets) sending under another base URL.
+
+        Its ``sent`` starts at this client's; add what it sent back when done.
+        """
+        other = copy.copy(self)
+        other.base_url = base_url.rstrip("/")
+        return other
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -8,6 +8,7 @@ onto the spec's first server URL, so the spec's paths match.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,11 +61,21 @@ class ResponseValidator:
         self._host_url = f"{server.scheme or 'http'}://{server.netloc or 'localhost'}"
         self._server_path = server.path.rstrip("/")
         self._base_path = urlsplit(base_url).path.rstrip("/")
+        # issue #10: every server the spec declares, for the harness to check each one
+        self.server_urls = [
+            str(server.get("url", "")) for server in document.get("servers") or [] if server
+        ]
 
     @classmethod
     def from_path(cls, path: Path, *, base_url: str) -> ResponseValidator:
         document = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
         return cls(document, base_url=base_url)
+
+    def at(self, base_url: str) -> ResponseValidator:
+        """The same validator for answers of the same API served under ``base_url``."""
+        other = copy.copy(self)
+        other._base_path = urlsplit(base_url).path.rstrip("/")
+        return other
 
     def errors(self, response: httpx.Response) -> list[str]:
         """Every way ``response`` departs from the spec (empty: it conforms)."""

@@ -9,12 +9,13 @@ Everything that differs between Craftkit and Firma lives in ``craftkit.py`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from conformance.client import Client, Exchange
 
-__all__ = ["DEFAULT_BODY", "NOT_A_UUID", "Api", "BadRequest", "act"]
+__all__ = ["DEFAULT_BODY", "NOT_A_UUID", "Api", "BadRequest", "KeyVariant", "act", "key_variants"]
 
 NOT_A_UUID = "not-a-uuid"
 DEFAULT_BODY: Any = object()  # act(): send the API's usual body for the target
@@ -51,6 +52,12 @@ class Api(Protocol):
     def non_id(self) -> tuple[str, frozenset[int]]: ...
     def envelope_problems(self, status: int, body: Any) -> list[str]: ...
 
+    # -- issue #10, auth and tenancy: exact keys, the scheme's case, refusals with
+    # several faults (conformance/checks/access.py uses these).
+    def scheme_variants(self, key: str) -> list[tuple[str, str]]: ...
+    def key_variants(self, key: str) -> list[KeyVariant]: ...
+    def refusal_credentials(self) -> list[tuple[str, str | None]]: ...
+
 
 def act(
     api: Api,
@@ -73,3 +80,79 @@ def act(
     if body is DEFAULT_BODY:
         body = api.default_body(target_id)
     return client.send("POST", api.path(target_id), headers=headers, json_body=body)
+
+
+# ---------------------------------------------------------------- issue #10: exact keys
+
+
+@dataclass(frozen=True)
+class KeyVariant:
+    """A string close to a listed key that no tenant has: it must be refused (401).
+
+    ``shell`` writes the same string from the variable holding the key (for curl
+    lines of keys read from the environment, which must not show the key).
+    """
+
+    label: str
+    text: str
+    shell: Callable[[str], str]
+
+
+def key_variants(key: str, prefixes: tuple[str, ...] = ()) -> list[KeyVariant]:
+    """Near misses of ``key``: another letter case, a prefix, a suffix, one character more.
+
+    A prefix in ``prefixes`` (Craftkit's ``ck_live_``/``ck_test_``) is kept, so that
+    each variant tests the comparison of the key and not the prefix rule; the prefix in
+    upper case and the other prefix are variants too.
+
+    >>> [v.text for v in key_variants("firma_acme_0001")]
+    ['FIRMA_ACME_0001', 'firma_acme_000', 'irma_acme_0001', 'firma_acme_0001x']
+    >>> [v.text for v in key_variants("ck_test_acme_0001", ("ck_live_", "ck_test_"))][:2]
+    ['ck_test_ACME_0001', 'CK_TEST_acme_0001']
+    >>> key_variants("ck_test_acme_0001", ("ck_live_", "ck_test_"))[-1].shell("KEY")
+    'ck_live_${KEY#ck_test_}'
+    """
+    prefix = next((p for p in prefixes if key.startswith(p)), "")
+    body = key[len(prefix) :]
+    variants = [
+        KeyVariant(
+            "with its letters in another case",
+            prefix + body.swapcase(),
+            lambda v: f'{prefix}$(printf %s "${{{v}#{prefix}}}" | tr a-zA-Z A-Za-z)',
+        )
+    ]
+    if prefix:
+        variants.append(
+            KeyVariant(
+                f"with its prefix in upper case ({prefix.upper()})",
+                prefix.upper() + body,
+                lambda v: f"{prefix.upper()}${{{v}#{prefix}}}",
+            )
+        )
+    if len(body) > 1:
+        variants += [
+            KeyVariant(
+                "without its last character (a prefix of it)", key[:-1], lambda v: f"${{{v}%?}}"
+            ),
+            KeyVariant(
+                "without its first character"
+                + (" after the prefix" if prefix else " (a suffix of it)"),
+                prefix + body[1:],
+                lambda v: f"{prefix}${{{v}#{prefix}?}}",
+            ),
+        ]
+    variants.append(KeyVariant("with one character appended", key + "x", lambda v: f"${{{v}}}x"))
+    variants += [
+        KeyVariant(f"with {other} instead of {prefix}", other + body, _swap_prefix(other, prefix))
+        for other in prefixes
+        if prefix and other != prefix
+    ]
+    unique: dict[str, KeyVariant] = {}
+    for variant in variants:
+        if variant.text and variant.text != key:
+            unique.setdefault(variant.text, variant)
+    return list(unique.values())
+
+
+def _swap_prefix(new: str, old: str) -> Callable[[str], str]:
+    return lambda v: f"{new}${{{v}#{old}}}"

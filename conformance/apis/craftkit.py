@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from conformance._text import short
-from conformance.apis.base import NOT_A_UUID, BadRequest
+from conformance.apis.base import NOT_A_UUID, BadRequest, KeyVariant, key_variants
 
 __all__ = ["Craftkit"]
 
@@ -85,3 +85,21 @@ class Craftkit:
                 f"Expected: error.message, a string\nReceived: {short(error.get('message'))}"
             )
         return problems
+
+    # -- issue #10, auth and tenancy
+
+    KEY_PREFIXES = ("ck_live_", "ck_test_")
+
+    def scheme_variants(self, key: str) -> list[tuple[str, str]]:
+        # An HTTP auth scheme: its name is case-insensitive (RFC 9110, section 11.1).
+        return [("bearer (lower case)", f"bearer {key}"), ("BEARER (upper case)", f"BEARER {key}")]
+
+    def key_variants(self, key: str) -> list[KeyVariant]:
+        return key_variants(key, self.KEY_PREFIXES)
+
+    def refusal_credentials(self) -> list[tuple[str, str | None]]:
+        return [
+            ("no Authorization header", None),
+            ("an unknown key", "Bearer ck_live_conformance_unknown_key"),
+            ("a bare key without Bearer (Firma's style)", "firma_conformance_unknown_key"),
+        ]

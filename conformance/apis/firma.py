@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from conformance._text import short
-from conformance.apis.base import NOT_A_UUID, BadRequest
+from conformance.apis.base import NOT_A_UUID, BadRequest, KeyVariant, key_variants
 
 __all__ = ["Firma"]
 
@@ -74,3 +74,20 @@ class Firma:
         if not isinstance(body.get("message"), str):
             problems.append(f"Expected: message, a string\nReceived: {short(body.get('message'))}")
         return problems
+
+    # -- issue #10, auth and tenancy
+
+    def scheme_variants(self, key: str) -> list[tuple[str, str]]:
+        # An apiKey header, not an HTTP auth scheme: the optional prefix is Firma's own
+        # convention, documented as `Bearer`; other spellings are the target's choice.
+        return []
+
+    def key_variants(self, key: str) -> list[KeyVariant]:
+        return key_variants(key)
+
+    def refusal_credentials(self) -> list[tuple[str, str | None]]:
+        return [
+            ("no Authorization header", None),
+            ("an unknown key", "firma_conformance_unknown_key"),
+            ("a Craftkit-style Bearer key", "Bearer ck_live_conformance_unknown_key"),
+        ]

@@ -29,6 +29,15 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_s
 import conformance.checks.outcomes  # noqa: F401  (registers the outcome checks)
 from conformance.apis import DEFAULT_BODY, Api, BadRequest, act
 from conformance.checks import of_kind, title_of
+from conformance.checks.access import (
+    Access,
+    bearer_scheme_case,
+    every_server,
+    foreign_any_state,
+    key_exactness,
+    keys_reach_tenant,
+    refusal_envelope,
+)
 from conformance.checks.answers import transport
 from conformance.checks.steps import (
     auth_required,
@@ -119,6 +128,7 @@ class StateRun:
         self.stopped = False
         self._answer_checks = [c for c in of_kind("answer", api.name) if c.code != "transport"]
         self._outcome_checks = of_kind("outcome", api.name)
+        self.access = Access(api, world)  # issue #10: every key in every form, in turn
 
     # -- reporting
 
@@ -225,12 +235,24 @@ class StateRun:
     def unknown_id(self) -> str:
         return str(uuid.UUID(int=self.random.getrandbits(128), version=4))
 
-    def act_as_owner(self, resource: Resource, form: int = 0, *, bare: bool = False) -> Exchange:
-        """Act with the owner's first key in its ``form``-th form (negative counts from the end).
+    def act_as_owner(
+        self,
+        resource: Resource,
+        form: int | None = None,
+        *,
+        bare: bool = False,
+        authorization: str | None = None,
+    ) -> Exchange:
+        """Act as the owner: with ``authorization``, else the first key in its ``form``-th
+        form (negative counts from the end), else the next of the owner's keys and forms
+        that work (``Access``: every key and form acts in turn).
 
         ``bare`` sends no body where the contract makes it optional (Craftkit).
         """
-        authorization = self.api.key_forms(self.world.owner_key(resource))[form][1]
+        if authorization is None and form is not None:
+            authorization = self.api.key_forms(self.world.owner_key(resource))[form][1]
+        elif authorization is None:
+            authorization = self.access.next(resource.tenant)
         body = None if bare and self.api.body_optional else DEFAULT_BODY
         return act(self.api, self.client, resource.id, authorization=authorization, body=body)
 
@@ -256,13 +278,23 @@ class StateRun:
         elif self.model.state[resource.id] is State.OPEN:
             self.model.touched.add(resource.id)
 
-    def act_on_open(self, resource: Resource, form: int = 0, *, bare: bool = False) -> None:
-        """Cancel or revoke a resource the model holds open: it must succeed, once."""
-        exchange = self.act_as_owner(resource, form, bare=bare)
+    def act_on_open(
+        self,
+        resource: Resource,
+        form: int | None = None,
+        *,
+        bare: bool = False,
+        authorization: str | None = None,
+    ) -> int | None:
+        """Cancel or revoke a resource the model holds open: it must succeed, once.
+
+        Returns the status (None when inconclusive).
+        """
+        exchange = self.act_as_owner(resource, form, bare=bare, authorization=authorization)
         status = self.observe(exchange)
         if status is None:
             self.model.spent.add(resource.id)  # unknown outcome: never draw it again
-            return
+            return None
         self.model.saw_first_act(resource, status)
         self.model.consume(resource)
         if 200 <= status < 300:
@@ -273,7 +305,7 @@ class StateRun:
                     # "name changed on cancel": one cause whatever the resource's own value
                     situation = parse_detail(problem)[0]
                     self.report(row.code, exchange, problem, ids=(resource.id,), cause=situation)
-            return
+            return status
         if status == self.api.conflict_status and rejected_changes_nothing(self.model, resource):
             code, why = (
                 "rejected_changes_nothing",
@@ -290,33 +322,43 @@ class StateRun:
             f"Received: {status}\n"
             "Hint: if an earlier run already used it, reset the target or list fresh records",
         )
+        return status
 
     # -- the two drivers
 
     def scenario(self) -> None:
         """Every rule once, in an order that makes each failure attributable."""
         keys_authenticate(self)
+        # -- issue #10, auth: every key exactly, in every form, reaching its tenant
+        bearer_scheme_case(self)
+        key_exactness(self)
+        keys_reach_tenant(self)
+        # --
         unknown_not_found(self)
         for resource in self.model.fixed():
             terminal_conflict(self, resource)
             if resource.state in (State.LOCKED, State.FAILING):
                 terminal_conflict(self, resource)  # and again: the refusal changed nothing
+            foreign_any_state(self, resource)  # issue #10: tenancy in every state
         opened = self.model.open()
         if not opened:
             self.note(
                 "the fixture lists no open resource (sent/viewed, or revoked_at: null): "
                 "cancel/revoke not checked"
             )
+            every_server(self)  # issue #10
             return
         first = opened[0]
         for bad in self.api.bad_credentials():
             auth_required(self, first, bad)
         for bad in self.api.bad_bodies(first.id):
             invalid_body_rejected(self, first, bad)
+        refusal_envelope(self, first)  # issue #10
         tenant_isolation(self, first)
         if self.model.state[first.id] is State.OPEN:
-            self.act_on_open(first)
+            self.act_on_open(first, 0)
         repeat_conflict(self, first)
+        foreign_any_state(self, first)  # issue #10: closed by this run
         if len(opened) > 2:
             concurrent_acts(self, opened[2])
         if len(opened) > 1:
@@ -326,6 +368,7 @@ class StateRun:
                 "the fixture lists one open resource: a cancel/revoke cascading to another was "
                 "not checked"
             )
+        every_server(self)  # issue #10: the spec's other servers on the target's origin
 
     def explore(self, *, seed: int, examples: int, steps: int) -> None:
         """Random interleavings of the same steps (Hypothesis stateful testing)."""
@@ -347,7 +390,7 @@ class StateRun:
                 "add more to explore further"
             )
 
-    def guarded(self, step: Callable[[], None]) -> None:
+    def guarded(self, step: Callable[[], object]) -> None:
         """Run a step unless the target stopped answering; stop everything when it does."""
         if self.stopped:
             return
@@ -368,9 +411,9 @@ def _machine(run: StateRun) -> type[RuleBasedStateMachine]:
         @rule(data=st.data())
         def act_on_open(self, data: st.DataObject) -> None:
             resource = data.draw(st.sampled_from(model.open()), label="open")
-            forms = api.key_forms(run.world.owner_key(resource))
-            form = data.draw(st.integers(0, len(forms) - 1), label="form")
-            run.guarded(lambda: run.act_on_open(resource, form))
+            combos = run.access.usable(resource.tenant)  # every key and form (issue #10)
+            pick = data.draw(st.integers(0, len(combos) - 1), label="authorization")
+            run.guarded(lambda: run.act_on_open(resource, authorization=combos[pick][1]))
 
         @precondition(lambda self: bool(model.done() or model.fixed()))
         @rule(data=st.data())

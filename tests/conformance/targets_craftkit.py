@@ -58,6 +58,21 @@ CRAFTKIT_FAULTS = MappingProxyType(
         "empty_body_refused": "a cancel without a body is refused with 400 (reason is optional)",
         "provider_error_changes_state": "the 502 provider error still cancels the request",
         "racy_cancel": "check and write are not atomic: concurrent cancels all get 200",
+        # -- issue #10, auth and tenancy
+        "keys_case_insensitive": "keys are compared ignoring letter case (after the prefix)",
+        "key_prefix_accepted": "a prefix of a listed key (8 characters or more) is accepted",
+        "bearer_case_sensitive": "only `Bearer` is a bearer scheme; `bearer` and `BEARER` get 401",
+        "extra_keys_unscoped": "a project's keys after its first reach no request (404)",
+        "id_before_key": "a non-uuid id is a 404 before the key is checked",
+        "body_before_key": "the body is checked before the key: bad body and bad key give 400",
+        "state_before_tenant": "another project's terminal/locked/failing request answers "
+        "409/502 (state checked before the project)",
+        "foreign_404_differs": "another project's request is a 404 saying it belongs to "
+        "another project",
+        "losers_get_502": "concurrent cancels: one 200, the others 502 instead of 409",
+        "lock_per_key": "cancels are atomic per API key only: two keys cancel concurrently",
+        "extra_keys_skip_state": "with a project's keys after its first, terminal requests "
+        "cancel again (200)",
     }
 )
 """Planted faults: name -> what the target then does wrong."""
@@ -132,6 +147,10 @@ class _Craftkit:
             key: p["id"] for p in world.get("projects", []) for key in p["api_keys"]
         }
         self.default_project: str = next(iter(self.keys.values()), "")
+        self.first_keys = {p["api_keys"][0] for p in world.get("projects", []) if p["api_keys"]}
+        self.busy = False  # losers_get_502: a cancel is in progress
+        self.skip_state = False  # extra_keys_skip_state: set per request
+        self.key_locks: dict[str, asyncio.Lock] = {}  # lock_per_key
         self.records: dict[str, dict[str, Any]] = {
             str(r["id"]).lower(): r for r in world.get("signature_requests", [])
         }
@@ -152,14 +171,23 @@ class _Craftkit:
         """``cancelSignature``: key (401), body (400), id (404), then the state rule."""
         raw_id = request.path_params["id"]
         try:
+            if "id_before_key" in self.faults and canonical_uuid(raw_id) is None:
+                raise _Refusal(404, "not_found", self.messages["not_found"])  # planted
+            if "body_before_key" in self.faults:
+                await self._check_body(request)  # planted: before the key
             project = self._project(request)
             try:
-                await self._check_body(request)
+                if "body_before_key" not in self.faults:
+                    await self._check_body(request)
             except _Refusal:
                 if "rejected_changes_state" in self.faults:
                     await self._quietly_cancel(raw_id, project)  # planted
                 raise
-            body = await self._cancel(self._signature_id(raw_id), project)
+            self.skip_state = (  # planted, when set
+                "extra_keys_skip_state" in self.faults
+                and self._planted_key_match(_token(request)) not in self.first_keys
+            )
+            body = await self._cancel(self._signature_id(raw_id), project, _token(request))
         except _Refusal as refusal:
             return self.error(refusal)
         return self.write(200, body)
@@ -189,12 +217,26 @@ class _Craftkit:
         token = token.strip()
         if "ignores_auth" in self.faults:
             return self.keys.get(token, self.default_project)  # planted
+        if "bearer_case_sensitive" in self.faults:
+            scheme = scheme.replace("Bearer", "bearer", 1) if scheme == "Bearer" else ""  # planted
         if scheme.lower() != "bearer" or not token:
             raise _Refusal(401, "unauthorized", self.messages["missing"])
+        token = self._planted_key_match(token)
         refused_test_key = "test_keys_refused" in self.faults and token.startswith("ck_test_")
         if not token.startswith(KEY_PREFIXES) or token not in self.keys or refused_test_key:
             raise _Refusal(401, "unauthorized", self.messages["bad_key"])
+        if "extra_keys_unscoped" in self.faults and token not in self.first_keys:
+            return ""  # planted: authenticated, but no project's requests
         return self.keys[token]
+
+    def _planted_key_match(self, token: str) -> str:
+        """The listed key a planted loose comparison takes ``token`` for (else ``token``)."""
+        for key in self.keys:
+            if "keys_case_insensitive" in self.faults and token.lower() == key.lower():
+                return key if token.startswith(KEY_PREFIXES) else token
+            if "key_prefix_accepted" in self.faults and len(token) >= 8 and key.startswith(token):
+                return key
+        return token
 
     async def _check_body(self, request: Request) -> None:
         """The optional ``{"reason"?: string(<=500)}``, with Zod ``flatten()`` issues."""
@@ -231,8 +273,27 @@ class _Craftkit:
 
     # -- the domain rule -----------------------------------------------------
 
-    async def _cancel(self, key: str, project: str) -> dict[str, Any]:
+    async def _cancel(self, key: str, project: str, token: str = "") -> dict[str, Any]:
         """Cancel one in-flight request atomically; the public body, or a refusal."""
+        if "lock_per_key" in self.faults:
+            async with self.key_locks.setdefault(token, asyncio.Lock()):  # planted
+                record = self._owned(key, project)
+                self._check_cancellable(record)
+                await asyncio.sleep(RACE_WINDOW_SECONDS)
+                return self._apply(record)
+        if "losers_get_502" in self.faults:
+            self._check_cancellable(self._owned(key, project))
+            if self.busy:  # planted: a second cancel while one is in progress
+                raise _Refusal(502, "signature_provider_error", self.messages["provider"])
+            self.busy = True
+            try:
+                await asyncio.sleep(RACE_WINDOW_SECONDS)
+                with self.lock:
+                    record = self._owned(key, project)
+                    self._check_cancellable(record)
+                    return self._apply(record)
+            finally:
+                self.busy = False
         if "racy_cancel" in self.faults:
             record = self._owned(key, project)
             self._check_cancellable(record)
@@ -253,6 +314,11 @@ class _Craftkit:
         record = self.records.get(key)
         if record is not None and (record["project"] == project or "tenant_leak" in self.faults):
             return record
+        if record is not None and "state_before_tenant" in self.faults:
+            self._check_cancellable(record)  # planted: 409/502 tells another project it exists
+        if record is not None and "foreign_404_differs" in self.faults:
+            message = "Signature request belongs to another project."  # planted
+            raise _Refusal(404, "not_found", message)
         if "unknown_500" in self.faults:
             raise _Refusal(500, "internal_error", "Internal server error.")  # planted
         if "unknown_403" in self.faults:
@@ -263,6 +329,7 @@ class _Craftkit:
         status = record["status"]
         if status not in IN_FLIGHT:
             again = status == "cancelled" and "recancel_accepted" in self.faults
+            again = again or self.skip_state
             other = status != "cancelled" and "terminal_cancellable" in self.faults
             if not (again or other):  # planted, when either is set
                 code = "invalid_request" if "wrong_error_code" in self.faults else "conflict"
@@ -300,6 +367,11 @@ class _Craftkit:
         if "schema_break" in self.faults:
             del body["renderId"]  # planted
         return body
+
+
+def _token(request: Request) -> str:
+    """The key in ``Authorization`` without its scheme (for per-key locks)."""
+    return request.headers.get("authorization", "").strip().partition(" ")[2].strip()
 
 
 def craftkit_app(

@@ -58,6 +58,19 @@ FIRMA_FAULTS = MappingProxyType(
         "missing_jwt_id_500": "a body without jwt_id answers 500",
         "no_ratelimit_headers": "200 answers lack the X-RateLimit-* headers",
         "racy_revoke": "check and write are not atomic: concurrent revokes all get 200",
+        # -- issue #10, auth and tenancy
+        "key_suffix_accepted": "a suffix of a listed key (8 characters or more) is accepted",
+        "key_extension_accepted": "a listed key followed by anything is accepted",
+        "second_key_other_workspace": "a workspace's second key acts for the next workspace",
+        "body_before_key": "the body is read before the key: bad body and bad key give 400",
+        "craftkit_envelope_for_ck_keys": "a 401 for a `ck_` key is in Craftkit's envelope",
+        "revoked_before_workspace": "another workspace's revoked JWT answers 400 already revoked",
+        "losers_get_404": "concurrent revokes: one 200, the others 404 instead of 400",
+        "lock_per_key": "revokes are atomic per API key only: two keys revoke concurrently",
+        "second_server_leak": "under /api/v1 a key of another workspace can revoke the JWT",
+        "separate_worlds": "/api/v1 holds its own copy of the JWTs: revoked in one, active in "
+        "the other",
+        "bearer_rerevokes": "with `Bearer`, an already revoked JWT revokes again (200)",
     }
 )
 """Planted faults: name -> what the target then does wrong."""
@@ -67,6 +80,10 @@ FIRMA_VARIANTS = MappingProxyType(
         "terse": "other messages; bad bodies get `details`; X-RateLimit-* only on 200/429; "
         "extra 200 field; millisecond timestamps",
         "chunked": "bodies streamed without Content-Length, indented, with extra headers",
+        # -- issue #10, auth and tenancy
+        "bearer_exact_case": "only `Bearer ` exactly is the optional prefix (`bearer k` is a "
+        "key of its own, so refused)",
+        "one_server": "serves only /functions/v1/signing-request-api; /api/v1 is a 404",
     }
 )
 """Correct variants: name -> how it differs from the mock while keeping the contract."""
@@ -168,6 +185,12 @@ class _Firma:
         keys_of = {w["id"]: list(w["api_keys"]) for w in world.get("workspaces", [])}
         if "second_key_refused" in faults:
             keys_of = {w: keys[:1] for w, keys in keys_of.items()}  # planted
+        if "second_key_other_workspace" in faults:  # planted
+            names = list(keys_of)
+            moved = {name: keys_of[name][1:2] for name in names}
+            for number, name in enumerate(names):
+                keys_of[name] = [k for k in keys_of[name] if k not in moved[name]]
+                keys_of[name] += moved[names[number - 1]]
         self.keys: dict[str, str] = {key: w for w, keys in keys_of.items() for key in keys}
         self.jwts: dict[str, dict[str, Any]] = {
             str(j["jwt_id"]).lower(): j for j in world.get("jwts", [])
@@ -175,6 +198,10 @@ class _Firma:
         limit = (world.get("rate_limits") or {}).get("write_per_minute", DEFAULT_WRITES_PER_MINUTE)
         self.windows = _Windows(int(limit), clock)
         self.lock = threading.Lock()
+        self.busy = False  # losers_get_404: a revoke is in progress
+        self.key_locks: dict[str, asyncio.Lock] = {}  # lock_per_key
+        self.leaky = "workspace_leak" in faults  # planted, when set
+        self.rerevoking = {"rerevoke_accepted"}  # bearer_rerevokes: set per request
         self.write = (
             JsonWriter(streamed=True, indent=2, extra_headers={"X-Request-Id": "req_target"})
             if variant == "chunked"
@@ -187,9 +214,21 @@ class _Firma:
         """Revoke: key (401), quota (429, counted whatever follows), body (400), then the rule."""
         if "hang" in self.faults:
             await self._hang(request)  # planted
-        key = self._key(request)
+        self.rerevoking = {"rerevoke_accepted"}
+        if request.headers.get("authorization", "").startswith("Bearer "):
+            self.rerevoking = {"rerevoke_accepted", "bearer_rerevokes"}  # planted, when set
+        jwt_id: str | None = None
+        if "body_before_key" in self.faults:
+            try:
+                jwt_id = await self._jwt_id(request)  # planted: before the key
+            except _Refusal as refusal:
+                return self.error(refusal, self.windows.count(None, 0))
+        key = self._planted_key_match(self._key(request))
         workspace = self.keys.get(key or "")
         if key is None or workspace is None:
+            if "craftkit_envelope_for_ck_keys" in self.faults and (key or "").startswith("ck_"):
+                body = {"error": {"code": "unauthorized", "message": "Invalid API key."}}
+                return self.write(401, body)  # planted
             return self.error(_Refusal(401, "Invalid API key"), self.windows.count(None, 0))
         quota = self.windows.count(self._window(key), 0 if self._counts_on_success else 1)
         try:
@@ -199,7 +238,9 @@ class _Firma:
                         await self._revoke(await self._jwt_id(request), workspace)
                 details = {"retry_after": quota.retry_after}
                 raise _Refusal(429, self.messages["too_many"], details)
-            body = await self._revoke(await self._jwt_id(request), workspace)
+            if jwt_id is None:
+                jwt_id = await self._jwt_id(request)
+            body = await self._revoke(jwt_id, workspace, key)
         except _Refusal as refusal:
             return self.error(refusal, quota)
         if self._counts_on_success:
@@ -219,6 +260,17 @@ class _Firma:
     @property
     def _counts_on_success(self) -> bool:
         return "only_success_counted" in self.faults
+
+    def _planted_key_match(self, key: str | None) -> str | None:
+        """The listed key a planted loose comparison takes ``key`` for (else ``key``)."""
+        for listed in self.keys:
+            if key is None:
+                break
+            if "key_suffix_accepted" in self.faults and len(key) >= 8 and listed.endswith(key):
+                return listed
+            if "key_extension_accepted" in self.faults and key.startswith(listed):
+                return listed
+        return key
 
     def _window(self, key: str) -> str:
         return "*" if "rate_limit_shared" in self.faults else key  # planted, when set
@@ -262,7 +314,9 @@ class _Firma:
             return None
         value = values[0].strip()
         scheme, _, rest = value.partition(" ")
-        if scheme.lower() == "bearer":
+        if scheme == "Bearer" or (
+            scheme.lower() == "bearer" and self.variant != "bearer_exact_case"
+        ):
             if "bearer_refused" in self.faults:
                 return None  # planted
             value = rest.strip()
@@ -293,8 +347,24 @@ class _Firma:
 
     # -- the domain rule -----------------------------------------------------
 
-    async def _revoke(self, jwt_id: str, workspace: str) -> dict[str, Any]:
+    async def _revoke(self, jwt_id: str, workspace: str, key: str = "") -> dict[str, Any]:
         """Revoke one active JWT atomically; the 200 body, or a refusal."""
+        if "lock_per_key" in self.faults:
+            async with self.key_locks.setdefault(key, asyncio.Lock()):  # planted
+                record = self._revocable(jwt_id, workspace)
+                await asyncio.sleep(RACE_WINDOW_SECONDS)
+                return self._apply(record)
+        if "losers_get_404" in self.faults:
+            self._revocable(jwt_id, workspace)
+            if self.busy:  # planted: a second revoke while one is in progress
+                raise _Refusal(404, self.messages["not_found"])
+            self.busy = True
+            try:
+                await asyncio.sleep(RACE_WINDOW_SECONDS)
+                with self.lock:
+                    return self._apply(self._revocable(jwt_id, workspace))
+            finally:
+                self.busy = False
         if "racy_revoke" in self.faults:
             record = self._revocable(jwt_id, workspace)
             await asyncio.sleep(RACE_WINDOW_SECONDS)  # planted: a gap between check and write
@@ -304,10 +374,12 @@ class _Firma:
 
     def _revocable(self, jwt_id: str, workspace: str) -> dict[str, Any]:
         record = self.jwts.get(jwt_id)
-        leaked = "workspace_leak" in self.faults  # planted, when set
+        leaked = self.leaky  # planted, when set
+        if "revoked_before_workspace" in self.faults and record and record["revoked_at"]:
+            raise _Refusal(400, "JWT has already been revoked")  # planted: before the workspace
         if record is None or (record["workspace"] != workspace and not leaked):
             raise _Refusal(404, self.messages["not_found"])
-        if record["revoked_at"] is not None and "rerevoke_accepted" not in self.faults:
+        if record["revoked_at"] is not None and not (self.faults & self.rerevoking):
             raise _Refusal(400, "JWT has already been revoked")
         return record
 
@@ -349,7 +421,18 @@ def firma_app(
     faults = frozenset(faults)
     check_choices("firma", faults, variant, FIRMA_FAULTS, FIRMA_VARIANTS)
     target = _Firma(fixture, faults, variant, clock)
+    # Issue #10: each base path may have its own target (planted faults); one world unless
+    # separate_worlds.
+    second = target
+    if faults & {"second_server_leak", "separate_worlds"}:
+        second = _Firma(fixture, faults, variant, clock)
+        second.leaky = second.leaky or "second_server_leak" in faults
+        second.windows = target.windows
+        if "separate_worlds" not in faults:
+            second.jwts, second.lock = target.jwts, target.lock
+    served = FIRMA_BASE_PATHS[:1] if variant == "one_server" else FIRMA_BASE_PATHS
     routes = [
-        Route(base + REVOKE_PATH, target.revoke, methods=["POST"]) for base in FIRMA_BASE_PATHS
+        Route(base + REVOKE_PATH, (target if n == 0 else second).revoke, methods=["POST"])
+        for n, base in enumerate(served)
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: target.routing_error})

@@ -114,6 +114,30 @@ CATALOGUE = [
     fault("firma", "missing_jwt_id_500", "not_a_server_error"),
     fault("firma", "no_ratelimit_headers", "rate_limit_headers"),
     fault("firma", "racy_revoke", "concurrent_acts"),
+    # -- issue #10, auth and tenancy: every key exactly, in every form; tenancy in every
+    # state; concurrency across keys and forms; every server of the spec
+    fault("craftkit", "keys_case_insensitive", "key_exactness", phases=STATE),
+    fault("craftkit", "key_prefix_accepted", "key_exactness", phases=STATE),
+    fault("craftkit", "bearer_case_sensitive", "bearer_scheme_case", phases=STATE),
+    fault("craftkit", "extra_keys_unscoped", "keys_reach_tenant", phases=STATE),
+    fault("craftkit", "extra_keys_skip_state", "terminal_conflict", phases=STATE),
+    fault("craftkit", "id_before_key", "refusal_envelope", phases=STATE),
+    fault("craftkit", "body_before_key", "refusal_envelope", phases=STATE),
+    fault("craftkit", "state_before_tenant", "foreign_any_state", phases=STATE),
+    fault("craftkit", "foreign_404_differs", "foreign_any_state", phases=STATE),
+    fault("craftkit", "losers_get_502", "concurrent_losers", phases=STATE),
+    fault("craftkit", "lock_per_key", "concurrent_acts", phases=STATE),
+    fault("firma", "key_suffix_accepted", "key_exactness", phases=STATE),
+    fault("firma", "key_extension_accepted", "key_exactness", phases=STATE),
+    fault("firma", "second_key_other_workspace", "keys_reach_tenant", phases=STATE),
+    fault("firma", "bearer_rerevokes", "terminal_conflict", phases=STATE),
+    fault("firma", "body_before_key", "refusal_envelope", phases=STATE),
+    fault("firma", "craftkit_envelope_for_ck_keys", "error_envelope", phases=STATE),
+    fault("firma", "revoked_before_workspace", "foreign_any_state", phases=STATE),
+    fault("firma", "losers_get_404", "concurrent_losers", phases=STATE),
+    fault("firma", "lock_per_key", "concurrent_acts", phases=STATE),
+    fault("firma", "second_server_leak", "tenant_isolation", phases=STATE),
+    fault("firma", "separate_worlds", "every_server", phases=STATE),
 ]
 
 
@@ -154,3 +178,37 @@ def test_a_run_is_deterministic_for_a_seed(target: tuple[AppSlot, str]) -> None:
     assert [(v.code, v.detail) for v in first.violations] == [
         (v.code, v.detail) for v in second.violations
     ]
+
+
+# ---------------------------------------------------------------- issue #10, every server
+
+
+@pytest.mark.parametrize("variant", [None, "bearer_exact_case"])
+def test_the_other_firma_server_as_base_url_passes(
+    target: tuple[AppSlot, str], variant: str | None
+) -> None:
+    """--base-url at /api/v1: the spec's other server, /functions/v1/..., is derived and checked."""
+    slot, url = target
+    slot.app = firma_app(load_fixture(FIXTURES["firma"], environ={}), frozenset(), variant)
+    settings = Settings(
+        api="firma",
+        base_url=url + FIRMA_BASE_PATHS[1],
+        fixtures=Path(FIXTURES["firma"]),
+        seed=SEED,
+        profile="fast",
+        phases=STATE,
+    )
+    report = run(settings)
+    assert report.violations == [], "\n".join(f"{v.code}: {v.detail}" for v in report.violations)
+    assert any(
+        note.startswith("servers of the spec checked: /api/v1 (--base-url), " + FIRMA_BASE_PATHS[0])
+        for note in report.notes
+    ), report.notes
+
+
+def test_a_server_the_target_does_not_serve_is_named_in_a_note(
+    target: tuple[AppSlot, str],
+) -> None:
+    report = check(target, "firma", variant="one_server", phases=STATE)
+    assert report.violations == []
+    assert any("not served, so not checked: /api/v1" in note for note in report.notes), report.notes

@@ -382,6 +382,9 @@ def test_firma_follows_the_design_table(
     reason: str | None,
 ) -> None:
     http = target(firma_app(FIRMA, variant=variant))
+    if variant == "one_server" and base != FIRMA_BASE_PATHS[0]:  # issue #10: not served
+        assert revoke(http, base=base, **request_).status_code == 404
+        return
     response = conforms(revoke(http, base=base, **request_))
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
@@ -567,6 +570,111 @@ FAULT_PROBES = [
         "racy_revoke",
         lambda h: at_once(5, lambda: revoke(h, GLOBEX_ACTIVE, key=FIRMA_GLOBEX)).count(200),
     ),
+    # -- issue #10, auth and tenancy
+    (
+        "craftkit",
+        "keys_case_insensitive",
+        _statuses(lambda h: cancel(h, UNKNOWN, key="ck_test_ACME_0001")),
+    ),
+    (
+        "craftkit",
+        "key_prefix_accepted",
+        _statuses(lambda h: cancel(h, UNKNOWN, key=ACME_TEST[:-1])),
+    ),
+    (
+        "craftkit",
+        "bearer_case_sensitive",
+        _statuses(lambda h: cancel(h, UNKNOWN, headers={"Authorization": f"bearer {ACME_TEST}"})),
+    ),
+    (
+        "craftkit",
+        "extra_keys_unscoped",
+        _statuses(lambda h: cancel(h, signature(status="completed"), key=ACME_LIVE)),
+    ),
+    (
+        "craftkit",
+        "extra_keys_skip_state",
+        _statuses(lambda h: cancel(h, signature(status="completed"), key=ACME_LIVE)),
+    ),
+    ("craftkit", "id_before_key", _statuses(lambda h: cancel(h, "not-a-uuid", key=None))),
+    (
+        "craftkit",
+        "body_before_key",
+        _statuses(lambda h: cancel(h, SENT, key=None, json={"reason": 1})),
+    ),
+    (
+        "craftkit",
+        "state_before_tenant",
+        _statuses(lambda h: cancel(h, signature(project="proj_globex", status="completed"))),
+    ),
+    (
+        "craftkit",
+        "foreign_404_differs",
+        lambda h: cancel(h, GLOBEX_SENT).json()["error"]["message"],
+    ),
+    ("craftkit", "losers_get_502", lambda h: at_once(5, lambda: cancel(h, SENT))),
+    (
+        "craftkit",
+        "lock_per_key",
+        lambda h: at_once(
+            4, _alternating(lambda key: cancel(h, SENT, key=key), ACME_TEST, ACME_LIVE)
+        ).count(200),
+    ),
+    ("firma", "key_suffix_accepted", _statuses(lambda h: revoke(h, UNKNOWN, key=FIRMA_ACME[1:]))),
+    (
+        "firma",
+        "key_extension_accepted",
+        _statuses(lambda h: revoke(h, UNKNOWN, key=FIRMA_ACME + "x")),
+    ),
+    (
+        "firma",
+        "second_key_other_workspace",
+        _statuses(lambda h: revoke(h, REVOKED, key=FIRMA_ACME_2)),
+    ),
+    (
+        "firma",
+        "bearer_rerevokes",
+        _statuses(lambda h: revoke(h, REVOKED, key=f"Bearer {FIRMA_ACME}")),
+    ),
+    (
+        "firma",
+        "body_before_key",
+        _statuses(lambda h: revoke(h, key=None, content=b"{oops", headers=JSON)),
+    ),
+    (
+        "firma",
+        "craftkit_envelope_for_ck_keys",
+        lambda h: revoke(h, UNKNOWN, key="ck_live_nobody").json()["error"],
+    ),
+    (
+        "firma",
+        "revoked_before_workspace",
+        _statuses(lambda h: revoke(h, REVOKED, key=FIRMA_GLOBEX)),
+    ),
+    (
+        "firma",
+        "losers_get_404",
+        lambda h: at_once(5, lambda: revoke(h, GLOBEX_ACTIVE, key=FIRMA_GLOBEX)),
+    ),
+    (
+        "firma",
+        "lock_per_key",
+        lambda h: at_once(
+            4, _alternating(lambda key: revoke(h, ACTIVE, key=key), FIRMA_ACME, FIRMA_ACME_2)
+        ).count(200),
+    ),
+    (
+        "firma",
+        "second_server_leak",
+        _statuses(lambda h: revoke(h, GLOBEX_ACTIVE, base=FIRMA_BASE_PATHS[1])),
+    ),
+    (
+        "firma",
+        "separate_worlds",
+        _statuses(
+            lambda h: revoke(h, ACTIVE), lambda h: revoke(h, ACTIVE, base=FIRMA_BASE_PATHS[1])
+        ),
+    ),
 ]
 
 
@@ -615,3 +723,30 @@ def test_a_hanging_target_still_shuts_down_promptly() -> None:
     client.join(5.0)
     # uvicorn answers 500 for a request it cancelled before it started answering.
     assert outcome and (isinstance(outcome[0], httpx.HTTPError) or outcome[0] == 500), outcome
+
+
+# -- issue #10: helpers and variants ---------------------------------------------
+
+
+def _alternating(
+    request: Callable[[str], httpx.Response], *keys: str
+) -> Callable[[], httpx.Response]:
+    """A request that uses ``keys`` in turn, one per call (thread-safe)."""
+    lock, turn = threading.Lock(), [0]
+
+    def call() -> httpx.Response:
+        with lock:
+            key = keys[turn[0] % len(keys)]
+            turn[0] += 1
+        return request(key)
+
+    return call
+
+
+def test_firma_issue_10_variants_differ_on_the_wire(target: Callable[[Any], httpx.Client]) -> None:
+    exact = target(firma_app(FIRMA, variant="bearer_exact_case"))
+    assert revoke(exact, UNKNOWN, key=f"bearer {FIRMA_ACME}").status_code == 401
+    assert revoke(exact, UNKNOWN, key=f"Bearer {FIRMA_ACME}").status_code == 404
+    one = target(firma_app(FIRMA, variant="one_server"))
+    assert revoke(one, UNKNOWN, base=FIRMA_BASE_PATHS[1]).json()["error"] == "Not Found"
+    assert revoke(one, REVOKED, base=FIRMA_BASE_PATHS[1]).status_code == 404
