@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -122,8 +123,20 @@ def test_near_misses_of_a_secret_key_never_show_it(tmp_path: Path) -> None:
     """A key read from the environment appears in reproductions as $VAR, its near misses
     as shell expressions of $VAR: never the key, which a near miss all but spells."""
     secret = "firma_globex_s3cr3t_key"
-    environ = {"FIRMA_GLOBEX_KEY": secret}
-    fixture = ROOT / "fixtures/firma.yaml"
+    environ = {
+        "FIRMA_GLOBEX_KEY": secret,
+        "FIRMA_ACME_KEY_1": "firma_acme_s3cr3t_1",
+        "FIRMA_ACME_KEY_2": "firma_acme_s3cr3t_2",
+    }
+    # Every key from the environment: a report folds the near misses of all keys into
+    # one block, whichever key's reproduction it keeps.
+    fixture = tmp_path / "firma.yaml"
+    fixture.write_text(
+        (ROOT / "fixtures/firma.yaml")
+        .read_text()
+        .replace("firma_acme_0001", "${FIRMA_ACME_KEY_1}")
+        .replace("firma_acme_0002", "${FIRMA_ACME_KEY_2}")
+    )
     app = firma_app(load_fixture(fixture, environ=environ), frozenset({"key_suffix_accepted"}))
     with serve(app) as url:
         report = run(
@@ -138,6 +151,8 @@ def test_near_misses_of_a_secret_key_never_show_it(tmp_path: Path) -> None:
             )
         )
     flagged = [v for v in report.violations if v.code == "key_exactness"]
-    assert any("${FIRMA_GLOBEX_KEY#?}" in v.curl for v in flagged), [v.curl for v in flagged]
+    assert flagged and all(re.search(r"\$\{FIRMA_\w+[#%}]", v.curl) for v in flagged), [
+        v.curl for v in flagged
+    ]
     for violation in report.violations:
         assert "s3cr3t" not in violation.curl + violation.detail, violation
