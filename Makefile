@@ -31,6 +31,9 @@ run: $(STAMP)
 # Doctests of both packages run with the suite (conformance/suite is the harness's
 # pytest suite for users: it needs a target, so it is not collected here).
 PYTEST_PATHS := tests mock_server conformance --doctest-modules --ignore=conformance/suite
+# One worker per core (pytest-xdist): every test is independent (a mock session or a
+# target of its own), so the order and the split do not change any outcome.
+PYTEST_WORKERS ?= auto
 
 # The whole suite, as CI runs it; prints how long it took (measured, not asserted).
 test: $(STAMP)
@@ -38,7 +41,7 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory check-python-versions
 	$(MAKE) --no-print-directory lint
 	$(BIN)/mypy
-	$(BIN)/pytest $(PYTEST_PATHS) $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_PATHS) -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 	@echo "make test: passed in $$(( $$(date +%s) - $$(cat $(VENV)/.test-started) )) s"
 
 # The edit-test loop: in-process tests only (no servers, no sockets), under a minute.
