@@ -19,6 +19,7 @@ import random
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, Phase
 from hypothesis import seed as hypothesis_seed
@@ -62,6 +63,7 @@ class Model:
     touched: set[str] = field(default_factory=set)  # named by a request the target refused
     spent: set[str] = field(default_factory=set)  # acted on, outcome known or not: never drawn
     successes: int = 0
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))  # timestamps_sane
 
     def __post_init__(self) -> None:
         self.state = {r.id: r.state for r in self.world.resources}

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -58,6 +59,10 @@ CRAFTKIT_FAULTS = MappingProxyType(
         "empty_body_refused": "a cancel without a body is refused with 400 (reason is optional)",
         "provider_error_changes_state": "the 502 provider error still cancels the request",
         "racy_cancel": "check and write are not atomic: concurrent cancels all get 200",
+        # issue #10, what a response means
+        "recipients_declined": "a cancel marks every recipient who has not signed as declined",
+        "completed_at_future": "a cancel sets completedAt a day ahead",
+        "completed_before_created": "a cancel sets completedAt an hour before createdAt",
     }
 )
 """Planted faults: name -> what the target then does wrong."""
@@ -67,6 +72,9 @@ CRAFTKIT_VARIANTS = MappingProxyType(
         "strict": "non-uuid id -> 400; charset in Content-Type; extra `object` field; "
         "sets completedAt; other error wording",
         "chunked": "bodies streamed without Content-Length, indented, with extra headers",
+        "sparse": "timestamps with milliseconds (createdAt, a completedAt it sets); recipients "
+        "without their null optional fields; extra body fields and headers; the id echoed as "
+        "the request wrote it",
     }
 )
 """Correct variants: name -> how it differs from the mock while keeping the contract."""
@@ -144,6 +152,7 @@ class _Craftkit:
                 indent=2,
                 extra_headers={"Cache-Control": "no-store", "X-Request-Id": "req_target"},
             ),
+            "sparse": JsonWriter(extra_headers={"X-Request-Id": "req_sparse", "Vary": "Origin"}),
         }.get(variant or "", JsonWriter())
 
     # -- HTTP ----------------------------------------------------------------
@@ -162,6 +171,8 @@ class _Craftkit:
             body = await self._cancel(self._signature_id(raw_id), project)
         except _Refusal as refusal:
             return self.error(refusal)
+        if self.variant == "sparse":
+            body["id"] = raw_id  # the id as the request wrote it: the same uuid
         return self.write(200, body)
 
     def error(self, refusal: _Refusal, headers: dict[str, str] | None = None) -> Response:
@@ -281,6 +292,17 @@ class _Craftkit:
         record["status"] = "cancelled"
         if self.variant == "strict":
             record["completedAt"] = isoformat(self.clock())  # a cancel may set it
+        if self.variant == "sparse":
+            record["completedAt"] = isoformat(self.clock(), milliseconds=True)
+        if "completed_at_future" in self.faults:
+            record["completedAt"] = isoformat(self.clock() + 86_400)  # planted
+        if "completed_before_created" in self.faults:
+            created = datetime.fromisoformat(record["createdAt"]).timestamp()
+            record["completedAt"] = isoformat(created - 3_600)  # planted
+        if "recipients_declined" in self.faults:
+            for recipient in record.get("recipients", []):  # planted
+                if not recipient.get("signedAt"):
+                    recipient["declinedAt"] = isoformat(self.clock())
         if "name_changed" in self.faults:
             record["name"] = f"{record['name']} (cancelled)"  # planted
         if "cascade" in self.faults:
@@ -293,6 +315,8 @@ class _Craftkit:
         body = {k: copy.deepcopy(v) for k, v in record.items() if k not in FIXTURE_ONLY_KEYS}
         if self.variant == "strict":
             body = {"object": "signature_request", **body}
+        if self.variant == "sparse":
+            body = _sparse(body)
         if "status_not_cancelled" in self.faults:
             body["status"] = old_status  # planted
         if "wrong_id_echoed" in self.faults:
@@ -300,6 +324,21 @@ class _Craftkit:
         if "schema_break" in self.faults:
             del body["renderId"]  # planted
         return body
+
+
+def _sparse(body: dict[str, Any]) -> dict[str, Any]:
+    """The same record written leanly: milliseconds, no null optional recipient fields."""
+    created = str(body["createdAt"])
+    if created.endswith("Z") and "." not in created:
+        body["createdAt"] = created[:-1] + ".000Z"
+    body["recipients"] = [
+        {k: v for k, v in r.items() if v is not None or k not in _OPTIONAL_RECIPIENT_FIELDS}
+        for r in body.get("recipients", [])
+    ]
+    return {"object": "signature_request", **body, "metadata": {"source": "sparse"}}
+
+
+_OPTIONAL_RECIPIENT_FIELDS = ("lastName", "order", "signedAt", "declinedAt")  # not required
 
 
 def craftkit_app(

@@ -58,6 +58,8 @@ FIRMA_FAULTS = MappingProxyType(
         "missing_jwt_id_500": "a body without jwt_id answers 500",
         "no_ratelimit_headers": "200 answers lack the X-RateLimit-* headers",
         "racy_revoke": "check and write are not atomic: concurrent revokes all get 200",
+        # issue #10, what a response means
+        "revoked_at_example": "revoked_at is always the spec example's 2024-03-20T16:45:00Z",
     }
 )
 """Planted faults: name -> what the target then does wrong."""
@@ -67,6 +69,8 @@ FIRMA_VARIANTS = MappingProxyType(
         "terse": "other messages; bad bodies get `details`; X-RateLimit-* only on 200/429; "
         "extra 200 field; millisecond timestamps",
         "chunked": "bodies streamed without Content-Length, indented, with extra headers",
+        "sparse": "200 without revoked_at, with extra fields and headers; jwt_id echoed as the "
+        "request wrote it",
     }
 )
 """Correct variants: name -> how it differs from the mock while keeping the contract."""
@@ -178,6 +182,8 @@ class _Firma:
         self.write = (
             JsonWriter(streamed=True, indent=2, extra_headers={"X-Request-Id": "req_target"})
             if variant == "chunked"
+            else JsonWriter(extra_headers={"X-Request-Id": "req_sparse", "Vary": "Origin"})
+            if variant == "sparse"
             else JsonWriter()
         )
 
@@ -202,6 +208,13 @@ class _Firma:
             body = await self._revoke(await self._jwt_id(request), workspace)
         except _Refusal as refusal:
             return self.error(refusal, quota)
+        if self.variant == "sparse":
+            body = {
+                "message": body["message"],
+                "jwt_id": request.state.jwt_id_sent,  # the same uuid, as the request wrote it
+                "revoked": body["revoked"],
+                "object": "jwt_revocation",
+            }
         if self._counts_on_success:
             quota = self.windows.count(self._window(key))  # planted: only now is it counted
         return self._revoked(body, quota)
@@ -280,6 +293,7 @@ class _Firma:
             if "missing_jwt_id_500" in self.faults:
                 raise _Refusal(500, "jwt_id is undefined")  # planted
             raise self._invalid({"jwt_id": ["Required"]})
+        request.state.jwt_id_sent = payload["jwt_id"]
         key = canonical_uuid(payload["jwt_id"])
         if key is None:
             if "bad_uuid_404" in self.faults and isinstance(payload["jwt_id"], str):
@@ -313,6 +327,8 @@ class _Firma:
 
     def _apply(self, record: dict[str, Any]) -> dict[str, Any]:
         revoked_at = isoformat(self.clock(), milliseconds=self.variant == "terse")
+        if "revoked_at_example" in self.faults:
+            revoked_at = "2024-03-20T16:45:00Z"  # planted
         record["revoked_at"] = revoked_at
         if "cascade" in self.faults:
             for other in self.jwts.values():  # planted

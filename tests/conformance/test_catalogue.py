@@ -114,6 +114,11 @@ CATALOGUE = [
     fault("firma", "missing_jwt_id_500", "not_a_server_error"),
     fault("firma", "no_ratelimit_headers", "rate_limit_headers"),
     fault("firma", "racy_revoke", "concurrent_acts"),
+    # ---- issue #10: what a response means
+    fault("craftkit", "recipients_declined", "recipients_unchanged", phases=STATE),
+    fault("craftkit", "completed_at_future", "timestamps_sane", phases=STATE),
+    fault("craftkit", "completed_before_created", "timestamps_sane", phases=STATE),
+    fault("firma", "revoked_at_example", "timestamps_sane", phases=STATE),
 ]
 
 
