@@ -126,6 +126,7 @@ def run(settings: Settings, *, on_progress: Callable[[str], None] | None = None)
             t0, sent = time.monotonic(), client.sent
             state = StateRun(world, api, client, validator, seed=settings.seed)
             state.guarded(state.scenario)
+            state.guarded(state.variations)  # issue #10: valid requests
             state.guarded(lambda: state.explore(seed=settings.seed, examples=examples, steps=steps))
             if settings.rate_limit_probe:
                 progress("state: rate-limit probe")

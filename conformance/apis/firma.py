@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from conformance._text import short
-from conformance.apis.base import NOT_A_UUID, BadRequest
+from conformance.apis.base import NOT_A_UUID, BadRequest, Variant
 
 __all__ = ["Firma"]
 
@@ -74,3 +74,36 @@ class Firma:
         if not isinstance(body.get("message"), str):
             problems.append(f"Expected: message, a string\nReceived: {short(body.get('message'))}")
         return problems
+
+    # ---- issue #10, valid requests: the schema allows extra keys; jwt_id is a uuid string
+
+    def valid_variants(self, target_id: str) -> list[Variant]:
+        return [
+            Variant(
+                "Content-Type: Application/JSON; charset=UTF-8 (media types are "
+                "case-insensitive; parameters are allowed)",
+                target_id,
+                content_type="Application/JSON; charset=UTF-8",
+            ),
+            Variant(
+                "a body key the schema does not declare (additionalProperties is not false)",
+                target_id,
+                body={"jwt_id": target_id, "reason": "conformance check"},
+            ),
+        ]
+
+    def forbidden_values(self, target_id: str) -> list[BadRequest]:
+        only_400 = frozenset({400})
+        return [
+            BadRequest("jwt_id null", only_400, json_body={"jwt_id": None}),
+            BadRequest(
+                "jwt_id as 32 hex digits without hyphens (not a uuid string)",
+                only_400,
+                json_body={"jwt_id": target_id.replace("-", "")},
+            ),
+            BadRequest(
+                "jwt_id as a urn:uuid: URN (not a uuid string)",
+                only_400,
+                json_body={"jwt_id": f"urn:uuid:{target_id}"},
+            ),
+        ]

@@ -10,6 +10,9 @@ The APIs have no read operation: state is observed through later answers. A
 resource that should still be open but answers "already done" was changed by
 something earlier: a refused request against it (``rejected_changes_nothing``)
 or an act on another resource (``no_cascade``).
+
+Between the scenario and the state machine, ``variations`` sends valid requests
+written other ways, forbidden values and undeclared methods (``checks/variants.py``).
 """
 
 from __future__ import annotations
@@ -40,6 +43,12 @@ from conformance.checks.steps import (
     tenant_isolation,
     terminal_conflict,
     unknown_not_found,
+)
+from conformance.checks.variants import (
+    forbidden_value_refused,
+    undeclared_method,
+    upper_case_id,
+    valid_variants_accepted,
 )
 from conformance.checks.verdicts import no_cascade, rejected_changes_nothing
 from conformance.client import Client, Exchange, TargetUnresponsive
@@ -289,6 +298,19 @@ class StateRun:
             self.note(
                 f"the target stopped answering ({exc}); the remaining state checks were skipped"
             )
+
+    # ---- issue #10: valid requests written other ways, forbidden values, undeclared
+    # methods (after the scenario)
+
+    def variations(self) -> None:
+        """Valid requests written other ways, values the schema forbids, undeclared methods."""
+        opened = self.model.open()
+        if opened:
+            for bad in self.api.forbidden_values(opened[0].id):
+                forbidden_value_refused(self, opened[0], bad)
+        undeclared_method(self)
+        valid_variants_accepted(self)
+        upper_case_id(self)
 
 
 def _machine(run: StateRun) -> type[RuleBasedStateMachine]:

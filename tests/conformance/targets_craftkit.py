@@ -12,6 +12,7 @@ import asyncio
 import copy
 import threading
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -59,7 +60,15 @@ CRAFTKIT_FAULTS = MappingProxyType(
         "empty_body_refused": "a cancel without a body is refused with 400 (reason is optional)",
         "provider_error_changes_state": "the 502 provider error still cancels the request",
         "racy_cancel": "check and write are not atomic: concurrent cancels all get 200",
-        # issue #10, what a response means
+        # issue #10, valid requests and what a response means
+        "charset_refused": "a Content-Type with parameters (`; charset=utf-8`) is refused with 400",
+        "extra_key_refused": "a body key other than reason is refused with 400",
+        "reason_utf16_counted": "maxLength counted in UTF-16 code units (JavaScript's length)",
+        "reason_bytes_counted": "maxLength counted in UTF-8 bytes",
+        "reason_graphemes_counted": "maxLength counted without combining marks (501 accepted)",
+        "null_reason_accepted": "reason: null is taken for no reason and cancels",
+        "case_sensitive_id": "the path id is looked up as written: upper case is 404",
+        "options_500": "OPTIONS on the cancel path answers 500",
         "recipients_declined": "a cancel marks every recipient who has not signed as declined",
         "completed_at_future": "a cancel sets completedAt a day ahead",
         "completed_before_created": "a cancel sets completedAt an hour before createdAt",
@@ -74,7 +83,7 @@ CRAFTKIT_VARIANTS = MappingProxyType(
         "chunked": "bodies streamed without Content-Length, indented, with extra headers",
         "sparse": "timestamps with milliseconds (createdAt, a completedAt it sets); recipients "
         "without their null optional fields; extra body fields and headers; the id echoed as "
-        "the request wrote it",
+        "the request wrote it; OPTIONS answered 204 with Allow",
     }
 )
 """Correct variants: name -> how it differs from the mock while keeping the contract."""
@@ -189,6 +198,11 @@ class _Craftkit:
         """Starlette's 404 (no route) and 405 (route, wrong method) in the API's envelope."""
         assert isinstance(exc, HTTPException)
         headers = dict(exc.headers or {})
+        if exc.status_code == 405 and request.method == "OPTIONS":
+            if "options_500" in self.faults:
+                return self.error(_Refusal(500, "internal_error", "Internal server error."))
+            if self.variant == "sparse":  # OPTIONS may be answered: it says what is allowed
+                return Response(status_code=204, headers={"Allow": "POST, OPTIONS"})
         if "no_allow_header" in self.faults:
             headers.pop("Allow", None)  # planted
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
@@ -209,6 +223,9 @@ class _Craftkit:
 
     async def _check_body(self, request: Request) -> None:
         """The optional ``{"reason"?: string(<=500)}``, with Zod ``flatten()`` issues."""
+        content_type = request.headers.get("content-type", "")
+        if "charset_refused" in self.faults and ";" in content_type:
+            raise self._invalid(["Content-Type must be application/json."], {})  # planted
         try:
             payload = await read_json(request)
         except BadBody as bad:
@@ -219,14 +236,28 @@ class _Craftkit:
             return
         if not isinstance(payload, dict):
             raise self._invalid([f"Expected object, received {_zod_type(payload)}"], {})
+        if "extra_key_refused" in self.faults and set(payload) - {"reason"}:
+            raise self._invalid(["Unrecognized key(s) in object"], {})  # planted
         if "reason" not in payload:
             return
         reason = payload["reason"]
+        if reason is None and "null_reason_accepted" in self.faults:
+            return  # planted
         if not isinstance(reason, str):
             raise self._invalid([], {"reason": [f"Expected string, received {_zod_type(reason)}"]})
-        if len(reason) > MAX_REASON and "long_reason_accepted" not in self.faults:
+        if self._length(reason) > MAX_REASON and "long_reason_accepted" not in self.faults:
             message = f"String must contain at most {MAX_REASON} character(s)"
             raise self._invalid([], {"reason": [message]})
+
+    def _length(self, text: str) -> int:
+        """What maxLength counts: characters (code points), unless a fault counts otherwise."""
+        if "reason_utf16_counted" in self.faults:
+            return len(text.encode("utf-16-le")) // 2  # planted
+        if "reason_bytes_counted" in self.faults:
+            return len(text.encode("utf-8"))  # planted
+        if "reason_graphemes_counted" in self.faults:
+            return sum(1 for c in text if not unicodedata.combining(c))  # planted
+        return len(text)
 
     def _invalid(self, form: list[str], fields: dict[str, list[str]]) -> _Refusal:
         issues = {"formErrors": form, "fieldErrors": fields}
@@ -234,6 +265,8 @@ class _Craftkit:
 
     def _signature_id(self, raw_id: str) -> str:
         key = canonical_uuid(raw_id)
+        if key is not None and "case_sensitive_id" in self.faults:
+            key = raw_id  # planted: looked up as written
         if key is None and self.variant == "strict":
             # docs/behaviour.md: a non-uuid id may be 400 or 404; the spec declares format: uuid.
             issues = {"formErrors": [], "fieldErrors": {"id": ["Invalid uuid"]}}

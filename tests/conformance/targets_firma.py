@@ -58,7 +58,12 @@ FIRMA_FAULTS = MappingProxyType(
         "missing_jwt_id_500": "a body without jwt_id answers 500",
         "no_ratelimit_headers": "200 answers lack the X-RateLimit-* headers",
         "racy_revoke": "check and write are not atomic: concurrent revokes all get 200",
-        # issue #10, what a response means
+        # issue #10, valid requests and what a response means
+        "media_type_case_sensitive": "Content-Type Application/JSON is refused with 400",
+        "extra_key_refused": "a body key other than jwt_id is refused with 400",
+        "case_sensitive_jwt_id": "jwt_id is looked up as written: upper case is 404",
+        "lenient_uuid": "jwt_id read by a lenient uuid parser: 32 hex digits or a urn:uuid: revoke",
+        "delete_revokes": "DELETE on the revoke path revokes too (it should be 405)",
         "revoked_at_example": "revoked_at is always the spec example's 2024-03-20T16:45:00Z",
     }
 )
@@ -70,7 +75,7 @@ FIRMA_VARIANTS = MappingProxyType(
         "extra 200 field; millisecond timestamps",
         "chunked": "bodies streamed without Content-Length, indented, with extra headers",
         "sparse": "200 without revoked_at, with extra fields and headers; jwt_id echoed as the "
-        "request wrote it",
+        "request wrote it; OPTIONS answered 200 with Allow",
     }
 )
 """Correct variants: name -> how it differs from the mock while keeping the contract."""
@@ -261,6 +266,8 @@ class _Firma:
     async def routing_error(self, request: Request, exc: Exception) -> Response:
         """Starlette's 404 (no route) and 405 (route, wrong method) in Firma's envelope."""
         assert isinstance(exc, HTTPException)
+        if exc.status_code == 405 and request.method == "OPTIONS" and self.variant == "sparse":
+            return Response(status_code=200, headers={"Allow": "POST, OPTIONS"})
         key = self._key(request)
         quota = self.windows.count(key if key in self.keys else None, 0)
         message = self.messages["route"] if exc.status_code == 404 else str(exc.detail)
@@ -283,18 +290,28 @@ class _Firma:
 
     async def _jwt_id(self, request: Request) -> str:
         """The body's ``jwt_id`` (required, uuid) in canonical form, or a 400."""
+        media_type = request.headers.get("content-type", "").split(";")[0].strip()
+        if "media_type_case_sensitive" in self.faults and media_type != "application/json":
+            raise self._invalid({"_errors": ["Content-Type must be application/json"]})  # planted
         try:
             payload = await read_json(request)
         except BadBody as bad:
             raise self._invalid({"_errors": [bad.message]}) from bad
         if payload is ABSENT or not isinstance(payload, dict):
             raise self._invalid({"_errors": ["Expected object"]})
+        if "extra_key_refused" in self.faults and set(payload) - {"jwt_id"}:
+            raise self._invalid({"_errors": ["Unrecognized key(s) in object"]})  # planted
         if "jwt_id" not in payload:
             if "missing_jwt_id_500" in self.faults:
                 raise _Refusal(500, "jwt_id is undefined")  # planted
             raise self._invalid({"jwt_id": ["Required"]})
         request.state.jwt_id_sent = payload["jwt_id"]
         key = canonical_uuid(payload["jwt_id"])
+        if key is not None and "case_sensitive_jwt_id" in self.faults:
+            key = payload["jwt_id"]  # planted: looked up as written
+        if key is None and "lenient_uuid" in self.faults and isinstance(payload["jwt_id"], str):
+            with contextlib.suppress(ValueError):
+                key = str(uuid.UUID(payload["jwt_id"]))  # planted: hex, braces, urn:uuid: pass
         if key is None:
             if "bad_uuid_404" in self.faults and isinstance(payload["jwt_id"], str):
                 raise _Refusal(404, self.messages["not_found"])  # planted
@@ -365,7 +382,8 @@ def firma_app(
     faults = frozenset(faults)
     check_choices("firma", faults, variant, FIRMA_FAULTS, FIRMA_VARIANTS)
     target = _Firma(fixture, faults, variant, clock)
+    methods = ["POST", "DELETE"] if "delete_revokes" in faults else ["POST"]  # planted, when set
     routes = [
-        Route(base + REVOKE_PATH, target.revoke, methods=["POST"]) for base in FIRMA_BASE_PATHS
+        Route(base + REVOKE_PATH, target.revoke, methods=methods) for base in FIRMA_BASE_PATHS
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: target.routing_error})

@@ -461,6 +461,8 @@ def test_sparse_variants_differ_on_the_wire(target: Callable[[Any], httpx.Client
     assert body["id"] == SENT.upper() and body["createdAt"].endswith(".000Z")
     assert body["completedAt"].endswith("Z") and "metadata" in body
     assert any("lastName" not in r for r in body["recipients"])
+    options = craftkit.options(f"/v1/signatures/{SENT}/cancel")
+    assert (options.status_code, options.headers["allow"]) == (204, "POST, OPTIONS")
     firma = target(firma_app(FIRMA, variant="sparse"))
     revoked = conforms(revoke(firma, ACTIVE.upper()))
     assert revoked.json()["jwt_id"] == ACTIVE.upper() and "revoked_at" not in revoked.json()
@@ -593,8 +595,34 @@ FAULT_PROBES = [
 ]
 
 
-# ---- issue #10: what a response means
+# ---- issue #10: valid requests, forbidden values, what a response means, late faults
+UTF16_500 = {"reason": "\u00e9" * 250 + "\U0001f600" * 250}  # 500 characters, 750 UTF-16 units
+APP_JSON = {"Content-Type": "Application/JSON; charset=UTF-8"}
 FAULT_PROBES += [
+    (
+        "craftkit",
+        "charset_refused",
+        _statuses(lambda h: cancel(h, SENT, content=b"{}", headers=APP_JSON)),
+    ),
+    ("craftkit", "extra_key_refused", _statuses(lambda h: cancel(h, SENT, json={"x": 1}))),
+    ("craftkit", "reason_utf16_counted", _statuses(lambda h: cancel(h, SENT, json=UTF16_500))),
+    ("craftkit", "reason_bytes_counted", _statuses(lambda h: cancel(h, SENT, json=UTF16_500))),
+    (
+        "craftkit",
+        "reason_graphemes_counted",
+        _statuses(lambda h: cancel(h, SENT, json={"reason": "\u00e9" * 500 + "\u0301"})),
+    ),
+    (
+        "craftkit",
+        "null_reason_accepted",
+        _statuses(lambda h: cancel(h, SENT, json={"reason": None})),
+    ),
+    ("craftkit", "case_sensitive_id", _statuses(lambda h: cancel(h, SENT.upper()))),
+    (
+        "craftkit",
+        "options_500",
+        _statuses(lambda h: h.options(f"/v1/signatures/{SENT}/cancel")),
+    ),
     (
         "craftkit",
         "recipients_declined",
@@ -602,6 +630,33 @@ FAULT_PROBES += [
     ),
     ("craftkit", "completed_at_future", lambda h: cancel(h, SENT).json()["completedAt"]),
     ("craftkit", "completed_before_created", lambda h: cancel(h, SENT).json()["completedAt"]),
+    (
+        "firma",
+        "media_type_case_sensitive",
+        _statuses(
+            lambda h: revoke(
+                h,
+                content=f'{{"jwt_id": "{ACTIVE}"}}'.encode(),
+                headers={"Content-Type": "Application/JSON"},
+            )
+        ),
+    ),
+    (
+        "firma",
+        "extra_key_refused",
+        _statuses(lambda h: revoke(h, json={"jwt_id": ACTIVE, "reason": "x"})),
+    ),
+    ("firma", "case_sensitive_jwt_id", _statuses(lambda h: revoke(h, ACTIVE.upper()))),
+    ("firma", "lenient_uuid", _statuses(lambda h: revoke(h, ACTIVE.replace("-", "")))),
+    (
+        "firma",
+        "delete_revokes",
+        _statuses(
+            lambda h: h.request(
+                "DELETE", REVOKE, json={"jwt_id": ACTIVE}, headers={"Authorization": FIRMA_ACME}
+            )
+        ),
+    ),
     ("firma", "revoked_at_example", lambda h: revoke(h, ACTIVE).json()["revoked_at"][:4]),
 ]
 
