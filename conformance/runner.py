@@ -128,6 +128,7 @@ def run(settings: Settings, *, on_progress: Callable[[str], None] | None = None)
             state.guarded(state.scenario)
             state.guarded(state.variations)  # issue #10: valid requests
             state.guarded(lambda: state.explore(seed=settings.seed, examples=examples, steps=steps))
+            state.guarded(state.spend_the_rest)  # issue #10: every open resource, once
             if settings.rate_limit_probe:
                 progress("state: rate-limit probe")
                 run_probe(state)

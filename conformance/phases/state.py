@@ -12,7 +12,9 @@ something earlier: a refused request against it (``rejected_changes_nothing``)
 or an act on another resource (``no_cascade``).
 
 Between the scenario and the state machine, ``variations`` sends valid requests
-written other ways, forbidden values and undeclared methods (``checks/variants.py``).
+written other ways, forbidden values and undeclared methods (``checks/variants.py``);
+after it, ``spend_the_rest`` acts once on every open resource still unspent, so that a
+fault that shows only after many acts shows, and notes how many were spent.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from hypothesis import HealthCheck, Phase
 from hypothesis import seed as hypothesis_seed
@@ -281,11 +284,6 @@ class StateRun:
                 report_multiple_bugs=False,
             ),
         )
-        if not self.model.open():
-            self.note(
-                f"the fixture's open resources are all spent ({len(self.model.spent)} used); "
-                "add more to explore further"
-            )
 
     def guarded(self, step: Callable[[], None]) -> None:
         """Run a step unless the target stopped answering; stop everything when it does."""
@@ -300,7 +298,7 @@ class StateRun:
             )
 
     # ---- issue #10: valid requests written other ways, forbidden values, undeclared
-    # methods (after the scenario)
+    # methods (after the scenario); every open resource spent (after the random steps)
 
     def variations(self) -> None:
         """Valid requests written other ways, values the schema forbids, undeclared methods."""
@@ -311,6 +309,20 @@ class StateRun:
         undeclared_method(self)
         valid_variants_accepted(self)
         upper_case_id(self)
+
+    def spend_the_rest(self) -> None:
+        """Act once on every open resource still unspent, so that faults that show late show.
+
+        Then say how many of the fixture's open resources the run spent.
+        """
+        left = self.model.open()
+        for index, resource in enumerate(left):
+            form = index % len(self.api.key_forms(self.world.owner_key(resource)))
+            self.guarded(partial(self.act_on_open, resource, form, bare=index % 2 == 1))
+        listed = self.world.in_state(State.OPEN)
+        spent = sum(1 for r in listed if r.id in self.model.spent)
+        advice = "" if left else "; list more to give the random steps more to act on"
+        self.note(f"spent {spent} of {len(listed)} open resources the fixture lists{advice}")
 
 
 def _machine(run: StateRun) -> type[RuleBasedStateMachine]:

@@ -72,6 +72,7 @@ CRAFTKIT_FAULTS = MappingProxyType(
         "recipients_declined": "a cancel marks every recipient who has not signed as declined",
         "completed_at_future": "a cancel sets completedAt a day ahead",
         "completed_before_created": "a cancel sets completedAt an hour before createdAt",
+        "late_failure": "the cancel of the last in-flight request answers 500",
     }
 )
 """Planted faults: name -> what the target then does wrong."""
@@ -285,7 +286,16 @@ class _Craftkit:
         with self.lock:
             record = self._owned(key, project)
             self._check_cancellable(record)
+            if "late_failure" in self.faults and not self._others_in_flight(record):
+                raise _Refusal(500, "internal_error", "Internal server error.")  # planted
             return self._apply(record)
+
+    def _others_in_flight(self, record: dict[str, Any]) -> bool:
+        """Another request of any project could still be cancelled."""
+        return any(
+            other is not record and other["status"] in IN_FLIGHT and not other.get("mock")
+            for other in self.records.values()
+        )
 
     async def _quietly_cancel(self, raw_id: str, project: str) -> None:
         try:

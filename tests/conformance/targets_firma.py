@@ -65,6 +65,7 @@ FIRMA_FAULTS = MappingProxyType(
         "lenient_uuid": "jwt_id read by a lenient uuid parser: 32 hex digits or a urn:uuid: revoke",
         "delete_revokes": "DELETE on the revoke path revokes too (it should be 405)",
         "revoked_at_example": "revoked_at is always the spec example's 2024-03-20T16:45:00Z",
+        "late_failure": "the revoke of the last active JWT answers 500",
     }
 )
 """Planted faults: name -> what the target then does wrong."""
@@ -331,7 +332,12 @@ class _Firma:
             await asyncio.sleep(RACE_WINDOW_SECONDS)  # planted: a gap between check and write
             return self._apply(record)
         with self.lock:
-            return self._apply(self._revocable(jwt_id, workspace))
+            record = self._revocable(jwt_id, workspace)
+            if "late_failure" in self.faults and not any(
+                other is not record and other["revoked_at"] is None for other in self.jwts.values()
+            ):
+                raise _Refusal(500, "Internal error")  # planted
+            return self._apply(record)
 
     def _revocable(self, jwt_id: str, workspace: str) -> dict[str, Any]:
         record = self.jwts.get(jwt_id)

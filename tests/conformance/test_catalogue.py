@@ -133,6 +133,9 @@ CATALOGUE = [
     fault("craftkit", "completed_at_future", "timestamps_sane", phases=STATE),
     fault("craftkit", "completed_before_created", "timestamps_sane", phases=STATE),
     fault("firma", "revoked_at_example", "timestamps_sane", phases=STATE),
+    # ---- issue #10: enough acts to see faults that show late (every open resource spent)
+    fault("craftkit", "late_failure", "cancel_in_flight", phases=STATE),
+    fault("firma", "late_failure", "revoke_active", phases=STATE),
 ]
 
 
@@ -173,3 +176,23 @@ def test_a_run_is_deterministic_for_a_seed(target: tuple[AppSlot, str]) -> None:
     assert [(v.code, v.detail) for v in first.violations] == [
         (v.code, v.detail) for v in second.violations
     ]
+
+
+# ---- issue #10: enough acts to see faults that show late
+
+
+@pytest.mark.parametrize("profile", ["fast", "default"])
+@pytest.mark.parametrize(("api", "open_resources"), [("craftkit", 10), ("firma", 8)])
+def test_a_run_spends_every_open_resource_and_says_so(
+    target: tuple[AppSlot, str], api: str, open_resources: int, profile: str
+) -> None:
+    slot, url = target
+    slot.app = APPS[api](load_fixture(FIXTURES[api], environ={}), frozenset(), None)
+    base = url + (FIRMA_BASE_PATHS[0] if api == "firma" else "")
+    settings = Settings(
+        api=api, base_url=base, fixtures=FIXTURES[api], seed=SEED, profile=profile, phases=STATE
+    )
+    report = run(settings)
+    assert report.violations == [], "\n".join(f"{v.code}: {v.detail}" for v in report.violations)
+    spent = f"spent {open_resources} of {open_resources} open resources the fixture lists"
+    assert any(note.startswith(spent) for note in report.notes), report.notes

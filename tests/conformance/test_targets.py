@@ -631,6 +631,17 @@ FAULT_PROBES += [
     ("craftkit", "completed_at_future", lambda h: cancel(h, SENT).json()["completedAt"]),
     ("craftkit", "completed_before_created", lambda h: cancel(h, SENT).json()["completedAt"]),
     (
+        "craftkit",
+        "late_failure",
+        lambda h: [
+            cancel(
+                h, r["id"], key=None, headers={"Authorization": f"Bearer {_owner_key(r)}"}
+            ).status_code
+            for r in CRAFTKIT["signature_requests"]
+            if r["status"] in ("sent", "viewed") and "mock" not in r
+        ],
+    ),
+    (
         "firma",
         "media_type_case_sensitive",
         _statuses(
@@ -658,7 +669,26 @@ FAULT_PROBES += [
         ),
     ),
     ("firma", "revoked_at_example", lambda h: revoke(h, ACTIVE).json()["revoked_at"][:4]),
+    (
+        "firma",
+        "late_failure",
+        lambda h: [
+            revoke(h, j["jwt_id"], key=_firma_key(j)).status_code
+            for j in FIRMA["jwts"]
+            if j["revoked_at"] is None
+        ],
+    ),
 ]
+
+
+def _owner_key(record: dict[str, Any]) -> str:
+    project = next(p for p in CRAFTKIT["projects"] if p["id"] == record["project"])
+    return str(project["api_keys"][0])
+
+
+def _firma_key(record: dict[str, Any]) -> str:
+    workspace = next(w for w in FIRMA["workspaces"] if w["id"] == record["workspace"])
+    return str(workspace["api_keys"][0])
 
 
 def test_every_fault_has_a_probe() -> None:
@@ -677,7 +707,8 @@ def test_each_fault_visibly_changes_behaviour(
     def build(faults: frozenset[str]) -> Any:
         if api == "craftkit":
             return craftkit_app(CRAFTKIT, faults)
-        return firma_app(FIRMA_TIGHT, faults)
+        # late_failure needs every active JWT revoked: more writes than FIRMA_TIGHT allows
+        return firma_app(FIRMA if fault == "late_failure" else FIRMA_TIGHT, faults)
 
     correct = probe(target(build(frozenset())))
     faulty = probe(target(build(frozenset({fault}))))
