@@ -149,8 +149,10 @@ def run(settings: Settings, *, on_progress: Callable[[str], None] | None = None)
             state = StateRun(world, api, client, validator, seed=settings.seed)
             state.guarded(state.scenario)
             check_fixture(state.model, api, fixtures=str(settings.fixtures))  # exit 2: stale
+            state.guarded(state.variations)  # issue #10: valid requests
             state.guarded(lambda: state.explore(seed=settings.seed, examples=examples, steps=steps))
             check_fixture(state.model, api, fixtures=str(settings.fixtures))
+            state.guarded(state.spend_the_rest)  # issue #10: every open resource, once
             if settings.rate_limit_probe:
                 progress("state: rate-limit probe")
                 run_probe(state)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from conformance.apis.base import DEFAULT_BODY, Api, BadRequest, act
+from conformance.apis.base import DEFAULT_BODY, Api, BadRequest, Variant, act
 from conformance.apis.craftkit import Craftkit
 from conformance.apis.firma import Firma
 
-__all__ = ["APIS", "DEFAULT_BODY", "Api", "BadRequest", "Craftkit", "Firma", "act"]
+__all__ = ["APIS", "DEFAULT_BODY", "Api", "BadRequest", "Craftkit", "Firma", "Variant", "act"]
 
 APIS: Mapping[str, Api] = {"craftkit": Craftkit(), "firma": Firma()}

@@ -15,7 +15,16 @@ from typing import Any, Protocol
 
 from conformance.client import Client, Exchange
 
-__all__ = ["DEFAULT_BODY", "NOT_A_UUID", "Api", "BadRequest", "KeyVariant", "act", "key_variants"]
+__all__ = [
+    "DEFAULT_BODY",
+    "NOT_A_UUID",
+    "Api",
+    "BadRequest",
+    "KeyVariant",
+    "Variant",
+    "act",
+    "key_variants",
+]
 
 NOT_A_UUID = "not-a-uuid"
 DEFAULT_BODY: Any = object()  # act(): send the API's usual body for the target
@@ -31,6 +40,22 @@ class BadRequest:
     drop_authorization: bool = False
     body: bytes | None = None  # raw bytes sent as application/json
     json_body: Any = DEFAULT_BODY
+
+
+# ---- issue #10, valid requests: variations a conforming client may send ------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A valid cancel or revoke written another way: it must get the answer the state implies.
+
+    The body goes out as UTF-8 JSON (``é``, not ``\\u00e9``) with ``content_type``.
+    """
+
+    label: str
+    target_id: str  # the id as sent: in the path (Craftkit) or the body (Firma)
+    body: Any = DEFAULT_BODY  # DEFAULT_BODY: the API's usual body for target_id
+    content_type: str = "application/json"
 
 
 class Api(Protocol):
@@ -57,6 +82,9 @@ class Api(Protocol):
     def scheme_variants(self, key: str) -> list[tuple[str, str]]: ...
     def key_variants(self, key: str) -> list[KeyVariant]: ...
     def refusal_credentials(self) -> list[tuple[str, str | None]]: ...
+    # issue #10, valid requests
+    def valid_variants(self, target_id: str) -> list[Variant]: ...
+    def forbidden_values(self, target_id: str) -> list[BadRequest]: ...
 
 
 def act(

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from conformance._text import short
-from conformance.apis.base import NOT_A_UUID, BadRequest, KeyVariant, key_variants
+from conformance.apis.base import NOT_A_UUID, BadRequest, KeyVariant, Variant, key_variants
 
 __all__ = ["Craftkit"]
 
@@ -102,4 +102,44 @@ class Craftkit:
             ("no Authorization header", None),
             ("an unknown key", "Bearer ck_live_conformance_unknown_key"),
             ("a bare key without Bearer (Firma's style)", "firma_conformance_unknown_key"),
+        ]
+
+    # ---- issue #10, valid requests: the schema allows extra keys and counts characters
+
+    def valid_variants(self, target_id: str) -> list[Variant]:
+        # 250 two-byte and 250 four-byte characters: 1,500 bytes of UTF-8 and 750 UTF-16 code
+        # units, but 500 characters, which is what JSON Schema's maxLength counts.
+        reason = "\u00e9" * 250 + "\U0001f600" * 250
+        return [
+            Variant(
+                "Content-Type: Application/JSON; charset=UTF-8 (media types are "
+                "case-insensitive; parameters are allowed)",
+                target_id,
+                content_type="Application/JSON; charset=UTF-8",
+            ),
+            Variant(
+                "a body key the schema does not declare (additionalProperties is not false)",
+                target_id,
+                body={"reason": "Conformance check", "metadata": {"source": "conformance"}},
+            ),
+            Variant(
+                "reason of exactly 500 characters, 250 'é' and 250 '😀' (maxLength counts "
+                "characters, not bytes or UTF-16 units)",
+                target_id,
+                body={"reason": reason},
+            ),
+        ]
+
+    def forbidden_values(self, target_id: str) -> list[BadRequest]:
+        only_400 = frozenset({400})
+        return [
+            BadRequest(
+                "reason null (the schema's type is string)", only_400, json_body={"reason": None}
+            ),
+            BadRequest(
+                "reason of 501 characters: 500 'é' and a combining accent (500 as a reader "
+                "counts them)",
+                only_400,
+                json_body={"reason": "\u00e9" * 500 + "\u0301"},
+            ),
         ]

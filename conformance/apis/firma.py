@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from conformance._text import short
-from conformance.apis.base import NOT_A_UUID, BadRequest, KeyVariant, key_variants
+from conformance.apis.base import NOT_A_UUID, BadRequest, KeyVariant, Variant, key_variants
 
 __all__ = ["Firma"]
 
@@ -90,4 +90,37 @@ class Firma:
             ("no Authorization header", None),
             ("an unknown key", "firma_conformance_unknown_key"),
             ("a Craftkit-style Bearer key", "Bearer ck_live_conformance_unknown_key"),
+        ]
+
+    # ---- issue #10, valid requests: the schema allows extra keys; jwt_id is a uuid string
+
+    def valid_variants(self, target_id: str) -> list[Variant]:
+        return [
+            Variant(
+                "Content-Type: Application/JSON; charset=UTF-8 (media types are "
+                "case-insensitive; parameters are allowed)",
+                target_id,
+                content_type="Application/JSON; charset=UTF-8",
+            ),
+            Variant(
+                "a body key the schema does not declare (additionalProperties is not false)",
+                target_id,
+                body={"jwt_id": target_id, "reason": "conformance check"},
+            ),
+        ]
+
+    def forbidden_values(self, target_id: str) -> list[BadRequest]:
+        only_400 = frozenset({400})
+        return [
+            BadRequest("jwt_id null", only_400, json_body={"jwt_id": None}),
+            BadRequest(
+                "jwt_id as 32 hex digits without hyphens (not a uuid string)",
+                only_400,
+                json_body={"jwt_id": target_id.replace("-", "")},
+            ),
+            BadRequest(
+                "jwt_id as a urn:uuid: URN (not a uuid string)",
+                only_400,
+                json_body={"jwt_id": f"urn:uuid:{target_id}"},
+            ),
         ]

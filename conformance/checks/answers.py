@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from conformance._instants import CLOCK_SKEW, instant
+from conformance._text import short
 from conformance.checks import check
 from conformance.client import Exchange
 
@@ -65,3 +68,50 @@ def rate_limit_headers(run: StateRun, exchange: Exchange) -> list[str]:
         f"Expected: integer {', '.join(missing)} on {response.status_code}\nReceived: "
         + ", ".join(f"{h}: {response.headers.get(h)!r}" for h in missing)
     ]
+
+
+# ---- issue #10, what a response means: timestamps a success sets ---------------------
+
+
+@check("answer")
+def timestamps_sane(run: StateRun, exchange: Exchange) -> list[str]:
+    """A success carries a timestamp that cannot be true (in the future, or too early)."""
+    response = exchange.response
+    if response is None or not 200 <= response.status_code < 300 or exchange.method != "POST":
+        return []
+    body = exchange.json()
+    if not isinstance(body, dict):
+        return []
+    now = datetime.now(UTC)
+    latest = now + CLOCK_SKEW
+    skew = f"{CLOCK_SKEW.total_seconds() / 60:.0f} min of clock skew allowed"
+    problems = []
+    started = run.model.started
+    # completedAt, when a cancel sets it, and revoked_at (Firma's 200 may leave it out) both
+    # name the moment of the act: (field, the earliest it may be, that moment described).
+    for name, floor, what in (
+        ("completedAt", instant(body.get("createdAt")), f"createdAt {body.get('createdAt')}"),
+        ("revoked_at", started - CLOCK_SKEW, f"this run started at {_iso(started)}; {skew}"),
+    ):
+        if name not in body or (name == "completedAt" and body[name] is None):
+            continue
+        moment = instant(body[name])
+        if moment is None:
+            problems.append(
+                f"Expected: {name}, an RFC 3339 date-time\nReceived: {short(body[name])}"
+            )
+        elif moment > latest:
+            problems.append(
+                f"Expected: {name} not in the future ({skew})\n"
+                f"Received: {name} {body[name]}; the harness's clock read {_iso(now)}"
+            )
+        elif floor is not None and moment < floor:
+            earliest = "createdAt" if name == "completedAt" else "the start of this run"
+            problems.append(
+                f"Expected: {name} not before {earliest}\nReceived: {name} {body[name]}; {what}"
+            )
+    return problems
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")

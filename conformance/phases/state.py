@@ -10,6 +10,11 @@ The APIs have no read operation: state is observed through later answers. A
 resource that should still be open but answers "already done" was changed by
 something earlier: a refused request against it (``rejected_changes_nothing``)
 or an act on another resource (``no_cascade``).
+
+Between the scenario and the state machine, ``variations`` sends valid requests
+written other ways, forbidden values and undeclared methods (``checks/variants.py``);
+after it, ``spend_the_rest`` acts once on every open resource still unspent, so that a
+fault that shows only after many acts shows, and notes how many were spent.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import random
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
 
 from hypothesis import HealthCheck, Phase
 from hypothesis import seed as hypothesis_seed
@@ -49,6 +56,12 @@ from conformance.checks.steps import (
     terminal_conflict,
     unknown_not_found,
 )
+from conformance.checks.variants import (
+    forbidden_value_refused,
+    undeclared_method,
+    upper_case_id,
+    valid_variants_accepted,
+)
 from conformance.checks.verdicts import no_cascade, rejected_changes_nothing
 from conformance.client import Client, Exchange, TargetUnresponsive
 from conformance.failures import Violation, excerpt, ids_in, parse_detail
@@ -74,6 +87,7 @@ class Model:
     # resource id -> (first answer to acting on it, 2xx answers before): preconditions.py
     first_acts: dict[str, tuple[int, int]] = field(default_factory=dict)
     acted: int = 0  # 2xx answers this run has had, expected or not
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))  # timestamps_sane
 
     def __post_init__(self) -> None:
         self.state = {r.id: r.state for r in self.world.resources}
@@ -384,11 +398,6 @@ class StateRun:
                 report_multiple_bugs=False,
             ),
         )
-        if not self.model.open():
-            self.note(
-                f"the fixture's open resources are all spent ({len(self.model.spent)} used); "
-                "add more to explore further"
-            )
 
     def guarded(self, step: Callable[[], object]) -> None:
         """Run a step unless the target stopped answering; stop everything when it does."""
@@ -401,6 +410,33 @@ class StateRun:
             self.note(
                 f"the target stopped answering ({exc}); the remaining state checks were skipped"
             )
+
+    # ---- issue #10: valid requests written other ways, forbidden values, undeclared
+    # methods (after the scenario); every open resource spent (after the random steps)
+
+    def variations(self) -> None:
+        """Valid requests written other ways, values the schema forbids, undeclared methods."""
+        opened = self.model.open()
+        if opened:
+            for bad in self.api.forbidden_values(opened[0].id):
+                forbidden_value_refused(self, opened[0], bad)
+        undeclared_method(self)
+        valid_variants_accepted(self)
+        upper_case_id(self)
+
+    def spend_the_rest(self) -> None:
+        """Act once on every open resource still unspent, so that faults that show late show.
+
+        Then say how many of the fixture's open resources the run spent.
+        """
+        left = self.model.open()
+        for index, resource in enumerate(left):
+            form = index % len(self.api.key_forms(self.world.owner_key(resource)))
+            self.guarded(partial(self.act_on_open, resource, form, bare=index % 2 == 1))
+        listed = self.world.in_state(State.OPEN)
+        spent = sum(1 for r in listed if r.id in self.model.spent)
+        advice = "" if left else "; list more to give the random steps more to act on"
+        self.note(f"spent {spent} of {len(listed)} open resources the fixture lists{advice}")
 
 
 def _machine(run: StateRun) -> type[RuleBasedStateMachine]:

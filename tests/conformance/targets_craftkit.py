@@ -12,8 +12,10 @@ import asyncio
 import copy
 import threading
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -73,6 +75,19 @@ CRAFTKIT_FAULTS = MappingProxyType(
         "lock_per_key": "cancels are atomic per API key only: two keys cancel concurrently",
         "extra_keys_skip_state": "with a project's keys after its first, terminal requests "
         "cancel again (200)",
+        # issue #10, valid requests and what a response means
+        "charset_refused": "a Content-Type with parameters (`; charset=utf-8`) is refused with 400",
+        "extra_key_refused": "a body key other than reason is refused with 400",
+        "reason_utf16_counted": "maxLength counted in UTF-16 code units (JavaScript's length)",
+        "reason_bytes_counted": "maxLength counted in UTF-8 bytes",
+        "reason_graphemes_counted": "maxLength counted without combining marks (501 accepted)",
+        "null_reason_accepted": "reason: null is taken for no reason and cancels",
+        "case_sensitive_id": "the path id is looked up as written: upper case is 404",
+        "options_500": "OPTIONS on the cancel path answers 500",
+        "recipients_declined": "a cancel marks every recipient who has not signed as declined",
+        "completed_at_future": "a cancel sets completedAt a day ahead",
+        "completed_before_created": "a cancel sets completedAt an hour before createdAt",
+        "late_failure": "the cancel of the last in-flight request answers 500",
     }
 )
 """Planted faults: name -> what the target then does wrong."""
@@ -82,6 +97,9 @@ CRAFTKIT_VARIANTS = MappingProxyType(
         "strict": "non-uuid id -> 400; charset in Content-Type; extra `object` field; "
         "sets completedAt; other error wording",
         "chunked": "bodies streamed without Content-Length, indented, with extra headers",
+        "sparse": "timestamps with milliseconds (createdAt, a completedAt it sets); recipients "
+        "without their null optional fields; extra body fields and headers; the id echoed as "
+        "the request wrote it; OPTIONS answered 204 with Allow",
     }
 )
 """Correct variants: name -> how it differs from the mock while keeping the contract."""
@@ -163,6 +181,7 @@ class _Craftkit:
                 indent=2,
                 extra_headers={"Cache-Control": "no-store", "X-Request-Id": "req_target"},
             ),
+            "sparse": JsonWriter(extra_headers={"X-Request-Id": "req_sparse", "Vary": "Origin"}),
         }.get(variant or "", JsonWriter())
 
     # -- HTTP ----------------------------------------------------------------
@@ -190,6 +209,8 @@ class _Craftkit:
             body = await self._cancel(self._signature_id(raw_id), project, _token(request))
         except _Refusal as refusal:
             return self.error(refusal)
+        if self.variant == "sparse":
+            body["id"] = raw_id  # the id as the request wrote it: the same uuid
         return self.write(200, body)
 
     def error(self, refusal: _Refusal, headers: dict[str, str] | None = None) -> Response:
@@ -206,6 +227,11 @@ class _Craftkit:
         """Starlette's 404 (no route) and 405 (route, wrong method) in the API's envelope."""
         assert isinstance(exc, HTTPException)
         headers = dict(exc.headers or {})
+        if exc.status_code == 405 and request.method == "OPTIONS":
+            if "options_500" in self.faults:
+                return self.error(_Refusal(500, "internal_error", "Internal server error."))
+            if self.variant == "sparse":  # OPTIONS may be answered: it says what is allowed
+                return Response(status_code=204, headers={"Allow": "POST, OPTIONS"})
         if "no_allow_header" in self.faults:
             headers.pop("Allow", None)  # planted
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
@@ -240,6 +266,9 @@ class _Craftkit:
 
     async def _check_body(self, request: Request) -> None:
         """The optional ``{"reason"?: string(<=500)}``, with Zod ``flatten()`` issues."""
+        content_type = request.headers.get("content-type", "")
+        if "charset_refused" in self.faults and ";" in content_type:
+            raise self._invalid(["Content-Type must be application/json."], {})  # planted
         try:
             payload = await read_json(request)
         except BadBody as bad:
@@ -250,14 +279,28 @@ class _Craftkit:
             return
         if not isinstance(payload, dict):
             raise self._invalid([f"Expected object, received {_zod_type(payload)}"], {})
+        if "extra_key_refused" in self.faults and set(payload) - {"reason"}:
+            raise self._invalid(["Unrecognized key(s) in object"], {})  # planted
         if "reason" not in payload:
             return
         reason = payload["reason"]
+        if reason is None and "null_reason_accepted" in self.faults:
+            return  # planted
         if not isinstance(reason, str):
             raise self._invalid([], {"reason": [f"Expected string, received {_zod_type(reason)}"]})
-        if len(reason) > MAX_REASON and "long_reason_accepted" not in self.faults:
+        if self._length(reason) > MAX_REASON and "long_reason_accepted" not in self.faults:
             message = f"String must contain at most {MAX_REASON} character(s)"
             raise self._invalid([], {"reason": [message]})
+
+    def _length(self, text: str) -> int:
+        """What maxLength counts: characters (code points), unless a fault counts otherwise."""
+        if "reason_utf16_counted" in self.faults:
+            return len(text.encode("utf-16-le")) // 2  # planted
+        if "reason_bytes_counted" in self.faults:
+            return len(text.encode("utf-8"))  # planted
+        if "reason_graphemes_counted" in self.faults:
+            return sum(1 for c in text if not unicodedata.combining(c))  # planted
+        return len(text)
 
     def _invalid(self, form: list[str], fields: dict[str, list[str]]) -> _Refusal:
         issues = {"formErrors": form, "fieldErrors": fields}
@@ -265,6 +308,8 @@ class _Craftkit:
 
     def _signature_id(self, raw_id: str) -> str:
         key = canonical_uuid(raw_id)
+        if key is not None and "case_sensitive_id" in self.faults:
+            key = raw_id  # planted: looked up as written
         if key is None and self.variant == "strict":
             # docs/behaviour.md: a non-uuid id may be 400 or 404; the spec declares format: uuid.
             issues = {"formErrors": [], "fieldErrors": {"id": ["Invalid uuid"]}}
@@ -302,7 +347,16 @@ class _Craftkit:
         with self.lock:
             record = self._owned(key, project)
             self._check_cancellable(record)
+            if "late_failure" in self.faults and not self._others_in_flight(record):
+                raise _Refusal(500, "internal_error", "Internal server error.")  # planted
             return self._apply(record)
+
+    def _others_in_flight(self, record: dict[str, Any]) -> bool:
+        """Another request of any project could still be cancelled."""
+        return any(
+            other is not record and other["status"] in IN_FLIGHT and not other.get("mock")
+            for other in self.records.values()
+        )
 
     async def _quietly_cancel(self, raw_id: str, project: str) -> None:
         try:
@@ -348,6 +402,17 @@ class _Craftkit:
         record["status"] = "cancelled"
         if self.variant == "strict":
             record["completedAt"] = isoformat(self.clock())  # a cancel may set it
+        if self.variant == "sparse":
+            record["completedAt"] = isoformat(self.clock(), milliseconds=True)
+        if "completed_at_future" in self.faults:
+            record["completedAt"] = isoformat(self.clock() + 86_400)  # planted
+        if "completed_before_created" in self.faults:
+            created = datetime.fromisoformat(record["createdAt"]).timestamp()
+            record["completedAt"] = isoformat(created - 3_600)  # planted
+        if "recipients_declined" in self.faults:
+            for recipient in record.get("recipients", []):  # planted
+                if not recipient.get("signedAt"):
+                    recipient["declinedAt"] = isoformat(self.clock())
         if "name_changed" in self.faults:
             record["name"] = f"{record['name']} (cancelled)"  # planted
         if "cascade" in self.faults:
@@ -360,6 +425,8 @@ class _Craftkit:
         body = {k: copy.deepcopy(v) for k, v in record.items() if k not in FIXTURE_ONLY_KEYS}
         if self.variant == "strict":
             body = {"object": "signature_request", **body}
+        if self.variant == "sparse":
+            body = _sparse(body)
         if "status_not_cancelled" in self.faults:
             body["status"] = old_status  # planted
         if "wrong_id_echoed" in self.faults:
@@ -372,6 +439,21 @@ class _Craftkit:
 def _token(request: Request) -> str:
     """The key in ``Authorization`` without its scheme (for per-key locks)."""
     return request.headers.get("authorization", "").strip().partition(" ")[2].strip()
+
+
+def _sparse(body: dict[str, Any]) -> dict[str, Any]:
+    """The same record written leanly: milliseconds, no null optional recipient fields."""
+    created = str(body["createdAt"])
+    if created.endswith("Z") and "." not in created:
+        body["createdAt"] = created[:-1] + ".000Z"
+    body["recipients"] = [
+        {k: v for k, v in r.items() if v is not None or k not in _OPTIONAL_RECIPIENT_FIELDS}
+        for r in body.get("recipients", [])
+    ]
+    return {"object": "signature_request", **body, "metadata": {"source": "sparse"}}
+
+
+_OPTIONAL_RECIPIENT_FIELDS = ("lastName", "order", "signedAt", "declinedAt")  # not required
 
 
 def craftkit_app(

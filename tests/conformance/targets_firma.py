@@ -71,6 +71,14 @@ FIRMA_FAULTS = MappingProxyType(
         "separate_worlds": "/api/v1 holds its own copy of the JWTs: revoked in one, active in "
         "the other",
         "bearer_rerevokes": "with `Bearer`, an already revoked JWT revokes again (200)",
+        # issue #10, valid requests and what a response means
+        "media_type_case_sensitive": "Content-Type Application/JSON is refused with 400",
+        "extra_key_refused": "a body key other than jwt_id is refused with 400",
+        "case_sensitive_jwt_id": "jwt_id is looked up as written: upper case is 404",
+        "lenient_uuid": "jwt_id read by a lenient uuid parser: 32 hex digits or a urn:uuid: revoke",
+        "delete_revokes": "DELETE on the revoke path revokes too (it should be 405)",
+        "revoked_at_example": "revoked_at is always the spec example's 2024-03-20T16:45:00Z",
+        "late_failure": "the revoke of the last active JWT answers 500",
     }
 )
 """Planted faults: name -> what the target then does wrong."""
@@ -84,6 +92,8 @@ FIRMA_VARIANTS = MappingProxyType(
         "bearer_exact_case": "only `Bearer ` exactly is the optional prefix (`bearer k` is a "
         "key of its own, so refused)",
         "one_server": "serves only /functions/v1/signing-request-api; /api/v1 is a 404",
+        "sparse": "200 without revoked_at, with extra fields and headers; jwt_id echoed as the "
+        "request wrote it; OPTIONS answered 200 with Allow",
     }
 )
 """Correct variants: name -> how it differs from the mock while keeping the contract."""
@@ -205,6 +215,8 @@ class _Firma:
         self.write = (
             JsonWriter(streamed=True, indent=2, extra_headers={"X-Request-Id": "req_target"})
             if variant == "chunked"
+            else JsonWriter(extra_headers={"X-Request-Id": "req_sparse", "Vary": "Origin"})
+            if variant == "sparse"
             else JsonWriter()
         )
 
@@ -227,7 +239,9 @@ class _Firma:
         workspace = self.keys.get(key or "")
         if key is None or workspace is None:
             if "craftkit_envelope_for_ck_keys" in self.faults and (key or "").startswith("ck_"):
-                body = {"error": {"code": "unauthorized", "message": "Invalid API key."}}
+                body: dict[str, Any] = {
+                    "error": {"code": "unauthorized", "message": "Invalid API key."}
+                }
                 return self.write(401, body)  # planted
             return self.error(_Refusal(401, "Invalid API key"), self.windows.count(None, 0))
         quota = self.windows.count(self._window(key), 0 if self._counts_on_success else 1)
@@ -243,6 +257,13 @@ class _Firma:
             body = await self._revoke(jwt_id, workspace, key)
         except _Refusal as refusal:
             return self.error(refusal, quota)
+        if self.variant == "sparse":
+            body = {
+                "message": body["message"],
+                "jwt_id": request.state.jwt_id_sent,  # the same uuid, as the request wrote it
+                "revoked": body["revoked"],
+                "object": "jwt_revocation",
+            }
         if self._counts_on_success:
             quota = self.windows.count(self._window(key))  # planted: only now is it counted
         return self._revoked(body, quota)
@@ -300,6 +321,8 @@ class _Firma:
     async def routing_error(self, request: Request, exc: Exception) -> Response:
         """Starlette's 404 (no route) and 405 (route, wrong method) in Firma's envelope."""
         assert isinstance(exc, HTTPException)
+        if exc.status_code == 405 and request.method == "OPTIONS" and self.variant == "sparse":
+            return Response(status_code=200, headers={"Allow": "POST, OPTIONS"})
         key = self._key(request)
         quota = self.windows.count(key if key in self.keys else None, 0)
         message = self.messages["route"] if exc.status_code == 404 else str(exc.detail)
@@ -324,17 +347,28 @@ class _Firma:
 
     async def _jwt_id(self, request: Request) -> str:
         """The body's ``jwt_id`` (required, uuid) in canonical form, or a 400."""
+        media_type = request.headers.get("content-type", "").split(";")[0].strip()
+        if "media_type_case_sensitive" in self.faults and media_type != "application/json":
+            raise self._invalid({"_errors": ["Content-Type must be application/json"]})  # planted
         try:
             payload = await read_json(request)
         except BadBody as bad:
             raise self._invalid({"_errors": [bad.message]}) from bad
         if payload is ABSENT or not isinstance(payload, dict):
             raise self._invalid({"_errors": ["Expected object"]})
+        if "extra_key_refused" in self.faults and set(payload) - {"jwt_id"}:
+            raise self._invalid({"_errors": ["Unrecognized key(s) in object"]})  # planted
         if "jwt_id" not in payload:
             if "missing_jwt_id_500" in self.faults:
                 raise _Refusal(500, "jwt_id is undefined")  # planted
             raise self._invalid({"jwt_id": ["Required"]})
+        request.state.jwt_id_sent = payload["jwt_id"]
         key = canonical_uuid(payload["jwt_id"])
+        if key is not None and "case_sensitive_jwt_id" in self.faults:
+            key = payload["jwt_id"]  # planted: looked up as written
+        if key is None and "lenient_uuid" in self.faults and isinstance(payload["jwt_id"], str):
+            with contextlib.suppress(ValueError):
+                key = str(uuid.UUID(payload["jwt_id"]))  # planted: hex, braces, urn:uuid: pass
         if key is None:
             if "bad_uuid_404" in self.faults and isinstance(payload["jwt_id"], str):
                 raise _Refusal(404, self.messages["not_found"])  # planted
@@ -370,7 +404,12 @@ class _Firma:
             await asyncio.sleep(RACE_WINDOW_SECONDS)  # planted: a gap between check and write
             return self._apply(record)
         with self.lock:
-            return self._apply(self._revocable(jwt_id, workspace))
+            record = self._revocable(jwt_id, workspace)
+            if "late_failure" in self.faults and not any(
+                other is not record and other["revoked_at"] is None for other in self.jwts.values()
+            ):
+                raise _Refusal(500, "Internal error")  # planted
+            return self._apply(record)
 
     def _revocable(self, jwt_id: str, workspace: str) -> dict[str, Any]:
         record = self.jwts.get(jwt_id)
@@ -385,6 +424,8 @@ class _Firma:
 
     def _apply(self, record: dict[str, Any]) -> dict[str, Any]:
         revoked_at = isoformat(self.clock(), milliseconds=self.variant == "terse")
+        if "revoked_at_example" in self.faults:
+            revoked_at = "2024-03-20T16:45:00Z"  # planted
         record["revoked_at"] = revoked_at
         if "cascade" in self.faults:
             for other in self.jwts.values():  # planted
@@ -431,8 +472,9 @@ def firma_app(
         if "separate_worlds" not in faults:
             second.jwts, second.lock = target.jwts, target.lock
     served = FIRMA_BASE_PATHS[:1] if variant == "one_server" else FIRMA_BASE_PATHS
+    methods = ["POST", "DELETE"] if "delete_revokes" in faults else ["POST"]  # planted, when set
     routes = [
-        Route(base + REVOKE_PATH, (target if n == 0 else second).revoke, methods=["POST"])
+        Route(base + REVOKE_PATH, (target if n == 0 else second).revoke, methods=methods)
         for n, base in enumerate(served)
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: target.routing_error})

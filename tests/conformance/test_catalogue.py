@@ -138,6 +138,28 @@ CATALOGUE = [
     fault("firma", "lock_per_key", "concurrent_acts", phases=STATE),
     fault("firma", "second_server_leak", "tenant_isolation", phases=STATE),
     fault("firma", "separate_worlds", "every_server", phases=STATE),
+    # ---- issue #10: valid requests are accepted, forbidden values refused
+    fault("craftkit", "charset_refused", "valid_variants_accepted", phases=STATE),
+    fault("craftkit", "extra_key_refused", "valid_variants_accepted", phases=STATE),
+    fault("craftkit", "reason_utf16_counted", "valid_variants_accepted", phases=STATE),
+    fault("craftkit", "reason_bytes_counted", "valid_variants_accepted", phases=STATE),
+    fault("firma", "media_type_case_sensitive", "valid_variants_accepted", phases=STATE),
+    fault("firma", "extra_key_refused", "valid_variants_accepted", phases=STATE),
+    fault("craftkit", "case_sensitive_id", "upper_case_id", phases=STATE),
+    fault("firma", "case_sensitive_jwt_id", "upper_case_id", phases=STATE),
+    fault("craftkit", "options_500", "undeclared_method", phases=STATE),
+    fault("firma", "delete_revokes", "undeclared_method", phases=STATE),
+    fault("craftkit", "null_reason_accepted", "forbidden_value_refused", phases=STATE),
+    fault("craftkit", "reason_graphemes_counted", "forbidden_value_refused", phases=STATE),
+    fault("firma", "lenient_uuid", "forbidden_value_refused", phases=STATE),
+    # ---- issue #10: what a response means
+    fault("craftkit", "recipients_declined", "recipients_unchanged", phases=STATE),
+    fault("craftkit", "completed_at_future", "timestamps_sane", phases=STATE),
+    fault("craftkit", "completed_before_created", "timestamps_sane", phases=STATE),
+    fault("firma", "revoked_at_example", "timestamps_sane", phases=STATE),
+    # ---- issue #10: enough acts to see faults that show late (every open resource spent)
+    fault("craftkit", "late_failure", "cancel_in_flight", phases=STATE),
+    fault("firma", "late_failure", "revoke_active", phases=STATE),
 ]
 
 
@@ -212,3 +234,23 @@ def test_a_server_the_target_does_not_serve_is_named_in_a_note(
     report = check(target, "firma", variant="one_server", phases=STATE)
     assert report.violations == []
     assert any("not served, so not checked: /api/v1" in note for note in report.notes), report.notes
+
+
+# ---- issue #10: enough acts to see faults that show late
+
+
+@pytest.mark.parametrize("profile", ["fast", "default"])
+@pytest.mark.parametrize(("api", "open_resources"), [("craftkit", 10), ("firma", 8)])
+def test_a_run_spends_every_open_resource_and_says_so(
+    target: tuple[AppSlot, str], api: str, open_resources: int, profile: str
+) -> None:
+    slot, url = target
+    slot.app = APPS[api](load_fixture(FIXTURES[api], environ={}), frozenset(), None)
+    base = url + (FIRMA_BASE_PATHS[0] if api == "firma" else "")
+    settings = Settings(
+        api=api, base_url=base, fixtures=FIXTURES[api], seed=SEED, profile=profile, phases=STATE
+    )
+    report = run(settings)
+    assert report.violations == [], "\n".join(f"{v.code}: {v.detail}" for v in report.violations)
+    spent = f"spent {open_resources} of {open_resources} open resources the fixture lists"
+    assert any(note.startswith(spent) for note in report.notes), report.notes
