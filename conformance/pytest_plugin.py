@@ -27,7 +27,7 @@ import pytest
 
 from conformance._extra import INSTALL_HINT, is_missing_extra
 from conformance.errors import FixtureError, HarnessError
-from conformance.settings import PROFILES, Settings
+from conformance.settings import DEFAULT_MAX_TIME, PROFILES, Settings
 from conformance.world import API_NAMES
 
 if TYPE_CHECKING:
@@ -53,6 +53,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--conformance-rate-limit-probe", action="store_true", help="spend a key's quota for a 429"
     )
+    # -- bounds (issue #10), as `conformance run --max-time`
+    group.addoption(
+        "--conformance-max-time",
+        type=float,
+        default=DEFAULT_MAX_TIME,
+        help="the whole run's budget in seconds; reaching it fails the run",
+    )
 
 
 def settings_from(config: pytest.Config) -> Settings:
@@ -74,6 +81,7 @@ def settings_from(config: pytest.Config) -> Settings:
             profile=config.getoption("--conformance-profile"),
             timeout=config.getoption("--conformance-timeout"),
             rate_limit_probe=config.getoption("--conformance-rate-limit-probe"),
+            max_time=config.getoption("--conformance-max-time") or DEFAULT_MAX_TIME,
             environ=dict(os.environ),
         )
     except HarnessError as exc:

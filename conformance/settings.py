@@ -11,11 +11,12 @@ from conformance._resources import BUNDLED, BUNDLED_FIXTURES, bundled_spec, fixt
 from conformance.errors import UsageError
 from conformance.world import API_NAMES
 
-__all__ = ["PROFILES", "Settings"]
+__all__ = ["DEFAULT_MAX_TIME", "PROFILES", "Settings"]
 
 # Named budgets (STYLE.md): "default" for CI gates, "fast" for the harness's own
 # tests, "thorough" for nightly runs. Each is (max_examples, state runs, steps per run).
 PROFILES = {"fast": (10, 2, 6), "default": (50, 5, 10), "thorough": (300, 30, 20)}
+DEFAULT_MAX_TIME = 600.0  # --max-time: a whole run's wall-clock budget, in seconds
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class Settings:
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Where the fixture's ``${VAR}`` s are read; the CLI and the pytest plugin pass
     ``os.environ`` (never shown: it holds the keys)."""
+    # -- bounds (issue #10)
+    max_time: float = DEFAULT_MAX_TIME
+    """The whole run's wall-clock budget; reaching it stops the run (``max_time_exceeded``)."""
 
     def __post_init__(self) -> None:
         if self.api not in API_NAMES:
@@ -59,6 +63,8 @@ class Settings:
             raise UsageError(f"profile: {self.profile!r} is not one of {', '.join(PROFILES)}")
         if self.timeout <= 0:
             raise UsageError(f"--timeout: {self.timeout} must be a positive number of seconds")
+        if not self.max_time > 0:
+            raise UsageError(f"--max-time: {self.max_time} must be a positive number of seconds")
         if self.max_examples is not None and self.max_examples < 1:
             raise UsageError(f"--max-examples: {self.max_examples} must be at least 1")
         unknown = set(self.phases) - {"contract", "state"}

@@ -30,6 +30,7 @@ import conformance.checks.outcomes  # noqa: F401  (registers the outcome checks)
 from conformance.apis import DEFAULT_BODY, Api, BadRequest, act
 from conformance.checks import of_kind, title_of
 from conformance.checks.answers import transport
+from conformance.checks.bounds import response_too_large
 from conformance.checks.steps import (
     auth_required,
     concurrent_acts,
@@ -41,7 +42,7 @@ from conformance.checks.steps import (
     unknown_not_found,
 )
 from conformance.checks.verdicts import no_cascade, rejected_changes_nothing
-from conformance.client import Client, Exchange, TargetUnresponsive
+from conformance.client import Client, Exchange, OutOfTime, TargetUnresponsive
 from conformance.failures import Violation
 from conformance.responses import ResponseValidator
 from conformance.world import Resource, State, World
@@ -102,7 +103,11 @@ class StateRun:
         self.violations: list[Violation] = []
         self.notes: list[str] = []
         self.stopped = False
-        self._answer_checks = [c for c in of_kind("answer", api.name) if c.code != "transport"]
+        self._answer_checks = [
+            c
+            for c in of_kind("answer", api.name)
+            if c.code not in ("transport", "response_too_large")
+        ]
         self._outcome_checks = of_kind("outcome", api.name)
 
     # -- reporting
@@ -121,6 +126,8 @@ class StateRun:
         """Run the checks every answer gets; return its status, or None when inconclusive."""
         for problem in transport(self, exchange):
             self.report("transport", exchange, problem)
+        for problem in response_too_large(self, exchange):  # issue #10: bounded answers
+            self.report("response_too_large", exchange, problem)
         if exchange.response is None:
             return None
         if exchange.rate_limited:
@@ -287,6 +294,8 @@ class StateRun:
             self.note(
                 f"the target stopped answering ({exc}); the remaining state checks were skipped"
             )
+        except OutOfTime:
+            self.stopped = True  # --max-time: the runner reports max_time_exceeded
 
 
 def _machine(run: StateRun) -> type[RuleBasedStateMachine]:

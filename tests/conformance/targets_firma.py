@@ -58,6 +58,8 @@ FIRMA_FAULTS = MappingProxyType(
         "missing_jwt_id_500": "a body without jwt_id answers 500",
         "no_ratelimit_headers": "200 answers lack the X-RateLimit-* headers",
         "racy_revoke": "check and write are not atomic: concurrent revokes all get 200",
+        # -- rate limits as the contract describes them, and bounded waits (issue #10, probe)
+        "locked_for_an_hour": "every write answers 429 with Retry-After: 3600, Reset an hour ahead",
     }
 )
 """Planted faults: name -> what the target then does wrong."""
@@ -67,6 +69,8 @@ FIRMA_VARIANTS = MappingProxyType(
         "terse": "other messages; bad bodies get `details`; X-RateLimit-* only on 200/429; "
         "extra 200 field; millisecond timestamps",
         "chunked": "bodies streamed without Content-Length, indented, with extra headers",
+        # -- rate limits (issue #10, probe)
+        "slow": "answers naming an unknown JWT come 150 ms late (a slow lookup that misses)",
     }
 )
 """Correct variants: name -> how it differs from the mock while keeping the contract."""
@@ -77,6 +81,8 @@ WINDOW_SECONDS = 60
 DEFAULT_WRITES_PER_MINUTE = 120  # the spec's description of write operations
 HANG_SECONDS = 3600.0
 RACE_WINDOW_SECONDS = 0.05
+SLOW_SECONDS = 0.15  # the slow variant's delay
+HOUR = 3600  # locked_for_an_hour
 _REASONS = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -191,6 +197,11 @@ class _Firma:
         workspace = self.keys.get(key or "")
         if key is None or workspace is None:
             return self.error(_Refusal(401, "Invalid API key"), self.windows.count(None, 0))
+        if "locked_for_an_hour" in self.faults:  # planted
+            now = math.ceil(self.clock())
+            locked = _Quota(self.windows.limit, self.windows.limit + 1, now + HOUR, HOUR)
+            refusal = _Refusal(429, self.messages["too_many"], {"retry_after": HOUR})
+            return self.error(refusal, locked)
         quota = self.windows.count(self._window(key), 0 if self._counts_on_success else 1)
         try:
             if quota.exceeded and "no_rate_limit" not in self.faults:
@@ -295,6 +306,8 @@ class _Firma:
 
     async def _revoke(self, jwt_id: str, workspace: str) -> dict[str, Any]:
         """Revoke one active JWT atomically; the 200 body, or a refusal."""
+        if self.variant == "slow" and jwt_id not in self.jwts:
+            await asyncio.sleep(SLOW_SECONDS)
         if "racy_revoke" in self.faults:
             record = self._revocable(jwt_id, workspace)
             await asyncio.sleep(RACE_WINDOW_SECONDS)  # planted: a gap between check and write

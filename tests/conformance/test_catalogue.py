@@ -49,6 +49,7 @@ def check(
     probe: bool = False,
     timeout: float = 5.0,
     phases: tuple[str, ...] = ("contract", "state"),
+    max_time: float = 600.0,  # issue #10: bounded rows
 ) -> Report:
     slot, url = target
     fixture = load_fixture(FIXTURES[api], environ={})  # as the harness reads it (Settings.environ)
@@ -63,6 +64,7 @@ def check(
         rate_limit_probe=probe,
         timeout=timeout,
         phases=phases,
+        max_time=max_time,
     )
     return run(settings)
 
@@ -114,6 +116,12 @@ CATALOGUE = [
     fault("firma", "missing_jwt_id_500", "not_a_server_error"),
     fault("firma", "no_ratelimit_headers", "rate_limit_headers"),
     fault("firma", "racy_revoke", "concurrent_acts"),
+    # -- bounded against anything: each row also bounded by the harness's own --max-time
+    # (a row that needed it would fail with max_time_exceeded), never a wall-clock assert
+    fault("firma", "locked_for_an_hour", "retry_after_excessive", max_time=30.0),
+    fault("craftkit", "slow_endless_body", "transport", timeout=0.5, max_time=30.0),
+    fault("craftkit", "huge_body", "response_too_large", max_time=30.0),
+    fault("craftkit", "gzip_bomb", "response_too_large", max_time=30.0),
 ]
 
 
@@ -125,6 +133,9 @@ def test_each_planted_fault_is_flagged_by_its_check(
     assert report.exit_code == 1
     assert code in report.codes(), (
         f"{name} should be flagged as {code}; got {sorted(report.codes())}"
+    )
+    assert "max_time_exceeded" not in report.codes() or code == "max_time_exceeded", (
+        "the row needed more than its --max-time: the harness was not bounded"
     )
     flagged = next(v for v in report.violations if v.code == code)
     assert flagged.curl.startswith("curl ") or flagged.phase == "contract", flagged
@@ -154,3 +165,19 @@ def test_a_run_is_deterministic_for_a_seed(target: tuple[AppSlot, str]) -> None:
     assert [(v.code, v.detail) for v in first.violations] == [
         (v.code, v.detail) for v in second.violations
     ]
+
+
+@pytest.mark.parametrize(
+    ("phases", "cut_in"), [(("contract", "state"), "contract"), (STATE, "state")]
+)
+def test_a_run_past_max_time_stops_and_fails(
+    target: tuple[AppSlot, str], phases: tuple[str, ...], cut_in: str
+) -> None:
+    """--max-time: the run stops where it is, keeps what it found, and fails (exit 1)
+    with max_time_exceeded naming what did not run, never passing silently."""
+    report = check(target, "firma", variant="slow", max_time=0.5, phases=phases)
+    assert report.codes() == {"max_time_exceeded"}, report.codes()
+    assert report.exit_code == 1
+    (cut,) = report.violations
+    assert cut.phase == cut_in, cut.detail
+    assert ("not run: state" in cut.detail) == (cut_in == "contract"), cut.detail

@@ -567,7 +567,31 @@ FAULT_PROBES = [
         "racy_revoke",
         lambda h: at_once(5, lambda: revoke(h, GLOBEX_ACTIVE, key=FIRMA_GLOBEX)).count(200),
     ),
+    # -- rate limits and bounded answers (issue #10, probe)
+    ("firma", "locked_for_an_hour", _statuses(lambda h: revoke(h, UNKNOWN))),
+    ("craftkit", "slow_endless_body", lambda h: _body_ends_within(h, 0.5)),
+    ("craftkit", "huge_body", lambda h: len(cancel(h, UNKNOWN).content) > 1 << 20),
+    ("craftkit", "gzip_bomb", lambda h: _unread(h).headers.get("content-encoding")),
 ]
+
+
+def _body_ends_within(http: httpx.Client, seconds: float) -> bool:
+    """Whether the 404 body ends within ``seconds`` (read as it streams, never past that)."""
+    deadline = time.monotonic() + seconds
+    with http.stream("POST", f"/v1/signatures/{UNKNOWN}/cancel", headers=CRAFTKIT_AUTH) as r:
+        for _ in r.iter_raw():
+            if time.monotonic() > deadline:
+                return False
+    return True
+
+
+def _unread(http: httpx.Client) -> httpx.Response:
+    """The 404's status and headers, its body left unread (a gzip bomb stays a bomb)."""
+    with http.stream("POST", f"/v1/signatures/{UNKNOWN}/cancel", headers=CRAFTKIT_AUTH) as r:
+        return r
+
+
+CRAFTKIT_AUTH = {"Authorization": f"Bearer {ACME_TEST}"}
 
 
 def test_every_fault_has_a_probe() -> None:
@@ -615,3 +639,23 @@ def test_a_hanging_target_still_shuts_down_promptly() -> None:
     client.join(5.0)
     # uvicorn answers 500 for a request it cancelled before it started answering.
     assert outcome and (isinstance(outcome[0], httpx.HTTPError) or outcome[0] == 500), outcome
+
+
+# -- rate-limit and encoding variants (issue #10, probe) ---------------------------
+
+
+def test_firma_slow_variant_answers_unknown_ids_late(target: Callable[[Any], httpx.Client]) -> None:
+    http = target(firma_app(FIRMA, variant="slow"))
+    started = time.monotonic()
+    assert revoke(http, UNKNOWN).status_code == 404
+    assert time.monotonic() - started >= 0.15
+
+
+def test_craftkit_gzip_variant_compresses_what_the_client_accepts(
+    target: Callable[[Any], httpx.Client],
+) -> None:
+    http = target(craftkit_app(CRAFTKIT, variant="gzip"))
+    zipped = conforms(cancel(http, SENT, headers={"Accept-Encoding": "gzip"}))
+    assert (zipped.status_code, zipped.headers["content-encoding"]) == (200, "gzip")
+    plain = cancel(http, UNKNOWN, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
