@@ -15,6 +15,7 @@ from conformance._version import version
 from conformance.errors import FixtureError, HarnessError
 from conformance.settings import (
     DEFAULT_MAX_TIME,
+    DEFAULT_RATE_LIMIT_WAIT,
     PROFILES,
     Settings,
 )
@@ -119,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="spend one key's quota to expect a 429 (off: it uses the target's quota)",
     )
+    run_parser.add_argument(
+        "--rate-limit-wait",
+        type=float,
+        default=DEFAULT_RATE_LIMIT_WAIT,
+        metavar="SECONDS",
+        help="how long the probe may wait for the limited key's window to reset, to see "
+        f"its quota come back; 0 skips that (default: {DEFAULT_RATE_LIMIT_WAIT:g})",
+    )
     run_parser.add_argument("--only", choices=["contract", "state"], help="run one phase only")
     run_parser.add_argument(
         "--junit-xml", type=Path, metavar="FILE", help="write a JUnit report for CI"
@@ -188,6 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             timeout=args.timeout,
             rate_limit_probe=args.rate_limit_probe,
             max_time=args.max_time,
+            rate_limit_wait=args.rate_limit_wait,
             profile=args.profile,
             phases=(args.only,) if args.only else ("contract", "state"),
             environ=dict(os.environ),

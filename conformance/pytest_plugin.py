@@ -27,7 +27,7 @@ import pytest
 
 from conformance._extra import INSTALL_HINT, is_missing_extra
 from conformance.errors import FixtureError, HarnessError
-from conformance.settings import DEFAULT_MAX_TIME, PROFILES, Settings
+from conformance.settings import DEFAULT_MAX_TIME, DEFAULT_RATE_LIMIT_WAIT, PROFILES, Settings
 from conformance.world import API_NAMES
 
 if TYPE_CHECKING:
@@ -53,12 +53,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--conformance-rate-limit-probe", action="store_true", help="spend a key's quota for a 429"
     )
-    # -- bounds (issue #10), as `conformance run --max-time`
+    # -- bounds (issue #10), as `conformance run --max-time / --rate-limit-wait`
     group.addoption(
         "--conformance-max-time",
         type=float,
         default=DEFAULT_MAX_TIME,
         help="the whole run's budget in seconds; reaching it fails the run",
+    )
+    group.addoption(
+        "--conformance-rate-limit-wait",
+        type=float,
+        default=DEFAULT_RATE_LIMIT_WAIT,
+        help="seconds the probe may wait for a rate window to reset (0: never)",
     )
 
 
@@ -82,10 +88,17 @@ def settings_from(config: pytest.Config) -> Settings:
             timeout=config.getoption("--conformance-timeout"),
             rate_limit_probe=config.getoption("--conformance-rate-limit-probe"),
             max_time=config.getoption("--conformance-max-time") or DEFAULT_MAX_TIME,
+            rate_limit_wait=_or(
+                config.getoption("--conformance-rate-limit-wait"), DEFAULT_RATE_LIMIT_WAIT
+            ),
             environ=dict(os.environ),
         )
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from exc
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
 
 
 def require_harness() -> None:

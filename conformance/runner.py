@@ -28,7 +28,7 @@ from conformance.checks import checks_for, title_of
 from conformance.client import MAX_WAIT, SYSTEM_CLOCK, Budget, Client, Clock, Exchange
 from conformance.errors import TargetUnreachable
 from conformance.failures import Violation, merge
-from conformance.phases.ratelimit import run_probe
+from conformance.phases.ratelimit import ProbeOptions, reserve_for_probe, run_probe
 from conformance.phases.schemathesis import run_contract
 from conformance.phases.state import StateRun
 from conformance.responses import ResponseValidator
@@ -150,11 +150,16 @@ def run(
             progress(f"state: scenario, then {examples} Hypothesis runs of up to {steps} steps")
             t0, sent = time.monotonic(), client.sent
             state = StateRun(world, api, client, validator, seed=settings.seed)
+            probe = ProbeOptions(
+                wait=settings.rate_limit_wait,
+                progress=progress,
+                reserved=reserve_for_probe(state) if settings.rate_limit_probe else None,
+            )
             state.guarded(state.scenario)
             state.guarded(lambda: state.explore(seed=settings.seed, examples=examples, steps=steps))
             if settings.rate_limit_probe:
                 progress("state: rate-limit probe")
-                run_probe(state)
+                run_probe(state, probe)
             _report_refused_waits(state)
             if budget.spent:
                 cut.append("state")

@@ -11,12 +11,13 @@ from conformance._resources import BUNDLED, BUNDLED_FIXTURES, bundled_spec, fixt
 from conformance.errors import UsageError
 from conformance.world import API_NAMES
 
-__all__ = ["DEFAULT_MAX_TIME", "PROFILES", "Settings"]
+__all__ = ["DEFAULT_MAX_TIME", "DEFAULT_RATE_LIMIT_WAIT", "PROFILES", "Settings"]
 
 # Named budgets (STYLE.md): "default" for CI gates, "fast" for the harness's own
 # tests, "thorough" for nightly runs. Each is (max_examples, state runs, steps per run).
 PROFILES = {"fast": (10, 2, 6), "default": (50, 5, 10), "thorough": (300, 30, 20)}
 DEFAULT_MAX_TIME = 600.0  # --max-time: a whole run's wall-clock budget, in seconds
+DEFAULT_RATE_LIMIT_WAIT = 65.0  # --rate-limit-wait: one Firma window and a margin
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class Settings:
     # -- bounds (issue #10)
     max_time: float = DEFAULT_MAX_TIME
     """The whole run's wall-clock budget; reaching it stops the run (``max_time_exceeded``)."""
+    rate_limit_wait: float = DEFAULT_RATE_LIMIT_WAIT
+    """How long the rate-limit probe may wait for a window to reset (0: never)."""
 
     def __post_init__(self) -> None:
         if self.api not in API_NAMES:
@@ -65,6 +68,11 @@ class Settings:
             raise UsageError(f"--timeout: {self.timeout} must be a positive number of seconds")
         if not self.max_time > 0:
             raise UsageError(f"--max-time: {self.max_time} must be a positive number of seconds")
+        if not self.rate_limit_wait >= 0:
+            raise UsageError(
+                f"--rate-limit-wait: {self.rate_limit_wait} must be 0 or a positive number of "
+                "seconds"
+            )
         if self.max_examples is not None and self.max_examples < 1:
             raise UsageError(f"--max-examples: {self.max_examples} must be at least 1")
         unknown = set(self.phases) - {"contract", "state"}

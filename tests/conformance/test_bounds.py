@@ -250,7 +250,10 @@ def test_a_bug_in_the_harness_exits_3_with_where_to_report_it(
     assert "Traceback" not in caplog.text, "the traceback only at --log-level DEBUG"
 
 
-@pytest.mark.parametrize(("option", "message"), [({"max_time": 0.0}, "--max-time")])
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [({"max_time": 0.0}, "--max-time"), ({"rate_limit_wait": -1.0}, "--rate-limit-wait")],
+)
 def test_bounds_must_make_sense(option: dict[str, float], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         Settings(api="craftkit", base_url="http://h", fixtures=Path(CRAFTKIT), **option)  # type: ignore[arg-type]
@@ -260,5 +263,5 @@ def test_help_names_the_bounds(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     out = capsys.readouterr().out
-    for text in ("--max-time", "response_too_large", "3 internal error"):
+    for text in ("--max-time", "--rate-limit-wait", "response_too_large", "3 internal error"):
         assert text in out

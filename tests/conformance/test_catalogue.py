@@ -8,11 +8,17 @@ must pass with no violation at all.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
+from conformance.client import Clock
 from conformance.runner import Report, run
 from conformance.settings import Settings
 from tests.conformance.servers import AppSlot, serve
@@ -40,6 +46,22 @@ def target() -> Iterator[tuple[AppSlot, str]]:
         yield slot, url
 
 
+class FastClock:
+    """Real time plus every wait the harness asked for, skipped: one clock for a target
+    and the harness, so that waiting for a rate window costs no real time."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.offset += max(seconds, 0.0)
+
+
 def check(
     target: tuple[AppSlot, str],
     api: str,
@@ -49,16 +71,35 @@ def check(
     probe: bool = False,
     timeout: float = 5.0,
     phases: tuple[str, ...] = ("contract", "state"),
-    max_time: float = 600.0,  # issue #10: bounded rows
+    # -- rate limits and bounds (issue #10, probe)
+    fast_clock: bool = False,
+    window: float | None = None,
+    write_per_minute: int | None = None,
+    max_time: float = 600.0,
 ) -> Report:
+    """One run. ``fast_clock`` shares a :class:`FastClock` between the target and the
+    harness; ``window`` shortens the Firma target's rate windows (seconds);
+    ``write_per_minute`` runs both over a fixture with that quota."""
     slot, url = target
     fixture = load_fixture(FIXTURES[api], environ={})  # as the harness reads it (Settings.environ)
-    slot.app = APPS[api](fixture, faults, variant)  # a fresh world per row
+    path, scratch = Path(FIXTURES[api]), None
+    if write_per_minute is not None:
+        fixture["rate_limits"] = {"write_per_minute": write_per_minute}
+        scratch = Path(tempfile.mkdtemp(prefix="catalogue-"))
+        path = scratch / f"{api}.yaml"
+        path.write_text(yaml.safe_dump(fixture), encoding="utf-8")
+    clock = FastClock() if fast_clock else None
+    timing: dict[str, object] = {}
+    if clock is not None:
+        timing["clock"] = clock.now
+    if window is not None:
+        timing["window"] = window
+    slot.app = APPS[api](fixture, faults, variant, **timing)
     base = url + (FIRMA_BASE_PATHS[0] if api == "firma" else "")
     settings = Settings(
         api=api,
         base_url=base,
-        fixtures=Path(FIXTURES[api]),
+        fixtures=path,
         seed=SEED,
         profile="fast",
         rate_limit_probe=probe,
@@ -66,7 +107,13 @@ def check(
         phases=phases,
         max_time=max_time,
     )
-    return run(settings)
+    try:
+        if clock is None:
+            return run(settings)
+        return run(settings, clock=Clock(now=clock.now, sleep=clock.sleep))
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def fault(api: str, name: str, code: str, **options: object) -> object:
@@ -76,6 +123,9 @@ def fault(api: str, name: str, code: str, **options: object) -> object:
 
 
 STATE = ("state",)
+# The rate-limit probe, fast: state phase only, the target's windows two seconds long on
+# a clock shared with the harness (its waits cost nothing).
+PROBE: dict[str, object] = {"probe": True, "phases": STATE, "fast_clock": True, "window": 2.0}
 
 
 CATALOGUE = [
@@ -104,9 +154,9 @@ CATALOGUE = [
     fault("firma", "workspace_leak", "tenant_isolation"),
     fault("firma", "wrong_error_reason", "error_envelope"),
     fault("firma", "revoked_false", "revoke_active"),
-    fault("firma", "no_rate_limit", "rate_limit", probe=True),
-    fault("firma", "no_retry_after", "rate_limit", probe=True),
-    fault("firma", "only_success_counted", "rate_limit", probe=True),
+    fault("firma", "no_rate_limit", "rate_limit", **PROBE),
+    fault("firma", "no_retry_after", "rate_limit", **PROBE),
+    fault("firma", "only_success_counted", "rate_limit", **PROBE),
     fault("firma", "hang", "transport", timeout=0.5),
     fault("firma", "non_json_200", "response_conformance"),
     fault("firma", "cascade", "no_cascade"),
@@ -116,6 +166,18 @@ CATALOGUE = [
     fault("firma", "missing_jwt_id_500", "not_a_server_error"),
     fault("firma", "no_ratelimit_headers", "rate_limit_headers"),
     fault("firma", "racy_revoke", "concurrent_acts"),
+    # -- rate limits as the Firma contract describes them (issue #10, probe)
+    fault("firma", "rate_limited_revokes", "rejected_changes_nothing", **PROBE),
+    fault("firma", "rate_limit_shared", "rate_limit_per_key", **PROBE),
+    fault("firma", "rate_limit_per_workspace", "rate_limit_per_key", **PROBE),
+    fault("firma", "remaining_stuck", "rate_limit_remaining", **PROBE),
+    fault("firma", "remaining_negative", "rate_limit_remaining", **PROBE),
+    fault("firma", "limit_misannounced", "rate_limit_limit", **PROBE),
+    fault("firma", "reset_in_milliseconds", "rate_limit_reset", **PROBE),
+    fault("firma", "reset_relative", "rate_limit_reset", **PROBE),
+    fault("firma", "retry_after_hour", "rate_limit_retry_after", **PROBE),
+    fault("firma", "late_reset", "rate_limit_recovers", **PROBE),
+    fault("firma", "rate_limit_plain", "error_envelope", **PROBE),
     # -- bounded against anything: each row also bounded by the harness's own --max-time
     # (a row that needed it would fail with max_time_exceeded), never a wall-clock assert
     fault("firma", "locked_for_an_hour", "retry_after_excessive", max_time=30.0),
@@ -142,19 +204,32 @@ def test_each_planted_fault_is_flagged_by_its_check(
     assert "[Filtered]" not in flagged.curl, "a reproduction carries the key it needs"
 
 
+# Firma runs with the rate-limit probe, on a shared fast clock (no real waits).
+PROBING: dict[str, dict[str, object]] = {
+    "craftkit": {},
+    "firma": {"probe": True, "fast_clock": True, "window": 2.0},
+}
+VARIANT_OPTIONS: dict[tuple[str, str], dict[str, object]] = {
+    # Ten-second windows, so that the burst (about two seconds) fits in one but may meet a
+    # restart, as a minute does on a real target; the state phase alone is enough.
+    ("firma", "slow"): {"phases": STATE, "window": 10.0},
+}
+
+
 @pytest.mark.parametrize(
     ("api", "variant"),
     [pytest.param("craftkit", v, id=f"craftkit-{v}") for v in CRAFTKIT_VARIANTS]
     + [pytest.param("firma", v, id=f"firma-{v}") for v in FIRMA_VARIANTS],
 )
 def test_correct_variants_pass(target: tuple[AppSlot, str], api: str, variant: str) -> None:
-    report = check(target, api, variant=variant, probe=api == "firma")
+    options = {**PROBING[api], **VARIANT_OPTIONS.get((api, variant), {})}
+    report = check(target, api, variant=variant, **options)  # type: ignore[arg-type]
     assert report.violations == [], "\n".join(f"{v.code}: {v.detail}" for v in report.violations)
 
 
 @pytest.mark.parametrize("api", ["craftkit", "firma"])
 def test_the_reference_target_passes(target: tuple[AppSlot, str], api: str) -> None:
-    report = check(target, api, probe=api == "firma")
+    report = check(target, api, **PROBING[api])  # type: ignore[arg-type]
     assert report.violations == [], "\n".join(f"{v.code}: {v.detail}" for v in report.violations)
 
 
@@ -165,6 +240,18 @@ def test_a_run_is_deterministic_for_a_seed(target: tuple[AppSlot, str]) -> None:
     assert [(v.code, v.detail) for v in first.violations] == [
         (v.code, v.detail) for v in second.violations
     ]
+
+
+# -- rate limits: allowed variations with a small quota (issue #10, probe) ------------
+
+
+@pytest.mark.parametrize("variant", [None, "terse", "sliding", "slow"])
+def test_a_small_quota_passes_the_probe(target: tuple[AppSlot, str], variant: str | None) -> None:
+    """A fixture's small ``rate_limits.write_per_minute``: the state phase waits for windows
+    (on the shared clock), the probe bursts past the quota and sees it come back."""
+    report = check(target, "firma", variant=variant, write_per_minute=5, **PROBE)  # type: ignore[arg-type]
+    assert report.violations == [], "\n".join(f"{v.code}: {v.detail}" for v in report.violations)
+    assert any("429 after" in note for note in report.notes), report.notes
 
 
 @pytest.mark.parametrize(

@@ -568,11 +568,52 @@ FAULT_PROBES = [
         lambda h: at_once(5, lambda: revoke(h, GLOBEX_ACTIVE, key=FIRMA_GLOBEX)).count(200),
     ),
     # -- rate limits and bounded answers (issue #10, probe)
+    ("firma", "remaining_stuck", lambda h: revoke(h, UNKNOWN).headers["x-ratelimit-remaining"]),
+    (
+        "firma",
+        "remaining_negative",
+        lambda h: _exhaust(FIRMA_ACME)(h).headers["x-ratelimit-remaining"],
+    ),
+    ("firma", "limit_misannounced", lambda h: revoke(h, UNKNOWN).headers["x-ratelimit-limit"]),
+    (
+        "firma",
+        "rate_limit_per_workspace",
+        _statuses(_exhaust(FIRMA_ACME), lambda h: revoke(h, UNKNOWN, key=FIRMA_ACME_2)),
+    ),
+    (
+        "firma",
+        "reset_in_milliseconds",
+        lambda h: len(revoke(h, UNKNOWN).headers["x-ratelimit-reset"]),
+    ),
+    ("firma", "reset_relative", lambda h: len(revoke(h, UNKNOWN).headers["x-ratelimit-reset"])),
+    ("firma", "retry_after_hour", lambda h: _exhaust(FIRMA_ACME)(h).headers.get("retry-after")),
+    ("firma", "late_reset", lambda h: _after_a_window(h).status_code),
+    ("firma", "rate_limit_plain", lambda h: _exhaust(FIRMA_ACME)(h).headers["content-type"]),
     ("firma", "locked_for_an_hour", _statuses(lambda h: revoke(h, UNKNOWN))),
     ("craftkit", "slow_endless_body", lambda h: _body_ends_within(h, 0.5)),
     ("craftkit", "huge_body", lambda h: len(cancel(h, UNKNOWN).content) > 1 << 20),
     ("craftkit", "gzip_bomb", lambda h: _unread(h).headers.get("content-encoding")),
 ]
+
+
+class Tick:
+    """A clock that moves only when told (Unix seconds)."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+TICK = Tick()  # the Firma apps of the fault probes run on it
+
+
+def _after_a_window(http: httpx.Client) -> httpx.Response:
+    """Exhaust the key, move the clock one window on: the quota should be back."""
+    _exhaust(FIRMA_ACME)(http)
+    TICK.now += 61
+    return revoke(http, UNKNOWN)
 
 
 def _body_ends_within(http: httpx.Client, seconds: float) -> bool:
@@ -610,7 +651,7 @@ def test_each_fault_visibly_changes_behaviour(
     def build(faults: frozenset[str]) -> Any:
         if api == "craftkit":
             return craftkit_app(CRAFTKIT, faults)
-        return firma_app(FIRMA_TIGHT, faults)
+        return firma_app(FIRMA_TIGHT, faults, clock=TICK)
 
     correct = probe(target(build(frozenset())))
     faulty = probe(target(build(frozenset({fault}))))
@@ -642,6 +683,22 @@ def test_a_hanging_target_still_shuts_down_promptly() -> None:
 
 
 # -- rate-limit and encoding variants (issue #10, probe) ---------------------------
+
+
+def test_firma_sliding_window_frees_one_write_when_the_oldest_leaves(
+    target: Callable[[Any], httpx.Client],
+) -> None:
+    clock = Tick()
+    http = target(firma_app(FIRMA_TIGHT, variant="sliding", clock=clock))
+    first = conforms(revoke(http, UNKNOWN))
+    clock.now += 30
+    second = conforms(revoke(http, UNKNOWN))
+    assert [r.headers["x-ratelimit-remaining"] for r in (first, second)] == ["1", "0"]
+    assert second.headers["x-ratelimit-reset"] == str(int(clock.now) - 30 + 60), "oldest + 60"
+    limited = conforms(revoke(http, UNKNOWN))
+    assert (limited.status_code, limited.headers["retry-after"]) == (429, "30")
+    clock.now += 30  # the first write leaves the window; the second is still in it
+    assert [conforms(revoke(http, UNKNOWN)).status_code for _ in range(2)] == [404, 429]
 
 
 def test_firma_slow_variant_answers_unknown_ids_late(target: Callable[[Any], httpx.Client]) -> None:
