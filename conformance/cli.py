@@ -1,4 +1,4 @@
-"""``conformance run``: check an implementation against its contract; exit 0, 1 or 2."""
+"""``conformance run``: check an implementation against its contract; exit 0, 1, 2 or 3."""
 
 from __future__ import annotations
 
@@ -14,7 +14,12 @@ from conformance._extra import INSTALL_HINT, is_missing_extra
 from conformance._resources import bundled_doc
 from conformance._version import version
 from conformance.errors import FixtureError, HarnessError, PreconditionFailed
-from conformance.settings import PROFILES, Settings
+from conformance.settings import (
+    DEFAULT_MAX_TIME,
+    DEFAULT_RATE_LIMIT_WAIT,
+    PROFILES,
+    Settings,
+)
 from conformance.world import API_NAMES
 
 __all__ = ["build_parser", "main"]
@@ -41,10 +46,17 @@ reports: the verdict first (FAIL: 3 problems in 2 checks / PASS: ...), then one 
   reproduces the run. --junit-xml, --report-json, --sarif, --html write files; --github
   prints annotations and a job summary.
 
+bounds: --timeout covers each whole answer, body included; an answer over 10 MiB
+  (after decompression) is a violation (response_too_large); no wait is longer
+  than 60 s (a longer Retry-After is a violation, retry_after_excessive); a run
+  that reaches --max-time stops and reports max_time_exceeded (exit 1).
+
 exit codes: 0 no violation, 1 violations found, 2 bad usage, bad fixture, unreachable target,
   or a precondition not met (a stale fixture, a --base-url where everything answers 404:
-  the message says what to do).
+  the message says what to do), 3 internal error (a bug in the harness: please report it).
 """
+
+REPORT_BUGS = "the esign-contract-mock issue tracker"  # where an internal error (exit 3) goes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,12 +112,28 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=10.0,
         metavar="SECONDS",
-        help="per-request timeout (default: 10)",
+        help="per-request timeout, the whole answer included (default: 10)",
+    )
+    run_parser.add_argument(
+        "--max-time",
+        type=float,
+        default=DEFAULT_MAX_TIME,
+        metavar="SECONDS",
+        help=f"the whole run's budget; reaching it stops the run and fails it "
+        f"(max_time_exceeded) (default: {DEFAULT_MAX_TIME:g})",
     )
     run_parser.add_argument(
         "--rate-limit-probe",
         action="store_true",
         help="spend one key's quota to expect a 429 (off: it uses the target's quota)",
+    )
+    run_parser.add_argument(
+        "--rate-limit-wait",
+        type=float,
+        default=DEFAULT_RATE_LIMIT_WAIT,
+        metavar="SECONDS",
+        help="how long the probe may wait for the limited key's window to reset, to see "
+        f"its quota come back; 0 skips that (default: {DEFAULT_RATE_LIMIT_WAIT:g})",
     )
     run_parser.add_argument("--only", choices=["contract", "state"], help="run one phase only")
     run_parser.add_argument(
@@ -165,6 +193,9 @@ def _explain(code: str | None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):  # a target's lone surrogates must not crash a report
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     if args.command == "explain":
         return _explain(args.code)
     try:  # the [conformance] extra: imported only now, so --help works without it
@@ -190,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_examples=args.max_examples,
             timeout=args.timeout,
             rate_limit_probe=args.rate_limit_probe,
+            max_time=args.max_time,
+            rate_limit_wait=args.rate_limit_wait,
             profile=args.profile,
             phases=(args.only,) if args.only else ("contract", "state"),
             environ=dict(os.environ),
@@ -213,8 +246,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HarnessError as exc:
         log.error("%s", exc)
         return 2
-    sys.stdout.write(render_console(report) + "\n")
-    sys.stdout.write(write_reports(report))
+    except Exception as exc:  # a bug in the harness, not a finding: exit 3, never 1
+        return _internal_error(exc)
+    try:
+        sys.stdout.write(render_console(report) + "\n")
+        sys.stdout.write(write_reports(report))
+    except OSError as exc:
+        log.error("cannot write the report: %s", exc)
+        return 2
+    except Exception as exc:
+        return _internal_error(exc)
     return report.exit_code
 
 
@@ -230,6 +271,20 @@ def _report_settings(args: argparse.Namespace) -> dict[str, Any]:
         "github": github,
         "github_step_summary": Path(summary) if github and summary else None,
     }
+
+
+def _internal_error(exc: BaseException) -> int:
+    """Exit 3 with a short message; the traceback only at --log-level DEBUG."""
+    log.debug("internal error", exc_info=exc)
+    log.error(
+        "internal error (a bug in the harness, not in the target): %s: %s; please report it "
+        "on %s with the command line, conformance --version and the output of "
+        "--log-level DEBUG",
+        type(exc).__name__,
+        str(exc)[:300],
+        REPORT_BUGS,
+    )
+    return 3
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import pytest
 
 from conformance._extra import INSTALL_HINT, is_missing_extra
 from conformance.errors import FixtureError, HarnessError
-from conformance.settings import PROFILES, Settings
+from conformance.settings import DEFAULT_MAX_TIME, DEFAULT_RATE_LIMIT_WAIT, PROFILES, Settings
 from conformance.world import API_NAMES
 
 if TYPE_CHECKING:
@@ -76,6 +76,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="GitHub Actions annotations and job summary (on when GITHUB_ACTIONS=true)",
     )
+    # -- bounds (issue #10), as `conformance run --max-time / --rate-limit-wait`
+    group.addoption(
+        "--conformance-max-time",
+        type=float,
+        default=DEFAULT_MAX_TIME,
+        help="the whole run's budget in seconds; reaching it fails the run",
+    )
+    group.addoption(
+        "--conformance-rate-limit-wait",
+        type=float,
+        default=DEFAULT_RATE_LIMIT_WAIT,
+        help="seconds the probe may wait for a rate window to reset (0: never)",
+    )
 
 
 def settings_from(config: pytest.Config) -> Settings:
@@ -97,6 +110,10 @@ def settings_from(config: pytest.Config) -> Settings:
             profile=config.getoption("--conformance-profile"),
             timeout=config.getoption("--conformance-timeout"),
             rate_limit_probe=config.getoption("--conformance-rate-limit-probe"),
+            max_time=config.getoption("--conformance-max-time") or DEFAULT_MAX_TIME,
+            rate_limit_wait=_or(
+                config.getoption("--conformance-rate-limit-wait"), DEFAULT_RATE_LIMIT_WAIT
+            ),
             environ=dict(os.environ),
             **_report_options(config),
         )
@@ -121,6 +138,10 @@ def _report_options(config: pytest.Config) -> dict[str, Any]:
         "github": github,
         "github_step_summary": Path(summary) if github and summary else None,
     }
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
 
 
 def require_harness() -> None:

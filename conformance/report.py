@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
+from conformance._text import xml_safe
 from conformance._version import version
 from conformance.failures import Violation
 from conformance.runner import Report
@@ -116,7 +117,8 @@ def write_junit(report: Report, path: Path) -> None:
     Every check that ran is listed, failed or not, so CI shows what was verified.
     Each testsuite carries the harness's version as a ``conformance.version``
     property (the JUnit schema allows properties on a testsuite, first, and not
-    on testsuites).
+    on testsuites). Every text and attribute goes through ``xml_safe``: a target's
+    control characters or lone surrogates never make the file unreadable.
     """
     s = report.settings
     suites = ET.Element(
@@ -150,11 +152,14 @@ def write_junit(report: Report, path: Path) -> None:
                 failure = ET.SubElement(
                     case, "failure", message=f"{len(failures)} violation(s) of {code}", type=code
                 )
-                failure.text = "\n\n".join(failures)
+                failure.text = xml_safe("\n\n".join(failures))
                 failed += 1
             total += 1
     suites.set("tests", str(total))
     suites.set("failures", str(failed))
+    for element in suites.iter():  # names and values may quote the target too
+        for name, value in element.attrib.items():
+            element.set(name, xml_safe(value))
     ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
 
 

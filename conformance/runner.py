@@ -5,6 +5,11 @@ Example (against a running mock)::
     report = run(Settings(api="firma", base_url="http://127.0.0.1:8000/api/v1",
                           fixtures=Path("fixtures/firma.yaml")))
     report.exit_code  # 0: no violation, 1: violations
+
+A run is bounded (issue #10): every request by ``--timeout`` (body included), a
+whole run by ``--max-time``. A run that reaches ``--max-time`` stops where it is,
+keeps what it found, and reports ``max_time_exceeded`` (exit 1): a cut-short run
+never passes silently.
 """
 
 from __future__ import annotations
@@ -19,11 +24,11 @@ import httpx
 
 from conformance._version import version
 from conformance.apis import APIS
-from conformance.checks import checks_for
-from conformance.client import Client, Exchange
+from conformance.checks import checks_for, title_of
+from conformance.client import MAX_WAIT, SYSTEM_CLOCK, Budget, Client, Clock, Exchange
 from conformance.errors import TargetUnreachable
 from conformance.failures import Violation, merge
-from conformance.phases.ratelimit import run_probe
+from conformance.phases.ratelimit import ProbeOptions, reserve_for_probe, run_probe
 from conformance.phases.schemathesis import run_contract
 from conformance.phases.state import StateRun
 from conformance.preconditions import check_base_url, check_fixture
@@ -105,17 +110,33 @@ class Report:
         }
 
 
-def run(settings: Settings, *, on_progress: Callable[[str], None] | None = None) -> Report:
-    """Check one target; raise ``HarnessError`` (exit 2) for bad input or an unreachable target."""
+def run(
+    settings: Settings,
+    *,
+    on_progress: Callable[[str], None] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Report:
+    """Check one target; raise ``HarnessError`` (exit 2) for bad input or an unreachable target.
+
+    ``clock`` is where the state phase reads the time and waits (rate windows);
+    tests share one with the target they serve, so that waiting costs no real time.
+    """
     progress = on_progress or (lambda text: log.info("%s", text))
     started = time.monotonic()
+    budget = Budget(settings.max_time)
     world = read_world(settings.fixtures_path, api=settings.api, environ=settings.environ)
     api = APIS[settings.api]
     report = Report(settings)
     counter = _Counter(progress)
     client = Client(
-        settings.base_url, timeout=settings.timeout, secrets=world.key_names, on_exchange=counter
+        settings.base_url,
+        timeout=settings.timeout,
+        secrets=world.key_names,
+        on_exchange=counter,
+        clock=clock,
+        budget=budget,
     )
+    cut: list[str] = []  # the phase --max-time stopped, if it did
     try:
         _preflight(client, settings)
         check_base_url(client, world, api, spec=settings.spec_path)  # exit 2: nothing but 404
@@ -134,19 +155,28 @@ def run(settings: Settings, *, on_progress: Callable[[str], None] | None = None)
                 max_examples=settings.examples,
                 timeout=settings.timeout,
                 on_progress=progress,
+                budget=budget,
             )
             report.violations += contract.violations
+            report.notes += contract.notes
             report.checks["contract"] = contract.checks
             report.phases.append(
                 PhaseResult(
                     "contract", contract.requests, time.monotonic() - t0, len(contract.violations)
                 )
             )
-        if "state" in settings.phases:
+            if budget.spent:
+                cut.append("contract")
+        if "state" in settings.phases and not cut:
             examples, steps = settings.state_runs
             progress(f"state: scenario, then {examples} Hypothesis runs of up to {steps} steps")
             t0, sent = time.monotonic(), client.sent
             state = StateRun(world, api, client, validator, seed=settings.seed)
+            probe = ProbeOptions(
+                wait=settings.rate_limit_wait,
+                progress=progress,
+                reserved=reserve_for_probe(state) if settings.rate_limit_probe else None,
+            )
             state.guarded(state.scenario)
             check_fixture(state.model, api, fixtures=str(settings.fixtures))  # exit 2: stale
             state.guarded(state.variations)  # issue #10: valid requests
@@ -155,7 +185,10 @@ def run(settings: Settings, *, on_progress: Callable[[str], None] | None = None)
             state.guarded(state.spend_the_rest)  # issue #10: every open resource, once
             if settings.rate_limit_probe:
                 progress("state: rate-limit probe")
-                run_probe(state)
+                run_probe(state, probe)
+            _report_refused_waits(state)
+            if budget.spent:
+                cut.append("state")
             merged = merge(state.violations)
             report.violations += merged
             report.notes += state.notes
@@ -166,13 +199,51 @@ def run(settings: Settings, *, on_progress: Callable[[str], None] | None = None)
     finally:
         client.close()
     report.seconds = time.monotonic() - started
+    if cut:
+        report.violations.append(_cut_short(settings, cut[0], report))
     return report
 
 
+def _report_refused_waits(state: StateRun) -> None:
+    """Each 429 whose Retry-After the client would not wait for (more than ``MAX_WAIT``)."""
+    for exchange, wait in state.client.refused_waits:
+        state.report(
+            "retry_after_excessive",
+            exchange,
+            f"Situation: a 429 to {exchange.method} {exchange.url}\n"
+            f"Expected: Retry-After of at most {MAX_WAIT:.0f} s\n"
+            f"Received: Retry-After: {wait:.0f}; the harness did not wait, the step was skipped",
+        )
+
+
+def _cut_short(settings: Settings, phase: str, report: Report) -> Violation:
+    """``max_time_exceeded``: what ran, what did not, what to do."""
+    skipped = [p for p in settings.phases if p not in {r.name for r in report.phases}]
+    ran = ", ".join(f"{p.name} ({p.requests} requests)" for p in report.phases) or "nothing"
+    return Violation(
+        "max_time_exceeded",
+        title_of("max_time_exceeded"),
+        f"Situation: the {phase} phase reached --max-time {settings.max_time:g} s\n"
+        "Expected: the whole run within --max-time\n"
+        f"Received: stopped during {phase}; ran: {ran}"
+        + (f"; not run: {', '.join(skipped)}" if skipped else "")
+        + "\nHint: the target answers slowly or rate-limits (see the other violations and "
+        "notes); raise --max-time if it is slow by design",
+        "(the run)",
+        "",
+        phase,
+    )
+
+
 def _preflight(client: Client, settings: Settings) -> None:
-    """Refuse to start against a target that is not there (exit 2), before any check."""
+    """Refuse to start against a target that is not there (exit 2), before any check.
+
+    Only the status line is read (a streamed request closed unread), so a target
+    whose bodies never end cannot hold the run here.
+    """
     try:
-        httpx.request("OPTIONS", settings.base_url, timeout=settings.timeout)
+        with httpx.stream("OPTIONS", settings.base_url, timeout=settings.timeout):
+            pass
     except (httpx.ConnectError, httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
         raise TargetUnreachable(
             f"{settings.base_url}: cannot connect ({exc}); is the target running, and is "

@@ -12,11 +12,13 @@ from conformance._resources import BUNDLED, BUNDLED_FIXTURES, bundled_spec, fixt
 from conformance.errors import UsageError
 from conformance.world import API_NAMES
 
-__all__ = ["PROFILES", "Settings"]
+__all__ = ["DEFAULT_MAX_TIME", "DEFAULT_RATE_LIMIT_WAIT", "PROFILES", "Settings"]
 
 # Named budgets (STYLE.md): "default" for CI gates, "fast" for the harness's own
 # tests, "thorough" for nightly runs. Each is (max_examples, state runs, steps per run).
 PROFILES = {"fast": (10, 2, 6), "default": (50, 5, 10), "thorough": (300, 30, 20)}
+DEFAULT_MAX_TIME = 600.0  # --max-time: a whole run's wall-clock budget, in seconds
+DEFAULT_RATE_LIMIT_WAIT = 65.0  # --rate-limit-wait: one Firma window and a margin
 
 # Settings fields that say where the report goes, not how the run goes: never in a rerun.
 _NOT_FLAGS = frozenset(
@@ -56,6 +58,11 @@ class Settings:
     html: Path | None = None
     github: bool = False  # GitHub Actions annotations (on by itself when GITHUB_ACTIONS=true)
     github_step_summary: Path | None = None  # $GITHUB_STEP_SUMMARY, read by the front doors
+    # -- bounds (issue #10)
+    max_time: float = DEFAULT_MAX_TIME
+    """The whole run's wall-clock budget; reaching it stops the run (``max_time_exceeded``)."""
+    rate_limit_wait: float = DEFAULT_RATE_LIMIT_WAIT
+    """How long the rate-limit probe may wait for a window to reset (0: never)."""
 
     def __post_init__(self) -> None:
         if self.api not in API_NAMES:
@@ -73,6 +80,13 @@ class Settings:
             raise UsageError(f"profile: {self.profile!r} is not one of {', '.join(PROFILES)}")
         if self.timeout <= 0:
             raise UsageError(f"--timeout: {self.timeout} must be a positive number of seconds")
+        if not self.max_time > 0:
+            raise UsageError(f"--max-time: {self.max_time} must be a positive number of seconds")
+        if not self.rate_limit_wait >= 0:
+            raise UsageError(
+                f"--rate-limit-wait: {self.rate_limit_wait} must be 0 or a positive number of "
+                "seconds"
+            )
         if self.max_examples is not None and self.max_examples < 1:
             raise UsageError(f"--max-examples: {self.max_examples} must be at least 1")
         unknown = set(self.phases) - {"contract", "state"}

@@ -14,7 +14,7 @@ run        ``(run) -> None``                             once per run, reports i
 resource   ``(run, resource) -> None``                   per resource, reports itself
 refusal    ``(run, resource, bad) -> None``              per request the contract refuses
 verdict    ``(model, resource) -> bool``                 why an open resource was closed
-probe      ``(run) -> None``                             the opt-in rate-limit probe
+probe      ``(run, options) -> None``                    the opt-in rate-limit probe
 =========  ============================================  ==========================
 
 Codes another check reports (``auth_forms``, found by ``keys_authenticate``) are

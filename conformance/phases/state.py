@@ -46,6 +46,7 @@ from conformance.checks.access import (
     refusal_envelope,
 )
 from conformance.checks.answers import transport
+from conformance.checks.bounds import response_too_large
 from conformance.checks.steps import (
     auth_required,
     concurrent_acts,
@@ -63,7 +64,7 @@ from conformance.checks.variants import (
     valid_variants_accepted,
 )
 from conformance.checks.verdicts import no_cascade, rejected_changes_nothing
-from conformance.client import Client, Exchange, TargetUnresponsive
+from conformance.client import Client, Exchange, OutOfTime, TargetUnresponsive
 from conformance.failures import Violation, excerpt, ids_in, parse_detail
 from conformance.responses import ResponseValidator
 from conformance.world import Resource, State, World
@@ -140,7 +141,11 @@ class StateRun:
         self.violations: list[Violation] = []
         self.notes: list[str] = []
         self.stopped = False
-        self._answer_checks = [c for c in of_kind("answer", api.name) if c.code != "transport"]
+        self._answer_checks = [
+            c
+            for c in of_kind("answer", api.name)
+            if c.code not in ("transport", "response_too_large")
+        ]
         self._outcome_checks = of_kind("outcome", api.name)
         self.access = Access(api, world)  # issue #10: every key in every form, in turn
 
@@ -194,6 +199,8 @@ class StateRun:
         """Run the checks every answer gets; return its status, or None when inconclusive."""
         for problem in transport(self, exchange):
             self.report("transport", exchange, problem)
+        for problem in response_too_large(self, exchange):  # issue #10: bounded answers
+            self.report("response_too_large", exchange, problem)
         if exchange.response is None:
             return None
         if exchange.rate_limited:
@@ -410,6 +417,8 @@ class StateRun:
             self.note(
                 f"the target stopped answering ({exc}); the remaining state checks were skipped"
             )
+        except OutOfTime:
+            self.stopped = True  # --max-time: the runner reports max_time_exceeded
 
     # ---- issue #10: valid requests written other ways, forbidden values, undeclared
     # methods (after the scenario); every open resource spent (after the random steps)

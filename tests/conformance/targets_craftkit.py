@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import threading
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable
+import zlib
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.conformance._http import (
@@ -88,6 +92,10 @@ CRAFTKIT_FAULTS = MappingProxyType(
         "completed_at_future": "a cancel sets completedAt a day ahead",
         "completed_before_created": "a cancel sets completedAt an hour before createdAt",
         "late_failure": "the cancel of the last in-flight request answers 500",
+        # -- answers a client must bound (issue #10, probe): each on every 404
+        "slow_endless_body": "404 bodies trickle a byte every 50 ms and never end",
+        "huge_body": "404 bodies are 16 MiB, streamed without Content-Length",
+        "gzip_bomb": "404 bodies are gzip that inflates to 64 MiB",
     }
 )
 """Planted faults: name -> what the target then does wrong."""
@@ -100,11 +108,16 @@ CRAFTKIT_VARIANTS = MappingProxyType(
         "sparse": "timestamps with milliseconds (createdAt, a completedAt it sets); recipients "
         "without their null optional fields; extra body fields and headers; the id echoed as "
         "the request wrote it; OPTIONS answered 204 with Allow",
+        # -- issue #10, probe
+        "gzip": "answers gzip-compressed when the client accepts it (Content-Encoding: gzip)",
     }
 )
 """Correct variants: name -> how it differs from the mock while keeping the contract."""
 
 IN_FLIGHT = frozenset({"sent", "viewed"})
+HUGE_BYTES = 16 << 20  # huge_body
+BOMB_BYTES = 64 << 20  # gzip_bomb, inflated
+TRICKLE_SECONDS = 0.05  # slow_endless_body
 KEY_PREFIXES = ("ck_live_", "ck_test_")
 MAX_REASON = 500
 FIXTURE_ONLY_KEYS = ("project", "mock")  # the tenant and mock hints are never in a response
@@ -215,6 +228,8 @@ class _Craftkit:
 
     def error(self, refusal: _Refusal, headers: dict[str, str] | None = None) -> Response:
         """The shared application error envelope (spec ``components/schemas/Error``)."""
+        if refusal.status == 404 and self.faults & _UNBOUNDED.keys():
+            return _UNBOUNDED[min(self.faults & _UNBOUNDED.keys())]()  # planted
         inner: dict[str, Any] = {"code": refusal.code, "message": refusal.message}
         if refusal.issues is not None:
             inner["issues"] = refusal.issues
@@ -456,6 +471,44 @@ def _sparse(body: dict[str, Any]) -> dict[str, Any]:
 _OPTIONAL_RECIPIENT_FIELDS = ("lastName", "order", "signedAt", "declinedAt")  # not required
 
 
+# -- answers a client must bound (issue #10, probe) ----------------------------
+
+_HEAD = b'{"error": {"code": "not_found", "message": "'
+
+
+async def _trickle() -> AsyncIterator[bytes]:
+    """A body that never ends (Starlette stops it when the client goes away)."""
+    yield _HEAD
+    while True:
+        await asyncio.sleep(TRICKLE_SECONDS)
+        yield b"."
+
+
+async def _huge() -> AsyncIterator[bytes]:
+    yield _HEAD
+    chunk = b"x" * (1 << 16)
+    for _ in range(HUGE_BYTES // len(chunk)):
+        yield chunk
+    yield b'"}}'
+
+
+@functools.cache
+def _bomb() -> bytes:
+    """``BOMB_BYTES`` of zeros, gzip-compressed once (about 64 KiB)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = bytes(1 << 20)
+    return b"".join(packer.compress(zeros) for _ in range(BOMB_BYTES >> 20)) + packer.flush()
+
+
+_UNBOUNDED: dict[str, Callable[[], Response]] = {
+    "slow_endless_body": lambda: StreamingResponse(_trickle(), 404, media_type="application/json"),
+    "huge_body": lambda: StreamingResponse(_huge(), 404, media_type="application/json"),
+    "gzip_bomb": lambda: Response(
+        _bomb(), 404, headers={"Content-Encoding": "gzip"}, media_type="application/json"
+    ),
+}
+
+
 def craftkit_app(
     fixture: dict[str, Any], faults: frozenset[str] = frozenset(), variant: str | None = None
 ) -> Starlette:
@@ -467,7 +520,9 @@ def craftkit_app(
     faults = frozenset(faults)
     check_choices("craftkit", faults, variant, CRAFTKIT_FAULTS, CRAFTKIT_VARIANTS)
     target = _Craftkit(fixture, faults, variant)
+    gzipped = [Middleware(GZipMiddleware, minimum_size=0)] if variant == "gzip" else []
     return Starlette(
         routes=[Route("/v1/signatures/{id}/cancel", target.cancel, methods=["POST"])],
         exception_handlers={HTTPException: target.routing_error},
+        middleware=gzipped,
     )

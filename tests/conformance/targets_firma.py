@@ -8,6 +8,7 @@ each name in ``faults`` plants one violation (:data:`FIRMA_FAULTS`), and
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import math
 import threading
@@ -79,6 +80,17 @@ FIRMA_FAULTS = MappingProxyType(
         "delete_revokes": "DELETE on the revoke path revokes too (it should be 405)",
         "revoked_at_example": "revoked_at is always the spec example's 2024-03-20T16:45:00Z",
         "late_failure": "the revoke of the last active JWT answers 500",
+        # -- rate limits as the contract describes them, and bounded waits (issue #10, probe)
+        "remaining_stuck": "X-RateLimit-Remaining always announces the whole quota",
+        "remaining_negative": "X-RateLimit-Remaining goes below 0 past the quota",
+        "limit_misannounced": "X-RateLimit-Limit and -Remaining announce twice the quota enforced",
+        "rate_limit_per_workspace": "the keys of a workspace share one window",
+        "reset_in_milliseconds": "X-RateLimit-Reset is in Unix milliseconds",
+        "reset_relative": "X-RateLimit-Reset is the seconds until the reset, not a Unix time",
+        "retry_after_hour": "a 429 says Retry-After: 3600 (and details.retry_after)",
+        "late_reset": "a window restarts two windows after it opened, though Reset announces one",
+        "rate_limit_plain": "429 answers are text/plain, a proxy's page",
+        "locked_for_an_hour": "every write answers 429 with Retry-After: 3600, Reset an hour ahead",
     }
 )
 """Planted faults: name -> what the target then does wrong."""
@@ -94,6 +106,10 @@ FIRMA_VARIANTS = MappingProxyType(
         "one_server": "serves only /functions/v1/signing-request-api; /api/v1 is a 404",
         "sparse": "200 without revoked_at, with extra fields and headers; jwt_id echoed as the "
         "request wrote it; OPTIONS answered 200 with Allow",
+        # -- rate limits (issue #10, probe)
+        "sliding": "a sliding one-minute window per key (429s not counted); Reset is when the "
+        "oldest write leaves it",
+        "slow": "answers naming an unknown JWT come 150 ms late (a slow lookup that misses)",
     }
 )
 """Correct variants: name -> how it differs from the mock while keeping the contract."""
@@ -104,6 +120,8 @@ WINDOW_SECONDS = 60
 DEFAULT_WRITES_PER_MINUTE = 120  # the spec's description of write operations
 HANG_SECONDS = 3600.0
 RACE_WINDOW_SECONDS = 0.05
+SLOW_SECONDS = 0.15  # the slow variant's delay
+HOUR = 3600  # retry_after_hour, locked_for_an_hour
 _REASONS = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -141,19 +159,38 @@ class _Quota:
     def exceeded(self) -> bool:
         return self.used > self.limit
 
-    def headers(self) -> dict[str, str]:
+    def headers(self, faults: frozenset[str] = frozenset()) -> dict[str, str]:
+        limit = self.limit * 2 if "limit_misannounced" in faults else self.limit  # planted
+        remaining = limit - self.used
+        if "remaining_stuck" in faults:
+            remaining = limit  # planted
+        elif "remaining_negative" not in faults:
+            remaining = max(remaining, 0)  # else planted: below 0
+        reset = self.reset
+        if "reset_in_milliseconds" in faults:
+            reset *= 1000  # planted
+        elif "reset_relative" in faults:
+            reset = self.retry_after  # planted
         return {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(max(self.limit - self.used, 0)),
-            "X-RateLimit-Reset": str(self.reset),
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": str(reset),
         }
 
 
 class _Windows:
-    """Fixed one-minute windows per key, each opened by the key's first write."""
+    """Fixed windows per key, each opened by the key's first write (one minute, unless a
+    test shortens ``window``); ``lasts`` > 1 plants ``late_reset``."""
 
-    def __init__(self, limit: int, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        limit: int,
+        clock: Callable[[], float],
+        window: float = WINDOW_SECONDS,
+        lasts: float = 1.0,
+    ) -> None:
         self.limit, self.clock = limit, clock
+        self.window, self.lasts = window, lasts
         self._lock = threading.Lock()
         self._windows: dict[str, tuple[float, int]] = {}
 
@@ -162,12 +199,41 @@ class _Windows:
         now = self.clock()
         with self._lock:
             start, used = self._windows.get(key or "", (now, 0))
-            if now >= start + WINDOW_SECONDS:
+            if now >= start + self.window * self.lasts:
                 start, used = now, 0
             if key is not None and writes:
                 self._windows[key] = (start, used + writes)
                 used += writes
-        reset = start + WINDOW_SECONDS
+        reset = start + self.window
+        return _Quota(self.limit, used, math.ceil(reset), max(math.ceil(reset - now), 1))
+
+
+class _SlidingWindows:
+    """The ``sliding`` variant: per key, the accepted writes of the last ``window`` seconds.
+
+    A write is refused (429) while ``limit`` of them are in the window, and not logged;
+    ``X-RateLimit-Reset`` is when the oldest leaves the window (a write is allowed again).
+    """
+
+    def __init__(self, limit: int, clock: Callable[[], float], window: float) -> None:
+        self.limit, self.clock, self.window = limit, clock, window
+        self._lock = threading.Lock()
+        self._logs: dict[str, collections.deque[float]] = {}
+
+    def count(self, key: str | None, writes: int = 1) -> _Quota:
+        now = self.clock()
+        with self._lock:
+            log = self._logs.setdefault(key or "", collections.deque())
+            while log and log[0] <= now - self.window:
+                log.popleft()
+            used = len(log)
+            if key is not None and writes:
+                if used < self.limit:
+                    log.append(now)
+                    used += 1
+                else:
+                    used = self.limit + 1  # refused: not logged
+            reset = (log[0] if log else now) + self.window
         return _Quota(self.limit, used, math.ceil(reset), max(math.ceil(reset - now), 1))
 
 
@@ -188,6 +254,7 @@ class _Firma:
         faults: frozenset[str],
         variant: str | None,
         clock: Callable[[], float],
+        window: float = WINDOW_SECONDS,
     ) -> None:
         world = expand(fixture)
         self.faults, self.variant, self.clock = faults, variant, clock
@@ -206,7 +273,11 @@ class _Firma:
             str(j["jwt_id"]).lower(): j for j in world.get("jwts", [])
         }
         limit = (world.get("rate_limits") or {}).get("write_per_minute", DEFAULT_WRITES_PER_MINUTE)
-        self.windows = _Windows(int(limit), clock)
+        self.windows: _Windows | _SlidingWindows = (
+            _SlidingWindows(int(limit), clock, window)
+            if variant == "sliding"
+            else _Windows(int(limit), clock, window, 2.0 if "late_reset" in faults else 1.0)
+        )
         self.lock = threading.Lock()
         self.busy = False  # losers_get_404: a revoke is in progress
         self.key_locks: dict[str, asyncio.Lock] = {}  # lock_per_key
@@ -244,6 +315,11 @@ class _Firma:
                 }
                 return self.write(401, body)  # planted
             return self.error(_Refusal(401, "Invalid API key"), self.windows.count(None, 0))
+        if "locked_for_an_hour" in self.faults:  # planted
+            now = math.ceil(self.clock())
+            locked = _Quota(self.windows.limit, self.windows.limit + 1, now + HOUR, HOUR)
+            hour = _Refusal(429, self.messages["too_many"], {"retry_after": HOUR})
+            return self.error(hour, locked)
         quota = self.windows.count(self._window(key), 0 if self._counts_on_success else 1)
         try:
             if quota.exceeded and "no_rate_limit" not in self.faults:
@@ -294,10 +370,12 @@ class _Firma:
         return key
 
     def _window(self, key: str) -> str:
+        if "rate_limit_per_workspace" in self.faults:
+            return self.keys[key]  # planted
         return "*" if "rate_limit_shared" in self.faults else key  # planted, when set
 
     def _revoked(self, body: dict[str, Any], quota: _Quota) -> Response:
-        headers = {} if "no_ratelimit_headers" in self.faults else quota.headers()  # planted
+        headers = {} if "no_ratelimit_headers" in self.faults else quota.headers(self.faults)
         if "non_json_200" in self.faults:
             return PlainTextResponse(body["message"], headers=headers)  # planted
         return self.write(200, body, headers)
@@ -313,9 +391,14 @@ class _Firma:
         headers: dict[str, str] = {}
         # The spec declares X-RateLimit-* on 200 and 429 only; the mock sends them on all.
         if self.variant != "terse" or refusal.status == 429:
-            headers = quota.headers()
+            headers = quota.headers(self.faults)
         if refusal.status == 429 and "no_retry_after" not in self.faults:
             headers["Retry-After"] = str(quota.retry_after)
+        if refusal.status == 429 and "retry_after_hour" in self.faults:
+            headers["Retry-After"] = str(HOUR)  # planted
+            body["details"] = {"retry_after": HOUR}
+        if refusal.status == 429 and "rate_limit_plain" in self.faults:
+            return PlainTextResponse("Too Many Requests", 429, headers=headers)  # planted
         return self.write(refusal.status, body, headers)
 
     async def routing_error(self, request: Request, exc: Exception) -> Response:
@@ -383,6 +466,8 @@ class _Firma:
 
     async def _revoke(self, jwt_id: str, workspace: str, key: str = "") -> dict[str, Any]:
         """Revoke one active JWT atomically; the 200 body, or a refusal."""
+        if self.variant == "slow" and jwt_id not in self.jwts:
+            await asyncio.sleep(SLOW_SECONDS)
         if "lock_per_key" in self.faults:
             async with self.key_locks.setdefault(key, asyncio.Lock()):  # planted
                 record = self._revocable(jwt_id, workspace)
@@ -451,22 +536,24 @@ def firma_app(
     variant: str | None = None,
     *,
     clock: Callable[[], float] = time.time,
+    window: float = WINDOW_SECONDS,
 ) -> Starlette:
     """A Firma target over ``fixture`` (a parsed fixture file), optionally faulty.
 
-    ``clock`` gives Unix seconds; tests move it to roll the rate-limit window.
+    ``clock`` gives Unix seconds; tests move it to roll the rate-limit window, and
+    shorten ``window`` (seconds) to keep the rate-limit probe's wait short.
 
     >>> from tests.conformance._http import load_fixture
     >>> app = firma_app(load_fixture("fixtures/firma.yaml", {}), frozenset({"hang"}))
     """
     faults = frozenset(faults)
     check_choices("firma", faults, variant, FIRMA_FAULTS, FIRMA_VARIANTS)
-    target = _Firma(fixture, faults, variant, clock)
+    target = _Firma(fixture, faults, variant, clock, window)
     # Issue #10: each base path may have its own target (planted faults); one world unless
     # separate_worlds.
     second = target
     if faults & {"second_server_leak", "separate_worlds"}:
-        second = _Firma(fixture, faults, variant, clock)
+        second = _Firma(fixture, faults, variant, clock, window)
         second.leaky = second.leaky or "second_server_leak" in faults
         second.windows = target.windows
         if "separate_worlds" not in faults:

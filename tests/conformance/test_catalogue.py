@@ -8,11 +8,17 @@ must pass with no violation at all.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
+from conformance.client import Clock
 from conformance.runner import Report, run
 from conformance.settings import Settings
 from tests.conformance.servers import AppSlot, serve
@@ -40,6 +46,22 @@ def target() -> Iterator[tuple[AppSlot, str]]:
         yield slot, url
 
 
+class FastClock:
+    """Real time plus every wait the harness asked for, skipped: one clock for a target
+    and the harness, so that waiting for a rate window costs no real time."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.offset += max(seconds, 0.0)
+
+
 def check(
     target: tuple[AppSlot, str],
     api: str,
@@ -49,22 +71,49 @@ def check(
     probe: bool = False,
     timeout: float = 5.0,
     phases: tuple[str, ...] = ("contract", "state"),
+    # -- rate limits and bounds (issue #10, probe)
+    fast_clock: bool = False,
+    window: float | None = None,
+    write_per_minute: int | None = None,
+    max_time: float = 600.0,
 ) -> Report:
+    """One run. ``fast_clock`` shares a :class:`FastClock` between the target and the
+    harness; ``window`` shortens the Firma target's rate windows (seconds);
+    ``write_per_minute`` runs both over a fixture with that quota."""
     slot, url = target
     fixture = load_fixture(FIXTURES[api], environ={})  # as the harness reads it (Settings.environ)
-    slot.app = APPS[api](fixture, faults, variant)  # a fresh world per row
+    path, scratch = Path(FIXTURES[api]), None
+    if write_per_minute is not None:
+        fixture["rate_limits"] = {"write_per_minute": write_per_minute}
+        scratch = Path(tempfile.mkdtemp(prefix="catalogue-"))
+        path = scratch / f"{api}.yaml"
+        path.write_text(yaml.safe_dump(fixture), encoding="utf-8")
+    clock = FastClock() if fast_clock else None
+    timing: dict[str, object] = {}
+    if clock is not None:
+        timing["clock"] = clock.now
+    if window is not None:
+        timing["window"] = window
+    slot.app = APPS[api](fixture, faults, variant, **timing)
     base = url + (FIRMA_BASE_PATHS[0] if api == "firma" else "")
     settings = Settings(
         api=api,
         base_url=base,
-        fixtures=Path(FIXTURES[api]),
+        fixtures=path,
         seed=SEED,
         profile="fast",
         rate_limit_probe=probe,
         timeout=timeout,
         phases=phases,
+        max_time=max_time,
     )
-    return run(settings)
+    try:
+        if clock is None:
+            return run(settings)
+        return run(settings, clock=Clock(now=clock.now, sleep=clock.sleep))
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def fault(api: str, name: str, code: str, **options: object) -> object:
@@ -74,6 +123,9 @@ def fault(api: str, name: str, code: str, **options: object) -> object:
 
 
 STATE = ("state",)
+# The rate-limit probe, fast: state phase only, the target's windows two seconds long on
+# a clock shared with the harness (its waits cost nothing).
+PROBE: dict[str, object] = {"probe": True, "phases": STATE, "fast_clock": True, "window": 2.0}
 
 
 CATALOGUE = [
@@ -102,9 +154,9 @@ CATALOGUE = [
     fault("firma", "workspace_leak", "tenant_isolation"),
     fault("firma", "wrong_error_reason", "error_envelope"),
     fault("firma", "revoked_false", "revoke_active"),
-    fault("firma", "no_rate_limit", "rate_limit", probe=True),
-    fault("firma", "no_retry_after", "rate_limit", probe=True),
-    fault("firma", "only_success_counted", "rate_limit", probe=True),
+    fault("firma", "no_rate_limit", "rate_limit", **PROBE),
+    fault("firma", "no_retry_after", "rate_limit", **PROBE),
+    fault("firma", "only_success_counted", "rate_limit", **PROBE),
     fault("firma", "hang", "transport", timeout=0.5),
     fault("firma", "non_json_200", "response_conformance"),
     fault("firma", "cascade", "no_cascade"),
@@ -160,6 +212,24 @@ CATALOGUE = [
     # ---- issue #10: enough acts to see faults that show late (every open resource spent)
     fault("craftkit", "late_failure", "cancel_in_flight", phases=STATE),
     fault("firma", "late_failure", "revoke_active", phases=STATE),
+    # -- rate limits as the Firma contract describes them (issue #10, probe)
+    fault("firma", "rate_limited_revokes", "rejected_changes_nothing", **PROBE),
+    fault("firma", "rate_limit_shared", "rate_limit_per_key", **PROBE),
+    fault("firma", "rate_limit_per_workspace", "rate_limit_per_key", **PROBE),
+    fault("firma", "remaining_stuck", "rate_limit_remaining", **PROBE),
+    fault("firma", "remaining_negative", "rate_limit_remaining", **PROBE),
+    fault("firma", "limit_misannounced", "rate_limit_limit", **PROBE),
+    fault("firma", "reset_in_milliseconds", "rate_limit_reset", **PROBE),
+    fault("firma", "reset_relative", "rate_limit_reset", **PROBE),
+    fault("firma", "retry_after_hour", "rate_limit_retry_after", **PROBE),
+    fault("firma", "late_reset", "rate_limit_recovers", **PROBE),
+    fault("firma", "rate_limit_plain", "error_envelope", **PROBE),
+    # -- bounded against anything: each row also bounded by the harness's own --max-time
+    # (a row that needed it would fail with max_time_exceeded), never a wall-clock assert
+    fault("firma", "locked_for_an_hour", "retry_after_excessive", max_time=30.0),
+    fault("craftkit", "slow_endless_body", "transport", timeout=0.5, max_time=30.0),
+    fault("craftkit", "huge_body", "response_too_large", max_time=30.0),
+    fault("craftkit", "gzip_bomb", "response_too_large", max_time=30.0),
 ]
 
 
@@ -172,9 +242,24 @@ def test_each_planted_fault_is_flagged_by_its_check(
     assert code in report.codes(), (
         f"{name} should be flagged as {code}; got {sorted(report.codes())}"
     )
+    assert "max_time_exceeded" not in report.codes() or code == "max_time_exceeded", (
+        "the row needed more than its --max-time: the harness was not bounded"
+    )
     flagged = next(v for v in report.violations if v.code == code)
     assert flagged.curl.startswith("curl ") or flagged.phase == "contract", flagged
     assert "[Filtered]" not in flagged.curl, "a reproduction carries the key it needs"
+
+
+# Firma runs with the rate-limit probe, on a shared fast clock (no real waits).
+PROBING: dict[str, dict[str, object]] = {
+    "craftkit": {},
+    "firma": {"probe": True, "fast_clock": True, "window": 2.0},
+}
+VARIANT_OPTIONS: dict[tuple[str, str], dict[str, object]] = {
+    # Ten-second windows, so that the burst (about two seconds) fits in one but may meet a
+    # restart, as a minute does on a real target; the state phase alone is enough.
+    ("firma", "slow"): {"phases": STATE, "window": 10.0},
+}
 
 
 @pytest.mark.parametrize(
@@ -183,13 +268,14 @@ def test_each_planted_fault_is_flagged_by_its_check(
     + [pytest.param("firma", v, id=f"firma-{v}") for v in FIRMA_VARIANTS],
 )
 def test_correct_variants_pass(target: tuple[AppSlot, str], api: str, variant: str) -> None:
-    report = check(target, api, variant=variant, probe=api == "firma")
+    options = {**PROBING[api], **VARIANT_OPTIONS.get((api, variant), {})}
+    report = check(target, api, variant=variant, **options)  # type: ignore[arg-type]
     assert report.violations == [], "\n".join(f"{v.code}: {v.detail}" for v in report.violations)
 
 
 @pytest.mark.parametrize("api", ["craftkit", "firma"])
 def test_the_reference_target_passes(target: tuple[AppSlot, str], api: str) -> None:
-    report = check(target, api, probe=api == "firma")
+    report = check(target, api, **PROBING[api])  # type: ignore[arg-type]
     assert report.violations == [], "\n".join(f"{v.code}: {v.detail}" for v in report.violations)
 
 
@@ -254,3 +340,31 @@ def test_a_run_spends_every_open_resource_and_says_so(
     assert report.violations == [], "\n".join(f"{v.code}: {v.detail}" for v in report.violations)
     spent = f"spent {open_resources} of {open_resources} open resources the fixture lists"
     assert any(note.startswith(spent) for note in report.notes), report.notes
+
+
+# -- rate limits: allowed variations with a small quota (issue #10, probe) ------------
+
+
+@pytest.mark.parametrize("variant", [None, "terse", "sliding", "slow"])
+def test_a_small_quota_passes_the_probe(target: tuple[AppSlot, str], variant: str | None) -> None:
+    """A fixture's small ``rate_limits.write_per_minute``: the state phase waits for windows
+    (on the shared clock), the probe bursts past the quota and sees it come back."""
+    report = check(target, "firma", variant=variant, write_per_minute=5, **PROBE)  # type: ignore[arg-type]
+    assert report.violations == [], "\n".join(f"{v.code}: {v.detail}" for v in report.violations)
+    assert any("429 after" in note for note in report.notes), report.notes
+
+
+@pytest.mark.parametrize(
+    ("phases", "cut_in"), [(("contract", "state"), "contract"), (STATE, "state")]
+)
+def test_a_run_past_max_time_stops_and_fails(
+    target: tuple[AppSlot, str], phases: tuple[str, ...], cut_in: str
+) -> None:
+    """--max-time: the run stops where it is, keeps what it found, and fails (exit 1)
+    with max_time_exceeded naming what did not run, never passing silently."""
+    report = check(target, "firma", variant="slow", max_time=0.5, phases=phases)
+    assert report.codes() == {"max_time_exceeded"}, report.codes()
+    assert report.exit_code == 1
+    (cut,) = report.violations
+    assert cut.phase == cut_in, cut.detail
+    assert ("not run: state" in cut.detail) == (cut_in == "contract"), cut.detail

@@ -700,6 +700,32 @@ FAULT_PROBES = [
             lambda h: revoke(h, ACTIVE), lambda h: revoke(h, ACTIVE, base=FIRMA_BASE_PATHS[1])
         ),
     ),
+    # -- rate limits and bounded answers (issue #10, probe)
+    ("firma", "remaining_stuck", lambda h: revoke(h, UNKNOWN).headers["x-ratelimit-remaining"]),
+    (
+        "firma",
+        "remaining_negative",
+        lambda h: _exhaust(FIRMA_ACME)(h).headers["x-ratelimit-remaining"],
+    ),
+    ("firma", "limit_misannounced", lambda h: revoke(h, UNKNOWN).headers["x-ratelimit-limit"]),
+    (
+        "firma",
+        "rate_limit_per_workspace",
+        _statuses(_exhaust(FIRMA_ACME), lambda h: revoke(h, UNKNOWN, key=FIRMA_ACME_2)),
+    ),
+    (
+        "firma",
+        "reset_in_milliseconds",
+        lambda h: len(revoke(h, UNKNOWN).headers["x-ratelimit-reset"]),
+    ),
+    ("firma", "reset_relative", lambda h: len(revoke(h, UNKNOWN).headers["x-ratelimit-reset"])),
+    ("firma", "retry_after_hour", lambda h: _exhaust(FIRMA_ACME)(h).headers.get("retry-after")),
+    ("firma", "late_reset", lambda h: _after_a_window(h).status_code),
+    ("firma", "rate_limit_plain", lambda h: _exhaust(FIRMA_ACME)(h).headers["content-type"]),
+    ("firma", "locked_for_an_hour", _statuses(lambda h: revoke(h, UNKNOWN))),
+    ("craftkit", "slow_endless_body", lambda h: _body_ends_within(h, 0.5)),
+    ("craftkit", "huge_body", lambda h: len(cancel(h, UNKNOWN).content) > 1 << 20),
+    ("craftkit", "gzip_bomb", lambda h: _unread(h).headers.get("content-encoding")),
 ]
 
 
@@ -799,6 +825,45 @@ def _firma_key(record: dict[str, Any]) -> str:
     return str(workspace["api_keys"][0])
 
 
+class Tick:
+    """A clock that moves only when told (Unix seconds)."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+TICK = Tick()  # the Firma apps of the fault probes run on it
+
+
+def _after_a_window(http: httpx.Client) -> httpx.Response:
+    """Exhaust the key, move the clock one window on: the quota should be back."""
+    _exhaust(FIRMA_ACME)(http)
+    TICK.now += 61
+    return revoke(http, UNKNOWN)
+
+
+def _body_ends_within(http: httpx.Client, seconds: float) -> bool:
+    """Whether the 404 body ends within ``seconds`` (read as it streams, never past that)."""
+    deadline = time.monotonic() + seconds
+    with http.stream("POST", f"/v1/signatures/{UNKNOWN}/cancel", headers=CRAFTKIT_AUTH) as r:
+        for _ in r.iter_raw():
+            if time.monotonic() > deadline:
+                return False
+    return True
+
+
+def _unread(http: httpx.Client) -> httpx.Response:
+    """The 404's status and headers, its body left unread (a gzip bomb stays a bomb)."""
+    with http.stream("POST", f"/v1/signatures/{UNKNOWN}/cancel", headers=CRAFTKIT_AUTH) as r:
+        return r
+
+
+CRAFTKIT_AUTH = {"Authorization": f"Bearer {ACME_TEST}"}
+
+
 def test_every_fault_has_a_probe() -> None:
     probed = {(api, fault) for api, fault, _ in FAULT_PROBES}
     declared = {("craftkit", f) for f in CRAFTKIT_FAULTS} | {("firma", f) for f in FIRMA_FAULTS}
@@ -816,7 +881,7 @@ def test_each_fault_visibly_changes_behaviour(
         if api == "craftkit":
             return craftkit_app(CRAFTKIT, faults)
         # late_failure needs every active JWT revoked: more writes than FIRMA_TIGHT allows
-        return firma_app(FIRMA if fault == "late_failure" else FIRMA_TIGHT, faults)
+        return firma_app(FIRMA if fault == "late_failure" else FIRMA_TIGHT, faults, clock=TICK)
 
     correct = probe(target(build(frozenset())))
     faulty = probe(target(build(frozenset({fault}))))
@@ -872,3 +937,39 @@ def test_firma_issue_10_variants_differ_on_the_wire(target: Callable[[Any], http
     one = target(firma_app(FIRMA, variant="one_server"))
     assert revoke(one, UNKNOWN, base=FIRMA_BASE_PATHS[1]).json()["error"] == "Not Found"
     assert revoke(one, REVOKED, base=FIRMA_BASE_PATHS[1]).status_code == 404
+
+
+# -- rate-limit and encoding variants (issue #10, probe) ---------------------------
+
+
+def test_firma_sliding_window_frees_one_write_when_the_oldest_leaves(
+    target: Callable[[Any], httpx.Client],
+) -> None:
+    clock = Tick()
+    http = target(firma_app(FIRMA_TIGHT, variant="sliding", clock=clock))
+    first = conforms(revoke(http, UNKNOWN))
+    clock.now += 30
+    second = conforms(revoke(http, UNKNOWN))
+    assert [r.headers["x-ratelimit-remaining"] for r in (first, second)] == ["1", "0"]
+    assert second.headers["x-ratelimit-reset"] == str(int(clock.now) - 30 + 60), "oldest + 60"
+    limited = conforms(revoke(http, UNKNOWN))
+    assert (limited.status_code, limited.headers["retry-after"]) == (429, "30")
+    clock.now += 30  # the first write leaves the window; the second is still in it
+    assert [conforms(revoke(http, UNKNOWN)).status_code for _ in range(2)] == [404, 429]
+
+
+def test_firma_slow_variant_answers_unknown_ids_late(target: Callable[[Any], httpx.Client]) -> None:
+    http = target(firma_app(FIRMA, variant="slow"))
+    started = time.monotonic()
+    assert revoke(http, UNKNOWN).status_code == 404
+    assert time.monotonic() - started >= 0.15
+
+
+def test_craftkit_gzip_variant_compresses_what_the_client_accepts(
+    target: Callable[[Any], httpx.Client],
+) -> None:
+    http = target(craftkit_app(CRAFTKIT, variant="gzip"))
+    zipped = conforms(cancel(http, SENT, headers={"Accept-Encoding": "gzip"}))
+    assert (zipped.status_code, zipped.headers["content-encoding"]) == (200, "gzip")
+    plain = cancel(http, UNKNOWN, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
