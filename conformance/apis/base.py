@@ -57,6 +57,17 @@ class Variant:
     body: Any = DEFAULT_BODY  # DEFAULT_BODY: the API's usual body for target_id
     content_type: str = "application/json"
 
+    @classmethod
+    def media_type(cls, target_id: str) -> Variant:
+        """The usual request with ``Content-Type`` in another case and with a parameter:
+        both APIs take ``application/json``, and media types allow either (RFC 9110)."""
+        return cls(
+            "Content-Type: Application/JSON; charset=UTF-8 (media types are "
+            "case-insensitive; parameters are allowed)",
+            target_id,
+            content_type="Application/JSON; charset=UTF-8",
+        )
+
 
 class Api(Protocol):
     """What the checks need to know about one API."""

@@ -111,12 +111,7 @@ class Craftkit:
         # units, but 500 characters, which is what JSON Schema's maxLength counts.
         reason = "\u00e9" * 250 + "\U0001f600" * 250
         return [
-            Variant(
-                "Content-Type: Application/JSON; charset=UTF-8 (media types are "
-                "case-insensitive; parameters are allowed)",
-                target_id,
-                content_type="Application/JSON; charset=UTF-8",
-            ),
+            Variant.media_type(target_id),
             Variant(
                 "a body key the schema does not declare (additionalProperties is not false)",
                 target_id,

@@ -96,12 +96,7 @@ class Firma:
 
     def valid_variants(self, target_id: str) -> list[Variant]:
         return [
-            Variant(
-                "Content-Type: Application/JSON; charset=UTF-8 (media types are "
-                "case-insensitive; parameters are allowed)",
-                target_id,
-                content_type="Application/JSON; charset=UTF-8",
-            ),
+            Variant.media_type(target_id),
             Variant(
                 "a body key the schema does not declare (additionalProperties is not false)",
                 target_id,

@@ -28,20 +28,12 @@ def keys_authenticate(run: StateRun) -> None:
             accepted: list[str] = []
             refused: list[tuple[str, Exchange]] = []
             for form, authorization in run.api.key_forms(key):
-                exchange = act(run.api, run.client, unknown, authorization=authorization)
-                status = run.observe(exchange)
+                exchange, status = run.act_on_unknown(authorization, unknown, judge_401=False)
                 if status == 401:
                     refused.append((form, exchange))
                     run.access.failed.add(authorization)  # acts rotate over the others
                 elif status is not None:
                     accepted.append(form)
-                    run.judge(
-                        "unknown_not_found",
-                        exchange,
-                        status,
-                        run.api.unknown_statuses,
-                        "an id the target does not hold",
-                    )
             for form, exchange in refused:
                 code = "auth_forms" if accepted else "keys_authenticate"
                 run.report(
@@ -57,10 +49,7 @@ def unknown_not_found(run: StateRun) -> None:
     """An id the target does not hold is not answered with 404 (or a documented 400)."""
     key = run.world.tenants[0].keys[0]
     authorization = run.api.key_forms(key)[0][1]
-    exchange = act(run.api, run.client, run.unknown_id(), authorization=authorization)
-    run.expect(
-        "unknown_not_found", exchange, run.api.unknown_statuses, "an id the target does not hold"
-    )
+    run.act_on_unknown(authorization)
     non_id, statuses = run.api.non_id()
     exchange = act(run.api, run.client, non_id, authorization=authorization)
     run.expect("unknown_not_found", exchange, statuses, "an id that is not a uuid")

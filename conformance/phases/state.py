@@ -69,7 +69,10 @@ from conformance.failures import Violation, excerpt, ids_in, parse_detail
 from conformance.responses import ResponseValidator
 from conformance.world import Resource, State, World
 
-__all__ = ["Model", "StateRun"]
+__all__ = ["UNKNOWN", "Model", "StateRun"]
+
+UNKNOWN = "an id the target does not hold"
+"""The situation every answer about an unknown id is judged in."""
 
 log = logging.getLogger("conformance")
 
@@ -255,6 +258,22 @@ class StateRun:
 
     def unknown_id(self) -> str:
         return str(uuid.UUID(int=self.random.getrandbits(128), version=4))
+
+    def act_on_unknown(
+        self, authorization: str, unknown: str | None = None, *, judge_401: bool = True
+    ) -> tuple[Exchange, int | None]:
+        """Act on an id the target does not hold and judge it ``unknown_not_found``.
+
+        ``judge_401=False`` leaves a 401 to the caller: checks that probe a key use the
+        unknown id only to learn whether the key was accepted.
+        """
+        exchange = act(
+            self.api, self.client, unknown or self.unknown_id(), authorization=authorization
+        )
+        status = self.observe(exchange)
+        if status is not None and (judge_401 or status != 401):
+            self.judge("unknown_not_found", exchange, status, self.api.unknown_statuses, UNKNOWN)
+        return exchange, status
 
     def act_as_owner(
         self,
@@ -487,17 +506,6 @@ def _machine(run: StateRun) -> type[RuleBasedStateMachine]:
         def act_on_unknown(self, unknown: uuid.UUID) -> None:
             key = run.random.choice(run.world.keys())
 
-            def step() -> None:
-                exchange = act(
-                    api, run.client, str(unknown), authorization=api.key_forms(key)[0][1]
-                )
-                run.expect(
-                    "unknown_not_found",
-                    exchange,
-                    api.unknown_statuses,
-                    "an id the target does not hold",
-                )
-
-            run.guarded(step)
+            run.guarded(lambda: run.act_on_unknown(api.key_forms(key)[0][1], str(unknown)))
 
     return TargetMachine
