@@ -12,7 +12,6 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ import yaml
 from conformance.client import Clock
 from conformance.runner import Report, run
 from conformance.settings import Settings
-from tests.conformance.servers import AppSlot, serve
+from tests.conformance.servers import AppSlot
 from tests.conformance.targets import (
     CRAFTKIT_VARIANTS,
     FIRMA_BASE_PATHS,
@@ -30,20 +29,12 @@ from tests.conformance.targets import (
     firma_app,
     load_fixture,
 )
-from tests.conftest import ROOT
+from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.loopback
 
-FIXTURES = {"craftkit": ROOT / "fixtures/craftkit.yaml", "firma": ROOT / "fixtures/firma.yaml"}
 APPS = {"craftkit": craftkit_app, "firma": firma_app}
 SEED = 20261122
-
-
-@pytest.fixture(scope="module")
-def target() -> Iterator[tuple[AppSlot, str]]:
-    slot = AppSlot()
-    with serve(slot) as url:
-        yield slot, url
 
 
 class FastClock:

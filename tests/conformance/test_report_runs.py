@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,22 +20,14 @@ from conformance.errors import PreconditionFailed
 from conformance.report import render_console, write_reports
 from conformance.runner import Report, run
 from conformance.settings import Settings
-from tests.conformance.servers import AppSlot, serve
+from tests.conformance.servers import AppSlot
 from tests.conformance.targets import FIRMA_BASE_PATHS, craftkit_app, firma_app, load_fixture
 from tests.conformance.test_report import check_sarif
-from tests.conftest import ROOT
+from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.loopback
 
-FIXTURES = {"craftkit": ROOT / "fixtures/craftkit.yaml", "firma": ROOT / "fixtures/firma.yaml"}
 SEED = 20261122
-
-
-@pytest.fixture(scope="module")
-def target() -> Iterator[tuple[AppSlot, str]]:
-    slot = AppSlot()
-    with serve(slot) as url:
-        yield slot, url
 
 
 def fresh(
