@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -57,14 +59,25 @@ from mock_server.firma import load_world as load_firma
 from mock_server.fixtures import FixtureFile, did_you_mean, read_fixture
 from mock_server.live import Live
 from mock_server.served import ServedApi
-from mock_server.sessions import HEADER as SESSION_HEADER
-from mock_server.sessions import Session, SessionRefused, Sessions
 from mock_server.settings import DEFAULT_FIXTURES, Settings
-from mock_server.store import MemoryStore
+from mock_server.state import (
+    DEFAULT_SESSION,
+    Backend,
+    Session,
+    SessionRefused,
+    Sessions,
+    StoreUnavailable,
+)
+from mock_server.state import open_backend as open_store
+from mock_server.state.journal import capture
+from mock_server.state.sessions import HEADER as SESSION_HEADER
 
-__all__ = ["ConnectionDropped", "MockApp", "create_app", "operation_id"]
+__all__ = ["RETRY_AFTER", "ConnectionDropped", "MockApp", "create_app", "operation_id"]
 
 log = logging.getLogger("mock_server")
+
+RETRY_AFTER = 2
+"""Seconds a client is asked to wait when the state store is unreachable (503)."""
 
 _ROUTING = "connexion_routing"
 
@@ -111,10 +124,15 @@ class MockApp:
         *,
         settings: Settings,
         clock: Clock,
+        backend: Backend,
     ) -> None:
         self._load = load
         self.live = load()
         self.clock = clock
+        self.backend = backend
+        self._bound = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._unavailable_since: float | None = None
         self.documented = {name: documented_operations(c) for name, c in contracts.items()}
         self.mounts = sorted(
             (_Mount(path, name) for name, c in contracts.items() for path in c.base_paths),
@@ -148,11 +166,29 @@ class MockApp:
     def apis(self) -> list[ServedApi]:
         return self.live.apis
 
-    def reload(self) -> bool:
+    async def start(self) -> None:
+        """Connect to the store and serve the fixture world from it (idempotent).
+
+        Raises :class:`~mock_server.state.StoreUnavailable` if the store does not
+        answer. In-process clients (tests) need not call it: the first request does.
+        """
+        self._loop = asyncio.get_running_loop()
+        if self._bound:
+            return
+        await self.backend.open()
+        await self.live.bind(self.backend, self.clock)
+        self._bound = True
+
+    async def stop(self) -> None:
+        await self.backend.close()
+
+    async def reload(self) -> bool:
         """Read the fixtures again; on success every session restarts from them.
 
         A bad edit is logged (file, record, field, fix) and the last good world
-        stays live. Returns whether the new fixtures were taken.
+        stays live. Returns whether the new fixtures were taken. The new world
+        gets a new namespace in the store, which every worker serving the same
+        files adopts, so each session restarts once, not once per worker.
         """
         try:
             live = self._load()
@@ -163,11 +199,23 @@ class MockApp:
                 "\n  ".join(problems),
             )
             return False
+        await self.start()
+        old = self.live.sessions.namespace
+        await live.bind(self.backend, self.clock)
         self.live = live
+        if live.sessions.namespace != old:
+            await self.backend.forget(old)
         log.info("fixtures reloaded; every session starts again from them")
         for api in live.apis:
             log.info("%s: %s", api.name, api.describe())
         return True
+
+    def reload_from_thread(self) -> bool:
+        """:meth:`reload` on the server's event loop, for the fixture watcher's thread."""
+        loop = self._loop
+        if loop is None or threading.current_thread() is threading.main_thread():
+            return asyncio.run(self.reload())
+        return asyncio.run_coroutine_threadsafe(self.reload(), loop).result(timeout=60)
 
     def owner(self, path: str) -> str:
         """The API whose base path is the longest prefix of ``path``."""
@@ -178,7 +226,7 @@ class MockApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -186,15 +234,27 @@ class MockApp:
         state[_scope.SERVER_SEND] = send
         await self._app(scope, receive, send)
 
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.start()
+                except StoreUnavailable as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         # "/" is also Craftkit's base path: only a browser's GET there is the landing page.
         if DocsApp.owns(path) and (path != "/" or scope["method"] in ("GET", "HEAD")):
             await self.docs(scope, receive, send)
             return
-        live = self.live
-        state = scope["state"]
-        state[_scope.LIVE] = live
         control = path == BASE_PATH or path.startswith(BASE_PATH + "/")
         if control:
             refusal = self._access.refusal(scope)
@@ -205,23 +265,91 @@ class MockApp:
                 await RedirectResponse(self._control_docs)(scope, receive, send)
                 return
         try:
+            if not self._bound:
+                await self.start()
+            live = self.live
+            state = scope["state"]
+            state[_scope.LIVE] = live
             name = Sessions.name_of(_header(scope, SESSION_HEADER))
-            session = live.sessions.get(name)
+            session = await live.sessions.open(name)
+            self._available()
         except SessionRefused as refused:
-            if control:
-                response: Response = problem_response(400, str(refused))
-            else:
-                api = live.api(self.owner(path))
-                response = api.refusal(Request(scope), MemoryStore({}), 400, {}, str(refused))
-            await response(scope, receive, send)
+            await self._without_session(scope, receive, send, control, 400, str(refused), {})
+            return
+        except StoreUnavailable as exc:
+            self._unavailable(exc)
+            message = f"the mock's state store is unreachable ({exc}); retry shortly"
+            headers = {"Retry-After": str(RETRY_AFTER)}
+            await self._without_session(scope, receive, send, control, 503, message, headers)
             return
         state[_scope.SESSION_NAME] = name
-        if control:
-            await self._control(scope, receive, send)
-            return
         state[_scope.SESSION] = session
+        if session.created and name != DEFAULT_SESSION:
+            log.info("session %r started from the fixtures", name)
+        if control:
+            await self._guarded(self._control, scope, receive, send, control=True)
+            return
         state[_scope.API] = self.owner(path)
-        await session.journal.capture(self._vendor, scope, receive, send, clock=self.clock)
+        await self._guarded(self._journalled, scope, receive, send, control=False)
+
+    async def _journalled(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session: Session = scope["state"][_scope.SESSION]
+        await capture(self._vendor, scope, receive, send, log=session.log, clock=self.clock)
+
+    async def _guarded(
+        self, app: Any, scope: Scope, receive: Receive, send: Send, *, control: bool
+    ) -> None:
+        """Run ``app``; if the store is lost meanwhile, answer 503 (if nothing was sent yet)."""
+        started = False
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await app(scope, receive, tracking_send)
+        except StoreUnavailable as exc:
+            self._unavailable(exc)
+            if not started:
+                message = f"the mock's state store is unreachable ({exc}); retry shortly"
+                headers = {"Retry-After": str(RETRY_AFTER)}
+                await self._without_session(scope, receive, send, control, 503, message, headers)
+        else:
+            self._available()
+
+    async def _without_session(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        control: bool,
+        status: int,
+        message: str,
+        headers: Mapping[str, str],
+    ) -> None:
+        """An answer given without a session: in the control plane's or the API's envelope."""
+        if control:
+            response: Response = problem_response(status, message, headers=headers)
+        else:
+            api = self.live.api(self.owner(scope["path"]))
+            response = await api.refusal(Request(scope), None, status, headers, message)
+        await response(scope, receive, send)
+
+    def _unavailable(self, exc: StoreUnavailable) -> None:
+        if self._unavailable_since is None:
+            self._unavailable_since = time.monotonic()
+            log.error(
+                "state store %s unreachable: %s; answering 503 until it is back",
+                self.backend.url,
+                exc,
+            )
+
+    def _available(self) -> None:
+        if self._unavailable_since is not None:
+            lost = time.monotonic() - self._unavailable_since
+            self._unavailable_since = None
+            log.info("state store %s is back after %.1f s", self.backend.url, lost)
 
     async def _vendor(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Starlette's router raises HTTPException (rather than answering text/plain)
@@ -238,7 +366,7 @@ class MockApp:
             await self._routing(scope, receive, tracking_send)
         except HTTPException as exc:
             await self._refuse(scope, receive, send, exc.status_code, exc.headers or {})
-        except ConnectionDropped:
+        except (ConnectionDropped, StoreUnavailable):
             raise
         except Exception:
             log.exception("unexpected error answering %s %s", scope["method"], scope["path"])
@@ -250,8 +378,8 @@ class MockApp:
     ) -> None:
         state = scope["state"]
         api = state[_scope.LIVE].api(state[_scope.API])
-        store = state[_scope.SESSION].stores[api.name]
-        response = api.refusal(Request(scope, receive), store, status, headers)
+        store = state[_scope.SESSION].store(api.name)
+        response = await api.refusal(Request(scope, receive), store, status, headers)
         await response(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -264,9 +392,9 @@ class MockApp:
         handler = api.operations[operation]
         state[_scope.API], state[_scope.OPERATION] = api.name, operation
         session: Session = state[_scope.SESSION]
-        store = session.stores[api.name]
+        store = session.store(api.name)
         request = Request(scope, receive)
-        fault = session.faults.take(api.name, operation)
+        fault = await session.take_fault(api.name, operation)
         response: Response | None = None
         if fault is not None:
             state[_scope.SIMULATED] = "fault"
@@ -276,14 +404,14 @@ class MockApp:
                 await _drop(state[_scope.SERVER_SEND])
                 return
             if fault.status is not None:
-                response = self._documented(api, operation, request, fault.status, None)
+                response = await self._documented(api, operation, request, fault.status, None)
         if response is None:
-            response = self._preferred(api, operation, request)
+            response = await self._preferred(api, operation, request)
         if response is None:
             response = await handler(request, store)
         await response(scope, receive, send)
 
-    def _preferred(self, api: ServedApi, operation: str, request: Request) -> Response | None:
+    async def _preferred(self, api: ServedApi, operation: str, request: Request) -> Response | None:
         """The documented answer a ``Prefer: code=..., example=...`` header asks for, if any."""
         prefer = request.headers.get("prefer")
         if not prefer:
@@ -293,14 +421,14 @@ class MockApp:
             code, example = parse_prefer(prefer)
             if code is None and example is None:
                 return None
-            response = self._documented(api, operation, request, code, example)
+            response = await self._documented(api, operation, request, code, example)
         except PreferRefused as refused:
-            store = state[_scope.SESSION].stores[api.name]
-            return api.refusal(request, store, 400, {}, f"Prefer: {refused}")
+            store = state[_scope.SESSION].store(api.name)
+            return await api.refusal(request, store, 400, {}, f"Prefer: {refused}")
         state[_scope.SIMULATED] = "prefer"
         return response
 
-    def _documented(
+    async def _documented(
         self,
         api: ServedApi,
         operation: str,
@@ -309,9 +437,9 @@ class MockApp:
         example: str | None,
     ) -> Response:
         response, body = self.documented[api.name][operation].choose(code, example)
-        store = request.scope["state"][_scope.SESSION].stores[api.name]
+        store = request.scope["state"][_scope.SESSION].store(api.name)
         headers = {name: str(value) for name, value in response.headers.items()}
-        headers.update(api.answer_headers(request, store, response.status))
+        headers.update(await api.answer_headers(request, store, response.status))
         return json_response(response.status, body, headers)
 
 
@@ -347,16 +475,6 @@ def _documents(contracts: list[Contract], served_at: Mapping[str, list[str]]) ->
     ]
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
 def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> MockApp:
     """Load specs and fixtures (raising :class:`~mock_server.errors.StartupError` on bad
     input) and build the app.
@@ -383,7 +501,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         )
         return Live(craftkit, firma)
 
-    return MockApp(contracts, load, settings=settings, clock=clock)
+    backend = open_store(settings.store, limits=settings.limits, environ=settings.environ)
+    return MockApp(contracts, load, settings=settings, clock=clock, backend=backend)
 
 
 def _fixture_files(settings: Settings) -> dict[str, FixtureFile]:

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
 import logging
 import os
 import re
+import signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import uvicorn
 
 from mock_server._resources import bundled
 from mock_server._version import version
-from mock_server.app import create_app
+from mock_server.app import MockApp, create_app
 from mock_server.control import is_loopback
 from mock_server.errors import FixtureError, StartupError
 from mock_server.settings import DEFAULT_FIXTURES, Settings
+from mock_server.state import Limits, StoreUnavailable, open_backend
+from mock_server.state.urls import EXAMPLES as STORE_EXAMPLES
+from mock_server.state.urls import StoreUrlError, shown
 from mock_server.watch import FixtureWatcher
 
 __all__ = ["build_parser", "main"]
@@ -38,6 +43,9 @@ examples:
   mock-server --fixtures bundled:firma my-craftkit.yaml
                                                the same, naming the bundled file
   mock-server --watch --fixtures my.yaml       reload my.yaml whenever it is saved
+  mock-server --store sqlite:///tmp/mock.db    sessions survive restarts (and kill -9)
+  mock-server --workers 4 --store redis://127.0.0.1:6379/0
+                                               4 processes on one port, one shared world
   MOCK_ADMIN_TOKEN=s3cret mock-server --host 0.0.0.0
                                                reachable from other machines (containers, CI)
 
@@ -58,7 +66,15 @@ fixtures:
   An API given no file serves its bundled one; bundled:NAME names them:
 {bundled}
 
-exit codes: 0 stopped cleanly, 2 bad flag, bad fixture, or port unavailable.
+state (--store):
+  memory             the default: this process only, lost when it stops
+  sqlite:///PATH     a file: survives restarts and kill -9; workers on one host share it
+  redis://HOST:PORT/DB (or rediss://; password in the URL or $REDIS_PASSWORD)
+                     workers on any number of hosts share one world
+  Records, Firma's rate windows, sessions, the journal and faults all live there.
+
+exit codes: 0 stopped cleanly, 2 bad flag, bad fixture, store unreachable, or port
+unavailable.
 """
 
 
@@ -83,6 +99,20 @@ def _fixture(text: str) -> Path:
             f"{text!r} names no bundled fixture; the bundled ones are {names}"
         )
     return DEFAULT_FIXTURES[name]
+
+
+def _count(flag: str, low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range ({low}-{high})")
+        return value
+
+    parse.__name__ = flag
+    return parse
 
 
 def _origin(text: str) -> str:
@@ -147,6 +177,43 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $MOCK_ADMIN_TOKEN; unset, /__mock answers loopback clients only)",
     )
     parser.add_argument(
+        "--store",
+        default=None,
+        metavar="URL",
+        help=f"where state lives: {STORE_EXAMPLES} (default: $MOCK_STORE, else memory)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_count("--workers", 1, 64),
+        default=1,
+        metavar="N",
+        help="worker processes serving the one port (default: %(default)s; more than one "
+        "needs a shared --store: sqlite or redis)",
+    )
+    parser.add_argument(
+        "--max-sessions",
+        type=_count("--max-sessions", 1, 1_000_000),
+        default=Limits.max_sessions,
+        metavar="N",
+        help="sessions kept at once; beyond, the least recently used is forgotten "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--session-ttl",
+        type=_count("--session-ttl", 1, 365 * 86_400),
+        default=int(Limits.session_ttl),
+        metavar="SECONDS",
+        help="a session idle this long is forgotten (default: %(default)s, a day)",
+    )
+    parser.add_argument(
+        "--journal-bytes",
+        type=_count("--journal-bytes", 4096, 1 << 30),
+        default=Limits.journal_bytes,
+        metavar="BYTES",
+        help="journal kept per session; the oldest exchanges go first (default: %(default)s, "
+        "1 MiB)",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -182,7 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        format="%(asctime)s %(levelname)-7s "
+        + ("[%(process)d] " if args.workers > 1 else "")
+        + "%(name)s: %(message)s",
         stream=sys.stderr,
     )
     log.info("mock-server %s", version())
@@ -194,8 +263,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         environ=dict(os.environ),
         cors_origins=tuple(args.cors_origins),
         admin_token=args.admin_token or os.environ.get("MOCK_ADMIN_TOKEN") or None,
+        store=args.store or os.environ.get("MOCK_STORE") or "memory",
+        limits=Limits(
+            max_sessions=args.max_sessions,
+            session_ttl=float(args.session_ttl),
+            journal_bytes=args.journal_bytes,
+        ),
+        workers=args.workers,
     )
     try:
+        _check_store(settings)
         app = create_app(settings)
         sock = _listen(settings.host, settings.port)
     except FixtureError as exc:
@@ -214,6 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         paths = ", ".join(p or "/" for p in contract.base_paths)
         log.info("%s: %s (OpenAPI %s) at %s", contract.name, contract.path, contract.version, paths)
         log.info("%s: %s", contract.name, api.describe())
+    log.info("state: %s", _describe_store(settings))
     _warn_if_exposed(settings)
     log.info(
         "listening on http://%s:%d (ready in %.2f s); docs at http://%s:%d/docs/",
@@ -223,14 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         shown_host,
         port,
     )
-    watcher = None
-    if args.watch:
-        files = [*settings.fixtures, *DEFAULT_FIXTURES.values()]
-        watcher = FixtureWatcher(files, on_change=app.reload)
-        watcher.start()
+    files = [*settings.fixtures, *DEFAULT_FIXTURES.values()] if args.watch else []
     config = uvicorn.Config(
         app,
-        lifespan="off",
+        lifespan="on",
         # The control plane's loopback rule trusts the peer address only: never a
         # client's X-Forwarded-For (uvicorn would, from $FORWARDED_ALLOW_IPS).
         proxy_headers=False,
@@ -238,12 +312,125 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_level=args.log_level,
         access_log=args.access_log,
     )
+    if settings.workers == 1:
+        return _serve(app, config, sock, files)
+    return _supervise(app, config, sock, files, settings.workers)
+
+
+def _check_store(settings: Settings) -> None:
+    """Refuse, at start-up, a store that cannot serve as asked (exit 2 with the fix)."""
+    if settings.workers > 1 and settings.store == "memory":
+        raise StoreUrlError(
+            f"--workers {settings.workers} needs a store the workers share; the memory store "
+            "is one process's own. Give --store sqlite:///path/to/mock.db (one host) or "
+            "--store redis://127.0.0.1:6379/0 (any number of hosts)"
+        )
+    backend = open_backend(settings.store, limits=settings.limits, environ=settings.environ)
+
+    async def probe() -> None:
+        try:
+            await backend.open()
+        finally:
+            await backend.close()
+
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        asyncio.run(probe())
+    except StoreUnavailable as exc:
+        raise StoreUrlError(
+            f"--store {shown(settings.store)!r}: cannot reach it ({exc}); start it, or give "
+            f"another --store ({STORE_EXAMPLES})"
+        ) from exc
+
+
+def _describe_store(settings: Settings) -> str:
+    limits = settings.limits
+    return (
+        f"{shown(settings.store)}; {settings.workers} worker(s); at most "
+        f"{limits.max_sessions} sessions, each forgotten after {limits.session_ttl:.0f} s idle, "
+        f"with a journal of up to {limits.journal_bytes} bytes"
+    )
+
+
+def _serve(app: MockApp, config: uvicorn.Config, sock: socket.socket, files: list[Path]) -> int:
+    """Serve on ``sock`` in this process until a signal; the fixture watcher beside it."""
+    watcher = None
+    if files:
+        watcher = FixtureWatcher(files, on_change=app.reload_from_thread)
+        watcher.start()
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
     finally:
         if watcher is not None:
             watcher.stop()
+    if not server.started:
+        sys.stderr.write("mock-server: the app did not start (see the log above)\n")
+        return 2
     return 0
+
+
+RESTARTS_PER_MINUTE = 10
+"""Workers that die unasked are started again, at most this often (else the mock stops)."""
+
+
+def _supervise(
+    app: MockApp, config: uvicorn.Config, sock: socket.socket, files: list[Path], count: int
+) -> int:
+    """Fork ``count`` workers sharing ``sock`` (the fixture world loaded once, before), restart
+    any that dies unasked, and stop them all on SIGTERM or SIGINT."""
+    children: dict[int, int] = {}
+    stopping = False
+    restarts: list[float] = []
+
+    def spawn(index: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker: a server of its own over the shared socket
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            code = 1
+            try:
+                code = _serve(app, config, sock, files)
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        children[pid] = index
+        log.info("worker %d started (pid %d)", index + 1, pid)
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for index in range(count):
+        spawn(index)
+    failed = False
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        if pid not in children:
+            continue
+        index = children.pop(pid)
+        if stopping:
+            continue
+        log.error("worker %d (pid %d) exited unasked (status %d)", index + 1, pid, status)
+        now = time.monotonic()
+        restarts = [t for t in restarts if now - t < 60] + [now]
+        if len(restarts) > RESTARTS_PER_MINUTE:
+            log.error("workers keep dying (%d in a minute); stopping", len(restarts))
+            failed = True
+            stop(signal.SIGTERM, None)
+            continue
+        spawn(index)
+    log.info("all workers stopped")
+    return 1 if failed else 0
 
 
 def _warn_if_exposed(settings: Settings) -> None:

@@ -6,27 +6,55 @@ request holds the one it started with, so it never sees half of a reload.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
 
+from mock_server.clock import Clock
 from mock_server.craftkit import CraftkitApi
 from mock_server.firma import FirmaApi
 from mock_server.served import ServedApi
-from mock_server.sessions import Sessions
-from mock_server.store import MemoryStore, Store
+from mock_server.state import Backend, Sessions
+from mock_server.state.sessions import Base
 
 __all__ = ["Live"]
 
 
 class Live:
+    """Both APIs over one fixture world; :meth:`bind` attaches it to a back-end."""
+
     def __init__(self, craftkit: CraftkitApi, firma: FirmaApi) -> None:
         self.craftkit = craftkit
         self.firma = firma
         self.apis: list[ServedApi] = [craftkit, firma]
         self._by_name = {api.name: api for api in self.apis}
-        self.sessions = Sessions(self._seed)
+        self.base: Base = {
+            api.name: {collection: dict(rows) for collection, rows in api.seed().items()}
+            for api in self.apis
+        }
+        self.fingerprint = hashlib.sha256(
+            json.dumps(
+                {
+                    name: {"records": base, "about": self._by_name[name].describe()}
+                    for name, base in self.base.items()
+                },
+                sort_keys=True,
+                default=str,
+            ).encode()
+        ).hexdigest()[:16]
+        """Names this world: identical fixtures give identical fingerprints in every worker."""
+        self._sessions: Sessions | None = None
 
     def api(self, name: str) -> ServedApi:
         return self._by_name[name]
 
-    def _seed(self) -> Mapping[str, Store]:
-        return {api.name: MemoryStore(api.seed()) for api in self.apis}
+    async def bind(self, backend: Backend, clock: Clock) -> None:
+        """Serve this world from ``backend``: in the namespace it names (see
+        :meth:`~mock_server.state.base.Backend.world`), so a restart keeps every session."""
+        namespace = await backend.world(self.fingerprint)
+        self._sessions = Sessions(backend, namespace, self.base, clock=clock)
+
+    @property
+    def sessions(self) -> Sessions:
+        if self._sessions is None:
+            raise RuntimeError("Live.bind() first")
+        return self._sessions

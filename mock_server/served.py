@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mock_server.contract import Contract
-from mock_server.store import Record, Store
+from mock_server.state.base import Record
+from mock_server.state.sessions import SessionStore as Store
 
 __all__ = ["Handler", "ServedApi"]
 
@@ -37,19 +38,22 @@ class ServedApi(Protocol):
         """The fixture world as store rows: what a new or reset session starts from."""
         ...
 
-    def refusal(
+    async def refusal(
         self,
         request: Request,
-        store: Store,
+        store: Store | None,
         status: int,
         headers: Mapping[str, str],
         message: str | None = None,
     ) -> Response:
         """An error outside the handlers (unknown path 404, 405, bad ``Prefer``) in this
-        API's envelope."""
+        API's envelope; ``store`` is ``None`` when the session has none (a bad session
+        name, the store unreachable)."""
         ...
 
-    def answer_headers(self, request: Request, store: Store, status: int) -> Mapping[str, str]:
+    async def answer_headers(
+        self, request: Request, store: Store | None, status: int
+    ) -> Mapping[str, str]:
         """Headers this API adds to every answer, forced ones included (Firma's quota)."""
         ...
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mock_server._resources import bundled
+from mock_server.state.limits import Limits
 
 __all__ = ["DEFAULT_FIXTURES", "DEFAULT_SPECS", "Settings"]
 
@@ -42,3 +43,9 @@ class Settings:
     """Origins browsers may call from; empty: any local development origin."""
     admin_token: str | None = None
     """Required on ``/__mock`` when set; unset, only loopback clients may use it."""
+    store: str = "memory"
+    """Where sessions live: ``memory``, ``sqlite:///path`` or ``redis://host:port/db``."""
+    limits: Limits = field(default_factory=Limits)
+    """Bounds on sessions and their journals, in every store."""
+    workers: int = 1
+    """Worker processes serving one port (more than one needs a shared ``store``)."""

@@ -29,19 +29,17 @@ with warnings.catch_warnings():
     from connexion.validators import ParameterValidator
 
 from mock_server import _scope
-from mock_server._http import json_response
+from mock_server._http import json_response, problem_response
 from mock_server.clock import Clock, isoformat
 from mock_server.contract import Contract
 from mock_server.craftkit import signatures
 from mock_server.craftkit.world import check_record
 from mock_server.documented import DocumentedOperation
-from mock_server.faults import Fault
 from mock_server.firma import jwts
 from mock_server.fixtures import Problems, did_you_mean
 from mock_server.ids import canonical_uuid
 from mock_server.live import Live
-from mock_server.sessions import Session
-from mock_server.store import insert
+from mock_server.state import Session, StoreUnavailable, insert
 
 __all__ = ["BASE_PATH", "DOCUMENT", "ControlPlane"]
 
@@ -63,6 +61,15 @@ def _empty() -> Response:
 
 def _refuse(status: int, detail: str) -> ProblemException:
     return ProblemException(status=status, title=HTTPStatus(status).phrase, detail=detail)
+
+
+async def _store_unavailable(request: Any, exc: Exception) -> Response:
+    log.error("state store unreachable: %s; answering 503", exc)
+    return problem_response(
+        503,
+        f"the mock's state store is unreachable ({exc}); retry shortly",
+        headers={"Retry-After": "2"},
+    )
 
 
 class _NamedParameters(ParameterValidator):  # type: ignore[misc]
@@ -106,28 +113,28 @@ class ControlPlane:
             strict_validation=True,
             validator_map={"parameter": _NamedParameters},
         )
+        app.add_error_handler(StoreUnavailable, _store_unavailable)
         asgi: ASGIApp = app
         return asgi
 
     def _session(self) -> tuple[Live, Session]:
         # The world the request started with, even if --watch swapped it since.
         state = connexion.request.scope["state"]
-        live: Live = state[_scope.LIVE]
-        return live, live.sessions.get(state[_scope.SESSION_NAME])
+        return state[_scope.LIVE], state[_scope.SESSION]
 
     def _now(self) -> str:
         return isoformat(self._clock())
 
     async def reset(self) -> Response:
-        live, session = self._session()
-        live.sessions.reset(session.name)
+        _, session = self._session()
+        await session.reset()
         log.info("session %r reset to the fixtures", session.name)
         return _empty()
 
     async def get_state(self) -> Response:
         _, session = self._session()
-        craftkit = session.stores["craftkit"].records(signatures.COLLECTION)
-        firma = session.stores["firma"].records(jwts.COLLECTION)
+        craftkit = await session.store("craftkit").records(signatures.COLLECTION)
+        firma = await session.store("firma").records(jwts.COLLECTION)
         return _json(
             {
                 "session": session.name,
@@ -146,7 +153,10 @@ class ControlPlane:
         if problems.lines:
             raise _refuse(400, "; ".join(problems.lines))
         key = str(canonical_uuid(record["id"]))
-        if not session.stores["craftkit"].transition(signatures.COLLECTION, key, insert(record)):
+        inserted = await session.store("craftkit").transition(
+            signatures.COLLECTION, key, insert(record)
+        )
+        if not inserted:
             raise _refuse(
                 409,
                 f"body.id: a signature request {record['id']} already exists "
@@ -162,8 +172,9 @@ class ControlPlane:
         key = canonical_uuid(id)
         url = connexion.request.url
         outcome: signatures.EventOutcome = signatures.NotFound()
+        now = self._now()  # read once: decide may run more than once
         if key is not None:
-            outcome = session.stores["craftkit"].transition(
+            outcome = await session.store("craftkit").transition(
                 signatures.COLLECTION,
                 key,
                 lambda record: signatures.apply_event(
@@ -171,7 +182,7 @@ class ControlPlane:
                     body["event"],
                     recipient_id=body.get("recipientId"),
                     message=body.get("message"),
-                    now=self._now(),
+                    now=now,
                     base_url=f"{url.scheme}://{url.netloc}",
                 ),
             )
@@ -220,9 +231,10 @@ class ControlPlane:
             "signing_request_id": ids["signing_request_id"],
             "revoked_at": None,
         }
-        if not session.stores["firma"].transition(
+        inserted = await session.store("firma").transition(
             jwts.COLLECTION, record["jwt_id"], insert(record)
-        ):
+        )
+        if not inserted:
             raise _refuse(
                 409,
                 f"body.jwt_id: a JWT {record['jwt_id']} already exists "
@@ -245,17 +257,17 @@ class ControlPlane:
                 after = datetime.fromisoformat(since.upper()).timestamp()
             except ValueError as exc:
                 raise _refuse(400, f"since: {since!r} is not an RFC 3339 date-time") from exc
-        entries = session.journal.entries(api=api, operation=operation, status=status, since=after)
-        return _json({"requests": [entry.to_json() for entry in entries]}, 200)
+        entries = await session.journal(api=api, operation=operation, status=status, since=after)
+        return _json({"requests": [entry.body for entry in entries]}, 200)
 
     async def clear_requests(self) -> Response:
         _, session = self._session()
-        session.journal.clear()
+        await session.clear_journal()
         return _empty()
 
     async def list_faults(self) -> Response:
         _, session = self._session()
-        return _json({"faults": [fault.to_json() for fault in session.faults.all()]}, 200)
+        return _json({"faults": [fault.to_json() for fault in await session.faults()]}, 200)
 
     async def add_fault(self, body: dict[str, Any]) -> Response:
         _, session = self._session()
@@ -278,16 +290,14 @@ class ControlPlane:
             raise _refuse(400, "give at least one of status, delay_ms and drop")
         if status is not None and drop:
             raise _refuse(400, "drop and status exclude each other (a dropped call gets no status)")
-        fault = session.faults.add(
-            Fault.new(
-                api, operation, status=status, delay_ms=delay_ms, drop=drop, times=body.get("times")
-            )
+        fault = await session.add_fault(
+            api, operation, status=status, delay_ms=delay_ms, drop=drop, times=body.get("times")
         )
         log.info("session %r: fault set %s", session.name, fault.to_json())
         return _json(fault.to_json(), 201)
 
     async def clear_faults(self) -> Response:
         _, session = self._session()
-        count = session.faults.clear()
+        count = await session.clear_faults()
         log.info("session %r: %d faults removed", session.name, count)
         return _empty()

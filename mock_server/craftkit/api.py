@@ -19,7 +19,8 @@ from mock_server.craftkit.world import KEY_PREFIXES, CraftkitWorld
 from mock_server.ids import canonical_uuid
 from mock_server.issues import flatten
 from mock_server.served import Handler
-from mock_server.store import Record, Store
+from mock_server.state.base import Record
+from mock_server.state.sessions import SessionStore as Store
 
 __all__ = ["CANCEL_BODY", "CraftkitApi"]
 
@@ -52,17 +53,19 @@ class CraftkitApi:
     def seed(self) -> dict[str, list[tuple[str, Record]]]:
         return self.world.seed()
 
-    def refusal(
+    async def refusal(
         self,
         request: Request,
-        store: Store,
+        store: Store | None,
         status: int,
         headers: Mapping[str, str],
         message: str | None = None,
     ) -> Response:
         return error_response(status, message, headers=headers)
 
-    def answer_headers(self, request: Request, store: Store, status: int) -> dict[str, str]:
+    async def answer_headers(
+        self, request: Request, store: Store | None, status: int
+    ) -> dict[str, str]:
         return {}
 
     async def cancel_signature(self, request: Request, store: Store) -> Response:
@@ -72,7 +75,7 @@ class CraftkitApi:
             key = canonical_uuid(request.path_params.get("id", ""))
             outcome: signatures.CancelOutcome = signatures.NotFound()
             if key is not None:
-                outcome = store.transition(
+                outcome = await store.transition(
                     signatures.COLLECTION,
                     key,
                     lambda record: signatures.cancel(record, project=project),

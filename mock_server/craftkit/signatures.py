@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mock_server.store import Decision, Record
+from mock_server.state.base import Decision, Record
 
 __all__ = [
     "COLLECTION",

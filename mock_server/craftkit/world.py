@@ -28,7 +28,7 @@ from mock_server.craftkit import signatures
 from mock_server.craftkit.signatures import EXTRA_KEYS, TERMINAL, public_body
 from mock_server.fixtures import FixtureFile, Problems, did_you_mean
 from mock_server.ids import canonical_uuid
-from mock_server.store import Decision, Record
+from mock_server.state.base import Decision, Record
 
 __all__ = [
     "KEY_PREFIXES",

@@ -21,7 +21,8 @@ from mock_server.firma.world import FirmaWorld
 from mock_server.ids import canonical_uuid
 from mock_server.issues import flatten
 from mock_server.served import Handler
-from mock_server.store import Record, Store
+from mock_server.state.base import Record
+from mock_server.state.sessions import SessionStore as Store
 
 __all__ = ["REVOKE", "REVOKE_BODY", "FirmaApi"]
 
@@ -70,22 +71,27 @@ class FirmaApi:
     def seed(self) -> dict[str, list[tuple[str, Record]]]:
         return self.world.seed()
 
-    def refusal(
+    async def refusal(
         self,
         request: Request,
-        store: Store,
+        store: Store | None,
         status: int,
         headers: Mapping[str, str],
         message: str | None = None,
     ) -> Response:
         return error_response(
-            status, message, headers={**headers, **self.answer_headers(request, store, status)}
+            status,
+            message,
+            headers={**headers, **(await self.answer_headers(request, store, status))},
         )
 
-    def answer_headers(self, request: Request, store: Store, status: int) -> dict[str, str]:
-        """The caller's quota, peeked (a refused or forced answer counts no write)."""
-        key = _presented_key(request)
-        quota = self.limiter.peek(store, key if key in self.world.keys else None)
+    async def answer_headers(
+        self, request: Request, store: Store | None, status: int
+    ) -> dict[str, str]:
+        """The caller's quota, peeked (a refused or forced answer counts no write); a
+        fresh window's without a store (a bad session name, the store unreachable)."""
+        key = _presented_key(request) if store is not None else None
+        quota = await self.limiter.peek(store, key if key in self.world.keys else None)
         headers = quota.headers()
         if status == 429:
             headers["Retry-After"] = str(quota.retry_after)
@@ -95,9 +101,9 @@ class FirmaApi:
         key = _presented_key(request)
         workspace = self.world.keys.get(key) if key else None
         if key is None or workspace is None:
-            quota = self.limiter.peek(store, None)
+            quota = await self.limiter.peek(store, None)
             return error_response(401, "Invalid API key", headers=quota.headers())
-        quota = self.limiter.write(store, key)
+        quota = await self.limiter.write(store, key)
         try:
             if quota.exceeded:
                 raise FirmaError(
@@ -106,12 +112,11 @@ class FirmaApi:
                     {"retry_after": quota.retry_after},
                 )
             jwt_id = await self._jwt_id(request)
-            outcome = store.transition(
+            now = isoformat(self.clock())  # read once: decide may run more than once
+            outcome = await store.transition(
                 jwts.COLLECTION,
                 jwt_id,
-                lambda record: jwts.revoke(
-                    record, workspace=workspace, now=isoformat(self.clock())
-                ),
+                lambda record: jwts.revoke(record, workspace=workspace, now=now),
             )
         except FirmaError as refused:
             return error_response(refused.status, refused.message, refused.details, quota.headers())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mock_server.store import Decision, Record
+from mock_server.state.base import Decision, Record
 
 __all__ = [
     "COLLECTION",

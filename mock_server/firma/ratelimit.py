@@ -10,7 +10,8 @@ import math
 from dataclasses import dataclass
 
 from mock_server.clock import Clock
-from mock_server.store import Decision, Record, Store
+from mock_server.state.base import Decision, Record
+from mock_server.state.sessions import SessionStore
 
 __all__ = ["COLLECTION", "WINDOW_SECONDS", "Quota", "RateLimiter"]
 
@@ -47,10 +48,13 @@ class RateLimiter:
     The windows live in the session's store (collection ``rate_windows``), so
     each ``X-Mock-Session`` has its own quota and a reset restores it.
 
-    >>> from mock_server.store import MemoryStore
+    >>> import asyncio
+    >>> from mock_server.state import SessionStore
+    >>> from mock_server.state.memory import MemoryBackend
     >>> clock = iter([100.0, 101.0, 102.0]).__next__
-    >>> limiter, store = RateLimiter(2, clock), MemoryStore({})
-    >>> [limiter.write(store, "k").exceeded for _ in range(3)]
+    >>> limiter = RateLimiter(2, clock)
+    >>> store = SessionStore(MemoryBackend(), "ns", "s", "firma", {})
+    >>> [asyncio.run(limiter.write(store, "k")).exceeded for _ in range(3)]
     [False, False, True]
     """
 
@@ -58,7 +62,7 @@ class RateLimiter:
         self.limit = limit
         self._clock = clock
 
-    def write(self, store: Store, key: str) -> Quota:
+    async def write(self, store: SessionStore, key: str) -> Quota:
         """Count one write by ``key`` and say whether it is over the limit."""
         now = self._clock()
 
@@ -66,13 +70,13 @@ class RateLimiter:
             start, used = _current(window, now)
             return Decision((start, used + 1), {"start": start, "used": used + 1})
 
-        start, used = store.transition(COLLECTION, key, count)
+        start, used = await store.transition(COLLECTION, key, count)
         return self._quota(start, used, now)
 
-    def peek(self, store: Store, key: str | None) -> Quota:
+    async def peek(self, store: SessionStore | None, key: str | None) -> Quota:
         """The standing of ``key`` without counting (unauthenticated or refused routes)."""
         now = self._clock()
-        window = store.get(COLLECTION, key) if key else None
+        window = await store.get(COLLECTION, key) if key and store is not None else None
         start, used = _current(window, now)
         return self._quota(start, used, now)
 

@@ -44,7 +44,7 @@ async def test_good_edit_is_served_and_every_session_restarts(
             }
         )
         write(fixture, data)
-        assert app.reload() is True
+        assert await app.reload() is True
         assert (await mock.revoke({"jwt_id": NEW_JWT})).status_code == 200
         again = await mock.revoke({"jwt_id": ACTIVE[0]["jwt_id"]})
         assert again.status_code == 200, "a reload must restart sessions from the new fixtures"
@@ -65,11 +65,11 @@ async def test_bad_edit_is_logged_and_the_last_good_world_stays(
         data["jwts"][0]["workspace"] = "ws_acmee"
         write(fixture, data)
         with caplog.at_level(logging.ERROR, logger="mock_server"):
-            assert app.reload() is False
+            assert await app.reload() is False
         assert "jwts[0]" in caplog.text and "did you mean 'ws_acme'" in caplog.text
         repeat = await mock.revoke({"jwt_id": ACTIVE[1]["jwt_id"]}, key=FIRMA_ACME_KEYS[1])
         assert repeat.status_code == 400, "the old world, with its state, must stay live"
         fixture.write_text("api: firma\njwts: [")
         with caplog.at_level(logging.ERROR, logger="mock_server"):
-            assert app.reload() is False
+            assert await app.reload() is False
         assert "firma.yaml" in caplog.text

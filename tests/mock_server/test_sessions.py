@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from mock_server import Settings, create_app, sessions
+from mock_server import Settings, create_app
 from mock_server.app import MockApp
+from mock_server.state import Limits
 from tests.conftest import (
     FIRMA_ACME_KEYS,
     ContractClient,
@@ -111,14 +112,14 @@ async def test_a_new_session_starts_from_the_fixtures_not_from_the_default(
     mock: ContractClient,
 ) -> None:
     assert (await mock.cancel(IN_FLIGHT[0]["id"])).status_code == 200
-    assert "fresh" not in mock.app.live.sessions.names()
+    assert "fresh" not in (await mock.app.live.sessions.names())
 
     assert await world(mock, "fresh") == FIXTURE_STATE
 
-    assert "fresh" in mock.app.live.sessions.names()
+    assert "fresh" in (await mock.app.live.sessions.names())
     first_use_by_vendor_call = await mock.cancel(IN_FLIGHT[0]["id"], headers=session("vendor"))
     assert first_use_by_vendor_call.status_code == 200
-    assert "vendor" in mock.app.live.sessions.names()
+    assert "vendor" in (await mock.app.live.sessions.names())
 
 
 @pytest.mark.own_app  # the default session, or the app's session cap
@@ -192,7 +193,7 @@ async def test_malformed_names_are_refused_on_every_path(
     names_mock: ContractClient, name: bytes
 ) -> None:
     headers = {b"X-Mock-Session": name}
-    known = set(names_mock.app.live.sessions.names())
+    known = set(await names_mock.app.live.sessions.names())
 
     control = await names_mock.http.get("/__mock/state", headers=headers)
     craftkit = await names_mock.cancel(IN_FLIGHT[0]["id"], headers=headers)
@@ -207,7 +208,7 @@ async def test_malformed_names_are_refused_on_every_path(
     assert firma.status_code == 400
     assert firma.json()["error"] == "Bad Request"
     assert "X-Mock-Session" in firma.json()["message"]
-    assert set(names_mock.app.live.sessions.names()) <= known, "a refused name made a session"
+    assert set(await names_mock.app.live.sessions.names()) <= known, "a refused name made a session"
     assert await world(names_mock) == FIXTURE_STATE, "a refused request reached a session"
 
 
@@ -215,7 +216,7 @@ async def test_malformed_names_are_refused_on_every_path(
 async def test_past_the_cap_the_least_recently_used_session_is_forgotten(
     mock: ContractClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sessions, "MAX_SESSIONS", 2)
+    monkeypatch.setattr(mock.app.backend, "limits", Limits(max_sessions=2))
     assert (await mock.cancel(IN_FLIGHT[0]["id"], headers=session("one"))).status_code == 200
     assert (await mock.cancel(IN_FLIGHT[0]["id"], headers=session("two"))).status_code == 200
     assert (await mock.http.get("/__mock/state", headers=session("one"))).status_code == 200
@@ -223,7 +224,7 @@ async def test_past_the_cap_the_least_recently_used_session_is_forgotten(
     third = await mock.cancel(IN_FLIGHT[0]["id"], headers=session("three"))
 
     assert third.status_code == 200, "a new session past the cap must still be served"
-    assert sorted(mock.app.live.sessions.names()) == ["one", "three"]
+    assert sorted(await mock.app.live.sessions.names()) == ["one", "three"]
     again = await mock.cancel(IN_FLIGHT[0]["id"], headers=session("one"))
     assert again.status_code == 409, "the recently used session must keep its state"
     fresh = await mock.cancel(IN_FLIGHT[0]["id"], headers=session("two"))

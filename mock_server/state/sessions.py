@@ -1,0 +1,219 @@
+"""Sessions: isolated worlds, one per ``X-Mock-Session`` name, over any back-end.
+
+A session is the fixture world (the *base*, in memory, shared by every session)
+plus what its clients changed (in the back-end). Creating one costs nothing;
+``POST /__mock/reset`` forgets its changes, journal and faults, in every worker.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from mock_server.state.base import (
+    Backend,
+    Decide,
+    Fault,
+    JournalEntry,
+    Logged,
+    Outcome,
+    Record,
+    Touched,
+    clone,
+)
+from mock_server.state.limits import DEFAULT_SESSION
+
+__all__ = [
+    "DEFAULT_SESSION",
+    "HEADER",
+    "Base",
+    "Session",
+    "SessionRefused",
+    "SessionStore",
+    "Sessions",
+]
+
+HEADER = b"x-mock-session"
+"""The request header naming the session, as ASGI spells it."""
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+
+Base = Mapping[str, Mapping[str, Mapping[str, Record]]]
+"""The fixture world: API name -> collection -> key -> record, in fixture order."""
+
+
+class SessionRefused(Exception):
+    """The ``X-Mock-Session`` header is not a session name."""
+
+
+class SessionStore:
+    """One API's records in one session: the fixtures, overlaid with what changed.
+
+    What the handlers get. Reads return copies; the only write is :meth:`transition`.
+    """
+
+    def __init__(
+        self, backend: Backend, namespace: str, session: str, api: str, base: Mapping[str, Any]
+    ) -> None:
+        self._backend = backend
+        self._namespace = namespace
+        self._session = session
+        self._api = api
+        self._base: Mapping[str, Mapping[str, Record]] = base
+
+    def _table(self, collection: str) -> str:
+        return f"{self._api}.{collection}"
+
+    async def get(self, collection: str, key: str) -> Record | None:
+        """The record as this session sees it, or ``None``."""
+        changed = await self._backend.get(
+            self._namespace, self._session, self._table(collection), key
+        )
+        if changed is not None:
+            return changed
+        record = self._base.get(collection, {}).get(key)
+        return clone(record) if record is not None else None
+
+    async def records(self, collection: str) -> list[Record]:
+        """Every record: the fixtures' in their order (as changed), then the new ones."""
+        changed = dict(
+            await self._backend.changed(self._namespace, self._session, self._table(collection))
+        )
+        base = self._base.get(collection, {})
+        rows = [changed.pop(key, None) or clone(record) for key, record in base.items()]
+        return rows + list(changed.values())
+
+    async def transition(self, collection: str, key: str, decide: Decide[Outcome]) -> Outcome:
+        """Atomically: read the record (``None`` if absent), decide, store the replacement."""
+        return await self._backend.transition(
+            self._namespace,
+            self._session,
+            self._table(collection),
+            key,
+            self._base.get(collection, {}).get(key),
+            decide,
+        )
+
+
+class Session:
+    """One session as a request sees it: its stores, journal and faults."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        namespace: str,
+        name: str,
+        base: Base,
+        touched: Touched | None = None,
+    ) -> None:
+        self.name = name
+        self._backend = backend
+        self._namespace = namespace
+        self._base = base
+        self.created = touched.created if touched else False
+        """This request found no such session: it starts from the fixtures."""
+        self._has_faults = touched.has_faults if touched else True
+
+    def store(self, api: str) -> SessionStore:
+        return SessionStore(self._backend, self._namespace, self.name, api, self._base[api])
+
+    async def reset(self) -> None:
+        await self._backend.reset(self._namespace, self.name)
+
+    async def log(self, entry: JournalEntry) -> None:
+        await self._backend.log(self._namespace, self.name, entry)
+
+    async def journal(
+        self,
+        *,
+        api: str | None = None,
+        operation: str | None = None,
+        status: int | None = None,
+        since: float | None = None,
+    ) -> list[Logged]:
+        """Entries matching every filter given (``since``: at or after, epoch seconds)."""
+        return [
+            e
+            for e in await self._backend.journal(self._namespace, self.name)
+            if (api is None or e.api == api)
+            and (operation is None or e.operation == operation)
+            and (status is None or e.status == status)
+            and (since is None or e.at >= since)
+        ]
+
+    async def clear_journal(self) -> None:
+        await self._backend.clear_journal(self._namespace, self.name)
+
+    async def faults(self) -> list[Fault]:
+        return await self._backend.faults(self._namespace, self.name)
+
+    async def add_fault(
+        self,
+        api: str,
+        operation: str,
+        *,
+        status: int | None = None,
+        delay_ms: int = 0,
+        drop: bool = False,
+        times: int | None = None,
+    ) -> Fault:
+        return await self._backend.add_fault(
+            self._namespace,
+            self.name,
+            api=api,
+            operation=operation,
+            status=status,
+            delay_ms=delay_ms,
+            drop=drop,
+            times=times,
+        )
+
+    async def clear_faults(self) -> int:
+        return await self._backend.clear_faults(self._namespace, self.name)
+
+    async def take_fault(self, api: str, operation: str) -> Fault | None:
+        """The fault for this call, if any, counting it against its ``times``."""
+        if not self._has_faults:  # the common case: no round trip
+            return None
+        return await self._backend.take_fault(self._namespace, self.name, api, operation)
+
+
+class Sessions:
+    """The sessions of one fixture world (a namespace of the back-end).
+
+    >>> import asyncio
+    >>> from mock_server.state.memory import MemoryBackend
+    >>> sessions = Sessions(MemoryBackend(), "ns", {"firma": {}}, clock=lambda: 0.0)
+    >>> asyncio.run(sessions.open("suite-a")).created
+    True
+    >>> asyncio.run(sessions.open("suite-a")).created
+    False
+    """
+
+    def __init__(self, backend: Backend, namespace: str, base: Base, *, clock: Any) -> None:
+        self.backend = backend
+        self.namespace = namespace
+        self._base = base
+        self._clock = clock
+
+    @staticmethod
+    def name_of(header: str | None) -> str:
+        """The session a header value selects; raises :class:`SessionRefused` if malformed."""
+        if header is None or not header.strip():
+            return DEFAULT_SESSION
+        name = header.strip()
+        if not _NAME.fullmatch(name):
+            raise SessionRefused(
+                f"X-Mock-Session: {name[:80]!r} is not a session name (1-64 characters: "
+                "letters, digits, '.', '_', ':', '-'; starting with a letter or digit)"
+            )
+        return name
+
+    async def open(self, name: str) -> Session:
+        """The session called ``name`` for one request: created if new, its idle time reset."""
+        touched = await self.backend.touch(self.namespace, name, self._clock())
+        return Session(self.backend, self.namespace, name, self._base, touched)
+
+    async def names(self) -> list[str]:
+        return await self.backend.sessions(self.namespace)

@@ -1,0 +1,306 @@
+"""What every back-end must do (issue #11): the same tests, memory / SQLite / Redis.
+
+Two clients of one store stand for two workers (or hosts): what one changes, the
+other sees. The memory store has one client only (it is one process's own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from mock_server.state import Backend, Decision, Limits, Record, insert
+from mock_server.state.journal import Entry, Exchange
+from tests.state.conftest import BackendFactory
+
+pytestmark = pytest.mark.anyio
+
+TABLE = "craftkit.signature_requests"
+SENT: Record = {"id": "a", "status": "sent"}
+
+
+def cancel(record: Record | None) -> Decision[str]:
+    if record is None:
+        return Decision("404")
+    if record["status"] != "sent":
+        return Decision("409")
+    return Decision("200", {**record, "status": "cancelled"})
+
+
+def entry(path: str = "/v1/x", *, at: float = 1.0, body: bytes = b"", status: int = 200) -> Entry:
+    return Entry(
+        at=at,
+        session="s",
+        api="craftkit",
+        operation="cancelSignature",
+        simulated=None,
+        method="POST",
+        path=path,
+        query="",
+        status=status,
+        request=Exchange.of([(b"authorization", b"Bearer ck_x")], body, len(body)),
+        response=Exchange.of([], b"{}", 2),
+        duration_ms=1.0,
+    )
+
+
+# --- records -------------------------------------------------------------------------
+
+
+async def test_a_record_never_changed_reads_as_absent_and_transitions_from_the_base(
+    backend: Backend, ns: str
+) -> None:
+    assert await backend.get(ns, "s", TABLE, "a") is None
+    assert await backend.transition(ns, "s", TABLE, "a", SENT, cancel) == "200"
+    assert await backend.get(ns, "s", TABLE, "a") == {"id": "a", "status": "cancelled"}
+    assert await backend.transition(ns, "s", TABLE, "a", SENT, cancel) == "409"
+
+
+async def test_a_refused_decision_stores_nothing(backend: Backend, ns: str) -> None:
+    assert await backend.transition(ns, "s", TABLE, "a", None, cancel) == "404"
+    assert await backend.changed(ns, "s", TABLE) == []
+
+
+async def test_changed_lists_records_in_the_order_of_their_first_change(
+    backend: Backend, ns: str
+) -> None:
+    for key in ("c", "a", "b"):
+        await backend.transition(ns, "s", TABLE, key, None, insert({"id": key}))
+    await backend.transition(ns, "s", TABLE, "c", {"id": "c"}, lambda r: Decision(0, {"id": "C"}))
+    assert await backend.changed(ns, "s", TABLE) == [
+        ("c", {"id": "C"}),
+        ("a", {"id": "a"}),
+        ("b", {"id": "b"}),
+    ]
+
+
+async def test_sessions_namespaces_and_tables_are_isolated(backend: Backend, ns: str) -> None:
+    await backend.transition(ns, "s", TABLE, "a", SENT, cancel)
+    assert await backend.get(ns, "other", TABLE, "a") is None
+    assert await backend.get(ns + "x", "s", TABLE, "a") is None
+    assert await backend.get(ns, "s", "firma.jwts", "a") is None
+
+
+async def test_reads_hand_out_copies(backend: Backend, ns: str) -> None:
+    await backend.transition(ns, "s", TABLE, "k", None, insert({"list": [1]}))
+    copy = await backend.get(ns, "s", TABLE, "k")
+    assert copy is not None
+    copy["list"].append(2)
+    assert await backend.get(ns, "s", TABLE, "k") == {"list": [1]}
+
+
+async def test_records_keep_json_types_exactly(backend: Backend, ns: str) -> None:
+    record: Record = {"n": 1, "f": 1.5, "t": True, "z": None, "s": "é\u2028", "l": [{"x": []}]}
+    await backend.transition(ns, "s", TABLE, "k", None, insert(record))
+    assert await backend.get(ns, "s", TABLE, "k") == record
+
+
+async def test_concurrent_transitions_from_several_clients_apply_exactly_once(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    clients = [make_backend() for _ in range(3)]
+    for client in clients:
+        await client.open()
+    outcomes = await asyncio.gather(
+        *(clients[i % 3].transition(ns, "s", TABLE, "a", SENT, cancel) for i in range(60))
+    )
+    assert Counter(outcomes) == {"200": 1, "409": 59}
+
+
+async def test_concurrent_counters_lose_no_update(make_backend: BackendFactory, ns: str) -> None:
+    clients = [make_backend() for _ in range(2)]
+    for client in clients:
+        await client.open()
+
+    def increment(record: Record | None) -> Decision[None]:
+        return Decision(None, {"n": (record or {"n": 0})["n"] + 1})
+
+    await asyncio.gather(
+        *(
+            clients[i % 2].transition(ns, "s", "firma.rate_windows", "k", None, increment)
+            for i in range(100)
+        )
+    )
+    assert await clients[0].get(ns, "s", "firma.rate_windows", "k") == {"n": 100}
+
+
+# --- sessions ------------------------------------------------------------------------
+
+
+async def test_touch_creates_once_and_reports_faults(backend: Backend, ns: str) -> None:
+    first = await backend.touch(ns, "s", 100.0)
+    again = await backend.touch(ns, "s", 101.0)
+    assert (first.created, again.created) == (True, False)
+    assert not again.has_faults
+    await backend.add_fault(
+        ns, "s", api="firma", operation="op", status=500, delay_ms=0, drop=False, times=None
+    )
+    assert (await backend.touch(ns, "s", 102.0)).has_faults
+
+
+async def test_reset_forgets_changes_journal_and_faults_but_not_other_sessions(
+    backend: Backend, ns: str
+) -> None:
+    for name in ("s", "t"):
+        await backend.touch(ns, name, 1.0)
+        await backend.transition(ns, name, TABLE, "a", SENT, cancel)
+        await backend.log(ns, name, entry())
+        await backend.add_fault(
+            ns, name, api="craftkit", operation="op", status=500, delay_ms=0, drop=False, times=2
+        )
+    await backend.reset(ns, "s")
+    assert await backend.get(ns, "s", TABLE, "a") is None
+    assert await backend.journal(ns, "s") == []
+    assert await backend.faults(ns, "s") == []
+    assert await backend.get(ns, "t", TABLE, "a") is not None
+    assert len(await backend.journal(ns, "t")) == 1
+    assert len(await backend.faults(ns, "t")) == 1
+    assert "s" in await backend.sessions(ns), "a reset session still exists"
+
+
+async def test_past_the_cap_the_least_recently_used_session_is_forgotten_never_default(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    backend = make_backend(Limits(max_sessions=2))
+    await backend.open()
+    await backend.touch(ns, "default", 1.0)
+    await backend.transition(ns, "default", TABLE, "a", SENT, cancel)
+    await backend.touch(ns, "one", 2.0)
+    await backend.transition(ns, "one", TABLE, "a", SENT, cancel)
+    await backend.touch(ns, "two", 3.0)
+    assert sorted(await backend.sessions(ns)) == ["default", "two"]
+    assert await backend.get(ns, "one", TABLE, "a") is None, "a forgotten session's data stays"
+    assert await backend.get(ns, "default", TABLE, "a") is not None
+
+
+async def test_an_idle_session_expires_and_starts_again(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    backend = make_backend(Limits(session_ttl=10))
+    await backend.open()
+    await backend.touch(ns, "s", 100.0)
+    await backend.transition(ns, "s", TABLE, "a", SENT, cancel)
+    await backend.touch(ns, "t", 105.0)
+    assert not (await backend.touch(ns, "s", 109.0)).created
+    later = await backend.touch(ns, "s", 120.0)
+    assert later.created, "idle beyond the TTL: a new session"
+    assert await backend.get(ns, "s", TABLE, "a") is None
+    await backend.touch(ns, "u", 200.0)
+    assert "t" not in await backend.sessions(ns), "an idle session is swept by others' requests"
+
+
+async def test_forget_deletes_a_namespace(backend: Backend, ns: str) -> None:
+    await backend.touch(ns, "s", 1.0)
+    await backend.transition(ns, "s", TABLE, "a", SENT, cancel)
+    await backend.forget(ns)
+    assert await backend.sessions(ns) == []
+    assert await backend.get(ns, "s", TABLE, "a") is None
+
+
+async def test_world_keeps_the_namespace_of_the_same_fixtures_and_moves_on_a_change(
+    make_backend: BackendFactory, store_url: str
+) -> None:
+    first, second = make_backend(), make_backend()
+    await first.open()
+    await second.open()
+    fingerprint = f"fp-{id(first)}"
+    namespace = await first.world(fingerprint)
+    assert await second.world(fingerprint) == namespace, "workers agree on the namespace"
+    changed = await first.world(fingerprint + "-edited")
+    assert changed != namespace
+    assert await second.world(fingerprint + "-edited") == changed
+
+
+# --- journal -------------------------------------------------------------------------
+
+
+async def test_the_journal_lists_every_client_s_entries_in_order(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    clients = [make_backend(), make_backend()]
+    for client in clients:
+        await client.open()
+    for index in range(10):
+        await clients[index % 2].log(ns, "s", entry(f"/p/{index}", at=float(index)))
+    logged = await clients[1].journal(ns, "s")
+    assert [e.body["request"]["path"] for e in logged] == [f"/p/{i}" for i in range(10)]
+    assert [e.id for e in logged] == sorted({e.id for e in logged}), "ids increase, no repeats"
+    assert logged[3].at == 3.0 and logged[3].api == "craftkit" and logged[3].status == 200
+    assert logged[3].body["id"] == logged[3].id
+    assert logged[0].body["request"]["headers"]["authorization"] == "Bearer [redacted]"
+
+
+async def test_the_journal_keeps_the_newest_entries_within_its_byte_cap(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    backend = make_backend(Limits(journal_bytes=20_000))
+    await backend.open()
+    for index in range(30):
+        await backend.log(ns, "s", entry(f"/p/{index}", body=b"x" * 1000))
+    logged = await backend.journal(ns, "s")
+    paths = [e.body["request"]["path"] for e in logged]
+    assert 5 < len(paths) < 20, paths
+    assert paths[-1] == "/p/29" and paths == [f"/p/{i}" for i in range(30 - len(paths), 30)]
+
+
+async def test_clearing_the_journal_keeps_ids_increasing(backend: Backend, ns: str) -> None:
+    await backend.log(ns, "s", entry())
+    before = (await backend.journal(ns, "s"))[0].id
+    await backend.clear_journal(ns, "s")
+    assert await backend.journal(ns, "s") == []
+    await backend.log(ns, "s", entry())
+    assert (await backend.journal(ns, "s"))[0].id > before
+
+
+# --- faults --------------------------------------------------------------------------
+
+
+async def add(backend: Backend, ns: str, **fields: Any) -> Any:
+    defaults: dict[str, Any] = {
+        "api": "firma",
+        "operation": "op",
+        "status": 429,
+        "delay_ms": 0,
+        "drop": False,
+        "times": None,
+    }
+    return await backend.add_fault(ns, "s", **(defaults | fields))
+
+
+async def test_faults_are_consulted_in_the_order_set_and_counted_down(
+    backend: Backend, ns: str
+) -> None:
+    first = await add(backend, ns, status=429, times=1)
+    second = await add(backend, ns, status=500, times=None)
+    await add(backend, ns, operation="other", status=401)
+    assert first.id < second.id
+    assert [f.status for f in await backend.faults(ns, "s")] == [429, 500, 401]
+    taken = await backend.take_fault(ns, "s", "firma", "op")
+    assert taken is not None and taken.status == 429
+    assert [f.status for f in await backend.faults(ns, "s")] == [500, 401]
+    for _ in range(3):
+        again = await backend.take_fault(ns, "s", "firma", "op")
+        assert again is not None and again.status == 500 and again.remaining is None
+    assert await backend.take_fault(ns, "s", "craftkit", "op") is None
+    assert await backend.clear_faults(ns, "s") == 2
+    assert await backend.take_fault(ns, "s", "firma", "other") is None
+
+
+async def test_a_fault_with_times_answers_that_many_times_across_clients(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    clients = [make_backend() for _ in range(3)]
+    for client in clients:
+        await client.open()
+    await add(clients[0], ns, status=503, times=3, delay_ms=5, drop=False)
+    taken = await asyncio.gather(
+        *(clients[i % 3].take_fault(ns, "s", "firma", "op") for i in range(30))
+    )
+    hits = [t for t in taken if t is not None]
+    assert len(hits) == 3
+    assert sorted(t.remaining or 0 for t in hits) == [1, 2, 3]
+    assert hits[0].to_json()["delay_ms"] == 5
+    assert await clients[2].faults(ns, "s") == []
