@@ -19,6 +19,7 @@ CODES = {
     409: "conflict",
     500: "internal_error",
     502: "signature_provider_error",
+    503: "service_unavailable",
 }
 
 _MESSAGES = {

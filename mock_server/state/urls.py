@@ -12,7 +12,7 @@ from mock_server.state.memory import MemoryBackend
 
 __all__ = ["EXAMPLES", "StoreUrlError", "open_backend", "shown"]
 
-EXAMPLES = "memory"
+EXAMPLES = "memory, redis://127.0.0.1:6379/0"
 
 
 class StoreUrlError(StartupError):
@@ -48,6 +48,10 @@ def open_backend(
     scheme = urlsplit(url).scheme if "://" in url else url
     if url == "memory":
         return MemoryBackend(limits)
+    if scheme in ("redis", "rediss"):
+        from mock_server.state.redis import RedisBackend
+
+        return RedisBackend.from_url(url, limits=limits, environ=environ or {})
     raise StoreUrlError(
         f"--store {shown(url)!r}: unknown scheme {scheme!r}; give one of {EXAMPLES}"
     )

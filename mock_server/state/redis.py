@@ -1,0 +1,435 @@
+"""The Redis back-end: any number of workers on any number of hosts share one world.
+
+Through redis-py's asyncio client. Every read-modify-write is one atomic step on
+the server: a transition is an optimistic compare-and-set (read, ``decide`` in
+Python, then a Lua script that writes only if the record is still what was read,
+else the transition reads and decides again); sessions, the journal and faults
+are Lua scripts. No locks are taken, so a worker killed at any point leaves
+nothing held. A standalone Redis (or a primary with replicas) is needed: the
+scripts touch keys they derive, which Redis Cluster does not allow.
+
+Key layout (``{p}`` = ``mock:{namespace}``)::
+
+    mock:world                 hash: the fixture fingerprint last served -> namespace
+    mock:seq                   counter: journal and fault ids, first-change order
+    {p}:sessions               zset: session -> last used (epoch seconds)
+    {p}:s:{session}:rec        hash: "table<US>key" -> record (JSON)
+    {p}:s:{session}:order      zset: "table<US>key" -> order of first change
+    {p}:s:{session}:journal    list: "id JSON", oldest first
+    {p}:s:{session}:jbytes     counter: bytes in the journal list
+    {p}:s:{session}:faults     list: fault (JSON), in the order consulted
+
+Durability is Redis's own (``appendonly``, ``save``): README says which to choose.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from mock_server.state.base import (
+    Decide,
+    Fault,
+    JournalEntry,
+    Logged,
+    Outcome,
+    Record,
+    StoreUnavailable,
+    Touched,
+    clone,
+)
+from mock_server.state.limits import DEFAULT_SESSION, Limits
+
+__all__ = ["CONNECTIONS", "TIMEOUT", "RedisBackend"]
+
+TIMEOUT = 2.0
+"""Seconds any one command may take (connecting included) before the request gets a 503."""
+CONNECTIONS = 32
+"""Connections each worker keeps to Redis at most; more concurrent requests queue for one."""
+MAX_RETRIES = 100
+"""Compare-and-set attempts of one transition before giving up (only under heavy contention)."""
+
+_SEP = "\x1f"  # between table and key in a record's field name
+
+_SESSION_KEYS = ("rec", "order", "journal", "jbytes", "faults")
+
+# Lua helpers shared by the scripts: delete one session's keys.
+_DROP = """
+local function drop(prefix, name)
+  redis.call('DEL', prefix .. name .. ':rec', prefix .. name .. ':order',
+    prefix .. name .. ':journal', prefix .. name .. ':jbytes', prefix .. name .. ':faults')
+end
+"""
+
+# KEYS: sessions zset. ARGV: name, now, ttl, max, session prefix, default name.
+_TOUCH = (
+    _DROP
+    + """
+local name, now, ttl, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local prefix, default = ARGV[5], ARGV[6]
+local created = 0
+local last = redis.call('ZSCORE', KEYS[1], name)
+if not last then
+  created = 1
+elseif name ~= default and now - tonumber(last) > ttl then
+  created = 1
+  drop(prefix, name)
+end
+redis.call('ZADD', KEYS[1], now, name)
+local idle = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - ttl), 'LIMIT', 0, 8)
+for _, old in ipairs(idle) do
+  if old ~= default and old ~= name then
+    drop(prefix, old)
+    redis.call('ZREM', KEYS[1], old)
+  end
+end
+local over = redis.call('ZCARD', KEYS[1]) - max
+if over > 0 then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, over)
+  for _, old in ipairs(oldest) do
+    if over > 0 and old ~= default and old ~= name then
+      drop(prefix, old)
+      redis.call('ZREM', KEYS[1], old)
+      over = over - 1
+    end
+  end
+end
+return {created, redis.call('LLEN', prefix .. name .. ':faults')}
+"""
+)
+
+# KEYS: rec hash, order zset, seq. ARGV: field, expected ('' with ARGV[4]='1': absent), new, absent
+_CAS = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[4] == '1' then
+  if current then return 0 end
+elseif current ~= ARGV[2] then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+if ARGV[4] == '1' then
+  redis.call('ZADD', KEYS[2], 'NX', redis.call('INCR', KEYS[3]), ARGV[1])
+end
+return 1
+"""
+
+# KEYS: journal list, jbytes, seq. ARGV: payload (JSON), cap in bytes. Returns the id.
+_LOG = """
+local id = redis.call('INCR', KEYS[3])
+local item = id .. ' ' .. ARGV[1]
+redis.call('RPUSH', KEYS[1], item)
+local total = redis.call('INCRBY', KEYS[2], #item)
+local cap = tonumber(ARGV[2])
+while total > cap and redis.call('LLEN', KEYS[1]) > 1 do
+  local dropped = redis.call('LPOP', KEYS[1])
+  total = redis.call('DECRBY', KEYS[2], #dropped)
+end
+return id
+"""
+
+# KEYS: faults list. ARGV: api, operation. Returns the fault as it was, or nil.
+_TAKE = """
+local faults = redis.call('LRANGE', KEYS[1], 0, -1)
+for index, item in ipairs(faults) do
+  local fault = cjson.decode(item)
+  if fault.api == ARGV[1] and fault.operation == ARGV[2] then
+    if fault.remaining == cjson.null then
+      return item
+    end
+    if fault.remaining <= 1 then
+      redis.call('LREM', KEYS[1], 1, item)
+    else
+      fault.remaining = fault.remaining - 1
+      redis.call('LSET', KEYS[1], index - 1, cjson.encode(fault))
+    end
+    return item
+  end
+end
+return nil
+"""
+
+# KEYS: mock:world, mock:seq. ARGV: fingerprint. Returns the namespace.
+_WORLD = """
+if redis.call('HGET', KEYS[1], 'fingerprint') == ARGV[1] then
+  return redis.call('HGET', KEYS[1], 'namespace')
+end
+local namespace = ARGV[1] .. '.' .. redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1], 'namespace', namespace)
+return namespace
+"""
+
+# KEYS: faults list. Returns how many there were.
+_CLEAR = """
+local count = redis.call('LLEN', KEYS[1])
+redis.call('DEL', KEYS[1])
+return count
+"""
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, AuthenticationError):
+        return f"authentication failed ({exc}): check the password in the URL or $REDIS_PASSWORD"
+    if isinstance(exc, RedisTimeoutError):
+        return f"no answer within {TIMEOUT:g} s"
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+class RedisBackend:
+    """State in one Redis database, shared by every worker and host pointed at it."""
+
+    def __init__(self, client: aioredis.Redis, *, url: str, limits: Limits) -> None:
+        self.url = url
+        self.limits = limits
+        self._client = client
+        self._touch = client.register_script(_TOUCH)
+        self._cas = client.register_script(_CAS)
+        self._log = client.register_script(_LOG)
+        self._take = client.register_script(_TAKE)
+        self._world = client.register_script(_WORLD)
+        self._clear = client.register_script(_CLEAR)
+
+    @classmethod
+    def from_url(cls, url: str, *, limits: Limits, environ: Mapping[str, str]) -> RedisBackend:
+        """``redis://[[user]:password@]host[:port][/db]`` or ``rediss://``; without a password
+        in the URL, ``$REDIS_PASSWORD`` if set."""
+        from mock_server.state.urls import StoreUrlError, shown
+
+        parts = urlsplit(url)
+        if not parts.hostname:
+            raise StoreUrlError(
+                f"--store {shown(url)!r}: no host; write redis://HOST:PORT/DB, "
+                "e.g. redis://127.0.0.1:6379/0"
+            )
+        db = parts.path.strip("/") or "0"
+        if not db.isdigit():
+            raise StoreUrlError(
+                f"--store {shown(url)!r}: {db!r} is not a database number; write "
+                "redis://HOST:PORT/DB with DB a number, e.g. redis://127.0.0.1:6379/0"
+            )
+        try:
+            parts.port  # noqa: B018 - raises on a port out of range or not a number
+        except ValueError as exc:
+            raise StoreUrlError(f"--store {shown(url)!r}: {exc}") from exc
+        password = None if parts.password else environ.get("REDIS_PASSWORD") or None
+        # Requests beyond the pool wait for a connection (up to TIMEOUT), never fail at once.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=CONNECTIONS,
+            timeout=TIMEOUT,
+            password=password,
+            socket_timeout=TIMEOUT,
+            socket_connect_timeout=TIMEOUT,
+            retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 2),
+            decode_responses=True,
+            health_check_interval=30,
+        )
+        return cls(aioredis.Redis(connection_pool=pool), url=shown(url), limits=limits)
+
+    async def _call(self, awaitable: Any) -> Any:
+        try:
+            return await awaitable
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(_reason(exc)) from exc
+        except ResponseError as exc:  # MISCONF, READONLY, OOM...: the server refuses writes
+            raise StoreUnavailable(_reason(exc)) from exc
+        except RedisError as exc:
+            raise StoreUnavailable(_reason(exc)) from exc
+
+    async def open(self) -> None:
+        await self._call(self._client.ping())
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    @staticmethod
+    def _prefix(namespace: str) -> str:
+        return f"mock:{namespace}"
+
+    def _key(self, namespace: str, session: str, what: str) -> str:
+        return f"mock:{namespace}:s:{session}:{what}"
+
+    async def world(self, fingerprint: str) -> str:
+        namespace = await self._call(
+            self._world(keys=["mock:world", "mock:seq"], args=[fingerprint])
+        )
+        return str(namespace)
+
+    async def forget(self, namespace: str) -> None:
+        pattern = f"{self._prefix(namespace)}:*"
+        batch: list[str] = []
+        async for key in self._client.scan_iter(match=pattern, count=500):
+            batch.append(key)
+            if len(batch) >= 500:
+                await self._call(self._client.unlink(*batch))
+                batch.clear()
+        if batch:
+            await self._call(self._client.unlink(*batch))
+
+    async def touch(self, namespace: str, session: str, now: float) -> Touched:
+        created, faults = await self._call(
+            self._touch(
+                keys=[f"{self._prefix(namespace)}:sessions"],
+                args=[
+                    session,
+                    repr(now),
+                    repr(self.limits.session_ttl),
+                    self.limits.max_sessions,
+                    f"{self._prefix(namespace)}:s:",
+                    DEFAULT_SESSION,
+                ],
+            )
+        )
+        return Touched(created=bool(created), has_faults=bool(faults))
+
+    async def reset(self, namespace: str, session: str) -> None:
+        keys = [self._key(namespace, session, what) for what in _SESSION_KEYS]
+        await self._call(self._client.delete(*keys))
+
+    async def sessions(self, namespace: str) -> list[str]:
+        names = await self._call(self._client.zrange(f"{self._prefix(namespace)}:sessions", 0, -1))
+        return list(names)
+
+    async def get(self, namespace: str, session: str, table: str, key: str) -> Record | None:
+        raw = await self._call(
+            self._client.hget(self._key(namespace, session, "rec"), table + _SEP + key)
+        )
+        return json.loads(raw) if raw is not None else None
+
+    async def changed(self, namespace: str, session: str, table: str) -> list[tuple[str, Record]]:
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.zrange(self._key(namespace, session, "order"), 0, -1)
+            pipe.hgetall(self._key(namespace, session, "rec"))
+            order, records = await self._call(pipe.execute())
+        prefix = table + _SEP
+        return [
+            (field[len(prefix) :], json.loads(records[field]))
+            for field in order
+            if field.startswith(prefix) and field in records
+        ]
+
+    async def transition(
+        self,
+        namespace: str,
+        session: str,
+        table: str,
+        key: str,
+        base: Record | None,
+        decide: Decide[Outcome],
+    ) -> Outcome:
+        records = self._key(namespace, session, "rec")
+        field = table + _SEP + key
+        for _ in range(MAX_RETRIES):
+            raw = await self._call(self._client.hget(records, field))
+            current = (
+                json.loads(raw) if raw is not None else clone(base) if base is not None else None
+            )
+            decision = decide(current)
+            if decision.replacement is None:
+                return decision.outcome
+            new = json.dumps(decision.replacement, ensure_ascii=False, separators=(",", ":"))
+            absent = "1" if raw is None else "0"
+            written = await self._call(
+                self._cas(
+                    keys=[records, self._key(namespace, session, "order"), "mock:seq"],
+                    args=[field, raw or "", new, absent],
+                )
+            )
+            if written:
+                return decision.outcome
+        raise StoreUnavailable(f"{table} {key}: still contended after {MAX_RETRIES} attempts")
+
+    async def log(self, namespace: str, session: str, entry: JournalEntry) -> None:
+        payload = {
+            "at": entry.at,
+            "api": entry.api,
+            "operation": entry.operation,
+            "status": entry.status,
+            "body": entry.to_json(0),
+        }
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        await self._call(
+            self._log(
+                keys=[
+                    self._key(namespace, session, "journal"),
+                    self._key(namespace, session, "jbytes"),
+                    "mock:seq",
+                ],
+                args=[text, self.limits.journal_bytes],
+            )
+        )
+
+    async def journal(self, namespace: str, session: str) -> list[Logged]:
+        items = await self._call(
+            self._client.lrange(self._key(namespace, session, "journal"), 0, -1)
+        )
+        logged = []
+        for item in items:
+            id_text, _, text = item.partition(" ")
+            payload = json.loads(text)
+            body = payload["body"]
+            body["id"] = int(id_text)
+            logged.append(
+                Logged(
+                    int(id_text),
+                    payload["at"],
+                    payload["api"],
+                    payload["operation"],
+                    payload["status"],
+                    body,
+                )
+            )
+        return logged
+
+    async def clear_journal(self, namespace: str, session: str) -> None:
+        await self._call(
+            self._client.delete(
+                self._key(namespace, session, "journal"), self._key(namespace, session, "jbytes")
+            )
+        )
+
+    async def add_fault(
+        self,
+        namespace: str,
+        session: str,
+        *,
+        api: str,
+        operation: str,
+        status: int | None,
+        delay_ms: int,
+        drop: bool,
+        times: int | None,
+    ) -> Fault:
+        id = await self._call(self._client.incr("mock:seq"))
+        fault = Fault(int(id), api, operation, status, delay_ms, drop, times)
+        await self._call(
+            self._client.rpush(self._key(namespace, session, "faults"), json.dumps(fault.to_json()))
+        )
+        return fault
+
+    async def faults(self, namespace: str, session: str) -> list[Fault]:
+        items = await self._call(
+            self._client.lrange(self._key(namespace, session, "faults"), 0, -1)
+        )
+        return [Fault.from_json(json.loads(item)) for item in items]
+
+    async def clear_faults(self, namespace: str, session: str) -> int:
+        count = await self._call(self._clear(keys=[self._key(namespace, session, "faults")]))
+        return int(count)
+
+    async def take_fault(
+        self, namespace: str, session: str, api: str, operation: str
+    ) -> Fault | None:
+        item = await self._call(
+            self._take(keys=[self._key(namespace, session, "faults")], args=[api, operation])
+        )
+        return Fault.from_json(json.loads(item)) if item is not None else None
