@@ -11,7 +11,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast lint install lock clean check-python-versions
+.PHONY: run test test-fast lint install lock clean check-python-versions redis-server
 
 install: $(STAMP)
 
@@ -36,7 +36,7 @@ PYTEST_PATHS := tests mock_server conformance --doctest-modules --ignore=conform
 PYTEST_WORKERS ?= auto
 
 # The whole suite, as CI runs it; prints how long it took (measured, not asserted).
-test: $(STAMP)
+test: $(STAMP) redis-server
 	@date +%s > $(VENV)/.test-started
 	$(MAKE) --no-print-directory check-python-versions
 	$(MAKE) --no-print-directory lint
@@ -45,8 +45,15 @@ test: $(STAMP)
 	@echo "make test: passed in $$(( $$(date +%s) - $$(cat $(VENV)/.test-started) )) s"
 
 # The edit-test loop: in-process tests only (no servers, no sockets), under a minute.
-test-fast: $(STAMP)
+# Redis is ensured all the same: the store's behaviour suite runs on every back-end.
+test-fast: $(STAMP) redis-server
 	$(BIN)/pytest $(PYTEST_PATHS) -m "not e2e and not loopback" -q $(PYTEST_ARGS)
+
+# The tests start Redis servers of their own (tests/_redis.py) from Debian's
+# redis-server: prints its path; installs it when missing and run as root with apt-get
+# (as CI is: a clean clone), starting no service; else says in one line how, and fails.
+redis-server:
+	@tools/ensure_redis_server
 
 # What ARCHITECTURE.md and STYLE.md state, enforced: lint rules (incl. who may read
 # the environment), formatting, and who may import whom (import-linter contracts).

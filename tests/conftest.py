@@ -24,6 +24,12 @@ from conformance.responses import ResponseValidator
 from mock_server import Settings, create_app
 from mock_server.app import MockApp
 
+# A real redis-server per worker, its URL emptied per test, servers of a test's own
+# (the fixtures are in tests/_redis.py; re-exported by name so that pytest sees them).
+from tests._redis import redis_server as redis_server
+from tests._redis import redis_server_factory as redis_server_factory
+from tests._redis import redis_url as redis_url
+
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = {
     "craftkit": ROOT / "specs/craftkit.openapi.yaml",

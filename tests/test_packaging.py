@@ -7,6 +7,7 @@ whose imports of those modules fail, as they would in such an install.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -201,3 +202,36 @@ def test_the_changelog_has_a_section_for_this_version() -> None:
     assert re.search(rf"^## \[{re.escape(VERSION)}\]", changelog, re.MULTILINE), (
         f"CHANGELOG.md has no '## [{VERSION}]' section"
     )
+
+
+def _check_python_versions() -> Any:
+    """tools/check_python_versions.py, imported from its path (tools/ is no package)."""
+    path = ROOT / "tools/check_python_versions.py"
+    spec = importlib.util.spec_from_file_location("check_python_versions", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("version", "needed"), [("3.11", ["async-timeout>=4.0.3"]), ("3.12", []), ("3.13", [])]
+)
+def test_check_python_versions_adds_what_only_the_target_python_needs(
+    version: str, needed: list[str]
+) -> None:
+    """redis needs async-timeout before 3.11.3: pip on a later 3.11 leaves it out, so the
+    tool resolves it again for 3.11 (at 3.11.0), as a plain requirement."""
+    tool = _check_python_versions()
+    redis = {
+        "metadata": {
+            "name": "redis",
+            "requires_dist": [
+                "async-timeout>=4.0.3; python_full_version < '3.11.3'",
+                "hiredis>=3.2.0; extra == 'hiredis'",
+            ],
+        }
+    }
+    missed = tool.left_out(version, ["redis>=6.2"], [redis])
+    assert [tool.unconditional(req) for _, req in missed] == needed
+    assert all(source == "redis" for source, _ in missed)

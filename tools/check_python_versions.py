@@ -8,8 +8,11 @@ wheel for that version fails the resolution, and the failure names the pin.
 
 pip evaluates environment markers for the interpreter that runs it, not the target
 version, so the script then evaluates every resolved package's requirements for the
-target itself and fails on one the resolution left out; it also fails on a resolved
-package that constraints.txt does not pin (``make lock`` was not run).
+target itself (at X.Y.0, the earliest patch release: redis needs async-timeout before
+3.11.3) and resolves again with the ones pip left out added as plain requirements, so
+that they too must have a pinned wheel; a few rounds at most. It fails on a resolved
+package that constraints.txt does not pin (``make lock`` was not run: it pins only
+what the Python running it needs, so such a pin is added by hand).
 
 Fast: pip resolves from a wheelhouse (``.venv/wheelhouse``) of the wheels an earlier
 run fetched, without asking an index; only when that fails (a pin changed, a first
@@ -85,10 +88,11 @@ def required(req: Requirement, env: dict[str, str], extras: list[str]) -> bool:
     return any(req.marker.evaluate({**env, "extra": extra}) for extra in extras or [""])
 
 
-def missing_for_target(
+def left_out(
     version: str, top_level: list[str], installed: list[dict[str, Any]]
-) -> list[str]:
-    """Requirements that hold on ``version`` but that pip (judging by its own Python) skipped."""
+) -> list[tuple[str, Requirement]]:
+    """Requirements that hold on ``version`` but that pip (judging by its own Python) skipped,
+    each with the name of the package that asks for it."""
     env = marker_environment(version)
     names = {canonicalize_name(item["metadata"]["name"]) for item in installed}
     wanted = [(Requirement(r), [""], "pyproject.toml") for r in top_level]
@@ -97,11 +101,20 @@ def missing_for_target(
         extras = item.get("requested_extras") or [""]
         wanted += [(Requirement(r), extras, meta["name"]) for r in meta.get("requires_dist", [])]
     return sorted(
-        f"{source} requires {req} on {version}, and pip running on "
-        f"{sys.version_info.major}.{sys.version_info.minor} left it out"
-        for req, extras, source in wanted
-        if required(req, env, extras) and canonicalize_name(req.name) not in names
+        (
+            (source, req)
+            for req, extras, source in wanted
+            if required(req, env, extras) and canonicalize_name(req.name) not in names
+        ),
+        key=str,
     )
+
+
+def unconditional(req: Requirement) -> str:
+    """``req`` without its marker: for the target it holds (``left_out`` said so)."""
+    plain = Requirement(str(req))
+    plain.marker = None
+    return str(plain)
 
 
 def _pip(*args: str) -> subprocess.Popen[str]:
@@ -153,6 +166,65 @@ def explain(version: str, output: str) -> list[str]:
     return [*(f"  {line}" for line in lines), *hints]
 
 
+MAX_ROUNDS = 4
+
+
+def resolve_all(
+    versions: list[str], wanted: dict[str, list[str]], args: argparse.Namespace, work: Path
+) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """Resolve ``wanted[v]`` for each version, in parallel: what pip would install, by
+    version, and the problems of the versions it could not resolve."""
+    problems: list[str] = []
+    flags: dict[str, list[str]] = {}
+    for v in versions:
+        reqs_file = work / f"requirements-{v}.txt"
+        reqs_file.write_text("\n".join(wanted[v]) + "\n", encoding="utf-8")
+        flags[v] = _for_target(v, reqs_file, args.constraints.resolve())
+    reports = {v: work / f"report-{v}.json" for v in versions}
+    # 1. From the wheels an earlier run fetched: enough whenever the pins did not change.
+    runs = {v: resolve(flags[v], args.wheelhouse, reports[v]) for v in versions}
+    outputs = {v: run.communicate()[0] for v, run in runs.items()}
+    missing = [v for v, run in runs.items() if run.returncode != 0]
+    # 2. Otherwise fetch the pinned wheels from the indexes (pip's cache spares
+    # repeated downloads), into the wheelhouse, and resolve again.
+    incoming = {v: work / f"incoming-{v}" for v in missing}
+    fetches = {v: fetch(flags[v], incoming[v]) for v in missing}
+    for version, process in fetches.items():
+        output, _ = process.communicate()
+        if process.returncode != 0:
+            problems.append(f"{version}: pip could not fetch every pin as a wheel:")
+            problems += explain(version, output)
+            continue
+        for wheel in incoming[version].glob("*.whl"):
+            wheel.replace(args.wheelhouse / wheel.name)
+        runs[version] = resolve(flags[version], args.wheelhouse, reports[version])
+        outputs[version] = runs[version].communicate()[0]
+    resolved: dict[str, list[dict[str, Any]]] = {}
+    for version, process in runs.items():
+        if version in fetches and fetches[version].returncode != 0:
+            continue  # reported above
+        if process.returncode != 0:
+            problems.append(f"{version}: pip could not resolve the pins from wheels:")
+            problems += explain(version, outputs[version])
+            continue
+        report = json.loads(reports[version].read_text(encoding="utf-8"))
+        resolved[version] = report["install"]
+    return resolved, problems
+
+
+def unpinned(
+    version: str, installed: list[dict[str, Any]], pins: dict[str, str], constraints: str
+) -> list[str]:
+    """Resolved packages whose version is not the one constraints.txt pins."""
+    return [
+        f"{version}: {name} {got} is not pinned in {constraints} (run make lock; "
+        "a package needed only on another Python is pinned by hand)"
+        for item in installed
+        for name, got in [(item["metadata"]["name"], item["metadata"]["version"])]
+        if pins.get(canonicalize_name(name)) != got
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("versions", nargs="*", help="default: the pyproject classifiers' 3.X")
@@ -174,47 +246,31 @@ def main(argv: list[str] | None = None) -> int:
     problems: list[str] = []
     args.wheelhouse.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="check-python-versions-") as name:
-        tmp = Path(name)
-        reqs_file = tmp / "requirements.txt"
-        reqs_file.write_text("\n".join(top_level) + "\n", encoding="utf-8")
-        flags = {v: _for_target(v, reqs_file, args.constraints.resolve()) for v in versions}
-        reports = {v: tmp / f"report-{v}.json" for v in versions}
-        # 1. From the wheels an earlier run fetched: enough whenever the pins did not change.
-        runs = {v: resolve(flags[v], args.wheelhouse, reports[v]) for v in versions}
-        outputs = {v: run.communicate()[0] for v, run in runs.items()}
-        missing = [v for v, run in runs.items() if run.returncode != 0]
-        # 2. Otherwise fetch the pinned wheels from the indexes (pip's cache spares
-        # repeated downloads), into the wheelhouse, and resolve again.
-        incoming = {v: tmp / f"incoming-{v}" for v in missing}
-        fetches = {v: fetch(flags[v], incoming[v]) for v in missing}
-        for version, process in fetches.items():
-            output, _ = process.communicate()
-            if process.returncode != 0:
-                problems.append(f"{version}: pip could not fetch every pin as a wheel:")
-                problems += explain(version, output)
-                continue
-            for wheel in incoming[version].glob("*.whl"):
-                wheel.replace(args.wheelhouse / wheel.name)
-            runs[version] = resolve(flags[version], args.wheelhouse, reports[version])
-            outputs[version] = runs[version].communicate()[0]
-        for version, process in runs.items():
-            if version in fetches and fetches[version].returncode != 0:
-                continue  # reported above
-            if process.returncode != 0:
-                problems.append(f"{version}: pip could not resolve the pins from wheels:")
-                problems += explain(version, outputs[version])
-                continue
-            report = json.loads(reports[version].read_text(encoding="utf-8"))
-            installed: list[dict[str, Any]] = report["install"]
-            for item in installed:
-                name, got = item["metadata"]["name"], item["metadata"]["version"]
-                if pins.get(canonicalize_name(name)) != got:
-                    problems.append(
-                        f"{version}: {name} {got} is not pinned in {args.constraints.name} "
-                        "(run make lock)"
-                    )
-            missed = missing_for_target(version, top_level, installed)
-            problems += [f"{version}: {m}" for m in missed]
+        # Each round resolves the versions whose requirements grew in the round before
+        # (by those pip left out): a chain of conditional requirements is short.
+        wanted = {v: list(top_level) for v in versions}
+        pending = list(versions)
+        for round_ in range(MAX_ROUNDS):
+            work = Path(name) / f"round-{round_}"
+            work.mkdir()
+            resolved, failed = resolve_all(pending, wanted, args, work)
+            problems += failed
+            pending = []
+            for version, installed in resolved.items():
+                missed = left_out(version, wanted[version], installed)
+                if not missed:
+                    problems += unpinned(version, installed, pins, args.constraints.name)
+                elif round_ + 1 < MAX_ROUNDS:
+                    wanted[version] += [unconditional(req) for _, req in missed]
+                    pending.append(version)
+                else:
+                    problems += [
+                        f"{version}: {source} requires {req} on {version}, and pip running on "
+                        f"{sys.version_info.major}.{sys.version_info.minor} left it out"
+                        for source, req in missed
+                    ]
+            if not pending:
+                break
     seconds = time.monotonic() - started
     if problems:
         sys.stderr.write("check-python-versions: FAILED\n" + "\n".join(problems) + "\n")
