@@ -233,7 +233,7 @@ class RedisBackend:
             decode_responses=True,
             health_check_interval=30,
         )
-        return cls(aioredis.Redis(connection_pool=pool), url=shown(url), limits=limits)
+        return cls(aioredis.Redis.from_pool(pool), url=shown(url), limits=limits)
 
     async def _call(self, awaitable: Any) -> Any:
         try:
