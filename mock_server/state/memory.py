@@ -22,11 +22,14 @@ from mock_server.state.limits import DEFAULT_SESSION, Limits
 __all__ = ["MemoryBackend"]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Session:
+    """What one session changed; empty containers are shared until first written (an idle
+    session costs a few hundred bytes)."""
+
     last_used: float
     changes: dict[str, dict[str, Record]] = field(default_factory=dict)
-    journal: deque[tuple[int, JournalEntry]] = field(default_factory=deque)
+    journal: deque[tuple[int, JournalEntry]] | None = None
     journal_bytes: int = 0
     faults: list[Fault] = field(default_factory=list)
 
@@ -138,6 +141,8 @@ class MemoryBackend:
     async def log(self, namespace: str, session: str, entry: JournalEntry) -> None:
         with self._lock:
             state = self._session(namespace, session)
+            if state.journal is None:
+                state.journal = deque()
             state.journal.append((next(self._ids), entry))
             state.journal_bytes += entry.size
             while state.journal_bytes > self.limits.journal_bytes and len(state.journal) > 1:
@@ -146,13 +151,13 @@ class MemoryBackend:
 
     async def journal(self, namespace: str, session: str) -> list[Logged]:
         with self._lock:
-            entries = list(self._session(namespace, session).journal)
+            entries = list(self._session(namespace, session).journal or ())
         return [Logged(id, e.at, e.api, e.operation, e.status, e.to_json(id)) for id, e in entries]
 
     async def clear_journal(self, namespace: str, session: str) -> None:
         with self._lock:
             state = self._session(namespace, session)
-            state.journal.clear()
+            state.journal = None
             state.journal_bytes = 0
 
     async def add_fault(
