@@ -14,6 +14,7 @@ that got its answer finds it in the journal, on any worker.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server import _scope
 from mock_server.clock import Clock, isoformat
+from mock_server.state.base import StoreUnavailable
+
+_log = logging.getLogger("mock_server.journal")
 
 __all__ = ["BODY_LIMIT", "HEADER_LIMIT", "Entry", "Exchange", "capture", "redact"]
 
@@ -176,6 +180,12 @@ async def capture(
             return
         logged = True
         state = scope.get("state", {})
+        try:
+            await _log_entry(state)
+        except StoreUnavailable as exc:  # the answer still goes out; only its record is lost
+            _log.warning("%s %s not journalled: %s", scope["method"], scope["path"], exc)
+
+    async def _log_entry(state: dict[str, Any]) -> None:
         await log(
             Entry(
                 at=at,

@@ -1,0 +1,66 @@
+"""``capture``: an exchange is logged before its answer's last byte, and a store that fails
+to log it never costs the client its answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.types import Message, Receive, Scope, Send
+
+from mock_server.state import StoreUnavailable
+from mock_server.state.journal import Entry, capture
+
+pytestmark = pytest.mark.anyio
+
+
+async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"a", "more_body": True})
+    await send({"type": "http.response.body", "body": b"b"})
+
+
+def scope() -> Scope:
+    return {"type": "http", "method": "POST", "path": "/x", "headers": [], "state": {}}
+
+
+async def run(log: Any) -> list[Message]:
+    sent: list[Message] = []
+    bodies = [{"type": "http.request", "body": b"{}", "more_body": False}]
+
+    async def receive() -> Message:
+        return bodies.pop(0) if bodies else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await capture(answer, scope(), receive, send, log=log, clock=lambda: 5.0)
+    return sent
+
+
+async def test_the_entry_is_logged_before_the_last_byte_goes_out() -> None:
+    order: list[str] = []
+    sent: list[Message] = []
+
+    async def log(entry: Entry) -> None:
+        order.append(f"logged after {len(sent)} messages")
+        assert entry.status == 200 and entry.request.body == b"{}"
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await capture(answer, scope(), receive, send, log=log, clock=lambda: 5.0)
+    assert order == ["logged after 2 messages"], "logged before the final body message"
+    assert len(sent) == 3
+
+
+async def test_a_store_that_cannot_log_still_lets_the_answer_out() -> None:
+    async def log(entry: Entry) -> None:
+        raise StoreUnavailable("gone")
+
+    sent = await run(log)
+    assert [m.get("body") for m in sent[1:]] == [b"a", b"b"]
+    assert sent[-1].get("more_body", False) is False
