@@ -89,8 +89,14 @@ class Contract:
             validator_cls, checker, dialect = OAS31Validator, oas31_format_checker, DRAFT202012
         resource = Resource.from_contents(dict(self.document), default_specification=dialect)
         registry: Registry[Any] = Registry().with_resource(uri, resource)
+        # Compiled on the subschema itself, with the resolver of its place in the document:
+        # a root {"$ref": ...} would be resolved through the registry on every call (4x).
+        resolved = registry.resolver(base_uri=uri).lookup(f"{uri}#{quote(pointer)}")
         validator: Validator = validator_cls(
-            {"$ref": f"{uri}#{quote(pointer)}"}, registry=registry, format_checker=checker
+            resolved.contents,
+            registry=registry,
+            _resolver=resolved.resolver,
+            format_checker=checker,
         )
         self._validators[pointer] = validator
         return validator
