@@ -12,7 +12,7 @@ from mock_server.state.memory import MemoryBackend
 
 __all__ = ["EXAMPLES", "StoreUrlError", "open_backend", "shown"]
 
-EXAMPLES = "memory"
+EXAMPLES = "memory, sqlite:///relative/mock.db, sqlite:////absolute/mock.db"
 
 
 class StoreUrlError(StartupError):
@@ -48,6 +48,10 @@ def open_backend(
     scheme = urlsplit(url).scheme if "://" in url else url
     if url == "memory":
         return MemoryBackend(limits)
+    if urlsplit(url).scheme.lower() == "sqlite":
+        from mock_server.state.sqlite import SqliteBackend  # lazily: only when used
+
+        return SqliteBackend.from_url(url, limits=limits)
     raise StoreUrlError(
         f"--store {shown(url)!r}: unknown scheme {scheme!r}; give one of {EXAMPLES}"
     )
