@@ -395,21 +395,21 @@ class SqliteBackend:
         executor.shutdown(wait=True)
 
     async def world(self, fingerprint: str) -> str:
+        """The namespace is the fingerprint itself, so workers that saw different edits on
+        their way (a file read half-written) still end in the same namespace; a change of
+        world deletes every other namespace's data, and any left in this one from an
+        earlier time it was served, so it starts afresh."""
+
         def job(connection: sqlite3.Connection) -> str:
             row = connection.execute("SELECT value FROM meta WHERE key = 'world'").fetchone()
-            if row is not None:
-                served = json.loads(row[0])
-                if served["fingerprint"] == fingerprint:
-                    return str(served["namespace"])
-            counter = connection.execute("SELECT value FROM meta WHERE key = 'worlds'").fetchone()
-            number = int(counter[0]) + 1 if counter is not None else 1
-            namespace = f"{fingerprint}.{number}"
-            served = {"fingerprint": fingerprint, "namespace": namespace}
-            connection.executemany(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                [("world", json.dumps(served)), ("worlds", str(number))],
+            if row is not None and row[0] == fingerprint:
+                return fingerprint
+            for table in (*_SESSION_TABLES, "sessions"):
+                connection.execute(f"DELETE FROM {table}")
+            connection.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('world', ?)", (fingerprint,)
             )
-            return namespace
+            return fingerprint
 
         return await self._call(job, durable=True)
 

@@ -209,3 +209,56 @@ async def test_a_decide_that_raises_rolls_back_and_releases_the_lock(tmp_path: P
     finally:
         await first.close()
         await second.close()
+
+
+# --- worlds ----------------------------------------------------------------------------
+
+
+async def test_a_second_worker_adopting_an_edited_world_keeps_what_changed_since(
+    tmp_path: Path,
+) -> None:
+    first = await opened(tmp_path / "mock.db")
+    second = await opened(tmp_path / "mock.db")
+    try:
+        old = await first.world("fixtures-1")
+        assert await second.world("fixtures-1") == old
+        new = await first.world("fixtures-2")  # the first worker sees the edit
+        await first.forget(old)
+        assert await first.transition(new, "s", TABLE, "a", SENT, cancel) == "200"
+        assert await second.world("fixtures-2") == new  # then the second one
+        await second.forget(old)
+        assert await second.transition(new, "s", TABLE, "a", SENT, cancel) == "409"
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_workers_that_saw_different_edits_on_the_way_end_in_one_namespace(
+    tmp_path: Path,
+) -> None:
+    """One worker read the file half-written (a world of its own), then whole."""
+    first = await opened(tmp_path / "mock.db")
+    second = await opened(tmp_path / "mock.db")
+    try:
+        await first.world("fixtures-1")
+        settled = await first.world("fixtures-2")
+        assert await second.world("fixtures-half-written") != settled
+        assert await second.world("fixtures-2") == settled
+        assert await first.world("fixtures-2") == settled
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_world_served_again_later_starts_afresh(tmp_path: Path) -> None:
+    backend = await opened(tmp_path / "mock.db")
+    try:
+        namespace = await backend.world("fixtures-1")
+        await backend.touch(namespace, "s", 1.0)
+        await backend.transition(namespace, "s", TABLE, "a", SENT, cancel)
+        await backend.world("fixtures-2")  # a restart with other fixtures (no forget)
+        again = await backend.world("fixtures-1")  # and back
+        assert await backend.get(again, "s", TABLE, "a") is None
+        assert await backend.sessions(again) == []
+    finally:
+        await backend.close()
