@@ -227,10 +227,8 @@ class SqliteBackend:
         self, job: Callable[[sqlite3.Connection], T], deadline: float, durable: bool, write: bool
     ) -> T:
         left = deadline - time.monotonic()
-        if left <= 0:
-            raise StoreUnavailable(
-                f"{self.path} is locked by another process beyond {self.busy_timeout:g} s"
-            )
+        if left <= 0:  # queued behind others' lock waits, or behind too many requests
+            raise StoreUnavailable(f"{self.path} busy beyond {self.busy_timeout:g} s")
         try:
             connection = self._connect()
             busy_ms = max(int(left * 1000), 1)
