@@ -44,7 +44,7 @@ examples:
   mock-server --fixtures bundled:firma my-craftkit.yaml
                                                the same, naming the bundled file
   mock-server --watch --fixtures my.yaml       reload my.yaml whenever it is saved
-  mock-server --store sqlite:///tmp/mock.db    sessions survive restarts (and kill -9)
+  mock-server --store sqlite:///mock.db        sessions survive restarts (and kill -9)
   mock-server --workers 4 --store redis://127.0.0.1:6379/0
                                                4 processes on one port, one shared world
   MOCK_ADMIN_TOKEN=s3cret mock-server --host 0.0.0.0
@@ -69,7 +69,9 @@ fixtures:
 
 state (--store):
   memory             the default: this process only, lost when it stops
-  sqlite:///PATH     a file: survives restarts and kill -9; workers on one host share it
+  sqlite:///PATH     a SQLite file, PATH relative to the working directory; four slashes
+                     for an absolute one (sqlite:////var/lib/mock/mock.db); created if
+                     absent. Survives restarts and kill -9; workers on one host share it
   redis://HOST:PORT/DB (or rediss://; password in the URL or $REDIS_PASSWORD)
                      workers on any number of hosts share one world
   Records, Firma's rate windows, sessions, the journal and faults all live there.

@@ -12,7 +12,9 @@ from mock_server.state.memory import MemoryBackend
 
 __all__ = ["EXAMPLES", "StoreUrlError", "open_backend", "shown"]
 
-EXAMPLES = "memory, redis://127.0.0.1:6379/0"
+EXAMPLES = (
+    "memory, sqlite:///relative/mock.db, sqlite:////absolute/mock.db, redis://127.0.0.1:6379/0"
+)
 
 
 class StoreUrlError(StartupError):
@@ -48,6 +50,10 @@ def open_backend(
     scheme = urlsplit(url).scheme if "://" in url else url
     if url == "memory":
         return MemoryBackend(limits)
+    if urlsplit(url).scheme.lower() == "sqlite":
+        from mock_server.state.sqlite import SqliteBackend  # lazily: only when used
+
+        return SqliteBackend.from_url(url, limits=limits)
     if scheme in ("redis", "rediss"):
         from mock_server.state.redis import RedisBackend
 

@@ -17,7 +17,7 @@ from mock_server.state import Backend, Limits, open_backend
 BackendFactory = Callable[..., Backend]
 """``make(limits=...)``: another client of the same store (another worker, another host)."""
 
-STORES = ["memory", "redis"]
+STORES = ["memory", "sqlite", "redis"]
 
 
 @pytest.fixture(params=STORES)
@@ -25,6 +25,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     kind: str = request.param
     if kind == "memory":
         return "memory"
+    if kind == "sqlite":  # a file of its own; four slashes: an absolute path
+        return f"sqlite:///{tmp_path / 'mock.db'}"
     if kind == "redis":  # the real redis-server, emptied for this test (tests/_redis.py)
         url: str = request.getfixturevalue("redis_url")
         return url

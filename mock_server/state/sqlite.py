@@ -1,0 +1,719 @@
+"""The SQLite back-end, ``--store sqlite:///path``: one file, durable, shared by the
+worker processes of one host.
+
+URLs follow SQLAlchemy's convention (three slashes, then the path)::
+
+    sqlite:///mock.db               mock.db in the working directory
+    sqlite:///state/mock.db         relative to the working directory at start-up
+    sqlite:////var/lib/mock/mock.db absolute (four slashes)
+
+Anything else is refused at start-up (a host, a query string, an empty path,
+``:memory:``). The file is created if absent (its directory must exist), beside
+its ``-wal`` and ``-shm`` companions. A file that is not SQLite, a SQLite
+database of another program, or one written by an unknown version of this
+schema is refused at :meth:`SqliteBackend.open` rather than touched.
+
+Concurrency: each back-end (one per worker process) holds one connection, used
+only by its own worker thread, so the event loop never waits on SQLite. The
+database is in WAL mode: readers never wait for the writer. Every
+read-modify-write (a transition, a touch, a fault counted down, a journal
+append) is one ``BEGIN IMMEDIATE`` transaction, which takes the file's write
+lock before reading, so two workers never decide on the same record at once.
+A lock held by another process longer than ``busy_timeout`` (5 s by default,
+counted from the call, time queued in the worker thread included) raises
+:class:`~mock_server.state.base.StoreUnavailable`, never a hang. The file must
+be on a local disk (WAL needs shared memory between the processes): workers on
+one host share it, hosts do not (use Redis).
+
+Durability. ``synchronous=NORMAL``, except that a transition's commit runs with
+``synchronous=FULL``:
+
+* a transition (a record, a rate window) is in the WAL file and fsynced
+  before :meth:`SqliteBackend.transition` returns, so an answer sent after it
+  (a cancel's ``200``) survives ``kill -9`` of the process, and also an OS
+  crash or power loss;
+* sessions, the journal and faults are in the WAL file (the OS's page cache)
+  when their call returns: they survive ``kill -9`` of the process, but an OS
+  crash or power loss may lose the last few of them (never a record).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from mock_server.state.base import (
+    Decide,
+    Fault,
+    JournalEntry,
+    Logged,
+    Outcome,
+    Record,
+    StoreUnavailable,
+    Touched,
+    clone,
+)
+from mock_server.state.limits import DEFAULT_SESSION, Limits
+from mock_server.state.urls import StoreUrlError
+
+__all__ = ["BUSY_TIMEOUT", "SCHEMA_VERSION", "SqliteBackend", "path_of"]
+
+SCHEMA_VERSION = 1
+"""The layout this module writes; a file of any other version is refused at open."""
+
+BUSY_TIMEOUT = 5.0
+"""Seconds a call may wait for another process's write lock before ``StoreUnavailable``."""
+
+_PREFIX = "sqlite:///"
+_FORMS = (
+    "write sqlite:///relative/path/mock.db (from the working directory) "
+    "or sqlite:////absolute/path/mock.db"
+)
+_SQLITE_NEEDED = (3, 24, 0)
+"""UPSERT (``INSERT ... ON CONFLICT DO UPDATE``) came in SQLite 3.24."""
+_EXPIRY_SWEEP = 8
+"""Least recently used sessions checked for expiry per touch (bounded work per call)."""
+
+_SCHEMA = (
+    "CREATE TABLE schema_version (version INTEGER NOT NULL)",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # seq orders sessions by last use (the memory store's OrderedDict)
+    """CREATE TABLE sessions (
+        ns TEXT NOT NULL, name TEXT NOT NULL, last_used REAL NOT NULL,
+        seq INTEGER NOT NULL, journal_bytes INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (ns, name))""",
+    "CREATE INDEX sessions_by_use ON sessions (ns, seq)",
+    # rowid orders records by their first change (an upsert keeps it)
+    """CREATE TABLE records (
+        ns TEXT NOT NULL, session TEXT NOT NULL, tbl TEXT NOT NULL, key TEXT NOT NULL,
+        data TEXT NOT NULL, PRIMARY KEY (ns, session, tbl, key))""",
+    # AUTOINCREMENT: ids never reused, so they increase across clears and processes
+    """CREATE TABLE journal (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, ns TEXT NOT NULL, session TEXT NOT NULL,
+        at REAL NOT NULL, api TEXT, operation TEXT, status INTEGER,
+        size INTEGER NOT NULL, body TEXT NOT NULL)""",
+    "CREATE INDEX journal_by_session ON journal (ns, session, id)",
+    """CREATE TABLE faults (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, ns TEXT NOT NULL, session TEXT NOT NULL,
+        api TEXT NOT NULL, operation TEXT NOT NULL, status INTEGER,
+        delay_ms INTEGER NOT NULL, dropped INTEGER NOT NULL, remaining INTEGER)""",
+    "CREATE INDEX faults_by_session ON faults (ns, session, id)",
+)
+_SESSION_TABLES = ("records", "journal", "faults")
+
+T = TypeVar("T")
+
+
+def path_of(url: str) -> Path:
+    """The file a ``sqlite:`` URL names, absolute; raises :class:`StoreUrlError` with the fix.
+
+    >>> path_of("sqlite:////var/lib/mock.db")
+    PosixPath('/var/lib/mock.db')
+    >>> path_of("sqlite:///mock.db") == Path.cwd() / "mock.db"
+    True
+    >>> path_of("sqlite://db-host/mock.db")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mock_server.state.urls.StoreUrlError: --store 'sqlite://db-host/mock.db': a SQLite file ...
+    """
+
+    def refuse(reason: str) -> StoreUrlError:
+        return StoreUrlError(f"--store {url!r}: {reason}; {_FORMS}")
+
+    try:
+        host = urlsplit(url).netloc
+    except ValueError:
+        host = "?"
+    if host:
+        raise refuse(f"a SQLite file has no host ({host!r})")
+    if url[: len(_PREFIX)].lower() != _PREFIX:
+        raise refuse("no file named (three slashes, then the path)")
+    raw = url[len(_PREFIX) :]
+    if "?" in raw or "#" in raw:
+        raise refuse("query strings and fragments are not read (options are fixed)")
+    if not raw or raw.endswith("/"):
+        raise refuse("no file named (the path is empty or ends with '/')")
+    if raw.strip() == ":memory:":
+        raise refuse("an in-memory database is neither durable nor shared (--store memory is)")
+    return Path(raw).absolute()
+
+
+class _Refused(Exception):
+    """The file is not one this back-end may use (not SQLite, another schema)."""
+
+
+class SqliteBackend:
+    """Sessions, records, journal and faults in one SQLite file.
+
+    >>> import asyncio, tempfile
+    >>> from mock_server.state.base import Decision
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> backend = SqliteBackend.from_url(f"sqlite:///{folder.name}/mock.db", limits=Limits())
+    >>> async def demo():
+    ...     await backend.open()
+    ...     flip = lambda r: Decision("ok", {**(r or {}), "revoked": True})
+    ...     await backend.transition("ns", "s", "firma.jwts", "a", {"revoked": False}, flip)
+    ...     try:
+    ...         return await backend.get("ns", "s", "firma.jwts", "a")
+    ...     finally:
+    ...         await backend.close()
+    >>> asyncio.run(demo())
+    {'revoked': True}
+    >>> folder.cleanup()
+    """
+
+    def __init__(
+        self, path: Path, *, url: str, limits: Limits, busy_timeout: float = BUSY_TIMEOUT
+    ) -> None:
+        self.path = path
+        self.url = url
+        self.limits = limits
+        self.busy_timeout = busy_timeout
+        self._executor: ThreadPoolExecutor | None = None
+        self._pid = 0
+        self._connection: sqlite3.Connection | None = None  # only ever used in _executor
+        self._busy_ms = -1
+        self._inherited: list[object] = []
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, limits: Limits, busy_timeout: float = BUSY_TIMEOUT
+    ) -> SqliteBackend:
+        """The back-end of a ``sqlite:///`` URL (not yet opened); see :func:`path_of`."""
+        return cls(path_of(url), url=url, limits=limits, busy_timeout=busy_timeout)
+
+    # --- the worker thread ---------------------------------------------------------------
+
+    async def _call(
+        self, job: Callable[[sqlite3.Connection], T], *, durable: bool = False, write: bool = True
+    ) -> T:
+        """Run ``job`` in this back-end's thread: in one ``BEGIN IMMEDIATE`` transaction if it
+        writes, else as it is (one ``SELECT`` reads a consistent snapshot, never waiting)."""
+        if self._executor is None or self._pid != os.getpid():
+            self._start_thread()
+        assert self._executor is not None
+        deadline = time.monotonic() + self.busy_timeout
+        future = asyncio.get_running_loop().run_in_executor(
+            self._executor, partial(self._run, job, deadline, durable, write)
+        )
+        try:
+            # A job does not outlive its deadline (busy_timeout), unless I/O hangs:
+            # this bound is for that, so the request is answered (503) whatever happens.
+            return await asyncio.wait_for(future, self.busy_timeout + 10)
+        except TimeoutError:
+            raise StoreUnavailable(f"{self.path} did not answer (a disk hung?)") from None
+
+    def _start_thread(self) -> None:
+        if self._pid != os.getpid() and (self._executor or self._connection):
+            # Forked with a live connection (never by the CLI, which opens in each worker):
+            # closing the parent's connection here would drop the parent's file locks, so
+            # it is kept, unused, for the life of this process.
+            self._inherited.append((self._executor, self._connection))
+            self._connection = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        self._pid = os.getpid()
+
+    def _run(
+        self, job: Callable[[sqlite3.Connection], T], deadline: float, durable: bool, write: bool
+    ) -> T:
+        left = deadline - time.monotonic()
+        if left <= 0:  # queued behind others' lock waits, or behind too many requests
+            raise StoreUnavailable(f"{self.path} busy beyond {self.busy_timeout:g} s")
+        try:
+            connection = self._connect()
+            busy_ms = max(int(left * 1000), 1)
+            if abs(busy_ms - self._busy_ms) > 50:  # the lock wait ends by the deadline
+                connection.execute(f"PRAGMA busy_timeout = {busy_ms}")
+                self._busy_ms = busy_ms
+            if not write:
+                return job(connection)
+            return self._transaction(connection, job, durable)
+        except _Refused as refused:
+            self._disconnect()
+            raise StoreUnavailable(str(refused)) from None
+        except sqlite3.OperationalError as exc:
+            name = getattr(exc, "sqlite_errorname", "")
+            if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+                raise StoreUnavailable(
+                    f"{self.path} is locked by another process beyond {self.busy_timeout:g} s"
+                ) from None
+            self._disconnect()  # an I/O error, a file gone: connect afresh next time
+            raise StoreUnavailable(f"{self.path}: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            if type(exc) is not sqlite3.DatabaseError:  # integrity and the like: a bug
+                raise
+            self._disconnect()  # corrupt, or replaced by another file
+            raise StoreUnavailable(f"{self.path}: {exc}") from None
+
+    @staticmethod
+    def _transaction(
+        connection: sqlite3.Connection, job: Callable[[sqlite3.Connection], T], durable: bool
+    ) -> T:
+        if durable:
+            connection.execute("PRAGMA synchronous = FULL")
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            result = job(connection)
+            connection.execute("COMMIT")
+            return result
+        except BaseException:
+            if connection.in_transaction:
+                with suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+            raise
+        finally:
+            if durable:
+                connection.execute("PRAGMA synchronous = NORMAL")
+
+    def _connect(self) -> sqlite3.Connection:
+        """The connection, opened (and the file checked) if there is none yet."""
+        if self._connection is not None:
+            return self._connection
+        if not self.path.parent.is_dir():
+            raise StoreUnavailable(
+                f"cannot open {self.path}: the directory {self.path.parent} does not exist "
+                "(create it, or give another path)"
+            )
+        if sqlite3.sqlite_version_info < _SQLITE_NEEDED:
+            raise _Refused(
+                f"SQLite {sqlite3.sqlite_version} is too old for {self.path} (3.24 or later "
+                "is needed); run mock-server on a Python linked with a newer SQLite"
+            )
+        if self.path.is_dir():
+            raise StoreUnavailable(f"cannot open {self.path}: it is a directory (name a file)")
+        try:
+            connection = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open {self.path}: {exc}") from None
+        try:
+            self._prepare(connection)
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+        self._busy_ms = int(self.busy_timeout * 1000)
+        return connection
+
+    def _prepare(self, connection: sqlite3.Connection) -> None:
+        """WAL mode, and the schema: created in an empty file, else checked."""
+        try:
+            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"cannot open {self.path}: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise _Refused(
+                f"{self.path} is not a SQLite database ({exc}); give the path of a new "
+                "file, or of one this mock made"
+            ) from None
+        if mode != "wal":
+            raise StoreUnavailable(
+                f"cannot put {self.path} in WAL mode (journal mode {mode!r}); put it on a "
+                "local disk"
+            )
+        connection.execute("PRAGMA synchronous = NORMAL")
+        try:
+            self._transaction(connection, self._schema, durable=True)
+        except sqlite3.OperationalError as exc:
+            name = getattr(exc, "sqlite_errorname", "")
+            reason = "locked by another process" if name.startswith("SQLITE_BUSY") else exc
+            raise StoreUnavailable(f"cannot use {self.path}: {reason}") from None
+
+    def _schema(self, connection: sqlite3.Connection) -> None:
+        tables = {
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+        if not tables:
+            for statement in _SCHEMA:
+                connection.execute(statement)
+            connection.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+            return
+        if "schema_version" not in tables:
+            listed = ", ".join(sorted(tables)[:5])
+            raise _Refused(
+                f"{self.path} is a SQLite database of another program (tables: {listed}); "
+                "give the path of a new file, or of one this mock made"
+            )
+        row = connection.execute("SELECT max(version) FROM schema_version").fetchone()
+        if row[0] != SCHEMA_VERSION:
+            raise _Refused(
+                f"{self.path} was written by another version of mock-server (schema version "
+                f"{row[0]}; this one reads {SCHEMA_VERSION}); run that version, or give the "
+                "path of a new file (or delete this one: its sessions are lost)"
+            )
+
+    def _disconnect(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with suppress(sqlite3.Error):
+                connection.close()
+
+    # --- the protocol ----------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the file (created if absent) and check it: a file that is not this mock's
+        raises :class:`StoreUrlError` (the CLI exits 2), one that cannot be opened
+        :class:`StoreUnavailable`, both naming the file."""
+        if self._executor is None or self._pid != os.getpid():
+            self._start_thread()
+        assert self._executor is not None
+        future = asyncio.get_running_loop().run_in_executor(self._executor, self._open)
+        try:
+            await asyncio.wait_for(future, self.busy_timeout + 10)
+        except _Refused as refused:
+            raise StoreUrlError(f"--store {self.url!r}: {refused}") from None
+        except TimeoutError:
+            raise StoreUnavailable(f"{self.path} did not answer (a disk hung?)") from None
+
+    def _open(self) -> None:
+        """In the thread: connect, letting a refusal through as such (not as unavailable)."""
+        try:
+            self._connect()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open {self.path}: {exc}") from None
+
+    async def close(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        if self._pid == os.getpid():
+            await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
+        executor.shutdown(wait=True)
+
+    async def world(self, fingerprint: str) -> str:
+        """The namespace is the fingerprint itself, so workers that saw different edits on
+        their way (a file read half-written) still end in the same namespace; a change of
+        world deletes every other namespace's data, and any left in this one from an
+        earlier time it was served, so it starts afresh."""
+
+        def job(connection: sqlite3.Connection) -> str:
+            row = connection.execute("SELECT value FROM meta WHERE key = 'world'").fetchone()
+            if row is not None and row[0] == fingerprint:
+                return fingerprint
+            for table in (*_SESSION_TABLES, "sessions"):
+                connection.execute(f"DELETE FROM {table}")
+            connection.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('world', ?)", (fingerprint,)
+            )
+            return fingerprint
+
+        return await self._call(job, durable=True)
+
+    async def forget(self, namespace: str) -> None:
+        def job(connection: sqlite3.Connection) -> None:
+            for table in (*_SESSION_TABLES, "sessions"):
+                connection.execute(f"DELETE FROM {table} WHERE ns = ?", (namespace,))
+
+        await self._call(job)
+
+    # sessions
+
+    @staticmethod
+    def _ensure_session(connection: sqlite3.Connection, namespace: str, session: str) -> None:
+        """The session's row, created if absent (a control-plane call without a touch)."""
+        connection.execute(
+            "INSERT OR IGNORE INTO sessions (ns, name, last_used, seq) VALUES "
+            "(?, ?, 0.0, (SELECT coalesce(max(seq), 0) + 1 FROM sessions WHERE ns = ?))",
+            (namespace, session, namespace),
+        )
+
+    @staticmethod
+    def _clear_session(connection: sqlite3.Connection, namespace: str, session: str) -> None:
+        for table in _SESSION_TABLES:
+            connection.execute(
+                f"DELETE FROM {table} WHERE ns = ? AND session = ?", (namespace, session)
+            )
+
+    def _drop_session(self, connection: sqlite3.Connection, namespace: str, session: str) -> None:
+        self._clear_session(connection, namespace, session)
+        connection.execute("DELETE FROM sessions WHERE ns = ? AND name = ?", (namespace, session))
+
+    async def touch(self, namespace: str, session: str, now: float) -> Touched:
+        limits = self.limits
+
+        def job(connection: sqlite3.Connection) -> Touched:
+            row = connection.execute(
+                "SELECT last_used FROM sessions WHERE ns = ? AND name = ?", (namespace, session)
+            ).fetchone()
+            created = row is None or limits.expired(row[0], now)
+            if row is not None and created:
+                self._clear_session(connection, namespace, session)
+            connection.execute(
+                "INSERT INTO sessions (ns, name, last_used, seq) VALUES "
+                "(?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM sessions WHERE ns = ?)) "
+                "ON CONFLICT (ns, name) DO UPDATE SET last_used = excluded.last_used, "
+                "seq = excluded.seq, journal_bytes = "
+                "CASE WHEN ? THEN 0 ELSE sessions.journal_bytes END",
+                (namespace, session, now, namespace, created),
+            )
+            self._evict(connection, namespace, now)
+            faulty = connection.execute(
+                "SELECT 1 FROM faults WHERE ns = ? AND session = ? LIMIT 1", (namespace, session)
+            ).fetchone()
+            return Touched(created=created, has_faults=faulty is not None)
+
+        return await self._call(job)
+
+    def _evict(self, connection: sqlite3.Connection, namespace: str, now: float) -> None:
+        (count,) = connection.execute(
+            "SELECT count(*) FROM sessions WHERE ns = ?", (namespace,)
+        ).fetchone()
+        if count > self.limits.max_sessions:
+            for (name,) in connection.execute(
+                "SELECT name FROM sessions WHERE ns = ? AND name != ? ORDER BY seq LIMIT ?",
+                (namespace, DEFAULT_SESSION, count - self.limits.max_sessions),
+            ).fetchall():
+                self._drop_session(connection, namespace, name)
+        oldest = connection.execute(
+            "SELECT name, last_used FROM sessions WHERE ns = ? ORDER BY seq LIMIT ?",
+            (namespace, _EXPIRY_SWEEP),
+        ).fetchall()
+        for name, last_used in oldest:
+            if name != DEFAULT_SESSION and self.limits.expired(last_used, now):
+                self._drop_session(connection, namespace, name)
+
+    async def reset(self, namespace: str, session: str) -> None:
+        def job(connection: sqlite3.Connection) -> None:
+            self._ensure_session(connection, namespace, session)
+            self._clear_session(connection, namespace, session)
+            connection.execute(
+                "UPDATE sessions SET journal_bytes = 0 WHERE ns = ? AND name = ?",
+                (namespace, session),
+            )
+
+        await self._call(job)
+
+    async def sessions(self, namespace: str) -> list[str]:
+        def job(connection: sqlite3.Connection) -> list[str]:
+            rows = connection.execute(
+                "SELECT name FROM sessions WHERE ns = ? ORDER BY seq", (namespace,)
+            )
+            return [name for (name,) in rows]
+
+        return await self._call(job, write=False)
+
+    # records
+
+    async def get(self, namespace: str, session: str, table: str, key: str) -> Record | None:
+        def job(connection: sqlite3.Connection) -> Record | None:
+            row = connection.execute(
+                "SELECT data FROM records WHERE ns = ? AND session = ? AND tbl = ? AND key = ?",
+                (namespace, session, table, key),
+            ).fetchone()
+            return _loads(row[0]) if row is not None else None
+
+        return await self._call(job, write=False)
+
+    async def changed(self, namespace: str, session: str, table: str) -> list[tuple[str, Record]]:
+        def job(connection: sqlite3.Connection) -> list[tuple[str, Record]]:
+            rows = connection.execute(
+                "SELECT key, data FROM records WHERE ns = ? AND session = ? AND tbl = ? "
+                "ORDER BY rowid",
+                (namespace, session, table),
+            )
+            return [(key, _loads(data)) for key, data in rows]
+
+        return await self._call(job, write=False)
+
+    async def transition(
+        self,
+        namespace: str,
+        session: str,
+        table: str,
+        key: str,
+        base: Record | None,
+        decide: Decide[Outcome],
+    ) -> Outcome:
+        def job(connection: sqlite3.Connection) -> Outcome:
+            where = (namespace, session, table, key)
+            row = connection.execute(
+                "SELECT data FROM records WHERE ns = ? AND session = ? AND tbl = ? AND key = ?",
+                where,
+            ).fetchone()
+            if row is not None:
+                current: Record | None = _loads(row[0])
+            else:
+                current = clone(base) if base is not None else None
+            decision = decide(current)
+            if decision.replacement is not None:
+                self._ensure_session(connection, namespace, session)
+                connection.execute(
+                    "INSERT INTO records (ns, session, tbl, key, data) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (ns, session, tbl, key) DO UPDATE SET data = excluded.data",
+                    (*where, json.dumps(decision.replacement)),
+                )
+            return decision.outcome
+
+        return await self._call(job, durable=True)
+
+    # journal
+
+    async def log(self, namespace: str, session: str, entry: JournalEntry) -> None:
+        body = entry.to_json(0)
+        del body["id"]
+        text, size, cap = json.dumps(body), entry.size, self.limits.journal_bytes
+
+        def job(connection: sqlite3.Connection) -> None:
+            self._ensure_session(connection, namespace, session)
+            connection.execute(
+                "INSERT INTO journal (ns, session, at, api, operation, status, size, body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    namespace,
+                    session,
+                    entry.at,
+                    entry.api,
+                    entry.operation,
+                    entry.status,
+                    size,
+                    text,
+                ),
+            )
+            connection.execute(
+                "UPDATE sessions SET journal_bytes = journal_bytes + ? WHERE ns = ? AND name = ?",
+                (size, namespace, session),
+            )
+            (total,) = connection.execute(
+                "SELECT journal_bytes FROM sessions WHERE ns = ? AND name = ?",
+                (namespace, session),
+            ).fetchone()
+            if total <= cap:
+                return
+            rows = connection.execute(
+                "SELECT id, size FROM journal WHERE ns = ? AND session = ? ORDER BY id",
+                (namespace, session),
+            ).fetchall()
+            last, dropped = None, 0
+            for id, kept in rows[:-1]:  # the newest entry stays, whatever its size
+                if total - dropped <= cap:
+                    break
+                last, dropped = id, dropped + kept
+            if last is not None:
+                connection.execute(
+                    "DELETE FROM journal WHERE ns = ? AND session = ? AND id <= ?",
+                    (namespace, session, last),
+                )
+                connection.execute(
+                    "UPDATE sessions SET journal_bytes = journal_bytes - ? "
+                    "WHERE ns = ? AND name = ?",
+                    (dropped, namespace, session),
+                )
+
+        await self._call(job)
+
+    async def journal(self, namespace: str, session: str) -> list[Logged]:
+        def job(connection: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return connection.execute(
+                "SELECT id, at, api, operation, status, body FROM journal "
+                "WHERE ns = ? AND session = ? ORDER BY id",
+                (namespace, session),
+            ).fetchall()
+
+        return [
+            Logged(id, at, api, operation, status, {"id": id, **json.loads(body)})
+            for id, at, api, operation, status, body in await self._call(job, write=False)
+        ]
+
+    async def clear_journal(self, namespace: str, session: str) -> None:
+        def job(connection: sqlite3.Connection) -> None:
+            self._ensure_session(connection, namespace, session)
+            connection.execute(
+                "DELETE FROM journal WHERE ns = ? AND session = ?", (namespace, session)
+            )
+            connection.execute(
+                "UPDATE sessions SET journal_bytes = 0 WHERE ns = ? AND name = ?",
+                (namespace, session),
+            )
+
+        await self._call(job)
+
+    # faults
+
+    async def add_fault(
+        self,
+        namespace: str,
+        session: str,
+        *,
+        api: str,
+        operation: str,
+        status: int | None,
+        delay_ms: int,
+        drop: bool,
+        times: int | None,
+    ) -> Fault:
+        def job(connection: sqlite3.Connection) -> Fault:
+            self._ensure_session(connection, namespace, session)
+            id = connection.execute(
+                "INSERT INTO faults (ns, session, api, operation, status, delay_ms, dropped, "
+                "remaining) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (namespace, session, api, operation, status, delay_ms, drop, times),
+            ).lastrowid
+            assert id is not None
+            return Fault(id, api, operation, status, delay_ms, drop, times)
+
+        return await self._call(job)
+
+    async def faults(self, namespace: str, session: str) -> list[Fault]:
+        def job(connection: sqlite3.Connection) -> list[Fault]:
+            rows = connection.execute(
+                f"SELECT {_FAULT_COLUMNS} FROM faults WHERE ns = ? AND session = ? ORDER BY id",
+                (namespace, session),
+            )
+            return [_fault(row) for row in rows]
+
+        return await self._call(job, write=False)
+
+    async def clear_faults(self, namespace: str, session: str) -> int:
+        def job(connection: sqlite3.Connection) -> int:
+            return connection.execute(
+                "DELETE FROM faults WHERE ns = ? AND session = ?", (namespace, session)
+            ).rowcount
+
+        return await self._call(job)
+
+    async def take_fault(
+        self, namespace: str, session: str, api: str, operation: str
+    ) -> Fault | None:
+        def job(connection: sqlite3.Connection) -> Fault | None:
+            row = connection.execute(
+                f"SELECT {_FAULT_COLUMNS} FROM faults WHERE ns = ? AND session = ? "
+                "AND api = ? AND operation = ? ORDER BY id LIMIT 1",
+                (namespace, session, api, operation),
+            ).fetchone()
+            if row is None:
+                return None
+            fault = _fault(row)
+            if fault.remaining is not None and fault.remaining <= 1:
+                connection.execute("DELETE FROM faults WHERE id = ?", (fault.id,))
+            elif fault.remaining is not None:
+                connection.execute(
+                    "UPDATE faults SET remaining = remaining - 1 WHERE id = ?", (fault.id,)
+                )
+            return fault
+
+        return await self._call(job)
+
+
+_FAULT_COLUMNS = "id, api, operation, status, delay_ms, dropped, remaining"
+
+
+def _fault(row: tuple[Any, ...]) -> Fault:
+    id, api, operation, status, delay_ms, dropped, remaining = row
+    return Fault(id, api, operation, status, delay_ms, bool(dropped), remaining)
+
+
+def _loads(text: str) -> Record:
+    record: Record = json.loads(text)
+    return record

@@ -1,0 +1,264 @@
+"""What only the SQLite store does: its URL forms, the files it refuses, its lock timeout.
+
+Everything it shares with the other stores is in ``test_backends.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mock_server.state import Decision, Limits, Record, StoreUnavailable, StoreUrlError
+from mock_server.state import open_backend as open_store
+from mock_server.state.sqlite import SCHEMA_VERSION, SqliteBackend
+
+pytestmark = pytest.mark.anyio
+
+TABLE = "craftkit.signature_requests"
+SENT: Record = {"id": "a", "status": "sent"}
+
+
+def cancel(record: Record | None) -> Decision[str]:
+    assert record is not None
+    if record["status"] != "sent":
+        return Decision("409")
+    return Decision("200", {**record, "status": "cancelled"})
+
+
+def url_of(path: Path) -> str:
+    return f"sqlite:///{path}"  # path is absolute: four slashes
+
+
+# --- URLs ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://db-host/mock.db",
+        "sqlite://localhost/tmp/mock.db",
+        "sqlite:///mock.db?mode=ro",
+        "sqlite:///mock.db#x",
+        "sqlite://",
+        "sqlite:///",
+        "sqlite:////",
+        "sqlite:///state/",
+        "sqlite:mock.db",
+        "sqlite:/mock.db",
+        "sqlite:///:memory:",
+    ],
+)
+def test_a_url_not_in_the_documented_forms_is_refused_with_the_forms(url: str) -> None:
+    with pytest.raises(StoreUrlError) as refused:
+        open_store(url)
+    message = str(refused.value)
+    assert repr(url) in message
+    assert "sqlite:///relative/path/mock.db" in message
+    assert "sqlite:////absolute/path/mock.db" in message
+
+
+def test_three_slashes_name_a_path_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    backend = open_store("sqlite:///state/mock.db")
+    assert isinstance(backend, SqliteBackend)
+    assert backend.path == tmp_path / "state" / "mock.db"
+    assert backend.url == "sqlite:///state/mock.db"
+
+
+def test_four_slashes_name_an_absolute_path(tmp_path: Path) -> None:
+    backend = open_store(f"sqlite:///{tmp_path}/mock.db")
+    assert isinstance(backend, SqliteBackend)
+    assert backend.path == tmp_path / "mock.db"
+
+
+# --- files -----------------------------------------------------------------------------
+
+
+async def opened(path: Path, *, busy_timeout: float = 5.0) -> SqliteBackend:
+    backend = SqliteBackend.from_url(url_of(path), limits=Limits(), busy_timeout=busy_timeout)
+    try:
+        await backend.open()
+    except BaseException:
+        await backend.close()
+        raise
+    return backend
+
+
+async def test_a_new_file_is_created_in_wal_mode_with_the_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "mock.db"
+    backend = await opened(path)
+    await backend.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    raw.close()
+
+
+async def test_what_changed_survives_a_restart_in_the_same_namespace(tmp_path: Path) -> None:
+    path = tmp_path / "mock.db"
+    first = await opened(path)
+    namespace = await first.world("fingerprint")
+    await first.touch(namespace, "suite", 1.0)
+    assert await first.transition(namespace, "suite", TABLE, "a", SENT, cancel) == "200"
+    await first.close()
+    again = await opened(path)
+    try:
+        assert await again.world("fingerprint") == namespace
+        assert await again.sessions(namespace) == ["suite"]
+        assert await again.transition(namespace, "suite", TABLE, "a", SENT, cancel) == "409"
+    finally:
+        await again.close()
+
+
+async def test_a_file_that_is_not_sqlite_is_refused_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database\n" * 100)
+    with pytest.raises(StoreUrlError, match="is not a SQLite database") as refused:
+        await opened(path)
+    assert str(path) in str(refused.value) and "give the path of a new file" in str(refused.value)
+    assert path.read_text().startswith("these are my notes"), "the file must stay untouched"
+
+
+async def test_another_program_s_database_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as raw:
+        raw.execute("CREATE TABLE users (name TEXT)")
+    raw.close()
+    with pytest.raises(StoreUrlError, match="another program") as refused:
+        await opened(path)
+    assert str(path) in str(refused.value) and "users" in str(refused.value)
+
+
+async def test_a_file_of_another_schema_version_is_refused_naming_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "mock.db"
+    await (await opened(path)).close()
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
+    raw.close()
+    with pytest.raises(StoreUrlError) as refused:
+        await opened(path)
+    message = str(refused.value)
+    assert str(path) in message and f"schema version {SCHEMA_VERSION + 1}" in message
+    assert "another version of mock-server" in message and "new file" in message
+
+
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [("missing/mock.db", "does not exist"), ("", "is a directory")],
+    ids=["missing-directory", "a-directory"],
+)
+async def test_a_path_that_cannot_hold_the_file_is_unavailable_naming_it(
+    tmp_path: Path, where: str, says: str
+) -> None:
+    path = tmp_path / where if where else tmp_path
+    with pytest.raises(StoreUnavailable, match=says) as unavailable:
+        await opened(path)
+    assert str(path) in str(unavailable.value)
+
+
+# --- locks -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def locker(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    """Another process's connection to the same file, to hold its write lock."""
+    raw = sqlite3.connect(tmp_path / "mock.db", isolation_level=None)
+    yield raw
+    raw.close()
+
+
+async def test_a_lock_held_beyond_the_timeout_is_unavailable_then_service_resumes(
+    tmp_path: Path, locker: sqlite3.Connection
+) -> None:
+    backend = await opened(tmp_path / "mock.db", busy_timeout=0.3)
+    try:
+        await backend.touch("ns", "s", 1.0)
+        locker.execute("BEGIN IMMEDIATE")
+        for write in (
+            backend.transition("ns", "s", TABLE, "a", SENT, cancel),
+            backend.touch("ns", "s", 2.0),
+            backend.take_fault("ns", "s", "craftkit", "cancelSignature"),
+        ):
+            with pytest.raises(StoreUnavailable, match="locked by another process"):
+                await asyncio.wait_for(write, 10)  # a bound, not a measure: never a hang
+        assert await backend.get("ns", "s", TABLE, "a") is None, "reads go on (WAL)"
+        locker.execute("ROLLBACK")
+        assert await backend.transition("ns", "s", TABLE, "a", SENT, cancel) == "200"
+    finally:
+        await backend.close()
+
+
+async def test_a_decide_that_raises_rolls_back_and_releases_the_lock(tmp_path: Path) -> None:
+    first = await opened(tmp_path / "mock.db", busy_timeout=1.0)
+    second = await opened(tmp_path / "mock.db", busy_timeout=1.0)
+
+    def broken(record: Record | None) -> Decision[str]:
+        raise RuntimeError("a bug in a domain rule")
+
+    try:
+        with pytest.raises(RuntimeError, match="a bug"):
+            await first.transition("ns", "s", TABLE, "a", SENT, broken)
+        assert await second.transition("ns", "s", TABLE, "a", SENT, cancel) == "200"
+        assert await first.transition("ns", "s", TABLE, "a", SENT, cancel) == "409"
+    finally:
+        await first.close()
+        await second.close()
+
+
+# --- worlds ----------------------------------------------------------------------------
+
+
+async def test_a_second_worker_adopting_an_edited_world_keeps_what_changed_since(
+    tmp_path: Path,
+) -> None:
+    first = await opened(tmp_path / "mock.db")
+    second = await opened(tmp_path / "mock.db")
+    try:
+        old = await first.world("fixtures-1")
+        assert await second.world("fixtures-1") == old
+        new = await first.world("fixtures-2")  # the first worker sees the edit
+        await first.forget(old)
+        assert await first.transition(new, "s", TABLE, "a", SENT, cancel) == "200"
+        assert await second.world("fixtures-2") == new  # then the second one
+        await second.forget(old)
+        assert await second.transition(new, "s", TABLE, "a", SENT, cancel) == "409"
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_workers_that_saw_different_edits_on_the_way_end_in_one_namespace(
+    tmp_path: Path,
+) -> None:
+    """One worker read the file half-written (a world of its own), then whole."""
+    first = await opened(tmp_path / "mock.db")
+    second = await opened(tmp_path / "mock.db")
+    try:
+        await first.world("fixtures-1")
+        settled = await first.world("fixtures-2")
+        assert await second.world("fixtures-half-written") != settled
+        assert await second.world("fixtures-2") == settled
+        assert await first.world("fixtures-2") == settled
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_world_served_again_later_starts_afresh(tmp_path: Path) -> None:
+    backend = await opened(tmp_path / "mock.db")
+    try:
+        namespace = await backend.world("fixtures-1")
+        await backend.touch(namespace, "s", 1.0)
+        await backend.transition(namespace, "s", TABLE, "a", SENT, cancel)
+        await backend.world("fixtures-2")  # a restart with other fixtures (no forget)
+        again = await backend.world("fixtures-1")  # and back
+        assert await backend.get(again, "s", TABLE, "a") is None
+        assert await backend.sessions(again) == []
+    finally:
+        await backend.close()
