@@ -11,7 +11,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast lint install lock clean check-python-versions redis-server
+.PHONY: run test test-fast lint install lock clean check-python-versions redis-server wrk bench
 
 install: $(STAMP)
 
@@ -28,15 +28,15 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/mock-server $(ARGS)
 
-# Doctests of both packages run with the suite (conformance/suite is the harness's
-# pytest suite for users: it needs a target, so it is not collected here).
-PYTEST_PATHS := tests mock_server conformance --doctest-modules --ignore=conformance/suite
+# Doctests of both packages and of the benchmark run with the suite (conformance/suite is
+# the harness's pytest suite for users: it needs a target, so it is not collected here).
+PYTEST_PATHS := tests mock_server conformance bench --doctest-modules --ignore=conformance/suite
 # One worker per core (pytest-xdist): every test is independent (a mock session or a
 # target of its own), so the order and the split do not change any outcome.
 PYTEST_WORKERS ?= auto
 
 # The whole suite, as CI runs it; prints how long it took (measured, not asserted).
-test: $(STAMP) redis-server
+test: $(STAMP) redis-server wrk
 	@date +%s > $(VENV)/.test-started
 	$(MAKE) --no-print-directory check-python-versions
 	$(MAKE) --no-print-directory lint
@@ -55,11 +55,22 @@ test-fast: $(STAMP) redis-server
 redis-server:
 	@tools/ensure_redis_server
 
+# Debian's wrk, the benchmark's load generator: installed as redis-server is (root and
+# apt-get, else one line saying how). `make test` runs the benchmark's smoke test with it.
+wrk:
+	@tools/ensure_wrk
+
+# The benchmark (not a test, never part of `make test`): the mock per store and worker
+# count under wrk (tools/ensure_wrk installs it as root), one table of medians
+# (docs/performance.md). `make bench ARGS="--only memory --repeat 1"`; `--help` says more.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(ARGS)
+
 # What ARCHITECTURE.md and STYLE.md state, enforced: lint rules (incl. who may read
 # the environment), formatting, and who may import whom (import-linter contracts).
 lint: $(STAMP)
-	$(BIN)/ruff check mock_server conformance tests tools
-	$(BIN)/ruff format --check mock_server conformance tests tools
+	$(BIN)/ruff check mock_server conformance tests tools bench
+	$(BIN)/ruff format --check mock_server conformance tests tools bench
 	$(BIN)/lint-imports
 
 # Every pin in constraints.txt installs from wheels on each Python the pyproject

@@ -46,7 +46,7 @@ from tests.conftest import (
 )
 
 DOCS = ROOT / "docs"
-PAGES = ("fixtures.md", "behaviour.md", "checks.md")
+PAGES = ("fixtures.md", "behaviour.md", "checks.md", "performance.md")
 
 
 def page(name: str) -> str:

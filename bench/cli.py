@@ -1,0 +1,243 @@
+"""``python -m bench`` (``make bench``): the command line, and what it prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.load import LoadGenerator, PythonLoad, Wrk, find_wrk
+from bench.paths import PATHS, write_fixtures
+from bench.report import Goal, describe_machine, goal, machine, table, to_json
+from bench.run import Results, run
+from bench.stores import CONFIGS, NOT_RUN, Stores, mock_targets
+from bench.targets import MockTarget, Target
+
+__all__ = ["build_parser", "main"]
+
+BASELINE = "memory-1"
+GOAL_SUBJECT, GOAL_FACTOR = "redis-1", 0.5  # issue #11
+
+EPILOG = """\
+configurations (--only NAME, or a store to take all of its): {configs}
+  memory-2 is not one: the mock refuses --workers 2 with the memory store, by design.
+paths (--path NAME): {paths}
+
+Each repeat starts every configuration afresh on a free loopback port (access log off),
+sends each path one request (it must get the path's status, else the path is reported
+broken), loads it for the warm-up, then for --duration; req/s counts only answers with
+the path's status, and any other answer or socket error is listed and fails the run
+(exit 1). The table shows medians over the repeats; × {baseline} is req/s over
+{baseline}'s on the same path. A configuration that cannot run here (a store this
+checkout does not have, no redis-server) is reported unavailable, with the reason.
+
+load: Debian's wrk (tools/ensure_wrk installs it when run as root), else a Python load
+generator in this process (slower: its numbers are not wrk's; the output says which).
+
+examples:
+  make bench                                   everything, 3 repeats of 5 s per path
+  python -m bench --only memory --only redis-1 --repeat 1
+  python -m bench --duration 1 --warmup 0 --repeat 1 --json /tmp/bench.json
+"""
+
+
+def _choices(text: str, known: Sequence[str], groups: Sequence[str], what: str) -> list[str]:
+    names = [word.strip() for word in text.split(",") if word.strip()]
+    for name in names:
+        if name not in known and name not in groups:
+            raise argparse.ArgumentTypeError(
+                f"{name!r} is no {what}; choose from {', '.join([*known, *groups])}"
+            )
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    names = [name for name, _, _ in CONFIGS]
+    stores = sorted({store for _, store, _ in CONFIGS})
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Throughput and latency of mock-server per store and worker count, "
+        "on the Craftkit cancel (409) and Firma revoke (400) paths.",
+        epilog=EPILOG.format(
+            configs=", ".join(names),
+            paths=", ".join(f"{p.name} ({p.title})" for p in PATHS),
+            baseline=BASELINE,
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, metavar="N", help="runs, medians reported (default: 3)"
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="measured load per path and run (default: 5; wrk rounds up to whole seconds)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="load before each measurement, not counted; 0 for none (default: 1)",
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=16,
+        metavar="N",
+        help="concurrent keep-alive connections (default: 16)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, metavar="N", help="wrk threads (default: 1)"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        type=lambda text: _choices(text, names, stores, "configuration"),
+        metavar="NAME",
+        help="run only these configurations (repeatable, or comma-separated): a name, or "
+        "a store for all of its (memory, sqlite, redis)",
+    )
+    parser.add_argument(
+        "--path",
+        action="append",
+        type=lambda text: _choices(text, [p.name for p in PATHS], [], "path"),
+        metavar="NAME",
+        help="drive only these paths (repeatable, or comma-separated)",
+    )
+    parser.add_argument(
+        "--load",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="load generator: auto (wrk if it can be had, else python), wrk (fail without "
+        "it), python (default: auto)",
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, metavar="FILE", help="also write the results here"
+    )
+    return parser
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _load(args: argparse.Namespace) -> tuple[LoadGenerator, dict[str, Any]] | str:
+    """The load generator, and how the output describes it; or why there is none."""
+    described: dict[str, Any] = {"connections": args.connections}
+    if args.load in ("auto", "wrk"):
+        path, line = find_wrk()
+        if path is not None:
+            described.update(tool="wrk", version=line, threads=args.threads)
+            return Wrk(path, args.connections, args.threads), described
+        if args.load == "wrk":
+            return f"wrk cannot be had: {line}"
+        described["why_not_wrk"] = line
+    described.update(tool="python", version=f"asyncio, Python {sys.version.split()[0]}")
+    return PythonLoad(args.connections), described
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    for flag, value, low in (
+        ("--repeat", args.repeat, 1),
+        ("--connections", args.connections, 1),
+        ("--threads", args.threads, 1),
+    ):
+        if value < low:
+            sys.stderr.write(f"python -m bench: {flag} must be at least {low}\n")
+            return 2
+    if args.duration <= 0 or args.warmup < 0 or args.duration > 600 or args.warmup > 600:
+        sys.stderr.write("python -m bench: --duration in (0, 600], --warmup in [0, 600]\n")
+        return 2
+    wanted = {word for group in args.only or [[name for name, _, _ in CONFIGS]] for word in group}
+    names = [name for name, store, _ in CONFIGS if name in wanted or store in wanted]
+    path_names = {word for group in args.path or [[p.name for p in PATHS]] for word in group}
+    paths = [p for p in PATHS if p.name in path_names]
+
+    chosen = _load(args)
+    if isinstance(chosen, str):
+        sys.stderr.write(f"python -m bench: {chosen}\n")
+        return 2
+    load, described = chosen
+    described.update(seconds=args.duration, warmup=args.warmup, repeat=args.repeat)
+
+    with tempfile.TemporaryDirectory(prefix="mock-bench-") as tmp:
+        workdir = Path(tmp)
+        stores = Stores(workdir)
+        try:
+            targets: list[Target] = list(mock_targets(names, stores, write_fixtures(workdir)))
+
+            def check(target: Target) -> None:
+                if isinstance(target, MockTarget):
+                    stores.check(target.store)
+
+            results = run(
+                targets,
+                paths,
+                load,
+                repeat=args.repeat,
+                seconds=args.duration,
+                warmup=args.warmup,
+                workdir=workdir,
+                check=check,
+            )
+            info = machine(stores.redis_version)
+        finally:
+            stores.close()
+
+    reached = goal(results, GOAL_SUBJECT, BASELINE, GOAL_FACTOR)
+    not_run = {name: why for name, why in NOT_RUN.items() if args.only is None}
+    _print(results, info, described, reached, not_run)
+    if args.json is not None:
+        data = to_json(results, BASELINE, info, described, reached, not_run)
+        args.json.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    if results.problems:
+        _out("\nFAILED: the rows below got answers other than their path's status, or none:")
+        for problem in results.problems:
+            _out(f"  {problem}")
+        return 1
+    return 0
+
+
+def _print(
+    results: Results,
+    info: dict[str, Any],
+    load: dict[str, Any],
+    reached: Goal,
+    not_run: dict[str, str],
+) -> None:
+    _out("## mock-server benchmark")
+    _out()
+    for line in describe_machine(info):
+        _out(line)
+    tool = load["tool"] + (f" ({load['version']})" if load.get("version") else "")
+    threads = f", {load['threads']} thread(s)" if "threads" in load else ""
+    _out(
+        f"load: {tool}, {load['connections']} connections{threads}; {load['seconds']:g} s "
+        f"per path after a {load['warmup']:g} s warm-up; {load['repeat']} repeat(s), medians"
+    )
+    if "why_not_wrk" in load:
+        _out(f"  (not wrk: {load['why_not_wrk']})")
+    for path in results.paths:
+        _out(f"path {path.name}: {path.title}; every answer must be {path.expected}")
+    _out()
+    _out(table(results, BASELINE))
+    _out()
+    _out(
+        "req/s: answers with the path's status per second; CPU: the server's processes' "
+        "CPU time per answer; ready: process start to the first answer; memory after the "
+        "run, summed over the server's processes (PSS shares out what forked workers share)."
+    )
+    for name, why in not_run.items():
+        _out(f"not run: {name}: {why}")
+    for name, why in results.unavailable.items():
+        _out(f"unavailable: {name}: {why}")
+    _out(f"goal (issue #11): {reached.text}")

@@ -1,0 +1,264 @@
+"""Load generators: Debian's ``wrk`` (preferred), else a bounded Python one.
+
+Both keep ``connections`` keep-alive connections busy for a fixed time, each sending one
+path's request again as soon as its answer is in, and return a :class:`LoadResult`:
+every answer counted by status (so an answer other than the path's expected one is
+seen, never taken for speed), socket errors, and latency percentiles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import subprocess
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from bench.paths import ROOT, BenchPath, Request
+from bench.wire import HOST, read_answer
+
+__all__ = [
+    "LoadGenerator",
+    "LoadResult",
+    "PythonLoad",
+    "Wrk",
+    "find_wrk",
+    "percentile",
+    "wrk_script",
+]
+
+REQUEST_TIMEOUT = 5.0
+ENSURE_WRK = ROOT / "tools" / "ensure_wrk"
+MARK = "BENCH-RESULT "
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    seconds: float  # how long the load ran, measured
+    statuses: dict[int, int]  # answers by status
+    errors: int  # connect/read/write errors and timeouts: requests with no answer
+    p50_ms: float
+    p99_ms: float
+
+    def count(self, status: int) -> int:
+        return self.statuses.get(status, 0)
+
+    def unexpected(self, expected: int) -> dict[str, int]:
+        """Answers with another status than ``expected``, and errors, by kind."""
+        found = {str(s): n for s, n in sorted(self.statuses.items()) if s != expected}
+        if self.errors:
+            found["errors"] = self.errors
+        return found
+
+
+class LoadGenerator(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def run(self, port: int, path: BenchPath, seconds: float, workdir: Path) -> LoadResult:
+        """Load ``127.0.0.1:port`` with ``path`` for ``seconds``; ``workdir`` for files."""
+        ...
+
+
+def find_wrk() -> tuple[str | None, str]:
+    """wrk's path (installed by ``tools/ensure_wrk`` when missing and run as root), and
+    a line for the report: its version, or why it cannot be had."""
+    try:
+        done = subprocess.run(
+            [str(ENSURE_WRK)], capture_output=True, text=True, timeout=600, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"tools/ensure_wrk failed: {exc}"
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        return None, lines[-1] if lines else f"tools/ensure_wrk exited {done.returncode}"
+    path = done.stdout.strip().splitlines()[-1]
+    version = subprocess.run([path, "-v"], capture_output=True, text=True, timeout=10)
+    words = (version.stdout + version.stderr).split()
+    return path, " ".join(words[:2]) if words else "wrk"  # "wrk debian/4.1.0-3+b2"
+
+
+def _lua_string(text: str | bytes) -> str:
+    """A Lua string literal for any bytes: printable ASCII as is, the rest escaped."""
+    data = text.encode() if isinstance(text, str) else text
+    out = []
+    for byte in data:
+        char = chr(byte)
+        if char.isalnum() or char in " -_./:;,{}[]=+*#@!?()<>|~^&%$'":
+            out.append(char)
+        else:
+            out.append(f"\\{byte:03d}")
+    return '"' + "".join(out) + '"'
+
+
+def wrk_script(request: Request) -> str:
+    """The Lua script that sends ``request`` and counts answers by status over all threads."""
+    headers = "\n".join(
+        f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}"
+        for name, value in request.headers
+    )
+    return f"""\
+-- written by bench/load.py for one path
+wrk.method = {_lua_string(request.method)}
+wrk.path = {_lua_string(request.path)}
+wrk.body = {_lua_string(request.body)}
+{headers}
+
+local threads = {{}}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  statuses = {{}}
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local counts = {{}}
+  for _, thread in ipairs(threads) do
+    local seen = thread:get("statuses") or {{}}
+    for status, n in pairs(seen) do
+      counts[status] = (counts[status] or 0) + n
+    end
+  end
+  local parts = {{}}
+  for status, n in pairs(counts) do
+    table.insert(parts, string.format('"%d": %d', status, n))
+  end
+  local e = summary.errors
+  io.write(string.format(
+    '{MARK}{{"duration_us": %d, "requests": %d, "statuses": {{%s}}, ' ..
+    '"errors": %d, "p50_us": %d, "p99_us": %d}}\\n',
+    summary.duration, summary.requests, table.concat(parts, ", "),
+    e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Wrk:
+    """``wrk -t THREADS -c CONNECTIONS -d SECONDS --latency`` with a Lua script per path.
+
+    wrk takes whole seconds: a duration is rounded up to the next one.
+    """
+
+    executable: str
+    connections: int = 16
+    threads: int = 1
+
+    @property
+    def name(self) -> str:
+        return "wrk"
+
+    def run(self, port: int, path: BenchPath, seconds: float, workdir: Path) -> LoadResult:
+        script = workdir / f"{path.name}.lua"
+        script.write_text(wrk_script(path.request), encoding="utf-8")
+        whole = max(1, math.ceil(seconds))
+        command = [
+            self.executable,
+            "-t", str(min(self.threads, self.connections)),
+            "-c", str(self.connections),
+            "-d", f"{whole}s",
+            "--timeout", f"{REQUEST_TIMEOUT:.0f}s",
+            "-s", str(script),
+            f"http://{HOST}:{port}{path.request.path}",
+        ]  # fmt: skip
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=whole + 60, check=False
+        )
+        for line in done.stdout.splitlines():
+            if line.startswith(MARK):
+                data = json.loads(line.removeprefix(MARK))
+                return LoadResult(
+                    seconds=data["duration_us"] / 1e6,
+                    statuses={int(s): n for s, n in data["statuses"].items()},
+                    errors=data["errors"],
+                    p50_ms=data["p50_us"] / 1000,
+                    p99_ms=data["p99_us"] / 1000,
+                )
+        raise RuntimeError(
+            f"wrk exited {done.returncode} without a result:\n{done.stdout}{done.stderr}"
+        )
+
+
+def percentile(ordered: list[float], fraction: float) -> float:
+    """The value below which ``fraction`` of ``ordered`` (sorted) lies (nearest rank).
+
+    >>> percentile([1.0, 2.0, 3.0, 4.0], 0.5), percentile([1.0, 2.0, 3.0, 4.0], 0.99)
+    (2.0, 4.0)
+    """
+    if not ordered:
+        return math.nan
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True)
+class PythonLoad:
+    """asyncio, one task per connection, in the benchmark's own process: slower than wrk
+    (it competes with the server for the CPU), so its numbers are not wrk's."""
+
+    connections: int = 16
+
+    @property
+    def name(self) -> str:
+        return "python"
+
+    def run(self, port: int, path: BenchPath, seconds: float, workdir: Path) -> LoadResult:
+        return asyncio.run(self._run(port, path.request, seconds))
+
+    async def _run(self, port: int, request: Request, seconds: float) -> LoadResult:
+        raw = request.raw(f"{HOST}:{port}")
+        statuses: Counter[int] = Counter()
+        latencies: list[float] = []
+        errors = 0
+        started = time.perf_counter()
+        deadline = started + seconds
+
+        async def connection() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                try:
+                    reader, writer = await asyncio.wait_for(
+                        asyncio.open_connection(HOST, port), REQUEST_TIMEOUT
+                    )
+                except (OSError, TimeoutError):
+                    errors += 1
+                    await asyncio.sleep(0.05)
+                    continue
+                try:
+                    while time.perf_counter() < deadline:
+                        sent = time.perf_counter()
+                        writer.write(raw)
+                        answer = await asyncio.wait_for(read_answer(reader), REQUEST_TIMEOUT)
+                        latencies.append(time.perf_counter() - sent)
+                        statuses[answer.status] += 1
+                except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError):
+                    errors += 1
+                finally:
+                    writer.close()
+                    try:
+                        await writer.wait_closed()
+                    except OSError:
+                        pass
+
+        await asyncio.gather(*(connection() for _ in range(self.connections)))
+        elapsed = time.perf_counter() - started
+        latencies.sort()
+        return LoadResult(
+            seconds=elapsed,
+            statuses=dict(statuses),
+            errors=errors,
+            p50_ms=percentile(latencies, 0.50) * 1000,
+            p99_ms=percentile(latencies, 0.99) * 1000,
+        )

@@ -1,0 +1,82 @@
+"""What ``/proc`` says about a server's processes: the tree, memory, CPU time (Linux only)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Usage", "descendants", "usage"]
+
+PROC = Path("/proc")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (the workers a supervisor forked), alive now."""
+    children: dict[int, list[int]] = {}
+    for entry in PROC.iterdir():
+        if entry.name.isdigit():
+            parent = _parent(int(entry.name))
+            if parent is not None:
+                children.setdefault(parent, []).append(int(entry.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo and len(found) < 1000:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Memory and CPU time of some processes, summed.
+
+    ``rss`` counts pages shared between a supervisor and its forked workers once per
+    process; ``pss`` shares them out (the honest total for several workers).
+    """
+
+    processes: int
+    rss_bytes: int
+    pss_bytes: int
+    cpu_seconds: float  # user + system, since each process started
+
+
+def _field_kib(text: str, name: str) -> int:
+    for line in text.splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def usage(pids: list[int]) -> Usage:
+    """What ``pids`` use now; processes gone meanwhile count as nothing."""
+    count = rss = pss = 0
+    cpu = 0.0
+    for pid in pids:
+        base = PROC / str(pid)
+        try:
+            status = (base / "status").read_text()
+            stat = (base / "stat").read_text().rsplit(")", 1)[1].split()
+            try:
+                rollup = (base / "smaps_rollup").read_text()
+            except OSError:
+                rollup = ""
+        except OSError:
+            continue
+        count += 1
+        rss += _field_kib(status, "VmRSS") * 1024
+        pss += _field_kib(rollup, "Pss") * 1024
+        # fields after "(comm)": state is [0], utime [11], stime [12]
+        cpu += (int(stat[11]) + int(stat[12])) / TICKS
+    return Usage(count, rss, pss, cpu)
