@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
@@ -368,6 +368,8 @@ class MockApp:
             await self._refuse(scope, receive, send, exc.status_code, exc.headers or {})
         except (ConnectionDropped, StoreUnavailable):
             raise
+        except ClientDisconnect:  # the client left mid-request: nobody to answer, no error
+            log.debug("client left during %s %s", scope["method"], scope["path"])
         except Exception:
             log.exception("unexpected error answering %s %s", scope["method"], scope["path"])
             if not started:

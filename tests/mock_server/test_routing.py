@@ -70,3 +70,42 @@ async def test_unexpected_error_is_500_in_envelope_and_logged(
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_error"
     assert "planted" in caplog.text
+
+
+@pytest.mark.anyio
+async def test_a_client_that_leaves_mid_body_is_no_error(
+    mock: ContractClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    messages = [
+        {"type": "http.request", "body": b'{"reas', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/signatures/00000000-0000-4000-8000-000000000000/cancel",
+        "raw_path": b"/v1/signatures/00000000-0000-4000-8000-000000000000/cancel",
+        "query_string": b"",
+        "root_path": "",
+        "scheme": "http",
+        "server": ("mock.test", 80),
+        "client": ("127.0.0.1", 5000),
+        "headers": [
+            (b"authorization", b"Bearer ck_test_acme_0001"),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"20"),
+            (b"x-mock-session", b"leaving"),
+        ],
+        "http_version": "1.1",
+    }
+    with caplog.at_level("ERROR"):
+        await mock.app(scope, receive, send)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
