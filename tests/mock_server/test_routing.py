@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from starlette.types import Message, Scope
 
 from tests.conftest import FIRMA_BASES, ContractClient, signature_requests
 
@@ -76,19 +77,19 @@ async def test_unexpected_error_is_500_in_envelope_and_logged(
 async def test_a_client_that_leaves_mid_body_is_no_error(
     mock: ContractClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    messages = [
+    messages: list[Message] = [
         {"type": "http.request", "body": b'{"reas', "more_body": True},
         {"type": "http.disconnect"},
     ]
-    sent: list[dict[str, object]] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, object]:
+    async def receive() -> Message:
         return messages.pop(0) if messages else {"type": "http.disconnect"}
 
-    async def send(message: dict[str, object]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {
+    scope: Scope = {
         "type": "http",
         "method": "POST",
         "path": "/v1/signatures/00000000-0000-4000-8000-000000000000/cancel",
