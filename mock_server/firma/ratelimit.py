@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 from mock_server.clock import Clock
-from mock_server.state.base import Decision, Record
+from mock_server.state.base import Record
 from mock_server.state.sessions import SessionStore
 
 __all__ = ["COLLECTION", "WINDOW_SECONDS", "Quota", "RateLimiter"]
@@ -65,13 +65,8 @@ class RateLimiter:
     async def write(self, store: SessionStore, key: str) -> Quota:
         """Count one write by ``key`` and say whether it is over the limit."""
         now = self._clock()
-
-        def count(window: Record | None) -> Decision[tuple[float, int]]:
-            start, used = _current(window, now)
-            return Decision((start, used + 1), {"start": start, "used": used + 1})
-
-        start, used = await store.transition(COLLECTION, key, count)
-        return self._quota(start, used, now)
+        window = await store.count(COLLECTION, key, now, WINDOW_SECONDS)
+        return self._quota(window.start, window.used, now)
 
     async def peek(self, store: SessionStore | None, key: str | None) -> Quota:
         """The standing of ``key`` without counting (unauthenticated or refused routes)."""

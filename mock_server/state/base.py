@@ -34,7 +34,9 @@ __all__ = [
     "Record",
     "StoreUnavailable",
     "Touched",
+    "Window",
     "clone",
+    "count_in",
     "insert",
 ]
 
@@ -57,6 +59,31 @@ A back-end may call it more than once for one transition (an optimistic retry
 after a concurrent write), so it must not read a clock or have effects: callers
 read the time once, before, and close over it.
 """
+
+
+@dataclass(frozen=True)
+class Window:
+    """A fixed window after an event was counted in it."""
+
+    start: float
+    used: int
+
+
+def count_in(window: Record | None, now: float, length: float) -> Decision[Window]:
+    """The ``decide`` of :meth:`Backend.count`, for back-ends that count by transition.
+
+    >>> count_in(None, 100.0, 60).outcome
+    Window(start=100.0, used=1)
+    >>> count_in({"start": 100.0, "used": 1}, 130.0, 60).outcome
+    Window(start=100.0, used=2)
+    >>> count_in({"start": 100.0, "used": 7}, 160.0, 60).outcome
+    Window(start=160.0, used=1)
+    """
+    if window is None or now >= window["start"] + length:
+        start, used = now, 1
+    else:
+        start, used = window["start"], window["used"] + 1
+    return Decision(Window(start, used), {"start": start, "used": used})
 
 
 class StoreUnavailable(Exception):
@@ -238,6 +265,18 @@ class Backend(Protocol):
     ) -> Outcome:
         """Atomically: read the record (as changed, else ``base``), decide, store the
         replacement. The outcome is ``decide``'s for the read it acted on."""
+        ...
+
+    async def count(
+        self, namespace: str, session: str, table: str, key: str, now: float, window: float
+    ) -> Window:
+        """Count one event in ``key``'s fixed window: the one open at ``now``, or a new one
+        opened by this event if there is none or it has run out (``start + window <= now``).
+
+        The one write besides :meth:`transition`: a rate limit's single hot key, written by
+        every request of one API key at once, where an optimistic back-end would retry
+        without end. The record is ``{"start": ..., "used": ...}``, readable with :meth:`get`.
+        """
         ...
 
     # journal

@@ -15,7 +15,9 @@ from mock_server.state.base import (
     Outcome,
     Record,
     Touched,
+    Window,
     clone,
+    count_in,
 )
 from mock_server.state.limits import DEFAULT_SESSION, Limits
 
@@ -137,6 +139,13 @@ class MemoryBackend:
             if decision.replacement is not None:
                 rows[key] = clone(decision.replacement)
             return decision.outcome
+
+    async def count(
+        self, namespace: str, session: str, table: str, key: str, now: float, window: float
+    ) -> Window:
+        return await self.transition(
+            namespace, session, table, key, None, lambda record: count_in(record, now, window)
+        )
 
     async def log(self, namespace: str, session: str, entry: JournalEntry) -> None:
         with self._lock:

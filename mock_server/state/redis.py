@@ -45,6 +45,7 @@ from mock_server.state.base import (
     Record,
     StoreUnavailable,
     Touched,
+    Window,
     clone,
 )
 from mock_server.state.limits import DEFAULT_SESSION, Limits
@@ -122,6 +123,24 @@ end
 return 1
 """
 
+# KEYS: rec hash, order zset, seq. ARGV: field, now, window length. Returns {start, used}
+# as strings: the start is kept as the text written (cjson's %.14g would round it).
+_COUNT = """
+local start, used = ARGV[2], 1
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then
+  local was = string.match(current, '"start":%s*([^,}%s]+)')
+  local count = tonumber(string.match(current, '"used":%s*([^,}%s]+)'))
+  if tonumber(ARGV[2]) < tonumber(was) + tonumber(ARGV[3]) then
+    start, used = was, count + 1
+  end
+else
+  redis.call('ZADD', KEYS[2], 'NX', redis.call('INCR', KEYS[3]), ARGV[1])
+end
+redis.call('HSET', KEYS[1], ARGV[1], '{"start":' .. start .. ',"used":' .. used .. '}')
+return {tostring(start), tostring(used)}
+"""
+
 # KEYS: journal list, jbytes, seq. ARGV: payload (JSON), cap in bytes. Returns the id.
 _LOG = """
 local id = redis.call('INCR', KEYS[3])
@@ -197,6 +216,7 @@ class RedisBackend:
         self._take = client.register_script(_TAKE)
         self._world = client.register_script(_WORLD)
         self._clear = client.register_script(_CLEAR)
+        self._count = client.register_script(_COUNT)
 
     @classmethod
     def from_url(cls, url: str, *, limits: Limits, environ: Mapping[str, str]) -> RedisBackend:
@@ -347,6 +367,21 @@ class RedisBackend:
             if written:
                 return decision.outcome
         raise StoreUnavailable(f"{table} {key}: still contended after {MAX_RETRIES} attempts")
+
+    async def count(
+        self, namespace: str, session: str, table: str, key: str, now: float, window: float
+    ) -> Window:
+        start, used = await self._call(
+            self._count(
+                keys=[
+                    self._key(namespace, session, "rec"),
+                    self._key(namespace, session, "order"),
+                    "mock:seq",
+                ],
+                args=[table + _SEP + key, repr(now), repr(float(window))],
+            )
+        )
+        return Window(float(start), int(used))
 
     async def log(self, namespace: str, session: str, entry: JournalEntry) -> None:
         payload = {

@@ -20,6 +20,7 @@ from mock_server.state.base import (
     Outcome,
     Record,
     Touched,
+    Window,
     clone,
 )
 from mock_server.state.limits import DEFAULT_SESSION
@@ -93,6 +94,13 @@ class SessionStore:
             key,
             self._base.get(collection, {}).get(key),
             decide,
+        )
+
+    async def count(self, collection: str, key: str, now: float, window: float) -> Window:
+        """Count one event in ``key``'s fixed window of ``window`` seconds (see
+        :meth:`~mock_server.state.base.Backend.count`)."""
+        return await self._backend.count(
+            self._namespace, self._session, self._table(collection), key, now, window
         )
 
 

@@ -61,7 +61,9 @@ from mock_server.state.base import (
     Record,
     StoreUnavailable,
     Touched,
+    Window,
     clone,
+    count_in,
 )
 from mock_server.state.limits import DEFAULT_SESSION, Limits
 from mock_server.state.urls import StoreUrlError
@@ -559,6 +561,13 @@ class SqliteBackend:
         return await self._call(job, durable=True)
 
     # journal
+
+    async def count(
+        self, namespace: str, session: str, table: str, key: str, now: float, window: float
+    ) -> Window:
+        return await self.transition(
+            namespace, session, table, key, None, lambda record: count_in(record, now, window)
+        )
 
     async def log(self, namespace: str, session: str, entry: JournalEntry) -> None:
         body = entry.to_json(0)

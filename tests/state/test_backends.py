@@ -304,3 +304,33 @@ async def test_a_fault_with_times_answers_that_many_times_across_clients(
     assert sorted(t.remaining or 0 for t in hits) == [1, 2, 3]
     assert hits[0].to_json()["delay_ms"] == 5
     assert await clients[2].faults(ns, "s") == []
+
+
+# --- fixed windows -------------------------------------------------------------------
+
+
+async def test_count_opens_a_window_counts_in_it_and_opens_another_when_it_runs_out(
+    backend: Backend, ns: str
+) -> None:
+    now = 1_795_402_201.123456
+    first = await backend.count(ns, "s", "firma.rate_windows", "k", now, 60)
+    assert (first.start, first.used) == (now, 1)
+    second = await backend.count(ns, "s", "firma.rate_windows", "k", now + 59.9, 60)
+    assert (second.start, second.used) == (now, 2), "the start is kept exactly"
+    assert await backend.get(ns, "s", "firma.rate_windows", "k") == {"start": now, "used": 2}
+    later = await backend.count(ns, "s", "firma.rate_windows", "k", now + 60, 60)
+    assert (later.start, later.used) == (now + 60, 1)
+    other = await backend.count(ns, "s", "firma.rate_windows", "other", now, 60)
+    assert other.used == 1
+
+
+async def test_concurrent_counts_from_several_clients_lose_no_event(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    clients = [make_backend() for _ in range(3)]
+    for client in clients:
+        await client.open()
+    windows = await asyncio.gather(
+        *(clients[i % 3].count(ns, "s", "firma.rate_windows", "k", 100.0, 60) for i in range(90))
+    )
+    assert sorted(w.used for w in windows) == list(range(1, 91)), "each count saw its own total"
