@@ -24,15 +24,17 @@ Durability is Redis's own (``appendonly``, ``save``): README says which to choos
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import AuthenticationError, RedisError, ResponseError
+from redis.exceptions import AuthenticationError, NoScriptError, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -50,12 +52,16 @@ from mock_server.state.base import (
 )
 from mock_server.state.limits import DEFAULT_SESSION, Limits
 
-__all__ = ["CONNECTIONS", "TIMEOUT", "RedisBackend"]
+__all__ = ["BATCH", "CONNECTIONS", "TIMEOUT", "RedisBackend"]
+
+log = logging.getLogger("mock_server.state")
 
 TIMEOUT = 2.0
 """Seconds any one command may take (connecting included) before the request gets a 503."""
 CONNECTIONS = 32
 """Connections each worker keeps to Redis at most; more concurrent requests queue for one."""
+BATCH = 256
+"""Commands sent in one round trip at most (see :class:`_Batcher`)."""
 MAX_RETRIES = 100
 """Compare-and-set attempts of one transition before giving up (only under heavy contention)."""
 
@@ -176,14 +182,11 @@ end
 return nil
 """
 
-# KEYS: mock:world, mock:seq. ARGV: fingerprint. Returns the namespace.
+# KEYS: mock:world. ARGV: fingerprint. Makes it the world served; returns the one before.
 _WORLD = """
-if redis.call('HGET', KEYS[1], 'fingerprint') == ARGV[1] then
-  return redis.call('HGET', KEYS[1], 'namespace')
-end
-local namespace = ARGV[1] .. '.' .. redis.call('INCR', KEYS[2])
-redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1], 'namespace', namespace)
-return namespace
+local before = redis.call('HGET', KEYS[1], 'fingerprint')
+redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1])
+return before
 """
 
 # KEYS: faults list. Returns how many there were.
@@ -203,6 +206,62 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0][:200]
 
 
+Stage = Callable[[Any], Any]
+"""Queues one command on a pipeline."""
+
+
+class _Batcher:
+    """Auto-pipelining: the commands of every request issued in one turn of the event loop
+    go to Redis in one pipeline (one round trip, one pass through the client), and each
+    caller gets its own reply. Under load, a worker's concurrent requests share round trips;
+    alone, a command costs what it did. Each command stays atomic on its own (no MULTI)."""
+
+    def __init__(self, client: aioredis.Redis, scripts: list[Any]) -> None:
+        self._client = client
+        self.scripts = scripts
+        self._pending: list[tuple[Stage, asyncio.Future[Any]]] = []
+
+    def run(self, stage: Stage) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append((stage, future))
+        return future
+
+    def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:BATCH], self._pending[BATCH:]
+            asyncio.ensure_future(self._send(batch))
+
+    async def _send(self, batch: list[tuple[Stage, asyncio.Future[Any]]]) -> None:
+        try:
+            results = await self._execute(batch)
+            if any(isinstance(r, NoScriptError) for r in results):  # Redis restarted: load again
+                for script in self.scripts:
+                    script.sha = await self._client.script_load(script.script)
+                results = await self._execute(batch)
+        except BaseException as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    async def _execute(self, batch: list[tuple[Stage, asyncio.Future[Any]]]) -> list[Any]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for stage, _ in batch:
+                stage(pipe)
+            results: list[Any] = await pipe.execute(raise_on_error=False)
+            return results
+
+
 class RedisBackend:
     """State in one Redis database, shared by every worker and host pointed at it."""
 
@@ -217,6 +276,17 @@ class RedisBackend:
         self._world = client.register_script(_WORLD)
         self._clear = client.register_script(_CLEAR)
         self._count = client.register_script(_COUNT)
+        self._batcher = _Batcher(
+            client,
+            [self._touch, self._cas, self._log, self._take, self._world, self._clear, self._count],
+        )
+
+    def _script(self, script: Any, keys: list[str], args: list[Any]) -> asyncio.Future[Any]:
+        """Run a Lua script in the next batch (its sha; loaded again if Redis lost it)."""
+        return self._batcher.run(lambda pipe: pipe.evalsha(script.sha, len(keys), *keys, *args))
+
+    def _command(self, *words: Any) -> asyncio.Future[Any]:
+        return self._batcher.run(lambda pipe: pipe.execute_command(*words))
 
     @classmethod
     def from_url(cls, url: str, *, limits: Limits, environ: Mapping[str, str]) -> RedisBackend:
@@ -267,6 +337,8 @@ class RedisBackend:
 
     async def open(self) -> None:
         await self._call(self._client.ping())
+        for script in self._batcher.scripts:  # batches run them by sha: load them once
+            script.sha = await self._call(self._client.script_load(script.script))
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -279,10 +351,21 @@ class RedisBackend:
         return f"mock:{namespace}:s:{session}:{what}"
 
     async def world(self, fingerprint: str) -> str:
-        namespace = await self._call(
-            self._world(keys=["mock:world", "mock:seq"], args=[fingerprint])
-        )
-        return str(namespace)
+        """The namespace is the fingerprint itself, so workers that saw different edits on
+        their way (a file read half-written) still end in one namespace. A change of world
+        forgets the one served before (and anything left from an earlier time this one was
+        served), so no restart brings old sessions back."""
+        before = await self._call(self._world(keys=["mock:world"], args=[fingerprint]))
+        if before != fingerprint:
+            if before:
+                log.warning(
+                    "%s served other fixtures (world %s); its sessions start again from these",
+                    self.url,
+                    before,
+                )
+                await self.forget(str(before))
+            await self.forget(fingerprint)
+        return fingerprint
 
     async def forget(self, namespace: str) -> None:
         pattern = f"{self._prefix(namespace)}:*"
@@ -297,9 +380,10 @@ class RedisBackend:
 
     async def touch(self, namespace: str, session: str, now: float) -> Touched:
         created, faults = await self._call(
-            self._touch(
-                keys=[f"{self._prefix(namespace)}:sessions"],
-                args=[
+            self._script(
+                self._touch,
+                [f"{self._prefix(namespace)}:sessions"],
+                [
                     session,
                     repr(now),
                     repr(self.limits.session_ttl),
@@ -321,7 +405,7 @@ class RedisBackend:
 
     async def get(self, namespace: str, session: str, table: str, key: str) -> Record | None:
         raw = await self._call(
-            self._client.hget(self._key(namespace, session, "rec"), table + _SEP + key)
+            self._command("HGET", self._key(namespace, session, "rec"), table + _SEP + key)
         )
         return json.loads(raw) if raw is not None else None
 
@@ -349,7 +433,7 @@ class RedisBackend:
         records = self._key(namespace, session, "rec")
         field = table + _SEP + key
         for _ in range(MAX_RETRIES):
-            raw = await self._call(self._client.hget(records, field))
+            raw = await self._call(self._command("HGET", records, field))
             current = (
                 json.loads(raw) if raw is not None else clone(base) if base is not None else None
             )
@@ -359,9 +443,10 @@ class RedisBackend:
             new = json.dumps(decision.replacement, ensure_ascii=False, separators=(",", ":"))
             absent = "1" if raw is None else "0"
             written = await self._call(
-                self._cas(
-                    keys=[records, self._key(namespace, session, "order"), "mock:seq"],
-                    args=[field, raw or "", new, absent],
+                self._script(
+                    self._cas,
+                    [records, self._key(namespace, session, "order"), "mock:seq"],
+                    [field, raw or "", new, absent],
                 )
             )
             if written:
@@ -372,13 +457,14 @@ class RedisBackend:
         self, namespace: str, session: str, table: str, key: str, now: float, window: float
     ) -> Window:
         start, used = await self._call(
-            self._count(
-                keys=[
+            self._script(
+                self._count,
+                [
                     self._key(namespace, session, "rec"),
                     self._key(namespace, session, "order"),
                     "mock:seq",
                 ],
-                args=[table + _SEP + key, repr(now), repr(float(window))],
+                [table + _SEP + key, repr(now), repr(float(window))],
             )
         )
         return Window(float(start), int(used))
@@ -393,13 +479,14 @@ class RedisBackend:
         }
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         await self._call(
-            self._log(
-                keys=[
+            self._script(
+                self._log,
+                [
                     self._key(namespace, session, "journal"),
                     self._key(namespace, session, "jbytes"),
                     "mock:seq",
                 ],
-                args=[text, self.limits.journal_bytes],
+                [text, self.limits.journal_bytes],
             )
         )
 
@@ -465,6 +552,6 @@ class RedisBackend:
         self, namespace: str, session: str, api: str, operation: str
     ) -> Fault | None:
         item = await self._call(
-            self._take(keys=[self._key(namespace, session, "faults")], args=[api, operation])
+            self._script(self._take, [self._key(namespace, session, "faults")], [api, operation])
         )
         return Fault.from_json(json.loads(item)) if item is not None else None
