@@ -35,7 +35,8 @@ import httpx
 import pytest
 import yaml
 
-from tests._redis import RedisServer, free_port
+from mock_server.state.redis import TIMEOUT as REDIS_TIMEOUT
+from tests._redis import RedisServer, RedisServerFactory, free_port
 from tests._redis import _executable as redis_executable
 from tests.conftest import (
     ACME_TEST_KEY,
@@ -642,6 +643,30 @@ def test_a_lost_redis_is_a_503_in_each_envelope_and_service_comes_back(
         assert mock.running.process.poll() is None
 
 
+def test_a_hung_redis_is_a_503_after_its_timeout_not_a_hang(
+    redis_server: RedisServer, redis_url: str
+) -> None:
+    """Each request waits for one command's timeout (no retries of a timeout, which
+    would triple it): the client's own timeout, a second beyond, is never reached."""
+    with running(("--store", redis_url)) as (mock,):
+        http = httpx.Client(base_url=mock.url, timeout=2 * REDIS_TIMEOUT + 1)
+        endpoint = Endpoint("A", mock, http, new_session())
+        with http:
+            sent = signature_requests(project="proj_acme", status="sent")[0]["id"]
+            active = jwts(workspace="ws_acme", revoked_at=None)[0]["jwt_id"]
+            assert endpoint.cancel(sent).status_code == 200
+            redis_server.pause()
+            try:
+                reasons = assert_unavailable(endpoint, sent, active)
+            finally:
+                redis_server.resume()
+            assert reasons == {f"no answer within {REDIS_TIMEOUT:g} s"}
+            poll(lambda: endpoint.get("/__mock/state").status_code == 200, "service to resume")
+            assert endpoint.cancel(sent).status_code == 409, "nothing lost meanwhile"
+        mock.log.wait_for(r"state store .* is back after")
+        assert "Traceback" not in mock.log.text, mock.log.text[-3000:]
+
+
 def assert_unavailable(endpoint: Endpoint, record: str, jwt_id: str) -> set[str]:
     """A 503 with Retry-After from each API, in its envelope; the reasons they give."""
     reasons = set()
@@ -742,6 +767,20 @@ def test_a_store_that_cannot_serve_stops_start_up_naming_it(
         assert text.replace("{port}", port) in result.stderr, result.stderr
     assert "s3cret" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr and "listening on" not in result.stderr
+
+
+def test_a_hung_redis_at_start_up_stops_it_after_the_timeout(
+    redis_server_factory: RedisServerFactory,
+) -> None:
+    """One probe, one timeout: not three (retried timeouts), which took 19 s."""
+    redis = redis_server_factory()
+    redis.pause()
+    result = run_mock("--store", redis.url, timeout=CLIENT_TIMEOUT + REDIS_TIMEOUT)
+    assert result.returncode == 2, result.stderr
+    assert (
+        f"--store '{redis.url}': cannot reach it (no answer within {REDIS_TIMEOUT:g} s)"
+        in result.stderr
+    )
 
 
 # --- 9. the conformance harness
