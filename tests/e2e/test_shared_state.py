@@ -882,3 +882,36 @@ def test_a_fixture_edit_restarts_every_session_once_over_every_worker(
     finally:
         first.client.close()
         second.client.close()
+
+
+def test_a_worker_started_again_after_an_edit_serves_the_edited_world(
+    watched: tuple[Mock, Path],
+) -> None:
+    """The supervisor forks a dead worker from the world it loaded at start-up; under
+    --watch that world may be older than the files, and the new worker must not serve it."""
+    mock, fixture = watched
+    record = signature_requests(project="proj_acme", status="sent")[0]["id"]
+    session = new_session()
+    added = add_request(fixture)
+    poll(lambda: mock.log.text.count("mock_server: fixtures reloaded") == 2, "both to reload")
+    first, second = pin_workers(mock, session)
+    assert first.cancel(record).status_code == 200
+    first.client.close()
+    second.client.close()
+
+    [(index, dead)] = [(n, pid) for n, pid in mock.workers().items() if pid == second.pid]
+    os.kill(dead, signal.SIGKILL)
+    mock.log.wait_for(rf"worker {index} \(pid {dead}\) exited unasked")
+    respawned_pid = poll(
+        lambda: mock.workers()[index] != dead and mock.workers()[index],
+        "the worker to be started again",
+    )
+    workers = {w.pid: w for w in pin_workers(mock, session)}
+    try:
+        respawned, survivor = workers[respawned_pid], workers[first.pid]
+        assert respawned.craftkit(added) is not None, "the respawned worker serves the old world"
+        assert respawned.cancel(record).status_code == 409, "the session must not restart"
+        assert survivor.craftkit(added) is not None and survivor.cancel(record).status_code == 409
+    finally:
+        for worker in workers.values():
+            worker.client.close()
