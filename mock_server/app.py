@@ -190,14 +190,8 @@ class MockApp:
         gets a new namespace in the store, which every worker serving the same
         files adopts, so each session restarts once, not once per worker.
         """
-        try:
-            live = self._load()
-        except StartupError as exc:
-            problems = exc.problems if isinstance(exc, FixtureError) else [str(exc)]
-            log.error(
-                "fixtures changed but were refused; still serving the last good world:\n  %s",
-                "\n  ".join(problems),
-            )
+        live = self._read()
+        if live is None:
             return False
         await self.start()
         old = self.live.sessions.namespace
@@ -209,6 +203,29 @@ class MockApp:
         for api in live.apis:
             log.info("%s: %s", api.name, api.describe())
         return True
+
+    def reread(self) -> None:
+        """Before :meth:`start`: take the fixtures as they are now, not as they were when
+        this app was built. For a worker forked again under ``--watch``: the files may
+        have changed since, and it must serve the world the other workers serve. A bad
+        file is logged and the world built before stays."""
+        if self._bound:
+            raise RuntimeError("reread() is for an app not yet started; use reload()")
+        live = self._read()
+        if live is not None:
+            self.live = live
+
+    def _read(self) -> Live | None:
+        """The fixtures read again, or ``None`` (logged) if they are refused."""
+        try:
+            return self._load()
+        except StartupError as exc:
+            problems = exc.problems if isinstance(exc, FixtureError) else [str(exc)]
+            log.error(
+                "fixtures changed but were refused; still serving the last good world:\n  %s",
+                "\n  ".join(problems),
+            )
+            return None
 
     def reload_from_thread(self) -> bool:
         """:meth:`reload` on the server's event loop, for the fixture watcher's thread."""

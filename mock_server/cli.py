@@ -390,13 +390,15 @@ def _supervise(
     stopping = False
     restarts: list[float] = []
 
-    def spawn(index: int) -> None:
+    def spawn(index: int, *, again: bool = False) -> None:
         pid = os.fork()
         if pid == 0:  # the worker: a server of its own over the shared socket
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             code = 1
             try:
+                if again and files:  # --watch: the files may have changed since start-up
+                    app.reread()
                 code = _serve(app, config, sock, files)
             finally:
                 logging.shutdown()
@@ -436,7 +438,7 @@ def _supervise(
             failed = True
             stop(signal.SIGTERM, None)
             continue
-        spawn(index)
+        spawn(index, again=True)
     log.info("all workers stopped")
     return 1 if failed else 0
 

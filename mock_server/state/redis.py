@@ -319,7 +319,11 @@ class RedisBackend:
             password=password,
             socket_timeout=TIMEOUT,
             socket_connect_timeout=TIMEOUT,
-            retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 2),
+            # A dropped connection (Redis restarted) is retried at once; a timeout is not:
+            # a Redis that hangs would otherwise cost three TIMEOUTs per command.
+            retry=Retry(
+                ExponentialBackoff(cap=0.1, base=0.01), 2, supported_errors=(RedisConnectionError,)
+            ),
             decode_responses=True,
             health_check_interval=30,
         )

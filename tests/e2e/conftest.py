@@ -33,10 +33,12 @@ class RunningServer:
                 self.process.stdout.close()
 
 
-def start_server(*args: str, timeout: float = 20.0) -> RunningServer:
-    """Start ``mock-server --port 0``; return once it logs its address."""
+def start_server(*args: str, timeout: float = 20.0, access_log: bool = False) -> RunningServer:
+    """Start ``mock-server --port 0``; return once it logs its address. With ``access_log``
+    it logs every request (with ``--workers``: the pid of the worker that answered)."""
+    quiet = [] if access_log else ["--no-access-log"]
     process = subprocess.Popen(
-        [str(MOCK_SERVER), "--host", "127.0.0.1", "--port", "0", "--no-access-log", *args],
+        [str(MOCK_SERVER), "--host", "127.0.0.1", "--port", "0", *quiet, *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
