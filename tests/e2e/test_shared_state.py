@@ -718,7 +718,7 @@ def run_mock(
             {},
             [
                 "--store 'redis://127.0.0.1:{port}/0': cannot reach it (",
-                "; start it, or give another --store (memory, redis://",
+                "; start it, or give another --store (memory, sqlite:///",
             ],
             id="nothing-listening",
         ),
