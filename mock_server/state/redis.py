@@ -52,7 +52,7 @@ from mock_server.state.base import (
 )
 from mock_server.state.limits import DEFAULT_SESSION, Limits
 
-__all__ = ["BATCH", "CONNECTIONS", "TIMEOUT", "RedisBackend"]
+__all__ = ["BATCH", "CONNECTIONS", "IN_FLIGHT", "TIMEOUT", "RedisBackend"]
 
 log = logging.getLogger("mock_server.state")
 
@@ -62,6 +62,8 @@ CONNECTIONS = 32
 """Connections each worker keeps to Redis at most; more concurrent requests queue for one."""
 BATCH = 256
 """Commands sent in one round trip at most (see :class:`_Batcher`)."""
+IN_FLIGHT = 2
+"""Batches a worker has on their way to Redis at once; later commands gather for the next."""
 MAX_RETRIES = 100
 """Compare-and-set attempts of one transition before giving up (only under heavy contention)."""
 
@@ -211,28 +213,40 @@ Stage = Callable[[Any], Any]
 
 
 class _Batcher:
-    """Auto-pipelining: the commands of every request issued in one turn of the event loop
-    go to Redis in one pipeline (one round trip, one pass through the client), and each
-    caller gets its own reply. Under load, a worker's concurrent requests share round trips;
-    alone, a command costs what it did. Each command stays atomic on its own (no MULTI)."""
+    """Auto-pipelining: commands wait while :data:`IN_FLIGHT` batches are on their way, then
+    go to Redis together in one pipeline (one round trip, one pass through the client), and
+    each caller gets its own reply. Alone, a command goes at once; under load, a worker's
+    concurrent requests share round trips, so the client's cost per command falls as the
+    load grows. Each command stays atomic on its own (no MULTI)."""
 
     def __init__(self, client: aioredis.Redis, scripts: list[Any]) -> None:
         self._client = client
         self.scripts = scripts
         self._pending: list[tuple[Stage, asyncio.Future[Any]]] = []
+        self._in_flight = 0
+        self._scheduled = False
 
     def run(self, stage: Stage) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        if not self._pending:
-            loop.call_soon(self._flush)
         self._pending.append((stage, future))
+        if not self._scheduled and self._in_flight < IN_FLIGHT:
+            self._scheduled = True
+            loop.call_soon(self._flush)
         return future
 
     def _flush(self) -> None:
-        while self._pending:
+        self._scheduled = False
+        while self._pending and self._in_flight < IN_FLIGHT:
             batch, self._pending = self._pending[:BATCH], self._pending[BATCH:]
-            asyncio.ensure_future(self._send(batch))
+            self._in_flight += 1
+            asyncio.ensure_future(self._send(batch)).add_done_callback(self._landed)
+
+    def _landed(self, _: object) -> None:
+        self._in_flight -= 1
+        if self._pending and not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
     async def _send(self, batch: list[tuple[Stage, asyncio.Future[Any]]]) -> None:
         try:
