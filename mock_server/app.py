@@ -61,7 +61,6 @@ from mock_server.live import Live
 from mock_server.served import ServedApi
 from mock_server.settings import DEFAULT_FIXTURES, Settings
 from mock_server.state import (
-    DEFAULT_SESSION,
     Backend,
     Session,
     SessionRefused,
@@ -288,7 +287,9 @@ class MockApp:
             state = scope["state"]
             state[_scope.LIVE] = live
             name = Sessions.name_of(_header(scope, SESSION_HEADER))
-            session = await live.sessions.open(name)
+            session = live.sessions.session(name)
+            if control:  # a vendor request begins once routed (see _dispatch)
+                await session.begin()
             self._available()
         except SessionRefused as refused:
             await self._without_session(scope, receive, send, control, 400, str(refused), {})
@@ -301,8 +302,6 @@ class MockApp:
             return
         state[_scope.SESSION_NAME] = name
         state[_scope.SESSION] = session
-        if session.created and name != DEFAULT_SESSION:
-            log.info("session %r started from the fixtures", name)
         if control:
             await self._guarded(self._control, scope, receive, send, control=True)
             return
@@ -411,9 +410,11 @@ class MockApp:
         handler = api.operations[operation]
         state[_scope.API], state[_scope.OPERATION] = api.name, operation
         session: Session = state[_scope.SESSION]
-        store = session.store(api.name)
         request = Request(scope, receive)
-        fault = await session.take_fault(api.name, operation)
+        # One round trip: the session, the fault for this call, the records it will act on.
+        await session.begin((api.name, operation), api.reads(operation, request))
+        store = session.store(api.name)
+        fault = session.fault
         response: Response | None = None
         if fault is not None:
             state[_scope.SIMULATED] = "fault"

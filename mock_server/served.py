@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from starlette.requests import Request
@@ -55,6 +55,11 @@ class ServedApi(Protocol):
         self, request: Request, store: Store | None, status: int
     ) -> Mapping[str, str]:
         """Headers this API adds to every answer, forced ones included (Firma's quota)."""
+        ...
+
+    def reads(self, operation: str, request: Request) -> Sequence[tuple[str, str, str]]:
+        """The records (api, collection, key) ``operation`` will act on, if the request's
+        path or headers name them: read as the request begins, in the same round trip."""
         ...
 
     def describe(self) -> str:

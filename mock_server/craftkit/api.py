@@ -68,6 +68,10 @@ class CraftkitApi:
     ) -> dict[str, str]:
         return {}
 
+    def reads(self, operation: str, request: Request) -> list[tuple[str, str, str]]:
+        key = canonical_uuid(request.path_params.get("id", ""))
+        return [(self.name, signatures.COLLECTION, key)] if key is not None else []
+
     async def cancel_signature(self, request: Request, store: Store) -> Response:
         try:
             project = self._project(request)

@@ -97,6 +97,9 @@ class FirmaApi:
             headers["Retry-After"] = str(quota.retry_after)
         return headers
 
+    def reads(self, operation: str, request: Request) -> list[tuple[str, str, str]]:
+        return []  # the JWT is named in the body, read after the request began
+
     async def revoke_signing_request(self, request: Request, store: Store) -> Response:
         key = _presented_key(request)
         workspace = self.world.keys.get(key) if key else None

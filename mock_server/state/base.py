@@ -19,12 +19,15 @@ hosts, yield exactly one ``200``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 __all__ = [
     "Backend",
+    "Begun",
+    "Read",
+    "begin_in_steps",
     "Decision",
     "Decide",
     "Fault",
@@ -130,6 +133,31 @@ class Touched:
 
 
 @dataclass(frozen=True)
+class Read:
+    """A record as read at the start of a request, for the transition that follows.
+
+    ``token`` is the back-end's own (Redis: the raw text its compare-and-set expects),
+    so a transition can decide on this read without reading again; if the record
+    changed since, the back-end notices and reads again.
+    """
+
+    record: Record | None
+    token: Any = None
+
+
+@dataclass(frozen=True)
+class Begun:
+    """What :meth:`Backend.begin` found as a request began."""
+
+    created: bool
+    """The session did not exist (new, or forgotten: idle too long, or evicted)."""
+    fault: Fault | None
+    """The fault this call takes, if one is set for its operation (already counted)."""
+    reads: Mapping[tuple[str, str], Read]
+    """The records asked for, by (table, key), as changed in the session (``None``: never)."""
+
+
+@dataclass(frozen=True)
 class Fault:
     """One fault as set; ``remaining`` is ``None`` for "until deleted"."""
 
@@ -231,6 +259,20 @@ class Backend(Protocol):
         ...
 
     # sessions
+    async def begin(
+        self,
+        namespace: str,
+        session: str,
+        now: float,
+        *,
+        call: tuple[str, str] | None = None,
+        reads: Sequence[tuple[str, str]] = (),
+    ) -> Begun:
+        """A request begins: :meth:`touch` the session, take the fault ``call`` (api,
+        operation) has if any (:meth:`take_fault`), and read ``reads`` ((table, key):
+        :meth:`get`), in one round trip where the back-end can."""
+        ...
+
     async def touch(self, namespace: str, session: str, now: float) -> Touched:
         """Register a request to ``session``: create it if new, refresh its idle time,
         and forget sessions idle beyond the TTL or beyond the cap (least recently used
@@ -262,9 +304,13 @@ class Backend(Protocol):
         key: str,
         base: Record | None,
         decide: Decide[Outcome],
+        *,
+        read: Read | None = None,
     ) -> Outcome:
         """Atomically: read the record (as changed, else ``base``), decide, store the
-        replacement. The outcome is ``decide``'s for the read it acted on."""
+        replacement. The outcome is ``decide``'s for the read it acted on. ``read``, from
+        :meth:`begin`, may stand for the first read (a back-end that checks it when writing
+        saves a round trip; one that locks ignores it)."""
         ...
 
     async def count(
@@ -316,3 +362,24 @@ class Backend(Protocol):
         """The first fault for this call, if any, counted against its ``times`` (a fault
         with ``times: 2`` answers twice in total, whichever worker answers)."""
         ...
+
+
+async def begin_in_steps(
+    backend: Backend,
+    namespace: str,
+    session: str,
+    now: float,
+    call: tuple[str, str] | None,
+    reads: Sequence[tuple[str, str]],
+) -> Begun:
+    """:meth:`Backend.begin` as its three steps, for back-ends where a step costs no round
+    trip (memory) or where one transaction each is as good (SQLite)."""
+    touched = await backend.touch(namespace, session, now)
+    fault = None
+    if call is not None and touched.has_faults:
+        fault = await backend.take_fault(namespace, session, *call)
+    found = {
+        (table, key): Read(await backend.get(namespace, session, table, key))
+        for table, key in reads
+    }
+    return Begun(created=touched.created, fault=fault, reads=found)

@@ -5,17 +5,21 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from mock_server.state.base import (
+    Begun,
     Decide,
     Fault,
     JournalEntry,
     Logged,
     Outcome,
+    Read,
     Record,
     Touched,
     Window,
+    begin_in_steps,
     clone,
     count_in,
 )
@@ -84,6 +88,17 @@ class MemoryBackend:
             state = sessions[session] = _Session(last_used=0.0)
         return state
 
+    async def begin(
+        self,
+        namespace: str,
+        session: str,
+        now: float,
+        *,
+        call: tuple[str, str] | None = None,
+        reads: Sequence[tuple[str, str]] = (),
+    ) -> Begun:
+        return await begin_in_steps(self, namespace, session, now, call, reads)
+
     async def touch(self, namespace: str, session: str, now: float) -> Touched:
         with self._lock:
             sessions = self._sessions(namespace)
@@ -131,6 +146,8 @@ class MemoryBackend:
         key: str,
         base: Record | None,
         decide: Decide[Outcome],
+        *,
+        read: Read | None = None,
     ) -> Outcome:
         with self._lock:
             rows = self._session(namespace, session).changes.setdefault(table, {})

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,11 +39,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mock_server.state.base import (
+    Begun,
     Decide,
     Fault,
     JournalEntry,
     Logged,
     Outcome,
+    Read,
     Record,
     StoreUnavailable,
     Touched,
@@ -113,6 +115,44 @@ if over > 0 then
   end
 end
 return {created, redis.call('LLEN', prefix .. name .. ':faults')}
+"""
+)
+
+# KEYS: sessions zset, faults list, rec hash. ARGV: name, now, ttl, max, session prefix,
+# default name, api ('' for none), operation, then the fields to read.
+# Returns {created, the fault taken or false, the fields' values or false...}.
+_BEGIN = (
+    _DROP
+    + _TOUCH.replace(_DROP, "", 1)
+    .replace("return {created, redis.call('LLEN', prefix .. name .. ':faults')}", "")
+    .replace("local name, now", "local function touch()\nlocal name, now", 1)
+    + """
+return created
+end
+local created = touch()
+local taken = false
+if ARGV[7] ~= '' and redis.call('LLEN', KEYS[2]) > 0 then
+  local faults = redis.call('LRANGE', KEYS[2], 0, -1)
+  for index, item in ipairs(faults) do
+    local fault = cjson.decode(item)
+    if not taken and fault.api == ARGV[7] and fault.operation == ARGV[8] then
+      taken = item
+      if fault.remaining ~= cjson.null then
+        if fault.remaining <= 1 then
+          redis.call('LREM', KEYS[2], 1, item)
+        else
+          fault.remaining = fault.remaining - 1
+          redis.call('LSET', KEYS[2], index - 1, cjson.encode(fault))
+        end
+      end
+    end
+  end
+end
+local result = {created, taken}
+for i = 9, #ARGV do
+  result[#result + 1] = redis.call('HGET', KEYS[3], ARGV[i])
+end
+return result
 """
 )
 
@@ -290,9 +330,19 @@ class RedisBackend:
         self._world = client.register_script(_WORLD)
         self._clear = client.register_script(_CLEAR)
         self._count = client.register_script(_COUNT)
+        self._begin = client.register_script(_BEGIN)
         self._batcher = _Batcher(
             client,
-            [self._touch, self._cas, self._log, self._take, self._world, self._clear, self._count],
+            [
+                self._touch,
+                self._cas,
+                self._log,
+                self._take,
+                self._world,
+                self._clear,
+                self._count,
+                self._begin,
+            ],
         )
 
     def _script(self, script: Any, keys: list[str], args: list[Any]) -> asyncio.Future[Any]:
@@ -396,6 +446,46 @@ class RedisBackend:
         if batch:
             await self._call(self._client.unlink(*batch))
 
+    async def begin(
+        self,
+        namespace: str,
+        session: str,
+        now: float,
+        *,
+        call: tuple[str, str] | None = None,
+        reads: Sequence[tuple[str, str]] = (),
+    ) -> Begun:
+        """One script, one round trip (shared with other requests'): touch, take, read."""
+        api, operation = call if call is not None else ("", "")
+        reply = await self._call(
+            self._script(
+                self._begin,
+                [
+                    f"{self._prefix(namespace)}:sessions",
+                    self._key(namespace, session, "faults"),
+                    self._key(namespace, session, "rec"),
+                ],
+                [
+                    session,
+                    repr(now),
+                    repr(self.limits.session_ttl),
+                    self.limits.max_sessions,
+                    f"{self._prefix(namespace)}:s:",
+                    DEFAULT_SESSION,
+                    api,
+                    operation,
+                    *(table + _SEP + key for table, key in reads),
+                ],
+            )
+        )
+        created, taken, *values = reply
+        found = {
+            where: Read(json.loads(raw) if raw else None, raw or None)
+            for where, raw in zip(reads, values, strict=True)
+        }
+        fault = Fault.from_json(json.loads(taken)) if taken else None
+        return Begun(created=bool(created), fault=fault, reads=found)
+
     async def touch(self, namespace: str, session: str, now: float) -> Touched:
         created, faults = await self._call(
             self._script(
@@ -447,11 +537,16 @@ class RedisBackend:
         key: str,
         base: Record | None,
         decide: Decide[Outcome],
+        *,
+        read: Read | None = None,
     ) -> Outcome:
         records = self._key(namespace, session, "rec")
         field = table + _SEP + key
         for _ in range(MAX_RETRIES):
-            raw = await self._call(self._command("HGET", records, field))
+            if read is not None:  # read as the request began: the compare-and-set checks it
+                raw, read = read.token, None
+            else:
+                raw = await self._call(self._command("HGET", records, field))
             current = (
                 json.loads(raw) if raw is not None else clone(base) if base is not None else None
             )

@@ -7,10 +7,12 @@ plus what its clients changed (in the back-end). Creating one costs nothing;
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mock_server.clock import Clock
 from mock_server.state.base import (
     Backend,
     Decide,
@@ -18,8 +20,8 @@ from mock_server.state.base import (
     JournalEntry,
     Logged,
     Outcome,
+    Read,
     Record,
-    Touched,
     Window,
     clone,
 )
@@ -34,6 +36,8 @@ __all__ = [
     "SessionStore",
     "Sessions",
 ]
+
+log = logging.getLogger("mock_server.sessions")
 
 HEADER = b"x-mock-session"
 """The request header naming the session, as ASGI spells it."""
@@ -55,13 +59,20 @@ class SessionStore:
     """
 
     def __init__(
-        self, backend: Backend, namespace: str, session: str, api: str, base: Mapping[str, Any]
+        self,
+        backend: Backend,
+        namespace: str,
+        session: str,
+        api: str,
+        base: Mapping[str, Any],
+        reads: dict[tuple[str, str], Read] | None = None,
     ) -> None:
         self._backend = backend
         self._namespace = namespace
         self._session = session
         self._api = api
         self._base: Mapping[str, Mapping[str, Record]] = base
+        self._reads = reads if reads is not None else {}
 
     def _table(self, collection: str) -> str:
         return f"{self._api}.{collection}"
@@ -87,13 +98,15 @@ class SessionStore:
 
     async def transition(self, collection: str, key: str, decide: Decide[Outcome]) -> Outcome:
         """Atomically: read the record (``None`` if absent), decide, store the replacement."""
+        table = self._table(collection)
         return await self._backend.transition(
             self._namespace,
             self._session,
-            self._table(collection),
+            table,
             key,
             self._base.get(collection, {}).get(key),
             decide,
+            read=self._reads.pop((table, key), None),  # read as the request began: once
         )
 
     async def count(self, collection: str, key: str, now: float, window: float) -> Window:
@@ -108,28 +121,53 @@ class Session:
     """One session as a request sees it: its stores, journal and faults."""
 
     def __init__(
-        self,
-        backend: Backend,
-        namespace: str,
-        name: str,
-        base: Base,
-        touched: Touched | None = None,
+        self, backend: Backend, namespace: str, name: str, base: Base, *, clock: Clock
     ) -> None:
         self.name = name
         self._backend = backend
         self._namespace = namespace
         self._base = base
-        self.created = touched.created if touched else False
+        self._clock = clock
+        self.begun = False
+        self.created = False
         """This request found no such session: it starts from the fixtures."""
-        self._has_faults = touched.has_faults if touched else True
+        self.fault: Fault | None = None
+        """The fault :meth:`begin` took for the call, if any."""
+        self._reads: dict[tuple[str, str], Read] = {}
+
+    async def begin(
+        self,
+        call: tuple[str, str] | None = None,
+        reads: Sequence[tuple[str, str, str]] = (),
+    ) -> None:
+        """The request begins (once): the session is created or refreshed, the fault of
+        ``call`` (api, operation) taken, and ``reads`` ((api, collection, key)) read for the
+        transitions to come, in one round trip where the back-end can."""
+        if self.begun:
+            return
+        self.begun = True
+        begun = await self._backend.begin(
+            self._namespace,
+            self.name,
+            self._clock(),
+            call=call,
+            reads=[(f"{api}.{collection}", key) for api, collection, key in reads],
+        )
+        self.created, self.fault = begun.created, begun.fault
+        self._reads = dict(begun.reads)
+        if self.created and self.name != DEFAULT_SESSION:
+            log.info("session %r started from the fixtures", self.name)
 
     def store(self, api: str) -> SessionStore:
-        return SessionStore(self._backend, self._namespace, self.name, api, self._base[api])
+        return SessionStore(
+            self._backend, self._namespace, self.name, api, self._base[api], self._reads
+        )
 
     async def reset(self) -> None:
         await self._backend.reset(self._namespace, self.name)
 
     async def log(self, entry: JournalEntry) -> None:
+        await self.begin()  # a request answered before it began (404, 405) still counts
         await self._backend.log(self._namespace, self.name, entry)
 
     async def journal(
@@ -180,12 +218,6 @@ class Session:
     async def clear_faults(self) -> int:
         return await self._backend.clear_faults(self._namespace, self.name)
 
-    async def take_fault(self, api: str, operation: str) -> Fault | None:
-        """The fault for this call, if any, counting it against its ``times``."""
-        if not self._has_faults:  # the common case: no round trip
-            return None
-        return await self._backend.take_fault(self._namespace, self.name, api, operation)
-
 
 class Sessions:
     """The sessions of one fixture world (a namespace of the back-end).
@@ -199,7 +231,7 @@ class Sessions:
     False
     """
 
-    def __init__(self, backend: Backend, namespace: str, base: Base, *, clock: Any) -> None:
+    def __init__(self, backend: Backend, namespace: str, base: Base, *, clock: Clock) -> None:
         self.backend = backend
         self.namespace = namespace
         self._base = base
@@ -218,10 +250,16 @@ class Sessions:
             )
         return name
 
+    def session(self, name: str) -> Session:
+        """The session called ``name`` for one request, before it begins (no I/O)."""
+        return Session(self.backend, self.namespace, name, self._base, clock=self._clock)
+
     async def open(self, name: str) -> Session:
-        """The session called ``name`` for one request: created if new, its idle time reset."""
-        touched = await self.backend.touch(self.namespace, name, self._clock())
-        return Session(self.backend, self.namespace, name, self._base, touched)
+        """The session called ``name`` for one request, begun: created if new, its idle
+        time reset."""
+        session = self.session(name)
+        await session.begin()
+        return session
 
     async def names(self) -> list[str]:
         return await self.backend.sessions(self.namespace)

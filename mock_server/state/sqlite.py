@@ -44,7 +44,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from functools import partial
@@ -53,15 +53,18 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from mock_server.state.base import (
+    Begun,
     Decide,
     Fault,
     JournalEntry,
     Logged,
     Outcome,
+    Read,
     Record,
     StoreUnavailable,
     Touched,
     Window,
+    begin_in_steps,
     clone,
     count_in,
 )
@@ -442,6 +445,17 @@ class SqliteBackend:
         self._clear_session(connection, namespace, session)
         connection.execute("DELETE FROM sessions WHERE ns = ? AND name = ?", (namespace, session))
 
+    async def begin(
+        self,
+        namespace: str,
+        session: str,
+        now: float,
+        *,
+        call: tuple[str, str] | None = None,
+        reads: Sequence[tuple[str, str]] = (),
+    ) -> Begun:
+        return await begin_in_steps(self, namespace, session, now, call, reads)
+
     async def touch(self, namespace: str, session: str, now: float) -> Touched:
         limits = self.limits
 
@@ -537,6 +551,8 @@ class SqliteBackend:
         key: str,
         base: Record | None,
         decide: Decide[Outcome],
+        *,
+        read: Read | None = None,
     ) -> Outcome:
         def job(connection: sqlite3.Connection) -> Outcome:
             where = (namespace, session, table, key)

@@ -334,3 +334,39 @@ async def test_concurrent_counts_from_several_clients_lose_no_event(
         *(clients[i % 3].count(ns, "s", "firma.rate_windows", "k", 100.0, 60) for i in range(90))
     )
     assert sorted(w.used for w in windows) == list(range(1, 91)), "each count saw its own total"
+
+
+# --- a request begins ----------------------------------------------------------------
+
+
+async def test_begin_touches_takes_the_call_s_fault_and_reads(backend: Backend, ns: str) -> None:
+    await backend.touch(ns, "s", 1.0)
+    await backend.transition(ns, "s", TABLE, "a", SENT, cancel)
+    await add(backend, ns, api="craftkit", operation="cancelSignature", status=502, times=2)
+    begun = await backend.begin(
+        ns, "s", 2.0, call=("craftkit", "cancelSignature"), reads=[(TABLE, "a"), (TABLE, "b")]
+    )
+    assert not begun.created
+    assert begun.fault is not None and begun.fault.status == 502 and begun.fault.remaining == 2
+    assert begun.reads[(TABLE, "a")].record == {"id": "a", "status": "cancelled"}
+    assert begun.reads[(TABLE, "b")].record is None
+    [left] = await backend.faults(ns, "s")
+    assert left.remaining == 1, "begin counted the fault it took"
+    other = await backend.begin(ns, "s", 3.0, call=("firma", "cancelSignature"))
+    assert other.fault is None
+    fresh = await backend.begin(ns, "new", 3.0)
+    assert fresh.created and fresh.fault is None and "new" in await backend.sessions(ns)
+
+
+async def test_a_transition_on_a_stale_read_acts_on_the_record_as_it_is_now(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    first, second = make_backend(), make_backend()
+    await first.open()
+    await second.open()
+    begun = await first.begin(ns, "s", 1.0, reads=[(TABLE, "a")])
+    stale = begun.reads[(TABLE, "a")]
+    assert await second.transition(ns, "s", TABLE, "a", SENT, cancel) == "200"
+    outcome = await first.transition(ns, "s", TABLE, "a", SENT, cancel, read=stale)
+    assert outcome == "409", "decided on the read from before the other client's cancel"
+    assert await first.get(ns, "s", TABLE, "a") == {"id": "a", "status": "cancelled"}
