@@ -592,7 +592,7 @@ class SqliteBackend:
 
         def job(connection: sqlite3.Connection) -> None:
             self._ensure_session(connection, namespace, session)
-            connection.execute(
+            newest = connection.execute(
                 "INSERT INTO journal (ns, session, at, api, operation, status, size, body) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -605,7 +605,7 @@ class SqliteBackend:
                     size,
                     text,
                 ),
-            )
+            ).lastrowid
             connection.execute(
                 "UPDATE sessions SET journal_bytes = journal_bytes + ? WHERE ns = ? AND name = ?",
                 (size, namespace, session),
@@ -616,15 +616,21 @@ class SqliteBackend:
             ).fetchone()
             if total <= cap:
                 return
-            rows = connection.execute(
-                "SELECT id, size FROM journal WHERE ns = ? AND session = ? ORDER BY id",
-                (namespace, session),
-            ).fetchall()
+            # The oldest first, a page at a time: a full journal holds a thousand entries,
+            # and each new one usually pushes out one or two.
             last, dropped = None, 0
-            for id, kept in rows[:-1]:  # the newest entry stays, whatever its size
-                if total - dropped <= cap:
+            while total - dropped > cap:
+                page = connection.execute(
+                    "SELECT id, size FROM journal WHERE ns = ? AND session = ? AND id > ? "
+                    "AND id < ? ORDER BY id LIMIT 32",
+                    (namespace, session, last if last is not None else -1, newest),
+                ).fetchall()
+                if not page:  # only the newest entry is left: it stays, whatever its size
                     break
-                last, dropped = id, dropped + kept
+                for id, kept in page:
+                    if total - dropped <= cap:
+                        break
+                    last, dropped = id, dropped + kept
             if last is not None:
                 connection.execute(
                     "DELETE FROM journal WHERE ns = ? AND session = ? AND id <= ?",
