@@ -290,7 +290,7 @@ class MockApp:
             session = live.sessions.session(name)
             if control:  # a vendor request begins once routed (see _dispatch)
                 await session.begin()
-            self._available()
+                self._available()
         except SessionRefused as refused:
             await self._without_session(scope, receive, send, control, 400, str(refused), {})
             return

@@ -274,6 +274,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         workers=args.workers,
     )
+    files = [*settings.fixtures, *DEFAULT_FIXTURES.values()] if args.watch else []
+    # The files' contents are taken before they are loaded: an edit from here on, however
+    # early, is seen as a change.
+    watcher = _Watcher(files) if files else None
     try:
         _check_store(settings)
         app = create_app(settings)
@@ -309,7 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # forked workers share their pages instead of copying them when the collector runs.
     gc.collect()
     gc.freeze()
-    files = [*settings.fixtures, *DEFAULT_FIXTURES.values()] if args.watch else []
+    if watcher is not None:
+        watcher.app = app
     config = uvicorn.Config(
         app,
         lifespan="on",
@@ -321,8 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         access_log=args.access_log,
     )
     if settings.workers == 1:
-        return _serve(app, config, sock, files)
-    return _supervise(app, config, sock, files, settings.workers)
+        return _serve(app, config, sock, watcher)
+    return _supervise(app, config, sock, watcher, settings.workers)
 
 
 def _check_store(settings: Settings) -> None:
@@ -359,11 +364,22 @@ def _describe_store(settings: Settings) -> str:
     )
 
 
-def _serve(app: MockApp, config: uvicorn.Config, sock: socket.socket, files: list[Path]) -> int:
+class _Watcher(FixtureWatcher):
+    """The fixture watcher of a server whose app is built after the files were read."""
+
+    def __init__(self, files: list[Path]) -> None:
+        super().__init__(files, on_change=self._reload)
+        self.app: MockApp | None = None
+
+    def _reload(self) -> object:
+        return self.app.reload_from_thread() if self.app is not None else None
+
+
+def _serve(
+    app: MockApp, config: uvicorn.Config, sock: socket.socket, watcher: FixtureWatcher | None
+) -> int:
     """Serve on ``sock`` in this process until a signal; the fixture watcher beside it."""
-    watcher = None
-    if files:
-        watcher = FixtureWatcher(files, on_change=app.reload_from_thread)
+    if watcher is not None:
         watcher.start()
     server = uvicorn.Server(config)
     try:
@@ -382,7 +398,11 @@ RESTARTS_PER_MINUTE = 10
 
 
 def _supervise(
-    app: MockApp, config: uvicorn.Config, sock: socket.socket, files: list[Path], count: int
+    app: MockApp,
+    config: uvicorn.Config,
+    sock: socket.socket,
+    watcher: _Watcher | None,
+    count: int,
 ) -> int:
     """Fork ``count`` workers sharing ``sock`` (the fixture world loaded once, before), restart
     any that dies unasked, and stop them all on SIGTERM or SIGINT."""
@@ -397,9 +417,12 @@ def _supervise(
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             code = 1
             try:
-                if again and files:  # --watch: the files may have changed since start-up
+                own = watcher
+                if again and watcher is not None:  # the files may have changed since start-up
+                    own = _Watcher(watcher.files)  # taken before they are read again
+                    own.app = app
                     app.reread()
-                code = _serve(app, config, sock, files)
+                code = _serve(app, config, sock, own)
             finally:
                 logging.shutdown()
                 os._exit(code)
