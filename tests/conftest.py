@@ -208,6 +208,7 @@ async def mock(
 
 @contextlib.asynccontextmanager
 async def _client(app: MockApp) -> AsyncIterator[ContractClient]:
+    await app.start()  # what the server's lifespan does: httpx's transport sends none
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://mock.test") as http:
         yield ContractClient(http, app, _validators())
