@@ -184,7 +184,8 @@ class RedisServer:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline and self._process.poll() is None:
             try:
-                if command(self.port, "PING") == b"+PONG":
+                # Up, even when it wants a password first (a server with --requirepass).
+                if command(self.port, "PING") in (b"+PONG", b"-NOAUTH Authentication required."):
                     return True
             except OSError:
                 pass
