@@ -29,8 +29,12 @@ class _Absent:
 ABSENT = _Absent()
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""Built once: ``json.dumps`` with options builds an encoder per call."""
+
+
 def json_response(status: int, body: object, headers: Mapping[str, str] | None = None) -> Response:
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    content = _ENCODER.encode(body).encode()
     return Response(content, status_code=status, headers=headers, media_type=JSON)
 
 
@@ -78,10 +82,14 @@ async def read_json(request: Request, *, limit: int) -> Any:
     except UnicodeDecodeError as exc:
         raise BadBody("Request body is not valid UTF-8.") from exc
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         raise BadBody("Request body is not valid JSON.") from exc
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+"""Built once: ``json.loads`` with options builds a decoder per call."""

@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 with warnings.catch_warnings():
     # Connexion imports starlette.testclient, which warns about httpx on import:
@@ -58,6 +58,7 @@ from mock_server.firma import FirmaApi
 from mock_server.firma import load_world as load_firma
 from mock_server.fixtures import FixtureFile, did_you_mean, read_fixture
 from mock_server.live import Live
+from mock_server.routes import RouteTable
 from mock_server.served import ServedApi
 from mock_server.settings import DEFAULT_FIXTURES, Settings
 from mock_server.state import (
@@ -147,6 +148,7 @@ class MockApp:
                 base_path=mount.base_path,
                 resolver=_OperationIds(),
             )
+        self._routes = RouteTable.from_router(self._routing.router.routes)
         self.control = ControlPlane(
             Contract.load("control", DOCUMENT), clock=clock, documented=self.documented
         )
@@ -248,7 +250,12 @@ class MockApp:
             return
         state = scope.setdefault("state", {})
         state[_scope.SERVER_SEND] = send
-        await self._app(scope, receive, send)
+        for name, _ in scope["headers"]:
+            if name == b"origin":  # a browser's request: CORS decides
+                await self._app(scope, receive, send)
+                return
+        # No Origin: what CORSMiddleware does then (only Vary: Origin), without its objects.
+        await self._route(scope, receive, _VaryOrigin(send))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -379,7 +386,16 @@ class MockApp:
             await send(message)
 
         try:
-            await self._routing(scope, receive, tracking_send)
+            matched = self._routes.match(scope["method"], scope["path"])
+            if matched is None:  # Connexion's router answers: 404, 405 with Allow
+                await self._routing(scope, receive, tracking_send)
+            else:  # what Connexion's router would do, without its per-request objects
+                scope.setdefault("path_params", {}).update(matched.path_params)
+                scope.setdefault("extensions", {})[_ROUTING] = {
+                    "api_base_path": matched.base_path,
+                    "operation_id": matched.operation_id,
+                }
+                await self._dispatch(scope, receive, tracking_send)
         except HTTPException as exc:
             await self._refuse(scope, receive, send, exc.status_code, exc.headers or {})
         except (ConnectionDropped, StoreUnavailable):
@@ -461,6 +477,24 @@ class MockApp:
         headers = {name: str(value) for name, value in response.headers.items()}
         headers.update(await api.answer_headers(request, store, response.status))
         return json_response(response.status, body, headers)
+
+
+class _VaryOrigin:
+    """``send``, adding ``Origin`` to the answer's ``Vary`` (as CORSMiddleware would)."""
+
+    __slots__ = ("_send",)
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = message.get("headers", [])
+            vary = [value for name, value in headers if name.lower() == b"vary"]
+            kept = [(n, v) for n, v in headers if n.lower() != b"vary"] if vary else list(headers)
+            kept.append((b"vary", b", ".join([*vary, b"Origin"])))
+            message["headers"] = kept
+        await self._send(message)
 
 
 async def _drop(server_send: Send) -> None:

@@ -60,7 +60,9 @@ Decide = Callable[[Record | None], Decision[Outcome]]
 
 A back-end may call it more than once for one transition (an optimistic retry
 after a concurrent write), so it must not read a clock or have effects: callers
-read the time once, before, and close over it.
+read the time once, before, and close over it. It must not change its argument
+either (it may be the fixture record every session shares): the replacement is a
+new record (``{**record, ...}``), which the back-end copies as it stores it.
 """
 
 

@@ -66,6 +66,8 @@ class Exchange:
     body: bytes
     size: int
     headers_truncated: bool = False
+    kept: int = 0
+    """Bytes held: headers and body."""
 
     @classmethod
     def of(cls, raw: Iterable[tuple[bytes, bytes]], body: bytes, size: int) -> Exchange:
@@ -74,16 +76,11 @@ class Exchange:
         budget = HEADER_LIMIT
         for name, value in raw:
             if budget <= 0:
-                return cls(headers, body, size, headers_truncated=True)
-            kept = value[: max(budget - len(name), 0)]
-            headers.append((name[:budget], kept))
+                break
+            headers.append((name[:budget], value[: max(budget - len(name), 0)]))
             budget -= len(name) + len(value)
-        return cls(headers, body, size, headers_truncated=budget < 0)
-
-    @property
-    def kept(self) -> int:
-        """Bytes held: headers and body."""
-        return len(self.body) + sum(len(n) + len(v) for n, v in self.headers)
+        held = HEADER_LIMIT - max(budget, 0) + len(body)
+        return cls(headers, body, size, headers_truncated=budget < 0, kept=held)
 
     def to_json(self) -> dict[str, Any]:
         text = self.body.decode("utf-8", errors="replace")

@@ -152,7 +152,7 @@ class MemoryBackend:
         with self._lock:
             rows = self._session(namespace, session).changes.setdefault(table, {})
             current = rows.get(key, base)
-            decision = decide(clone(current) if current is not None else None)
+            decision = decide(current)  # decide never changes its argument (Decide)
             if decision.replacement is not None:
                 rows[key] = clone(decision.replacement)
             return decision.outcome

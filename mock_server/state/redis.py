@@ -50,7 +50,6 @@ from mock_server.state.base import (
     StoreUnavailable,
     Touched,
     Window,
-    clone,
 )
 from mock_server.state.limits import DEFAULT_SESSION, Limits
 
@@ -548,7 +547,7 @@ class RedisBackend:
             else:
                 raw = await self._call(self._command("HGET", records, field))
             current = (
-                json.loads(raw) if raw is not None else clone(base) if base is not None else None
+                json.loads(raw) if raw is not None else base  # decide never changes it
             )
             decision = decide(current)
             if decision.replacement is None:

@@ -65,7 +65,6 @@ from mock_server.state.base import (
     Touched,
     Window,
     begin_in_steps,
-    clone,
     count_in,
 )
 from mock_server.state.limits import DEFAULT_SESSION, Limits
@@ -563,7 +562,7 @@ class SqliteBackend:
             if row is not None:
                 current: Record | None = _loads(row[0])
             else:
-                current = clone(base) if base is not None else None
+                current = base  # decide never changes its argument (Decide)
             decision = decide(current)
             if decision.replacement is not None:
                 self._ensure_session(connection, namespace, session)

@@ -175,6 +175,23 @@ async def test_responses_without_origin_carry_no_cors_headers(
     assert not [h for h in response.headers if h.startswith("access-control-")]
 
 
+@pytest.mark.parametrize("app", ["open_app", "any_origin_app"])
+async def test_every_answer_varies_on_origin_with_or_without_one(
+    request: pytest.FixtureRequest, connect: Connect, app: str
+) -> None:
+    """Caches must not serve a page's answer (with its CORS headers) to another origin."""
+    async with connect(request.getfixturevalue(app)) as client:
+        answers = [
+            await client.cancel(SENT["id"]),
+            await client.revoke({"jwt_id": ACTIVE["jwt_id"]}),
+            await client.http.get("/__mock/state"),
+            await client.http.post("/nowhere"),
+            await client.http.get("/__mock/state", headers={"Origin": LOCAL_PAGE}),
+        ]
+    for response in answers:
+        assert response.headers.get_list("vary") == ["Origin"], response.request.url
+
+
 @pytest.mark.parametrize(
     ("host", "app", "request_of"),
     [

@@ -1,0 +1,89 @@
+"""The vendor routes as a precompiled table, built from Connexion's own.
+
+Connexion decides what the spec declares (paths, methods, base paths); this table
+only replays its decisions for the requests it would route to an operation, without
+the router's per-request objects. Anything the table does not match (an unknown path,
+an undeclared method) still goes through Connexion, which answers 404 or 405.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.routing import Mount, Route
+
+__all__ = ["Match", "RouteTable"]
+
+
+@dataclass(frozen=True)
+class Match:
+    """What Connexion's router would hand the dispatcher for one request."""
+
+    base_path: str
+    operation_id: str
+    path_params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    base_path: str
+    pattern: re.Pattern[str]
+    methods: frozenset[str]
+    operation_id: str
+    convertors: Mapping[str, Any]
+
+
+class RouteTable:
+    """``match(method, path)``: the operation Connexion routes a request to, or ``None``."""
+
+    def __init__(self, entries: list[_Entry]) -> None:
+        self._entries = entries
+
+    @classmethod
+    def from_router(cls, routes: list[Any]) -> RouteTable:
+        """From a Connexion ``RoutingMiddleware``'s router: a ``Mount`` per base path, in
+        the order it tries them, each holding a ``Route`` per operation."""
+        entries = []
+        for mount in routes:
+            if not isinstance(mount, Mount):
+                raise TypeError(f"unexpected route {mount!r} in Connexion's router")
+            for route in mount.routes:
+                if not isinstance(route, Route) or route.methods is None:
+                    raise TypeError(f"unexpected route {route!r} under {mount.path!r}")
+                operation_id = getattr(route.endpoint, "operation_id", None)
+                if operation_id is None:
+                    raise TypeError(f"route {route.path!r} has no operation id")
+                entries.append(
+                    _Entry(
+                        mount.path,
+                        route.path_regex,
+                        frozenset(route.methods),
+                        operation_id,
+                        route.param_convertors,
+                    )
+                )
+        return cls(entries)
+
+    def match(self, method: str, path: str) -> Match | None:
+        for entry in self._entries:
+            base = entry.base_path
+            if base:
+                if not path.startswith(base) or (len(path) > len(base) and path[len(base)] != "/"):
+                    continue
+                rest = path[len(base) :]
+            else:
+                rest = path
+            found = entry.pattern.match(rest)
+            if found is None:
+                continue
+            if method not in entry.methods:
+                return None  # Connexion answers: 405 with Allow
+            params = {
+                name: entry.convertors[name].convert(value)
+                for name, value in found.groupdict().items()
+            }
+            return Match(base, entry.operation_id, params)
+        return None
