@@ -72,6 +72,12 @@ class Exchange:
     @classmethod
     def of(cls, raw: Iterable[tuple[bytes, bytes]], body: bytes, size: int) -> Exchange:
         """The exchange as kept: headers beyond :data:`HEADER_LIMIT` bytes cut."""
+        raw = list(raw)
+        total = 0
+        for name, value in raw:
+            total += len(name) + len(value)
+        if total <= HEADER_LIMIT:  # the common case: kept whole
+            return cls(raw, body, size, kept=total + len(body))
         headers: list[tuple[bytes, bytes]] = []
         budget = HEADER_LIMIT
         for name, value in raw:
