@@ -28,7 +28,6 @@ with warnings.catch_warnings():
     from connexion.resolver import Resolver
     from connexion.validators import ParameterValidator
 
-from mock_server import _scope
 from mock_server._http import json_response, problem_response
 from mock_server.clock import Clock, isoformat
 from mock_server.contract import Contract
@@ -37,6 +36,7 @@ from mock_server.craftkit.world import check_record
 from mock_server.documented import DocumentedOperation
 from mock_server.firma import jwts
 from mock_server.fixtures import Problems, did_you_mean
+from mock_server.http.context import context
 from mock_server.ids import canonical_uuid
 from mock_server.live import Live
 from mock_server.state import Session, StoreUnavailable, insert
@@ -119,8 +119,9 @@ class ControlPlane:
 
     def _session(self) -> tuple[Live, Session]:
         # The world the request started with, even if --watch swapped it since.
-        state = connexion.request.scope["state"]
-        return state[_scope.LIVE], state[_scope.SESSION]
+        ctx = context(connexion.request.scope)
+        assert ctx.live is not None and ctx.session is not None, "the session layer runs first"
+        return ctx.live, ctx.session
 
     def _now(self) -> str:
         return isoformat(self._clock())

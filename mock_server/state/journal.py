@@ -15,20 +15,15 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from mock_server import _scope
-from mock_server.clock import Clock, isoformat
-from mock_server.state.base import StoreUnavailable
+from mock_server.clock import isoformat
 
 _log = logging.getLogger("mock_server.journal")
 
-__all__ = ["BODY_LIMIT", "HEADER_LIMIT", "Entry", "Exchange", "capture", "redact"]
+__all__ = ["BODY_LIMIT", "HEADER_LIMIT", "Body", "Entry", "Exchange", "redact"]
 
 BODY_LIMIT = 65_536
 """Bytes of each body kept; longer bodies are cut and marked ``truncated``."""
@@ -146,89 +141,9 @@ class Entry:
         }
 
 
-Log = Callable[[Entry], Awaitable[None]]
-"""Where :func:`capture` puts an exchange (a session's journal)."""
+class Body:
+    """One side's body as it streams by: kept up to :data:`BODY_LIMIT`, counted whole."""
 
-
-async def capture(
-    app: ASGIApp, scope: Scope, receive: Receive, send: Send, *, log: Log, clock: Clock
-) -> None:
-    """Run ``app`` and log the exchange; the app reads and writes as usual.
-
-    ``scope["state"]`` tells which API and operation answered (set by the
-    dispatcher) and whether the answer was simulated. The entry is logged before
-    the answer's last message is sent; an answer given before the body was read
-    (401, Prefer, a fault, an unknown path) still logs what the client sent, up
-    to the limit.
-    """
-    started, at = time.perf_counter(), clock()
-    sent = _Body()
-    answered = _Body()
-    status = 0
-    response_headers: list[tuple[bytes, bytes]] = []
-    logged = False
-
-    async def tee_receive() -> Message:
-        message = await receive()
-        if message["type"] == "http.request":
-            sent.add(message.get("body", b""))
-            sent.complete = not message.get("more_body", False)
-        else:
-            sent.complete = True  # http.disconnect
-        return message
-
-    async def log_once() -> None:
-        nonlocal logged
-        if logged:
-            return
-        logged = True
-        state = scope.get("state", {})
-        try:
-            await _log_entry(state)
-        except StoreUnavailable as exc:  # the answer still goes out; only its record is lost
-            _log.warning("%s %s not journalled: %s", scope["method"], scope["path"], exc)
-
-    async def _log_entry(state: dict[str, Any]) -> None:
-        await log(
-            Entry(
-                at=at,
-                session=state.get(_scope.SESSION_NAME, ""),
-                api=state.get(_scope.API),
-                operation=state.get(_scope.OPERATION),
-                simulated=state.get(_scope.SIMULATED),
-                method=scope["method"],
-                path=scope["path"],
-                query=scope.get("query_string", b"").decode("latin-1"),
-                status=status or None,
-                request=sent.exchange(scope.get("headers", [])),
-                response=answered.exchange(response_headers),
-                duration_ms=(time.perf_counter() - started) * 1000,
-            )
-        )
-
-    async def tee_send(message: Message) -> None:
-        nonlocal status, response_headers
-        if message["type"] == "http.response.start":
-            status = message["status"]
-            response_headers = list(message.get("headers", []))
-        elif message["type"] == "http.response.body":
-            answered.add(message.get("body", b""))
-            if not message.get("more_body", False):
-                while not sent.complete and sent.size <= BODY_LIMIT:
-                    await tee_receive()
-                await log_once()
-        await send(message)
-
-    try:
-        await app(scope, tee_receive, tee_send)
-    finally:
-        if not logged:  # no answer: a dropped connection, or the app failed
-            while not sent.complete and sent.size <= BODY_LIMIT:
-                await tee_receive()
-            await log_once()
-
-
-class _Body:
     def __init__(self) -> None:
         self.chunks: list[bytes] = []
         self.size = 0

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
+from mock_server.http.context import Context
+from mock_server.http.journal import capture
 from mock_server.state import StoreUnavailable
-from mock_server.state.journal import Entry, capture
+from mock_server.state.journal import Entry
 
 pytestmark = pytest.mark.anyio
 
@@ -21,7 +23,13 @@ async def answer(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def scope() -> Scope:
-    return {"type": "http", "method": "POST", "path": "/x", "headers": [], "state": {}}
+    made: Scope = {"type": "http", "method": "POST", "path": "/x", "headers": [], "state": {}}
+
+    async def unused(message: Message) -> None:
+        raise AssertionError("not the server's send")
+
+    Context(server_send=unused).attach(made)
+    return made
 
 
 async def run(log: Any) -> list[Message]:

@@ -1,0 +1,59 @@
+"""The error boundary: 404, 405 and the last-resort 500 in the envelope of the API owning
+the path; a client that leaves mid-request is no error."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mock_server.http.context import context
+from mock_server.http.drop import ConnectionDropped
+from mock_server.state import StoreUnavailable
+
+__all__ = ["ErrorBoundary"]
+
+log = logging.getLogger("mock_server")
+
+
+class ErrorBoundary:
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Starlette's router raises HTTPException (rather than answering text/plain)
+        # when it finds "app" in the scope; this boundary renders it.
+        scope["app"] = self
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._app(scope, receive, tracking_send)
+        except HTTPException as exc:
+            await _refuse(scope, receive, send, exc.status_code, exc.headers or {})
+        except (ConnectionDropped, StoreUnavailable):
+            raise
+        except ClientDisconnect:  # the client left mid-request: nobody to answer, no error
+            log.debug("client left during %s %s", scope["method"], scope["path"])
+        except Exception:
+            log.exception("unexpected error answering %s %s", scope["method"], scope["path"])
+            if not started:
+                await _refuse(scope, receive, send, 500, {})
+
+
+async def _refuse(
+    scope: Scope, receive: Receive, send: Send, status: int, headers: Mapping[str, str]
+) -> None:
+    ctx = context(scope)
+    assert ctx.live is not None and ctx.session is not None and ctx.api is not None
+    api = ctx.live.api(ctx.api)
+    store = ctx.session.store(api.name)
+    response = await api.refusal(Request(scope, receive), store, status, headers)
+    await response(scope, receive, send)

@@ -1,0 +1,127 @@
+"""The dispatcher: the operation a request names, then a fault, a ``Prefer``, or the handler.
+
+Connexion routes: it loads each spec and defines its routes under every base path;
+a table built from those routes (``routes.py``) replays its decisions for the requests
+it routes to an operation, and anything else (an unknown path, an undeclared method)
+goes through Connexion's router, which raises the 404 or 405 the error boundary renders.
+
+Connexion's security and validation middlewares are left out on purpose: they
+validate with Draft 4 (wrong for OAS 3.1), rebuild validators per request, and
+answer ``application/problem+json``, which neither contract declares. Each
+handler validates with validators compiled once from the original spec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+with warnings.catch_warnings():
+    # Connexion imports starlette.testclient, which warns about httpx on import:
+    # noise for our users, and nothing we use.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from connexion.middleware.routing import RoutingMiddleware
+    from connexion.resolver import Resolution, Resolver
+    from connexion.spec import Specification
+
+from mock_server.contract import Contract
+from mock_server.http.context import context
+from mock_server.http.drop import drop
+from mock_server.http.forced import ForcedAnswers
+from mock_server.routes import RouteTable
+
+__all__ = ["Dispatcher", "operation_id"]
+
+_ROUTING = "connexion_routing"
+
+
+def operation_id(method: str, path: str, declared: str | None) -> str:
+    """The id an operation is dispatched by: its ``operationId``, else ``"POST /path"``."""
+    return declared or f"{method.upper()} {path}"
+
+
+class _OperationIds(Resolver):  # type: ignore[misc]
+    """Connexion resolves operations to functions; the dispatcher only needs their ids."""
+
+    def resolve(self, operation: Any) -> Resolution:
+        oid = operation_id(operation.method, operation.path, operation.operation_id)
+        return Resolution(_unused, oid)
+
+
+def _unused() -> None:  # pragma: no cover - never called, the dispatcher answers
+    raise AssertionError("operations are answered by the Dispatcher")
+
+
+class Dispatcher:
+    """Route the request to its operation and answer it."""
+
+    def __init__(
+        self,
+        contracts: Mapping[str, Contract],
+        mounts: Sequence[tuple[str, str]],
+        forced: ForcedAnswers,
+    ) -> None:
+        """``mounts``: (base path, API name), longest base path first."""
+        self._api_at = dict(mounts)
+        self._forced = forced
+        self._routing = RoutingMiddleware(self._routed)
+        routed = {name: c.for_connexion() for name, c in contracts.items()}  # once per spec
+        for base_path, api in mounts:
+            self._routing.add_api(
+                Specification.load(routed[api]), base_path=base_path, resolver=_OperationIds()
+            )
+        self._routes = RouteTable.from_router(self._routing.router.routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        matched = self._routes.match(scope["method"], scope["path"])
+        if matched is None:  # Connexion's router answers: 404, 405 with Allow
+            await self._routing(scope, receive, send)
+            return
+        # What Connexion's router would do, without its per-request objects.
+        scope.setdefault("path_params", {}).update(matched.path_params)
+        scope.setdefault("extensions", {})[_ROUTING] = {
+            "api_base_path": matched.base_path,
+            "operation_id": matched.operation_id,
+        }
+        await self._routed(scope, receive, send)
+
+    async def _routed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        routing = scope.get("extensions", {}).get(_ROUTING, {})
+        operation = routing.get("operation_id")
+        if operation is None:  # a path no spec declares
+            raise HTTPException(404)
+        ctx = context(scope)
+        assert ctx.live is not None and ctx.session is not None
+        api = ctx.live.api(self._api_at[routing["api_base_path"]])
+        handler = api.operations[operation]
+        ctx.api, ctx.operation = api.name, operation
+        session = ctx.session
+        request = Request(scope, receive)
+        # One round trip: the session, the fault for this call, the records it will act on.
+        await session.begin((api.name, operation), api.reads(operation, request))
+        store = session.store(api.name)
+        fault = session.fault
+        response: Response | None = None
+        if fault is not None:
+            ctx.simulated = "fault"
+            if fault.delay_ms:
+                await asyncio.sleep(fault.delay_ms / 1000)
+            if fault.drop:
+                await drop(ctx.server_send)
+                return
+            if fault.status is not None:
+                response = await self._forced.documented_answer(
+                    ctx, api, operation, request, fault.status, None
+                )
+        if response is None:
+            response = await self._forced.preferred(ctx, api, operation, request)
+        if response is None:
+            response = await handler(request, store)
+        await response(scope, receive, send)

@@ -1,0 +1,61 @@
+"""Forced answers: a fault's status or a ``Prefer`` header answers a documented response.
+
+Always one the vendor spec documents for the operation (``documented.py``), never
+invented, so a forced answer validates against the spec; it changes no state and
+counts against no quota.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mock_server._http import json_response
+from mock_server.documented import DocumentedOperation, PreferRefused, parse_prefer
+from mock_server.http.context import Context
+from mock_server.served import ServedApi
+
+__all__ = ["ForcedAnswers"]
+
+
+class ForcedAnswers:
+    def __init__(self, documented: Mapping[str, Mapping[str, DocumentedOperation]]) -> None:
+        self.documented = documented
+
+    async def documented_answer(
+        self,
+        ctx: Context,
+        api: ServedApi,
+        operation: str,
+        request: Request,
+        code: int | None,
+        example: str | None,
+    ) -> Response:
+        """The documented response ``code`` (and ``example``), with the API's own headers."""
+        assert ctx.session is not None
+        response, body = self.documented[api.name][operation].choose(code, example)
+        store = ctx.session.store(api.name)
+        headers = {name: str(value) for name, value in response.headers.items()}
+        headers.update(await api.answer_headers(request, store, response.status))
+        return json_response(response.status, body, headers)
+
+    async def preferred(
+        self, ctx: Context, api: ServedApi, operation: str, request: Request
+    ) -> Response | None:
+        """The answer a ``Prefer: code=..., example=...`` header asks for, if any."""
+        prefer = request.headers.get("prefer")
+        if not prefer:
+            return None
+        assert ctx.session is not None
+        try:
+            code, example = parse_prefer(prefer)
+            if code is None and example is None:
+                return None
+            response = await self.documented_answer(ctx, api, operation, request, code, example)
+        except PreferRefused as refused:
+            store = ctx.session.store(api.name)
+            return await api.refusal(request, store, 400, {}, f"Prefer: {refused}")
+        ctx.simulated = "prefer"
+        return response

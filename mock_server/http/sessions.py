@@ -1,0 +1,91 @@
+"""The session layer: ``X-Mock-Session`` -> the request's session; a lost store -> 503."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mock_server.http.context import context
+from mock_server.http.refusals import Availability, Refusals
+from mock_server.live import Live
+from mock_server.state import SessionRefused, Sessions, StoreUnavailable
+
+__all__ = ["SessionLayer"]
+
+_HEADER = b"x-mock-session"
+
+
+class SessionLayer:
+    """Give the request its session (created on first use), then run ``app``.
+
+    A malformed session name is a 400, and a store that cannot be reached a 503 with
+    ``Retry-After``, in the envelope of the route (``control``: the control plane's;
+    else the vendor API owning the path), whenever the store is lost before the answer
+    started. A control-plane request begins its session here; a vendor request once
+    routed (the dispatcher begins it with its operation and records, in one round trip).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        live: Callable[[], Live],
+        start: Callable[[], Awaitable[None]],
+        owner: Callable[[str], str],
+        refusals: Refusals,
+        availability: Availability,
+        control: bool,
+    ) -> None:
+        self._app = app
+        self._live = live
+        self._start = start
+        self._owner = owner
+        self._refusals = refusals
+        self._availability = availability
+        self._control = control
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ctx = context(scope)
+        if not self._control:
+            ctx.api = self._owner(scope["path"])
+        try:
+            await self._start()
+            ctx.live = live = self._live()
+            name = Sessions.name_of(_header(scope))
+            ctx.session = session = live.sessions.session(name)
+            if self._control:
+                await session.begin()
+                self._availability.back()
+        except SessionRefused as refused:
+            await self._refusals.answer(
+                scope, receive, send, control=self._control, status=400,
+                message=str(refused), headers={},
+            )  # fmt: skip
+            return
+        except StoreUnavailable as exc:
+            self._availability.lost(exc)
+            await self._refusals.unavailable(scope, receive, send, exc, control=self._control)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._app(scope, receive, tracking_send)
+        except StoreUnavailable as exc:
+            self._availability.lost(exc)
+            if not started:
+                await self._refusals.unavailable(scope, receive, send, exc, control=self._control)
+        else:
+            self._availability.back()
+
+
+def _header(scope: Scope) -> str | None:
+    for key, value in scope["headers"]:
+        if key == _HEADER:
+            return str(value.decode("latin-1"))
+    return None
