@@ -553,7 +553,8 @@ class RedisBackend:
             decision = decide(current)
             if decision.replacement is None:
                 return decision.outcome
-            new = json.dumps(decision.replacement, ensure_ascii=False, separators=(",", ":"))
+            # ASCII (the default): a lone surrogate, valid in JSON, is no UTF-8 to send.
+            new = json.dumps(decision.replacement, separators=(",", ":"))
             absent = "1" if raw is None else "0"
             written = await self._call(
                 self._script(
@@ -590,7 +591,7 @@ class RedisBackend:
             "status": entry.status,
             "body": entry.to_json(0),
         }
-        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(payload, separators=(",", ":"))
         await self._call(
             self._script(
                 self._log,

@@ -98,6 +98,17 @@ async def test_records_keep_json_types_exactly(backend: Backend, ns: str) -> Non
     assert await backend.get(ns, "s", TABLE, "k") == record
 
 
+async def test_strings_json_allows_but_utf_8_does_not_round_trip(backend: Backend, ns: str) -> None:
+    """A lone surrogate (``"\\ud800"`` in a client's JSON body) is a valid JSON string but no
+    UTF-8: records and journal entries holding one are kept as they are, not refused."""
+    record: Record = {"reason": "\ud800 half a pair"}
+    await backend.transition(ns, "s", TABLE, "k", None, insert(record))
+    assert await backend.get(ns, "s", TABLE, "k") == record
+    await backend.log(ns, "s", entry(body=b'{"reason": "\\ud800"}'))
+    [logged] = await backend.journal(ns, "s")
+    assert logged.body["request"]["json"] == {"reason": "\ud800"}
+
+
 async def test_concurrent_transitions_from_several_clients_apply_exactly_once(
     make_backend: BackendFactory, ns: str
 ) -> None:
