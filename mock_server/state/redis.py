@@ -291,10 +291,13 @@ class _Batcher:
     async def _send(self, batch: list[tuple[Stage, asyncio.Future[Any]]]) -> None:
         try:
             results = await self._execute(batch)
-            if any(isinstance(r, NoScriptError) for r in results):  # Redis restarted: load again
+            lost = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+            if lost:  # Redis restarted: load again, and send again only what it refused
                 for script in self.scripts:
                     script.sha = await self._client.script_load(script.script)
-                results = await self._execute(batch)
+                again = await self._execute([batch[i] for i in lost])
+                for i, result in zip(lost, again, strict=True):
+                    results[i] = result
         except BaseException as exc:
             for _, future in batch:
                 if not future.done():

@@ -4,9 +4,15 @@ in test_backends.py."""
 
 from __future__ import annotations
 
-import pytest
+import asyncio
 
-from mock_server.state import StoreUnavailable, StoreUrlError, open_backend
+import pytest
+import redis.asyncio as aioredis
+
+from mock_server.state import Decision, Record, StoreUnavailable, StoreUrlError, open_backend
+from mock_server.state.base import Read
+from mock_server.state.journal import Entry, Exchange
+from mock_server.state.redis import _CAS, _LOG, RedisBackend
 from tests._redis import RedisServerFactory
 
 pytestmark = pytest.mark.anyio
@@ -55,3 +61,63 @@ async def test_without_the_password_opening_fails_saying_so(
 def test_a_malformed_url_is_refused_naming_the_fix(url: str, names: str) -> None:
     with pytest.raises(StoreUrlError, match=names):
         open_backend(url)
+
+
+TABLE = "craftkit.signature_requests"
+SENT: Record = {"id": "a", "status": "sent"}
+
+
+def cancel(record: Record | None) -> Decision[str]:
+    if record is None or record["status"] != "sent":
+        return Decision("409")
+    return Decision("200", {**record, "status": "cancelled"})
+
+
+def entry() -> Entry:
+    return Entry(
+        at=1.0,
+        session="s",
+        api="craftkit",
+        operation="cancelSignature",
+        simulated=None,
+        method="POST",
+        path="/v1/x",
+        query="",
+        status=200,
+        request=Exchange.of([], b"", 0),
+        response=Exchange.of([], b"{}", 2),
+        duration_ms=1.0,
+    )
+
+
+async def opened(url: str) -> RedisBackend:
+    backend = open_backend(url)
+    assert isinstance(backend, RedisBackend)
+    await backend.open()
+    return backend
+
+
+async def test_scripts_lost_by_redis_are_loaded_again_and_only_the_refused_ones_run_again(
+    redis_url: str,
+) -> None:
+    """Redis restarted (its scripts gone) under load: in one pipeline, commands before another
+    client's SCRIPT LOAD are refused (NOSCRIPT), those after it run. Only the refused ones
+    may be sent again: a cancel that ran must not run twice (its 200 turned into a 409)."""
+    backend = await opened(redis_url)
+    other_worker = aioredis.Redis.from_url(redis_url)
+    try:
+        await other_worker.script_flush()
+        outcomes = await asyncio.gather(
+            backend.take_fault("ns", "s", "firma", "op"),  # refused: NOSCRIPT
+            # another worker loading the scripts again, its SCRIPT LOAD landing here
+            backend._batcher.run(lambda pipe: pipe.script_load(_CAS)),
+            backend._batcher.run(lambda pipe: pipe.script_load(_LOG)),
+            # read as the request began: its compare-and-set goes in this pipeline, and runs
+            backend.transition("ns", "s", TABLE, "a", SENT, cancel, read=Read(None)),
+            backend.log("ns", "s", entry()),  # runs
+        )
+        assert outcomes[3] == "200", "the cancel that ran answers 200"
+        assert len(await backend.journal("ns", "s")) == 1, "the exchange logged once"
+    finally:
+        await other_worker.aclose()
+        await backend.close()
