@@ -91,6 +91,7 @@ local created = 0
 local last = redis.call('ZSCORE', KEYS[1], name)
 if not last then
   created = 1
+  drop(prefix, name)  -- what requests wrote after it was forgotten (evicted, expired)
 elseif name ~= default and now - tonumber(last) > ttl then
   created = 1
   drop(prefix, name)

@@ -187,6 +187,29 @@ async def test_past_the_cap_the_least_recently_used_session_is_forgotten_never_d
     assert await backend.get(ns, "default", TABLE, "a") is not None
 
 
+async def test_what_a_request_wrote_after_its_session_was_forgotten_does_not_come_back(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    """A request still running when another one evicted its session writes on; the next
+    request with that name still starts from the fixtures (and the late writes are freed)."""
+    backend = make_backend(Limits(max_sessions=2))
+    await backend.open()
+    now = 1_795_402_201.0
+    await backend.touch(ns, "a", now)
+    await backend.touch(ns, "b", now + 1)
+    await backend.touch(ns, "c", now + 2)  # evicts "a" ...
+    await backend.transition(ns, "a", TABLE, "a", SENT, cancel)  # ... while its request runs
+    await backend.log(ns, "a", entry())
+    await backend.add_fault(
+        ns, "a", api="firma", operation="op", status=500, delay_ms=0, drop=False, times=None
+    )
+    again = await backend.touch(ns, "a", now + 3)
+    assert again.created and not again.has_faults
+    assert await backend.get(ns, "a", TABLE, "a") is None
+    assert await backend.journal(ns, "a") == []
+    assert await backend.faults(ns, "a") == []
+
+
 async def test_an_idle_session_expires_and_starts_again(
     make_backend: BackendFactory, ns: str
 ) -> None:
