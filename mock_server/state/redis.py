@@ -225,10 +225,15 @@ end
 return nil
 """
 
-# KEYS: mock:world. ARGV: fingerprint. Makes it the world served; returns the one before.
+# KEYS: mock:world, the world's sessions zset. ARGV: fingerprint. Makes it the world served;
+# returns the one before. Sessions left from an earlier time it was served are unregistered
+# in the same step (so each starts empty: see _TOUCH), never what was written since.
 _WORLD = """
 local before = redis.call('HGET', KEYS[1], 'fingerprint')
-redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1])
+if before ~= ARGV[1] then
+  redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1])
+  redis.call('DEL', KEYS[2])
+end
 return before
 """
 
@@ -425,18 +430,21 @@ class RedisBackend:
     async def world(self, fingerprint: str) -> str:
         """The namespace is the fingerprint itself, so workers that saw different edits on
         their way (a file read half-written) still end in one namespace. A change of world
-        forgets the one served before (and anything left from an earlier time this one was
-        served), so no restart brings old sessions back."""
-        before = await self._call(self._world(keys=["mock:world"], args=[fingerprint]))
-        if before != fingerprint:
-            if before:
-                log.warning(
-                    "%s served other fixtures (world %s); its sessions start again from these",
-                    self.url,
-                    before,
-                )
-                await self.forget(str(before))
-            await self.forget(fingerprint)
+        forgets the one served before (and the sessions left from an earlier time this one
+        was served, in the same atomic step: another worker may serve it already), so no
+        restart brings old sessions back."""
+        before = await self._call(
+            self._world(
+                keys=["mock:world", f"{self._prefix(fingerprint)}:sessions"], args=[fingerprint]
+            )
+        )
+        if before and before != fingerprint:
+            log.warning(
+                "%s served other fixtures (world %s); its sessions start again from these",
+                self.url,
+                before,
+            )
+            await self.forget(str(before))
         return fingerprint
 
     async def forget(self, namespace: str) -> None:

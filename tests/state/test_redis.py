@@ -121,3 +121,55 @@ async def test_scripts_lost_by_redis_are_loaded_again_and_only_the_refused_ones_
     finally:
         await other_worker.aclose()
         await backend.close()
+
+
+async def test_a_worker_moving_to_a_new_world_never_deletes_what_another_wrote_there(
+    redis_url: str,
+) -> None:
+    """Two workers see a fixture edit at once: the first moves the store to the new world and
+    forgets the old one (a SCAN of the whole keyspace: it takes a while); the second adopts
+    the new world at once and serves it. What the second acknowledged meanwhile stays."""
+    first, second = await opened(redis_url), await opened(redis_url)
+    forgetting, go_on = asyncio.Event(), asyncio.Event()
+    forget = first.forget
+
+    async def slow_forget(namespace: str) -> None:
+        forgetting.set()
+        await go_on.wait()
+        await forget(namespace)
+
+    try:
+        await first.world("fp-1")
+        await second.world("fp-1")
+        first.forget = slow_forget  # type: ignore[method-assign]
+        moving = asyncio.ensure_future(first.world("fp-2"))
+        await forgetting.wait()
+        namespace = await second.world("fp-2")
+        await second.touch(namespace, "s", 1.0)
+        assert await second.transition(namespace, "s", TABLE, "a", SENT, cancel) == "200"
+        go_on.set()
+        assert await moving == namespace
+        assert await second.transition(namespace, "s", TABLE, "a", SENT, cancel) == "409"
+    finally:
+        go_on.set()
+        await first.close()
+        await second.close()
+
+
+async def test_a_world_served_again_starts_afresh_whatever_a_late_worker_left_in_it(
+    redis_url: str,
+) -> None:
+    first, late = await opened(redis_url), await opened(redis_url)
+    try:
+        old = await first.world("fp-1")
+        await late.world("fp-1")
+        await first.world("fp-2")  # an edit; the late worker has not seen it yet
+        await late.touch(old, "s", 1.0)
+        assert await late.transition(old, "s", TABLE, "a", SENT, cancel) == "200"
+        again = await first.world("fp-1")  # the edit undone
+        assert await first.sessions(again) == []
+        assert (await first.touch(again, "s", 2.0)).created
+        assert await first.get(again, "s", TABLE, "a") is None
+    finally:
+        await first.close()
+        await late.close()
