@@ -103,7 +103,9 @@ class MemoryBackend:
         with self._lock:
             sessions = self._sessions(namespace)
             state = sessions.get(session)
-            created = state is None or self.limits.expired(state.last_used, now)
+            created = state is None or (
+                session != DEFAULT_SESSION and self.limits.expired(state.last_used, now)
+            )
             if state is None or created:
                 state = sessions[session] = _Session(last_used=now)
             state.last_used = now

@@ -463,7 +463,7 @@ class SqliteBackend:
             row = connection.execute(
                 "SELECT last_used FROM sessions WHERE ns = ? AND name = ?", (namespace, session)
             ).fetchone()
-            created = row is None or limits.expired(row[0], now)
+            created = row is None or (session != DEFAULT_SESSION and limits.expired(row[0], now))
             if row is not None and created:
                 self._clear_session(connection, namespace, session)
             connection.execute(

@@ -226,6 +226,18 @@ async def test_an_idle_session_expires_and_starts_again(
     assert "t" not in await backend.sessions(ns), "an idle session is swept by others' requests"
 
 
+async def test_default_never_expires_even_when_it_is_the_one_touched(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    backend = make_backend(Limits(session_ttl=10))
+    await backend.open()
+    await backend.touch(ns, "default", 100.0)
+    await backend.transition(ns, "default", TABLE, "a", SENT, cancel)
+    later = await backend.touch(ns, "default", 500.0)
+    assert not later.created, "default idle beyond the TTL is still the same session"
+    assert await backend.get(ns, "default", TABLE, "a") is not None
+
+
 async def test_forget_deletes_a_namespace(backend: Backend, ns: str) -> None:
     await backend.touch(ns, "s", 1.0)
     await backend.transition(ns, "s", TABLE, "a", SENT, cancel)
