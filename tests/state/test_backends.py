@@ -187,6 +187,23 @@ async def test_past_the_cap_the_least_recently_used_session_is_forgotten_never_d
     assert await backend.get(ns, "default", TABLE, "a") is not None
 
 
+async def test_the_cap_never_evicts_the_session_being_touched(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    """``--max-sessions 1``: beside ``default``, the session a request names is kept."""
+    backend = make_backend(Limits(max_sessions=1))
+    await backend.open()
+    now = 1_795_402_201.0
+    await backend.touch(ns, "default", now)
+    await backend.touch(ns, "a", now + 1)
+    await backend.transition(ns, "a", TABLE, "a", SENT, cancel)
+    again = await backend.touch(ns, "a", now + 2)
+    assert not again.created, "the session its requests name survives its own touch"
+    assert await backend.get(ns, "a", TABLE, "a") is not None
+    await backend.touch(ns, "b", now + 3)
+    assert sorted(await backend.sessions(ns)) == ["b", "default"]
+
+
 async def test_what_a_request_wrote_after_its_session_was_forgotten_does_not_come_back(
     make_backend: BackendFactory, ns: str
 ) -> None:
