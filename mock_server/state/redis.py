@@ -305,7 +305,12 @@ class _Batcher:
                 for i, result in zip(lost, again, strict=True):
                     results[i] = result
         except BaseException as exc:
-            for _, future in batch:
+            failed = batch
+            if isinstance(exc, (RedisConnectionError, RedisTimeoutError, OSError)):
+                # Redis is lost or hung: what waits behind this batch would wait for it in
+                # turn, a timeout each. It is refused now, unsent (so it changes nothing).
+                failed, self._pending = batch + self._pending, []
+            for _, future in failed:
                 if not future.done():
                     future.set_exception(exc)
             return

@@ -5,6 +5,7 @@ in test_backends.py."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -12,8 +13,8 @@ import redis.asyncio as aioredis
 from mock_server.state import Decision, Record, StoreUnavailable, StoreUrlError, open_backend
 from mock_server.state.base import Read
 from mock_server.state.journal import Entry, Exchange
-from mock_server.state.redis import _CAS, _LOG, RedisBackend
-from tests._redis import RedisServerFactory
+from mock_server.state.redis import _CAS, _LOG, BATCH, IN_FLIGHT, RedisBackend
+from tests._redis import RedisServer, RedisServerFactory
 
 pytestmark = pytest.mark.anyio
 
@@ -173,3 +174,31 @@ async def test_a_world_served_again_starts_afresh_whatever_a_late_worker_left_in
     finally:
         await first.close()
         await late.close()
+
+
+async def test_commands_queued_behind_a_hung_redis_are_refused_with_it_never_sent(
+    redis_server: RedisServer, redis_url: str
+) -> None:
+    """Redis hangs under load: the batches on their way time out (503), and so does every
+    command queued behind them, at once and unsent, rather than each batch of them going to
+    the hung Redis in turn (a 503 after several timeouts, and an effect once Redis wakes)."""
+    backend = await opened(redis_url)
+    sent: list[int] = []
+    execute = backend._batcher._execute
+
+    async def counted(batch: Any) -> list[Any]:
+        sent.append(len(batch))
+        return await execute(batch)
+
+    backend._batcher._execute = counted  # type: ignore[method-assign]
+    redis_server.pause()
+    try:
+        outcomes = await asyncio.gather(
+            *(backend.touch("ns", f"s{i}", 1.0) for i in range(4 * BATCH * IN_FLIGHT)),
+            return_exceptions=True,
+        )
+    finally:
+        redis_server.resume()
+        await backend.close()
+    assert all(isinstance(outcome, StoreUnavailable) for outcome in outcomes)
+    assert len(sent) <= IN_FLIGHT, f"batches sent to a hung Redis: {sent}"
