@@ -411,10 +411,16 @@ def _supervise(
     restarts: list[float] = []
 
     def spawn(index: int, *, again: bool = False) -> None:
+        if stopping:  # a signal came while the workers were being started
+            return
+        # SIGTERM/SIGINT wait until stop() can see the new worker (in the worker: until the
+        # supervisor's handlers are gone), else it would never be told to stop.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
         pid = os.fork()
         if pid == 0:  # the worker: a server of its own over the shared socket
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             code = 1
             try:
                 own = watcher
@@ -427,6 +433,7 @@ def _supervise(
                 logging.shutdown()
                 os._exit(code)
         children[pid] = index
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         log.info("worker %d started (pid %d)", index + 1, pid)
 
     def stop(signum: int, _frame: object) -> None:

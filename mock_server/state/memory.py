@@ -103,17 +103,22 @@ class MemoryBackend:
         with self._lock:
             sessions = self._sessions(namespace)
             state = sessions.get(session)
-            created = state is None or self.limits.expired(state.last_used, now)
+            created = state is None or (
+                session != DEFAULT_SESSION and self.limits.expired(state.last_used, now)
+            )
             if state is None or created:
                 state = sessions[session] = _Session(last_used=now)
             state.last_used = now
             sessions.move_to_end(session)
-            self._evict(sessions, now)
+            self._evict(sessions, now, session)
             return Touched(created=created, has_faults=bool(state.faults))
 
-    def _evict(self, sessions: OrderedDict[str, _Session], now: float) -> None:
+    def _evict(self, sessions: OrderedDict[str, _Session], now: float, touched: str) -> None:
         while len(sessions) > self.limits.max_sessions:
-            oldest = next(name for name in sessions if name != DEFAULT_SESSION)
+            kept = (DEFAULT_SESSION, touched)
+            oldest = next((name for name in sessions if name not in kept), None)
+            if oldest is None:  # only default and the session touched are left: both stay
+                break
             del sessions[oldest]
         for name in list(itertools.islice(sessions, 8)):  # the least recently used first
             if name != DEFAULT_SESSION and self.limits.expired(sessions[name].last_used, now):

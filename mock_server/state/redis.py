@@ -90,6 +90,7 @@ local created = 0
 local last = redis.call('ZSCORE', KEYS[1], name)
 if not last then
   created = 1
+  drop(prefix, name)  -- what requests wrote after it was forgotten (evicted, expired)
 elseif name ~= default and now - tonumber(last) > ttl then
   created = 1
   drop(prefix, name)
@@ -223,10 +224,15 @@ end
 return nil
 """
 
-# KEYS: mock:world. ARGV: fingerprint. Makes it the world served; returns the one before.
+# KEYS: mock:world, the world's sessions zset. ARGV: fingerprint. Makes it the world served;
+# returns the one before. Sessions left from an earlier time it was served are unregistered
+# in the same step (so each starts empty: see _TOUCH), never what was written since.
 _WORLD = """
 local before = redis.call('HGET', KEYS[1], 'fingerprint')
-redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1])
+if before ~= ARGV[1] then
+  redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1])
+  redis.call('DEL', KEYS[2])
+end
 return before
 """
 
@@ -290,12 +296,20 @@ class _Batcher:
     async def _send(self, batch: list[tuple[Stage, asyncio.Future[Any]]]) -> None:
         try:
             results = await self._execute(batch)
-            if any(isinstance(r, NoScriptError) for r in results):  # Redis restarted: load again
+            lost = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+            if lost:  # Redis restarted: load again, and send again only what it refused
                 for script in self.scripts:
                     script.sha = await self._client.script_load(script.script)
-                results = await self._execute(batch)
+                again = await self._execute([batch[i] for i in lost])
+                for i, result in zip(lost, again, strict=True):
+                    results[i] = result
         except BaseException as exc:
-            for _, future in batch:
+            failed = batch
+            if isinstance(exc, (RedisConnectionError, RedisTimeoutError, OSError)):
+                # Redis is lost or hung: what waits behind this batch would wait for it in
+                # turn, a timeout each. It is refused now, unsent (so it changes nothing).
+                failed, self._pending = batch + self._pending, []
+            for _, future in failed:
                 if not future.done():
                     future.set_exception(exc)
             return
@@ -420,18 +434,21 @@ class RedisBackend:
     async def world(self, fingerprint: str) -> str:
         """The namespace is the fingerprint itself, so workers that saw different edits on
         their way (a file read half-written) still end in one namespace. A change of world
-        forgets the one served before (and anything left from an earlier time this one was
-        served), so no restart brings old sessions back."""
-        before = await self._call(self._world(keys=["mock:world"], args=[fingerprint]))
-        if before != fingerprint:
-            if before:
-                log.warning(
-                    "%s served other fixtures (world %s); its sessions start again from these",
-                    self.url,
-                    before,
-                )
-                await self.forget(str(before))
-            await self.forget(fingerprint)
+        forgets the one served before (and the sessions left from an earlier time this one
+        was served, in the same atomic step: another worker may serve it already), so no
+        restart brings old sessions back."""
+        before = await self._call(
+            self._world(
+                keys=["mock:world", f"{self._prefix(fingerprint)}:sessions"], args=[fingerprint]
+            )
+        )
+        if before and before != fingerprint:
+            log.warning(
+                "%s served other fixtures (world %s); its sessions start again from these",
+                self.url,
+                before,
+            )
+            await self.forget(str(before))
         return fingerprint
 
     async def forget(self, namespace: str) -> None:
@@ -552,7 +569,8 @@ class RedisBackend:
             decision = decide(current)
             if decision.replacement is None:
                 return decision.outcome
-            new = json.dumps(decision.replacement, ensure_ascii=False, separators=(",", ":"))
+            # ASCII (the default): a lone surrogate, valid in JSON, is no UTF-8 to send.
+            new = json.dumps(decision.replacement, separators=(",", ":"))
             absent = "1" if raw is None else "0"
             written = await self._call(
                 self._script(
@@ -589,7 +607,7 @@ class RedisBackend:
             "status": entry.status,
             "body": entry.to_json(0),
         }
-        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(payload, separators=(",", ":"))
         await self._call(
             self._script(
                 self._log,

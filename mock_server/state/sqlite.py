@@ -462,7 +462,7 @@ class SqliteBackend:
             row = connection.execute(
                 "SELECT last_used FROM sessions WHERE ns = ? AND name = ?", (namespace, session)
             ).fetchone()
-            created = row is None or limits.expired(row[0], now)
+            created = row is None or (session != DEFAULT_SESSION and limits.expired(row[0], now))
             if row is not None and created:
                 self._clear_session(connection, namespace, session)
             connection.execute(
@@ -473,7 +473,7 @@ class SqliteBackend:
                 "CASE WHEN ? THEN 0 ELSE sessions.journal_bytes END",
                 (namespace, session, now, namespace, created),
             )
-            self._evict(connection, namespace, now)
+            self._evict(connection, namespace, now, session)
             faulty = connection.execute(
                 "SELECT 1 FROM faults WHERE ns = ? AND session = ? LIMIT 1", (namespace, session)
             ).fetchone()
@@ -481,14 +481,17 @@ class SqliteBackend:
 
         return await self._call(job)
 
-    def _evict(self, connection: sqlite3.Connection, namespace: str, now: float) -> None:
+    def _evict(
+        self, connection: sqlite3.Connection, namespace: str, now: float, touched: str
+    ) -> None:
         (count,) = connection.execute(
             "SELECT count(*) FROM sessions WHERE ns = ?", (namespace,)
         ).fetchone()
         if count > self.limits.max_sessions:
             for (name,) in connection.execute(
-                "SELECT name FROM sessions WHERE ns = ? AND name != ? ORDER BY seq LIMIT ?",
-                (namespace, DEFAULT_SESSION, count - self.limits.max_sessions),
+                "SELECT name FROM sessions WHERE ns = ? AND name NOT IN (?, ?) "
+                "ORDER BY seq LIMIT ?",
+                (namespace, DEFAULT_SESSION, touched, count - self.limits.max_sessions),
             ).fetchall():
                 self._drop_session(connection, namespace, name)
         oldest = connection.execute(

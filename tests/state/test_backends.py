@@ -98,6 +98,17 @@ async def test_records_keep_json_types_exactly(backend: Backend, ns: str) -> Non
     assert await backend.get(ns, "s", TABLE, "k") == record
 
 
+async def test_strings_json_allows_but_utf_8_does_not_round_trip(backend: Backend, ns: str) -> None:
+    """A lone surrogate (``"\\ud800"`` in a client's JSON body) is a valid JSON string but no
+    UTF-8: records and journal entries holding one are kept as they are, not refused."""
+    record: Record = {"reason": "\ud800 half a pair"}
+    await backend.transition(ns, "s", TABLE, "k", None, insert(record))
+    assert await backend.get(ns, "s", TABLE, "k") == record
+    await backend.log(ns, "s", entry(body=b'{"reason": "\\ud800"}'))
+    [logged] = await backend.journal(ns, "s")
+    assert logged.body["request"]["json"] == {"reason": "\ud800"}
+
+
 async def test_concurrent_transitions_from_several_clients_apply_exactly_once(
     make_backend: BackendFactory, ns: str
 ) -> None:
@@ -176,6 +187,46 @@ async def test_past_the_cap_the_least_recently_used_session_is_forgotten_never_d
     assert await backend.get(ns, "default", TABLE, "a") is not None
 
 
+async def test_the_cap_never_evicts_the_session_being_touched(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    """``--max-sessions 1``: beside ``default``, the session a request names is kept."""
+    backend = make_backend(Limits(max_sessions=1))
+    await backend.open()
+    now = 1_795_402_201.0
+    await backend.touch(ns, "default", now)
+    await backend.touch(ns, "a", now + 1)
+    await backend.transition(ns, "a", TABLE, "a", SENT, cancel)
+    again = await backend.touch(ns, "a", now + 2)
+    assert not again.created, "the session its requests name survives its own touch"
+    assert await backend.get(ns, "a", TABLE, "a") is not None
+    await backend.touch(ns, "b", now + 3)
+    assert sorted(await backend.sessions(ns)) == ["b", "default"]
+
+
+async def test_what_a_request_wrote_after_its_session_was_forgotten_does_not_come_back(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    """A request still running when another one evicted its session writes on; the next
+    request with that name still starts from the fixtures (and the late writes are freed)."""
+    backend = make_backend(Limits(max_sessions=2))
+    await backend.open()
+    now = 1_795_402_201.0
+    await backend.touch(ns, "a", now)
+    await backend.touch(ns, "b", now + 1)
+    await backend.touch(ns, "c", now + 2)  # evicts "a" ...
+    await backend.transition(ns, "a", TABLE, "a", SENT, cancel)  # ... while its request runs
+    await backend.log(ns, "a", entry())
+    await backend.add_fault(
+        ns, "a", api="firma", operation="op", status=500, delay_ms=0, drop=False, times=None
+    )
+    again = await backend.touch(ns, "a", now + 3)
+    assert again.created and not again.has_faults
+    assert await backend.get(ns, "a", TABLE, "a") is None
+    assert await backend.journal(ns, "a") == []
+    assert await backend.faults(ns, "a") == []
+
+
 async def test_an_idle_session_expires_and_starts_again(
     make_backend: BackendFactory, ns: str
 ) -> None:
@@ -190,6 +241,18 @@ async def test_an_idle_session_expires_and_starts_again(
     assert await backend.get(ns, "s", TABLE, "a") is None
     await backend.touch(ns, "u", 200.0)
     assert "t" not in await backend.sessions(ns), "an idle session is swept by others' requests"
+
+
+async def test_default_never_expires_even_when_it_is_the_one_touched(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    backend = make_backend(Limits(session_ttl=10))
+    await backend.open()
+    await backend.touch(ns, "default", 100.0)
+    await backend.transition(ns, "default", TABLE, "a", SENT, cancel)
+    later = await backend.touch(ns, "default", 500.0)
+    assert not later.created, "default idle beyond the TTL is still the same session"
+    assert await backend.get(ns, "default", TABLE, "a") is not None
 
 
 async def test_forget_deletes_a_namespace(backend: Backend, ns: str) -> None:

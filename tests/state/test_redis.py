@@ -4,10 +4,17 @@ in test_backends.py."""
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+from typing import Any
 
-from mock_server.state import StoreUnavailable, StoreUrlError, open_backend
-from tests._redis import RedisServerFactory
+import pytest
+import redis.asyncio as aioredis
+
+from mock_server.state import Decision, Record, StoreUnavailable, StoreUrlError, open_backend
+from mock_server.state.base import Read
+from mock_server.state.journal import Entry, Exchange
+from mock_server.state.redis import _CAS, _LOG, BATCH, IN_FLIGHT, RedisBackend
+from tests._redis import RedisServer, RedisServerFactory
 
 pytestmark = pytest.mark.anyio
 
@@ -55,3 +62,143 @@ async def test_without_the_password_opening_fails_saying_so(
 def test_a_malformed_url_is_refused_naming_the_fix(url: str, names: str) -> None:
     with pytest.raises(StoreUrlError, match=names):
         open_backend(url)
+
+
+TABLE = "craftkit.signature_requests"
+SENT: Record = {"id": "a", "status": "sent"}
+
+
+def cancel(record: Record | None) -> Decision[str]:
+    if record is None or record["status"] != "sent":
+        return Decision("409")
+    return Decision("200", {**record, "status": "cancelled"})
+
+
+def entry() -> Entry:
+    return Entry(
+        at=1.0,
+        session="s",
+        api="craftkit",
+        operation="cancelSignature",
+        simulated=None,
+        method="POST",
+        path="/v1/x",
+        query="",
+        status=200,
+        request=Exchange.of([], b"", 0),
+        response=Exchange.of([], b"{}", 2),
+        duration_ms=1.0,
+    )
+
+
+async def opened(url: str) -> RedisBackend:
+    backend = open_backend(url)
+    assert isinstance(backend, RedisBackend)
+    await backend.open()
+    return backend
+
+
+async def test_scripts_lost_by_redis_are_loaded_again_and_only_the_refused_ones_run_again(
+    redis_url: str,
+) -> None:
+    """Redis restarted (its scripts gone) under load: in one pipeline, commands before another
+    client's SCRIPT LOAD are refused (NOSCRIPT), those after it run. Only the refused ones
+    may be sent again: a cancel that ran must not run twice (its 200 turned into a 409)."""
+    backend = await opened(redis_url)
+    other_worker = aioredis.Redis.from_url(redis_url)
+    try:
+        await other_worker.script_flush()
+        outcomes = await asyncio.gather(
+            backend.take_fault("ns", "s", "firma", "op"),  # refused: NOSCRIPT
+            # another worker loading the scripts again, its SCRIPT LOAD landing here
+            backend._batcher.run(lambda pipe: pipe.script_load(_CAS)),
+            backend._batcher.run(lambda pipe: pipe.script_load(_LOG)),
+            # read as the request began: its compare-and-set goes in this pipeline, and runs
+            backend.transition("ns", "s", TABLE, "a", SENT, cancel, read=Read(None)),
+            backend.log("ns", "s", entry()),  # runs
+        )
+        assert outcomes[3] == "200", "the cancel that ran answers 200"
+        assert len(await backend.journal("ns", "s")) == 1, "the exchange logged once"
+    finally:
+        await other_worker.aclose()
+        await backend.close()
+
+
+async def test_a_worker_moving_to_a_new_world_never_deletes_what_another_wrote_there(
+    redis_url: str,
+) -> None:
+    """Two workers see a fixture edit at once: the first moves the store to the new world and
+    forgets the old one (a SCAN of the whole keyspace: it takes a while); the second adopts
+    the new world at once and serves it. What the second acknowledged meanwhile stays."""
+    first, second = await opened(redis_url), await opened(redis_url)
+    forgetting, go_on = asyncio.Event(), asyncio.Event()
+    forget = first.forget
+
+    async def slow_forget(namespace: str) -> None:
+        forgetting.set()
+        await go_on.wait()
+        await forget(namespace)
+
+    try:
+        await first.world("fp-1")
+        await second.world("fp-1")
+        first.forget = slow_forget  # type: ignore[method-assign]
+        moving = asyncio.ensure_future(first.world("fp-2"))
+        await forgetting.wait()
+        namespace = await second.world("fp-2")
+        await second.touch(namespace, "s", 1.0)
+        assert await second.transition(namespace, "s", TABLE, "a", SENT, cancel) == "200"
+        go_on.set()
+        assert await moving == namespace
+        assert await second.transition(namespace, "s", TABLE, "a", SENT, cancel) == "409"
+    finally:
+        go_on.set()
+        await first.close()
+        await second.close()
+
+
+async def test_a_world_served_again_starts_afresh_whatever_a_late_worker_left_in_it(
+    redis_url: str,
+) -> None:
+    first, late = await opened(redis_url), await opened(redis_url)
+    try:
+        old = await first.world("fp-1")
+        await late.world("fp-1")
+        await first.world("fp-2")  # an edit; the late worker has not seen it yet
+        await late.touch(old, "s", 1.0)
+        assert await late.transition(old, "s", TABLE, "a", SENT, cancel) == "200"
+        again = await first.world("fp-1")  # the edit undone
+        assert await first.sessions(again) == []
+        assert (await first.touch(again, "s", 2.0)).created
+        assert await first.get(again, "s", TABLE, "a") is None
+    finally:
+        await first.close()
+        await late.close()
+
+
+async def test_commands_queued_behind_a_hung_redis_are_refused_with_it_never_sent(
+    redis_server: RedisServer, redis_url: str
+) -> None:
+    """Redis hangs under load: the batches on their way time out (503), and so does every
+    command queued behind them, at once and unsent, rather than each batch of them going to
+    the hung Redis in turn (a 503 after several timeouts, and an effect once Redis wakes)."""
+    backend = await opened(redis_url)
+    sent: list[int] = []
+    execute = backend._batcher._execute
+
+    async def counted(batch: Any) -> list[Any]:
+        sent.append(len(batch))
+        return await execute(batch)
+
+    backend._batcher._execute = counted  # type: ignore[method-assign]
+    redis_server.pause()
+    try:
+        outcomes = await asyncio.gather(
+            *(backend.touch("ns", f"s{i}", 1.0) for i in range(4 * BATCH * IN_FLIGHT)),
+            return_exceptions=True,
+        )
+    finally:
+        redis_server.resume()
+        await backend.close()
+    assert all(isinstance(outcome, StoreUnavailable) for outcome in outcomes)
+    assert len(sent) <= IN_FLIGHT, f"batches sent to a hung Redis: {sent}"
