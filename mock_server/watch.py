@@ -37,6 +37,7 @@ class FixtureWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fixture-watcher", daemon=True)
         self._seen = self._digests()
+        self._failing = False
 
     def start(self) -> None:
         self._thread.start()
@@ -63,7 +64,7 @@ class FixtureWatcher:
             if current == self._seen:
                 continue
             changed = [p.name for p in self.files if current[p] != self._seen[p]]
-            self._seen = current
+            previous, self._seen = self._seen, current
             if any(digest is None for digest in current.values()):
                 missing = [p.name for p in self.files if current[p] is None]
                 log.warning("fixture file missing or unreadable: %s; waiting", ", ".join(missing))
@@ -72,4 +73,11 @@ class FixtureWatcher:
             try:
                 self._on_change()
             except Exception:  # the watcher must outlive any one bad reload
-                log.exception("reloading the fixtures failed")
+                # Not taken (the store unreachable, say): try again at the next poll, and
+                # say so once rather than every half second.
+                if not self._failing:
+                    log.exception("reloading the fixtures failed; trying again until it works")
+                self._failing = True
+                self._seen = previous
+            else:
+                self._failing = False

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, NoScriptError, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -396,11 +396,11 @@ class RedisBackend:
             password=password,
             socket_timeout=TIMEOUT,
             socket_connect_timeout=TIMEOUT,
-            # A dropped connection (Redis restarted) is retried at once; a timeout is not:
-            # a Redis that hangs would otherwise cost three TIMEOUTs per command.
-            retry=Retry(
-                ExponentialBackoff(cap=0.1, base=0.01), 2, supported_errors=(RedisConnectionError,)
-            ),
+            # No retries: a command whose reply was lost may have run, and a batch sent
+            # again would run its scripts twice (a 200 turned 409, a fault counted twice).
+            # A connection Redis closed (a restart) is found stale and replaced when taken
+            # from the pool; a request that fails anyway gets a 503 and may be retried.
+            retry=Retry(NoBackoff(), 0),
             decode_responses=True,
             health_check_interval=30,
         )

@@ -119,3 +119,32 @@ def test_a_directory_deleted_and_made_again_is_still_watched(
     calls.wait_for(1)
     path.write_text("a: 3\n")
     calls.wait_for(2)
+
+
+def test_a_reload_that_fails_is_tried_again_until_it_works(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reload can fail for a while (the shared store unreachable): the edit is not
+    forgotten, and the failure is logged once, not at every poll."""
+    path = tmp_path / "firma.yaml"
+    path.write_text("a: 1\n")
+    attempts: list[int] = []
+
+    def flaky() -> None:
+        attempts.append(1)
+        if len(attempts) < 4:
+            raise RuntimeError("store unreachable")
+
+    watcher = FixtureWatcher([path], on_change=flaky, interval=0.05)
+    watcher.start()
+    try:
+        path.write_text("a: 2\n")
+        deadline = time.monotonic() + 5
+        while len(attempts) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        settle()
+    finally:
+        watcher.stop()
+    assert len(attempts) == 4, "tried until it worked, then no more"
+    failures = [r for r in caplog.records if "reloading the fixtures failed" in r.getMessage()]
+    assert len(failures) == 1
