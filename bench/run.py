@@ -5,7 +5,8 @@ repeat too), and within a start drives each path in turn: one request first, whi
 must get the path's expected status (else the path is reported broken and not
 loaded), then a warm-up whose numbers are dropped, then the measured load. Targets are
 interleaved within a repeat, so a noisy minute on a shared machine spreads over all of
-them instead of falling on one.
+them instead of falling on one. The paths that change nothing share a start; each fresh
+path gets a start of its own (:func:`_per_start`).
 
 A fresh path (``craftkit-200``, ``firma-200``) first gets its records: enough ids for
 the warm-up and the measured load at the rate the path is expected to run
@@ -238,6 +239,69 @@ def _probe(paths: Sequence[BenchPath]) -> Request:
     return paths[0].request.naming(str(uuid.UUID(int=0)))
 
 
+def _measure(
+    results: Results,
+    server: Running,
+    path: BenchPath,
+    load: LoadGenerator,
+    *,
+    repeat: tuple[int, int],
+    seconds: float,
+    warmup: float,
+    workdir: Path,
+    fresh_rate: float | None,
+) -> None:
+    """Drive one path on a running server; its sample, or its problem, into ``results``."""
+    target = server.target
+    label = f"[{repeat[0]}/{repeat[1]}] {target.name} {path.name}"
+    fresh = None
+    if path.fresh is not None:
+        rate, why = (
+            (fresh_rate, "--fresh-rate") if fresh_rate else _expected_rate(results, target, path)
+        )
+        count = fresh_count(rate, seconds, warmup)
+        if not target.stateful:  # ids alone cost nothing: twice as many
+            count *= 2
+        fresh = (count, f"{rate:,.0f} req/s ({why})")
+    logged = len(server.log())
+    outcome = _drive(server, path, load, seconds, warmup, repeat[0], workdir, fresh, label)
+    if isinstance(outcome, str):
+        results.problems.append(f"{target.name} {path.name}: {outcome}")
+        _say(f"{label}: {outcome}")
+        return
+    results.samples.setdefault((target.name, path.name), []).append(outcome)
+    if outcome.unexpected:
+        ran_out = ""
+        if outcome.reused and fresh is not None:
+            ran_out = (
+                f"; the {outcome.fresh:,} fresh records (for {fresh[1]}) ran out: "
+                f"{outcome.reused:,} requests named a used one again (--fresh-rate sizes them)"
+            )
+        results.problems.append(
+            f"{target.name} {path.name}: answers other than {path.expected}: "
+            f"{outcome.unexpected}{ran_out}{_complaints(server, logged)}"
+        )
+    _say(
+        f"{label}: {outcome.rps:.0f} req/s, p50 {outcome.p50_ms:.1f} ms, "
+        f"p99 {outcome.p99_ms:.1f} ms"
+        + (f", UNEXPECTED {outcome.unexpected}" if outcome.unexpected else "")
+        + (f", {outcome.reused} past the records" if outcome.reused else "")
+    )
+
+
+def _per_start(paths: Sequence[BenchPath]) -> list[list[BenchPath]]:
+    """The paths each start of a target drives: those that change nothing together, then
+    each fresh path in a start of its own (its records, and what collecting them costs,
+    stay out of the other paths' numbers).
+
+    >>> from bench.paths import PATHS
+    >>> [[p.name for p in group] for group in _per_start(PATHS)]
+    [['craftkit-409', 'firma-400'], ['craftkit-200'], ['firma-200']]
+    """
+    plain = [p for p in paths if p.fresh is None]
+    return ([plain] if plain else []) + [[p] for p in paths if p.fresh is not None]
+
+
 def run(
     targets: Sequence[Target],
     paths: Sequence[BenchPath],
@@ -251,7 +315,10 @@ def run(
     fresh_rate: float | None = None,
 ) -> Results:
     """Measure; ``check`` raises :class:`Unavailable` for a target that cannot run here;
-    ``fresh_rate`` (req/s) sizes the fresh paths' records instead of the run's rates."""
+    ``fresh_rate`` (req/s) sizes the fresh paths' records instead of the run's rates.
+
+    Ready time and memory are those of each repeat's first start of a target (after the
+    paths that change nothing, when there are any)."""
     results = Results([t.name for t in targets], list(paths))
     for target in targets:
         results.servers[target.name] = target.server
@@ -265,68 +332,41 @@ def run(
             results.unavailable[target.name] = str(exc)
     for r in range(repeat):
         for target in targets:
-            if target.name in results.unavailable:
-                continue
-            where = workdir / f"{target.name}-{r + 1}"
-            try:
-                server = start(target, where, probe)
-            except Unavailable as exc:
-                results.unavailable[target.name] = str(exc)
-                _say(f"[{r + 1}/{repeat}] {target.name}: unavailable: {exc}")
-                continue
-            _say(f"[{r + 1}/{repeat}] {target.name}: ready in {server.ready_seconds:.2f} s")
-            try:
-                for path in paths:
-                    label = f"[{r + 1}/{repeat}] {target.name} {path.name}"
-                    fresh = None
-                    if path.fresh is not None:
-                        rate, why = (
-                            (fresh_rate, "--fresh-rate")
-                            if fresh_rate
-                            else _expected_rate(results, target, path)
+            for index, group in enumerate(_per_start(paths)):
+                if target.name in results.unavailable:
+                    break
+                where = workdir / f"{target.name}-{r + 1}" / (group[0].name if index else "start")
+                try:
+                    server = start(target, where, probe)
+                except Unavailable as exc:
+                    results.unavailable[target.name] = str(exc)
+                    _say(f"[{r + 1}/{repeat}] {target.name}: unavailable: {exc}")
+                    break
+                _say(f"[{r + 1}/{repeat}] {target.name}: ready in {server.ready_seconds:.2f} s")
+                try:
+                    for path in group:
+                        _measure(
+                            results,
+                            server,
+                            path,
+                            load,
+                            repeat=(r + 1, repeat),
+                            seconds=seconds,
+                            warmup=warmup,
+                            workdir=where,
+                            fresh_rate=fresh_rate,
                         )
-                        count = fresh_count(rate, seconds, warmup)
-                        if not target.stateful:  # ids alone cost nothing: twice as many
-                            count *= 2
-                        fresh = (count, f"{rate:,.0f} req/s ({why})")
-                    logged = len(server.log())
-                    outcome = _drive(
-                        server, path, load, seconds, warmup, r + 1, where, fresh, label
-                    )
-                    if isinstance(outcome, str):
-                        results.problems.append(f"{target.name} {path.name}: {outcome}")
-                        _say(f"{label}: {outcome}")
-                        continue
-                    results.samples.setdefault((target.name, path.name), []).append(outcome)
-                    if outcome.unexpected:
-                        ran_out = ""
-                        if outcome.reused and fresh is not None:
-                            ran_out = (
-                                f"; the {outcome.fresh:,} fresh records (for {fresh[1]}) ran "
-                                f"out: {outcome.reused:,} requests named a used one again "
-                                "(--fresh-rate sizes them)"
+                    if index == 0:
+                        used = server.usage()
+                        results.starts.setdefault(target.name, []).append(
+                            Start(
+                                repeat=r + 1,
+                                ready_s=server.ready_seconds,
+                                rss_mib=used.rss_bytes / MIB,
+                                pss_mib=used.pss_bytes / MIB,
+                                processes=used.processes,
                             )
-                        results.problems.append(
-                            f"{target.name} {path.name}: answers other than "
-                            f"{path.expected}: {outcome.unexpected}{ran_out}"
-                            f"{_complaints(server, logged)}"
                         )
-                    _say(
-                        f"{label}: {outcome.rps:.0f} req/s, p50 {outcome.p50_ms:.1f} ms, "
-                        f"p99 {outcome.p99_ms:.1f} ms"
-                        + (f", UNEXPECTED {outcome.unexpected}" if outcome.unexpected else "")
-                        + (f", {outcome.reused} past the records" if outcome.reused else "")
-                    )
-                used = server.usage()
-                results.starts.setdefault(target.name, []).append(
-                    Start(
-                        repeat=r + 1,
-                        ready_s=server.ready_seconds,
-                        rss_mib=used.rss_bytes / MIB,
-                        pss_mib=used.pss_bytes / MIB,
-                        processes=used.processes,
-                    )
-                )
-            finally:
-                server.stop()
+                finally:
+                    server.stop()
     return results
