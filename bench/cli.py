@@ -32,8 +32,9 @@ else the path is reported broken); loads it for the warm-up, then for --duration
 req/s counts only answers with the path's status, and any other answer or socket error
 is listed and fails the run (exit 1). The 200 paths name a record of their own in each
 request: the run creates them beforehand through the mock's control plane, enough for
-{margin}× the rate expected (the target's earlier runs, else its other paths, else
-the bare handler's; --fresh-rate overrides), and says so if they ran out. The table
+{margin}× the rate expected (the target's best on any path so far, else the bare
+handler's; --fresh-rate overrides), and says so if they ran out. Each of them runs in a
+start of its own. The table
 shows medians over the repeats; × bare is req/s over the bare handler's on the same
 server and path, × memory-1 over the mock's with the memory store on uvicorn. A target
 that cannot run here (no redis-server, Granian not installed) is reported unavailable,
@@ -261,9 +262,8 @@ def _print(
         "req/s: answers with the path's status per second; CPU: the server's processes' "
         "CPU time per answer; × bare: req/s over the bare handler's on the same server; "
         "× memory-1: over the mock's with the memory store on uvicorn; ready: process "
-        "start to the first answer; memory after the run (the 200 paths' records "
-        "included), summed over the server's processes (PSS shares out what forked "
-        "workers share)."
+        "start to the first answer; memory after the paths that change nothing, summed "
+        "over the server's processes (PSS shares out what they share)."
     )
     servers = servers_table(results)
     if servers is not None:

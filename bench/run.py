@@ -122,27 +122,27 @@ def fresh_count(rate: float, seconds: float, warmup: float) -> int:
 
 
 def _expected_rate(results: Results, target: Target, path: BenchPath) -> tuple[float, str]:
-    """The req/s ``path`` is expected to run at on ``target``, and what says so: its own
-    earlier repeats, else the target's other paths (the fresh paths do more than the
-    others), else the bare handler on the same server and path, else a default."""
+    """The req/s ``path`` may run at on ``target``, and what says so: the target's best on
+    any path of the run so far (the paths that change nothing run first, and are faster;
+    on a shared machine a later repeat may well beat an earlier one by half), else the
+    bare handler's on the same server and path, else a default."""
 
-    def rates(name: str, paths: Sequence[str]) -> list[float]:
-        return [
+    def best(name: str, paths: Sequence[str]) -> float | None:
+        rates = [
             s.answers / s.seconds
             for p in paths
             for s in results.samples.get((name, p), [])
             if s.seconds > 0
         ]
+        return max(rates) if rates else None
 
-    own = rates(target.name, [path.name])
-    if own:
-        return max(own), "its earlier runs"
-    others = rates(target.name, [p.name for p in results.paths if p.name != path.name])
-    if others:
-        return max(others), "its other paths"
+    own = best(target.name, [p.name for p in results.paths])
+    if own is not None:
+        return own, "its best so far"
     bare = results.baselines.get(target.server)
-    if bare is not None and bare != target.name and rates(bare, [path.name]):
-        return max(rates(bare, [path.name])), f"{bare} on this path"
+    rate = best(bare, [path.name]) if bare is not None and bare != target.name else None
+    if rate is not None:
+        return rate, f"{bare} on this path"
     return FRESH_DEFAULT_RATE, "a default"
 
 
