@@ -33,12 +33,11 @@ req/s counts only answers with the path's status, and any other answer or socket
 is listed and fails the run (exit 1). The 200 paths name a record of their own in each
 request: the run creates them beforehand through the mock's control plane, enough for
 {margin}× the rate expected (the target's best on any path so far, else the bare
-handler's; --fresh-rate overrides), and says so if they ran out. Each of them runs in a
-start of its own. The table
-shows medians over the repeats; × bare is req/s over the bare handler's on the same
-server and path, × memory-1 over the mock's with the memory store on uvicorn. A target
-that cannot run here (no redis-server, Granian not installed) is reported unavailable,
-with the reason.
+handler's; --fresh-rate overrides), and says so if they ran out; each runs in a start
+of its own. The table shows medians over the repeats; × bare is req/s over the bare
+handler's on the same server and path, × memory-1 over the mock's with the memory
+store on uvicorn. A target that cannot run here (no redis-server, Granian not
+installed) is reported unavailable, with the reason.
 
 load: Debian's wrk (tools/ensure_wrk installs it when run as root), else a Python load
 generator in this process (slower: its numbers are not wrk's; the output says which).
