@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c '$(IN_RANGE)' 2>/dev/null || { echo "make: PYTHON=$(PYTHON)" \
 		"($$($(PYTHON) -V 2>&1 | head -n 1)) is not Python 3.11, 3.12 or 3.13" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[conformance,test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[conformance,test,bench]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -60,9 +60,11 @@ redis-server:
 wrk:
 	@tools/ensure_wrk
 
-# The benchmark (not a test, never part of `make test`): the mock per store and worker
-# count under wrk (tools/ensure_wrk installs it as root), one table of medians
-# (docs/performance.md). `make bench ARGS="--only memory --repeat 1"`; `--help` says more.
+# The benchmark (not a test, never part of `make test`): the mock beside a bare handler
+# on the same server (uvicorn, and Granian: the [bench] extra), per store and worker
+# count, four paths under wrk (tools/ensure_wrk installs it as root), one table of
+# medians (docs/performance.md). `make bench ARGS="--only memory-1 --repeat 1"`;
+# `--help` says more.
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
@@ -83,7 +85,7 @@ check-python-versions: $(STAMP)
 # venv and writes every transitive version to constraints.txt.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[conformance,test]'
+	.lock-venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[conformance,test,bench]'
 	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 	rm -rf .lock-venv
 

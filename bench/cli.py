@@ -12,35 +12,40 @@ from typing import Any
 
 from bench.load import LoadGenerator, PythonLoad, Wrk, find_wrk
 from bench.paths import PATHS, write_fixtures
-from bench.report import Goal, describe_machine, goal, machine, table, to_json
-from bench.run import Results, run
-from bench.stores import CONFIGS, NOT_RUN, Stores, mock_targets
+from bench.report import Goal, describe_machine, goals, machine, servers_table, table, to_json
+from bench.run import FRESH_MARGIN, Results, run
+from bench.stores import NOT_RUN, Stores, catalogue, select
 from bench.targets import MockTarget, Target
 
 __all__ = ["build_parser", "main"]
 
-BASELINE = "memory-1"
-GOAL_SUBJECT, GOAL_FACTOR = "redis-1", 0.5  # issue #11
-
 EPILOG = """\
-configurations (--only NAME, or a store to take all of its): {configs}
-  memory-2 is not one: the mock refuses --workers 2 with the memory store, by design.
+targets (--only NAME, or a group: {groups}): {targets}
+  bare-*: the bare handler (bench/bare.py), the baseline of its server; it runs whenever
+  a target of its server does. memory-2 is not one: the mock refuses --workers 2 with the
+  memory store, by design.
 paths (--path NAME): {paths}
 
-Each repeat starts every configuration afresh on a free loopback port (access log off),
-sends each path one request (it must get the path's status, else the path is reported
-broken), loads it for the warm-up, then for --duration; req/s counts only answers with
-the path's status, and any other answer or socket error is listed and fails the run
-(exit 1). The table shows medians over the repeats; × {baseline} is req/s over
-{baseline}'s on the same path. A configuration that cannot run here (a store this
-checkout does not have, no redis-server) is reported unavailable, with the reason.
+Each repeat starts every target afresh on a free loopback port (one process serving,
+access log off), and for each path: sends one request (it must get the path's status,
+else the path is reported broken); loads it for the warm-up, then for --duration;
+req/s counts only answers with the path's status, and any other answer or socket error
+is listed and fails the run (exit 1). The 200 paths name a record of their own in each
+request: the run creates them beforehand through the mock's control plane, enough for
+{margin}× the rate expected (the target's best on any path so far, else the bare
+handler's; --fresh-rate overrides), and says so if they ran out; each runs in a start
+of its own. The table shows medians over the repeats; × bare is req/s over the bare
+handler's on the same server and path, × memory-1 over the mock's with the memory
+store on uvicorn. A target that cannot run here (no redis-server, Granian not
+installed) is reported unavailable, with the reason.
 
 load: Debian's wrk (tools/ensure_wrk installs it when run as root), else a Python load
 generator in this process (slower: its numbers are not wrk's; the output says which).
 
 examples:
   make bench                                   everything, 3 repeats of 5 s per path
-  python -m bench --only memory --only redis-1 --repeat 1
+  python -m bench --only memory-1 --repeat 1   the mock and the bare handler, uvicorn
+  python -m bench --only granian,memory-1 --path craftkit-409,craftkit-200
   python -m bench --duration 1 --warmup 0 --repeat 1 --json /tmp/bench.json
 """
 
@@ -55,17 +60,24 @@ def _choices(text: str, known: Sequence[str], groups: Sequence[str], what: str) 
     return names
 
 
+def _catalogue() -> list[Target]:
+    """Every target, for the names only (no store is started)."""
+    return catalogue(Stores(Path(tempfile.gettempdir())), fixtures=())
+
+
 def build_parser() -> argparse.ArgumentParser:
-    names = [name for name, _, _ in CONFIGS]
-    stores = sorted({store for _, store, _ in CONFIGS})
+    targets = _catalogue()
+    names = [t.name for t in targets]
+    groups = sorted({group for t in targets for group in t.groups})
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Throughput and latency of mock-server per store and worker count, "
-        "on the Craftkit cancel (409) and Firma revoke (400) paths.",
+        description="Throughput and latency of mock-server beside a bare handler on the "
+        "same server (uvicorn, Granian), per store and worker count, on four paths.",
         epilog=EPILOG.format(
-            configs=", ".join(names),
+            groups=", ".join(groups),
+            targets=", ".join(names),
             paths=", ".join(f"{p.name} ({p.title})" for p in PATHS),
-            baseline=BASELINE,
+            margin=FRESH_MARGIN,
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -99,10 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--only",
         action="append",
-        type=lambda text: _choices(text, names, stores, "configuration"),
+        type=lambda text: _choices(text, names, groups, "target"),
         metavar="NAME",
-        help="run only these configurations (repeatable, or comma-separated): a name, or "
-        "a store for all of its (memory, sqlite, redis)",
+        help="run only these targets (repeatable, or comma-separated): a name, or a group "
+        "(a store, bare, mock, or a server: uvicorn, granian); the bare handler of each "
+        "server they use runs too",
     )
     parser.add_argument(
         "--path",
@@ -110,6 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=lambda text: _choices(text, [p.name for p in PATHS], [], "path"),
         metavar="NAME",
         help="drive only these paths (repeatable, or comma-separated)",
+    )
+    parser.add_argument(
+        "--fresh-rate",
+        type=float,
+        default=None,
+        metavar="REQ_PER_S",
+        help="size the 200 paths' records for this rate instead of the run's own (they are "
+        f"made for {FRESH_MARGIN}× the rate over the warm-up and the load)",
     )
     parser.add_argument(
         "--load",
@@ -157,8 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.duration <= 0 or args.warmup < 0 or args.duration > 600 or args.warmup > 600:
         sys.stderr.write("python -m bench: --duration in (0, 600], --warmup in [0, 600]\n")
         return 2
-    wanted = {word for group in args.only or [[name for name, _, _ in CONFIGS]] for word in group}
-    names = [name for name, store, _ in CONFIGS if name in wanted or store in wanted]
+    if args.fresh_rate is not None and not 0 < args.fresh_rate <= 1_000_000:
+        sys.stderr.write("python -m bench: --fresh-rate in (0, 1000000]\n")
+        return 2
     path_names = {word for group in args.path or [[p.name for p in PATHS]] for word in group}
     paths = [p for p in PATHS if p.name in path_names]
 
@@ -173,7 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir = Path(tmp)
         stores = Stores(workdir)
         try:
-            targets: list[Target] = list(mock_targets(names, stores, write_fixtures(workdir)))
+            everything = catalogue(stores, write_fixtures(workdir))
+            wanted = {word for group in args.only or [] for word in group}
+            targets = select(everything, wanted) if wanted else everything
 
             def check(target: Target) -> None:
                 if isinstance(target, MockTarget):
@@ -188,16 +212,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 warmup=args.warmup,
                 workdir=workdir,
                 check=check,
+                fresh_rate=args.fresh_rate,
             )
             info = machine(stores.redis_version)
         finally:
             stores.close()
 
-    reached = goal(results, GOAL_SUBJECT, BASELINE, GOAL_FACTOR)
+    reached = goals(results)
     not_run = {name: why for name, why in NOT_RUN.items() if args.only is None}
     _print(results, info, described, reached, not_run)
     if args.json is not None:
-        data = to_json(results, BASELINE, info, described, reached, not_run)
+        data = to_json(results, info, described, reached, not_run)
         args.json.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     if results.problems:
         _out("\nFAILED: the rows below got answers other than their path's status, or none:")
@@ -211,7 +236,7 @@ def _print(
     results: Results,
     info: dict[str, Any],
     load: dict[str, Any],
-    reached: Goal,
+    reached: list[Goal],
     not_run: dict[str, str],
 ) -> None:
     _out("## mock-server benchmark")
@@ -227,17 +252,29 @@ def _print(
     if "why_not_wrk" in load:
         _out(f"  (not wrk: {load['why_not_wrk']})")
     for path in results.paths:
-        _out(f"path {path.name}: {path.title}; every answer must be {path.expected}")
+        fresh = f" (a fresh {path.fresh.what} each request)" if path.fresh else ""
+        _out(f"path {path.name}: {path.title}; every answer must be {path.expected}{fresh}")
     _out()
-    _out(table(results, BASELINE))
+    _out(table(results))
     _out()
     _out(
         "req/s: answers with the path's status per second; CPU: the server's processes' "
-        "CPU time per answer; ready: process start to the first answer; memory after the "
-        "run, summed over the server's processes (PSS shares out what forked workers share)."
+        "CPU time per answer; × bare: req/s over the bare handler's on the same server; "
+        "× memory-1: over the mock's with the memory store on uvicorn; ready: process "
+        "start to the first answer; memory after the paths that change nothing, summed "
+        "over the server's processes (PSS shares out what they share)."
     )
+    servers = servers_table(results)
+    if servers is not None:
+        _out()
+        _out("Granian over uvicorn, same target and path (req/s: above 1 is faster; CPU per")
+        _out("request: below 1 is cheaper):")
+        _out()
+        _out(servers)
+    _out()
     for name, why in not_run.items():
         _out(f"not run: {name}: {why}")
     for name, why in results.unavailable.items():
         _out(f"unavailable: {name}: {why}")
-    _out(f"goal (issue #11): {reached.text}")
+    for goal in reached:
+        _out(goal.text)

@@ -4,6 +4,12 @@ Both keep ``connections`` keep-alive connections busy for a fixed time, each sen
 path's request again as soon as its answer is in, and return a :class:`LoadResult`:
 every answer counted by status (so an answer other than the path's expected one is
 seen, never taken for speed), socket errors, and latency percentiles.
+
+A fresh path's request names a record of its own (:data:`bench.paths.ID`): given
+:class:`Records`, each request takes the next id of the list (wrk's threads take every
+n-th), from ``Records.start`` on; past the end it starts again from the first id, and
+counts those requests as ``reused`` (their records are used up: the answers are not
+the path's status, and the run says the records ran out).
 """
 
 from __future__ import annotations
@@ -14,16 +20,18 @@ import math
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from bench.paths import ROOT, BenchPath, Request
+from bench.paths import ID, ROOT, BenchPath, Request
 from bench.wire import HOST, read_answer
 
 __all__ = [
     "LoadGenerator",
     "LoadResult",
+    "Records",
     "PythonLoad",
     "Wrk",
     "find_wrk",
@@ -43,6 +51,8 @@ class LoadResult:
     errors: int  # connect/read/write errors and timeouts: requests with no answer
     p50_ms: float
     p99_ms: float
+    used: int = 0  # ids of the Records taken (from its start on), whatever the answers
+    reused: int = 0  # requests sent past the last id (naming a used record again)
 
     def count(self, status: int) -> int:
         return self.statuses.get(status, 0)
@@ -55,12 +65,45 @@ class LoadResult:
         return found
 
 
+@dataclass(frozen=True)
+class Records:
+    """A fresh path's record ids, in the order they are to be used, from ``start`` on;
+    ``file`` holds them one per line (for wrk's script)."""
+
+    ids: Sequence[str]
+    file: Path
+    start: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.ids:
+            raise ValueError("no record ids")
+
+    def at(self, index: int) -> tuple[str, bool]:
+        """The id of the ``index``-th request from ``start`` on, and whether it is used
+        again (past the end)."""
+        position = self.start + index
+        return self.ids[position % len(self.ids)], position >= len(self.ids)
+
+    @classmethod
+    def write(cls, ids: Sequence[str], file: Path) -> Records:
+        file.write_text("".join(f"{record}\n" for record in ids), encoding="ascii")
+        return cls(ids, file)
+
+
 class LoadGenerator(Protocol):
     @property
     def name(self) -> str: ...
 
-    def run(self, port: int, path: BenchPath, seconds: float, workdir: Path) -> LoadResult:
-        """Load ``127.0.0.1:port`` with ``path`` for ``seconds``; ``workdir`` for files."""
+    def run(
+        self,
+        port: int,
+        path: BenchPath,
+        seconds: float,
+        workdir: Path,
+        records: Records | None = None,
+    ) -> LoadResult:
+        """Load ``127.0.0.1:port`` with ``path`` for ``seconds``; ``workdir`` for files;
+        ``records`` for a fresh path."""
         ...
 
 
@@ -95,11 +138,65 @@ def _lua_string(text: str | bytes) -> str:
     return '"' + "".join(out) + '"'
 
 
-def wrk_script(request: Request) -> str:
-    """The Lua script that sends ``request`` and counts answers by status over all threads."""
+def _lua_naming(text: str | bytes) -> str:
+    """A Lua expression for ``text`` with :data:`ID` replaced by the variable ``id``.
+
+    >>> _lua_naming("/v1/{id}/cancel"), _lua_naming(b"")
+    ('"/v1/" .. id .. "/cancel"', '""')
+    """
+    data = text.encode() if isinstance(text, str) else text
+    return " .. id .. ".join(_lua_string(part) for part in data.split(ID.encode()))
+
+
+def wrk_script(request: Request, records: Records | None = None, threads: int = 1) -> str:
+    """The Lua script that sends ``request`` and counts answers by status over all threads.
+
+    With ``records``, each request names the next id of ``records.file`` (thread k of
+    n takes the ids k, k + n, k + 2n, ... from ``records.start`` on); ``done`` also
+    prints how far the threads got (``next``) and how many requests went past the end
+    (``reused``).
+    """
     headers = "\n".join(
         f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}"
         for name, value in request.headers
+    )
+    fresh = ""
+    fresh_done = ""
+    if records is not None:
+        fresh = f"""
+local ids_file = {_lua_string(str(records.file))}
+local first = {records.start}
+local stride = {threads}
+
+function request()
+  local i = position
+  position = position + stride
+  if i >= count then
+    reused = reused + 1
+    i = i % count
+  end
+  local id = ids[i + 1]
+  return wrk.format(nil, {_lua_naming(request.path)}, nil, {_lua_naming(request.body)})
+end
+"""
+        fresh_done = """
+  local next, again = 0, 0
+  for _, thread in ipairs(threads) do
+    next = math.max(next, thread:get("position") or 0)
+    again = again + (thread:get("reused") or 0)
+  end
+  fresh = string.format(', "next": %d, "reused": %d', next, again)"""
+    init_fresh = (
+        """
+  ids = {}
+  for line in io.lines(ids_file) do
+    ids[#ids + 1] = line
+  end
+  count = #ids
+  position = first + slot
+  reused = 0"""
+        if records is not None
+        else ""
     )
     return f"""\
 -- written by bench/load.py for one path
@@ -107,15 +204,16 @@ wrk.method = {_lua_string(request.method)}
 wrk.path = {_lua_string(request.path)}
 wrk.body = {_lua_string(request.body)}
 {headers}
-
+{fresh}
 local threads = {{}}
 
 function setup(thread)
+  thread:set("slot", #threads)
   table.insert(threads, thread)
 end
 
 function init(args)
-  statuses = {{}}
+  statuses = {{}}{init_fresh}
 end
 
 function response(status, headers, body)
@@ -134,13 +232,14 @@ function done(summary, latency, requests)
   for status, n in pairs(counts) do
     table.insert(parts, string.format('"%d": %d', status, n))
   end
+  local fresh = ""{fresh_done}
   local e = summary.errors
   io.write(string.format(
     '{MARK}{{"duration_us": %d, "requests": %d, "statuses": {{%s}}, ' ..
-    '"errors": %d, "p50_us": %d, "p99_us": %d}}\\n',
+    '"errors": %d, "p50_us": %d, "p99_us": %d%s}}\\n',
     summary.duration, summary.requests, table.concat(parts, ", "),
     e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(99)))
+    latency:percentile(50), latency:percentile(99), fresh))
 end
 """
 
@@ -160,13 +259,21 @@ class Wrk:
     def name(self) -> str:
         return "wrk"
 
-    def run(self, port: int, path: BenchPath, seconds: float, workdir: Path) -> LoadResult:
+    def run(
+        self,
+        port: int,
+        path: BenchPath,
+        seconds: float,
+        workdir: Path,
+        records: Records | None = None,
+    ) -> LoadResult:
+        threads = min(self.threads, self.connections)
         script = workdir / f"{path.name}.lua"
-        script.write_text(wrk_script(path.request), encoding="utf-8")
+        script.write_text(wrk_script(path.request, records, threads), encoding="utf-8")
         whole = max(1, math.ceil(seconds))
         command = [
             self.executable,
-            "-t", str(min(self.threads, self.connections)),
+            "-t", str(threads),
             "-c", str(self.connections),
             "-d", f"{whole}s",
             "--timeout", f"{REQUEST_TIMEOUT:.0f}s",
@@ -179,12 +286,17 @@ class Wrk:
         for line in done.stdout.splitlines():
             if line.startswith(MARK):
                 data = json.loads(line.removeprefix(MARK))
+                used = 0
+                if records is not None:
+                    used = min(data["next"], len(records.ids)) - records.start
                 return LoadResult(
                     seconds=data["duration_us"] / 1e6,
                     statuses={int(s): n for s, n in data["statuses"].items()},
                     errors=data["errors"],
                     p50_ms=data["p50_us"] / 1000,
                     p99_ms=data["p99_us"] / 1000,
+                    used=max(0, used),
+                    reused=data.get("reused", 0),
                 )
         raise RuntimeError(
             f"wrk exited {done.returncode} without a result:\n{done.stdout}{done.stderr}"
@@ -214,16 +326,35 @@ class PythonLoad:
     def name(self) -> str:
         return "python"
 
-    def run(self, port: int, path: BenchPath, seconds: float, workdir: Path) -> LoadResult:
-        return asyncio.run(self._run(port, path.request, seconds))
+    def run(
+        self,
+        port: int,
+        path: BenchPath,
+        seconds: float,
+        workdir: Path,
+        records: Records | None = None,
+    ) -> LoadResult:
+        return asyncio.run(self._run(port, path.request, seconds, records))
 
-    async def _run(self, port: int, request: Request, seconds: float) -> LoadResult:
-        raw = request.raw(f"{HOST}:{port}")
+    async def _run(
+        self, port: int, request: Request, seconds: float, records: Records | None
+    ) -> LoadResult:
+        host = f"{HOST}:{port}"
+        static = request.raw(host)
         statuses: Counter[int] = Counter()
         latencies: list[float] = []
-        errors = 0
+        errors = sent = reused = 0
         started = time.perf_counter()
         deadline = started + seconds
+
+        def next_request() -> bytes:
+            nonlocal sent, reused
+            if records is None:
+                return static
+            record, again = records.at(sent)
+            sent += 1
+            reused += again
+            return request.naming(record).raw(host)
 
         async def connection() -> None:
             nonlocal errors
@@ -238,10 +369,11 @@ class PythonLoad:
                     continue
                 try:
                     while time.perf_counter() < deadline:
-                        sent = time.perf_counter()
+                        raw = next_request()
+                        sent_at = time.perf_counter()
                         writer.write(raw)
                         answer = await asyncio.wait_for(read_answer(reader), REQUEST_TIMEOUT)
-                        latencies.append(time.perf_counter() - sent)
+                        latencies.append(time.perf_counter() - sent_at)
                         statuses[answer.status] += 1
                 except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError):
                     errors += 1
@@ -255,10 +387,15 @@ class PythonLoad:
         await asyncio.gather(*(connection() for _ in range(self.connections)))
         elapsed = time.perf_counter() - started
         latencies.sort()
+        used = 0
+        if records is not None:
+            used = min(records.start + sent, len(records.ids)) - records.start
         return LoadResult(
             seconds=elapsed,
             statuses=dict(statuses),
             errors=errors,
             p50_ms=percentile(latencies, 0.50) * 1000,
             p99_ms=percentile(latencies, 0.99) * 1000,
+            used=used,
+            reused=reused,
         )

@@ -1,37 +1,59 @@
 """The requests the benchmark sends, each with the one status every answer must have.
 
-A path is one fixed request that does not change the world, so that thousands of them
-in a row measure the same thing: the Craftkit cancel of a terminal request (``409``)
-and the Firma revoke of an already revoked JWT (``400``). Firma counts every revoke
-against the key's quota (120 writes a minute in the bundled fixture: past it, ``429``),
-so the servers get a copy of the bundled Firma fixture with the quota raised out of
-reach (:func:`write_fixtures`); the Craftkit fixture is the bundled one.
+Four paths, two per API:
 
-(The ``200`` paths need a fresh record per request, created beforehand: a later
-extension, as a path whose request changes from one call to the next.)
+``craftkit-409``  the cancel of a completed request of the bundled fixture (nothing changes)
+``craftkit-200``  the cancel of a fresh in-flight request: one of its own per request
+``firma-400``     the revoke of a JWT the bundled fixture has revoked already (nothing changes)
+``firma-200``     the revoke of a fresh active JWT: one of its own per request
+
+A *fresh* path names a record in its request (:data:`ID` marks where, in the path or
+the body), a new one each time: the run creates them beforehand through the mock's
+control plane (:class:`Fresh`: ``POST /__mock/craftkit/signature-requests``,
+``POST /__mock/firma/jwts``, each with an id the run chose), and the load generators
+go through the ids in order. Past the last one they start again from the first, whose
+answers are then ``409``/``400``: such answers are never counted as speed, and the run
+says the records ran out.
+
+Firma counts every revoke against the key's quota (120 writes a minute in the bundled
+fixture: past it, ``429``), so the servers get a copy of the bundled Firma fixture with
+the quota raised out of reach (:func:`write_fixtures`); the Craftkit fixture is the
+bundled one.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import yaml
-
-__all__ = ["PATHS", "ROOT", "BenchPath", "Request", "write_fixtures"]
+__all__ = [
+    "ID",
+    "PATHS",
+    "ROOT",
+    "BenchPath",
+    "Fresh",
+    "Request",
+    "write_fixtures",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 
 # A completed request of proj_acme, and the key that owns it (fixtures/craftkit.yaml).
 CRAFTKIT_TERMINAL = "b50e3956-c1dc-5ef7-b899-e9d0d63cb704"
+CRAFTKIT_PROJECT = "proj_acme"
 CRAFTKIT_KEY = "ck_test_acme_0001"
 # A JWT of ws_acme revoked in the fixture, and the key that owns it (fixtures/firma.yaml).
 FIRMA_REVOKED = "8ca89319-c2b2-5822-9e56-fcd81cfafe1a"
+FIRMA_WORKSPACE = "ws_acme"
 FIRMA_KEY = "firma_acme_0001"
 FIRMA_BASE = "/functions/v1/signing-request-api"
+FIRMA_REVOKE = f"{FIRMA_BASE}/jwt/revoke-signing-request"
 # Writes per minute per key in the bench's Firma fixture: far beyond any run's count.
 FIRMA_QUOTA = 1_000_000_000
+
+ID = "{id}"
+"""Where a fresh path's request names its record (a uuid the run chose)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +62,23 @@ class Request:
     path: str
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
+
+    @property
+    def fresh(self) -> bool:
+        """Whether the request names a record (:data:`ID`), a new one each time."""
+        return ID in self.path or ID.encode() in self.body
+
+    def naming(self, record: str) -> Request:
+        """The request with :data:`ID` replaced by ``record``.
+
+        >>> Request("POST", "/v1/signatures/{id}/cancel").naming("abc").path
+        '/v1/signatures/abc/cancel'
+        """
+        return replace(
+            self,
+            path=self.path.replace(ID, record),
+            body=self.body.replace(ID.encode(), record.encode()),
+        )
 
     def raw(self, host: str) -> bytes:
         """The request as HTTP/1.1 bytes on a keep-alive connection."""
@@ -50,6 +89,16 @@ class Request:
 
 
 @dataclass(frozen=True)
+class Fresh:
+    """How a fresh path's records are made: one control-plane request per record,
+    naming the record's id (:data:`ID`), each answered ``created``."""
+
+    what: str  # what one record is, for the output
+    create: Request
+    created: int = 201
+
+
+@dataclass(frozen=True)
 class BenchPath:
     """One path under load: the request, and the status each answer must have."""
 
@@ -57,29 +106,63 @@ class BenchPath:
     title: str
     request: Request
     expected: int
+    fresh: Fresh | None = None  # set when the request names a record of its own
 
+    def __post_init__(self) -> None:
+        if self.request.fresh != (self.fresh is not None):
+            raise ValueError(f"{self.name}: a request naming {ID} needs a Fresh, and only it")
+
+
+def _json(data: object) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+JSON = ("Content-Type", "application/json")
+CRAFTKIT_AUTH = ("Authorization", f"Bearer {CRAFTKIT_KEY}")
+FIRMA_AUTH = ("Authorization", FIRMA_KEY)
 
 PATHS: tuple[BenchPath, ...] = (
     BenchPath(
         "craftkit-409",
         "Craftkit cancel of a completed request",
-        Request(
-            "POST",
-            f"/v1/signatures/{CRAFTKIT_TERMINAL}/cancel",
-            (("Authorization", f"Bearer {CRAFTKIT_KEY}"),),
-        ),
+        Request("POST", f"/v1/signatures/{CRAFTKIT_TERMINAL}/cancel", (CRAFTKIT_AUTH,)),
         409,
+    ),
+    BenchPath(
+        "craftkit-200",
+        "Craftkit cancel of a fresh in-flight request",
+        Request("POST", f"/v1/signatures/{ID}/cancel", (CRAFTKIT_AUTH,)),
+        200,
+        Fresh(
+            "in-flight Craftkit signature request",
+            Request(
+                "POST",
+                "/__mock/craftkit/signature-requests",
+                (JSON,),
+                _json({"id": ID, "project": CRAFTKIT_PROJECT, "status": "sent"}),
+            ),
+        ),
     ),
     BenchPath(
         "firma-400",
         "Firma revoke of an already revoked JWT",
-        Request(
-            "POST",
-            f"{FIRMA_BASE}/jwt/revoke-signing-request",
-            (("Authorization", FIRMA_KEY), ("Content-Type", "application/json")),
-            json.dumps({"jwt_id": FIRMA_REVOKED}).encode(),
-        ),
+        Request("POST", FIRMA_REVOKE, (FIRMA_AUTH, JSON), _json({"jwt_id": FIRMA_REVOKED})),
         400,
+    ),
+    BenchPath(
+        "firma-200",
+        "Firma revoke of a fresh active JWT",
+        Request("POST", FIRMA_REVOKE, (FIRMA_AUTH, JSON), _json({"jwt_id": ID})),
+        200,
+        Fresh(
+            "active Firma JWT",
+            Request(
+                "POST",
+                "/__mock/firma/jwts",
+                (JSON,),
+                _json({"jwt_id": ID, "workspace": FIRMA_WORKSPACE}),
+            ),
+        ),
     ),
 )
 
@@ -90,6 +173,8 @@ def write_fixtures(directory: Path) -> list[Path]:
     Firma: the bundled file with ``rate_limits.write_per_minute`` raised to
     :data:`FIRMA_QUOTA` (docs/fixtures.md); Craftkit: the bundled file as it is.
     """
+    import yaml  # here: bench.bare imports this module, and serves without YAML
+
     firma = yaml.safe_load((ROOT / "fixtures" / "firma.yaml").read_text(encoding="utf-8"))
     firma.setdefault("rate_limits", {})["write_per_minute"] = FIRMA_QUOTA
     path = directory / "bench-firma.yaml"

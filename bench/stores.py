@@ -1,6 +1,8 @@
-"""The mock's configurations under test, and the stores they need for the run.
+"""The targets of a run (:func:`catalogue`), and the stores the mock's need.
 
-memory with 1 worker (the baseline); SQLite and Redis with 1 and 2 workers. The memory
+The bare handler and the mock with the memory store and 1 worker on each server
+(uvicorn, as the mock ships, and Granian); then the mock on uvicorn with SQLite and
+Redis, 1 and 2 workers. The memory
 store with 2 workers is refused by the mock by design (each worker would have a world of
 its own), so it is not a configuration. SQLite gets a new database file in each start's
 own directory; Redis is one ``redis-server`` the run starts on a free loopback port in a
@@ -19,12 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.paths import ROOT
-from bench.targets import MockTarget, Unavailable
+from bench.targets import BareTarget, GranianMock, MockTarget, Target, Unavailable
 
 if TYPE_CHECKING:
     from tests._redis import RedisServer
 
-__all__ = ["CONFIGS", "NOT_RUN", "Stores", "mock_targets"]
+__all__ = ["CONFIGS", "NOT_RUN", "Stores", "catalogue", "mock_targets", "select"]
 
 CONFIGS: tuple[tuple[str, str, int], ...] = (
     ("memory-1", "memory", 1),
@@ -33,7 +35,7 @@ CONFIGS: tuple[tuple[str, str, int], ...] = (
     ("redis-1", "redis", 1),
     ("redis-2", "redis", 2),
 )
-"""(name, store, workers), in the report's order; the first is the baseline."""
+"""The mock on uvicorn: (name, store, workers); memory-1 is the stores' baseline."""
 
 NOT_RUN = {
     "memory-2": "refused by the mock by design: the memory store is one process's own "
@@ -139,3 +141,27 @@ def mock_targets(
         for name, store, workers in CONFIGS
         if name in names
     ]
+
+
+def catalogue(stores: Stores, fixtures: Sequence[Path]) -> list[Target]:
+    """Every target, in the report's (and each repeat's) order."""
+    everything = [name for name, _, _ in CONFIGS]
+    mocks = {target.name: target for target in mock_targets(everything, stores, fixtures)}
+    memory = partial(stores.url, "memory")
+    granian = GranianMock("memory-1-granian", "memory", memory, tuple(fixtures))
+    return [
+        BareTarget("bare-uvicorn", "uvicorn"),
+        mocks.pop("memory-1"),
+        BareTarget("bare-granian", "granian"),
+        granian,
+        *mocks.values(),
+    ]
+
+
+def select(targets: Sequence[Target], wanted: set[str]) -> list[Target]:
+    """The targets named in ``wanted`` or in one of its groups (a store, ``bare``,
+    ``mock``, a server), with the bare handler of each server among them (the baseline
+    of that server's rows), in ``targets``' order."""
+    chosen = {t.name for t in targets if t.name in wanted or wanted & set(t.groups)}
+    servers = {t.server for t in targets if t.name in chosen}
+    return [t for t in targets if t.name in chosen or (t.bare and t.server in servers)]

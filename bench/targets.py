@@ -1,16 +1,24 @@
 """The servers under load: how each starts, when it is ready, what it uses, how it stops.
 
-A :class:`Target` is anything that serves the paths on a port it is given: the mock with
-a store and a number of workers (:class:`MockTarget`) here; a bare handler, or the mock
-on another server, are more targets of the same shape (issue #12). :func:`start` runs
-one on a free loopback port, measures its ready time (process start to the first
-answered request) and returns a :class:`Running` server; a target that cannot start
-raises :class:`Unavailable` with the reason (a store not built in yet, a missing
-redis-server), which the report shows instead of a number.
+A :class:`Target` is anything that serves the paths on a port it is given, under one
+of the servers the benchmark compares (:data:`SERVERS`):
+
+:class:`MockTarget`     ``mock-server`` with a store and a number of workers (uvicorn with
+                        httptools and uvloop, as the mock ships)
+:class:`GranianMock`    the mock's ASGI app, built as ``mock-server`` builds it, under Granian
+:class:`BareTarget`     the bare handler (:mod:`bench.bare`) under either server: the
+                        baseline of the mock on the same server
+
+Each runs as one process serving one worker, access log off, listening on a free
+loopback port. :func:`start` runs one, measures its ready time (process start to the
+first answered request) and returns a :class:`Running` server; a target that cannot
+start raises :class:`Unavailable` with the reason (a store not built in yet, a missing
+redis-server, Granian not installed), which the report shows instead of a number.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -26,12 +34,25 @@ from bench.paths import ROOT, Request
 from bench.procs import Usage, descendants, usage
 from bench.wire import HOST, exchange
 
-__all__ = ["MockTarget", "Running", "Target", "Unavailable", "start"]
+__all__ = [
+    "SERVERS",
+    "BareTarget",
+    "GranianMock",
+    "MockTarget",
+    "Running",
+    "Target",
+    "Unavailable",
+    "start",
+]
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 PORT_ATTEMPTS = 3
 PROBE_EVERY = 0.005
+
+SERVERS = ("uvicorn", "granian")
+"""uvicorn: httptools and uvloop, as mock-server runs it. granian: its ASGI interface,
+HTTP/1, uvloop, one worker with one runtime thread."""
 
 
 class Unavailable(Exception):
@@ -41,12 +62,28 @@ class Unavailable(Exception):
 class Target(Protocol):
     @property
     def name(self) -> str:
-        """Short, unique: a column of the report, a value of ``--only``."""
+        """Short, unique: a row of the report, a value of ``--only``."""
         ...
 
     @property
-    def group(self) -> str:
-        """What ``--only`` may name to select this target with its siblings."""
+    def groups(self) -> tuple[str, ...]:
+        """What else ``--only`` may name to select this target with its siblings."""
+        ...
+
+    @property
+    def server(self) -> str:
+        """One of :data:`SERVERS`: its rows are compared with that server's bare handler."""
+        ...
+
+    @property
+    def bare(self) -> bool:
+        """Whether this is the bare handler, the baseline of its server."""
+        ...
+
+    @property
+    def stateful(self) -> bool:
+        """Whether a fresh path's records must be created in it first (the mock's control
+        plane); the bare handler answers any id."""
         ...
 
     def command(self, port: int, workdir: Path) -> list[str]:
@@ -54,19 +91,51 @@ class Target(Protocol):
         ...
 
 
+def _uvicorn(target: str, port: int) -> list[str]:
+    """uvicorn with the options mock-server gives it (mock_server/cli.py): httptools,
+    uvloop, lifespan on, no proxy headers, no access log, one process."""
+    return [
+        sys.executable, "-m", "uvicorn", target,
+        "--host", HOST, "--port", str(port),
+        "--http", "httptools", "--loop", "uvloop", "--lifespan", "on",
+        "--no-proxy-headers", "--no-access-log", "--log-level", "info",
+    ]  # fmt: skip
+
+
+def _granian(target: str, port: int, *, factory: bool = False, workdir: Path = ROOT) -> list[str]:
+    """Granian's ASGI interface, with the options mock-server gives uvicorn: one worker,
+    uvloop, HTTP/1 only, no WebSockets, no access log."""
+    if importlib.util.find_spec("granian") is None:
+        raise Unavailable(
+            "granian is not installed: `make install` installs it (the [bench] extra)"
+        )
+    return [
+        sys.executable, "-m", "granian",
+        "--interface", "asgi", "--host", HOST, "--port", str(port),
+        "--workers", "1", "--runtime-threads", "1", "--loop", "uvloop",
+        "--http", "1", "--no-ws", "--no-access-log", "--log-level", "info",
+        "--working-dir", str(workdir),
+        *(["--factory"] if factory else []),
+        target,
+    ]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class MockTarget:
     """``mock-server`` with a store and a number of workers, access log off."""
 
     name: str
-    store: str  # memory, sqlite or redis: the group
+    store: str  # memory, sqlite or redis
     workers: int
     store_url: Callable[[Path], str]  # this start's workdir -> the --store URL
     fixtures: Sequence[Path] = ()
+    server: str = field(default="uvicorn", init=False)
+    bare: bool = field(default=False, init=False)
+    stateful: bool = field(default=True, init=False)
 
     @property
-    def group(self) -> str:
-        return self.store
+    def groups(self) -> tuple[str, ...]:
+        return (self.store, "mock", self.server)
 
     def command(self, port: int, workdir: Path) -> list[str]:
         return [
@@ -77,6 +146,92 @@ class MockTarget:
             "--no-access-log",
             *(["--fixtures", *map(str, self.fixtures)] if self.fixtures else []),
         ]  # fmt: skip
+
+
+LAUNCHER = "bench_mock_app"
+LAUNCHER_SOURCE = """\
+\"\"\"Written by the benchmark (bench/targets.py) for a server that imports its app: the
+mock's ASGI app built as mock-server builds it (mock_server/cli.py: Settings, create_app,
+then gc.collect and gc.freeze), for one worker and the run's fixtures and store.\"\"\"
+
+import gc
+import logging
+import os
+import sys
+from pathlib import Path
+
+
+def app():
+    from mock_server import Settings, create_app
+
+    logging.basicConfig(
+        level="INFO",
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    application = create_app(
+        Settings(
+            host={host!r},
+            port={port!r},
+            fixtures=tuple(Path(p) for p in {fixtures!r}),
+            environ=dict(os.environ),
+            store={store!r},
+        )
+    )
+    gc.collect()
+    gc.freeze()
+    return application
+"""
+
+
+@dataclass(frozen=True)
+class GranianMock:
+    """The mock's app under Granian, one worker, access log off. ``mock-server`` has no
+    option for another server, so the run writes a small module into the start's
+    directory that builds the app as the CLI does, and Granian imports it (``--factory``)."""
+
+    name: str
+    store: str
+    store_url: Callable[[Path], str]
+    fixtures: Sequence[Path] = ()
+    server: str = field(default="granian", init=False)
+    bare: bool = field(default=False, init=False)
+    stateful: bool = field(default=True, init=False)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return (self.store, "mock", self.server)
+
+    def command(self, port: int, workdir: Path) -> list[str]:
+        source = LAUNCHER_SOURCE.format(
+            host=HOST,
+            port=port,
+            fixtures=[str(Path(f).resolve()) for f in self.fixtures],
+            store=self.store_url(workdir),
+        )
+        (workdir / f"{LAUNCHER}.py").write_text(source, encoding="utf-8")
+        return _granian(f"{LAUNCHER}:app", port, factory=True, workdir=workdir)
+
+
+@dataclass(frozen=True)
+class BareTarget:
+    """The bare handler (:mod:`bench.bare`) under ``server``."""
+
+    name: str
+    server: str
+    bare: bool = field(default=True, init=False)
+    stateful: bool = field(default=False, init=False)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return ("bare", self.server)
+
+    def command(self, port: int, workdir: Path) -> list[str]:
+        if self.server == "uvicorn":
+            return _uvicorn("bench.bare:app", port)
+        if self.server == "granian":
+            return _granian("bench.bare:app", port)
+        raise ValueError(self.server)
 
 
 def _free_port() -> int:

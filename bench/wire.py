@@ -1,5 +1,6 @@
-"""HTTP/1.1 over plain sockets: one exchange (the ready probe, the check before a load) and
-reading answers on a keep-alive connection (the Python load generator).
+"""HTTP/1.1 over plain sockets: one exchange (the ready probe, the check before a load),
+many on keep-alive connections (creating a fresh path's records), and reading answers
+on a keep-alive connection (the Python load generator).
 
 No client library: the benchmark should measure the server, and a library's own pools,
 retries and parsing would sit between; these few lines do only what the paths need.
@@ -8,11 +9,12 @@ retries and parsing would sit between; these few lines do only what the paths ne
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from bench.paths import Request
 
-__all__ = ["HOST", "Answer", "exchange", "read_answer"]
+__all__ = ["HOST", "Answer", "create_all", "exchange", "read_answer"]
 
 HOST = "127.0.0.1"
 MAX_HEAD = 64 * 1024
@@ -89,3 +91,51 @@ def exchange(port: int, request: Request, timeout: float = 5.0) -> Answer:
             raise OSError(f"port {port} closed the connection mid-answer") from exc
 
     return asyncio.run(bounded())
+
+
+def create_all(
+    port: int,
+    requests: Sequence[Request],
+    expected: int,
+    *,
+    connections: int = 16,
+    timeout: float = 900.0,
+) -> None:
+    """Send every request of ``requests`` (over ``connections`` keep-alive connections),
+    each of which must be answered ``expected``.
+
+    Raises ``OSError`` (no answer, or not all sent within ``timeout`` seconds) or
+    ``ValueError`` (an answer other than ``expected``: the first one, with its body).
+    """
+
+    async def sender(pending: Iterator[Request], host: str) -> None:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        try:
+            for request in pending:
+                writer.write(request.raw(host))
+                answer = await read_answer(reader)
+                if answer.status != expected:
+                    body = answer.body[:300].decode("utf-8", "replace")
+                    raise ValueError(
+                        f"{request.method} {request.path} answered {answer.status}: {body}"
+                    )
+        finally:
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except OSError:
+                pass
+
+    async def bounded() -> None:
+        pending = iter(requests)
+        host = f"{HOST}:{port}"
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(sender(pending, host) for _ in range(connections))), timeout
+            )
+        except TimeoutError:
+            raise OSError(f"not all {len(requests)} sent within {timeout:g} s") from None
+        except asyncio.IncompleteReadError as exc:
+            raise OSError(f"port {port} closed the connection mid-answer") from exc
+
+    asyncio.run(bounded())

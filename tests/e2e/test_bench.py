@@ -11,21 +11,26 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bench.bare import ANSWERS
 from bench.load import LoadGenerator, PythonLoad, Wrk, find_wrk
-from bench.paths import PATHS, BenchPath
+from bench.paths import PATHS, BenchPath, write_fixtures
 from bench.run import run
 from bench.stores import Stores, mock_targets
-from bench.targets import MockTarget
+from bench.targets import BareTarget, MockTarget, start
+from bench.wire import exchange
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
 
 LOADS = ["wrk", "python"]
-CRAFTKIT_409, FIRMA_400 = PATHS
+CRAFTKIT_409, CRAFTKIT_200, FIRMA_400, FIRMA_200 = PATHS
+STATUS = {p.name: str(p.expected) for p in PATHS}
 
 
 def generator(name: str) -> LoadGenerator:
@@ -44,41 +49,81 @@ def bench(*args: str, json_out: Path) -> subprocess.CompletedProcess[str]:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,
         check=False,
     )
 
 
-@pytest.mark.parametrize("load", LOADS)
-def test_a_tiny_run_prints_one_table_of_sane_numbers(load: str, tmp_path: Path) -> None:
-    generator(load)  # wrk installed, or the test fails saying how
+def only_expected_answers(row: dict[str, Any]) -> None:
+    """Every measured answer of the row had its path's status, and req/s counts them."""
+    [sample] = row["samples"]
+    assert sample["statuses"] == {STATUS[row["path"]]: sample["answers"]}, sample
+    assert sample["answers"] > 0 and row["rps"] > 0 and row["unexpected"] == {}
+    assert row["rps"] == pytest.approx(sample["answers"] / sample["seconds"])
+    assert 0 < row["p50_ms"] <= row["p99_ms"] and row["cpu_us"] > 0
+    if row["path"].endswith("-200"):  # a record of its own for each request, none reused
+        assert sample["reused"] == 0 and sample["answers"] < sample["fresh"]
+    else:
+        assert sample["fresh"] is None
+
+
+def test_a_tiny_run_prints_one_table_of_sane_numbers(tmp_path: Path) -> None:
+    generator("wrk")  # installed, or the test fails saying how
     out = tmp_path / "bench.json"
-    done = bench("--duration", "0.5", "--only", "memory", "--load", load, json_out=out)
+    done = bench("--duration", "1", "--only", "memory-1", "--load", "wrk", json_out=out)
     assert done.returncode == 0, done.stdout + done.stderr
     data = json.loads(out.read_text(encoding="utf-8"))
 
-    assert data["load"]["tool"] == load
-    rows = {row["path"]: row for row in data["rows"]}
-    assert set(rows) == {"craftkit-409", "firma-400"}
-    for path, status in (("craftkit-409", "409"), ("firma-400", "400")):
-        row = rows[path]
-        [sample] = row["samples"]
-        assert sample["statuses"] == {status: sample["answers"]}, sample
-        assert sample["answers"] > 0 and row["rps"] > 0
-        assert 0 < row["p50_ms"] <= row["p99_ms"]
-        assert row["ratio"] == 1.0 and row["unexpected"] == {}
-        assert row["cpu_us"] > 0
-    started = data["configs"]["memory-1"]
-    assert 0 < started["ready_s"] < 60 and started["rss_mib"] > 10
-    assert started["processes"] == 1
-    assert set(data["configs"]) == {"memory-1"} and data["unavailable"] == {}
-    assert data["goal"]["met"] is None and data["problems"] == []
+    assert data["load"]["tool"] == "wrk"
+    rows = {(row["target"], row["path"]): row for row in data["rows"]}
+    names = [p.name for p in PATHS]
+    assert list(rows) == [("bare-uvicorn", p) for p in names] + [("memory-1", p) for p in names]
+    for (target, path), row in rows.items():
+        only_expected_answers(row)
+        bare = rows[("bare-uvicorn", path)]
+        assert row["vs_bare"] == pytest.approx(row["rps"] / bare["rps"])
+        assert row["vs_memory"] == (None if target == "bare-uvicorn" else 1.0)
+        assert row["server"] == "uvicorn"
+    for target in ("bare-uvicorn", "memory-1"):
+        started = data["targets"][target]
+        assert 0 < started["ready_s"] < 60 and started["rss_mib"] > 10
+        assert started["processes"] == 1
+    assert data["unavailable"] == {} and data["problems"] == []
+    goals = {goal["text"].split(":")[1].strip(): goal for goal in data["goals"]}
+    assert goals["memory-1 ≥ 0.8× bare-uvicorn req/s on every path"]["met"] in (True, False)
+    assert goals["redis-1 ≥ 0.5× memory-1 req/s on every path"]["met"] is None
 
     lines = done.stdout.splitlines()
-    assert sum(line.startswith("| memory-1 | ") for line in lines) == 2
-    assert any(line.startswith(f"load: {load}") for line in lines)
+    assert sum(line.startswith("| memory-1 | uvicorn | ") for line in lines) == 4
+    assert sum(line.startswith("| bare-uvicorn | uvicorn | ") for line in lines) == 4
+    assert any(line.startswith("load: wrk") for line in lines)
     assert any(line.startswith("machine: ") for line in lines)
-    assert "goal (issue #11): redis-1 ≥ 0.5× memory-1 req/s on every path: not measured" in lines
+    assert any(line.startswith("goal (issue #12): memory-1 ≥ 0.8× bare-uvicorn") for line in lines)
+    assert "in-flight Craftkit signature requests created in" in done.stderr
+
+
+def test_granian_serves_the_bare_handler_and_the_mock(tmp_path: Path) -> None:
+    """The Python load generator here (wrk is the other test's), on a fresh path too."""
+    out = tmp_path / "bench.json"
+    done = bench(
+        "--duration", "0.5", "--only", "granian", "--path", "craftkit-409,firma-200",
+        "--load", "python", json_out=out,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["load"]["tool"] == "python"
+    rows = {(row["target"], row["path"]): row for row in data["rows"]}
+    assert set(rows) == {
+        (target, path)
+        for target in ("bare-granian", "memory-1-granian")
+        for path in ("craftkit-409", "firma-200")
+    }
+    for row in rows.values():
+        only_expected_answers(row)
+        assert row["server"] == "granian"
+    # Granian serves from a worker process beside its main one
+    assert data["targets"]["memory-1-granian"]["processes"] == 2
+    assert "| memory-1-granian | granian | firma-200 |" in done.stdout
 
 
 def test_redis_is_started_by_the_run_and_compared_when_the_baseline_runs(tmp_path: Path) -> None:
@@ -89,15 +134,79 @@ def test_redis_is_started_by_the_run_and_compared_when_the_baseline_runs(tmp_pat
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     data = json.loads(out.read_text(encoding="utf-8"))
-    rows = {row["config"]: row for row in data["rows"]}
-    assert set(rows) == {"memory-1", "redis-1"}
+    rows = {row["target"]: row for row in data["rows"]}
+    assert set(rows) == {"bare-uvicorn", "memory-1", "redis-1"}
     assert rows["redis-1"]["samples"][0]["statuses"].keys() == {"409"}
-    assert rows["redis-1"]["ratio"] == pytest.approx(
+    assert rows["redis-1"]["vs_memory"] == pytest.approx(
         rows["redis-1"]["rps"] / rows["memory-1"]["rps"]
     )
     assert data["machine"]["versions"]["redis-server"]
-    assert data["goal"]["met"] in (True, False)
-    assert set(data["goal"]["ratios"]) == {"craftkit-409"}
+    [goal] = [g for g in data["goals"] if "redis-1 ≥ 0.5× memory-1" in g["text"]]
+    assert goal["met"] in (True, False) and set(goal["values"]) == {"craftkit-409"}
+
+
+@pytest.mark.parametrize("load", LOADS)
+def test_the_200_paths_count_only_200s_and_say_when_their_records_ran_out(
+    load: str, tmp_path: Path
+) -> None:
+    """Records for 50 req/s over 1 s: far too few. Each is cancelled once (200), then the
+    requests name used ones again (409): those are not counted, and the run says why."""
+    [target] = mock_targets(["memory-1"], Stores(tmp_path), fixtures=())
+    results = run(
+        [target],
+        [CRAFTKIT_200],
+        generator(load),
+        repeat=1,
+        seconds=1,
+        warmup=0,
+        workdir=tmp_path,
+        fresh_rate=50,
+    )
+    [sample] = results.samples[("memory-1", "craftkit-200")]
+    assert sample.fresh == 50 * 1.3 + 200
+    assert sample.statuses.keys() == {"200", "409"}, sample
+    assert sample.unexpected == {"409": sample.statuses["409"]}
+    assert sample.rps == pytest.approx(sample.statuses["200"] / sample.seconds)
+    assert sample.reused >= sample.statuses["409"] > 0
+    if load == "python":  # it reads every answer it asked for: the counts are exact
+        assert sample.statuses["200"] == sample.fresh - 1  # the first request took one
+        assert sample.reused == sample.statuses["409"]
+    else:  # wrk stops with requests in flight, unread
+        assert sample.statuses["200"] <= sample.fresh - 1
+    [problem] = results.problems
+    assert problem.startswith(
+        f"memory-1 craftkit-200: answers other than 200: {{'409': {sample.statuses['409']}}}; "
+        f"the {sample.fresh} fresh records (for 50 req/s (--fresh-rate)) ran out: "
+    )
+
+
+def test_the_bare_handler_answers_each_path_as_the_mock_does(tmp_path: Path) -> None:
+    """Same status and content type, a body of about the same size: the floor is fair."""
+    fixtures = tuple(write_fixtures(tmp_path))
+    mock = start(
+        MockTarget("memory-1", "memory", 1, lambda workdir: "memory", fixtures),
+        tmp_path / "mock",
+        CRAFTKIT_409.request,
+    )
+    try:
+        bare = start(BareTarget("bare-uvicorn", "uvicorn"), tmp_path / "bare", CRAFTKIT_409.request)
+        try:
+            for path in PATHS:
+                request = path.request
+                if path.fresh is not None:
+                    record = str(uuid.uuid4())
+                    created = exchange(mock.port, path.fresh.create.naming(record))
+                    assert created.status == path.fresh.created, created
+                    request = request.naming(record)
+                theirs, ours = exchange(mock.port, request), exchange(bare.port, request)
+                assert theirs.status == ours.status == path.expected, (path.name, theirs)
+                assert ANSWERS[path.name] == (ours.status, ours.body)
+                assert 0.8 < len(ours.body) / len(theirs.body) < 1.25, (theirs.body, ours.body)
+                assert json.loads(ours.body).keys() == json.loads(theirs.body).keys()
+        finally:
+            bare.stop()
+    finally:
+        mock.stop()
 
 
 @pytest.mark.parametrize("load", LOADS)
@@ -120,13 +229,13 @@ def test_answers_other_than_the_paths_status_are_counted_and_fail_the_run(
 
 def test_a_path_whose_first_answer_is_wrong_is_not_loaded(tmp_path: Path) -> None:
     wrong = BenchPath(
-        "craftkit-200", "a terminal request, expecting 200", CRAFTKIT_409.request, 200
+        "terminal-200", "a terminal request, expecting 200", CRAFTKIT_409.request, 200
     )
     [target] = mock_targets(["memory-1"], Stores(tmp_path), fixtures=())
     results = run([target], [wrong], PythonLoad(), repeat=1, seconds=1, warmup=0, workdir=tmp_path)
     assert results.samples == {}
     [problem] = results.problems
-    assert problem.startswith("memory-1 craftkit-200: expected 200, the first request got 409: ")
+    assert problem.startswith("memory-1 terminal-200: expected 200, the first request got 409: ")
     assert '"conflict"' in problem
 
 
