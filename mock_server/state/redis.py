@@ -72,48 +72,79 @@ _SEP = "\x1f"  # between table and key in a record's field name
 
 _SESSION_KEYS = ("rec", "order", "journal", "jbytes", "faults")
 
-# Lua helpers shared by the scripts: delete one session's keys.
-_DROP = """
+# Lua functions the scripts share (one definition each).
+#   drop(prefix, name): delete one session's keys.
+#   touch(sessions, name, now, ttl, max, prefix, default): register a request to a session;
+#     1 if it starts afresh (new, or forgotten: idle beyond ttl, evicted), else 0. Sweeps
+#     idle sessions and the ones beyond max (least recently used first), never 'default'
+#     nor the session touched.
+#   take(faults, api, operation): the first fault for the call, counted down (removed at its
+#     last use); false if none.
+_FUNCTIONS = """
 local function drop(prefix, name)
   redis.call('DEL', prefix .. name .. ':rec', prefix .. name .. ':order',
     prefix .. name .. ':journal', prefix .. name .. ':jbytes', prefix .. name .. ':faults')
 end
+
+local function touch(sessions, name, now, ttl, max, prefix, default)
+  local created = 0
+  local last = redis.call('ZSCORE', sessions, name)
+  if not last then
+    created = 1
+    drop(prefix, name)  -- what requests wrote after it was forgotten (evicted, expired)
+  elseif name ~= default and now - tonumber(last) > ttl then
+    created = 1
+    drop(prefix, name)
+  end
+  redis.call('ZADD', sessions, now, name)
+  local idle = redis.call('ZRANGEBYSCORE', sessions, '-inf', '(' .. (now - ttl), 'LIMIT', 0, 8)
+  for _, old in ipairs(idle) do
+    if old ~= default and old ~= name then
+      drop(prefix, old)
+      redis.call('ZREM', sessions, old)
+    end
+  end
+  local over = redis.call('ZCARD', sessions) - max
+  if over > 0 then
+    local oldest = redis.call('ZRANGE', sessions, 0, over)
+    for _, old in ipairs(oldest) do
+      if over > 0 and old ~= default and old ~= name then
+        drop(prefix, old)
+        redis.call('ZREM', sessions, old)
+        over = over - 1
+      end
+    end
+  end
+  return created
+end
+
+local function take(faults, api, operation)
+  for index, item in ipairs(redis.call('LRANGE', faults, 0, -1)) do
+    local fault = cjson.decode(item)
+    if fault.api == api and fault.operation == operation then
+      if fault.remaining ~= cjson.null then
+        if fault.remaining <= 1 then
+          redis.call('LREM', faults, 1, item)
+        else
+          fault.remaining = fault.remaining - 1
+          redis.call('LSET', faults, index - 1, cjson.encode(fault))
+        end
+      end
+      return item
+    end
+  end
+  return false
+end
 """
 
 # KEYS: sessions zset. ARGV: name, now, ttl, max, session prefix, default name.
+# Returns {created, how many faults the session has}.
 _TOUCH = (
-    _DROP
+    _FUNCTIONS
     + """
-local name, now, ttl, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local prefix, default = ARGV[5], ARGV[6]
-local created = 0
-local last = redis.call('ZSCORE', KEYS[1], name)
-if not last then
-  created = 1
-  drop(prefix, name)  -- what requests wrote after it was forgotten (evicted, expired)
-elseif name ~= default and now - tonumber(last) > ttl then
-  created = 1
-  drop(prefix, name)
-end
-redis.call('ZADD', KEYS[1], now, name)
-local idle = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - ttl), 'LIMIT', 0, 8)
-for _, old in ipairs(idle) do
-  if old ~= default and old ~= name then
-    drop(prefix, old)
-    redis.call('ZREM', KEYS[1], old)
-  end
-end
-local over = redis.call('ZCARD', KEYS[1]) - max
-if over > 0 then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, over)
-  for _, old in ipairs(oldest) do
-    if over > 0 and old ~= default and old ~= name then
-      drop(prefix, old)
-      redis.call('ZREM', KEYS[1], old)
-      over = over - 1
-    end
-  end
-end
+local name, prefix = ARGV[1], ARGV[5]
+local created = touch(KEYS[1], name, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
+  prefix, ARGV[6])
 return {created, redis.call('LLEN', prefix .. name .. ':faults')}
 """
 )
@@ -122,31 +153,13 @@ return {created, redis.call('LLEN', prefix .. name .. ':faults')}
 # default name, api ('' for none), operation, then the fields to read.
 # Returns {created, the fault taken or false, the fields' values or false...}.
 _BEGIN = (
-    _DROP
-    + _TOUCH.replace(_DROP, "", 1)
-    .replace("return {created, redis.call('LLEN', prefix .. name .. ':faults')}", "")
-    .replace("local name, now", "local function touch()\nlocal name, now", 1)
+    _FUNCTIONS
     + """
-return created
-end
-local created = touch()
+local created = touch(KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]),
+  tonumber(ARGV[4]), ARGV[5], ARGV[6])
 local taken = false
-if ARGV[7] ~= '' and redis.call('LLEN', KEYS[2]) > 0 then
-  local faults = redis.call('LRANGE', KEYS[2], 0, -1)
-  for index, item in ipairs(faults) do
-    local fault = cjson.decode(item)
-    if not taken and fault.api == ARGV[7] and fault.operation == ARGV[8] then
-      taken = item
-      if fault.remaining ~= cjson.null then
-        if fault.remaining <= 1 then
-          redis.call('LREM', KEYS[2], 1, item)
-        else
-          fault.remaining = fault.remaining - 1
-          redis.call('LSET', KEYS[2], index - 1, cjson.encode(fault))
-        end
-      end
-    end
-  end
+if ARGV[7] ~= '' then
+  taken = take(KEYS[2], ARGV[7], ARGV[8])
 end
 local result = {created, taken}
 for i = 9, #ARGV do
@@ -204,25 +217,7 @@ return id
 """
 
 # KEYS: faults list. ARGV: api, operation. Returns the fault as it was, or nil.
-_TAKE = """
-local faults = redis.call('LRANGE', KEYS[1], 0, -1)
-for index, item in ipairs(faults) do
-  local fault = cjson.decode(item)
-  if fault.api == ARGV[1] and fault.operation == ARGV[2] then
-    if fault.remaining == cjson.null then
-      return item
-    end
-    if fault.remaining <= 1 then
-      redis.call('LREM', KEYS[1], 1, item)
-    else
-      fault.remaining = fault.remaining - 1
-      redis.call('LSET', KEYS[1], index - 1, cjson.encode(fault))
-    end
-    return item
-  end
-end
-return nil
-"""
+_TAKE = _FUNCTIONS + "return take(KEYS[1], ARGV[1], ARGV[2])\n"
 
 # KEYS: mock:world, the world's sessions zset. ARGV: fingerprint. Makes it the world served;
 # returns the one before. Sessions left from an earlier time it was served are unregistered
