@@ -27,7 +27,7 @@ __all__ = [
     "Backend",
     "Begun",
     "Read",
-    "begin_in_steps",
+    "InSteps",
     "Decision",
     "Decide",
     "Fault",
@@ -366,22 +366,39 @@ class Backend(Protocol):
         ...
 
 
-async def begin_in_steps(
-    backend: Backend,
-    namespace: str,
-    session: str,
-    now: float,
-    call: tuple[str, str] | None,
-    reads: Sequence[tuple[str, str]],
-) -> Begun:
-    """:meth:`Backend.begin` as its three steps, for back-ends where a step costs no round
-    trip (memory) or where one transaction each is as good (SQLite)."""
-    touched = await backend.touch(namespace, session, now)
-    fault = None
-    if call is not None and touched.has_faults:
-        fault = await backend.take_fault(namespace, session, *call)
-    found = {
-        (table, key): Read(await backend.get(namespace, session, table, key))
-        for table, key in reads
-    }
-    return Begun(created=touched.created, fault=fault, reads=found)
+class InSteps:
+    """:meth:`Backend.begin` and :meth:`Backend.count` from the other operations, for
+    back-ends where a step costs no round trip (memory) or where one transaction each is
+    as good (SQLite): a mixin, before the back-end's own methods."""
+
+    async def begin(
+        self: Backend,
+        namespace: str,
+        session: str,
+        now: float,
+        *,
+        call: tuple[str, str] | None = None,
+        reads: Sequence[tuple[str, str]] = (),
+    ) -> Begun:
+        touched = await self.touch(namespace, session, now)
+        fault = None
+        if call is not None and touched.has_faults:
+            fault = await self.take_fault(namespace, session, *call)
+        found = {
+            (table, key): Read(await self.get(namespace, session, table, key))
+            for table, key in reads
+        }
+        return Begun(created=touched.created, fault=fault, reads=found)
+
+    async def count(
+        self: Backend,
+        namespace: str,
+        session: str,
+        table: str,
+        key: str,
+        now: float,
+        window: float,
+    ) -> Window:
+        return await self.transition(
+            namespace, session, table, key, None, lambda record: count_in(record, now, window)
+        )

@@ -5,23 +5,19 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from mock_server.state.base import (
-    Begun,
     Decide,
     Fault,
+    InSteps,
     JournalEntry,
     Logged,
     Outcome,
     Read,
     Record,
     Touched,
-    Window,
-    begin_in_steps,
     clone,
-    count_in,
 )
 from mock_server.state.limits import DEFAULT_SESSION, Limits
 
@@ -40,7 +36,7 @@ class _Session:
     faults: list[Fault] = field(default_factory=list)
 
 
-class MemoryBackend:
+class MemoryBackend(InSteps):
     """Sessions by namespace and name, behind one lock (handlers may run in threads).
 
     >>> import asyncio
@@ -87,17 +83,6 @@ class MemoryBackend:
         if state is None:
             state = sessions[session] = _Session(last_used=0.0)
         return state
-
-    async def begin(
-        self,
-        namespace: str,
-        session: str,
-        now: float,
-        *,
-        call: tuple[str, str] | None = None,
-        reads: Sequence[tuple[str, str]] = (),
-    ) -> Begun:
-        return await begin_in_steps(self, namespace, session, now, call, reads)
 
     async def touch(self, namespace: str, session: str, now: float) -> Touched:
         with self._lock:
@@ -161,13 +146,6 @@ class MemoryBackend:
             if decision.replacement is not None:
                 rows[key] = clone(decision.replacement)
             return decision.outcome
-
-    async def count(
-        self, namespace: str, session: str, table: str, key: str, now: float, window: float
-    ) -> Window:
-        return await self.transition(
-            namespace, session, table, key, None, lambda record: count_in(record, now, window)
-        )
 
     async def log(self, namespace: str, session: str, entry: JournalEntry) -> None:
         with self._lock:

@@ -44,7 +44,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from functools import partial
@@ -53,9 +53,9 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from mock_server.state.base import (
-    Begun,
     Decide,
     Fault,
+    InSteps,
     JournalEntry,
     Logged,
     Outcome,
@@ -63,9 +63,6 @@ from mock_server.state.base import (
     Record,
     StoreUnavailable,
     Touched,
-    Window,
-    begin_in_steps,
-    count_in,
 )
 from mock_server.state.limits import DEFAULT_SESSION, Limits
 from mock_server.state.urls import StoreUrlError
@@ -156,7 +153,7 @@ class _Refused(Exception):
     """The file is not one this back-end may use (not SQLite, another schema)."""
 
 
-class SqliteBackend:
+class SqliteBackend(InSteps):
     """Sessions, records, journal and faults in one SQLite file.
 
     >>> import asyncio, tempfile
@@ -444,17 +441,6 @@ class SqliteBackend:
         self._clear_session(connection, namespace, session)
         connection.execute("DELETE FROM sessions WHERE ns = ? AND name = ?", (namespace, session))
 
-    async def begin(
-        self,
-        namespace: str,
-        session: str,
-        now: float,
-        *,
-        call: tuple[str, str] | None = None,
-        reads: Sequence[tuple[str, str]] = (),
-    ) -> Begun:
-        return await begin_in_steps(self, namespace, session, now, call, reads)
-
     async def touch(self, namespace: str, session: str, now: float) -> Touched:
         limits = self.limits
 
@@ -579,13 +565,6 @@ class SqliteBackend:
         return await self._call(job, durable=True)
 
     # journal
-
-    async def count(
-        self, namespace: str, session: str, table: str, key: str, now: float, window: float
-    ) -> Window:
-        return await self.transition(
-            namespace, session, table, key, None, lambda record: count_in(record, now, window)
-        )
 
     async def log(self, namespace: str, session: str, entry: JournalEntry) -> None:
         body = entry.to_json(0)
