@@ -8,9 +8,9 @@ from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mock_server.http.context import context
+from mock_server.http.context import TrackedSend, context
 from mock_server.http.drop import ConnectionDropped
 from mock_server.state import StoreUnavailable
 
@@ -27,15 +27,9 @@ class ErrorBoundary:
         # Starlette's router raises HTTPException (rather than answering text/plain)
         # when it finds "app" in the scope; this boundary renders it.
         scope["app"] = self
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
-            await self._app(scope, receive, tracking_send)
+            await self._app(scope, receive, tracked)
         except HTTPException as exc:
             await _refuse(scope, receive, send, exc.status_code, exc.headers or {})
         except (ConnectionDropped, StoreUnavailable):
@@ -44,7 +38,7 @@ class ErrorBoundary:
             log.debug("client left during %s %s", scope["method"], scope["path"])
         except Exception:
             log.exception("unexpected error answering %s %s", scope["method"], scope["path"])
-            if not started:
+            if not tracked.started:
                 await _refuse(scope, receive, send, 500, {})
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from starlette.types import Scope, Send
+from starlette.types import Message, Scope, Send
 
 if TYPE_CHECKING:  # the layers import these; the context only names them
     from mock_server.live import Live
     from mock_server.state import Session
 
-__all__ = ["Context", "context"]
+__all__ = ["Context", "TrackedSend", "context"]
 
 _KEY = "mock"
 
@@ -40,3 +40,18 @@ def context(scope: Scope) -> Context:
     """The request's context (set by the app as the request arrives)."""
     found: Context = scope["state"][_KEY]
     return found
+
+
+class TrackedSend:
+    """``send``, remembering whether the answer has started (then it can no longer change)."""
+
+    __slots__ = ("_send", "started")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)

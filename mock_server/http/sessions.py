@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mock_server.http.context import context
+from mock_server.http.context import TrackedSend, context
 from mock_server.http.refusals import Availability, Refusals
 from mock_server.live import Live
 from mock_server.state import SessionRefused, Sessions, StoreUnavailable
@@ -67,18 +67,12 @@ class SessionLayer:
             self._availability.lost(exc)
             await self._refusals.unavailable(scope, receive, send, exc, control=self._control)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
-            await self._app(scope, receive, tracking_send)
+            await self._app(scope, receive, tracked)
         except StoreUnavailable as exc:
             self._availability.lost(exc)
-            if not started:
+            if not tracked.started:
                 await self._refusals.unavailable(scope, receive, send, exc, control=self._control)
         else:
             self._availability.back()
