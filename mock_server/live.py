@@ -32,16 +32,11 @@ class Live:
             for api in self.apis
         }
         self.fingerprint = hashlib.sha256(
-            json.dumps(
-                {
-                    name: {"records": base, "about": self._by_name[name].describe()}
-                    for name, base in self.base.items()
-                },
-                sort_keys=True,
-                default=str,
-            ).encode()
+            json.dumps(self.base, sort_keys=True, default=str).encode()
         ).hexdigest()[:16]
-        """Names this world: identical fixtures give identical fingerprints in every worker."""
+        """Names this world by its records alone: the same fixtures give the same fingerprint
+        in every worker and on every host, wherever their files are (a key or a quota edit
+        keeps every session: what they changed still stands)."""
         self._sessions: Sessions | None = None
 
     def api(self, name: str) -> ServedApi:

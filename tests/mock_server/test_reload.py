@@ -73,3 +73,22 @@ async def test_bad_edit_is_logged_and_the_last_good_world_stays(
         with caplog.at_level(logging.ERROR, logger="mock_server"):
             assert await app.reload() is False
         assert "firma.yaml" in caplog.text
+
+
+def test_the_same_fixtures_from_another_path_name_the_same_world(
+    tmp_path: Path, make_app: AppFactory
+) -> None:
+    """Hosts sharing a store find one world when their files hold the same records,
+    wherever the files are; other records name another."""
+    data = fixture_data("firma")
+    here, there = tmp_path / "here" / "firma.yaml", tmp_path / "there" / "world.yaml"
+    for path in (here, there):
+        path.parent.mkdir()
+        write(path, data)
+    same = make_app(fixtures=(here,)).live.fingerprint
+    assert make_app(fixtures=(there,)).live.fingerprint == same
+    data["jwts"][0]["revoked_at"] = (
+        None if data["jwts"][0]["revoked_at"] else "2026-01-01T00:00:00.000Z"
+    )
+    write(there, data)
+    assert make_app(fixtures=(there,)).live.fingerprint != same
