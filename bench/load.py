@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bench.paths import ID, ROOT, BenchPath, Request
-from bench.wire import HOST, read_answer
+from bench.wire import HOST, close, read_answer
 
 __all__ = [
     "LoadGenerator",
@@ -378,11 +378,7 @@ class PythonLoad:
                 except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError):
                     errors += 1
                 finally:
-                    writer.close()
-                    try:
-                        await writer.wait_closed()
-                    except OSError:
-                        pass
+                    await close(writer)
 
         await asyncio.gather(*(connection() for _ in range(self.connections)))
         elapsed = time.perf_counter() - started

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from bench.paths import Request
 
-__all__ = ["HOST", "Answer", "create_all", "exchange", "read_answer"]
+__all__ = ["HOST", "Answer", "close", "create_all", "exchange", "read_answer"]
 
 HOST = "127.0.0.1"
 MAX_HEAD = 64 * 1024
@@ -62,6 +62,15 @@ async def read_answer(reader: asyncio.StreamReader) -> Answer:
     return Answer(status, await reader.readexactly(length))
 
 
+async def close(writer: asyncio.StreamWriter) -> None:
+    """Close a connection; one the server already closed is closed too."""
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except OSError:
+        pass
+
+
 def exchange(port: int, request: Request, timeout: float = 5.0) -> Answer:
     """Send ``request`` on a new connection to ``127.0.0.1:port`` and read the answer.
 
@@ -76,11 +85,7 @@ def exchange(port: int, request: Request, timeout: float = 5.0) -> Answer:
             await writer.drain()
             return await read_answer(reader)
         finally:
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except OSError:
-                pass
+            await close(writer)
 
     async def bounded() -> Answer:
         try:
@@ -120,11 +125,7 @@ def create_all(
                         f"{request.method} {request.path} answered {answer.status}: {body}"
                     )
         finally:
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except OSError:
-                pass
+            await close(writer)
 
     async def bounded() -> None:
         pending = iter(requests)
