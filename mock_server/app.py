@@ -102,7 +102,7 @@ class MockApp:
 
         dispatcher = Dispatcher(contracts, self.mounts, ForcedAnswers(self.documented))
         self._vendor = sessions(Journal(ErrorBoundary(dispatcher), clock=clock), control=False)
-        self._control = sessions(self.control.asgi(), control=True)
+        self._control = sessions(self.control.asgi(availability), control=True)
         self._app = Cors(self._route, settings.cors_origins)
         # The control plane refuses pages CORS would refuse (see control/access.py).
         self._access = ControlAccess(

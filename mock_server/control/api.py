@@ -24,11 +24,12 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     import connexion
     from connexion import ProblemException
+    from connexion.lifecycle import ConnexionResponse
     from connexion.options import SwaggerUIOptions
     from connexion.resolver import Resolver
     from connexion.validators import ParameterValidator
 
-from mock_server._http import json_response, problem_response
+from mock_server._http import PROBLEM_JSON, json_response, problem_response
 from mock_server.clock import Clock, isoformat
 from mock_server.contract import Contract
 from mock_server.craftkit import signatures
@@ -37,6 +38,7 @@ from mock_server.documented import DocumentedOperation
 from mock_server.firma import jwts
 from mock_server.fixtures import Problems, did_you_mean
 from mock_server.http.context import context
+from mock_server.http.refusals import Availability, unavailable
 from mock_server.ids import canonical_uuid
 from mock_server.live import Live
 from mock_server.state import Session, StoreUnavailable, insert
@@ -61,15 +63,6 @@ def _empty() -> Response:
 
 def _refuse(status: int, detail: str) -> ProblemException:
     return ProblemException(status=status, title=HTTPStatus(status).phrase, detail=detail)
-
-
-async def _store_unavailable(request: Any, exc: Exception) -> Response:
-    log.error("state store unreachable: %s; answering 503", exc)
-    return problem_response(
-        503,
-        f"the mock's state store is unreachable ({exc}); retry shortly",
-        headers={"Retry-After": "2"},
-    )
 
 
 class _NamedParameters(ParameterValidator):  # type: ignore[misc]
@@ -101,8 +94,27 @@ class ControlPlane:
         self.contract = contract
         self._documented = documented
 
-    def asgi(self) -> ASGIApp:
-        """The Connexion app serving the control plane (validation on, its own Swagger UI off)."""
+    def asgi(self, availability: Availability) -> ASGIApp:
+        """The Connexion app serving the control plane (validation on, its own Swagger UI off).
+
+        A store lost mid-operation is a 503 like everywhere else, said once in the log
+        (``availability``); Connexion would otherwise answer it 500.
+        """
+
+        async def store_unavailable(request: Any, exc: Exception) -> ConnexionResponse:
+            # Connexion's error handlers answer its own response type (a Starlette
+            # Response there fails, and the client got a 500).
+            assert isinstance(exc, StoreUnavailable)
+            availability.lost(exc)
+            message, headers = unavailable(exc)
+            answer = problem_response(503, message, headers=headers)
+            return ConnexionResponse(
+                status_code=503,
+                mimetype=PROBLEM_JSON,
+                body=answer.body,
+                headers={"Retry-After": headers["Retry-After"]},
+            )
+
         app = connexion.AsyncApp(
             __name__, swagger_ui_options=SwaggerUIOptions(swagger_ui=False, serve_spec=False)
         )
@@ -113,7 +125,7 @@ class ControlPlane:
             strict_validation=True,
             validator_map={"parameter": _NamedParameters},
         )
-        app.add_error_handler(StoreUnavailable, _store_unavailable)
+        app.add_error_handler(StoreUnavailable, store_unavailable)
         asgi: ASGIApp = app
         return asgi
 

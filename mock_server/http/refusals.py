@@ -16,12 +16,18 @@ from mock_server.http.context import context
 from mock_server.live import Live
 from mock_server.state import StoreUnavailable
 
-__all__ = ["RETRY_AFTER", "Availability", "Refusals"]
+__all__ = ["RETRY_AFTER", "Availability", "Refusals", "unavailable"]
 
 log = logging.getLogger("mock_server")
 
 RETRY_AFTER = 2
 """Seconds a client is asked to wait when the state store is unreachable (503)."""
+
+
+def unavailable(exc: StoreUnavailable) -> tuple[str, dict[str, str]]:
+    """The message and headers of a 503 for a store that cannot be reached."""
+    message = f"the mock's state store is unreachable ({exc}); retry shortly"
+    return message, {"Retry-After": str(RETRY_AFTER)}
 
 
 class Refusals:
@@ -54,14 +60,9 @@ class Refusals:
     async def unavailable(
         self, scope: Scope, receive: Receive, send: Send, exc: StoreUnavailable, *, control: bool
     ) -> None:
+        message, headers = unavailable(exc)
         await self.answer(
-            scope,
-            receive,
-            send,
-            control=control,
-            status=503,
-            message=f"the mock's state store is unreachable ({exc}); retry shortly",
-            headers={"Retry-After": str(RETRY_AFTER)},
+            scope, receive, send, control=control, status=503, message=message, headers=headers
         )
 
 

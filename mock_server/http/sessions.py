@@ -75,7 +75,9 @@ class SessionLayer:
             if not tracked.started:
                 await self._refusals.unavailable(scope, receive, send, exc, control=self._control)
         else:
-            self._availability.back()
+            if not self._control:  # a control request said so once its session began; a
+                # 503 its app answered for a store lost since returns normally here
+                self._availability.back()
 
 
 def _header(scope: Scope) -> str | None:

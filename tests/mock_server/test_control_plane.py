@@ -21,9 +21,10 @@ import httpx
 import pytest
 import yaml
 
-from mock_server.app import MockApp
+from mock_server.app import RETRY_AFTER, MockApp
 from mock_server.clock import isoformat
 from mock_server.contract import Contract
+from mock_server.state import StoreUnavailable
 from tests.conftest import (
     ACME_TEST_KEY,
     FIRMA_ACME_KEYS,
@@ -704,3 +705,22 @@ async def test_the_control_plane_root_leads_to_its_swagger_ui(mock: ContractClie
     page = await mock.http.get(response.headers["location"])
     assert page.status_code == 200 and "swagger" in page.text.lower()
     assert "urls.primaryName=Contract%20mock%20control%20plane" in response.headers["location"]
+
+
+@pytest.mark.own_app  # breaks the app's store
+async def test_a_store_lost_mid_operation_is_a_503_said_like_everywhere_else(
+    mock: ContractClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def lost(*args: object) -> None:
+        raise StoreUnavailable("connection reset")
+
+    monkeypatch.setattr(mock.app.backend, "changed", lost)
+    with caplog.at_level("INFO"):
+        answers = [await mock.http.get("/__mock/state") for _ in range(2)]
+    for answer in answers:
+        assert answer.status_code == 503
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.headers["retry-after"] == str(RETRY_AFTER)
+        assert "state store is unreachable (connection reset)" in answer.json()["detail"]
+    said = [r.getMessage() for r in caplog.records if "unreachable" in r.getMessage()]
+    assert said and all("memory unreachable" in line for line in said), said
