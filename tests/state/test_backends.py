@@ -30,6 +30,14 @@ def cancel(record: Record | None) -> Decision[str]:
     return Decision("200", {**record, "status": "cancelled"})
 
 
+async def opened(make_backend: BackendFactory, count: int) -> list[Backend]:
+    """``count`` clients of one store, connected: workers (or hosts) sharing it."""
+    clients = [make_backend() for _ in range(count)]
+    for client in clients:
+        await client.open()
+    return clients
+
+
 def entry(path: str = "/v1/x", *, at: float = 1.0, body: bytes = b"", status: int = 200) -> Entry:
     return Entry(
         at=at,
@@ -112,9 +120,7 @@ async def test_strings_json_allows_but_utf_8_does_not_round_trip(backend: Backen
 async def test_concurrent_transitions_from_several_clients_apply_exactly_once(
     make_backend: BackendFactory, ns: str
 ) -> None:
-    clients = [make_backend() for _ in range(3)]
-    for client in clients:
-        await client.open()
+    clients = await opened(make_backend, 3)
     outcomes = await asyncio.gather(
         *(clients[i % 3].transition(ns, "s", TABLE, "a", SENT, cancel) for i in range(60))
     )
@@ -122,9 +128,7 @@ async def test_concurrent_transitions_from_several_clients_apply_exactly_once(
 
 
 async def test_concurrent_counters_lose_no_update(make_backend: BackendFactory, ns: str) -> None:
-    clients = [make_backend() for _ in range(2)]
-    for client in clients:
-        await client.open()
+    clients = await opened(make_backend, 2)
 
     def increment(record: Record | None) -> Decision[None]:
         return Decision(None, {"n": (record or {"n": 0})["n"] + 1})
@@ -266,9 +270,7 @@ async def test_forget_deletes_a_namespace(backend: Backend, ns: str) -> None:
 async def test_world_keeps_the_namespace_of_the_same_fixtures_and_moves_on_a_change(
     make_backend: BackendFactory, store_url: str
 ) -> None:
-    first, second = make_backend(), make_backend()
-    await first.open()
-    await second.open()
+    first, second = await opened(make_backend, 2)
     fingerprint = f"fp-{id(first)}"
     namespace = await first.world(fingerprint)
     assert await second.world(fingerprint) == namespace, "workers agree on the namespace"
@@ -283,9 +285,7 @@ async def test_world_keeps_the_namespace_of_the_same_fixtures_and_moves_on_a_cha
 async def test_the_journal_lists_every_client_s_entries_in_order(
     make_backend: BackendFactory, ns: str
 ) -> None:
-    clients = [make_backend(), make_backend()]
-    for client in clients:
-        await client.open()
+    clients = await opened(make_backend, 2)
     for index in range(10):
         await clients[index % 2].log(ns, "s", entry(f"/p/{index}", at=float(index)))
     logged = await clients[1].journal(ns, "s")
@@ -355,9 +355,7 @@ async def test_faults_are_consulted_in_the_order_set_and_counted_down(
 async def test_a_fault_with_times_answers_that_many_times_across_clients(
     make_backend: BackendFactory, ns: str
 ) -> None:
-    clients = [make_backend() for _ in range(3)]
-    for client in clients:
-        await client.open()
+    clients = await opened(make_backend, 3)
     await add(clients[0], ns, status=503, times=3, delay_ms=5, drop=False)
     taken = await asyncio.gather(
         *(clients[i % 3].take_fault(ns, "s", "firma", "op") for i in range(30))
@@ -390,9 +388,7 @@ async def test_count_opens_a_window_counts_in_it_and_opens_another_when_it_runs_
 async def test_concurrent_counts_from_several_clients_lose_no_event(
     make_backend: BackendFactory, ns: str
 ) -> None:
-    clients = [make_backend() for _ in range(3)]
-    for client in clients:
-        await client.open()
+    clients = await opened(make_backend, 3)
     windows = await asyncio.gather(
         *(clients[i % 3].count(ns, "s", "firma.rate_windows", "k", 100.0, 60) for i in range(90))
     )
@@ -424,9 +420,7 @@ async def test_begin_touches_takes_the_call_s_fault_and_reads(backend: Backend, 
 async def test_a_transition_on_a_stale_read_acts_on_the_record_as_it_is_now(
     make_backend: BackendFactory, ns: str
 ) -> None:
-    first, second = make_backend(), make_backend()
-    await first.open()
-    await second.open()
+    first, second = await opened(make_backend, 2)
     begun = await first.begin(ns, "s", 1.0, reads=[(TABLE, "a")])
     stale = begun.reads[(TABLE, "a")]
     assert await second.transition(ns, "s", TABLE, "a", SENT, cancel) == "200"
