@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import pytest
 
@@ -69,3 +72,54 @@ def server() -> Iterator[RunningServer]:
         yield running
     finally:
         running.stop()
+
+
+POLL_TIMEOUT = 15.0
+"""Seconds a bounded poll waits for what must happen (a reload, a store back)."""
+
+
+class ServerLog:
+    """Everything a server writes after start-up, read in the background (so a long
+    run never blocks on a full pipe)."""
+
+    def __init__(self, server: RunningServer) -> None:
+        self.lines: list[str] = server.startup_log.splitlines(keepends=True)
+        stream = server.process.stdout
+        assert stream is not None
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        with contextlib.suppress(ValueError):  # the pipe closed under us: the server stopped
+            self.lines.extend(iter(stream.readline, ""))
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def search(self, pattern: str, start: int = 0) -> re.Match[str] | None:
+        for line in self.lines[start:]:
+            match = re.search(pattern, line)
+            if match:
+                return match
+        return None
+
+    def wait_for(
+        self, pattern: str, start: int = 0, timeout: float = POLL_TIMEOUT
+    ) -> re.Match[str]:
+        match: re.Match[str] = poll(
+            lambda: self.search(pattern, start), f"{pattern!r} in the log", timeout
+        )
+        return match
+
+
+def poll(condition: Callable[[], Any], what: str, timeout: float = POLL_TIMEOUT) -> Any:
+    """``condition()``'s first truthy value, tried every 50 ms for at most ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)

@@ -3,14 +3,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import httpx
 import pytest
@@ -19,39 +15,11 @@ import yaml
 from mock_server.cli import _warn_if_exposed
 from mock_server.settings import Settings
 from tests.conftest import ACME_TEST_KEY, FIXTURES, signature_requests
-from tests.e2e.conftest import RunningServer, start_server
+from tests.e2e.conftest import RunningServer, ServerLog, poll, start_server
 
 pytestmark = pytest.mark.e2e
 
 CANCEL = "/v1/signatures/{id}/cancel"
-
-
-class Log:
-    """Everything the server writes after start-up, read in the background."""
-
-    def __init__(self, server: RunningServer) -> None:
-        self.lines: list[str] = []
-        stream = server.process.stdout
-        assert stream is not None
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream: IO[str]) -> None:
-        with contextlib.suppress(ValueError):  # the pipe closed under us: the server stopped
-            self.lines.extend(iter(stream.readline, ""))
-
-    @property
-    def text(self) -> str:
-        return "".join(self.lines)
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def stopped(server: RunningServer) -> None:
@@ -59,11 +27,11 @@ def stopped(server: RunningServer) -> None:
 
 
 @pytest.fixture
-def watched(tmp_path: Path) -> Iterator[tuple[RunningServer, Log, Path]]:
+def watched(tmp_path: Path) -> Iterator[tuple[RunningServer, ServerLog, Path]]:
     fixture = tmp_path / "firma.yaml"
     fixture.write_text(FIXTURES["firma"].read_text())
     server = start_server("--watch", "--fixtures", str(fixture))
-    log = Log(server)
+    log = ServerLog(server)
     try:
         yield server, log, fixture
     finally:
@@ -76,7 +44,7 @@ def jwt_ids(server: RunningServer) -> set[str]:
 
 
 def test_watch_takes_a_good_edit_and_keeps_the_last_good_world_on_a_bad_one(
-    watched: tuple[RunningServer, Log, Path],
+    watched: tuple[RunningServer, ServerLog, Path],
 ) -> None:
     server, log, fixture = watched
     data = yaml.safe_load(fixture.read_text())
@@ -90,12 +58,12 @@ def test_watch_takes_a_good_edit_and_keeps_the_last_good_world_on_a_bad_one(
         }
     )
     fixture.write_text(yaml.safe_dump(data))
-    wait_for(lambda: added in jwt_ids(server), "the good edit to be served")
+    poll(lambda: added in jwt_ids(server), "the good edit to be served")
     assert "fixtures reloaded" in log.text
 
     data["jwts"][0]["revoked_at"] = "yesterday"
     fixture.write_text(yaml.safe_dump(data))
-    wait_for(lambda: "were refused" in log.text, "the bad edit to be reported")
+    poll(lambda: "were refused" in log.text, "the bad edit to be reported")
     assert "jwts[0]" in log.text and "revoked_at" in log.text, log.text
     assert added in jwt_ids(server), "the last good world must stay live"
     revoke = httpx.post(
@@ -108,9 +76,9 @@ def test_watch_takes_a_good_edit_and_keeps_the_last_good_world_on_a_bad_one(
 
 
 @pytest.fixture
-def server_with(request: pytest.FixtureRequest) -> Iterator[tuple[RunningServer, Log]]:
+def server_with(request: pytest.FixtureRequest) -> Iterator[tuple[RunningServer, ServerLog]]:
     server = start_server(*request.param)
-    log = Log(server)
+    log = ServerLog(server)
     try:
         yield server, log
     finally:
@@ -119,7 +87,7 @@ def server_with(request: pytest.FixtureRequest) -> Iterator[tuple[RunningServer,
 
 @pytest.mark.parametrize("server_with", [()], indirect=True)
 def test_drop_fault_closes_the_connection_without_an_answer(
-    server_with: tuple[RunningServer, Log],
+    server_with: tuple[RunningServer, ServerLog],
 ) -> None:
     server, log = server_with
     record = signature_requests(project="proj_acme", status="sent")[0]
@@ -142,7 +110,7 @@ def test_drop_fault_closes_the_connection_without_an_answer(
 
 @pytest.mark.parametrize("server_with", [("--admin-token", "s3cret")], indirect=True)
 def test_admin_token_flag_guards_the_control_plane(
-    server_with: tuple[RunningServer, Log],
+    server_with: tuple[RunningServer, ServerLog],
 ) -> None:
     server, _ = server_with
     assert "requires the admin token" in server.startup_log
@@ -155,7 +123,7 @@ def test_admin_token_flag_guards_the_control_plane(
 
 @pytest.mark.parametrize("server_with", [("--cors-origin", "https://app.example")], indirect=True)
 def test_cors_origin_flag_replaces_the_local_default(
-    server_with: tuple[RunningServer, Log],
+    server_with: tuple[RunningServer, ServerLog],
 ) -> None:
     server, _ = server_with
 
@@ -194,7 +162,7 @@ def test_binding_beyond_loopback_without_a_token_warns_loudly(
 
 @pytest.mark.parametrize("server_with", [()], indirect=True)
 def test_the_loopback_rule_trusts_the_peer_not_forwarded_headers(
-    server_with: tuple[RunningServer, Log],
+    server_with: tuple[RunningServer, ServerLog],
 ) -> None:
     # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default; the mock must not, or a
     # forwarded address (either way) would decide who drives the control plane.

@@ -21,15 +21,14 @@ import os
 import re
 import signal
 import subprocess
-import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import pytest
@@ -46,7 +45,13 @@ from tests.conftest import (
     jwts,
     signature_requests,
 )
-from tests.e2e.conftest import MOCK_SERVER, RunningServer, start_server
+from tests.e2e.conftest import (
+    MOCK_SERVER,
+    RunningServer,
+    ServerLog,
+    poll,
+    start_server,
+)
 from tests.e2e.test_conformance import conformance
 
 pytestmark = pytest.mark.e2e
@@ -57,60 +62,11 @@ CRAFTKIT_AUTH = {"Authorization": f"Bearer {ACME_TEST_KEY}"}
 SESSION = "X-Mock-Session"
 CLIENT_TIMEOUT = 10.0
 """Seconds any one request of these tests may take: a hang fails, it never blocks."""
-POLL_TIMEOUT = 15.0
-"""Seconds a bounded poll waits for what must happen (a reload, Redis back)."""
 KEEP_ALIVE = 3.0
 """Seconds a pinned connection may idle before it is pinned afresh (uvicorn closes at 5)."""
 
 
 # --- processes and their logs
-
-
-class ServerLog:
-    """Everything a server writes after start-up, read in the background (so a long
-    run never blocks on a full pipe)."""
-
-    def __init__(self, server: RunningServer) -> None:
-        self.lines: list[str] = server.startup_log.splitlines(keepends=True)
-        stream = server.process.stdout
-        assert stream is not None
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream: IO[str]) -> None:
-        with contextlib.suppress(ValueError):  # the pipe closed under us: the server stopped
-            self.lines.extend(iter(stream.readline, ""))
-
-    @property
-    def text(self) -> str:
-        return "".join(self.lines)
-
-    def search(self, pattern: str, start: int = 0) -> re.Match[str] | None:
-        for line in self.lines[start:]:
-            match = re.search(pattern, line)
-            if match:
-                return match
-        return None
-
-    def wait_for(
-        self, pattern: str, start: int = 0, timeout: float = POLL_TIMEOUT
-    ) -> re.Match[str]:
-        match: re.Match[str] = poll(
-            lambda: self.search(pattern, start), f"{pattern!r} in the log", timeout
-        )
-        return match
-
-
-def poll(condition: Callable[[], Any], what: str, timeout: float = POLL_TIMEOUT) -> Any:
-    """``condition()``'s first truthy value, tried every 50 ms for at most ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass

@@ -19,8 +19,7 @@ import pytest
 import yaml
 
 from tests.conftest import ACME_TEST_KEY, FIRMA_ACME_KEYS, FIXTURES, jwts, signature_requests
-from tests.e2e.conftest import MOCK_SERVER, RunningServer, start_server
-from tests.e2e.test_control_flags import Log, wait_for
+from tests.e2e.conftest import MOCK_SERVER, RunningServer, ServerLog, poll, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -116,9 +115,9 @@ def test_a_transition_answered_200_survives_kill_9_of_the_process(
 
 
 @pytest.fixture
-def two_workers(tmp_path: Path) -> Iterator[tuple[RunningServer, Log]]:
+def two_workers(tmp_path: Path) -> Iterator[tuple[RunningServer, ServerLog]]:
     server = start_server("--workers", "2", "--store", store(tmp_path))
-    log = Log(server)
+    log = ServerLog(server)
     try:
         yield server, log
     finally:
@@ -134,7 +133,7 @@ async def burst(url: str, count: int, headers: dict[str, str]) -> list[int]:
 
 
 def test_two_workers_give_one_200_for_100_concurrent_cancels_and_journal_them_all(
-    two_workers: tuple[RunningServer, Log],
+    two_workers: tuple[RunningServer, ServerLog],
 ) -> None:
     server, log = two_workers
     id = signature_requests(project="proj_acme", status="viewed")[0]["id"]
@@ -152,7 +151,7 @@ def test_two_workers_give_one_200_for_100_concurrent_cancels_and_journal_them_al
 
 
 def test_two_workers_count_a_fault_s_times_once_in_total(
-    two_workers: tuple[RunningServer, Log],
+    two_workers: tuple[RunningServer, ServerLog],
 ) -> None:
     server, _ = two_workers
     session = {"X-Mock-Session": "faults"}
@@ -213,7 +212,7 @@ def test_a_fixture_edit_restarts_every_session_once_on_every_worker(tmp_path: Pa
     server = start_server(
         "--workers", "2", "--store", store(tmp_path), "--watch", "--fixtures", str(fixture)
     )
-    log = Log(server)
+    log = ServerLog(server)
     try:
         id = signature_requests(project="proj_acme", status="sent")[1]["id"]
         for session in ("default", "suite"):
@@ -232,7 +231,7 @@ def test_a_fixture_edit_restarts_every_session_once_on_every_worker(tmp_path: Pa
         edited = tmp_path / "craftkit.yaml.new"  # as editors save: write, then rename
         edited.write_text(yaml.safe_dump(data, sort_keys=False))
         os.replace(edited, fixture)
-        wait_for(lambda: len(reloaded_by()) == 2, "both workers to reload", timeout=15)
+        poll(lambda: len(reloaded_by()) == 2, "both workers to reload", timeout=15)
         # (The workers' watchers poll in step, so both reload within a few ms: that the
         # second reload keeps the first one's namespace is tested in tests/state.)
         for _ in range(10):  # a connection each: whichever worker answers
