@@ -152,9 +152,8 @@ LAUNCHER = "bench_mock_app"
 LAUNCHER_SOURCE = """\
 \"\"\"Written by the benchmark (bench/targets.py) for a server that imports its app: the
 mock's ASGI app built as mock-server builds it (mock_server/cli.py: Settings, create_app,
-then gc.collect and gc.freeze), for one worker and the run's fixtures and store.\"\"\"
+then the collector's policy: mock_server/collector.py), for one worker and the run's fixtures and store.\"\"\"
 
-import gc
 import logging
 import os
 import sys
@@ -162,7 +161,7 @@ from pathlib import Path
 
 
 def app():
-    from mock_server import Settings, create_app
+    from mock_server import Settings, collector, create_app
 
     logging.basicConfig(
         level="INFO",
@@ -178,8 +177,8 @@ def app():
             store={store!r},
         )
     )
-    gc.collect()
-    gc.freeze()
+    collector.settle()
+    collector.install()
     return application
 """
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
-import gc
 import logging
 import os
 import re
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import uvicorn
 
+from mock_server import collector
 from mock_server._resources import bundled
 from mock_server._version import version
 from mock_server.app import MockApp, create_app
@@ -311,8 +311,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The fixture world, specs and validators live as long as the process: kept out of the
     # collector's generations, a full collection no longer walks them (p99 latency), and
     # forked workers share their pages instead of copying them when the collector runs.
-    gc.collect()
-    gc.freeze()
+    # Records and sessions made while serving get the same once they survive a full one.
+    collector.settle()
+    collector.install()
     if watcher is not None:
         watcher.app = app
     config = uvicorn.Config(
