@@ -1,0 +1,133 @@
+"""Where the mock's own time goes: one bench path, in process, without a server.
+
+``python -m bench.profile craftkit-409`` builds the mock's app as ``mock-server`` does
+(the bench's fixtures, memory store), calls it directly as an ASGI app with the path's
+request (no sockets, no server: only the app's own work), and prints its CPU time per
+request, then the functions that cost the most (cProfile, sorted by own time). The
+numbers are the app's share of a request; the server and the kernel add theirs (a bare
+handler on uvicorn costs ~35 µs per request in all, docs/performance.md).
+
+Fresh paths (``craftkit-200``, ``firma-200``) get their records created beforehand,
+through the control plane, as the benchmark does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import pstats
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.paths import PATHS, BenchPath, Request, write_fixtures
+
+__all__ = ["main"]
+
+
+def _scope(request: Request) -> dict[str, Any]:
+    path, _, query = request.path.partition("?")
+    headers = [(b"host", b"127.0.0.1:8000")]
+    headers += [(n.lower().encode(), v.encode()) for n, v in request.headers]
+    headers.append((b"content-length", str(len(request.body)).encode()))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+        "scheme": "http",
+        "method": request.method,
+        "root_path": "",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "headers": headers,
+    }
+
+
+async def _call(app: Any, request: Request) -> int:
+    """One request through the app; its status."""
+    body = request.body
+    sent = False
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)  # as a server would: nothing more until a disconnect
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(_scope(request), receive, send)
+    return status
+
+
+async def _run(path: BenchPath, count: int, profile: cProfile.Profile | None) -> float:
+    from mock_server.app import create_app
+    from mock_server.settings import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(Settings(fixtures=write_fixtures(Path(tmp))))
+    await app.start()
+    requests = [path.request] * count
+    if path.fresh is not None:
+        ids = [str(uuid.uuid4()) for _ in range(count)]
+        for record in ids:
+            status = await _call(app, path.fresh.create.naming(record))
+            if status != path.fresh.created:
+                raise SystemExit(f"creating a record answered {status}")
+        requests = [path.request.naming(record) for record in ids]
+    status = await _call(app, requests[0])
+    if status != path.expected:
+        raise SystemExit(f"{path.name}: answered {status}, expected {path.expected}")
+    gc.collect()
+    gc.freeze()
+    started = time.process_time()
+    if profile is not None:
+        profile.enable()
+    for request in requests[1:]:
+        await _call(app, request)
+    if profile is not None:
+        profile.disable()
+    spent = time.process_time() - started
+    await app.stop()
+    return spent / (count - 1) * 1e6
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.profile",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    parser.add_argument("path", choices=[p.name for p in PATHS], help="the bench path")
+    parser.add_argument("-n", "--count", type=int, default=20_000, help="requests (20000)")
+    parser.add_argument("--top", type=int, default=25, help="functions to list (25)")
+    parser.add_argument("--no-profile", action="store_true", help="only the time per request")
+    args = parser.parse_args(argv)
+    path = next(p for p in PATHS if p.name == args.path)
+    plain = asyncio.run(_run(path, args.count, None))
+    print(f"{path.name}: {plain:.1f} µs of CPU per request in the app ({args.count} requests)")
+    if args.no_profile:
+        return 0
+    profile = cProfile.Profile()
+    profiled = asyncio.run(_run(path, args.count, profile))
+    print(f"(profiled: {profiled:.1f} µs per request; cProfile's own cost inflates it)")
+    stats = pstats.Stats(profile, stream=sys.stdout)
+    stats.sort_stats("tottime").print_stats(args.top)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
