@@ -194,8 +194,8 @@ class MockApp:
             return
         if scope["type"] != "http":
             return
-        Context(server_send=send).attach(scope)
-        await self._app(scope, receive, send)
+        ctx = Context(server_send=send).attach(scope)
+        await self._app(scope, receive, ctx.send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

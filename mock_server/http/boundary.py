@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mock_server.http.context import TrackedSend, context
+from mock_server.http.context import context
 from mock_server.http.drop import ConnectionDropped
 from mock_server.state import StoreUnavailable
 
@@ -27,9 +27,8 @@ class ErrorBoundary:
         # Starlette's router raises HTTPException (rather than answering text/plain)
         # when it finds "app" in the scope; this boundary renders it.
         scope["app"] = self
-        tracked = TrackedSend(send)
         try:
-            await self._app(scope, receive, tracked)
+            await self._app(scope, receive, send)
         except HTTPException as exc:
             await _refuse(scope, receive, send, exc.status_code, exc.headers or {})
         except (ConnectionDropped, StoreUnavailable):
@@ -38,7 +37,7 @@ class ErrorBoundary:
             log.debug("client left during %s %s", scope["method"], scope["path"])
         except Exception:
             log.exception("unexpected error answering %s %s", scope["method"], scope["path"])
-            if not tracked.started:
+            if not context(scope).started:
                 await _refuse(scope, receive, send, 500, {})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,7 +12,7 @@ if TYPE_CHECKING:  # the layers import these; the context only names them
     from mock_server.live import Live
     from mock_server.state import Session
 
-__all__ = ["Context", "TrackedSend", "context"]
+__all__ = ["Context", "context"]
 
 _KEY = "mock"
 
@@ -30,28 +31,41 @@ class Context:
     operation: str | None = None
     simulated: str | None = None
     """``"prefer"`` or ``"fault"`` when the answer was forced rather than computed."""
+    started: bool = False
+    """Whether the answer has started (then it can no longer change)."""
+    vary_origin: bool = False
+    """Add ``Origin`` to the answer's ``Vary`` (set by the CORS layer for a request without
+    ``Origin``, as Starlette's CORS middleware would for one with it)."""
 
     def attach(self, scope: Scope) -> Context:
         scope.setdefault("state", {})[_KEY] = self
         return self
+
+    async def send(self, message: Message) -> None:
+        """The ``send`` every layer gets: the server's, keeping :attr:`started` (one
+        wrapper for all layers, rather than one per layer that needs to know)."""
+        if message["type"] == "http.response.start":
+            self.started = True
+            if self.vary_origin:
+                message["headers"] = _vary_origin(message.get("headers", ()))
+        await self.server_send(message)
+
+
+def _vary_origin(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The headers with ``Origin`` added to ``Vary`` (one ``Vary`` header).
+
+    >>> _vary_origin([(b"vary", b"Accept"), (b"x", b"1")])
+    [(b'x', b'1'), (b'vary', b'Accept, Origin')]
+    >>> _vary_origin([])
+    [(b'vary', b'Origin')]
+    """
+    vary = [value for name, value in headers if name.lower() == b"vary"]
+    kept = [(n, v) for n, v in headers if n.lower() != b"vary"] if vary else list(headers)
+    kept.append((b"vary", b", ".join([*vary, b"Origin"])))
+    return kept
 
 
 def context(scope: Scope) -> Context:
     """The request's context (set by the app as the request arrives)."""
     found: Context = scope["state"][_KEY]
     return found
-
-
-class TrackedSend:
-    """``send``, remembering whether the answer has started (then it can no longer change)."""
-
-    __slots__ = ("_send", "started")
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self.started = False
-
-    async def __call__(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.started = True
-        await self._send(message)

@@ -1,8 +1,8 @@
 """CORS on every route: Starlette's middleware for browsers' requests, a shortcut without.
 
 A request without ``Origin`` is no browser's cross-origin call: the middleware would
-only add ``Vary: Origin`` to the answer, so the shortcut does just that, without the
-middleware's per-request objects.
+only add ``Vary: Origin`` to the answer, so the shortcut has the request's context do
+just that (:meth:`Context.send`), without the middleware's per-request objects.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_server.cors import cors_options
+from mock_server.http.context import context
 
 __all__ = ["Cors"]
 
@@ -30,22 +31,5 @@ class Cors:
             if name == b"origin":  # a browser's request: CORS decides
                 await self._cors(scope, receive, send)
                 return
-        await self._app(scope, receive, _VaryOrigin(send))
-
-
-class _VaryOrigin:
-    """``send``, adding ``Origin`` to the answer's ``Vary`` (as CORSMiddleware would)."""
-
-    __slots__ = ("_send",)
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-
-    async def __call__(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            headers = message.get("headers", [])
-            vary = [value for name, value in headers if name.lower() == b"vary"]
-            kept = [(n, v) for n, v in headers if n.lower() != b"vary"] if vary else list(headers)
-            kept.append((b"vary", b", ".join([*vary, b"Origin"])))
-            message["headers"] = kept
-        await self._send(message)
+        context(scope).vary_origin = True
+        await self._app(scope, receive, send)

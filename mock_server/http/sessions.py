@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mock_server.http.context import TrackedSend, context
+from mock_server.http.context import context
 from mock_server.http.refusals import Availability, Refusals
 from mock_server.live import Live
 from mock_server.state import SessionRefused, Sessions, StoreUnavailable
@@ -67,12 +67,11 @@ class SessionLayer:
             self._availability.lost(exc)
             await self._refusals.unavailable(scope, receive, send, exc, control=self._control)
             return
-        tracked = TrackedSend(send)
         try:
-            await self._app(scope, receive, tracked)
+            await self._app(scope, receive, send)
         except StoreUnavailable as exc:
             self._availability.lost(exc)
-            if not tracked.started:
+            if not ctx.started:
                 await self._refusals.unavailable(scope, receive, send, exc, control=self._control)
         else:
             if not self._control:  # a control request said so once its session began; a
