@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
@@ -33,9 +34,45 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 """Built once: ``json.dumps`` with options builds an encoder per call."""
 
 
+class JsonResponse(Response):
+    """A Starlette ``Response`` of JSON bytes, its headers built directly: the same
+    headers in the same order as ``Response(content, status, headers, media_type)``
+    (the given ones lower-cased, then ``content-length`` and ``content-type``), without
+    the general constructor's per-call work (every answer of the vendor routes is one).
+
+    >>> JsonResponse(b"{}", 409, {"Retry-After": "2"}).raw_headers
+    [(b'retry-after', b'2'), (b'content-length', b'2'), (b'content-type', b'application/json')]
+    """
+
+    def __init__(
+        self,
+        content: bytes,
+        status: int,
+        headers: Mapping[str, str] | None = None,
+        media_type: str = JSON,
+    ) -> None:
+        self.status_code = status
+        self.media_type = media_type
+        self.background = None
+        self.body = content
+        raw = [
+            (b"content-length", str(len(content)).encode()),
+            (b"content-type", media_type.encode()),
+        ]
+        if headers:
+            given = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+            raw = given + [pair for pair in raw if pair[0] not in {name for name, _ in given}]
+        self.raw_headers = raw
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        await send({"type": "http.response.body", "body": self.body})
+
+
 def json_response(status: int, body: object, headers: Mapping[str, str] | None = None) -> Response:
-    content = _ENCODER.encode(body).encode()
-    return Response(content, status_code=status, headers=headers, media_type=JSON)
+    return JsonResponse(_ENCODER.encode(body).encode(), status, headers)
 
 
 def problem_response(
@@ -44,7 +81,7 @@ def problem_response(
     """An RFC 9457 ``application/problem+json`` answer, as the control plane's errors are."""
     body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
     content = json.dumps({**body, "detail": detail}).encode()
-    return Response(content, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+    return JsonResponse(content, status, headers, PROBLEM_JSON)
 
 
 def is_json_media_type(content_type: str) -> bool:
