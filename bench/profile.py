@@ -118,12 +118,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     path = next(p for p in PATHS if p.name == args.path)
     plain = asyncio.run(_run(path, args.count, None))
-    print(f"{path.name}: {plain:.1f} µs of CPU per request in the app ({args.count} requests)")
+    sys.stdout.write(
+        f"{path.name}: {plain:.1f} µs of CPU per request in the app ({args.count} requests)\n"
+    )
     if args.no_profile:
         return 0
     profile = cProfile.Profile()
     profiled = asyncio.run(_run(path, args.count, profile))
-    print(f"(profiled: {profiled:.1f} µs per request; cProfile's own cost inflates it)")
+    sys.stdout.write(f"(profiled: {profiled:.1f} µs per request; cProfile inflates it)\n")
     stats = pstats.Stats(profile, stream=sys.stdout)
     stats.sort_stats("tottime").print_stats(args.top)
     return 0

@@ -152,7 +152,7 @@ LAUNCHER = "bench_mock_app"
 LAUNCHER_SOURCE = """\
 \"\"\"Written by the benchmark (bench/targets.py) for a server that imports its app: the
 mock's ASGI app built as mock-server builds it (mock_server/cli.py: Settings, create_app,
-then the collector's policy: mock_server/collector.py), for one worker and the run's fixtures and store.\"\"\"
+then mock_server/collector.py's policy), for one worker and the run's fixtures and store.\"\"\"
 
 import logging
 import os
