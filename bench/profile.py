@@ -79,7 +79,7 @@ async def _run(path: BenchPath, count: int, profile: cProfile.Profile | None) ->
     from mock_server.settings import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app(Settings(fixtures=write_fixtures(Path(tmp))))
+        app = create_app(Settings(fixtures=tuple(write_fixtures(Path(tmp)))))
     await app.start()
     requests = [path.request] * count
     if path.fresh is not None:
