@@ -272,7 +272,11 @@ class Backend(Protocol):
     ) -> Begun:
         """A request begins: :meth:`touch` the session, take the fault ``call`` (api,
         operation) has if any (:meth:`take_fault`), and read ``reads`` ((table, key):
-        :meth:`get`), in one round trip where the back-end can."""
+        :meth:`get`), in one round trip where the back-end can.
+
+        ``reads`` is a hint for the transitions to come (their ``read``): a back-end
+        whose :meth:`transition` reads the record itself at no extra cost (memory, SQLite:
+        one step either way) leaves them out of :attr:`Begun.reads`."""
         ...
 
     async def touch(self, namespace: str, session: str, now: float) -> Touched:
@@ -384,11 +388,8 @@ class InSteps:
         fault = None
         if call is not None and touched.has_faults:
             fault = await self.take_fault(namespace, session, *call)
-        found = {
-            (table, key): Read(await self.get(namespace, session, table, key))
-            for table, key in reads
-        }
-        return Begun(created=touched.created, fault=fault, reads=found)
+        # No reads: a transition here reads the record itself, in the same step.
+        return Begun(created=touched.created, fault=fault, reads={})
 
     async def count(
         self: Backend,
