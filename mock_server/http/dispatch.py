@@ -84,22 +84,24 @@ class Dispatcher:
         if matched is None:  # Connexion's router answers: 404, 405 with Allow
             await self._routing(scope, receive, send)
             return
-        # What Connexion's router would do, without its per-request objects.
-        scope.setdefault("path_params", {}).update(matched.path_params)
-        scope.setdefault("extensions", {})[_ROUTING] = {
-            "api_base_path": matched.base_path,
-            "operation_id": matched.operation_id,
-        }
-        await self._routed(scope, receive, send)
+        # What Connexion's router would hand on, without its per-request objects.
+        scope["path_params"] = matched.path_params
+        await self._answer(scope, receive, send, matched.base_path, matched.operation_id)
 
     async def _routed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Connexion's router's endpoint (a request the table did not match)."""
         routing = scope.get("extensions", {}).get(_ROUTING, {})
         operation = routing.get("operation_id")
         if operation is None:  # a path no spec declares
             raise HTTPException(404)
+        await self._answer(scope, receive, send, routing["api_base_path"], operation)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send, base_path: str, operation: str
+    ) -> None:
         ctx = context(scope)
         assert ctx.live is not None and ctx.session is not None
-        api = ctx.live.api(self._api_at[routing["api_base_path"]])
+        api = ctx.live.api(self._api_at[base_path])
         handler = api.operations[operation]
         ctx.api, ctx.operation = api.name, operation
         session = ctx.session

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server.clock import Clock
-from mock_server.http.context import Context, context
+from mock_server.http.context import context
 from mock_server.state.base import StoreUnavailable
 from mock_server.state.journal import BODY_LIMIT, Body, Entry
 
@@ -37,70 +37,83 @@ async def capture(
     before the body was read (401, Prefer, a fault, an unknown path) still logs
     what the client sent, up to the limit.
     """
-    started, at = time.perf_counter(), clock()
-    sent = Body()
-    answered = Body()
-    status = 0
-    response_headers: list[tuple[bytes, bytes]] = []
-    logged = False
+    exchange = _Exchange(scope, receive, send, log, clock)
+    try:
+        await app(scope, exchange.receive, exchange.send)
+    finally:
+        if not exchange.logged:  # no answer: a dropped connection, or the app failed
+            await exchange.log_once()
 
-    async def tee_receive() -> Message:
-        message = await receive()
+
+class _Exchange:
+    """One exchange as it streams by: ``receive`` and ``send`` for the app, teed."""
+
+    __slots__ = (
+        "_at", "_clock", "_log", "_receive", "_scope", "_send", "_started",
+        "answered", "logged", "response_headers", "sent", "status",
+    )  # fmt: skip
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send, log: Log, clock: Clock) -> None:
+        self._scope = scope
+        self._receive = receive
+        self._send = send
+        self._log = log
+        self._clock = clock
+        self._started, self._at = time.perf_counter(), clock()
+        self.sent = Body()
+        self.answered = Body()
+        self.status = 0
+        self.response_headers: list[tuple[bytes, bytes]] = []
+        self.logged = False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
         if message["type"] == "http.request":
-            sent.add(message.get("body", b""))
-            sent.complete = not message.get("more_body", False)
+            self.sent.add(message.get("body", b""))
+            self.sent.complete = not message.get("more_body", False)
         else:
-            sent.complete = True  # http.disconnect
+            self.sent.complete = True  # http.disconnect
         return message
 
-    async def log_once() -> None:
-        nonlocal logged
-        if logged:
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = message["status"]
+            self.response_headers = list(message.get("headers", []))
+        elif kind == "http.response.body":
+            self.answered.add(message.get("body", b""))
+            if not message.get("more_body", False):
+                await self.log_once()
+        await self._send(message)
+
+    async def log_once(self) -> None:
+        """Log the exchange (once), with what the client sent that the app left unread."""
+        if self.logged:
             return
-        logged = True
+        self.logged = True
+        sent = self.sent
+        while not sent.complete and sent.size <= BODY_LIMIT:
+            await self.receive()
+        scope = self._scope
+        ctx = context(scope)
+        entry = Entry(
+            at=self._at,
+            session=ctx.session.name if ctx.session is not None else "",
+            api=ctx.api,
+            operation=ctx.operation,
+            simulated=ctx.simulated,
+            method=scope["method"],
+            path=scope["path"],
+            query=scope.get("query_string", b"").decode("latin-1"),
+            status=self.status or None,
+            request=sent.exchange(scope.get("headers", [])),
+            response=self.answered.exchange(self.response_headers),
+            duration_ms=(time.perf_counter() - self._started) * 1000,
+        )
         try:
-            await _log_entry(context(scope))
+            await self._log(entry)
         except StoreUnavailable as exc:  # the answer still goes out; only its record is lost
             _log.warning("%s %s not journalled: %s", scope["method"], scope["path"], exc)
-
-    async def _log_entry(ctx: Context) -> None:
-        await log(
-            Entry(
-                at=at,
-                session=ctx.session.name if ctx.session is not None else "",
-                api=ctx.api,
-                operation=ctx.operation,
-                simulated=ctx.simulated,
-                method=scope["method"],
-                path=scope["path"],
-                query=scope.get("query_string", b"").decode("latin-1"),
-                status=status or None,
-                request=sent.exchange(scope.get("headers", [])),
-                response=answered.exchange(response_headers),
-                duration_ms=(time.perf_counter() - started) * 1000,
-            )
-        )
-
-    async def tee_send(message: Message) -> None:
-        nonlocal status, response_headers
-        if message["type"] == "http.response.start":
-            status = message["status"]
-            response_headers = list(message.get("headers", []))
-        elif message["type"] == "http.response.body":
-            answered.add(message.get("body", b""))
-            if not message.get("more_body", False):
-                while not sent.complete and sent.size <= BODY_LIMIT:
-                    await tee_receive()
-                await log_once()
-        await send(message)
-
-    try:
-        await app(scope, tee_receive, tee_send)
-    finally:
-        if not logged:  # no answer: a dropped connection, or the app failed
-            while not sent.complete and sent.size <= BODY_LIMIT:
-                await tee_receive()
-            await log_once()
 
 
 class Journal:
