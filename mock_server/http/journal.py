@@ -78,6 +78,11 @@ class _Exchange:
     async def send(self, message: Message) -> None:
         kind = message["type"]
         if kind == "http.response.start":
+            # What the client sent that the app left unread, read before the answer
+            # starts: a client that sent "Expect: 100-continue" sends its body only
+            # while no answer has begun (the server says 100 as the body is asked for),
+            # and would wait forever for an answer held until it had sent it.
+            await self._drain()
             self.status = message["status"]
             self.response_headers = list(message.get("headers", []))
         elif kind == "http.response.body":
@@ -86,14 +91,20 @@ class _Exchange:
                 await self.log_once()
         await self._send(message)
 
-    async def log_once(self) -> None:
-        """Log the exchange (once), with what the client sent that the app left unread."""
-        if self.logged:
-            return
-        self.logged = True
+    async def _drain(self) -> None:
+        """Read what is left of the request's body, up to the journal's limit."""
         sent = self.sent
         while not sent.complete and sent.size <= BODY_LIMIT:
             await self.receive()
+
+    async def log_once(self) -> None:
+        """Log the exchange (once), with what the client sent that the app left unread
+        (read already if an answer started: else, a dropped connection, now)."""
+        if self.logged:
+            return
+        self.logged = True
+        await self._drain()
+        sent = self.sent
         scope = self._scope
         ctx = context(scope)
         entry = Entry(

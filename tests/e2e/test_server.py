@@ -93,3 +93,47 @@ def test_bad_flags_exit_2(flag: list[str]) -> None:
     result = subprocess.run([str(MOCK_SERVER), *flag], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "error" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),  # no key: refused before the handler reads the body
+        ({"Authorization": f"Bearer {ACME_TEST_KEY}", "Prefer": "code=409"}, 409),
+    ],
+    ids=["401", "prefer"],
+)
+def test_expect_100_continue_gets_its_early_answer_and_the_body_is_journalled(
+    server: RunningServer, headers: dict[str, str], status: int
+) -> None:
+    """A client that sends ``Expect: 100-continue`` holds its body until the server says
+    100 (or answers): an answer given before the handler read the body must neither wait
+    for it forever (the journal reads it before answering, so the server says 100) nor
+    journal it empty."""
+    session = f"expect-{status}"
+    body = b'{"reason": "' + b"x" * 3000 + b'"}'
+    lines = [
+        f"POST /v1/signatures/{signature_requests(project='proj_acme')[0]['id']}/cancel HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "Expect: 100-continue",
+        f"X-Mock-Session: {session}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        interim = sock.recv(4096)
+        assert interim.startswith(b"HTTP/1.1 100 "), interim[:200]
+        sock.sendall(body)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            assert chunk, "the server closed the connection without an answer"
+            answer += chunk
+    assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer[:200]
+    journal = httpx.get(f"{server.url}/__mock/requests", headers={"X-Mock-Session": session})
+    [entry] = journal.json()["requests"]
+    assert entry["response"]["status"] == status
+    assert entry["request"]["body"] == body.decode()
