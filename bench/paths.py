@@ -9,11 +9,11 @@ Four paths, two per API:
 
 A *fresh* path names a record in its request (:data:`ID` marks where, in the path or
 the body), a new one each time: the run creates them beforehand through the mock's
-control plane (:class:`Fresh`: ``POST /__mock/craftkit/signature-requests``,
-``POST /__mock/firma/jwts``, each with an id the run chose), and the load generators
-go through the ids in order. Past the last one they start again from the first, whose
-answers are then ``409``/``400``: such answers are never counted as speed, and the run
-says the records ran out.
+control plane, :data:`BATCH` a request (:class:`Fresh`:
+``POST /__mock/craftkit/signature-requests/batch``, ``POST /__mock/firma/jwts/batch``,
+with ids the run chose), and the load generators go through the ids in order. Past the
+last one they start again from the first, whose answers are then ``409``/``400``: such
+answers are never counted as speed, and the run says the records ran out.
 
 Firma counts every revoke against the key's quota (120 writes a minute in the bundled
 fixture: past it, ``429``), so the servers get a copy of the bundled Firma fixture with
@@ -24,10 +24,12 @@ bundled one.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 __all__ = [
+    "BATCH",
     "ID",
     "PATHS",
     "ROOT",
@@ -54,6 +56,8 @@ FIRMA_QUOTA = 1_000_000_000
 
 ID = "{id}"
 """Where a fresh path's request names its record (a uuid the run chose)."""
+BATCH = 1000
+"""Records created per control-plane request (the mock takes up to 10,000): ~80 KB."""
 
 
 @dataclass(frozen=True)
@@ -88,14 +92,36 @@ class Request:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.body
 
 
+def _json(data: object) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+JSON = ("Content-Type", "application/json")
+
+
 @dataclass(frozen=True)
 class Fresh:
-    """How a fresh path's records are made: one control-plane request per record,
-    naming the record's id (:data:`ID`), each answered ``created``."""
+    """How a fresh path's records are made: control-plane requests of :data:`BATCH`
+    records each, a JSON array of ``item`` with each record's id where :data:`ID` is,
+    each request answered ``created``."""
 
     what: str  # what one record is, for the output
-    create: Request
+    path: str  # the control plane's batch route
+    item: dict[str, str]
     created: int = 201
+
+    def creating(self, ids: Sequence[str]) -> list[Request]:
+        """The requests creating the records ``ids``, in order.
+
+        >>> fresh = Fresh("JWT", "/batch", {"jwt_id": ID, "workspace": "w"})
+        >>> [request.body for request in fresh.creating(["a", "b"])]
+        [b'[{"jwt_id":"a","workspace":"w"},{"jwt_id":"b","workspace":"w"}]']
+        """
+        items = [{k: record if v == ID else v for k, v in self.item.items()} for record in ids]
+        return [
+            Request("POST", self.path, (JSON,), _json(items[start : start + BATCH]))
+            for start in range(0, len(items), BATCH)
+        ]
 
 
 @dataclass(frozen=True)
@@ -113,11 +139,6 @@ class BenchPath:
             raise ValueError(f"{self.name}: a request naming {ID} needs a Fresh, and only it")
 
 
-def _json(data: object) -> bytes:
-    return json.dumps(data, separators=(",", ":")).encode()
-
-
-JSON = ("Content-Type", "application/json")
 CRAFTKIT_AUTH = ("Authorization", f"Bearer {CRAFTKIT_KEY}")
 FIRMA_AUTH = ("Authorization", FIRMA_KEY)
 
@@ -135,12 +156,8 @@ PATHS: tuple[BenchPath, ...] = (
         200,
         Fresh(
             "in-flight Craftkit signature request",
-            Request(
-                "POST",
-                "/__mock/craftkit/signature-requests",
-                (JSON,),
-                _json({"id": ID, "project": CRAFTKIT_PROJECT, "status": "sent"}),
-            ),
+            "/__mock/craftkit/signature-requests/batch",
+            {"id": ID, "project": CRAFTKIT_PROJECT, "status": "sent"},
         ),
     ),
     BenchPath(
@@ -156,12 +173,8 @@ PATHS: tuple[BenchPath, ...] = (
         200,
         Fresh(
             "active Firma JWT",
-            Request(
-                "POST",
-                "/__mock/firma/jwts",
-                (JSON,),
-                _json({"jwt_id": ID, "workspace": FIRMA_WORKSPACE}),
-            ),
+            "/__mock/firma/jwts/batch",
+            {"jwt_id": ID, "workspace": FIRMA_WORKSPACE},
         ),
     ),
 )

@@ -84,10 +84,10 @@ async def _run(path: BenchPath, count: int, profile: cProfile.Profile | None) ->
     requests = [path.request] * count
     if path.fresh is not None:
         ids = [str(uuid.uuid4()) for _ in range(count)]
-        for record in ids:
-            status = await _call(app, path.fresh.create.naming(record))
+        for creating in path.fresh.creating(ids):
+            status = await _call(app, creating)
             if status != path.fresh.created:
-                raise SystemExit(f"creating a record answered {status}")
+                raise SystemExit(f"creating records answered {status}")
         requests = [path.request.naming(record) for record in ids]
     status = await _call(app, requests[0])
     if status != path.expected:

@@ -10,10 +10,10 @@ path gets a start of its own (:func:`_per_start`).
 
 A fresh path (``craftkit-200``, ``firma-200``) first gets its records: enough ids for
 the warm-up and the measured load at the rate the path is expected to run
-(:func:`fresh_count`), created through the mock's control plane before any load (the
-bare handler answers any id, so it only gets the ids). Requests past the last id name a
-used record again: their answers are not the path's status, so they are never counted,
-and the run says the records ran out.
+(:func:`fresh_count`), created through the mock's control plane before any load, a
+thousand a request (the bare handler answers any id, so it only gets the ids). Requests
+past the last id name a used record again: their answers are not the path's status, so
+they are never counted, and the run says the records ran out.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def _records(
     if server.target.stateful:
         began = time.perf_counter()
         try:
-            create_all(server.port, [path.fresh.create.naming(i) for i in ids], path.fresh.created)
+            create_all(server.port, path.fresh.creating(ids), path.fresh.created)
         except (OSError, ValueError) as exc:
             return f"creating {count} {path.fresh.what}s failed: {exc}"
         took = time.perf_counter() - began

@@ -5,7 +5,8 @@ of the servers the benchmark compares (:data:`SERVERS`):
 
 :class:`MockTarget`     ``mock-server`` with a store and a number of workers (uvicorn with
                         httptools and uvloop, as the mock ships)
-:class:`GranianMock`    the mock's ASGI app, built as ``mock-server`` builds it, under Granian
+:class:`GranianMock`    the mock's ASGI app under Granian, built by ``mock_server.serve_app``
+                        as ``mock-server`` builds it
 :class:`BareTarget`     the bare handler (:mod:`bench.bare`) under either server: the
                         baseline of the mock on the same server
 
@@ -151,24 +152,17 @@ class MockTarget:
 LAUNCHER = "bench_mock_app"
 LAUNCHER_SOURCE = """\
 \"\"\"Written by the benchmark (bench/targets.py) for a server that imports its app: the
-mock's ASGI app built as mock-server builds it (mock_server/cli.py: Settings, create_app,
-then mock_server/collector.py's policy), for one worker and the run's fixtures and store.\"\"\"
+mock's app as mock-server builds it (mock_server.serve_app: the store checked, the app
+built, the collector's policy), with the run's fixtures and store.\"\"\"
 
-import logging
 import os
-import sys
 from pathlib import Path
+
+from mock_server import Settings, serve_app
 
 
 def app():
-    from mock_server import Settings, collector, create_app
-
-    logging.basicConfig(
-        level="INFO",
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    application = create_app(
+    return serve_app(
         Settings(
             host={host!r},
             port={port!r},
@@ -177,17 +171,14 @@ def app():
             store={store!r},
         )
     )
-    collector.settle()
-    collector.install()
-    return application
 """
 
 
 @dataclass(frozen=True)
 class GranianMock:
-    """The mock's app under Granian, one worker, access log off. ``mock-server`` has no
-    option for another server, so the run writes a small module into the start's
-    directory that builds the app as the CLI does, and Granian imports it (``--factory``)."""
+    """The mock's app under Granian, one worker, access log off: ``mock_server.serve_app``
+    builds it as ``mock-server`` does. The run writes a small module into the start's
+    directory that calls it with the run's settings, and Granian imports it (``--factory``)."""
 
     name: str
     store: str

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import errno
 import logging
 import os
@@ -17,16 +16,16 @@ from pathlib import Path
 
 import uvicorn
 
-from mock_server import collector
 from mock_server._resources import bundled
 from mock_server._version import version
-from mock_server.app import MockApp, create_app
+from mock_server.app import MockApp
+from mock_server.asgi import serve_app
 from mock_server.control import is_loopback
 from mock_server.errors import FixtureError, StartupError
 from mock_server.settings import DEFAULT_FIXTURES, Settings
-from mock_server.state import Limits, StoreUnavailable, open_backend
+from mock_server.state import Limits
 from mock_server.state.urls import EXAMPLES as STORE_EXAMPLES
-from mock_server.state.urls import StoreUrlError, shown
+from mock_server.state.urls import shown
 from mock_server.watch import FixtureWatcher
 
 __all__ = ["build_parser", "main"]
@@ -279,8 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # early, is seen as a change.
     watcher = _Watcher(files) if files else None
     try:
-        _check_store(settings)
-        app = create_app(settings)
+        app = serve_app(settings)
         sock = _listen(settings.host, settings.port)
     except FixtureError as exc:
         sys.stderr.write("mock-server: fixture refused:\n")
@@ -308,12 +306,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         shown_host,
         port,
     )
-    # The fixture world, specs and validators live as long as the process: kept out of the
-    # collector's generations, a full collection no longer walks them (p99 latency), and
-    # forked workers share their pages instead of copying them when the collector runs.
-    # Records and sessions made while serving get the same once they survive a full one.
-    collector.settle()
-    collector.install()
     if watcher is not None:
         watcher.app = app
     config = uvicorn.Config(
@@ -329,31 +321,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.workers == 1:
         return _serve(app, config, sock, watcher)
     return _supervise(app, config, sock, watcher, settings.workers)
-
-
-def _check_store(settings: Settings) -> None:
-    """Refuse, at start-up, a store that cannot serve as asked (exit 2 with the fix)."""
-    if settings.workers > 1 and settings.store == "memory":
-        raise StoreUrlError(
-            f"--workers {settings.workers} needs a store the workers share; the memory store "
-            "is one process's own. Give --store sqlite:///path/to/mock.db (one host) or "
-            "--store redis://127.0.0.1:6379/0 (any number of hosts)"
-        )
-    backend = open_backend(settings.store, limits=settings.limits, environ=settings.environ)
-
-    async def probe() -> None:
-        try:
-            await backend.open()
-        finally:
-            await backend.close()
-
-    try:
-        asyncio.run(probe())
-    except StoreUnavailable as exc:
-        raise StoreUrlError(
-            f"--store {shown(settings.store)!r}: cannot reach it ({exc}); start it, or give "
-            f"another --store ({STORE_EXAMPLES})"
-        ) from exc
 
 
 def _describe_store(settings: Settings) -> str:

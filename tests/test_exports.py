@@ -73,4 +73,5 @@ def test_the_mock_package_exports_its_entry_points() -> None:
         "Settings",
         "StartupError",
         "create_app",
+        "serve_app",
     ]

@@ -9,12 +9,14 @@ through its life here answers the vendor API exactly as a real one would.
 from __future__ import annotations
 
 import logging
+import reprlib
 import warnings
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, cast
 from uuid import uuid4
 
 from starlette.responses import Response
@@ -24,10 +26,14 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     import connexion
     from connexion import ProblemException
+    from connexion.datastructures import MediaTypeDict
+    from connexion.exceptions import BadRequestProblem
+    from connexion.json_schema import format_error_with_path
     from connexion.lifecycle import ConnexionResponse
     from connexion.options import SwaggerUIOptions
     from connexion.resolver import Resolver
-    from connexion.validators import ParameterValidator
+    from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
+    from jsonschema import ValidationError
 
 from mock_server._http import PROBLEM_JSON, json_response, problem_response
 from mock_server.clock import Clock, isoformat
@@ -65,6 +71,99 @@ def _refuse(status: int, detail: str) -> ProblemException:
     return ProblemException(status=status, title=HTTPStatus(status).phrase, detail=detail)
 
 
+class _Draft(NamedTuple):
+    """A record a create call drafted: its store key, or the problems that refuse it."""
+
+    record: dict[str, Any]
+    key: str
+    problems: Sequence[str] = ()
+
+
+_SHOWN = 10
+"""Problems a refused batch names at most (then how many more there are)."""
+
+
+def _refuse_items(status: int, lines: Sequence[str]) -> ProblemException:
+    more = f"; and {len(lines) - _SHOWN} more" if len(lines) > _SHOWN else ""
+    return _refuse(status, "; ".join(lines[:_SHOWN]) + more)
+
+
+class _Batch(NamedTuple):
+    """What one batch route creates, and how its answers and log line name it."""
+
+    api: str
+    collection: str
+    field: str  # the id's field
+    one: str  # "a JWT"
+    done: str  # "JWTs issued"
+    tallied: str  # the field the log line counts the records by
+
+
+_REQUESTS = _Batch(
+    "craftkit",
+    signatures.COLLECTION,
+    "id",
+    "a signature request",
+    "signature requests created",
+    "status",
+)
+_JWTS = _Batch("firma", jwts.COLLECTION, "jwt_id", "a JWT", "JWTs issued", "workspace")
+
+
+async def _store_batch(session: Session, batch: _Batch, drafts: Sequence[_Draft]) -> Response:
+    """Every draft stored in one step of the store, or none (a 400 naming each item refused,
+    a 409 naming each id taken); logged in one line, answered with the records."""
+    _refuse_drafts(drafts, batch.field)
+    taken = await session.store(batch.api).insert_all(
+        batch.collection, [(draft.key, draft.record) for draft in drafts]
+    )
+    if taken:
+        raise _refuse_taken(drafts, taken, batch.one, batch.field)
+    records = [draft.record for draft in drafts]
+    log.info(
+        "session %r: %d %s (%s)",
+        session.name,
+        len(records),
+        batch.done,
+        _tally(record[batch.tallied] for record in records),
+    )
+    return _json(records, 201)
+
+
+def _refuse_drafts(drafts: Sequence[_Draft], field: str) -> None:
+    """Raise a 400 naming each item refused (index and field), and each id given twice."""
+    lines = [line for draft in drafts for line in draft.problems]
+    first: dict[str, int] = {}
+    for index, draft in enumerate(drafts):
+        seen = first.setdefault(draft.key, index) if not draft.problems else index
+        if seen != index:
+            lines.append(
+                f"body[{index}].{field}: {draft.key} is body[{seen}]'s too (each id once a call)"
+            )
+    if lines:
+        raise _refuse_items(400, lines)
+
+
+def _refuse_taken(
+    drafts: Sequence[_Draft], taken: Sequence[str], what: str, field: str
+) -> ProblemException:
+    """The 409 of a batch whose ids the session has already."""
+    index = {draft.key: i for i, draft in enumerate(drafts)}
+    return _refuse_items(
+        409,
+        [
+            f"body[{index[key]}].{field}: {what} {key} already exists "
+            f"(leave {field} out for a new one)"
+            for key in taken
+        ],
+    )
+
+
+def _tally(values: Iterable[str]) -> str:
+    """``sent: 2, viewed: 1``: how many of each, in the order first seen."""
+    return ", ".join(f"{value}: {count}" for value, count in Counter(values).items())
+
+
 class _NamedParameters(ParameterValidator):  # type: ignore[misc]
     """Connexion's parameter check, with a message that names the parameter, not a schema dump."""
 
@@ -78,6 +177,31 @@ class _NamedParameters(ParameterValidator):  # type: ignore[misc]
         if message is None or message.startswith("Missing"):
             return message
         return f"{parameter_type} parameter {param['name']}: {message.splitlines()[0]}"
+
+
+_SHORT = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring = 2, 2, 3, 40
+_UNITS: dict[type, str] = {list: "item", dict: "field", str: "character"}
+
+
+class _ShortBodyErrors(JSONRequestBodyValidator):  # type: ignore[misc]
+    """Connexion's body check, with the value a message quotes cut short: quoted whole, a
+    batch of 10,001 items made a message of a megabyte."""
+
+    def _validate(self, body: Any) -> None:
+        if not self._nullable and body is None:
+            raise BadRequestProblem("Request body must not be empty")
+        try:
+            self._validator.validate(body)
+        except ValidationError as exc:
+            message, value = exc.message, cast(Any, exc.instance)
+            if exc.validator == "maxItems":
+                message = f"{len(value)} items: at most {exc.validator_value} a call"
+            elif type(value) in _UNITS and len(quoted := repr(value)) > 80:
+                unit = _UNITS[type(value)]
+                short = f"{_SHORT.repr(value)} ({len(value)} {unit}{'s' * (len(value) != 1)})"
+                message = message.replace(quoted, short, 1)
+            raise BadRequestProblem(detail=message + format_error_with_path(exc)) from None
 
 
 class ControlPlane:
@@ -123,7 +247,10 @@ class ControlPlane:
             base_path=BASE_PATH,
             resolver=Resolver(function_resolver=lambda oid: getattr(self, oid)),
             strict_validation=True,
-            validator_map={"parameter": _NamedParameters},
+            validator_map={
+                "parameter": _NamedParameters,
+                "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": _ShortBodyErrors}),
+            },
         )
         app.add_error_handler(StoreUnavailable, store_unavailable)
         asgi: ASGIApp = app
@@ -157,15 +284,24 @@ class ControlPlane:
             200,
         )
 
-    async def create_signature_request(self, body: dict[str, Any] | None = None) -> Response:
-        live, session = self._session()
+    @staticmethod
+    def _draft_request(
+        live: Live, fields: Mapping[str, Any] | None, where: str, now: str
+    ) -> _Draft:
+        """The record ``fields`` (a body, or an item of one) describe, or what is wrong with it."""
         world = live.craftkit.world
-        record = world.new_request(body or {}, now=self._now())
-        problems = Problems("body")
+        record = world.new_request(fields or {}, now=now)
+        problems = Problems(where)
         check_record(problems, live.craftkit.contract, record, "", world.projects)
         if problems.lines:
-            raise _refuse(400, "; ".join(problems.lines))
-        key = str(canonical_uuid(record["id"]))
+            return _Draft(record, "", problems.lines)
+        return _Draft(record, str(canonical_uuid(record["id"])))
+
+    async def create_signature_request(self, body: dict[str, Any] | None = None) -> Response:
+        live, session = self._session()
+        record, key, problems = self._draft_request(live, body, "body", self._now())
+        if problems:
+            raise _refuse(400, "; ".join(problems))
         inserted = await session.store("craftkit").transition(
             signatures.COLLECTION, key, insert(record)
         )
@@ -179,6 +315,15 @@ class ControlPlane:
             "session %r: signature request %s created (%s)", session.name, key, record["status"]
         )
         return _json(record, 201)
+
+    async def create_signature_requests(self, body: list[dict[str, Any] | None]) -> Response:
+        live, session = self._session()
+        now = self._now()  # one instant for the whole batch
+        drafts = [
+            self._draft_request(live, fields, f"body[{index}]", now)
+            for index, fields in enumerate(body)
+        ]
+        return await _store_batch(session, _REQUESTS, drafts)
 
     async def apply_event(self, id: str, body: dict[str, Any]) -> Response:
         _, session = self._session()
@@ -216,26 +361,26 @@ class ControlPlane:
             case signatures.EventRefused(message):
                 raise _refuse(400, message)
 
-    async def issue_jwt(self, body: dict[str, Any] | None = None) -> Response:
-        live, session = self._session()
-        fields = body or {}
+    @staticmethod
+    def _draft_jwt(live: Live, fields: Mapping[str, Any] | None, where: str) -> _Draft:
+        """The JWT ``fields`` (a body, or an item of one) describe, or what is wrong with it."""
+        fields = fields or {}
         world = live.firma.world
+        problems = []
         workspace = fields.get("workspace", world.workspaces[0])
         if workspace not in world.workspaces:
-            raise _refuse(
-                400,
-                f"body.workspace: unknown workspace {workspace!r}"
-                f"{did_you_mean(workspace, world.workspaces)}",
+            problems.append(
+                f"{where}.workspace: unknown workspace {workspace!r}"
+                f"{did_you_mean(workspace, world.workspaces)}"
             )
         ids = {}
         for field in ("jwt_id", "signing_request_id"):
             given = fields.get(field)
             canonical = canonical_uuid(given) if given is not None else str(uuid4())
             if canonical is None:
-                raise _refuse(
-                    400,
-                    f"body.{field}: {given!r} is not a uuid "
-                    "(e.g. 0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c), or leave it out for a new one",
+                problems.append(
+                    f"{where}.{field}: {given!r} is not a uuid "
+                    "(e.g. 0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c), or leave it out for a new one"
                 )
             ids[field] = canonical
         record = {
@@ -244,6 +389,14 @@ class ControlPlane:
             "signing_request_id": ids["signing_request_id"],
             "revoked_at": None,
         }
+        return _Draft(record, ids["jwt_id"] or "", problems)
+
+    async def issue_jwt(self, body: dict[str, Any] | None = None) -> Response:
+        live, session = self._session()
+        record, _, problems = self._draft_jwt(live, body, "body")
+        if problems:
+            raise _refuse(400, "; ".join(problems))
+        workspace = record["workspace"]
         inserted = await session.store("firma").transition(
             jwts.COLLECTION, record["jwt_id"], insert(record)
         )
@@ -255,6 +408,11 @@ class ControlPlane:
             )
         log.info("session %r: JWT %s issued to %s", session.name, record["jwt_id"], workspace)
         return _json(record, 201)
+
+    async def issue_jwts(self, body: list[dict[str, Any] | None]) -> Response:
+        live, session = self._session()
+        drafts = [self._draft_jwt(live, fields, f"body[{i}]") for i, fields in enumerate(body)]
+        return await _store_batch(session, _JWTS, drafts)
 
     async def list_requests(
         self,

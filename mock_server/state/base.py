@@ -319,6 +319,15 @@ class Backend(Protocol):
         saves a round trip; one that locks ignores it)."""
         ...
 
+    async def insert_all(
+        self, namespace: str, session: str, table: str, rows: Sequence[tuple[str, Record]]
+    ) -> list[str]:
+        """Atomically, in one step: store every record of ``rows`` ((key, record), keys
+        distinct) as new, or none if any key is taken (changed in the session). Returns the
+        keys taken, in ``rows``' order; empty: all stored, first changed in ``rows``' order.
+        Keys of fixture records (the base) are the caller's to refuse."""
+        ...
+
     async def count(
         self, namespace: str, session: str, table: str, key: str, now: float, window: float
     ) -> Window:

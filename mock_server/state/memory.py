@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from mock_server.state.base import (
@@ -146,6 +147,16 @@ class MemoryBackend(InSteps):
             if decision.replacement is not None:
                 rows[key] = clone(decision.replacement)
             return decision.outcome
+
+    async def insert_all(
+        self, namespace: str, session: str, table: str, rows: Sequence[tuple[str, Record]]
+    ) -> list[str]:
+        with self._lock:
+            stored = self._session(namespace, session).changes.setdefault(table, {})
+            taken = [key for key, _ in rows if key in stored]
+            if not taken:
+                stored.update((key, clone(record)) for key, record in rows)
+            return taken
 
     async def log(self, namespace: str, session: str, entry: JournalEntry) -> None:
         with self._lock:

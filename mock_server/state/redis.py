@@ -184,6 +184,27 @@ end
 return 1
 """
 
+# KEYS: rec hash, order zset, seq. ARGV: n fields, then their n values. Stores every field,
+# first changed in ARGV's order, unless any is taken: returns the fields taken (none stored).
+_INSERT_ALL = """
+local n = #ARGV / 2
+local taken = {}
+for i = 1, n do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then
+    taken[#taken + 1] = ARGV[i]
+  end
+end
+if #taken > 0 then
+  return taken
+end
+local first = redis.call('INCRBY', KEYS[3], n) - n
+for i = 1, n do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[n + i])
+  redis.call('ZADD', KEYS[2], 'NX', first + i, ARGV[i])
+end
+return taken
+"""
+
 # KEYS: rec hash, order zset, seq. ARGV: field, now, window length. Returns {start, used}
 # as strings: the start is kept as the text written (cjson's %.14g would round it).
 _COUNT = """
@@ -339,6 +360,7 @@ class RedisBackend:
         self._clear = client.register_script(_CLEAR)
         self._count = client.register_script(_COUNT)
         self._begin = client.register_script(_BEGIN)
+        self._insert_all = client.register_script(_INSERT_ALL)
         self._batcher = _Batcher(
             client,
             [
@@ -350,6 +372,7 @@ class RedisBackend:
                 self._clear,
                 self._count,
                 self._begin,
+                self._insert_all,
             ],
         )
 
@@ -577,6 +600,27 @@ class RedisBackend:
             if written:
                 return decision.outcome
         raise StoreUnavailable(f"{table} {key}: still contended after {MAX_RETRIES} attempts")
+
+    async def insert_all(
+        self, namespace: str, session: str, table: str, rows: Sequence[tuple[str, Record]]
+    ) -> list[str]:
+        """One script: every record stored, or none."""
+        if not rows:
+            return []
+        fields = [table + _SEP + key for key, _ in rows]
+        values = [json.dumps(record, separators=(",", ":")) for _, record in rows]
+        taken = await self._call(
+            self._script(
+                self._insert_all,
+                [
+                    self._key(namespace, session, "rec"),
+                    self._key(namespace, session, "order"),
+                    "mock:seq",
+                ],
+                [*fields, *values],
+            )
+        )
+        return [field[len(table) + len(_SEP) :] for field in taken]
 
     async def count(
         self, namespace: str, session: str, table: str, key: str, now: float, window: float

@@ -109,6 +109,18 @@ class SessionStore:
             read=self._reads.pop((table, key), None),  # read as the request began: once
         )
 
+    async def insert_all(self, collection: str, records: Sequence[tuple[str, Record]]) -> list[str]:
+        """Atomically: create every record of ``records`` ((key, record), keys distinct), or
+        none if any key exists already. Returns the keys found taken, in order (the fixture
+        records' if any, else those created or changed in the session); empty: all created."""
+        base = self._base.get(collection, {})
+        taken = [key for key, _ in records if key in base]
+        if taken:
+            return taken
+        return await self._backend.insert_all(
+            self._namespace, self._session, self._table(collection), records
+        )
+
     async def count(self, collection: str, key: str, now: float, window: float) -> Window:
         """Count one event in ``key``'s fixed window of ``window`` seconds (see
         :meth:`~mock_server.state.base.Backend.count`)."""

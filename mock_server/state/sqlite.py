@@ -44,7 +44,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from functools import partial
@@ -84,6 +84,8 @@ _SQLITE_NEEDED = (3, 24, 0)
 """UPSERT (``INSERT ... ON CONFLICT DO UPDATE``) came in SQLite 3.24."""
 _EXPIRY_SWEEP = 8
 """Least recently used sessions checked for expiry per touch (bounded work per call)."""
+_KEYS_PER_QUERY = 500
+"""Keys looked up per ``IN (...)`` (SQLite before 3.32 allows 999 parameters a query)."""
 
 _SCHEMA = (
     "CREATE TABLE schema_version (version INTEGER NOT NULL)",
@@ -561,6 +563,32 @@ class SqliteBackend(InSteps):
                     (*where, json.dumps(decision.replacement)),
                 )
             return decision.outcome
+
+        return await self._call(job, durable=True)
+
+    async def insert_all(
+        self, namespace: str, session: str, table: str, rows: Sequence[tuple[str, Record]]
+    ) -> list[str]:
+        session_table = (namespace, session, table)
+        values = [(*session_table, key, json.dumps(record)) for key, record in rows]
+
+        def job(connection: sqlite3.Connection) -> list[str]:
+            taken: set[str] = set()
+            for start in range(0, len(rows), _KEYS_PER_QUERY):
+                keys = [key for key, _ in rows[start : start + _KEYS_PER_QUERY]]
+                found = connection.execute(
+                    "SELECT key FROM records WHERE ns = ? AND session = ? AND tbl = ? "
+                    f"AND key IN ({', '.join('?' * len(keys))})",
+                    (*session_table, *keys),
+                )
+                taken.update(key for (key,) in found)
+            if taken:
+                return [key for key, _ in rows if key in taken]
+            self._ensure_session(connection, namespace, session)
+            connection.executemany(
+                "INSERT INTO records (ns, session, tbl, key, data) VALUES (?, ?, ?, ?, ?)", values
+            )
+            return []
 
         return await self._call(job, durable=True)
 

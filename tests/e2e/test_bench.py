@@ -195,7 +195,8 @@ def test_the_bare_handler_answers_each_path_as_the_mock_does(tmp_path: Path) -> 
                 request = path.request
                 if path.fresh is not None:
                     record = str(uuid.uuid4())
-                    created = exchange(mock.port, path.fresh.create.naming(record))
+                    [creating] = path.fresh.creating([record])
+                    created = exchange(mock.port, creating)
                     assert created.status == path.fresh.created, created
                     request = request.naming(record)
                 theirs, ours = exchange(mock.port, request), exchange(bare.port, request)

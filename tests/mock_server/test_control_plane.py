@@ -665,6 +665,265 @@ async def test_issue_refuses_ids_that_are_not_uuids(mock: ContractClient, field:
     assert await mock.state() == before
 
 
+# --- many records in one call ---------------------------------------------------------------
+
+CRAFTKIT_BATCH = "/__mock/craftkit/signature-requests/batch"
+FIRMA_BATCH = "/__mock/firma/jwts/batch"
+OTHER_ID = "6c1d9f4e-2e3b-4d7c-8f80-1b2c3d4e5f60"
+
+
+def created_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "mock_server.control"
+        and (" created " in r.getMessage() or " issued " in r.getMessage())
+    ]
+
+
+async def test_a_batch_creates_every_request_in_order_and_the_vendor_api_agrees(
+    mock: ContractClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = [
+        {"id": NEW_ID.upper(), "name": "Mutual NDA"},
+        None,
+        {"status": "completed", "project": "proj_globex"},
+        {"recipients": [{"email": "ada@example.com"}, {"email": "b@x.io", "designation": "CC"}]},
+    ]
+    with caplog.at_level("INFO", logger="mock_server.control"):
+        response = await mock.http.post(CRAFTKIT_BATCH, json=body)
+
+    assert response.status_code == 201, response.text
+    records = response.json()
+    assert [r["id"] for r in records][:1] == [NEW_ID.upper()] and len(records) == 4
+    assert len({r["id"].lower() for r in records}) == 4, "a new id for each left out"
+    assert [r["status"] for r in records] == ["sent", "sent", "completed", "sent"]
+    assert [r["project"] for r in records] == ["proj_acme", "proj_acme", "proj_globex", "proj_acme"]
+    assert {r["createdAt"] for r in records} == {NOW}
+    single = (await create(mock, {})).json()
+    for record in records:
+        assert set(record) == set(single), "the fields a single create fills in"
+        assert not list(SIGNATURE_REQUEST.iter_errors(public(record)))
+    assert (await mock.signature_requests())[-5:-1] == records, "after the fixtures, in order"
+    assert created_lines(caplog) == [
+        f"session {mock.http.headers['X-Mock-Session']!r}: 4 signature requests created "
+        "(sent: 3, completed: 1)"
+    ]
+    assert (await mock.cancel(NEW_ID)).status_code == 200
+    assert (await mock.cancel(records[2]["id"], key=GLOBEX_KEY)).status_code == 409
+    assert (await mock.cancel(records[3]["id"])).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "status", "detail"),
+    [
+        pytest.param(CRAFTKIT_BATCH, [], 400, "[] should be non-empty", id="craftkit-empty"),
+        pytest.param(
+            CRAFTKIT_BATCH,
+            {"id": NEW_ID},
+            400,
+            "is not of type 'array'",
+            id="craftkit-object-not-array",
+        ),
+        pytest.param(
+            CRAFTKIT_BATCH,
+            [{}, {}, {"status": "canceled"}],
+            400,
+            "is not one of",
+            id="craftkit-schema-names-index",
+        ),
+        pytest.param(
+            CRAFTKIT_BATCH,
+            [{}, {"project": "proj_nope"}],
+            400,
+            "body[1]: project: unknown project 'proj_nope'",
+            id="craftkit-unknown-project",
+        ),
+        pytest.param(
+            CRAFTKIT_BATCH,
+            [{}, {"id": "not-a-uuid"}],
+            400,
+            "body[1]: id: 'not-a-uuid' is not a valid uuid",
+            id="craftkit-id-not-uuid",
+        ),
+        pytest.param(
+            CRAFTKIT_BATCH,
+            [{}, {"colour": "red"}, {"expirationHours": "72"}],
+            400,
+            "body[1]: colour: unknown field",
+            id="craftkit-each-item-refused-named",
+        ),
+        pytest.param(
+            CRAFTKIT_BATCH,
+            [{"id": NEW_ID}, {}, {"id": NEW_ID.upper()}],
+            400,
+            f"body[2].id: {NEW_ID} is body[0]'s too",
+            id="craftkit-same-id-twice",
+        ),
+        pytest.param(
+            CRAFTKIT_BATCH,
+            [{}, {"id": SENT_WITH_CC["id"].upper()}],
+            409,
+            f"body[1].id: a signature request {SENT_WITH_CC['id']} already exists",
+            id="craftkit-fixture-id",
+        ),
+        pytest.param(FIRMA_BATCH, [], 400, "[] should be non-empty", id="firma-empty"),
+        pytest.param(FIRMA_BATCH, {}, 400, "is not of type 'array'", id="firma-object-not-array"),
+        pytest.param(
+            FIRMA_BATCH,
+            [{}, {"workspace": "ws_nope"}],
+            400,
+            "body[1].workspace: unknown workspace 'ws_nope'",
+            id="firma-unknown-workspace",
+        ),
+        pytest.param(
+            FIRMA_BATCH,
+            [{"jwt_id": "x"}],
+            400,
+            "body[0].jwt_id: 'x' is not a uuid",
+            id="firma-not-uuid",
+        ),
+        pytest.param(
+            FIRMA_BATCH,
+            [{}, {"revoked_at": NOW}],
+            400,
+            "('revoked_at' was unexpected) - '1'",
+            id="firma-unknown-field",
+        ),
+        pytest.param(
+            FIRMA_BATCH,
+            [{"jwt_id": NEW_ID}, {"jwt_id": NEW_ID.upper()}],
+            400,
+            f"body[1].jwt_id: {NEW_ID} is body[0]'s too",
+            id="firma-same-id-twice",
+        ),
+        pytest.param(
+            FIRMA_BATCH,
+            [{}, {"jwt_id": ACTIVE_JWT["jwt_id"].upper()}],
+            409,
+            f"body[1].jwt_id: a JWT {ACTIVE_JWT['jwt_id']} already exists",
+            id="firma-fixture-id",
+        ),
+    ],
+)
+async def test_a_refused_batch_creates_nothing(
+    mock: ContractClient,
+    caplog: pytest.LogCaptureFixture,
+    route: str,
+    body: Any,
+    status: int,
+    detail: str,
+) -> None:
+    before = await mock.state()
+    with caplog.at_level("INFO", logger="mock_server.control"):
+        refused = problem(await mock.http.post(route, json=body), status)
+    assert detail in refused["detail"], refused["detail"]
+    assert await mock.state() == before
+    assert created_lines(caplog) == []
+
+
+async def test_a_batch_names_every_item_refused_and_the_schema_s_index(
+    mock: ContractClient,
+) -> None:
+    body = [{}, {"colour": 1}, {"expirationHours": "72"}]
+    bad = problem(await mock.http.post(CRAFTKIT_BATCH, json=body), 400)
+    assert bad["detail"].startswith("body[1]: colour: unknown field"), bad["detail"]
+    assert "; body[2]: expirationHours: '72' is not of type" in bad["detail"], bad["detail"]
+    enum = problem(await mock.http.post(CRAFTKIT_BATCH, json=[{}, {"status": "canceled"}]), 400)
+    assert enum["detail"].endswith("- '1.status'"), enum["detail"]
+    many = [{"colour": i} for i in range(25)]
+    capped = problem(await mock.http.post(CRAFTKIT_BATCH, json=many), 400)["detail"]
+    assert capped.count("unknown field") == 10 and capped.endswith("; and 15 more"), capped
+
+
+async def test_a_batch_with_an_id_created_earlier_in_the_session_is_409_and_creates_nothing(
+    mock: ContractClient,
+) -> None:
+    assert (await create(mock, {"id": NEW_ID})).status_code == 201
+    before = await mock.state()
+    refused = problem(await mock.http.post(CRAFTKIT_BATCH, json=[{}, {"id": NEW_ID}]), 409)
+    assert refused["detail"].startswith(f"body[1].id: a signature request {NEW_ID} already")
+    assert await mock.state() == before
+
+
+async def test_a_batch_issues_every_jwt_in_order_and_the_vendor_api_agrees(
+    mock: ContractClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = [
+        {"workspace": "ws_globex"},
+        None,
+        {"jwt_id": NEW_ID.upper(), "signing_request_id": OTHER_ID},
+    ]
+    with caplog.at_level("INFO", logger="mock_server.control"):
+        response = await mock.http.post(FIRMA_BATCH, json=body)
+
+    assert response.status_code == 201, response.text
+    records = response.json()
+    assert [r["workspace"] for r in records] == ["ws_globex", "ws_acme", "ws_acme"]
+    assert records[2] == {
+        "jwt_id": NEW_ID,
+        "workspace": "ws_acme",
+        "signing_request_id": OTHER_ID,
+        "revoked_at": None,
+    }
+    assert (await mock.jwts())[-3:] == records
+    assert created_lines(caplog) == [
+        f"session {mock.http.headers['X-Mock-Session']!r}: 3 JWTs issued (ws_globex: 1, ws_acme: 2)"
+    ]
+    assert (await mock.revoke({"jwt_id": records[0]["jwt_id"]})).status_code == 404
+    assert (
+        await mock.revoke({"jwt_id": records[0]["jwt_id"]}, key=FIRMA_GLOBEX_KEY)
+    ).status_code == 200
+    assert (await mock.revoke({"jwt_id": NEW_ID})).status_code == 200
+
+
+async def test_a_batch_takes_10000_items_and_refuses_more_in_a_short_answer(
+    mock: ContractClient,
+) -> None:
+    before = await mock.jwts()
+    too_many = problem(await mock.http.post(FIRMA_BATCH, json=[{}] * 10_001), 400)
+    assert too_many["detail"] == "10001 items: at most 10000 a call"
+    assert await mock.jwts() == before
+    response = await mock.http.post(FIRMA_BATCH, json=[{}] * 10_000)
+    assert response.status_code == 201, response.text[:300]
+    assert len(await mock.jwts()) == len(before) + 10_000
+
+
+@pytest.mark.own_app  # an app per store
+@pytest.mark.parametrize("store", ["memory", "sqlite", "redis"])
+async def test_batches_are_all_or_nothing_on_every_store(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    make_app: AppFactory,
+    client_for: Callable[[MockApp], AbstractAsyncContextManager[ContractClient]],
+    store: str,
+) -> None:
+    url = {
+        "memory": lambda: "memory",
+        "sqlite": lambda: f"sqlite:///{tmp_path / 'mock.db'}",
+        "redis": lambda: request.getfixturevalue("redis_url"),
+    }[store]()
+    app = make_app(store=url)
+    try:
+        async with client_for(app) as mock:
+            first = await mock.http.post(CRAFTKIT_BATCH, json=[{"id": NEW_ID}, {}])
+            assert first.status_code == 201, first.text
+            jwts_issued = await mock.http.post(FIRMA_BATCH, json=[{"jwt_id": OTHER_ID}, {}])
+            assert jwts_issued.status_code == 201, jwts_issued.text
+            before = await mock.state()
+            assert before["craftkit"]["signature_requests"][-2:] == first.json()
+            assert before["firma"]["jwts"][-2:] == jwts_issued.json()
+
+            problem(await mock.http.post(CRAFTKIT_BATCH, json=[{}, {"id": NEW_ID}]), 409)
+            problem(await mock.http.post(FIRMA_BATCH, json=[{}, {"jwt_id": OTHER_ID}]), 409)
+
+            assert await mock.state() == before
+            assert (await mock.cancel(NEW_ID)).status_code == 200
+            assert (await mock.revoke({"jwt_id": OTHER_ID})).status_code == 200
+    finally:
+        await app.stop()
+
+
 # --- edges found in review ------------------------------------------------------------------
 
 

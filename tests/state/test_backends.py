@@ -143,6 +143,62 @@ async def test_concurrent_counters_lose_no_update(make_backend: BackendFactory, 
     assert await clients[0].get(ns, "s", "firma.rate_windows", "k") == {"n": 100}
 
 
+# --- many records at once ------------------------------------------------------------
+
+
+def rows(*keys: str) -> list[tuple[str, Record]]:
+    return [(key, {"id": key, "status": "sent"}) for key in keys]
+
+
+async def test_insert_all_stores_every_record_after_the_earlier_changes_in_order(
+    backend: Backend, ns: str
+) -> None:
+    await backend.transition(ns, "s", TABLE, "z", None, insert({"id": "z"}))
+    assert await backend.insert_all(ns, "s", TABLE, rows("c", "a", "b")) == []
+    assert [key for key, _ in await backend.changed(ns, "s", TABLE)] == ["z", "c", "a", "b"]
+    assert await backend.get(ns, "s", TABLE, "a") == {"id": "a", "status": "sent"}
+    assert await backend.transition(ns, "s", TABLE, "a", None, cancel) == "200"
+    assert await backend.get(ns, "other", TABLE, "a") is None
+    assert await backend.get(ns, "s", "firma.jwts", "a") is None
+
+
+async def test_insert_all_with_a_key_taken_stores_nothing_and_names_the_keys_taken(
+    backend: Backend, ns: str
+) -> None:
+    """All or nothing, past the keys SQLite looks up in one query (500)."""
+    keys = [f"k{i:04}" for i in range(1200)]
+    await backend.transition(ns, "s", TABLE, "k1100", None, insert({"id": "k1100"}))
+    await backend.transition(ns, "s", TABLE, "k0003", None, insert({"id": "k0003"}))
+    assert await backend.insert_all(ns, "s", TABLE, rows(*keys)) == ["k0003", "k1100"]
+    assert [key for key, _ in await backend.changed(ns, "s", TABLE)] == ["k1100", "k0003"]
+    assert await backend.get(ns, "s", TABLE, "k0000") is None
+    assert await backend.get(ns, "s", TABLE, "k1100") == {"id": "k1100"}, "the taken one unchanged"
+
+
+async def test_insert_all_keeps_json_types_and_stores_copies(backend: Backend, ns: str) -> None:
+    record: Record = {"n": 1, "f": 1.5, "t": True, "z": None, "s": "é\ud800", "l": [{"x": []}]}
+    given = [("k", record)]
+    assert await backend.insert_all(ns, "s", TABLE, given) == []
+    record["l"].append(2)
+    assert await backend.get(ns, "s", TABLE, "k") == {**record, "l": [{"x": []}]}
+
+
+async def test_concurrent_overlapping_inserts_from_several_clients_store_whole_batches(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    clients = await opened(make_backend, 3)
+    batches = [rows(f"a{i}", f"b{i}", f"a{i + 1}") for i in range(30)]  # each shares a key
+    taken = await asyncio.gather(
+        *(clients[i % 3].insert_all(ns, "s", TABLE, batch) for i, batch in enumerate(batches))
+    )
+    stored = {key for key, _ in await clients[0].changed(ns, "s", TABLE)}
+    won = [batch for batch, refused in zip(batches, taken, strict=True) if not refused]
+    assert won, "some batch got in"
+    assert stored == {key for batch in won for key, _ in batch}, "only whole batches"
+    for batch, refused in zip(batches, taken, strict=True):
+        assert set(refused) <= {key for key, _ in batch} & stored
+
+
 # --- sessions ------------------------------------------------------------------------
 
 
