@@ -25,13 +25,15 @@ with warnings.catch_warnings():
     import connexion
     from connexion import ProblemException
     from connexion.lifecycle import ConnexionResponse
+    from connexion.middleware import MiddlewarePosition
     from connexion.options import SwaggerUIOptions
     from connexion.resolver import Resolver
     from connexion.validators import ParameterValidator
 
-from mock_server._http import PROBLEM_JSON, json_response, problem_response
+from mock_server._http import PROBLEM_JSON, problem_response
 from mock_server.clock import Clock, isoformat
 from mock_server.contract import Contract
+from mock_server.control.bodies import StrictBodies, json_answer, operations_with_bodies
 from mock_server.craftkit import signatures
 from mock_server.craftkit.world import check_record
 from mock_server.documented import DocumentedOperation
@@ -49,12 +51,6 @@ BASE_PATH = "/__mock"
 DOCUMENT = Path(__file__).with_name("openapi.yaml")
 
 log = logging.getLogger("mock_server.control")
-
-
-def _json(body: Any, status: int = 200) -> Response:
-    # An explicit response: Connexion cannot pick a content type by itself for
-    # operations that also declare problem+json answers.
-    return json_response(status, body)
 
 
 def _empty() -> Response:
@@ -81,7 +77,11 @@ class _NamedParameters(ParameterValidator):  # type: ignore[misc]
 
 
 class ControlPlane:
-    """``/__mock``: one method per ``operationId`` of ``openapi.yaml``."""
+    """``/__mock``: one method per ``operationId`` of ``openapi.yaml``.
+
+    Each answers an explicit response (:func:`json_answer`): Connexion cannot pick a content
+    type by itself for operations that also declare problem+json answers.
+    """
 
     def __init__(
         self,
@@ -126,6 +126,11 @@ class ControlPlane:
             validator_map={"parameter": _NamedParameters},
         )
         app.add_error_handler(StoreUnavailable, store_unavailable)
+        app.add_middleware(
+            StrictBodies,
+            position=MiddlewarePosition.BEFORE_VALIDATION,
+            operations=operations_with_bodies(self.contract.document),
+        )
         asgi: ASGIApp = app
         return asgi
 
@@ -148,7 +153,7 @@ class ControlPlane:
         _, session = self._session()
         craftkit = await session.store("craftkit").records(signatures.COLLECTION)
         firma = await session.store("firma").records(jwts.COLLECTION)
-        return _json(
+        return json_answer(
             {
                 "session": session.name,
                 "craftkit": {"signature_requests": craftkit},
@@ -178,7 +183,7 @@ class ControlPlane:
         log.info(
             "session %r: signature request %s created (%s)", session.name, key, record["status"]
         )
-        return _json(record, 201)
+        return json_answer(record, 201)
 
     async def apply_event(self, id: str, body: dict[str, Any]) -> Response:
         _, session = self._session()
@@ -204,7 +209,7 @@ class ControlPlane:
                 log.info(
                     "session %r: %s %s -> %s", session.name, key, body["event"], record["status"]
                 )
-                return _json(record, 200)
+                return json_answer(record, 200)
             case signatures.NotFound():
                 raise _refuse(
                     404,
@@ -254,7 +259,7 @@ class ControlPlane:
                 "(leave jwt_id out for a new one)",
             )
         log.info("session %r: JWT %s issued to %s", session.name, record["jwt_id"], workspace)
-        return _json(record, 201)
+        return json_answer(record, 201)
 
     async def list_requests(
         self,
@@ -271,7 +276,7 @@ class ControlPlane:
             except ValueError as exc:
                 raise _refuse(400, f"since: {since!r} is not an RFC 3339 date-time") from exc
         entries = await session.journal(api=api, operation=operation, status=status, since=after)
-        return _json({"requests": [entry.body for entry in entries]}, 200)
+        return json_answer({"requests": [entry.body for entry in entries]}, 200)
 
     async def clear_requests(self) -> Response:
         _, session = self._session()
@@ -280,7 +285,7 @@ class ControlPlane:
 
     async def list_faults(self) -> Response:
         _, session = self._session()
-        return _json({"faults": [fault.to_json() for fault in await session.faults()]}, 200)
+        return json_answer({"faults": [fault.to_json() for fault in await session.faults()]}, 200)
 
     async def add_fault(self, body: dict[str, Any]) -> Response:
         _, session = self._session()
@@ -307,7 +312,7 @@ class ControlPlane:
             api, operation, status=status, delay_ms=delay_ms, drop=drop, times=body.get("times")
         )
         log.info("session %r: fault set %s", session.name, fault.to_json())
-        return _json(fault.to_json(), 201)
+        return json_answer(fault.to_json(), 201)
 
     async def clear_faults(self) -> Response:
         _, session = self._session()
