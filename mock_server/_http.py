@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
+import re
+import sys
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -84,9 +87,18 @@ def problem_response(
     return JsonResponse(content, status, headers, PROBLEM_JSON)
 
 
+def media_type(content_type: str) -> str:
+    """The media type alone, in lower case (media types are case-insensitive).
+
+    >>> media_type("Application/JSON; charset=UTF-8")
+    'application/json'
+    """
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def is_json_media_type(content_type: str) -> bool:
     """``application/json``, ``application/*+json``, any parameters (charset...)."""
-    media = content_type.split(";", 1)[0].strip().lower()
+    media = media_type(content_type)
     return media == JSON or (media.startswith("application/") and media.endswith("+json"))
 
 
@@ -94,8 +106,7 @@ async def read_json(request: Request, *, limit: int) -> Any:
     """The decoded JSON body, or :data:`ABSENT` when there is none.
 
     Raises :class:`BadBody` for a body over ``limit`` bytes, one sent with a
-    non-JSON content type, bytes that are not UTF-8, or text that is not
-    strict JSON (``NaN``/``Infinity`` are JavaScript's ``JSON.parse`` errors too).
+    non-JSON content type, or one :func:`parse_json` refuses.
     """
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -114,19 +125,110 @@ async def read_json(request: Request, *, limit: int) -> Any:
     if not is_json_media_type(content_type):
         shown = content_type or "none"
         raise BadBody(f"Content-Type must be application/json (got {shown}).")
+    return parse_json(raw)
+
+
+def parse_json(raw: bytes) -> Any:
+    r"""``raw`` as strict JSON (RFC 8259), with every number a double can hold.
+
+    Raises :class:`BadBody` naming what is wrong: bytes that are not UTF-8, text that
+    is not JSON (``NaN``/``Infinity`` are JavaScript, not JSON), nesting too deep to
+    parse, an integer of more than 4300 digits (Python's limit for reading one) or a
+    number beyond a double's range (``1e999``).
+
+    >>> parse_json(rb'{"a": [1, 2.5, "\u00e9"]}')
+    {'a': [1, 2.5, 'é']}
+    >>> parse_json(b'{"a": NaN}')
+    Traceback (most recent call last):
+    ...
+    mock_server._http.BadBody: Request body is not valid JSON (NaN is not a JSON number).
+    """
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadBody("Request body is not valid UTF-8.") from exc
     try:
         return _DECODER.decode(text)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError as exc:
+        raise BadBody("Request body is nested too deeply (arrays and objects).") from exc
+    except _NotJson as exc:
+        raise BadBody(str(exc)) from exc
+    except json.JSONDecodeError as exc:
         raise BadBody("Request body is not valid JSON.") from exc
+    except ValueError as exc:  # int(): more digits than sys.get_int_max_str_digits()
+        limit = sys.get_int_max_str_digits()
+        raise BadBody(f"Request body has a number of more than {limit} digits.") from exc
+
+
+class _NotJson(ValueError):
+    """A number the decoder read that JSON (or a double) cannot hold."""
 
 
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    raise _NotJson(f"Request body is not valid JSON ({name} is not a JSON number).")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        shown = text if len(text) <= 24 else f"{text[:20]}..."
+        raise _NotJson(f"Request body has a number beyond a double's range ({shown}).")
+    return number
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 """Built once: ``json.loads`` with options builds a decoder per call."""
+
+NESTING_LIMIT = 32
+"""Arrays and objects within each other that a body kept as data may have."""
+
+
+def unfit(value: Any, *, text: bool, where: str = "body") -> str | None:
+    r"""Why parsed JSON is unfit to keep, naming the place, or ``None``.
+
+    Nested deeper than :data:`NESTING_LIMIT` (each array or object is a level), or,
+    with ``text``, a string or key holding a lone surrogate: JSON's grammar allows
+    ``"\ud800"``, but it is half a character, and no UTF-8 text can hold it.
+
+    >>> unfit({"a": [{"b": "ok"}, {"b": "\ud800", "c": "\udc00"}]}, text=True)
+    'body.a[1].b: \\ud800 is half a surrogate pair, not a character'
+    >>> unfit([[[]]], text=False) is None
+    True
+    """
+    stack: list[tuple[Any, str, int]] = [(value, where, 1)]
+    while stack:
+        item, place, depth = stack.pop()
+        if isinstance(item, str):
+            problem = not_text(item) if text else None
+            if problem is not None:
+                return f"{place}: {problem}"
+        elif isinstance(item, dict | list):
+            if depth > NESTING_LIMIT:
+                return f"{place}: nested deeper than {NESTING_LIMIT} levels (arrays and objects)"
+            if isinstance(item, list):
+                children = [(child, f"{place}[{i}]") for i, child in enumerate(item)]
+            else:
+                children = [(child, f"{place}.{key}") for key, child in item.items()]
+                problem = next(filter(None, map(not_text, item)), None) if text else None
+                if problem is not None:
+                    return f"{place}: in a key, {problem}"
+            # Reversed: the first problem in the document is the one named.
+            stack.extend((child, at, depth + 1) for child, at in reversed(children))
+    return None
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def not_text(text: str) -> str | None:
+    r"""Why ``text`` is not Unicode text (its first lone surrogate), or ``None``.
+
+    >>> not_text("NDA \U0001f600"), not_text("NDA \ud83d")
+    (None, '\\ud83d is half a surrogate pair, not a character')
+    """
+    if text.isascii():
+        return None
+    found = _SURROGATE.search(text)
+    if found is None:
+        return None
+    return f"\\u{ord(found.group()):04x} is half a surrogate pair, not a character"

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from jsonschema.exceptions import ValidationError
 
+from mock_server._http import not_text
 from mock_server.contract import Contract
 from mock_server.errors import FixtureError
 from mock_server.issues import missing_property
@@ -254,6 +255,12 @@ def _expand(node: Any, where: str, environ: Mapping[str, str], problems: Problem
             name, default = match.group(1), match.group(2)
             value = environ.get(name)
             if value:
+                problem = not_text(value)  # bytes not UTF-8: os.environ holds them so
+                if problem is not None:
+                    problems.add(
+                        where.lstrip("."),
+                        f"environment variable {name}: {problem} (its bytes are not UTF-8)",
+                    )
                 return value
             if default is not None:
                 return default

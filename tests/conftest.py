@@ -146,6 +146,15 @@ class ContractClient:
         )
 
 
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The ``application/problem+json`` body of a refusal, checked for shape."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["title"] and body["detail"], body
+    return body
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

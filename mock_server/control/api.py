@@ -30,14 +30,16 @@ with warnings.catch_warnings():
     from connexion.exceptions import BadRequestProblem
     from connexion.json_schema import format_error_with_path
     from connexion.lifecycle import ConnexionResponse
+    from connexion.middleware import MiddlewarePosition
     from connexion.options import SwaggerUIOptions
     from connexion.resolver import Resolver
     from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
     from jsonschema import ValidationError
 
-from mock_server._http import PROBLEM_JSON, json_response, problem_response
+from mock_server._http import PROBLEM_JSON, problem_response
 from mock_server.clock import Clock, isoformat
 from mock_server.contract import Contract
+from mock_server.control.bodies import StrictBodies, json_answer, operations_with_bodies
 from mock_server.craftkit import signatures
 from mock_server.craftkit.world import check_record
 from mock_server.documented import DocumentedOperation
@@ -55,12 +57,6 @@ BASE_PATH = "/__mock"
 DOCUMENT = Path(__file__).with_name("openapi.yaml")
 
 log = logging.getLogger("mock_server.control")
-
-
-def _json(body: Any, status: int = 200) -> Response:
-    # An explicit response: Connexion cannot pick a content type by itself for
-    # operations that also declare problem+json answers.
-    return json_response(status, body)
 
 
 def _empty() -> Response:
@@ -127,7 +123,7 @@ async def _store_batch(session: Session, batch: _Batch, drafts: Sequence[_Draft]
         batch.done,
         _tally(record[batch.tallied] for record in records),
     )
-    return _json(records, 201)
+    return json_answer(records, 201)
 
 
 def _refuse_drafts(drafts: Sequence[_Draft], field: str) -> None:
@@ -205,7 +201,11 @@ class _ShortBodyErrors(JSONRequestBodyValidator):  # type: ignore[misc]
 
 
 class ControlPlane:
-    """``/__mock``: one method per ``operationId`` of ``openapi.yaml``."""
+    """``/__mock``: one method per ``operationId`` of ``openapi.yaml``.
+
+    Each answers an explicit response (:func:`json_answer`): Connexion cannot pick a content
+    type by itself for operations that also declare problem+json answers.
+    """
 
     def __init__(
         self,
@@ -253,6 +253,11 @@ class ControlPlane:
             },
         )
         app.add_error_handler(StoreUnavailable, store_unavailable)
+        app.add_middleware(
+            StrictBodies,
+            position=MiddlewarePosition.BEFORE_VALIDATION,
+            operations=operations_with_bodies(self.contract.document),
+        )
         asgi: ASGIApp = app
         return asgi
 
@@ -275,7 +280,7 @@ class ControlPlane:
         _, session = self._session()
         craftkit = await session.store("craftkit").records(signatures.COLLECTION)
         firma = await session.store("firma").records(jwts.COLLECTION)
-        return _json(
+        return json_answer(
             {
                 "session": session.name,
                 "craftkit": {"signature_requests": craftkit},
@@ -314,7 +319,7 @@ class ControlPlane:
         log.info(
             "session %r: signature request %s created (%s)", session.name, key, record["status"]
         )
-        return _json(record, 201)
+        return json_answer(record, 201)
 
     async def create_signature_requests(self, body: list[dict[str, Any] | None]) -> Response:
         live, session = self._session()
@@ -349,7 +354,7 @@ class ControlPlane:
                 log.info(
                     "session %r: %s %s -> %s", session.name, key, body["event"], record["status"]
                 )
-                return _json(record, 200)
+                return json_answer(record, 200)
             case signatures.NotFound():
                 raise _refuse(
                     404,
@@ -407,7 +412,7 @@ class ControlPlane:
                 "(leave jwt_id out for a new one)",
             )
         log.info("session %r: JWT %s issued to %s", session.name, record["jwt_id"], workspace)
-        return _json(record, 201)
+        return json_answer(record, 201)
 
     async def issue_jwts(self, body: list[dict[str, Any] | None]) -> Response:
         live, session = self._session()
@@ -429,7 +434,7 @@ class ControlPlane:
             except ValueError as exc:
                 raise _refuse(400, f"since: {since!r} is not an RFC 3339 date-time") from exc
         entries = await session.journal(api=api, operation=operation, status=status, since=after)
-        return _json({"requests": [entry.body for entry in entries]}, 200)
+        return json_answer({"requests": [entry.body for entry in entries]}, 200)
 
     async def clear_requests(self) -> Response:
         _, session = self._session()
@@ -438,7 +443,7 @@ class ControlPlane:
 
     async def list_faults(self) -> Response:
         _, session = self._session()
-        return _json({"faults": [fault.to_json() for fault in await session.faults()]}, 200)
+        return json_answer({"faults": [fault.to_json() for fault in await session.faults()]}, 200)
 
     async def add_fault(self, body: dict[str, Any]) -> Response:
         _, session = self._session()
@@ -465,7 +470,7 @@ class ControlPlane:
             api, operation, status=status, delay_ms=delay_ms, drop=drop, times=body.get("times")
         )
         log.info("session %r: fault set %s", session.name, fault.to_json())
-        return _json(fault.to_json(), 201)
+        return json_answer(fault.to_json(), 201)
 
     async def clear_faults(self) -> Response:
         _, session = self._session()

@@ -13,12 +13,12 @@ that got its answer finds it in the journal, on any worker.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from mock_server._http import BadBody, parse_json, unfit
 from mock_server.clock import isoformat
 
 _log = logging.getLogger("mock_server.journal")
@@ -91,10 +91,15 @@ class Exchange:
         if self.size > len(self.body):
             shown["truncated"] = True
         elif text.strip():
+            # Parsed only when it is JSON the mock would read, nested little enough to
+            # write back anywhere (NaN, 1e999 or deep nesting stay text).
             try:
-                shown["json"] = json.loads(text)
-            except ValueError:
+                parsed = parse_json(self.body)
+            except BadBody:
                 pass
+            else:
+                if unfit(parsed, text=False) is None:
+                    shown["json"] = parsed
         return shown
 
 

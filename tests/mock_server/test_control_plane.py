@@ -36,6 +36,7 @@ from tests.conftest import (
     FrozenClock,
     fixture_data,
     jwts,
+    problem,
     signature_requests,
 )
 
@@ -69,15 +70,6 @@ WITH_APPROVER = next(
 )
 TERMINAL = {r["status"]: r for r in reversed(ACME) if r["status"] not in ("sent", "viewed")}
 ACTIVE_JWT = jwts(workspace="ws_acme", revoked_at=None)[0]
-
-
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    """The ``application/problem+json`` body of a refusal, checked for shape."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status and body["title"] and body["detail"], body
-    return body
 
 
 def public(record: dict[str, Any]) -> dict[str, Any]:

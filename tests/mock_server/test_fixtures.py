@@ -227,6 +227,15 @@ def test_placeholders_read_the_environment(tmp_path: Path) -> None:
     assert app.apis[0].world.keys["ck_live_from_env"] == "proj_globex"  # type: ignore[attr-defined]
 
 
+def test_a_placeholder_is_refused_if_its_value_is_not_text(tmp_path: Path) -> None:
+    """Bytes not UTF-8 in a variable reach Python as lone surrogates, which no answer could
+    hold (the YAML parser already refuses a ``"\\ud800"`` written in the file)."""
+    data = fixture_data("craftkit")
+    data["projects"][1]["api_keys"] = ["${GLOBEX_KEY}"]
+    message = refusal(write(tmp_path, data), {"GLOBEX_KEY": "ck_live_\udcff"})
+    assert "projects[1].api_keys[0]: environment variable GLOBEX_KEY: \\udcff is half" in message
+
+
 def test_placeholder_defaults_apply_when_unset() -> None:
     app = create_app(Settings(environ={"CRAFTKIT_GLOBEX_KEY": "ck_test_override"}))
     keys = app.apis[0].world.keys  # type: ignore[attr-defined]

@@ -31,6 +31,8 @@ MALFORMED = [
     pytest.param(DEEP, JSON, id="deeply-nested"),
     pytest.param(b'{"reason": NaN}', JSON, id="nan"),
     pytest.param(b'{"jwt_id": Infinity}', JSON, id="infinity"),
+    pytest.param(b'{"n": 1e999}', JSON, id="beyond-a-double"),
+    pytest.param(b'{"n": ' + b"1" * 4301 + b"}", JSON, id="4301-digits"),
     pytest.param(b"\x00\x01\x02", JSON, id="binary"),
     pytest.param(b'{"reason": "x"', JSON, id="truncated"),
 ]

@@ -366,6 +366,25 @@ async def test_the_journal_keeps_the_newest_entries_within_its_byte_cap(
     assert paths[-1] == "/p/29" and paths == [f"/p/{i}" for i in range(30 - len(paths), 30)]
 
 
+@pytest.mark.parametrize(
+    ("body", "parsed"),
+    [
+        pytest.param(b'{"a": "\\ud800"}', {"a": "\ud800"}, id="lone-surrogate"),
+        pytest.param(b'{"a": NaN}', None, id="nan"),
+        pytest.param(b'{"a": 1e999}', None, id="beyond-a-double"),
+        pytest.param(b"[" * 5000 + b"]" * 5000, None, id="nested-5000"),
+    ],
+)
+async def test_the_journal_keeps_any_body_as_sent_and_parses_only_strict_json(
+    backend: Backend, ns: str, body: bytes, parsed: Any
+) -> None:
+    """Found by the #13 audit: such bodies were listed as invalid JSON, or made logging fail."""
+    await backend.log(ns, "s", entry(body=body))
+    [logged] = await backend.journal(ns, "s")
+    assert logged.body["request"]["body"] == body.decode()
+    assert logged.body["request"].get("json") == parsed
+
+
 async def test_clearing_the_journal_keeps_ids_increasing(backend: Backend, ns: str) -> None:
     await backend.log(ns, "s", entry())
     before = (await backend.journal(ns, "s"))[0].id
