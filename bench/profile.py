@@ -8,7 +8,10 @@ numbers are the app's share of a request; the server and the kernel add theirs (
 handler on uvicorn costs ~35 µs per request in all, docs/performance.md).
 
 Fresh paths (``craftkit-200``, ``firma-200``) get their records created beforehand,
-through the control plane, as the benchmark does.
+through the control plane, as the benchmark does; ``--world N`` creates N more first (a
+world grown while serving) and the garbage collector's pauses during the measured
+requests are reported, with the collector set as ``mock-server`` sets it
+(``mock_server/collector.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.paths import PATHS, BenchPath, Request, write_fixtures
+from bench.paths import PATHS, BenchPath, Fresh, Request, write_fixtures
 
 __all__ = ["main"]
 
@@ -74,36 +77,74 @@ async def _call(app: Any, request: Request) -> int:
     return status
 
 
-async def _run(path: BenchPath, count: int, profile: cProfile.Profile | None) -> float:
+class _Pauses:
+    """The collector's pauses while enabled, by generation (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.by_generation: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.by_generation[info["generation"]].append(time.perf_counter() - self._started)
+
+    def summary(self) -> str:
+        counts = ", ".join(f"gen{g} {len(p)}" for g, p in self.by_generation.items())
+        longest = max(
+            ((ms, g) for g, p in self.by_generation.items() for ms in p), default=(0.0, 0)
+        )
+        return f"collections: {counts}; longest {longest[0] * 1000:.1f} ms (gen{longest[1]})"
+
+
+async def _create(app: Any, fresh: Fresh, ids: list[str]) -> None:
+    for creating in fresh.creating(ids):
+        status = await _call(app, creating)
+        if status != fresh.created:
+            raise SystemExit(f"creating records answered {status}")
+
+
+async def _run(
+    path: BenchPath, count: int, world: int, profile: cProfile.Profile | None
+) -> tuple[float, _Pauses]:
+    from mock_server import collector
     from mock_server.app import create_app
     from mock_server.settings import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(Settings(fixtures=tuple(write_fixtures(Path(tmp)))))
     await app.start()
-    requests = [path.request] * count
+    collector.settle()  # as mock-server does once started (mock_server.asgi.serve_app)
+    collector.install()
+    if world:  # records made while serving, as a frontend's or a test's seeding makes them
+        api = path.name.split("-")[0]
+        fresh = next(p.fresh for p in PATHS if p.fresh is not None and p.name.startswith(api))
+        await _create(app, fresh, [str(uuid.uuid4()) for _ in range(world)])
+    ids: list[str] = []
     if path.fresh is not None:
         ids = [str(uuid.uuid4()) for _ in range(count)]
-        for creating in path.fresh.creating(ids):
-            status = await _call(app, creating)
-            if status != path.fresh.created:
-                raise SystemExit(f"creating records answered {status}")
-        requests = [path.request.naming(record) for record in ids]
-    status = await _call(app, requests[0])
+        await _create(app, path.fresh, ids)
+
+    def request(index: int) -> Request:  # made as sent: a list of them would be walked too
+        return path.request.naming(ids[index]) if ids else path.request
+
+    status = await _call(app, request(0))
     if status != path.expected:
         raise SystemExit(f"{path.name}: answered {status}, expected {path.expected}")
-    gc.collect()
-    gc.freeze()
+    pauses = _Pauses()
+    gc.callbacks.append(pauses)
     started = time.process_time()
     if profile is not None:
         profile.enable()
-    for request in requests[1:]:
-        await _call(app, request)
+    for index in range(1, count):
+        await _call(app, request(index))
     if profile is not None:
         profile.disable()
     spent = time.process_time() - started
+    gc.callbacks.remove(pauses)
     await app.stop()
-    return spent / (count - 1) * 1e6
+    return spent / (count - 1) * 1e6, pauses
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,18 +154,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("path", choices=[p.name for p in PATHS], help="the bench path")
     parser.add_argument("-n", "--count", type=int, default=20_000, help="requests (20000)")
+    parser.add_argument(
+        "--world",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first create N records of the path's API through the control plane, as a "
+        "seeded world grown while serving (the collector's pauses over it are reported)",
+    )
     parser.add_argument("--top", type=int, default=25, help="functions to list (25)")
     parser.add_argument("--no-profile", action="store_true", help="only the time per request")
     args = parser.parse_args(argv)
     path = next(p for p in PATHS if p.name == args.path)
-    plain = asyncio.run(_run(path, args.count, None))
+    plain, pauses = asyncio.run(_run(path, args.count, args.world, None))
+    world = f", {args.world} records created first" if args.world else ""
     sys.stdout.write(
-        f"{path.name}: {plain:.1f} µs of CPU per request in the app ({args.count} requests)\n"
+        f"{path.name}: {plain:.1f} µs of CPU per request in the app "
+        f"({args.count} requests{world})\n{pauses.summary()}\n"
     )
     if args.no_profile:
         return 0
     profile = cProfile.Profile()
-    profiled = asyncio.run(_run(path, args.count, profile))
+    profiled, _ = asyncio.run(_run(path, args.count, args.world, profile))
     sys.stdout.write(f"(profiled: {profiled:.1f} µs per request; cProfile inflates it)\n")
     stats = pstats.Stats(profile, stream=sys.stdout)
     stats.sort_stats("tottime").print_stats(args.top)
