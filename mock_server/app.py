@@ -102,7 +102,11 @@ class MockApp:
 
         dispatcher = Dispatcher(contracts, self.mounts, ForcedAnswers(self.documented))
         self._vendor = sessions(Journal(ErrorBoundary(dispatcher), clock=clock), control=False)
-        self._control = sessions(self.control.asgi(availability), control=True)
+        # Built at its first request: Connexion loading the control plane's document is
+        # ~50 ms of start-up that serving the vendor APIs does not need (issue #12, ready).
+        self._control = sessions(
+            _BuiltOnFirstUse(lambda: self.control.asgi(availability)), control=True
+        )
         self._app = Cors(self._route, settings.cors_origins)
         # The control plane refuses pages CORS would refuse (see control/access.py).
         self._access = ControlAccess(
@@ -229,6 +233,20 @@ class MockApp:
             await self._control(scope, receive, send)
             return
         await self._vendor(scope, receive, send)
+
+
+class _BuiltOnFirstUse:
+    """An ASGI app built when its first request arrives (once: building never awaits)."""
+
+    def __init__(self, build: Callable[[], ASGIApp]) -> None:
+        self._build: Callable[[], ASGIApp] | None = build
+        self._app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            assert self._build is not None
+            self._app, self._build = self._build(), None
+        await self._app(scope, receive, send)
 
 
 def _documents(contracts: list[Contract], served_at: Mapping[str, list[str]]) -> list[Document]:
