@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route
 __all__ = ["Match", "RouteTable"]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Match:
     """What Connexion's router would hand the dispatcher for one request."""
 

@@ -45,22 +45,22 @@ EXTRA_KEYS = ("project", "mock")
 COLLECTION = "signature_requests"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Cancelled:
     body: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NotFound:
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Conflict:
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ProviderError:
     message: str
 

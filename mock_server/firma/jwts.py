@@ -23,18 +23,18 @@ __all__ = [
 COLLECTION = "jwts"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Revoked:
     jwt_id: str
     revoked_at: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AlreadyRevoked:
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NotFound:
     pass
 

@@ -20,7 +20,7 @@ COLLECTION = "rate_windows"
 WINDOW_SECONDS = 60
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Quota:
     """One key's standing after (or without) a write."""
 

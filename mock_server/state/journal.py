@@ -53,7 +53,7 @@ def redact(name: str, value: str) -> str:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Exchange:
     """One side of an exchange as received: rendered only when the journal is read."""
 
@@ -103,7 +103,7 @@ class Exchange:
         return shown
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Entry:
     """One exchange, as ``GET /__mock/requests`` lists it (its id is the back-end's)."""
 
