@@ -10,12 +10,13 @@ Schema 2020-12 for Craftkit, OAS 3.0 for Firma).
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import jsonschema_rs
 import yaml
 from jsonschema.protocols import Validator
 from openapi_schema_validator import (
@@ -29,7 +30,23 @@ from referencing.jsonschema import DRAFT4, DRAFT202012
 
 from mock_server.errors import ContractError
 
-__all__ = ["Contract", "deref"]
+__all__ = ["Accepts", "Contract", "deref"]
+
+Accepts = Callable[[Any], bool]
+"""Whether an instance is valid against one schema of the contract."""
+
+FAST_KEYWORDS = frozenset(
+    {
+        "type", "properties", "required", "additionalProperties", "items", "enum",
+        "maxLength", "minLength", "maximum", "minimum", "maxItems", "minItems", "format",
+        "$ref", "title", "description", "example", "examples", "default", "deprecated",
+    }
+)  # fmt: skip
+"""Keywords the compiled (Rust) validator of :meth:`Contract.accepts` is trusted with:
+plain JSON Schema, meaning the same in OAS 3.0 and 3.1 and in both libraries (formats
+are checked by the OAS format checker itself). A schema using any other (``nullable``,
+``pattern``'s regex dialect, ``oneOf`` with a ``discriminator``...) is checked by the
+Python validator alone."""
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's parser when PyYAML was built with it: a tenth of the pure-Python time."""
@@ -48,6 +65,7 @@ class Contract:
     path: Path
     document: Mapping[str, Any]
     _validators: dict[str, Validator] = field(default_factory=dict, compare=False, repr=False)
+    _accepts: dict[str, Accepts] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(cls, name: str, path: Path) -> Contract:
@@ -101,6 +119,48 @@ class Contract:
         self._validators[pointer] = validator
         return validator
 
+    def accepts(self, pointer: str) -> Accepts:
+        """Whether an instance is valid against the schema at ``pointer``, fast, cached: the
+        same answer as ``validator(pointer).is_valid`` (a Hypothesis test compares them),
+        from a validator compiled in Rust (``jsonschema-rs``, ~1 µs rather than ~20) when
+        the schema keeps to :data:`FAST_KEYWORDS`. For the accept path: a refused instance
+        gets its error messages from :meth:`validator`.
+
+        >>> c = Contract.load("firma", Path("specs/firma.openapi.yaml"))
+        >>> body = "/components/schemas/RevokeSigningRequestJWTRequest"
+        >>> accepts = c.accepts(body)
+        >>> accepts({"jwt_id": "123e4567-e89b-12d3-a456-426614174000"}), accepts({"jwt_id": 1})
+        (True, False)
+        """
+        cached = self._accepts.get(pointer)
+        if cached is not None:
+            return cached
+        validator = self.validator(pointer)
+        accepts: Accepts = validator.is_valid
+        keywords: set[str] = set()
+        formats: set[str] = set()
+        _keywords(self.document, self.schema(pointer), keywords, formats, set())
+        if keywords <= FAST_KEYWORDS:
+            uri = f"urn:contract:{self.name}"
+            compiled_cls = (
+                jsonschema_rs.Draft4Validator
+                if self.version.startswith("3.0")
+                else jsonschema_rs.Draft202012Validator
+            )
+            checker = (
+                oas30_format_checker if self.version.startswith("3.0") else oas31_format_checker
+            )
+            compiled = compiled_cls(
+                {"$ref": f"{uri}#{quote(pointer)}"},
+                registry=jsonschema_rs.Registry([(uri, dict(self.document))]),
+                validate_formats=True,
+                # The OAS checker's own checks, so both libraries agree on every format.
+                formats={name: _conforms(checker, name) for name in formats},
+            )
+            accepts = _falling_back(compiled.is_valid, validator.is_valid)
+        self._accepts[pointer] = accepts
+        return accepts
+
     def is_valid(self, pointer: str, instance: Any) -> bool:
         return bool(self.validator(pointer).is_valid(instance))
 
@@ -123,6 +183,51 @@ class Contract:
             document["openapi"] = "3.0.3"
             _downgrade_schemas(document)
         return document
+
+
+def _keywords(
+    document: Any, schema: Any, keywords: set[str], formats: set[str], seen: set[str]
+) -> None:
+    """Every keyword used by ``schema`` and the schemas it leads to (``$ref`` s followed
+    once), into ``keywords``; every ``format`` value into ``formats``."""
+    if not isinstance(schema, Mapping):
+        return
+    keywords.update(schema)
+    if isinstance(schema.get("format"), str):
+        formats.add(schema["format"])
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref not in seen:
+        seen.add(ref)
+        _keywords(
+            document, _resolve_pointer(document, ref.removeprefix("#")), keywords, formats, seen
+        )
+    for name in ("properties",):
+        for sub in (schema.get(name) or {}).values():
+            _keywords(document, sub, keywords, formats, seen)
+    for name in ("items", "additionalProperties"):
+        if isinstance(schema.get(name), list):  # draft 4's tuple form: not looked into
+            keywords.add(f"{name} (a list)")
+        _keywords(document, schema.get(name), keywords, formats, seen)
+
+
+def _falling_back(fast: Accepts, slow: Accepts) -> Accepts:
+    """``fast``, or ``slow`` for what ``fast`` cannot take in (a lone surrogate: Rust
+    strings are UTF-8)."""
+
+    def accepts(instance: Any) -> bool:
+        try:
+            return fast(instance)
+        except (UnicodeError, ValueError, OverflowError):
+            return slow(instance)
+
+    return accepts
+
+
+def _conforms(checker: Any, name: str) -> Callable[[str], bool]:
+    def conforms(instance: str) -> bool:
+        return bool(checker.conforms(instance, name))
+
+    return conforms
 
 
 def deref(document: Any, node: Any) -> Any:

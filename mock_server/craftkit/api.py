@@ -39,6 +39,7 @@ class CraftkitApi:
         self.world = world
         self.max_body_bytes = max_body_bytes
         self._cancel_body = contract.validator(CANCEL_BODY)
+        self._cancel_accepts = contract.accepts(CANCEL_BODY)
         self.operations: Mapping[str, Handler] = {"cancelSignature": self.cancel_signature}
 
     def describe(self) -> str:
@@ -119,6 +120,8 @@ class CraftkitApi:
                 400, bad.message, {"formErrors": [bad.message], "fieldErrors": {}}
             ) from bad
         if payload is ABSENT:
+            return
+        if self._cancel_accepts(payload):
             return
         errors = list(self._cancel_body.iter_errors(payload))
         if errors:

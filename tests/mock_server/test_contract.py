@@ -29,11 +29,18 @@ from mock_server.firma.api import REVOKE_BODY
 from tests.conftest import SPECS
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+    | st.sampled_from(["\ud800", "a\udfff", "\udfff\ud800"]),  # lone surrogates
     lambda inner: (
         st.lists(inner, max_size=4)
         | st.dictionaries(
-            st.sampled_from(["reason", "jwt_id", "id", "status", "name", "recipients", "x"]),
+            st.sampled_from(
+                ["reason", "jwt_id", "id", "status", "name", "recipients", "x", "\ud800"]
+            ),
             inner,
             max_size=5,
         )
@@ -73,6 +80,45 @@ def test_fast_validators_give_the_errors_of_the_plain_form(
     assert errors(contract.validator(pointer), instance) == errors(
         plain(contract, pointer), instance
     )
+
+
+uuid_like = (
+    st.uuids().map(str)
+    | st.uuids().map(lambda u: str(u).upper())
+    | st.from_regex(r"[0-9a-fA-F-]{30,40}", fullmatch=True)
+)
+bodies = json_values | st.fixed_dictionaries(
+    {},
+    optional={
+        "jwt_id": uuid_like | json_values,
+        "reason": st.text(min_size=495, max_size=505) | st.text(max_size=5) | json_values,
+    },
+)
+
+
+@pytest.mark.parametrize(
+    ("api", "pointer"),
+    [("craftkit", CANCEL_BODY), ("firma", REVOKE_BODY), ("craftkit", SIGNATURE_REQUEST)],
+)
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(instance=bodies)
+def test_compiled_accept_path_agrees_with_the_validator(
+    api: str, pointer: str, instance: Any
+) -> None:
+    """``Contract.accepts`` (jsonschema-rs where the schema allows) answers exactly as the
+    validator whose errors the mock renders: on the bodies the hot paths validate, and a
+    record schema with nested ``$ref`` s (checked by the Python validator if it uses a
+    keyword the compiled one is not trusted with)."""
+    contract = _contracts(api)
+    assert contract.accepts(pointer)(instance) == contract.validator(pointer).is_valid(instance)
+
+
+def test_the_hot_bodies_are_checked_by_the_compiled_validator() -> None:
+    """The two bodies every vendor request validates keep to the trusted keywords (else
+    the accept path would silently be the slow one again)."""
+    for api, pointer in (("craftkit", CANCEL_BODY), ("firma", REVOKE_BODY)):
+        contract = _contracts(api)
+        assert contract.accepts(pointer) != contract.validator(pointer).is_valid
 
 
 _LOADED: dict[str, Contract] = {}
