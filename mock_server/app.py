@@ -79,7 +79,10 @@ class MockApp:
             reverse=True,
         )
         self.control = ControlPlane(
-            Contract.load("control", DOCUMENT), clock=clock, documented=self.documented
+            Contract.load("control", DOCUMENT),
+            clock=clock,
+            documented=self.documented,
+            max_body_bytes=settings.max_body_bytes,
         )
         served_at = {name: c.base_paths for name, c in contracts.items()} | {"control": [BASE_PATH]}
         documents = _documents([*contracts.values(), self.control.contract], served_at)
