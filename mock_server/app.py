@@ -14,9 +14,10 @@ import threading
 from collections.abc import Callable, Mapping
 from urllib.parse import quote
 
-from starlette.responses import RedirectResponse
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mock_server._http import problem_response
 from mock_server.clock import Clock, system_clock
 from mock_server.contract import Contract
 from mock_server.control import BASE_PATH, DOCUMENT, ControlAccess, ControlPlane
@@ -79,7 +80,10 @@ class MockApp:
             reverse=True,
         )
         self.control = ControlPlane(
-            Contract.load("control", DOCUMENT), clock=clock, documented=self.documented
+            Contract.load("control", DOCUMENT),
+            clock=clock,
+            documented=self.documented,
+            max_body_bytes=settings.max_body_bytes,
         )
         served_at = {name: c.base_paths for name, c in contracts.items()} | {"control": [BASE_PATH]}
         documents = _documents([*contracts.values(), self.control.contract], served_at)
@@ -87,7 +91,7 @@ class MockApp:
         self._control_docs = "/docs/?urls.primaryName=" + quote(documents[-1].title)
 
         availability = Availability(backend.url)
-        refusals = Refusals(lambda: self.live, self.owner)
+        self._refusals = refusals = Refusals(lambda: self.live, self.owner)
 
         def sessions(app: ASGIApp, *, control: bool) -> SessionLayer:
             return SessionLayer(
@@ -215,6 +219,27 @@ class MockApp:
                 await self.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    def refusal(self, status: int, message: str) -> ASGIApp:
+        """An answer for a request that could not be read whole (``serving.py``: a head too
+        large, a client too slow), in the envelope of the route its path names."""
+
+        async def refuse(scope: Scope, receive: Receive, send: Send) -> None:
+            path: str = scope["path"]
+            if path == BASE_PATH or path.startswith(BASE_PATH + "/"):
+                response: Response = problem_response(status, message)
+            elif DocsApp.owns(path) and (path != "/" or scope["method"] in ("GET", "HEAD")):
+                response = PlainTextResponse(message, status)
+            else:
+                Context(server_send=send).attach(scope)
+                await self._refusals.answer(
+                    scope, receive, send, control=False, status=status, message=message,
+                    headers={},
+                )  # fmt: skip
+                return
+            await response(scope, receive, send)
+
+        return refuse
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]

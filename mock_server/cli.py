@@ -7,12 +7,14 @@ import errno
 import logging
 import os
 import re
+import resource
 import signal
 import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import uvicorn
 
@@ -22,6 +24,13 @@ from mock_server.app import MockApp
 from mock_server.asgi import serve_app
 from mock_server.control import is_loopback
 from mock_server.errors import FixtureError, StartupError
+from mock_server.serving import (
+    SHUTDOWN_GRACE,
+    WATCHDOG,
+    ConnectionLimits,
+    Server,
+    http_protocol,
+)
 from mock_server.settings import DEFAULT_FIXTURES, Settings
 from mock_server.state import Limits
 from mock_server.state.urls import EXAMPLES as STORE_EXAMPLES
@@ -75,8 +84,23 @@ state (--store):
                      workers on any number of hosts share one world
   Records, Firma's rate windows, sessions, the journal and faults all live there.
 
-exit codes: 0 stopped cleanly, 2 bad flag, bad fixture, store unreachable, or port
-unavailable.
+connections (per process; see README "Running it for a team"):
+  A request's headers must arrive within --header-timeout of the connection's opening
+  or the request's first byte (else 408), its body within --body-timeout of its
+  headers (else 408), its request line and headers within --max-header-bytes (else
+  431, or 414 for the target alone). An idle connection closes after
+  --keep-alive-timeout. Beyond --max-connections open at once, a new connection closes
+  one with no request in flight (a head still coming first, then the oldest), or gets
+  a 503 if every one is busy. A request body is at most 1 MiB (vendor routes: 400, as
+  their contracts say; /__mock: 413).
+
+stopping:
+  SIGTERM or SIGINT: no new connections; answers in flight get --shutdown-grace
+  seconds, then what is left is closed (an unfinished body, a fault's delay) and the
+  process exits 0. With --workers, a worker still running 3 s after that is killed.
+
+exit codes: 0 stopped cleanly (also by SIGTERM or SIGINT), 2 bad flag, bad fixture,
+store unreachable, or port unavailable.
 """
 
 
@@ -104,11 +128,24 @@ def _fixture(text: str) -> Path:
 
 
 def _count(flag: str, low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
+    return _number(flag, int, "a whole number", low, high)
+
+
+def _seconds(flag: str, low: float, high: float) -> Callable[[str], float]:
+    return _number(flag, float, "a number of seconds", low, high)
+
+
+Number = TypeVar("Number", int, float)
+
+
+def _number(
+    flag: str, kind: type[Number], what: str, low: Number, high: Number
+) -> Callable[[str], Number]:
+    def parse(text: str) -> Number:
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{value} is out of range ({low}-{high})")
         return value
@@ -215,6 +252,53 @@ def build_parser() -> argparse.ArgumentParser:
         help="journal kept per session; the oldest exchanges go first (default: %(default)s, "
         "1 MiB)",
     )
+    connections = ConnectionLimits()
+    parser.add_argument(
+        "--header-timeout",
+        type=_seconds("--header-timeout", 0.1, 3600),
+        default=connections.header_timeout,
+        metavar="SECONDS",
+        help="time to receive a request's headers, from the connection's opening or the "
+        "request's first byte; then 408 (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=_seconds("--body-timeout", 0.1, 3600),
+        default=connections.body_timeout,
+        metavar="SECONDS",
+        help="time to receive a request's body after its headers; then 408 (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--keep-alive-timeout",
+        type=_seconds("--keep-alive-timeout", 0.1, 3600),
+        default=connections.keep_alive,
+        metavar="SECONDS",
+        help="an idle connection is closed after this long (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--max-header-bytes",
+        type=_count("--max-header-bytes", 1024, 1 << 20),
+        default=connections.max_header_bytes,
+        metavar="BYTES",
+        help="request line and header fields together; beyond, 431 (default: %(default)s, 32 KiB)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=_count("--max-connections", 1, 1_000_000),
+        default=connections.max_connections,
+        metavar="N",
+        help="connections open at once, per process; beyond, a new one closes an idle or "
+        "slow one, or gets a 503 if all are busy (default: %(default)s; lowered to fit the "
+        "open-file limit)",
+    )
+    parser.add_argument(
+        "--shutdown-grace",
+        type=_seconds("--shutdown-grace", 0, 3600),
+        default=SHUTDOWN_GRACE,
+        metavar="SECONDS",
+        help="on SIGTERM or SIGINT, time answers in flight get before the mock exits "
+        "(default: %(default)g)",
+    )
     parser.add_argument(
         "--log-level",
         default="info",
@@ -228,6 +312,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not log one line per request (for load tests)",
     )
     return parser
+
+
+FILES_RESERVED = 64
+"""Open files a process keeps beside its connections (listening socket, logs, store)."""
+
+
+def _connection_limits(args: argparse.Namespace) -> ConnectionLimits:
+    """The flags' limits, ``--max-connections`` lowered to fit the open-file limit (whose
+    soft value is first raised to the hard one if it is too low)."""
+    wanted = args.max_connections + FILES_RESERVED
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raised = wanted if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (ValueError, OSError):
+            pass
+    fits = args.max_connections
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        fits = max(1, soft - FILES_RESERVED)
+        log.warning(
+            "--max-connections %d lowered to %d: the open-file limit is %d (ulimit -n; "
+            "raise the hard limit to allow more)",
+            args.max_connections,
+            fits,
+            soft,
+        )
+    return ConnectionLimits(
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        keep_alive=args.keep_alive_timeout,
+        max_header_bytes=args.max_header_bytes,
+        max_connections=fits,
+    )
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -297,6 +416,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("%s: %s (OpenAPI %s) at %s", contract.name, contract.path, contract.version, paths)
         log.info("%s: %s", contract.name, api.describe())
     log.info("state: %s", _describe_store(settings))
+    limits = _connection_limits(args)
+    log.info("connections: %s", _describe_limits(limits, args.shutdown_grace))
     _warn_if_exposed(settings)
     log.info(
         "listening on http://%s:%d (ready in %.2f s); docs at http://%s:%d/docs/",
@@ -317,10 +438,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_config=None,
         log_level=args.log_level,
         access_log=args.access_log,
+        http=http_protocol(limits, app.refusal),
+        ws="none",  # no WebSocket: an Upgrade request is plain HTTP, under the same limits
     )
     if settings.workers == 1:
-        return _serve(app, config, sock, watcher)
-    return _supervise(app, config, sock, watcher, settings.workers)
+        return _serve(app, config, sock, watcher, args.shutdown_grace)
+    return _supervise(app, config, sock, watcher, settings.workers, args.shutdown_grace)
 
 
 def _describe_store(settings: Settings) -> str:
@@ -329,6 +452,15 @@ def _describe_store(settings: Settings) -> str:
         f"{shown(settings.store)}; {settings.workers} worker(s); at most "
         f"{limits.max_sessions} sessions, each forgotten after {limits.session_ttl:.0f} s idle, "
         f"with a journal of up to {limits.journal_bytes} bytes"
+    )
+
+
+def _describe_limits(limits: ConnectionLimits, grace: float) -> str:
+    return (
+        f"at most {limits.max_connections} open; headers within {limits.header_timeout:g} s "
+        f"and {limits.max_header_bytes} bytes, bodies within {limits.body_timeout:g} s; idle "
+        f"ones closed after {limits.keep_alive:g} s; on SIGTERM, {grace:g} s for answers "
+        "in flight"
     )
 
 
@@ -344,12 +476,17 @@ class _Watcher(FixtureWatcher):
 
 
 def _serve(
-    app: MockApp, config: uvicorn.Config, sock: socket.socket, watcher: FixtureWatcher | None
+    app: MockApp,
+    config: uvicorn.Config,
+    sock: socket.socket,
+    watcher: FixtureWatcher | None,
+    grace: float,
 ) -> int:
-    """Serve on ``sock`` in this process until a signal; the fixture watcher beside it."""
+    """Serve on ``sock`` in this process until a signal (then stop within ``grace``
+    seconds); the fixture watcher beside it."""
     if watcher is not None:
         watcher.start()
-    server = uvicorn.Server(config)
+    server = Server(config, grace=grace)
     try:
         server.run(sockets=[sock])
     finally:
@@ -364,6 +501,10 @@ def _serve(
 RESTARTS_PER_MINUTE = 10
 """Workers that die unasked are started again, at most this often (else the mock stops)."""
 
+OVERSTAY = WATCHDOG + 1.0
+"""Seconds past the grace after which the supervisor kills a worker still running (a
+worker exits by itself ``WATCHDOG`` seconds past it, unless stuck)."""
+
 
 def _supervise(
     app: MockApp,
@@ -371,9 +512,12 @@ def _supervise(
     sock: socket.socket,
     watcher: _Watcher | None,
     count: int,
+    grace: float,
 ) -> int:
     """Fork ``count`` workers sharing ``sock`` (the fixture world loaded once, before), restart
-    any that dies unasked, and stop them all on SIGTERM or SIGINT."""
+    any that dies unasked, and stop them all on SIGTERM or SIGINT: each gets ``grace``
+    seconds for its answers in flight, and is killed if still running :data:`OVERSTAY`
+    seconds after."""
     children: dict[int, int] = {}
     stopping = False
     restarts: list[float] = []
@@ -386,8 +530,8 @@ def _supervise(
         held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
         pid = os.fork()
         if pid == 0:  # the worker: a server of its own over the shared socket
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM):
+                signal.signal(signum, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
             code = 1
             try:
@@ -396,7 +540,7 @@ def _supervise(
                     own = _Watcher(watcher.files)  # taken before they are read again
                     own.app = app
                     app.reread()
-                code = _serve(app, config, sock, own)
+                code = _serve(app, config, sock, own, grace)
             finally:
                 logging.shutdown()
                 os._exit(code)
@@ -406,6 +550,8 @@ def _supervise(
 
     def stop(signum: int, _frame: object) -> None:
         nonlocal stopping
+        if not stopping:  # the workers' time starts at the first signal
+            signal.setitimer(signal.ITIMER_REAL, grace + OVERSTAY)
         stopping = True
         for pid in list(children):
             try:
@@ -413,6 +559,20 @@ def _supervise(
             except ProcessLookupError:
                 pass
 
+    def overstayed(signum: int, _frame: object) -> None:
+        for pid, index in list(children.items()):
+            log.error(
+                "worker %d (pid %d) still running %g s after the grace; killing it",
+                index + 1,
+                pid,
+                OVERSTAY,
+            )
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGALRM, overstayed)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     for index in range(count):

@@ -213,13 +213,16 @@ class ControlPlane:
         *,
         clock: Clock,
         documented: Mapping[str, Mapping[str, DocumentedOperation]],
+        max_body_bytes: int,
     ) -> None:
         self._clock = clock
+        self._max_body_bytes = max_body_bytes
         self.contract = contract
         self._documented = documented
 
     def asgi(self, availability: Availability) -> ASGIApp:
-        """The Connexion app serving the control plane (validation on, its own Swagger UI off).
+        """The Connexion app serving the control plane (validation on, its own Swagger UI off;
+        a body over ``max_body_bytes`` is a 413).
 
         A store lost mid-operation is a 503 like everywhere else, said once in the log
         (``availability``); Connexion would otherwise answer it 500.
@@ -257,6 +260,7 @@ class ControlPlane:
             StrictBodies,
             position=MiddlewarePosition.BEFORE_VALIDATION,
             operations=operations_with_bodies(self.contract.document),
+            limit=self._max_body_bytes,
         )
         asgi: ASGIApp = app
         return asgi

@@ -19,9 +19,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
-from connexion.exceptions import BadRequestProblem, UnsupportedMediaTypeProblem
+from connexion.exceptions import BadRequestProblem, ProblemException, UnsupportedMediaTypeProblem
 from connexion.middleware.abstract import ROUTING_CONTEXT
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -74,12 +75,15 @@ class StrictBodies:
     :func:`~mock_server._http.parse_json` or :func:`~mock_server._http.unfit` refuses),
     then passed on whole, as ``application/json`` with its exact ``Content-Length``.
 
-    A request without ``Content-Type`` is read as JSON, as Connexion does.
+    A request without ``Content-Type`` is read as JSON, as Connexion does. A body over
+    ``limit`` bytes is a 413 (with ``Connection: close``: the rest is never read) as soon
+    as its ``Content-Length`` or its bytes so far say so; Connexion would buffer any size.
     """
 
-    def __init__(self, app: ASGIApp, *, operations: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, *, operations: frozenset[str], limit: int) -> None:
         self._app = app
         self._operations = operations
+        self._limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         routed = scope.get("extensions", {}).get(ROUTING_CONTEXT, {})
@@ -91,7 +95,7 @@ class StrictBodies:
             raise UnsupportedMediaTypeProblem(
                 detail=f"Content-Type must be application/json (got {given})"
             )
-        raw = await _body(receive)
+        raw = await _body(scope, receive, self._limit)
         if raw is None:  # the client left: nobody to answer
             return
         body = raw if raw.strip() else b""  # blank is no body, as on the vendor routes
@@ -118,16 +122,34 @@ def _content_type(scope: Scope) -> str | None:
     return None
 
 
-async def _body(receive: Receive) -> bytes | None:
-    """The whole request body, or ``None`` if the client disconnected first."""
+async def _body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or ``None`` if the client disconnected first; a
+    :class:`ProblemException` 413 once it is known to be over ``limit`` bytes."""
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise _too_large(limit)
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _too_large(limit: int) -> ProblemException:
+    return ProblemException(
+        status=413,
+        title=HTTPStatus(413).phrase,
+        detail=f"the request body is larger than {limit} bytes",
+        headers={"Connection": "close"},
+    )
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

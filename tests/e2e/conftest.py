@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import resource
 import subprocess
 import sys
 import threading
@@ -36,10 +37,18 @@ class RunningServer:
                 self.process.stdout.close()
 
 
-def start_server(*args: str, timeout: float = 20.0, access_log: bool = False) -> RunningServer:
+def start_server(
+    *args: str, timeout: float = 20.0, access_log: bool = False, open_files: int | None = None
+) -> RunningServer:
     """Start ``mock-server --port 0``; return once it logs its address. With ``access_log``
-    it logs every request (with ``--workers``: the pid of the worker that answered)."""
+    it logs every request (with ``--workers``: the pid of the worker that answered); with
+    ``open_files`` it runs under that open-file limit (soft and hard)."""
     quiet = [] if access_log else ["--no-access-log"]
+
+    def limit_files() -> None:
+        assert open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     process = subprocess.Popen(
         [str(MOCK_SERVER), "--host", "127.0.0.1", "--port", "0", *quiet, *args],
         cwd=ROOT,
@@ -47,6 +56,7 @@ def start_server(*args: str, timeout: float = 20.0, access_log: bool = False) ->
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=limit_files if open_files is not None else None,
     )
     assert process.stdout is not None
     lines: list[str] = []

@@ -975,3 +975,47 @@ async def test_a_store_lost_mid_operation_is_a_503_said_like_everywhere_else(
         assert "state store is unreachable (connection reset)" in answer.json()["detail"]
     said = [r.getMessage() for r in caplog.records if "unreachable" in r.getMessage()]
     assert said and all("memory unreachable" in line for line in said), said
+
+
+CAP = 1_048_576  # Settings.max_body_bytes: the vendor routes' cap, and the control plane's
+BODIES = [  # every control-plane operation that reads a body
+    "/__mock/craftkit/signature-requests",
+    CRAFTKIT_BATCH,
+    f"/__mock/craftkit/signature-requests/{SENT_WITH_CC['id']}/events",
+    "/__mock/firma/jwts",
+    FIRMA_BATCH,
+    "/__mock/faults",
+]
+
+
+@pytest.mark.parametrize("path", BODIES)
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+async def test_a_body_over_the_cap_is_413_and_changes_nothing(
+    mock: ContractClient, path: str, declared: bool
+) -> None:
+    """Connexion would buffer any body: the control plane refuses what the vendor routes do."""
+    body = b'{"name": "' + b"a" * CAP + b'"}'
+
+    async def chunks() -> Any:
+        for start in range(0, len(body), 65536):
+            yield body[start : start + 65536]
+
+    before = await mock.state()
+    response = await mock.http.post(
+        path,
+        content=body if declared else chunks(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert problem(response, 413)["detail"] == f"the request body is larger than {CAP} bytes"
+    assert response.headers["connection"] == "close"  # the rest of the body is not read
+    assert await mock.state() == before
+
+
+async def test_a_body_at_the_cap_is_read(mock: ContractClient) -> None:
+    fault = b'{"api": "craftkit", "operation": "cancelSignature", "status": 502}'
+    response = await mock.http.post(
+        "/__mock/faults",
+        content=fault + b" " * (CAP - len(fault)),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 201, response.text
