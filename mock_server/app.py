@@ -20,7 +20,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mock_server._http import problem_response
 from mock_server.clock import Clock, system_clock
 from mock_server.contract import Contract
-from mock_server.control import BASE_PATH, DOCUMENT, ControlAccess, ControlPlane
+from mock_server.control import (
+    BASE_PATH,
+    DOCUMENT,
+    ControlAccess,
+    ControlPlane,
+    HostRule,
+    Throttle,
+)
 from mock_server.craftkit import CraftkitApi
 from mock_server.craftkit import load_world as load_craftkit
 from mock_server.docs import DocsApp, Document
@@ -112,9 +119,15 @@ class MockApp:
             _BuiltOnFirstUse(lambda: self.control.asgi(availability)), control=True
         )
         self._app = Cors(self._route, settings.cors_origins)
-        # The control plane refuses pages CORS would refuse (see control/access.py).
+        # The control plane refuses pages CORS would refuse, and it and the docs refuse
+        # Host names not this machine's unless a token guards them (see control/access.py).
+        hosts = HostRule(settings.host, settings.allowed_hosts)
+        self._docs_hosts = hosts if settings.admin_token is None else None
         self._access = ControlAccess(
-            settings.admin_token, origin_allowed=self._app.is_allowed_origin
+            settings.admin_token,
+            origin_allowed=self._app.is_allowed_origin,
+            hosts=hosts,
+            throttle=Throttle(clock),  # the app's clock: tests move it
         )
 
     @property
@@ -245,7 +258,9 @@ class MockApp:
         path: str = scope["path"]
         # "/" is also Craftkit's base path: only a browser's GET there is the landing page.
         if DocsApp.owns(path) and (path != "/" or scope["method"] in ("GET", "HEAD")):
-            await self.docs(scope, receive, send)
+            hosts = self._docs_hosts
+            refusal = hosts.refusal(scope, control=False) if hosts is not None else None
+            await (refusal or self.docs)(scope, receive, send)
             return
         if path == BASE_PATH or path.startswith(BASE_PATH + "/"):
             refusal = self._access.refusal(scope)

@@ -12,7 +12,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,7 +22,7 @@ from mock_server._resources import bundled
 from mock_server._version import version
 from mock_server.app import MockApp
 from mock_server.asgi import serve_app
-from mock_server.control import is_loopback
+from mock_server.control import Throttle, is_host_name, is_loopback
 from mock_server.errors import FixtureError, StartupError
 from mock_server.serving import (
     SHUTDOWN_GRACE,
@@ -55,8 +55,9 @@ examples:
   mock-server --store sqlite:///mock.db        sessions survive restarts (and kill -9)
   mock-server --workers 4 --store redis://127.0.0.1:6379/0
                                                4 processes on one port, one shared world
-  MOCK_ADMIN_TOKEN=s3cret mock-server --host 0.0.0.0
+  MOCK_ADMIN_TOKEN=$(cat token) mock-server --host 0.0.0.0
                                                reachable from other machines (containers, CI)
+  mock-server --allowed-host mock.internal     /__mock and /docs/ for http://mock.internal:8000
 
 served:
   Craftkit  POST /v1/signatures/{id}/cancel                              at /
@@ -99,8 +100,18 @@ stopping:
   seconds, then what is left is closed (an unfinished body, a fault's delay) and the
   process exits 0. With --workers, a worker still running 3 s after that is killed.
 
+who may use /__mock and /docs/ (docs/behaviour.md, "What only the mock does"):
+  no token     loopback clients only (for /__mock), pages from a --cors-origin only, and
+               only a Host naming this machine: localhost, a loopback address, the
+               --host address, an --allowed-host (DNS rebinding; any port)
+  a token      'Authorization: Bearer TOKEN' on /__mock, from any address and Host; after
+               5 wrong tokens from one address each further one locks it out for 1, 2,
+               4 ... 300 s (429 with Retry-After; counted per worker process). At least
+               16 characters. --admin-token shows in the process list to every user:
+               prefer --admin-token-file PATH or $MOCK_ADMIN_TOKEN
+
 exit codes: 0 stopped cleanly (also by SIGTERM or SIGINT), 2 bad flag, bad fixture,
-store unreachable, or port unavailable.
+store unreachable, port unavailable, or an admin token refused.
 """
 
 
@@ -152,6 +163,21 @@ def _number(
 
     parse.__name__ = flag
     return parse
+
+
+def _allowed_host(text: str) -> str:
+    name = text.strip().lower()
+    if name == "*" or is_host_name(name):
+        return name
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a host name: write the name or address alone, with no scheme, "
+        "port or path (any port is allowed), e.g. mock.internal or 10.0.0.5, or '*' for any"
+    )
+
+
+ADMIN_TOKEN_MIN = 16
+"""Characters an admin token must have at least (a guess per second per address, at
+best, against 62**16 tokens)."""
 
 
 def _origin(text: str) -> str:
@@ -209,11 +235,31 @@ def build_parser() -> argparse.ArgumentParser:
         "default: any http(s)://localhost, 127.0.0.1 or [::1] origin, on any port",
     )
     parser.add_argument(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        type=_allowed_host,
+        default=[],
+        metavar="NAME",
+        help="a Host name /__mock and /docs/ answer besides localhost, loopback addresses "
+        "and the --host address (repeatable, any port; '*' for any); moot with a token",
+    )
+    tokens = parser.add_mutually_exclusive_group()
+    tokens.add_argument(
         "--admin-token",
         default=None,
         metavar="TOKEN",
         help="require 'Authorization: Bearer TOKEN' on /__mock and accept it from any address "
+        f"and Host; at least {ADMIN_TOKEN_MIN} characters. Visible to every user of the "
+        "machine in the process list: prefer --admin-token-file or $MOCK_ADMIN_TOKEN "
         "(default: $MOCK_ADMIN_TOKEN; unset, /__mock answers loopback clients only)",
+    )
+    tokens.add_argument(
+        "--admin-token-file",
+        default=None,
+        type=Path,
+        metavar="PATH",
+        help="--admin-token read from the first line of PATH (spaces around it ignored)",
     )
     parser.add_argument(
         "--store",
@@ -366,8 +412,39 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _admin_token(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, environ: Mapping[str, str]
+) -> str | None:
+    """The admin token from --admin-token, --admin-token-file or $MOCK_ADMIN_TOKEN (in
+    that order), or ``None``; a bad one stops start-up (exit 2) naming its source."""
+    if args.admin_token is not None:
+        token, source = args.admin_token, "--admin-token"
+    elif args.admin_token_file is not None:
+        source = f"--admin-token-file {args.admin_token_file}"
+        try:
+            text = args.admin_token_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            parser.error(f"{source}: cannot read it ({reason or exc})")
+        token = (text.splitlines() or [""])[0]
+    elif environ.get("MOCK_ADMIN_TOKEN"):
+        token, source = environ["MOCK_ADMIN_TOKEN"], "$MOCK_ADMIN_TOKEN"
+    else:
+        return None
+    token = token.strip()
+    if len(token) < ADMIN_TOKEN_MIN:
+        parser.error(
+            f"{source}: the admin token has {len(token)} characters; give at least "
+            f"{ADMIN_TOKEN_MIN} (one way: python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(24))')"
+        )
+    return str(token)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    admin_token = _admin_token(parser, args, os.environ)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)-7s "
@@ -376,6 +453,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     log.info("mock-server %s", version())
+    if args.admin_token is not None:
+        log.warning(
+            "--admin-token is visible to every user of this machine in the process list; "
+            "prefer --admin-token-file PATH or $MOCK_ADMIN_TOKEN"
+        )
     started = time.perf_counter()
     settings = Settings(
         host=args.host,
@@ -383,7 +465,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         fixtures=tuple(args.fixtures),
         environ=dict(os.environ),
         cors_origins=tuple(args.cors_origins),
-        admin_token=args.admin_token or os.environ.get("MOCK_ADMIN_TOKEN") or None,
+        allowed_hosts=tuple(args.allowed_hosts),
+        admin_token=admin_token,
         store=args.store or os.environ.get("MOCK_STORE") or "memory",
         limits=Limits(
             max_sessions=args.max_sessions,
@@ -604,10 +687,21 @@ def _supervise(
 def _warn_if_exposed(settings: Settings) -> None:
     """Say loudly what binding beyond loopback exposes (issue #4)."""
     if settings.admin_token is not None:
-        log.info("control plane /__mock: requires the admin token, from any address")
+        log.info(
+            "control plane /__mock: requires the admin token, from any address and Host "
+            "(%d wrong ones from an address, then it waits)",
+            Throttle.FREE,
+        )
         return
+    names = ["localhost", "loopback addresses", *settings.allowed_hosts]
+    if not is_loopback(settings.host) and settings.host not in ("0.0.0.0", "::"):
+        names.insert(2, settings.host)
+    log.info(
+        "control plane /__mock: loopback clients only (no --admin-token); it and the docs "
+        "answer the Host names %s (--allowed-host adds one)",
+        ", ".join(names),
+    )
     if is_loopback(settings.host):
-        log.info("control plane /__mock: loopback clients only (no --admin-token)")
         return
     log.warning(
         "!!! listening on %s, beyond this machine, without --admin-token.\n"

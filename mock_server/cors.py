@@ -21,6 +21,7 @@ EXPOSED_HEADERS = [
     "X-RateLimit-Reset",
     "Retry-After",
     "Allow",
+    "X-Mock-Session-Created",
 ]
 """Response headers a page's script may read (CORS hides all but the simplest)."""
 

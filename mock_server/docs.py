@@ -103,8 +103,10 @@ class DocsApp:
             "<h2>Control plane</h2><p>Send an <code>X-Mock-Session</code> header to pick a"
             " session: each session name is an isolated copy of the fixture world, so"
             " parallel tests never see each other's changes. <code>/__mock</code> answers"
-            " loopback clients only, unless the mock was started with"
-            " <code>--admin-token</code>.</p>"
+            " loopback clients only, under this machine's names (<code>localhost</code>,"
+            " <code>--allowed-host</code>), unless the mock was started with an admin token"
+            " (<code>--admin-token-file</code>, <code>MOCK_ADMIN_TOKEN</code>,"
+            " <code>--admin-token</code>).</p>"
         )
         body += "".join(_section(d, f"<h3>{html.escape(d.title)}</h3>") for d in control)
         return HTMLResponse(

@@ -43,6 +43,9 @@ class Settings:
     """Origins browsers may call from; empty: any local development origin."""
     admin_token: str | None = None
     """Required on ``/__mock`` when set; unset, only loopback clients may use it."""
+    allowed_hosts: tuple[str, ...] = ()
+    """``Host`` names the control plane and docs answer besides this machine's own
+    (``localhost``, loopback addresses, ``host``); ``*`` for any. Moot with a token."""
     store: str = "memory"
     """Where sessions live: ``memory``, ``sqlite:///path`` or ``redis://host:port/db``."""
     limits: Limits = field(default_factory=Limits)

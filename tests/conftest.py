@@ -219,7 +219,7 @@ async def mock(
 async def _client(app: MockApp) -> AsyncIterator[ContractClient]:
     await app.start()  # what the server's lifespan does: httpx's transport sends none
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://mock.test") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
         yield ContractClient(http, app, _validators())
 
 
@@ -247,11 +247,11 @@ def spec_responses(api: str) -> dict[int, dict[str, Any]]:
 def _validators() -> dict[str, ResponseValidator]:
     """Built once per run: openapi-core's spec objects are slow to make and never change."""
     validators = {
-        "craftkit": ResponseValidator.from_path(SPECS["craftkit"], base_url="http://mock.test")
+        "craftkit": ResponseValidator.from_path(SPECS["craftkit"], base_url="http://localhost")
     }
     for base in FIRMA_BASES:
         validators[base] = ResponseValidator.from_path(
-            SPECS["firma"], base_url=f"http://mock.test{base}"
+            SPECS["firma"], base_url=f"http://localhost{base}"
         )
     return validators
 

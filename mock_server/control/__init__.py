@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from mock_server.control.access import ControlAccess, is_loopback
+from mock_server.control.access import (
+    ControlAccess,
+    HostRule,
+    Throttle,
+    is_host_name,
+    is_loopback,
+)
 from mock_server.control.api import BASE_PATH, DOCUMENT, ControlPlane
 
-__all__ = ["BASE_PATH", "DOCUMENT", "ControlAccess", "ControlPlane", "is_loopback"]
+__all__ = [
+    "BASE_PATH",
+    "DOCUMENT",
+    "ControlAccess",
+    "ControlPlane",
+    "HostRule",
+    "Throttle",
+    "is_host_name",
+    "is_loopback",
+]

@@ -12,9 +12,13 @@ if TYPE_CHECKING:  # the layers import these; the context only names them
     from mock_server.live import Live
     from mock_server.state import Session
 
-__all__ = ["Context", "context"]
+__all__ = ["SESSION_CREATED", "Context", "context"]
 
 _KEY = "mock"
+
+SESSION_CREATED = (b"x-mock-session-created", b"true")
+"""On an answer whose session did not exist (new, or forgotten: idle, evicted): the
+request started from the fixtures, whatever the suite did before."""
 
 
 @dataclass(slots=True)
@@ -43,8 +47,15 @@ class Context:
 
     async def send(self, message: Message) -> None:
         """The ``send`` every layer gets: the server's, keeping :attr:`started` (one
-        wrapper for all layers, rather than one per layer that needs to know)."""
+        wrapper for all layers, rather than one per layer that needs to know), and
+        saying :data:`SESSION_CREATED` when the request's session was created."""
         if message["type"] == "http.response.start":
+            session = self.session
+            if session is not None:
+                if not session.begun:  # answered before it was routed (404, 405): it counts
+                    await session.begin()
+                if session.created:
+                    message["headers"] = [*message.get("headers", ()), SESSION_CREATED]
             self.started = True
             if self.vary_origin:
                 message["headers"] = _vary_origin(message.get("headers", ()))

@@ -120,6 +120,8 @@ class _Exchange:
             request=sent.exchange(scope.get("headers", [])),
             response=self.answered.exchange(self.response_headers),
             duration_ms=(time.perf_counter() - self._started) * 1000,
+            # Begun by now: by the dispatcher, or as the answer started (Context.send).
+            session_created=ctx.session is not None and ctx.session.created,
         )
         try:
             await self._log(entry)

@@ -135,6 +135,9 @@ class Touched:
     """The session did not exist (new, or forgotten: idle too long, or evicted)."""
     has_faults: bool
     """Whether any fault is set (else the request need not ask for one)."""
+    expired: bool = False
+    """Created because this request found it idle beyond the TTL (the one reason known:
+    a session forgotten earlier, idle or evicted, is gone, like one never seen)."""
 
 
 @dataclass(slots=True)
@@ -160,6 +163,8 @@ class Begun:
     """The fault this call takes, if one is set for its operation (already counted)."""
     reads: Mapping[tuple[str, str], Read]
     """The records asked for, by (table, key), as changed in the session (``None``: never)."""
+    expired: bool = False
+    """As :attr:`Touched.expired`."""
 
 
 @dataclass(frozen=True)
@@ -401,7 +406,7 @@ class InSteps:
         if call is not None and touched.has_faults:
             fault = await self.take_fault(namespace, session, *call)
         # No reads: a transition here reads the record itself, in the same step.
-        return Begun(created=touched.created, fault=fault, reads={})
+        return Begun(created=touched.created, fault=fault, reads={}, expired=touched.expired)
 
     async def count(
         self: Backend,

@@ -121,6 +121,8 @@ class Entry:
     request: Exchange
     response: Exchange
     duration_ms: float
+    session_created: bool = False
+    """This request found no such session: it started from the fixtures."""
 
     @property
     def size(self) -> int:
@@ -143,6 +145,7 @@ class Entry:
             },
             "response": {"status": self.status, **self.response.to_json()},
             "durationMs": round(self.duration_ms, 3),
+            "sessionCreated": self.session_created,
         }
 
 

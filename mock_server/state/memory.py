@@ -92,12 +92,14 @@ class MemoryBackend(InSteps):
             created = state is None or (
                 session != DEFAULT_SESSION and self.limits.expired(state.last_used, now)
             )
+            # last_used 0.0: made by a late write after it was forgotten, never touched since
+            expired = created and state is not None and state.last_used > 0.0
             if state is None or created:
                 state = sessions[session] = _Session(last_used=now)
             state.last_used = now
             sessions.move_to_end(session)
             self._evict(sessions, now, session)
-            return Touched(created=created, has_faults=bool(state.faults))
+            return Touched(created=created, has_faults=bool(state.faults), expired=expired)
 
     def _evict(self, sessions: OrderedDict[str, _Session], now: float, touched: str) -> None:
         while len(sessions) > self.limits.max_sessions:

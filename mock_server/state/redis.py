@@ -75,7 +75,8 @@ _SESSION_KEYS = ("rec", "order", "journal", "jbytes", "faults")
 # Lua functions the scripts share (one definition each).
 #   drop(prefix, name): delete one session's keys.
 #   touch(sessions, name, now, ttl, max, prefix, default): register a request to a session;
-#     1 if it starts afresh (new, or forgotten: idle beyond ttl, evicted), else 0. Sweeps
+#     2 if it starts afresh because it was found idle beyond ttl, 1 if afresh otherwise
+#     (new, or forgotten before: idle beyond ttl, evicted), else 0. Sweeps
 #     idle sessions and the ones beyond max (least recently used first), never 'default'
 #     nor the session touched.
 #   take(faults, api, operation): the first fault for the call, counted down (removed at its
@@ -93,7 +94,7 @@ local function touch(sessions, name, now, ttl, max, prefix, default)
     created = 1
     drop(prefix, name)  -- what requests wrote after it was forgotten (evicted, expired)
   elseif name ~= default and now - tonumber(last) > ttl then
-    created = 1
+    created = 2
     drop(prefix, name)
   end
   redis.call('ZADD', sessions, now, name)
@@ -518,7 +519,7 @@ class RedisBackend:
             for where, raw in zip(reads, values, strict=True)
         }
         fault = Fault.from_json(json.loads(taken)) if taken else None
-        return Begun(created=bool(created), fault=fault, reads=found)
+        return Begun(created=bool(created), fault=fault, reads=found, expired=created == 2)
 
     async def touch(self, namespace: str, session: str, now: float) -> Touched:
         created, faults = await self._call(
@@ -535,7 +536,7 @@ class RedisBackend:
                 ],
             )
         )
-        return Touched(created=bool(created), has_faults=bool(faults))
+        return Touched(created=bool(created), has_faults=bool(faults), expired=created == 2)
 
     async def reset(self, namespace: str, session: str) -> None:
         keys = [self._key(namespace, session, what) for what in _SESSION_KEYS]

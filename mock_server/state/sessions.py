@@ -168,7 +168,14 @@ class Session:
         self.created, self.fault = begun.created, begun.fault
         self._reads = dict(begun.reads)
         if self.created and self.name != DEFAULT_SESSION:
-            log.info("session %r started from the fixtures", self.name)
+            log.info(
+                "session %r started from the fixtures (%s)",
+                self.name,
+                "it was idle beyond --session-ttl"
+                if begun.expired
+                else "new, or forgotten: idle beyond --session-ttl or evicted beyond "
+                "--max-sessions",
+            )
 
     def store(self, api: str) -> SessionStore:
         return SessionStore(

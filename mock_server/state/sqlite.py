@@ -451,6 +451,8 @@ class SqliteBackend(InSteps):
                 "SELECT last_used FROM sessions WHERE ns = ? AND name = ?", (namespace, session)
             ).fetchone()
             created = row is None or (session != DEFAULT_SESSION and limits.expired(row[0], now))
+            # last_used 0.0: made by a late write after it was forgotten, never touched since
+            expired = created and row is not None and row[0] > 0.0
             if row is not None and created:
                 self._clear_session(connection, namespace, session)
             connection.execute(
@@ -465,7 +467,7 @@ class SqliteBackend(InSteps):
             faulty = connection.execute(
                 "SELECT 1 FROM faults WHERE ns = ? AND session = ? LIMIT 1", (namespace, session)
             ).fetchone()
-            return Touched(created=created, has_faults=faulty is not None)
+            return Touched(created=created, has_faults=faulty is not None, expired=expired)
 
         return await self._call(job)
 

@@ -1,9 +1,12 @@
-"""The control plane's command-line side over real sockets: --watch, --admin-token,
---cors-origin, and a fault's dropped connection (which only a real server can show)."""
+"""The control plane's command-line side over real sockets: --watch, --admin-token (and
+its file, environment variable and refusals), --allowed-host, --cors-origin, and a
+fault's dropped connection (which only a real server can show)."""
 
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +18,7 @@ import yaml
 from mock_server.cli import _warn_if_exposed
 from mock_server.settings import Settings
 from tests.conftest import ACME_TEST_KEY, FIXTURES, signature_requests
-from tests.e2e.conftest import RunningServer, ServerLog, poll, start_server
+from tests.e2e.conftest import MOCK_SERVER, RunningServer, ServerLog, poll, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -108,17 +111,107 @@ def test_drop_fault_closes_the_connection_without_an_answer(
     assert "returned without" not in log.text
 
 
-@pytest.mark.parametrize("server_with", [("--admin-token", "s3cret")], indirect=True)
+TOKEN = "s3cret-admin-token-0123"
+
+
+@pytest.mark.parametrize("server_with", [("--admin-token", TOKEN)], indirect=True)
 def test_admin_token_flag_guards_the_control_plane(
     server_with: tuple[RunningServer, ServerLog],
 ) -> None:
     server, _ = server_with
     assert "requires the admin token" in server.startup_log
+    assert "--admin-token is visible to every user of this machine" in server.startup_log
     assert httpx.get(f"{server.url}/__mock/state").status_code == 401
     wrong = httpx.get(f"{server.url}/__mock/state", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
-    right = httpx.get(f"{server.url}/__mock/state", headers={"Authorization": "Bearer s3cret"})
+    right = httpx.get(f"{server.url}/__mock/state", headers={"Authorization": f"Bearer {TOKEN}"})
     assert right.status_code == 200
+
+
+@pytest.mark.parametrize("source", ["file", "environment"])
+def test_the_admin_token_from_a_file_or_the_environment_is_not_warned_about(
+    source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args: tuple[str, ...] = ()
+    if source == "file":
+        token_file = tmp_path / "token"
+        token_file.write_text(f"  {TOKEN}  \nsecond line, ignored\n")
+        args = ("--admin-token-file", str(token_file))
+    else:
+        monkeypatch.setenv("MOCK_ADMIN_TOKEN", TOKEN)
+    server = start_server(*args)
+    try:
+        assert "requires the admin token" in server.startup_log
+        assert "visible to every user" not in server.startup_log
+        url = f"{server.url}/__mock/state"
+        right = httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert (httpx.get(url).status_code, right.status_code) == (401, 200)
+    finally:
+        stopped(server)
+
+
+def refused(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``mock-server`` run with ``args``: refused before it listens (exit 2)."""
+    environ = {k: v for k, v in os.environ.items() if k != "MOCK_ADMIN_TOKEN"} | (env or {})
+    result = subprocess.run(
+        [str(MOCK_SERVER), "--port", "0", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=environ,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "listening on" not in result.stderr
+    return result
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        pytest.param(("--admin-token", "s3cret"), {}, "--admin-token:", id="flag"),
+        pytest.param(("--admin-token", " " * 20), {}, "--admin-token:", id="spaces"),
+        pytest.param((), {"MOCK_ADMIN_TOKEN": "x" * 15}, "$MOCK_ADMIN_TOKEN:", id="environment"),
+        pytest.param(("--admin-token-file", "{short}"), {}, "--admin-token-file", id="file"),
+        pytest.param(("--admin-token-file", "{empty}"), {}, "--admin-token-file", id="empty-file"),
+    ],
+)
+def test_a_short_admin_token_is_refused_at_start_up(
+    args: tuple[str, ...], env: dict[str, str], named: str, tmp_path: Path
+) -> None:
+    (tmp_path / "short").write_text("0123456789abcde\n" + "x" * 40)  # only the first line
+    (tmp_path / "empty").write_text("")
+    args = tuple(a.format(short=tmp_path / "short", empty=tmp_path / "empty") for a in args)
+    result = refused(*args, env=env)
+    assert named in result.stderr and "at least 16" in result.stderr
+    assert "secrets.token_urlsafe" in result.stderr, "the refusal says how to make one"
+
+
+def test_an_unreadable_token_file_or_two_token_flags_are_refused(tmp_path: Path) -> None:
+    missing = refused("--admin-token-file", str(tmp_path / "absent"))
+    assert "--admin-token-file" in missing.stderr and "No such file" in missing.stderr
+    (tmp_path / "token").write_text(TOKEN)
+    both = refused("--admin-token", TOKEN, "--admin-token-file", str(tmp_path / "token"))
+    assert "not allowed with" in both.stderr
+
+
+@pytest.mark.parametrize(
+    "name", ["http://mock.internal", "mock.internal:8000", "mock.internal/docs", "a b", ""]
+)
+def test_an_allowed_host_that_is_not_a_name_is_refused(name: str) -> None:
+    result = refused("--allowed-host", name)
+    assert "--allowed-host" in result.stderr and "not a host name" in result.stderr
+
+
+@pytest.mark.parametrize("server_with", [("--allowed-host", "mock.internal")], indirect=True)
+def test_allowed_host_flag_adds_a_name_the_control_plane_and_docs_answer(
+    server_with: tuple[RunningServer, ServerLog],
+) -> None:
+    server, _ = server_with
+    assert "localhost, loopback addresses, mock.internal" in server.startup_log
+    for path in ("/__mock/state", "/docs/"):
+        named = httpx.get(server.url + path, headers={"Host": "mock.internal:8000"})
+        rebound = httpx.get(server.url + path, headers={"Host": "attacker.example:8000"})
+        assert (named.status_code, rebound.status_code) == (200, 403), path
 
 
 @pytest.mark.parametrize("server_with", [("--cors-origin", "https://app.example")], indirect=True)
@@ -146,7 +239,7 @@ def test_cors_origin_flag_replaces_the_local_default(
         pytest.param(Settings(host="192.0.2.10"), True, id="lan-address-no-token"),
         pytest.param(Settings(host="127.0.0.1"), False, id="loopback"),
         pytest.param(Settings(host="::1"), False, id="loopback-v6"),
-        pytest.param(Settings(host="0.0.0.0", admin_token="t"), False, id="token-set"),
+        pytest.param(Settings(host="0.0.0.0", admin_token=TOKEN), False, id="token-set"),
     ],
 )
 def test_binding_beyond_loopback_without_a_token_warns_loudly(

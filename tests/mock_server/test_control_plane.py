@@ -48,7 +48,7 @@ SIGNATURE_REQUEST = Contract.load("craftkit", SPECS["craftkit"]).validator(
 NOW = isoformat(FrozenClock().now)
 """What the ``clock`` fixture reads until a test moves it."""
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
-BASE = "http://mock.test"
+BASE = "http://localhost"
 ACME = [r for r in signature_requests(project="proj_acme") if "mock" not in r]
 
 # Fixture records the event tables act on, picked by the property each row needs.

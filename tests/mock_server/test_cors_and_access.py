@@ -1,4 +1,5 @@
-"""Browsers (CORS, every route) and who may drive the control plane (loopback, or a token).
+"""Browsers (CORS, every route) and who may drive the control plane (loopback, or a token),
+and under which ``Host`` it and the docs answer (DNS rebinding).
 
 Neither concern touches records, so the tables share one app per setting; a
 test that checks a refusal changed nothing builds its own.
@@ -17,11 +18,13 @@ import pytest
 
 from mock_server import Settings, create_app
 from mock_server.app import MockApp
+from mock_server.control import Throttle
 from tests.conftest import (
     ACME_TEST_KEY,
     FIRMA_BASES,
     AppFactory,
     ContractClient,
+    FrozenClock,
     jwts,
     signature_requests,
 )
@@ -33,7 +36,13 @@ ACTIVE = jwts(workspace="ws_acme", revoked_at=None)[0]
 TOKEN = "s3cret-admin-token"
 REMOTE = "10.0.0.5"
 LOCAL_PAGE = "http://localhost:5173"
-EXPOSED = {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after"}
+EXPOSED = {
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "retry-after",
+    "x-mock-session-created",
+}
 
 Connect = Callable[..., AbstractAsyncContextManager[ContractClient]]
 
@@ -69,7 +78,7 @@ def connect(
     async def at(app: MockApp, host: str = "127.0.0.1") -> AsyncIterator[ContractClient]:
         async with client_for(app) as local:
             transport = httpx.ASGITransport(app=app, client=(host, 50123))
-            async with httpx.AsyncClient(transport=transport, base_url="http://mock.test") as http:
+            async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
                 # A session of its own, so the shared apps' records stay as the fixtures say.
                 http.headers["X-Mock-Session"] = f"cors-{uuid4().hex}"
                 yield ContractClient(http, app, local.validators)
@@ -285,7 +294,7 @@ async def test_control_plane_access_rule(
         pytest.param("https://evil.example", 403, id="other-site"),
         pytest.param("http://localhost.evil.example:5173", 403, id="look-alike"),
         pytest.param(LOCAL_PAGE, 204, id="local-page"),
-        pytest.param("null", 204, id="opaque-origin"),
+        pytest.param("null", 403, id="opaque-origin-sandboxed-page-or-file"),
         pytest.param(None, 204, id="no-origin-curl"),
     ],
 )
@@ -302,6 +311,17 @@ async def test_a_page_from_another_site_cannot_drive_the_control_plane(
         assert response.status_code == status, response.text
         after = await page.cancel(SENT["id"])
     assert after.status_code == (409 if status == 403 else 200), "a refused reset changed state"
+
+
+async def test_an_opaque_origin_drives_the_control_plane_only_when_every_origin_may(
+    any_origin_app: MockApp, connect: Connect
+) -> None:
+    """``--cors-origin '*'`` lets any page drive it; ``null`` is one more page then."""
+    async with connect(any_origin_app) as page:
+        response = await page.http.post(
+            "/__mock/reset", headers={"Content-Type": "text/plain", "Origin": "null"}
+        )
+    assert response.status_code == 204, response.text
 
 
 async def test_a_non_ascii_admin_token_matches_as_typed(
@@ -386,3 +406,214 @@ async def test_vendor_routes_ignore_the_control_plane_rule(
     assert (cancel.status_code, revoke.status_code) == (200, 200)
     assert token_as_key.status_code == 401, "the admin token is no vendor credential"
     assert token_as_key.json()["error"]["code"] == "unauthorized"
+
+
+# --- Host: DNS rebinding ------------------------------------------------------------------
+# A page on attacker.example whose name is then pointed at 127.0.0.1 is the mock's own
+# origin to the browser; only the Host it sends tells it apart.
+
+HOST_APPS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "allowed": {"allowed_hosts": ("mock.internal", "fd00::7")},
+    "bound-lan": {"host": "10.0.0.5"},
+    "bound-any": {"host": "0.0.0.0"},
+    "any-host": {"allowed_hosts": ("*",)},
+    "token": {"admin_token": TOKEN},
+}
+
+
+@pytest.fixture(scope="module")
+def host_apps() -> dict[str, MockApp]:
+    return {name: create_app(Settings(**settings)) for name, settings in HOST_APPS.items()}
+
+
+HOSTS = [
+    ("default", "localhost:8000", True),
+    ("default", "LocalHost", True),
+    ("default", "localhost.:80", True),
+    ("default", "app.localhost:5173", True),
+    ("default", "127.0.0.1:8000", True),
+    ("default", "127.8.9.10", True),
+    ("default", "[::1]:8000", True),
+    ("default", "attacker.example", False),
+    ("default", "attacker.example:8000", False),
+    ("default", "localhost.attacker.example", False),
+    ("default", "127.0.0.1.attacker.example", False),
+    ("default", "0.0.0.0:8000", False),
+    ("default", "10.0.0.5:8000", False),
+    ("default", "mock.internal", False),
+    ("allowed", "mock.internal:8000", True),
+    ("allowed", "MOCK.INTERNAL", True),
+    ("allowed", "[fd00::7]:8000", True),
+    ("allowed", "localhost:8000", True),
+    ("allowed", "other.internal", False),
+    ("allowed", "sub.mock.internal", False),
+    ("bound-lan", "10.0.0.5:8000", True),
+    ("bound-lan", "10.0.0.6:8000", False),
+    ("bound-any", "0.0.0.0:8000", False),
+    ("bound-any", "attacker.example", False),
+    ("bound-any", "localhost:8000", True),
+    ("any-host", "attacker.example", True),
+]
+
+
+@pytest.mark.parametrize(
+    ("app", "host", "allowed"), [pytest.param(*row, id=f"{row[0]}-{row[1]}") for row in HOSTS]
+)
+async def test_the_control_plane_answers_only_a_host_naming_this_machine(
+    host_apps: dict[str, MockApp], connect: Connect, app: str, host: str, allowed: bool
+) -> None:
+    async with connect(host_apps[app]) as client:  # a loopback peer: only Host decides
+        response = await client.http.get("/__mock/state", headers={"Host": host})
+        redirect = await client.http.get("/__mock", headers={"Host": host})
+    if allowed:
+        assert response.status_code == 200, response.text
+        assert redirect.status_code == 307
+        return
+    assert (response.status_code, redirect.status_code) == (403, 403), response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    detail = response.json()["detail"]
+    assert repr(host) in detail, "the refusal names the Host it refused"
+    name = host.rsplit(":", 1)[0].lower()
+    assert f"--allowed-host {name} " in detail and "--admin-token" in detail
+
+
+@pytest.mark.parametrize(
+    ("app", "host", "allowed"), [pytest.param(*row, id=f"{row[0]}-{row[1]}") for row in HOSTS]
+)
+@pytest.mark.parametrize("path", ["/", "/docs/", "/docs", "/docs/control.json"])
+async def test_the_docs_pages_answer_only_a_host_naming_this_machine(
+    host_apps: dict[str, MockApp],
+    connect: Connect,
+    app: str,
+    host: str,
+    allowed: bool,
+    path: str,
+) -> None:
+    """Their "Try it out" drives the mock; a rebound page must not get them either."""
+    async with connect(host_apps[app], REMOTE) as client:  # any peer may read the docs
+        response = await client.http.get(path, headers={"Host": host})
+    if allowed:
+        assert response.status_code in (200, 307), response.text
+        return
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("text/plain")
+    assert repr(host) in response.text and "--allowed-host" in response.text
+
+
+@pytest.mark.parametrize("host", ["attacker.example", "0.0.0.0:8000", "10.9.9.9"])
+async def test_with_a_token_any_host_may_drive_the_control_plane_and_read_the_docs(
+    host_apps: dict[str, MockApp], connect: Connect, host: str
+) -> None:
+    token = {"Authorization": f"Bearer {TOKEN}", "Host": host}
+    async with connect(host_apps["token"], REMOTE) as client:
+        state = await client.http.get("/__mock/state", headers=token)
+        without = await client.http.get("/__mock/state", headers={"Host": host})
+        docs = await client.http.get("/docs/", headers={"Host": host})
+    assert (state.status_code, without.status_code, docs.status_code) == (200, 401, 200)
+
+
+@pytest.mark.parametrize("app", ["default", "bound-any"])
+async def test_vendor_routes_answer_any_host(
+    host_apps: dict[str, MockApp], connect: Connect, app: str
+) -> None:
+    """A mock reachable under its clients' own names: the Host rule is not theirs."""
+    host = {"Host": "attacker.example"}
+    async with connect(host_apps[app]) as client:
+        cancel = await client.cancel(SENT["id"], headers=host)
+        revoke = await client.revoke({"jwt_id": ACTIVE["jwt_id"]}, headers=host)
+        unknown = await client.http.post("/nowhere", headers=host)
+    assert (cancel.status_code, revoke.status_code, unknown.status_code) == (200, 200, 404)
+
+
+async def test_a_refused_host_changes_nothing(make_app: AppFactory, connect: Connect) -> None:
+    app = make_app()
+    async with connect(app) as client:
+        assert (await client.cancel(SENT["id"])).status_code == 200
+        rebound = {"Host": "attacker.example:8000", "Content-Type": "text/plain"}
+        assert (await client.http.post("/__mock/reset", headers=rebound)).status_code == 403
+        assert (await client.cancel(SENT["id"])).status_code == 409, "the reset went through"
+
+
+# --- wrong admin tokens: throttled per address --------------------------------------------
+
+
+async def test_wrong_admin_tokens_are_throttled_per_address_with_a_growing_wait(
+    make_app: AppFactory, connect: Connect, clock: FrozenClock
+) -> None:
+    app = make_app(admin_token=TOKEN)
+    wrong = {"Authorization": "Bearer not-the-token-at-all"}
+    right = {"Authorization": f"Bearer {TOKEN}"}
+    async with connect(app, REMOTE) as guesser, connect(app, "10.0.0.6") as colleague:
+        guesses = [await guesser.http.get("/__mock/state", headers=wrong) for _ in range(5)]
+        assert [r.status_code for r in guesses] == [401, 401, 401, 401, 429]
+        assert guesses[-1].headers["retry-after"] == "1"
+        assert guesses[-1].headers["content-type"] == "application/problem+json"
+        assert REMOTE in guesses[-1].json()["detail"]
+        locked = await guesser.http.get("/__mock/state", headers=right)
+        assert (locked.status_code, locked.headers["retry-after"]) == (429, "1"), (
+            "while locked out even the right token waits: guesses are not even compared"
+        )
+        assert (await colleague.http.get("/__mock/state", headers=right)).status_code == 200
+        assert (await colleague.http.get("/__mock/state", headers=wrong)).status_code == 401
+
+        waits = [1]
+        for _ in range(4):
+            clock.now += waits[-1]  # the wait is over: the next guess is compared
+            response = await guesser.http.get("/__mock/state", headers=wrong)
+            assert response.status_code == 429
+            waits.append(int(response.headers["retry-after"]))
+        assert waits == [1, 2, 4, 8, 16], "each further wrong token doubles the wait"
+
+        clock.now += 16
+        assert (await guesser.http.get("/__mock/state", headers=right)).status_code == 200
+        again = await guesser.http.get("/__mock/state", headers=wrong)
+        assert again.status_code == 401, "the right token cleared the address's count"
+
+
+async def test_requests_without_a_token_are_no_guesses(
+    make_app: AppFactory, connect: Connect
+) -> None:
+    app = make_app(admin_token=TOKEN)
+    async with connect(app, REMOTE) as client:
+        answers = [await client.http.get("/__mock/state") for _ in range(2 * Throttle.FREE)]
+        right = await client.http.get("/__mock/state", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert {r.status_code for r in answers} == {401}
+    assert right.status_code == 200
+
+
+def test_the_throttle_counts_an_ipv6_slash_64_as_one_address() -> None:
+    throttle = Throttle(clock=lambda: 0.0)
+    for host in range(1, Throttle.FREE + 1):
+        throttle.failed(f"2001:db8:0:1::{host}")
+    assert throttle.locked("2001:db8:0:1::ffff") == 1
+    assert throttle.locked("2001:db8:0:2::1") is None
+
+
+def test_the_throttle_waits_at_most_its_longest() -> None:
+    throttle = Throttle(clock=lambda: 0.0)
+    waits = [throttle.failed(REMOTE) for _ in range(Throttle.FREE + 20)]
+    assert waits[-1] == throttle.locked(REMOTE) == Throttle.LONGEST
+
+
+def test_the_throttle_forgets_a_quiet_address() -> None:
+    now = [0.0]
+    throttle = Throttle(clock=lambda: now[0])
+    for _ in range(Throttle.FREE - 1):
+        throttle.failed(REMOTE)
+    now[0] += Throttle.FORGET + 1
+    assert throttle.failed(REMOTE) is None, "failures long past no longer count"
+
+
+def test_the_throttle_remembers_a_bounded_number_of_addresses() -> None:
+    throttle = Throttle(clock=lambda: 0.0)
+    throttle.ADDRESSES = 3
+    for _ in range(Throttle.FREE - 1):
+        throttle.failed(REMOTE)
+    assert throttle.failed(REMOTE) == 1  # remembered: the next failure locks it out
+    for _ in range(Throttle.FREE - 1):
+        throttle.failed("10.0.0.7")
+    for other in ("10.1.0.1", "10.1.0.2", "10.1.0.3"):
+        throttle.failed(other)
+    assert throttle.locked(REMOTE) is None, "the least recently failing went first"
+    assert throttle.failed("10.0.0.7") is None, "... and its count with it"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -22,6 +23,7 @@ from mock_server.state import Limits
 from tests.conftest import (
     FIRMA_ACME_KEYS,
     ContractClient,
+    FrozenClock,
     fixture_data,
     jwts,
     signature_requests,
@@ -229,6 +231,76 @@ async def test_past_the_cap_the_least_recently_used_session_is_forgotten(
     assert again.status_code == 409, "the recently used session must keep its state"
     fresh = await mock.cancel(IN_FLIGHT[0]["id"], headers=session("two"))
     assert fresh.status_code == 200, "a forgotten session starts again from the fixtures"
+
+
+# --- a session that starts again says so -----------------------------------------------
+# An evicted or expired session silently restarting from the fixtures would leave a suite
+# wondering where its records went: the first answer of every new session says so.
+
+CREATED = "x-mock-session-created"
+
+
+async def first_and_second(mock: ContractClient, method: str, path: str) -> list[httpx.Response]:
+    name = session(f"said-{method}-{len(path)}")
+    return [await mock.request(method, path, headers=name) for _ in range(2)]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        pytest.param("POST", f"/v1/signatures/{UNKNOWN}/cancel", id="craftkit-401"),
+        pytest.param("POST", "/api/v1/jwt/revoke-signing-request", id="firma-401"),
+        pytest.param("POST", "/nowhere/at/all", id="unknown-path-404"),
+        pytest.param("GET", f"/v1/signatures/{UNKNOWN}/cancel", id="undeclared-method-405"),
+        pytest.param("GET", "/__mock/state", id="control-state"),
+        pytest.param("GET", "/__mock/requests", id="control-journal"),
+        pytest.param("POST", "/__mock/reset", id="control-reset"),
+    ],
+)
+async def test_the_first_answer_of_a_new_session_says_it_was_created_on_every_route(
+    mock: ContractClient, method: str, path: str
+) -> None:
+    first, second = await first_and_second(mock, method, path)
+    assert first.headers.get(CREATED) == "true", first.headers
+    assert CREATED not in second.headers, "only the request that created it says so"
+
+
+async def test_the_journal_says_which_exchange_created_its_session(mock: ContractClient) -> None:
+    name = session("journal-says")
+    assert (await mock.cancel(IN_FLIGHT[0]["id"], headers=name)).status_code == 200
+    assert (await mock.cancel(IN_FLIGHT[0]["id"], headers=name)).status_code == 409
+    journal = (await mock.http.get("/__mock/requests", headers=name)).json()["requests"]
+    assert [e["sessionCreated"] for e in journal] == [True, False]
+
+
+@pytest.mark.own_app  # the app's session cap
+async def test_an_evicted_session_s_next_request_says_it_started_again(
+    mock: ContractClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(mock.app.backend, "limits", Limits(max_sessions=1))
+    suite = session("suite")
+    assert (await mock.cancel(IN_FLIGHT[0]["id"], headers=suite)).status_code == 200
+    assert (await mock.cancel(IN_FLIGHT[0]["id"], headers=session("other"))).status_code == 200
+    with caplog.at_level("INFO", logger="mock_server.sessions"):
+        again = await mock.cancel(IN_FLIGHT[0]["id"], headers=suite)
+    assert again.status_code == 200, "evicted: it started from the fixtures again"
+    assert again.headers[CREATED] == "true"
+    assert "'suite' started from the fixtures" in caplog.text
+    assert "evicted beyond --max-sessions" in caplog.text
+    [entry] = (await mock.http.get("/__mock/requests", headers=suite)).json()["requests"]
+    assert entry["sessionCreated"] is True
+
+
+async def test_an_expired_session_s_next_request_says_so_and_why(
+    mock: ContractClient, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    suite = session(f"idle-{uuid.uuid4().hex}")
+    assert (await mock.http.get("/__mock/state", headers=suite)).status_code == 200
+    clock.now += Limits().session_ttl + 1
+    with caplog.at_level("INFO", logger="mock_server.sessions"):
+        again = await mock.http.get("/__mock/state", headers=suite)
+    assert again.headers[CREATED] == "true"
+    assert "it was idle beyond --session-ttl" in caplog.text
 
 
 # --- concurrency --------------------------------------------------------------------------

@@ -283,6 +283,7 @@ async def test_what_a_request_wrote_after_its_session_was_forgotten_does_not_com
     )
     again = await backend.touch(ns, "a", now + 3)
     assert again.created and not again.has_faults
+    assert not again.expired, "evicted, not found idle: the reason is not known"
     assert await backend.get(ns, "a", TABLE, "a") is None
     assert await backend.journal(ns, "a") == []
     assert await backend.faults(ns, "a") == []
@@ -299,6 +300,8 @@ async def test_an_idle_session_expires_and_starts_again(
     assert not (await backend.touch(ns, "s", 109.0)).created
     later = await backend.touch(ns, "s", 120.0)
     assert later.created, "idle beyond the TTL: a new session"
+    assert later.expired, "found idle beyond the TTL: the reason is known"
+    assert not (await backend.touch(ns, "new", 120.0)).expired
     assert await backend.get(ns, "s", TABLE, "a") is None
     await backend.touch(ns, "u", 200.0)
     assert "t" not in await backend.sessions(ns), "an idle session is swept by others' requests"
@@ -499,6 +502,18 @@ async def test_begin_touches_takes_the_call_s_fault_and_reads(backend: Backend, 
     assert other.fault is None
     fresh = await backend.begin(ns, "new", 3.0)
     assert fresh.created and fresh.fault is None and "new" in await backend.sessions(ns)
+    assert not fresh.expired
+
+
+async def test_begin_says_a_session_was_found_idle_beyond_the_ttl(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    backend = make_backend(Limits(session_ttl=10))
+    await backend.open()
+    await backend.begin(ns, "s", 100.0)
+    assert not (await backend.begin(ns, "s", 105.0)).expired
+    later = await backend.begin(ns, "s", 120.0)
+    assert (later.created, later.expired) == (True, True)
 
 
 async def test_a_transition_on_a_stale_read_acts_on_the_record_as_it_is_now(
