@@ -88,7 +88,7 @@ FIRMA_FAULTS = MappingProxyType(
         "reset_in_milliseconds": "X-RateLimit-Reset is in Unix milliseconds",
         "reset_relative": "X-RateLimit-Reset is the seconds until the reset, not a Unix time",
         "retry_after_hour": "a 429 says Retry-After: 3600 (and details.retry_after)",
-        "late_reset": "a window restarts two windows after it opened, though Reset announces one",
+        "late_reset": "a window restarts three windows after it opened, though Reset announces one",
         "rate_limit_plain": "429 answers are text/plain, a proxy's page",
         "locked_for_an_hour": "every write answers 429 with Retry-After: 3600, Reset an hour ahead",
     }
@@ -119,7 +119,7 @@ REVOKE_PATH = "/jwt/revoke-signing-request"
 WINDOW_SECONDS = 60
 DEFAULT_WRITES_PER_MINUTE = 120  # the spec's description of write operations
 HANG_SECONDS = 3600.0
-RACE_WINDOW_SECONDS = 0.05
+RACE_WINDOW_SECONDS = 0.15
 SLOW_SECONDS = 0.15  # the slow variant's delay
 HOUR = 3600  # retry_after_hour, locked_for_an_hour
 _REASONS = {
@@ -276,7 +276,7 @@ class _Firma:
         self.windows: _Windows | _SlidingWindows = (
             _SlidingWindows(int(limit), clock, window)
             if variant == "sliding"
-            else _Windows(int(limit), clock, window, 2.0 if "late_reset" in faults else 1.0)
+            else _Windows(int(limit), clock, window, 3.0 if "late_reset" in faults else 1.0)
         )
         self.lock = threading.Lock()
         self.busy = False  # losers_get_404: a revoke is in progress
