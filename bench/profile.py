@@ -106,14 +106,14 @@ async def _create(app: Any, fresh: Fresh, ids: list[str]) -> None:
 
 
 async def _run(
-    path: BenchPath, count: int, world: int, profile: cProfile.Profile | None
+    path: BenchPath, count: int, world: int, store: str, profile: cProfile.Profile | None
 ) -> tuple[float, _Pauses]:
     from mock_server import collector
     from mock_server.app import create_app
     from mock_server.settings import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app(Settings(fixtures=tuple(write_fixtures(Path(tmp)))))
+        app = create_app(Settings(fixtures=tuple(write_fixtures(Path(tmp))), store=store))
     await app.start()
     collector.settle()  # as mock-server does once started (mock_server.asgi.serve_app)
     collector.install()
@@ -162,11 +162,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="first create N records of the path's API through the control plane, as a "
         "seeded world grown while serving (the collector's pauses over it are reported)",
     )
+    parser.add_argument(
+        "--store",
+        default="memory",
+        metavar="URL",
+        help="the state store, as mock-server's --store (memory); a Redis or SQLite one "
+        "must be empty or the mock's, and a Redis server running",
+    )
     parser.add_argument("--top", type=int, default=25, help="functions to list (25)")
     parser.add_argument("--no-profile", action="store_true", help="only the time per request")
     args = parser.parse_args(argv)
     path = next(p for p in PATHS if p.name == args.path)
-    plain, pauses = asyncio.run(_run(path, args.count, args.world, None))
+    plain, pauses = asyncio.run(_run(path, args.count, args.world, args.store, None))
     world = f", {args.world} records created first" if args.world else ""
     sys.stdout.write(
         f"{path.name}: {plain:.1f} µs of CPU per request in the app "
@@ -175,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.no_profile:
         return 0
     profile = cProfile.Profile()
-    profiled, _ = asyncio.run(_run(path, args.count, args.world, profile))
+    profiled, _ = asyncio.run(_run(path, args.count, args.world, args.store, profile))
     sys.stdout.write(f"(profiled: {profiled:.1f} µs per request; cProfile inflates it)\n")
     stats = pstats.Stats(profile, stream=sys.stdout)
     stats.sort_stats("tottime").print_stats(args.top)
