@@ -251,3 +251,21 @@ def test_a_server_that_cannot_start_is_reported_unavailable_with_its_reason(
     assert results.unavailable["mongo-1"].startswith(
         "--store 'mongodb://127.0.0.1:1/db': unknown scheme 'mongodb'"
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "extra"), [("craftkit-409", []), ("firma-200", ["--world", "50"])]
+)
+def test_the_profiler_measures_a_path_in_process(
+    path: str, extra: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m bench.profile``: the app's CPU per request, the collector's pauses, and a
+    cProfile table naming the mock's own functions (it exits 1 itself if the path's
+    request got another status)."""
+    from bench.profile import main
+
+    assert main([path, "--count", "40", "--top", "5", *extra]) == 0
+    out = capsys.readouterr().out
+    assert f"{path}: " in out and "µs of CPU per request in the app (40 requests" in out
+    assert "collections: gen0 " in out
+    assert "mock_server/" in out, "the profile lists where the mock's time goes"
