@@ -57,6 +57,14 @@ class ServedApi(Protocol):
         """Headers this API adds to every answer, forced ones included (Firma's quota)."""
         ...
 
+    async def forced_body(
+        self, operation: str, request: Request, store: Store, status: int, body: object
+    ) -> object:
+        """The body of a forced ``status`` answer without a named example, made coherent
+        with the request where the spec's sample cannot be (a cancel's 200 names the
+        addressed request, ``cancelled``); else ``body`` as it is."""
+        ...
+
     def reads(self, operation: str, request: Request) -> Sequence[tuple[str, str, str]]:
         """The records (api, collection, key) ``operation`` will act on, if the request's
         path or headers name them: read as the request begins, in the same round trip."""

@@ -69,6 +69,15 @@ class CraftkitApi:
     ) -> dict[str, str]:
         return {}
 
+    async def forced_body(
+        self, operation: str, request: Request, store: Store, status: int, body: object
+    ) -> object:
+        if operation != "cancelSignature" or status != 200:
+            return body
+        key = canonical_uuid(request.path_params.get("id", ""))
+        record = await store.get(signatures.COLLECTION, key) if key is not None else None
+        return signatures.forced_cancel(record, key, body)
+
     def reads(self, operation: str, request: Request) -> list[tuple[str, str, str]]:
         key = canonical_uuid(request.path_params.get("id", ""))
         return [(self.name, signatures.COLLECTION, key)] if key is not None else []

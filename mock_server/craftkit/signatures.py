@@ -32,6 +32,7 @@ __all__ = [
     "ProviderError",
     "apply_event",
     "cancel",
+    "forced_cancel",
     "public_body",
 ]
 
@@ -93,6 +94,22 @@ def cancel(record: Record | None, *, project: str) -> Decision[CancelOutcome]:
         )
     cancelled = {**record, "status": "cancelled"}
     return Decision(Cancelled(public_body(cancelled)), replacement=cancelled)
+
+
+def forced_cancel(record: Record | None, key: str | None, sample: Any) -> Any:
+    """The body of a forced 200 (``Prefer: code=200``, a fault's status) for a cancel of
+    ``key``: the record, ``cancelled``, when the session holds it (whatever its project or
+    state: a forced answer precedes the checks); else the spec's sample, ``cancelled``,
+    under the addressed id (kept as sampled when the path names no uuid). State unchanged.
+
+    >>> forced_cancel(None, "0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c", {"id": "x", "status": "sent"})
+    {'id': '0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c', 'status': 'cancelled'}
+    """
+    if record is not None:
+        return public_body({**record, "status": "cancelled"})
+    if not isinstance(sample, dict):
+        return sample
+    return {**sample, **({"id": key} if key is not None else {}), "status": "cancelled"}
 
 
 EVENTS = ("viewed", "signed", "declined", "expired", "failed")

@@ -98,6 +98,19 @@ class FirmaApi:
             headers["Retry-After"] = str(quota.retry_after)
         return headers
 
+    async def forced_body(
+        self, operation: str, request: Request, store: Store, status: int, body: object
+    ) -> object:
+        if operation != REVOKE or status != 200:
+            return body
+        try:
+            payload = await read_json(request, limit=self.max_body_bytes)
+        except BadBody:
+            payload = ABSENT
+        raw = payload.get("jwt_id") if isinstance(payload, dict) else None
+        jwt_id = canonical_uuid(raw) if isinstance(raw, str) else None
+        return jwts.forced_revoke(jwt_id, isoformat(self.clock()), body)
+
     def reads(self, operation: str, request: Request) -> list[tuple[str, str, str]]:
         return []  # the JWT is named in the body, read after the request began
 

@@ -8,6 +8,7 @@ workspace's JWT is indistinguishable from a missing one (404).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from mock_server.state.base import Decision, Record
 
@@ -17,6 +18,7 @@ __all__ = [
     "NotFound",
     "RevokeOutcome",
     "Revoked",
+    "forced_revoke",
     "revoke",
 ]
 
@@ -49,3 +51,17 @@ def revoke(record: Record | None, *, workspace: str, now: str) -> Decision[Revok
         return Decision(AlreadyRevoked())
     revoked = {**record, "revoked_at": now}
     return Decision(Revoked(jwt_id=record["jwt_id"], revoked_at=now), replacement=revoked)
+
+
+def forced_revoke(jwt_id: str | None, now: str, sample: Any) -> Any:
+    """The body of a forced 200 for a revoke of ``jwt_id``: the spec's example under the
+    addressed id (kept when the body names no uuid), ``revoked: true`` at ``now``, as a
+    real revoke answers. State unchanged.
+
+    >>> forced_revoke(None, "2026-01-01T00:00:00.000Z", {"jwt_id": "x"})
+    {'jwt_id': 'x', 'revoked': True, 'revoked_at': '2026-01-01T00:00:00.000Z'}
+    """
+    if not isinstance(sample, dict):
+        return sample
+    named = {"jwt_id": jwt_id} if jwt_id is not None else {}
+    return {**sample, **named, "revoked": True, "revoked_at": now}

@@ -33,10 +33,13 @@ class ForcedAnswers:
         code: int | None,
         example: str | None,
     ) -> Response:
-        """The documented response ``code`` (and ``example``), with the API's own headers."""
+        """The documented response ``code`` (and ``example``), with the API's own headers;
+        without an example, its body as the API makes it coherent with the request."""
         assert ctx.session is not None
         response, body = self.documented[api.name][operation].choose(code, example)
         store = ctx.session.store(api.name)
+        if example is None:
+            body = await api.forced_body(operation, request, store, response.status, body)
         headers = {name: str(value) for name, value in response.headers.items()}
         headers.update(await api.answer_headers(request, store, response.status))
         return json_response(response.status, body, headers)

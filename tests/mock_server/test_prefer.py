@@ -78,7 +78,7 @@ async def test_every_documented_status_can_be_forced_without_side_effects(
 
     assert response.status_code == status, response.text
     media = (CRAFTKIT if api == "craftkit" else FIRMA)[status]
-    if "example" in media or "examples" in media:
+    if status != 200 and ("example" in media or "examples" in media):  # 200: tests below
         assert response.json() == example_of(media)
     assert await mock.state() == before, "a forced answer must not change any record"
     [entry] = await journal(mock)
@@ -178,3 +178,70 @@ async def test_forced_firma_answers_leave_the_quota_alone(mock: ContractClient) 
         response: httpx.Response = await mock.revoke({"jwt_id": ACTIVE["jwt_id"]}, headers=headers)
         remaining.append(response.headers["x-ratelimit-remaining"])
     assert remaining == ["119", "119", "119", "119", "118"]
+
+
+CANCELLED_ALREADY = signature_requests(project="proj_acme", status="completed")[0]
+UNKNOWN_ID = "0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c"
+
+
+@pytest.mark.parametrize(
+    "record",
+    [pytest.param(SENT, id="in-flight"), pytest.param(CANCELLED_ALREADY, id="terminal")],
+)
+async def test_forced_cancel_200_is_the_addressed_record_cancelled(
+    mock: ContractClient, record: dict[str, Any]
+) -> None:
+    before = await mock.state()
+    stored = next(r for r in await mock.signature_requests() if r["id"] == record["id"])
+
+    response = await mock.cancel(record["id"].upper(), headers={"Prefer": "code=200"})
+
+    assert response.status_code == 200, response.text
+    expected = {k: v for k, v in stored.items() if k not in ("project", "mock")}
+    assert response.json() == {**expected, "status": "cancelled"}
+    assert await mock.state() == before, "a forced answer must not change any record"
+
+
+async def test_forced_cancel_200_of_an_unknown_id_is_the_sample_under_that_id(
+    mock: ContractClient,
+) -> None:
+    response = await mock.cancel(UNKNOWN_ID, headers={"Prefer": "code=200"})
+    assert response.status_code == 200, response.text
+    assert (response.json()["id"], response.json()["status"]) == (UNKNOWN_ID, "cancelled")
+    not_a_uuid = await mock.cancel("not-a-uuid", headers={"Prefer": "code=200"})
+    assert not_a_uuid.json()["status"] == "cancelled"
+
+
+async def test_a_fault_forcing_200_answers_the_same_coherent_record(
+    mock: ContractClient,
+) -> None:
+    fault = {"api": "craftkit", "operation": "cancelSignature", "status": 200, "times": 1}
+    assert (await mock.http.post("/__mock/faults", json=fault)).status_code == 201
+    response = await mock.cancel(CANCELLED_ALREADY["id"])
+    assert (response.json()["id"], response.json()["status"]) == (
+        CANCELLED_ALREADY["id"],
+        "cancelled",
+    )
+
+
+@pytest.mark.parametrize(
+    ("jwt_id", "named"),
+    [
+        pytest.param(ACTIVE["jwt_id"].upper(), ACTIVE["jwt_id"], id="held"),
+        pytest.param(UNKNOWN_ID, UNKNOWN_ID, id="unknown"),
+        pytest.param("nope", FIRMA[200]["example"]["jwt_id"], id="not-a-uuid"),
+    ],
+)
+async def test_forced_revoke_200_names_the_addressed_jwt_revoked(
+    mock: ContractClient, jwt_id: str, named: str
+) -> None:
+    before = await mock.state()
+    response = await mock.revoke({"jwt_id": jwt_id}, headers={"Prefer": "code=200"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["jwt_id"], body["revoked"]) == (named, True)
+    assert (
+        body["revoked_at"].startswith("20")
+        and body["revoked_at"] != FIRMA[200]["example"]["revoked_at"]
+    )
+    assert await mock.state() == before
