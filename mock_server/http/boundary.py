@@ -11,6 +11,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_server.http.context import context
+from mock_server.http.dispatch import NotDeclared
 from mock_server.http.drop import ConnectionDropped
 from mock_server.state import StoreUnavailable
 
@@ -30,7 +31,8 @@ class ErrorBoundary:
         try:
             await self._app(scope, receive, send)
         except HTTPException as exc:
-            await _refuse(scope, receive, send, exc.status_code, exc.headers or {})
+            message = exc.message if isinstance(exc, NotDeclared) else None
+            await _refuse(scope, receive, send, exc.status_code, exc.headers or {}, message)
         except (ConnectionDropped, StoreUnavailable):
             raise
         except ClientDisconnect:  # the client left mid-request: nobody to answer, no error
@@ -42,11 +44,16 @@ class ErrorBoundary:
 
 
 async def _refuse(
-    scope: Scope, receive: Receive, send: Send, status: int, headers: Mapping[str, str]
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    status: int,
+    headers: Mapping[str, str],
+    message: str | None = None,
 ) -> None:
     ctx = context(scope)
     assert ctx.live is not None and ctx.session is not None and ctx.api is not None
     api = ctx.live.api(ctx.api)
     store = ctx.session.store(api.name)
-    response = await api.refusal(Request(scope, receive), store, status, headers)
+    response = await api.refusal(Request(scope, receive), store, status, headers, message)
     await response(scope, receive, send)

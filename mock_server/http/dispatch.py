@@ -37,7 +37,7 @@ from mock_server.http.drop import drop
 from mock_server.http.forced import ForcedAnswers
 from mock_server.routes import RouteTable
 
-__all__ = ["Dispatcher", "operation_id"]
+__all__ = ["Dispatcher", "NotDeclared", "operation_id"]
 
 _ROUTING = "connexion_routing"
 
@@ -45,6 +45,14 @@ _ROUTING = "connexion_routing"
 def operation_id(method: str, path: str, declared: str | None) -> str:
     """The id an operation is dispatched by: its ``operationId``, else ``"POST /path"``."""
     return declared or f"{method.upper()} {path}"
+
+
+class NotDeclared(HTTPException):
+    """A path no spec declares: a 404 whose message names the closest declared one."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(404)
+        self.message = message
 
 
 class _OperationIds(Resolver):  # type: ignore[misc]
@@ -94,7 +102,11 @@ class Dispatcher:
         routing = scope.get("extensions", {}).get(_ROUTING, {})
         operation = routing.get("operation_id")
         if operation is None:  # a path no spec declares
-            raise HTTPException(404)
+            closest = self._routes.closest(scope["path"])
+            raise NotDeclared(
+                f"No operation is declared at {scope['method']} {scope['path']}; "
+                f"the closest declared is {closest}."
+            )
         await self._answer(scope, receive, send, routing["api_base_path"], operation)
 
     async def _answer(

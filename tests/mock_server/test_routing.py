@@ -110,3 +110,43 @@ async def test_a_client_that_leaves_mid_body_is_no_error(
     with caplog.at_level("ERROR"):
         await mock.app(scope, receive, send)
     assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+
+
+@pytest.mark.parametrize(
+    ("path", "closest"),
+    [
+        pytest.param(
+            "/v1/signature/83cb4bbe-b73d-548a-b4ae-d7de75b07165/cancel",
+            "POST /v1/signatures/{id}/cancel",
+            id="craftkit-typo",
+        ),
+        pytest.param(
+            "/functions/v1/signing-request-api/jwt/revoke-signing",
+            "POST /functions/v1/signing-request-api/jwt/revoke-signing-request",
+            id="firma-truncated",
+        ),
+        pytest.param(
+            "/api/v1/jwt/revoke_signing_request",
+            "POST /api/v1/jwt/revoke-signing-request",
+            id="firma-other-base",
+        ),
+        pytest.param(
+            "/jwt/revoke-signing-request",
+            "POST /api/v1/jwt/revoke-signing-request",
+            id="firma-path-without-base",
+        ),
+    ],
+)
+async def test_unknown_path_names_the_closest_declared_one(
+    mock: ContractClient, path: str, closest: str
+) -> None:
+    response = await mock.request("POST", path)
+    assert response.status_code == 404
+    body = response.json()
+    message = body["error"]["message"] if isinstance(body["error"], dict) else body["message"]
+    assert message == (
+        f"No operation is declared at POST {path}; the closest declared is {closest}."
+    )
+    # Within each API's error schema: Craftkit's {error: {code, message}}, Firma's strings.
+    api = "craftkit" if isinstance(body["error"], dict) else "firma"
+    assert mock.app.live.api(api).contract.is_valid("/components/schemas/Error", body)
