@@ -9,10 +9,15 @@ validates against the spec.
 from __future__ import annotations
 
 import copy
+import random
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+import string
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
+from urllib.parse import parse_qsl
 
 from mock_server.contract import Contract, deref
 
@@ -20,8 +25,11 @@ __all__ = [
     "METHODS",
     "DocumentedOperation",
     "DocumentedResponse",
+    "HONOURED",
+    "Preference",
     "PreferRefused",
     "documented_operations",
+    "generate",
     "parse_prefer",
     "sample",
 ]
@@ -43,6 +51,8 @@ class DocumentedResponse:
     """Named examples (``examples:`` in the spec) -> body."""
     headers: Mapping[str, Any]
     """Declared header name -> a sample value."""
+    generate: Callable[[random.Random], Any] = field(default=lambda rng: None, compare=False)
+    """A body drawn at random from the response's schema (``dynamic=true``)."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +62,13 @@ class DocumentedOperation:
     path: str
     responses: Mapping[int, DocumentedResponse]
 
-    def choose(self, code: int | None, example: str | None) -> tuple[DocumentedResponse, Any]:
-        """The response and body for ``Prefer: code=..., example=...``, Prism's way."""
+    def choose(
+        self, code: int | None, example: str | None, dynamic: bool = False
+    ) -> tuple[DocumentedResponse, Any]:
+        """The response and body for ``Prefer: code=..., example=..., dynamic=true``, Prism's
+        way (``dynamic``: a body drawn from the schema, never with an ``example``)."""
+        if dynamic and example is not None:
+            raise PreferRefused("example= and dynamic=true exclude each other: name one")
         documented = ", ".join(str(s) for s in self.responses)
         if code is not None:
             response = self.responses.get(code)
@@ -64,6 +79,8 @@ class DocumentedOperation:
             candidates = [response]
         else:
             candidates = list(self.responses.values())
+        if dynamic:
+            return candidates[0], candidates[0].generate(random.Random())
         if example is None:
             return candidates[0], copy.deepcopy(candidates[0].body)
         for response in candidates:
@@ -77,26 +94,63 @@ class DocumentedOperation:
         )
 
 
-def parse_prefer(value: str | None) -> tuple[int | None, str | None]:
-    """``code`` and ``example`` of a ``Prefer`` header (RFC 7240), as Prism reads them.
+HONOURED = (
+    "code=NNN (a documented status), example=NAME, dynamic=true|false "
+    "(Prefer header, or the ?__code=, ?__example=, ?__dynamic= query)"
+)
+"""What the mock honours of Prism's preferences, named in a refusal."""
 
-    >>> parse_prefer('code=400, example="alreadyRevoked"')
-    (400, 'alreadyRevoked')
-    >>> parse_prefer("return=minimal")
-    (None, None)
-    """
+
+@dataclass(frozen=True, slots=True)
+class Preference:
     code: int | None = None
     example: str | None = None
+    dynamic: bool = False
+
+    def __bool__(self) -> bool:
+        return self.code is not None or self.example is not None or self.dynamic
+
+
+def parse_prefer(value: str | None, query: str = "") -> Preference:
+    """What a ``Prefer`` header (RFC 7240) and Prism's ``__code``/``__example``/``__dynamic``
+    query parameters ask for (the query wins); anything else asked for is refused, never
+    ignored.
+
+    >>> parse_prefer('code=400, example="alreadyRevoked"')
+    Preference(code=400, example='alreadyRevoked', dynamic=False)
+    >>> parse_prefer("dynamic=true", "__code=200")
+    Preference(code=200, example=None, dynamic=True)
+    >>> parse_prefer("return=minimal")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mock_server.documented.PreferRefused: cannot honour 'return=minimal'; the mock honours ...
+    """
+    asked: dict[str, str] = {}
     for token in (value or "").replace(";", ",").split(","):
+        if not token.strip():
+            continue
         name, _, raw = token.partition("=")
-        name, raw = name.strip().lower(), raw.strip().strip('"')
-        if name == "code":
-            if not re.fullmatch(r"[1-5][0-9]{2}", raw):
-                raise PreferRefused(f"code={raw!r} is not a status code (e.g. code=409)")
-            code = int(raw)
-        elif name == "example" and raw:
-            example = raw
-    return code, example
+        name = name.strip().lower()
+        if name not in ("code", "example", "dynamic"):
+            raise PreferRefused(f"cannot honour {token.strip()!r}; the mock honours {HONOURED}")
+        asked[name] = raw.strip().strip('"')
+    for name, raw in parse_qsl(query, keep_blank_values=True):
+        if name.startswith("__"):
+            if name not in ("__code", "__example", "__dynamic"):
+                raise PreferRefused(f"cannot honour ?{name}=; the mock honours {HONOURED}")
+            asked[name[2:]] = raw
+    code: int | None = None
+    if "code" in asked:
+        if not re.fullmatch(r"[1-5][0-9]{2}", asked["code"]):
+            raise PreferRefused(f"code={asked['code']!r} is not a status code (e.g. code=409)")
+        code = int(asked["code"])
+    example = asked.get("example")
+    if example == "":
+        raise PreferRefused(f"example= names no example; the mock honours {HONOURED}")
+    dynamic = asked.get("dynamic", "false").lower()
+    if dynamic not in ("true", "false"):
+        raise PreferRefused(f"dynamic={dynamic!r}: true or false")
+    return Preference(code, example, dynamic == "true")
 
 
 def documented_operations(contract: Contract) -> dict[str, DocumentedOperation]:
@@ -140,7 +194,14 @@ def _response(document: Mapping[str, Any], status: int, response: Any) -> Docume
         name: sample(document, deref(document, header).get("schema") or {})
         for name, header in (response.get("headers") or {}).items()
     }
-    return DocumentedResponse(status, response.get("description", ""), body, examples, headers)
+    return DocumentedResponse(
+        status,
+        response.get("description", ""),
+        body,
+        examples,
+        headers,
+        partial(generate, document, schema) if schema else lambda rng: None,
+    )
 
 
 _FORMATS = {
@@ -192,3 +253,80 @@ def sample(document: Mapping[str, Any], schema: Any) -> Any:
     if kind == "boolean":
         return True
     return None
+
+
+_WORD = string.ascii_letters + string.digits + " "
+
+
+def generate(document: Mapping[str, Any], schema: Any, rng: random.Random, depth: int = 0) -> Any:
+    """A value drawn at random from ``schema`` (Prism's ``dynamic=true``), valid against
+    it for the keywords the vendor specs use: types (3.0's ``nullable``, 3.1's lists),
+    ``enum``, ``const``, ``oneOf``/``anyOf``, ``required``, lengths, bounds and formats.
+
+    >>> generate({}, {"type": "string", "enum": ["a"]}, random.Random(1))
+    'a'
+    >>> isinstance(generate({}, {"type": "integer", "minimum": 5}, random.Random(1)), int)
+    True
+    """
+    schema = deref(document, schema)
+    if not isinstance(schema, Mapping) or depth > 8:
+        return None
+    if "const" in schema:
+        return copy.deepcopy(schema["const"])
+    if schema.get("enum"):
+        return copy.deepcopy(rng.choice(schema["enum"]))
+    for keyword in ("oneOf", "anyOf"):
+        if schema.get(keyword):
+            return generate(document, rng.choice(schema[keyword]), rng, depth + 1)
+    if schema.get("pattern"):  # no regex inversion here: the spec's own values are valid
+        return sample(document, schema)
+    kind = schema.get("type")
+    kinds = list(kind) if isinstance(kind, list) else [kind]
+    if schema.get("nullable"):
+        kinds.append("null")
+    if kinds == [None]:
+        kinds = ["object"] if "properties" in schema else ["string"]
+    kind = rng.choice(kinds)
+    if kind == "null":
+        return None
+    if kind == "object":
+        required = set(schema.get("required") or ())
+        return {
+            name: generate(document, child, rng, depth + 1)
+            for name, child in (schema.get("properties") or {}).items()
+            if name in required or rng.random() < 0.8
+        }
+    if kind == "array":
+        low = int(schema.get("minItems", 0))
+        high = int(schema.get("maxItems", max(low, 3)))
+        items = schema.get("items") or {}
+        return [generate(document, items, rng, depth + 1) for _ in range(rng.randint(low, high))]
+    if kind == "string":
+        return _string(schema, rng)
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", 0)
+        high = schema.get("maximum", max(low, 0) + 1000)
+        value = rng.randint(int(low), int(high)) if kind == "integer" else rng.uniform(low, high)
+        return value
+    if kind == "boolean":
+        return rng.random() < 0.5
+    return None
+
+
+def _string(schema: Mapping[str, Any], rng: random.Random) -> str:
+    fmt = schema.get("format", "")
+    if fmt == "uuid":
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    if fmt == "date-time":
+        return f"20{rng.randint(20, 30)}-{rng.randint(1, 12):02}-{rng.randint(1, 28):02}T" + (
+            f"{rng.randint(0, 23):02}:{rng.randint(0, 59):02}:{rng.randint(0, 59):02}Z"
+        )
+    if fmt == "date":
+        return f"20{rng.randint(20, 30)}-{rng.randint(1, 12):02}-{rng.randint(1, 28):02}"
+    if fmt in ("uri", "url"):
+        return f"https://example.com/{rng.randint(0, 10**6)}"
+    if fmt == "email":
+        return f"user{rng.randint(0, 10**6)}@example.com"
+    low = int(schema.get("minLength", 1))
+    high = int(schema.get("maxLength", max(low, 24)))
+    return "".join(rng.choice(_WORD) for _ in range(rng.randint(low, high)))

@@ -32,13 +32,17 @@ class ForcedAnswers:
         request: Request,
         code: int | None,
         example: str | None,
+        dynamic: bool = False,
     ) -> Response:
         """The documented response ``code`` (and ``example``), with the API's own headers;
         without an example, its body as the API makes it coherent with the request."""
         assert ctx.session is not None
-        response, body = self.documented[api.name][operation].choose(code, example)
+        documented = self.documented[api.name].get(operation)
+        if documented is None:  # one of the mock's own routes: the spec documents nothing
+            raise PreferRefused(f"{operation} is the mock's own route; it documents no answers")
+        response, body = documented.choose(code, example, dynamic)
         store = ctx.session.store(api.name)
-        if example is None:
+        if example is None and not dynamic:
             body = await api.forced_body(operation, request, store, response.status, body)
         headers = {name: str(value) for name, value in response.headers.items()}
         headers.update(await api.answer_headers(request, store, response.status))
@@ -47,16 +51,22 @@ class ForcedAnswers:
     async def preferred(
         self, ctx: Context, api: ServedApi, operation: str, request: Request
     ) -> Response | None:
-        """The answer a ``Prefer: code=..., example=...`` header asks for, if any."""
+        """The answer a ``Prefer`` header (``code``, ``example``, ``dynamic``) or Prism's
+        ``?__code=``, ``?__example=``, ``?__dynamic=`` asks for, if any; anything else they
+        ask for is a 400 naming what the mock honours."""
         prefer = request.headers.get("prefer")
-        if not prefer:
+        query: bytes = request.scope["query_string"]
+        if not prefer and b"__" not in query:
             return None
         assert ctx.session is not None
         try:
-            code, example = parse_prefer(prefer)
-            if code is None and example is None:
+            preference = parse_prefer(prefer, query.decode("latin-1"))
+            if not preference:
                 return None
-            response = await self.documented_answer(ctx, api, operation, request, code, example)
+            code, example, dynamic = preference.code, preference.example, preference.dynamic
+            response = await self.documented_answer(
+                ctx, api, operation, request, code, example, dynamic
+            )
         except PreferRefused as refused:
             store = ctx.session.store(api.name)
             return await api.refusal(request, store, 400, {}, f"Prefer: {refused}")

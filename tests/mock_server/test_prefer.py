@@ -7,13 +7,18 @@ client, as every answer is. The tests share one app and each runs in an
 
 from __future__ import annotations
 
+import random
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 
+from mock_server.contract import Contract
+from mock_server.documented import documented_operations
 from tests.conftest import (
     FIRMA_BASES,
+    SPECS,
     ContractClient,
     jwts,
     signature_requests,
@@ -109,7 +114,7 @@ async def test_named_examples_pick_their_body(
     response = await call(mock, "firma", prefer)
     assert response.status_code == 400
     assert response.json() == body
-    assert (await call(mock, "firma", "return=minimal")).status_code == 200, "state changed"
+    assert (await call(mock, "firma", "dynamic=false")).status_code == 200, "state changed"
 
 
 @pytest.mark.parametrize(
@@ -158,17 +163,122 @@ async def test_undocumented_preference_is_400_in_the_vendor_envelope(
     [
         pytest.param("return=minimal", id="return-minimal"),
         pytest.param("respond-async, wait=5", id="other-preferences"),
+        pytest.param("code=409, return=minimal", id="honoured-and-not"),
         pytest.param("example=", id="empty-example"),
+        pytest.param("dynamic=maybe", id="dynamic-not-boolean"),
+        pytest.param("dynamic=true, example=invalidJwt", id="dynamic-and-example"),
     ],
 )
 @pytest.mark.parametrize("api", ["craftkit", "firma"])
-async def test_other_preferences_are_answered_for_real(
+async def test_a_preference_the_mock_cannot_honour_is_400_naming_what_it_can(
+    mock: ContractClient, api: str, prefer: str
+) -> None:
+    before = await mock.state()
+    response = await call(mock, api, prefer)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    message = body["error"]["message"] if api == "craftkit" else body["message"]
+    assert message.startswith("Prefer: ")
+    assert "code=" in message or "dynamic" in message or "example" in message
+    assert await mock.state() == before
+
+
+@pytest.mark.parametrize("prefer", ["dynamic=false", "", " , "])
+@pytest.mark.parametrize("api", ["craftkit", "firma"])
+async def test_preferences_that_force_nothing_are_answered_for_real(
     mock: ContractClient, api: str, prefer: str
 ) -> None:
     response = await call(mock, api, prefer)
     assert response.status_code == 200, response.text
     assert (await call(mock, api, prefer)).status_code in (400, 409), "the first call changed state"
     assert [e["simulated"] for e in await journal(mock)] == [None, None]
+
+
+@pytest.mark.parametrize(
+    ("api", "query", "status", "body"),
+    [
+        pytest.param("craftkit", "__code=409", 409, CRAFTKIT[409]["example"], id="craftkit-code"),
+        pytest.param("firma", "__code=400&__example=invalidJwt", 400, INVALID_JWT, id="firma"),
+        pytest.param("firma", "__example=invalidJwt", 400, INVALID_JWT, id="example-alone"),
+    ],
+)
+async def test_prisms_query_forms_force_a_documented_answer(
+    mock: ContractClient, api: str, query: str, status: int, body: Any
+) -> None:
+    before = await mock.state()
+    params = dict(parse_qsl(query, keep_blank_values=True))
+    if api == "craftkit":
+        response = await mock.cancel(SENT["id"], params=params)
+    else:
+        response = await mock.revoke({"jwt_id": ACTIVE["jwt_id"]}, params=params)
+    assert (response.status_code, response.json()) == (status, body)
+    assert await mock.state() == before, "a forced answer must not change any record"
+    [entry] = await journal(mock)
+    assert entry["simulated"] == "prefer"
+
+
+async def test_the_query_wins_over_the_header(mock: ContractClient) -> None:
+    response = await mock.cancel(
+        SENT["id"], params={"__code": "404"}, headers={"Prefer": "code=409"}
+    )
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("query", ["__code=999", "__nope=1", "__example=", "__dynamic=yes"])
+async def test_a_query_form_the_mock_cannot_honour_is_400(mock: ContractClient, query: str) -> None:
+    response = await mock.cancel(SENT["id"], params=dict(parse_qsl(query, keep_blank_values=True)))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["message"].startswith("Prefer: ")
+    assert (await mock.cancel(SENT["id"])).status_code == 200, "the refused call changed state"
+
+
+@pytest.mark.parametrize(
+    ("api", "prefer", "status"),
+    [
+        pytest.param("craftkit", "dynamic=true", 200, id="craftkit-first-documented"),
+        pytest.param("craftkit", "code=409, dynamic=true", 409, id="craftkit-409"),
+        pytest.param("firma", "dynamic=true", 200, id="firma-200"),
+        pytest.param("firma", "code=429, dynamic=true", 429, id="firma-429"),
+    ],
+)
+async def test_dynamic_bodies_are_drawn_from_the_schema(
+    mock: ContractClient, api: str, prefer: str, status: int
+) -> None:
+    """Each answer is validated against the spec by the ``mock`` client (openapi-core);
+    twenty draws differ from each other, unlike a sample."""
+    before = await mock.state()
+    bodies = []
+    for _ in range(20):
+        response = await call(mock, api, prefer)
+        assert response.status_code == status, response.text
+        bodies.append(response.text)
+    assert len(set(bodies)) > 1, "dynamic=true answered the same body every time"
+    assert await mock.state() == before
+
+
+CONTRACTS = [Contract.load(name, path) for name, path in SPECS.items()]
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_generated_bodies_validate_against_the_contract(seed: int) -> None:
+    """The contract's own validators (3.1 for Craftkit, 3.0 for Firma), over every
+    documented response of both specs."""
+    for contract in CONTRACTS:
+        for operation in documented_operations(contract).values():
+            for status, response in operation.responses.items():
+                body = response.generate(random.Random(seed))
+                pointer = _schema_pointer(contract, operation.path, operation.method, status)
+                errors = [e.message for e in contract.validator(pointer).iter_errors(body)]
+                assert not errors, (contract.name, status, body, errors)
+
+
+def _schema_pointer(contract: Any, path: str, method: str, status: int) -> str:
+    escaped = path.replace("~", "~0").replace("/", "~1")
+    pointer = f"/paths/{escaped}/{method.lower()}/responses/{status}"
+    response = contract.schema(pointer)
+    if "$ref" in response:
+        pointer = response["$ref"].removeprefix("#")
+    return f"{pointer}/content/application~1json/schema"
 
 
 async def test_forced_firma_answers_leave_the_quota_alone(mock: ContractClient) -> None:
