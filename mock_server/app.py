@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 from urllib.parse import quote
 
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_server._http import problem_response
@@ -263,6 +263,9 @@ class MockApp:
             await (refusal or self.docs)(scope, receive, send)
             return
         if path == BASE_PATH or path.startswith(BASE_PATH + "/"):
+            if path == HEALTH and scope["method"] in ("GET", "HEAD"):
+                await (await self._health())(scope, receive, send)
+                return
             refusal = self._access.refusal(scope)
             if refusal is not None:
                 await refusal(scope, receive, send)
@@ -273,6 +276,27 @@ class MockApp:
             await self._control(scope, receive, send)
             return
         await self._vendor(scope, receive, send)
+
+    async def _health(self) -> Response:
+        """``GET /__mock/health``: 200 with the store's kind and sessions, 503 (problem+json,
+        ``Retry-After``) while the store cannot be reached. Before the access rules (a
+        container's probe has no token and comes from another address) and without a
+        session (a probe creates none): it shows nothing else."""
+        scheme = self.backend.url.partition(":")[0]
+        kind = "redis" if scheme == "rediss" else scheme
+        try:
+            await self.start()
+            sessions = len(await self.live.sessions.names())
+        except StoreUnavailable:
+            return problem_response(
+                503,
+                f"the mock's state store ({kind}) is unreachable; retry shortly",
+                headers={"Retry-After": str(RETRY_AFTER)},
+            )
+        return JSONResponse({"status": "ok", "store": kind, "sessions": sessions})
+
+
+HEALTH = BASE_PATH + "/health"
 
 
 class _BuiltOnFirstUse:

@@ -274,6 +274,9 @@ class ControlPlane:
     def _now(self) -> str:
         return isoformat(self._clock())
 
+    async def health(self) -> Response:  # pragma: no cover - MockApp answers it first
+        raise AssertionError("GET /__mock/health is answered before access rules and sessions")
+
     async def reset(self) -> Response:
         _, session = self._session()
         await session.reset()
