@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from starlette.requests import Request
@@ -12,10 +14,22 @@ from mock_server.contract import Contract
 from mock_server.state.base import Record
 from mock_server.state.sessions import SessionStore as Store
 
-__all__ = ["Handler", "ServedApi"]
+__all__ = ["Handler", "OwnRoute", "ServedApi"]
 
 Handler = Callable[[Request, Store], Awaitable[Response]]
 """Answers one operation over the store of the caller's session."""
+
+
+@dataclass(frozen=True)
+class OwnRoute:
+    """A route the mock serves beside an API's declared ones (not in its spec): matched only
+    after the declared ones miss, answered by ``operations[operation]``."""
+
+    operation: str
+    """The handler's key in ``operations``, and the journal's name for it."""
+    methods: frozenset[str]
+    pattern: re.Pattern[str]
+    """Matched against the path below the API's base path; named groups: path params."""
 
 
 class ServedApi(Protocol):
@@ -32,6 +46,11 @@ class ServedApi(Protocol):
     @property
     def operations(self) -> Mapping[str, Handler]:
         """operationId (or ``"POST /path"`` where the spec has none) -> handler."""
+        ...
+
+    @property
+    def own_routes(self) -> Sequence[OwnRoute]:
+        """Routes of the mock's own beside the spec's (a completed request's PDFs)."""
         ...
 
     def seed(self) -> Mapping[str, Iterable[tuple[str, Record]]]:

@@ -6,6 +6,7 @@ Order of checks, as the vendor's handler runs them: bearer key (401), body
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from starlette.requests import Request
@@ -13,19 +14,31 @@ from starlette.responses import Response
 
 from mock_server._http import ABSENT, BadBody, json_response, read_json
 from mock_server.contract import Contract
-from mock_server.craftkit import signatures
+from mock_server.craftkit import documents, signatures
 from mock_server.craftkit.envelope import CraftkitError, error_response
 from mock_server.craftkit.world import KEY_PREFIXES, CraftkitWorld
 from mock_server.ids import canonical_uuid
 from mock_server.issues import flatten
-from mock_server.served import Handler
+from mock_server.served import Handler, OwnRoute
 from mock_server.state.base import Record
 from mock_server.state.sessions import SessionStore as Store
 
-__all__ = ["CANCEL_BODY", "CraftkitApi"]
+__all__ = ["CANCEL_BODY", "DOCUMENT", "OWN_ROUTES", "CraftkitApi"]
 
 CANCEL_BODY = (
     "/paths/~1v1~1signatures~1{id}~1cancel/post/requestBody/content/application~1json/schema"
+)
+
+
+DOCUMENT = "GET /v1/signatures/{id}/{document}"
+"""The mock's own route to a completed request's PDFs (``documents.DOCUMENTS``)."""
+
+OWN_ROUTES = (
+    OwnRoute(
+        DOCUMENT,
+        frozenset({"GET", "HEAD"}),
+        re.compile(r"/v1/signatures/(?P<id>[^/]+)/(?P<document>download|certificate)"),
+    ),
 )
 
 
@@ -40,7 +53,11 @@ class CraftkitApi:
         self.max_body_bytes = max_body_bytes
         self._cancel_body = contract.validator(CANCEL_BODY)
         self._cancel_accepts = contract.accepts(CANCEL_BODY)
-        self.operations: Mapping[str, Handler] = {"cancelSignature": self.cancel_signature}
+        self.operations: Mapping[str, Handler] = {
+            "cancelSignature": self.cancel_signature,
+            DOCUMENT: self.document,
+        }
+        self.own_routes = OWN_ROUTES
 
     def describe(self) -> str:
         records = self.world.signature_requests
@@ -105,6 +122,32 @@ class CraftkitApi:
                 return error_response(409, message)
             case signatures.ProviderError(message):
                 return error_response(502, message)
+
+    async def document(self, request: Request, store: Store) -> Response:
+        """A completed request's signed document or certificate, for its project's keys:
+        a PDF (docs/behaviour.md). Another project's request, one not completed, or an
+        unknown id is a 404, as a cancel's would be."""
+        try:
+            project = self._project(request)
+        except CraftkitError as refused:
+            return error_response(refused.status, refused.message, refused.issues)
+        key = canonical_uuid(request.path_params.get("id", ""))
+        record = await store.get(signatures.COLLECTION, key) if key is not None else None
+        kind = request.path_params.get("document", "")
+        url = "signedDownloadUrl" if kind == "download" else "certificateUrl"
+        if record is None or record.get("project") != project or not record.get(url):
+            return error_response(404, "Document not found.")
+        body = (
+            documents.signed_document(record)
+            if kind == "download"
+            else documents.certificate(record)
+        )
+        name = f"{record['id']}-{'signed' if kind == 'download' else 'certificate'}.pdf"
+        return Response(
+            body,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{name}"'},
+        )
 
     def _project(self, request: Request) -> str:
         """The project whose key the request presents, or a 401."""

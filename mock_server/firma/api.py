@@ -20,7 +20,7 @@ from mock_server.firma.ratelimit import Quota, RateLimiter
 from mock_server.firma.world import FirmaWorld
 from mock_server.ids import canonical_uuid
 from mock_server.issues import flatten
-from mock_server.served import Handler
+from mock_server.served import Handler, OwnRoute
 from mock_server.state.base import Record
 from mock_server.state.sessions import SessionStore as Store
 
@@ -60,6 +60,7 @@ class FirmaApi:
         self._revoke_body = contract.validator(REVOKE_BODY)
         self._revoke_accepts = contract.accepts(REVOKE_BODY)
         self.operations: Mapping[str, Handler] = {REVOKE: self.revoke_signing_request}
+        self.own_routes: tuple[OwnRoute, ...] = ()
 
     def describe(self) -> str:
         active = sum(1 for j in self.world.jwts if j["revoked_at"] is None)

@@ -90,12 +90,32 @@ class Dispatcher:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         matched = self._routes.match(scope["method"], scope["path"])
-        if matched is None:  # Connexion's router answers: 404, 405 with Allow
-            await self._routing(scope, receive, send)
+        if matched is None:
+            own = self._own_route(scope)  # only once the declared routes missed
+            if own is not None:
+                await self._answer(scope, receive, send, *own)
+                return
+            await self._routing(scope, receive, send)  # Connexion answers: 404, 405
             return
         # What Connexion's router would hand on, without its per-request objects.
         scope["path_params"] = matched.path_params
         await self._answer(scope, receive, send, matched.base_path, matched.operation_id)
+
+    def _own_route(self, scope: Scope) -> tuple[str, str] | None:
+        """(base path, operation) of a route of the mock's own the request names (its
+        path params set), or ``None``."""
+        ctx = context(scope)
+        assert ctx.live is not None
+        path: str = scope["path"]
+        for base_path, name in self._api_at.items():
+            if base_path and not path.startswith(base_path + "/"):
+                continue
+            for route in ctx.live.api(name).own_routes:
+                found = route.pattern.fullmatch(path[len(base_path) :])
+                if found is not None and scope["method"] in route.methods:
+                    scope["path_params"] = found.groupdict()
+                    return base_path, route.operation
+        return None
 
     async def _routed(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Connexion's router's endpoint (a request the table did not match)."""
