@@ -107,6 +107,13 @@ class ServerLog:
     def text(self) -> str:
         return "".join(self.lines)
 
+    def finished(self, timeout: float = POLL_TIMEOUT) -> str:
+        """Everything the server wrote, once it closed its output (it has stopped: the
+        reader may otherwise be a line behind the process's exit)."""
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), f"the server's output still open after {timeout} s"
+        return self.text
+
     def search(self, pattern: str, start: int = 0) -> re.Match[str] | None:
         for line in self.lines[start:]:
             match = re.search(pattern, line)
