@@ -9,6 +9,7 @@ onto the spec's first server URL, so the spec's paths match.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 from openapi_core import OpenAPI
+from openapi_core.configurations import Config
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
@@ -56,7 +58,10 @@ class ResponseValidator:
     """
 
     def __init__(self, document: Mapping[str, Any], *, base_url: str) -> None:
-        self.openapi = OpenAPI.from_dict(dict(document))
+        # openapi-core reads only application/json (and vnd.api+json) as JSON; an answer
+        # declared as RFC 9457 problem+json was compared to its schema as bytes.
+        config = Config(extra_media_type_deserializers={"application/problem+json": json.loads})
+        self.openapi = OpenAPI.from_dict(dict(document), config=config)
         server = urlsplit(str(document.get("servers", [{"url": "/"}])[0]["url"]))
         self._host_url = f"{server.scheme or 'http'}://{server.netloc or 'localhost'}"
         self._server_path = server.path.rstrip("/")
@@ -79,6 +84,18 @@ class ResponseValidator:
 
     def errors(self, response: httpx.Response) -> list[str]:
         """Every way ``response`` departs from the spec (empty: it conforms)."""
+        result = self.openapi.unmarshal_response(*self._exchange(response))
+        return [_describe(error) for error in result.errors]
+
+    def validation_errors(self, response: httpx.Response) -> list[str]:
+        """As :meth:`errors`, without building the body's Python values: the same checks,
+        some 50 times faster on a large body whose schema allows any value (the mock's
+        tests check every control-plane answer so)."""
+        errors = self.openapi.iter_response_errors(*self._exchange(response))
+        return [_describe(error) for error in errors]
+
+    def _exchange(self, response: httpx.Response) -> tuple[_Request, _Response]:
+        """``response`` and its request, as openapi-core reads them."""
         request = response.request
         path = request.url.path
         if self._base_path and path.startswith(self._base_path):
@@ -88,7 +105,7 @@ class ResponseValidator:
             host_url=self._host_url,
             path=self._server_path + path,
             method=request.method.lower(),
-            body=request.content or None,
+            body=_content(request),
             content_type=request.headers.get("content-type", "").lower(),
             parameters=RequestParameters(
                 query=ImmutableMultiDict(list(request.url.params.multi_items())),
@@ -102,8 +119,16 @@ class ResponseValidator:
             headers=Headers(list(response.headers.items())),
             data=response.content,
         )
-        result = self.openapi.unmarshal_response(openapi_request, openapi_response)
-        return [_describe(error) for error in result.errors]
+        return openapi_request, openapi_response
+
+
+def _content(request: httpx.Request) -> bytes | None:
+    """The request's body, or ``None`` if it has none or was streamed (sent as it was
+    produced: not kept; an answer is checked without it)."""
+    try:
+        return request.content or None
+    except httpx.RequestNotRead:
+        return None
 
 
 def _describe(error: BaseException) -> str:

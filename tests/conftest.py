@@ -1,8 +1,9 @@
 """Shared test scaffolding: the mock in-process, and a client that checks every answer.
 
 Every response a test receives through :class:`ContractClient` is validated
-against the original vendor spec with openapi-core (3.1 for Craftkit) and
-must never be an undocumented 5xx: a test cannot pass on an off-contract answer.
+against the original vendor spec with openapi-core (3.1 for Craftkit), or the
+control plane's own document for ``/__mock``, and must never be an undocumented
+5xx: a test cannot pass on an off-contract answer.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import yaml
 from conformance.responses import ResponseValidator
 from mock_server import Settings, create_app
 from mock_server.app import MockApp
+from mock_server.control import BASE_PATH, DOCUMENT
+from mock_server.control.methods import declared_methods
 
 # A real redis-server per worker, its URL emptied per test, servers of a test's own
 # (the fixtures are in tests/_redis.py; re-exported by name so that pytest sees them).
@@ -79,6 +82,9 @@ class ContractClient:
     app: MockApp
     validators: dict[str, ResponseValidator] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.http.event_hooks["response"].append(self.check_control)
+
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         response = await self.http.request(method, url, **kwargs)
         assert response.status_code < 500 or response.status_code == 502, (
@@ -89,6 +95,21 @@ class ContractClient:
             errors = validator.errors(response)
             assert not errors, f"{method} {url} answered off-contract: {errors}"
         return response
+
+    async def check_control(self, response: httpx.Response) -> None:
+        """The control plane's answer to any request of a test (``http`` calls too) against
+        its document: it must describe every answer the control plane gives."""
+        request, validator = response.request, self.validators.get("control")
+        if validator is None or not request.url.path.startswith(BASE_PATH + "/"):
+            return
+        method, path = request.method, request.url.path
+        # Only declared operations have declared answers (a 405 is the document's rule).
+        if method != "HEAD" and any(
+            pattern.fullmatch(path) and method in methods for pattern, methods in _CONTROL_PATHS
+        ):
+            await response.aread()
+            errors = validator.validation_errors(response)
+            assert not errors, f"{method} {request.url} answered off-contract: {errors}"
 
     def _validator_for(self, method: str, url: str) -> ResponseValidator | None:
         # Only declared operations have declared answers to check against.
@@ -243,11 +264,15 @@ def spec_responses(api: str) -> dict[int, dict[str, Any]]:
     }
 
 
+_CONTROL_PATHS = declared_methods(yaml.safe_load(DOCUMENT.read_text()), BASE_PATH)
+
+
 @functools.cache
 def _validators() -> dict[str, ResponseValidator]:
     """Built once per run: openapi-core's spec objects are slow to make and never change."""
     validators = {
-        "craftkit": ResponseValidator.from_path(SPECS["craftkit"], base_url="http://localhost")
+        "craftkit": ResponseValidator.from_path(SPECS["craftkit"], base_url="http://localhost"),
+        "control": ResponseValidator.from_path(DOCUMENT, base_url=f"http://localhost{BASE_PATH}"),
     }
     for base in FIRMA_BASES:
         validators[base] = ResponseValidator.from_path(

@@ -40,6 +40,7 @@ from mock_server._http import PROBLEM_JSON, problem_response
 from mock_server.clock import Clock, isoformat
 from mock_server.contract import Contract
 from mock_server.control.bodies import StrictBodies, json_answer, operations_with_bodies
+from mock_server.control.methods import DeclaredMethods
 from mock_server.craftkit import signatures
 from mock_server.craftkit.world import check_record
 from mock_server.documented import DocumentedOperation
@@ -222,7 +223,8 @@ class ControlPlane:
 
     def asgi(self, availability: Availability) -> ASGIApp:
         """The Connexion app serving the control plane (validation on, its own Swagger UI off;
-        a body over ``max_body_bytes`` is a 413).
+        a body over ``max_body_bytes`` is a 413), behind :class:`DeclaredMethods` (a 405's
+        ``Allow`` names every method of the path).
 
         A store lost mid-operation is a 503 like everywhere else, said once in the log
         (``availability``); Connexion would otherwise answer it 500.
@@ -262,8 +264,7 @@ class ControlPlane:
             operations=operations_with_bodies(self.contract.document),
             limit=self._max_body_bytes,
         )
-        asgi: ASGIApp = app
-        return asgi
+        return DeclaredMethods(app, document=self.contract.document, base_path=BASE_PATH)
 
     def _session(self) -> tuple[Live, Session]:
         # The world the request started with, even if --watch swapped it since.

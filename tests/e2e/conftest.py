@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import resource
@@ -140,3 +141,66 @@ def poll(condition: Callable[[], Any], what: str, timeout: float = POLL_TIMEOUT)
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(0.05)
+
+
+SCHEMATHESIS = MOCK_SERVER.with_name("st")
+
+
+def schemathesis_config(
+    path: Path,
+    *,
+    authorization: str,
+    parameter: str,
+    ids: list[str],
+    extra: str = "",
+    headers: dict[str, str] | None = None,
+) -> Path:
+    """A Schemathesis config: ``authorization`` (and ``headers``) on every request, and the
+    fixture's ``ids`` as ``parameter``'s value half the time (so requests reach records)."""
+    sent = {"Authorization": authorization, **(headers or {})}
+    path.write_text(
+        f"headers = {{ {', '.join(f'{name} = {json.dumps(v)}' for name, v in sent.items())} }}\n"
+        f"{extra}\n"
+        "[dictionaries.ids]\n"
+        f"values = {json.dumps(ids)}\n"
+        "[parameters]\n"
+        f'"{parameter}" = {{ dictionary = "ids", probability = 0.5 }}\n'
+    )
+    return path
+
+
+def run_schemathesis(
+    spec: Path | str,
+    url: str,
+    config_file: Path,
+    *,
+    max_examples: int = 60,
+    checks: str = "all",
+    phases: str = "examples,coverage,fuzzing,stateful",
+) -> subprocess.CompletedProcess[str]:
+    """``st run`` over ``spec`` at ``url``, seeded, without the database of earlier runs."""
+    return subprocess.run(
+        [
+            str(SCHEMATHESIS),
+            "--config-file",
+            str(config_file),
+            "run",
+            str(spec),
+            "--url",
+            url,
+            "--checks",
+            checks,
+            "--max-examples",
+            str(max_examples),
+            "--phases",
+            phases,
+            "--seed",
+            "20261122",
+            "--no-color",
+            "--generation-database",
+            "none",  # replaying old failures would make runs depend on history
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )

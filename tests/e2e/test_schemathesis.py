@@ -1,4 +1,5 @@
-"""Schemathesis, all checks, over the running mock: zero failures for both specs.
+"""Schemathesis, all checks, over the running mock: zero failures for both specs and for
+the control plane's own document.
 
 Each run gets the fixture's ids (so requests reach real records, not only 404s)
 and a valid key (so auth checks see a working credential). Seeded: reproducible.
@@ -6,58 +7,17 @@ and a valid key (so auth checks see a working credential). Seeded: reproducible.
 
 from __future__ import annotations
 
-import json
-import subprocess
+import re
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ACME_TEST_KEY, FIRMA_ACME_KEYS, SPECS, fixture_data
-from tests.e2e.conftest import MOCK_SERVER, RunningServer
+from tests.e2e.conftest import RunningServer, ServerLog
+from tests.e2e.conftest import run_schemathesis as run
+from tests.e2e.conftest import schemathesis_config as config
 
 pytestmark = pytest.mark.e2e
-
-SCHEMATHESIS = MOCK_SERVER.with_name("st")
-
-
-def config(
-    path: Path, *, authorization: str, parameter: str, ids: list[str], extra: str = ""
-) -> Path:
-    path.write_text(
-        f"headers = {{ Authorization = {json.dumps(authorization)} }}\n"
-        f"{extra}\n"
-        "[dictionaries.ids]\n"
-        f"values = {json.dumps(ids)}\n"
-        "[parameters]\n"
-        f'"{parameter}" = {{ dictionary = "ids", probability = 0.5 }}\n'
-    )
-    return path
-
-
-def run(spec: Path, url: str, config_file: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            str(SCHEMATHESIS),
-            "--config-file",
-            str(config_file),
-            "run",
-            str(spec),
-            "--url",
-            url,
-            "--checks",
-            "all",
-            "--max-examples",
-            "60",
-            "--seed",
-            "20261122",
-            "--no-color",
-            "--generation-database",
-            "none",  # replaying old failures would make runs depend on history
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_craftkit_passes_every_schemathesis_check(server: RunningServer, tmp_path: Path) -> None:
@@ -102,3 +62,34 @@ def test_firma_passes_every_schemathesis_check(
     # At /api/v1 Schemathesis warns that the spec's first server names another
     # path: a warning about the URL, not a failure of the mock.
     assert "Failures:" not in result.stdout
+
+
+# The control plane refuses some schema-valid bodies for what no static schema can say:
+# a project or workspace the fixtures do not have, an id the session has already, an
+# event the record's state or recipients do not allow, a fault for an operation the
+# api does not have or a status it does not document. Each operation's description
+# says so, and each refusal is a documented 400, 404 or 409 (checked all the same).
+CONTROL_EXPECTED = """
+[[operations]]
+include-operation-id = [
+    "create_signature_request", "create_signature_requests", "apply_event",
+    "issue_jwt", "issue_jwts", "add_fault",
+]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404", "409"]
+"""
+
+
+def test_control_plane_passes_every_schemathesis_check(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    """Its document, as the mock serves it, describes every answer it gives: statuses,
+    headers (``Allow`` on a 405, ``Retry-After``), content types, bodies; stateful too
+    (a created request's events, through the document's links)."""
+    ServerLog(server)  # read in the background: a log pipe left full blocks the server
+    cfg = tmp_path / "st.toml"
+    cfg.write_text(CONTROL_EXPECTED)
+    result = run(f"{server.url}/docs/control.json", f"{server.url}/__mock", cfg, max_examples=15)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "No issues found" in result.stdout, result.stdout[-4000:]
+    assert "Missing test data" not in result.stdout, "events never reached a created request"
+    assert re.search(r"API Links: +2 covered", result.stdout), result.stdout[-4000:]

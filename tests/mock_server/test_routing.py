@@ -150,3 +150,32 @@ async def test_unknown_path_names_the_closest_declared_one(
     # Within each API's error schema: Craftkit's {error: {code, message}}, Firma's strings.
     api = "craftkit" if isinstance(body["error"], dict) else "firma"
     assert mock.app.live.api(api).contract.is_valid("/components/schemas/Error", body)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        pytest.param("PUT", "/__mock/faults", "GET, HEAD, POST, DELETE", id="faults"),
+        pytest.param("OPTIONS", "/__mock/requests", "GET, HEAD, DELETE", id="journal"),
+        pytest.param("GET", "/__mock/reset", "POST", id="reset"),
+        pytest.param("DELETE", "/__mock/state", "GET, HEAD", id="state"),
+        pytest.param("GET", "/__mock/craftkit/signature-requests/x/events", "POST", id="events"),
+        pytest.param("PATCH", "/__mock/firma/jwts/batch", "POST", id="batch"),
+        pytest.param("POST", "/__mock/health", "GET, HEAD", id="health"),
+    ],
+)
+async def test_a_control_path_s_405_allows_every_method_it_has(
+    mock: ContractClient, method: str, path: str, allow: str
+) -> None:
+    # Connexion's router named only the first operation's methods (PUT /__mock/faults
+    # said Allow: HEAD, GET, hiding POST and DELETE).
+    response = await mock.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allow
+    assert response.headers["content-type"] == "application/problem+json"
+    assert f"takes {allow}, not {method}" in response.json()["detail"]
+
+
+async def test_a_control_path_answers_head_where_it_answers_get(mock: ContractClient) -> None:
+    response = await mock.request("HEAD", "/__mock/state")
+    assert response.status_code == 200
