@@ -159,11 +159,95 @@ class DocsApp:
 
 
 def _served_json(doc: Document) -> bytes:
-    """The document with ``servers`` pointing at this mock, so "Try it out" never leaves it."""
+    """The document with ``servers`` pointing at this mock, so "Try it out" never leaves it,
+    and its parameters inlined (:func:`_inline_parameters`)."""
     servers = [{"url": base or "/", "description": "this mock"} for base in doc.base_paths]
     # A new top-level dict serialised at once: the caller's mapping is never touched.
     served = {**doc.document, "servers": servers}
+    if isinstance(served.get("paths"), Mapping):
+        served["paths"] = _inline_parameters(served["paths"], doc.document)
     return json.dumps(served, ensure_ascii=False, default=_yaml_scalar).encode()
+
+
+_MAX_REF_HOPS = 32
+"""A chain of ``$ref`` longer than this (or a cycle) is left as it is."""
+
+
+def _inline_parameters(paths: Mapping[str, Any], document: Mapping[str, Any]) -> dict[str, Any]:
+    """``paths`` with every path-level and operation-level parameter ``$ref`` replaced by
+    the parameter it points to, in new containers (``paths`` and ``document`` are never
+    touched).
+
+    Swagger UI 5 resolves such a reference in an OpenAPI 3.1 document only when the
+    operation is expanded by a click: opened from a link (``#/Tag/operationId``, a reload
+    with deep linking) it shows the parameter as ``any ()`` and sends a literal ``{id}``.
+    A reference's own ``summary``/``description`` win, as OpenAPI 3.1 says; a reference
+    that does not resolve inside the document is kept.
+
+    >>> doc = {"components": {"parameters": {"Id": {"name": "id", "in": "path"}}}}
+    >>> paths = {"/x/{id}": {"parameters": [{"$ref": "#/components/parameters/Id"}]}}
+    >>> _inline_parameters(paths, doc)
+    {'/x/{id}': {'parameters': [{'name': 'id', 'in': 'path'}]}}
+    >>> paths["/x/{id}"]["parameters"]
+    [{'$ref': '#/components/parameters/Id'}]
+    """
+    inlined: dict[str, Any] = {}
+    for path, item in paths.items():
+        if not isinstance(item, Mapping):
+            inlined[path] = item
+            continue
+        new_item = dict(item)
+        for key, value in item.items():
+            if key == "parameters":
+                new_item[key] = _resolved_list(value, document)
+            elif key in METHODS and isinstance(value, Mapping) and "parameters" in value:
+                new_item[key] = {
+                    **value,
+                    "parameters": _resolved_list(value["parameters"], document),
+                }
+        inlined[path] = new_item
+    return inlined
+
+
+def _resolved_list(parameters: Any, document: Mapping[str, Any]) -> Any:
+    if not isinstance(parameters, list):
+        return parameters
+    return [_resolved(parameter, document) for parameter in parameters]
+
+
+def _resolved(node: Any, document: Mapping[str, Any]) -> Any:
+    """``node`` if it is no ``$ref``; else the local target it leads to (a shallow copy,
+    with the reference's ``summary``/``description``); else ``node`` unchanged."""
+    overrides: dict[str, Any] = {}
+    target = node
+    for _ in range(_MAX_REF_HOPS):
+        if not (isinstance(target, Mapping) and isinstance(target.get("$ref"), str)):
+            break
+        overrides = {
+            **{k: target[k] for k in ("summary", "description") if k in target},
+            **overrides,
+        }
+        target = _pointer(document, target["$ref"])
+        if target is None:
+            return node
+    else:
+        return node
+    if target is node or not isinstance(target, Mapping):
+        return node
+    return {**target, **overrides}
+
+
+def _pointer(document: Mapping[str, Any], ref: str) -> Any:
+    """What a local reference (``#/a/b~1c``) names in ``document``, or None."""
+    if not ref.startswith("#/"):
+        return None
+    node: Any = document
+    for token in ref[2:].split("/"):
+        key = token.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    return node
 
 
 def _yaml_scalar(value: object) -> str:
