@@ -24,6 +24,12 @@ from conformance.responses import ResponseValidator
 from mock_server import Settings, create_app
 from mock_server.app import MockApp
 
+# Debian's chromium driven by Playwright, and a screenshot of each failing test's page
+# (tests/_browser.py; re-exported by name so that pytest sees the fixtures and the hook).
+from tests._browser import browser as browser
+from tests._browser import browser_tab as browser_tab
+from tests._browser import pytest_runtest_makereport as pytest_runtest_makereport
+
 # A real redis-server per worker, its URL emptied per test, servers of a test's own
 # (the fixtures are in tests/_redis.py; re-exported by name so that pytest sees them).
 from tests._redis import redis_server as redis_server
