@@ -24,7 +24,13 @@ from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
@@ -39,6 +45,9 @@ CONTROL = "control"
 _TITLE = "Contract mock: Craftkit and Firma"
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
 _ASSETS = "/docs/static"
+_FAVICON = "/favicon.ico"
+_SHARED = ("/", _FAVICON)
+"""Paths also under Craftkit's base path ``/``: the docs answer only a GET or HEAD there."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,7 @@ class DocsApp:
         self._app = Starlette(
             routes=[
                 Route("/", self._landing, methods=["GET"]),
+                Route(_FAVICON, self._favicon, methods=["GET"]),
                 Route("/docs", self._to_slash, methods=["GET"]),
                 Route("/docs/", self._swagger_ui, methods=["GET"]),
                 Route("/docs/{name}.json", self._document, methods=["GET"]),
@@ -85,11 +95,22 @@ class DocsApp:
         )
         # "/docs/x.json/" is a 404 like any other unknown path, not a redirect.
         self._app.router.redirect_slashes = False
+        self._favicon_png = static / "favicon-32x32.png"
 
     @staticmethod
     def owns(path: str) -> bool:
         """Whether ``path`` is one of this app's (the APIs' own paths never are)."""
-        return path in ("/", "/docs") or path.startswith("/docs/")
+        return path in (*_SHARED, "/docs") or path.startswith("/docs/")
+
+    @staticmethod
+    def answers(path: str, method: str) -> bool:
+        """Whether a request for ``path`` is this app's: ``/`` and ``/favicon.ico`` are
+        under Craftkit's base path too, so only a browser's GET or HEAD there is.
+
+        >>> DocsApp.answers("/favicon.ico", "GET"), DocsApp.answers("/favicon.ico", "POST")
+        (True, False)
+        """
+        return DocsApp.owns(path) and (path not in _SHARED or method in ("GET", "HEAD"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # A copy: Starlette sets scope["app"], which the enclosing app may read afterwards.
@@ -119,6 +140,12 @@ class DocsApp:
             f'<a href="/docs/">Swagger UI</a>; its "Try it out" calls this mock.</p>'
             f"{body}</body></html>"
         )
+
+    async def _favicon(self, request: Request) -> Response:
+        # Asked by a browser showing a page with no icon of its own (a JSON document, a
+        # control-plane answer): without it each such view logs a failed load, and the
+        # request would be a vendor 404 in the journal.
+        return FileResponse(self._favicon_png, media_type="image/png")
 
     async def _to_slash(self, request: Request) -> Response:
         query = request.url.query

@@ -341,6 +341,15 @@ async def test_head_is_answered_and_other_methods_are_405_with_allow(
         assert allowed == {"GET", "HEAD"}
 
 
+async def test_favicon_is_served_so_a_browser_viewing_a_document_logs_no_failed_load(
+    docs: httpx.AsyncClient,
+) -> None:
+    response = await docs.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
+
+
 @pytest.mark.parametrize(
     ("path", "owned"),
     [
@@ -349,6 +358,7 @@ async def test_head_is_answered_and_other_methods_are_405_with_allow(
         pytest.param("/docs/", True, id="swagger-ui"),
         pytest.param("/docs/craftkit.json", True, id="document"),
         pytest.param("/docs/static/swagger-ui-bundle.js", True, id="asset"),
+        pytest.param("/favicon.ico", True, id="favicon"),
         pytest.param("/docsx", False, id="docs-prefix-only"),
         pytest.param("/documents", False, id="similar-word"),
         pytest.param("/v1/signatures/sr_1/cancel", False, id="craftkit"),
