@@ -9,10 +9,14 @@ line.
 
 The fixtures (registered in ``tests/conftest.py``):
 
-``browser`` (session scope, so one per pytest-xdist worker)
-    A headless Chromium, launched on first use. As root (CI) without its sandbox
-    (Chromium refuses to start as root with it); background networking, component
-    updates and sync off (this machine reaches no host but loopback).
+``browser`` (module scope)
+    A headless Chromium, launched on first use in a module. As root (CI) without its
+    sandbox (Chromium refuses to start as root with it); background networking,
+    component updates and sync off (this machine reaches no host but loopback).
+    Playwright's sync API marks the thread's event loop as running while it is
+    started, so it is stopped at the end of each module: the asyncio tests that a
+    pytest-xdist worker runs next would fail otherwise. Keep browser tests out of
+    modules with ``anyio`` tests.
 ``browser_tab`` (function scope)
     A :class:`BrowserTab`: a page in a fresh context (no cookies or storage shared
     between tests) with bounded timeouts (:data:`ACTION_TIMEOUT_MS`,
@@ -95,7 +99,7 @@ class BrowserTab:
         self.errors.append(f"uncaught: {error.message}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     try:
         executable = find_chromium()
