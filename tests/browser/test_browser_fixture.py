@@ -4,7 +4,6 @@ failing test leaves a screenshot named in its report."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import textwrap
@@ -14,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from tests._browser import INSTALL, BrowserTab, ChromiumMissing, find_chromium
-from tests.conftest import ROOT
+from tests.conftest import ROOT, ensured, make_rule
 
 pytestmark = pytest.mark.e2e
 
@@ -101,30 +100,15 @@ def test_a_missing_chromium_fails_with_one_line_saying_how_to_install_it(tmp_pat
 
 
 def test_make_test_ensures_chromium_and_test_fast_does_not() -> None:
-    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    prerequisites = {}
-    for target in ("test", "test-fast"):
-        rule = re.search(rf"^{target}:(.*)$", makefile, re.M)
-        assert rule is not None, f"Makefile: no {target} target"
-        prerequisites[target] = rule.group(1).split()
-    assert "chromium" in prerequisites["test"]
-    assert "chromium" not in prerequisites["test-fast"]
-    recipe = re.search(r"^chromium:.*\n((?:\t.*\n)+)", makefile, re.M)
-    assert recipe is not None and "tools/ensure_chromium" in recipe.group(1)
+    assert "chromium" in make_rule("test")[0]
+    assert "chromium" not in make_rule("test-fast")[0]
+    assert "tools/ensure_chromium" in make_rule("chromium")[1]
 
 
 def test_the_browser_is_the_chromium_ensure_chromium_prints(browser: Browser) -> None:
     # Never a browser Playwright downloaded: the version is the system package's.
-    done = subprocess.run(
-        [str(ROOT / "tools/ensure_chromium")],
-        capture_output=True,
-        text=True,
-        timeout=600,  # it may install the package
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    executable = done.stdout.strip()
-    assert Path(executable).samefile(find_chromium())
+    executable = ensured("chromium")
+    assert executable.samefile(find_chromium())
     version = subprocess.run(
         [executable, "--version"], capture_output=True, text=True, timeout=60, check=True
     ).stdout
