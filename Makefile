@@ -11,7 +11,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast lint install lock clean check-python-versions redis-server wrk bench
+.PHONY: run test test-fast lint install lock clean check-python-versions redis-server wrk chromium bench
 
 install: $(STAMP)
 
@@ -36,7 +36,7 @@ PYTEST_PATHS := tests mock_server conformance bench --doctest-modules --ignore=c
 PYTEST_WORKERS ?= auto
 
 # The whole suite, as CI runs it; prints how long it took (measured, not asserted).
-test: $(STAMP) redis-server wrk
+test: $(STAMP) redis-server wrk chromium
 	@date +%s > $(VENV)/.test-started
 	$(MAKE) --no-print-directory check-python-versions
 	$(MAKE) --no-print-directory lint
@@ -59,6 +59,12 @@ redis-server:
 # apt-get, else one line saying how). `make test` runs the benchmark's smoke test with it.
 wrk:
 	@tools/ensure_wrk
+
+# Debian's chromium, for the browser tests (tests/browser/: Playwright drives it, never a
+# browser of Playwright's own): installed as redis-server is (root and apt-get, else one
+# line saying how). Only `make test` runs those tests (they are marked e2e).
+chromium:
+	@tools/ensure_chromium
 
 # The benchmark (not a test, never part of `make test`): the mock beside a bare handler
 # on the same server (uvicorn, and Granian: the [bench] extra), per store and worker
@@ -90,4 +96,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .artifacts

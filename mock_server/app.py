@@ -241,7 +241,7 @@ class MockApp:
             path: str = scope["path"]
             if path == BASE_PATH or path.startswith(BASE_PATH + "/"):
                 response: Response = problem_response(status, message)
-            elif DocsApp.owns(path) and (path != "/" or scope["method"] in ("GET", "HEAD")):
+            elif DocsApp.answers(path, scope["method"]):
                 response = PlainTextResponse(message, status)
             else:
                 Context(server_send=send).attach(scope)
@@ -256,8 +256,8 @@ class MockApp:
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
-        # "/" is also Craftkit's base path: only a browser's GET there is the landing page.
-        if DocsApp.owns(path) and (path != "/" or scope["method"] in ("GET", "HEAD")):
+        # "/" and "/favicon.ico" are under Craftkit's base path too: only a GET there is the docs'.
+        if DocsApp.answers(path, scope["method"]):
             hosts = self._docs_hosts
             refusal = hosts.refusal(scope, control=False) if hosts is not None else None
             await (refusal or self.docs)(scope, receive, send)

@@ -24,7 +24,13 @@ from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
@@ -39,6 +45,9 @@ CONTROL = "control"
 _TITLE = "Contract mock: Craftkit and Firma"
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
 _ASSETS = "/docs/static"
+_FAVICON = "/favicon.ico"
+_SHARED = ("/", _FAVICON)
+"""Paths also under Craftkit's base path ``/``: the docs answer only a GET or HEAD there."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,7 @@ class DocsApp:
         self._app = Starlette(
             routes=[
                 Route("/", self._landing, methods=["GET"]),
+                Route(_FAVICON, self._favicon, methods=["GET"]),
                 Route("/docs", self._to_slash, methods=["GET"]),
                 Route("/docs/", self._swagger_ui, methods=["GET"]),
                 Route("/docs/{name}.json", self._document, methods=["GET"]),
@@ -85,11 +95,22 @@ class DocsApp:
         )
         # "/docs/x.json/" is a 404 like any other unknown path, not a redirect.
         self._app.router.redirect_slashes = False
+        self._favicon_png = static / "favicon-32x32.png"
 
     @staticmethod
     def owns(path: str) -> bool:
         """Whether ``path`` is one of this app's (the APIs' own paths never are)."""
-        return path in ("/", "/docs") or path.startswith("/docs/")
+        return path in (*_SHARED, "/docs") or path.startswith("/docs/")
+
+    @staticmethod
+    def answers(path: str, method: str) -> bool:
+        """Whether a request for ``path`` is this app's: ``/`` and ``/favicon.ico`` are
+        under Craftkit's base path too, so only a browser's GET or HEAD there is.
+
+        >>> DocsApp.answers("/favicon.ico", "GET"), DocsApp.answers("/favicon.ico", "POST")
+        (True, False)
+        """
+        return DocsApp.owns(path) and (path not in _SHARED or method in ("GET", "HEAD"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # A copy: Starlette sets scope["app"], which the enclosing app may read afterwards.
@@ -119,6 +140,12 @@ class DocsApp:
             f'<a href="/docs/">Swagger UI</a>; its "Try it out" calls this mock.</p>'
             f"{body}</body></html>"
         )
+
+    async def _favicon(self, request: Request) -> Response:
+        # Asked by a browser showing a page with no icon of its own (a JSON document, a
+        # control-plane answer): without it each such view logs a failed load, and the
+        # request would be a vendor 404 in the journal.
+        return FileResponse(self._favicon_png, media_type="image/png")
 
     async def _to_slash(self, request: Request) -> Response:
         query = request.url.query
@@ -159,11 +186,95 @@ class DocsApp:
 
 
 def _served_json(doc: Document) -> bytes:
-    """The document with ``servers`` pointing at this mock, so "Try it out" never leaves it."""
+    """The document with ``servers`` pointing at this mock, so "Try it out" never leaves it,
+    and its parameters inlined (:func:`_inline_parameters`)."""
     servers = [{"url": base or "/", "description": "this mock"} for base in doc.base_paths]
     # A new top-level dict serialised at once: the caller's mapping is never touched.
     served = {**doc.document, "servers": servers}
+    if isinstance(served.get("paths"), Mapping):
+        served["paths"] = _inline_parameters(served["paths"], doc.document)
     return json.dumps(served, ensure_ascii=False, default=_yaml_scalar).encode()
+
+
+_MAX_REF_HOPS = 32
+"""A chain of ``$ref`` longer than this (or a cycle) is left as it is."""
+
+
+def _inline_parameters(paths: Mapping[str, Any], document: Mapping[str, Any]) -> dict[str, Any]:
+    """``paths`` with every path-level and operation-level parameter ``$ref`` replaced by
+    the parameter it points to, in new containers (``paths`` and ``document`` are never
+    touched).
+
+    Swagger UI 5 resolves such a reference in an OpenAPI 3.1 document only when the
+    operation is expanded by a click: opened from a link (``#/Tag/operationId``, a reload
+    with deep linking) it shows the parameter as ``any ()`` and sends a literal ``{id}``.
+    A reference's own ``summary``/``description`` win, as OpenAPI 3.1 says; a reference
+    that does not resolve inside the document is kept.
+
+    >>> doc = {"components": {"parameters": {"Id": {"name": "id", "in": "path"}}}}
+    >>> paths = {"/x/{id}": {"parameters": [{"$ref": "#/components/parameters/Id"}]}}
+    >>> _inline_parameters(paths, doc)
+    {'/x/{id}': {'parameters': [{'name': 'id', 'in': 'path'}]}}
+    >>> paths["/x/{id}"]["parameters"]
+    [{'$ref': '#/components/parameters/Id'}]
+    """
+    inlined: dict[str, Any] = {}
+    for path, item in paths.items():
+        if not isinstance(item, Mapping):
+            inlined[path] = item
+            continue
+        new_item = dict(item)
+        for key, value in item.items():
+            if key == "parameters":
+                new_item[key] = _resolved_list(value, document)
+            elif key in METHODS and isinstance(value, Mapping) and "parameters" in value:
+                new_item[key] = {
+                    **value,
+                    "parameters": _resolved_list(value["parameters"], document),
+                }
+        inlined[path] = new_item
+    return inlined
+
+
+def _resolved_list(parameters: Any, document: Mapping[str, Any]) -> Any:
+    if not isinstance(parameters, list):
+        return parameters
+    return [_resolved(parameter, document) for parameter in parameters]
+
+
+def _resolved(node: Any, document: Mapping[str, Any]) -> Any:
+    """``node`` if it is no ``$ref``; else the local target it leads to (a shallow copy,
+    with the reference's ``summary``/``description``); else ``node`` unchanged."""
+    overrides: dict[str, Any] = {}
+    target = node
+    for _ in range(_MAX_REF_HOPS):
+        if not (isinstance(target, Mapping) and isinstance(target.get("$ref"), str)):
+            break
+        overrides = {
+            **{k: target[k] for k in ("summary", "description") if k in target},
+            **overrides,
+        }
+        target = _pointer(document, target["$ref"])
+        if target is None:
+            return node
+    else:
+        return node
+    if target is node or not isinstance(target, Mapping):
+        return node
+    return {**target, **overrides}
+
+
+def _pointer(document: Mapping[str, Any], ref: str) -> Any:
+    """What a local reference (``#/a/b~1c``) names in ``document``, or None."""
+    if not ref.startswith("#/"):
+        return None
+    node: Any = document
+    for token in ref[2:].split("/"):
+        key = token.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    return node
 
 
 def _yaml_scalar(value: object) -> str:

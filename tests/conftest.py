@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,12 @@ from mock_server import Settings, create_app
 from mock_server.app import MockApp
 from mock_server.control import BASE_PATH, DOCUMENT
 from mock_server.control.methods import declared_methods
+
+# Debian's chromium driven by Playwright, and a screenshot of each failing test's page
+# (tests/_browser.py; re-exported by name so that pytest sees the fixtures and the hook).
+from tests._browser import browser as browser
+from tests._browser import browser_tab as browser_tab
+from tests._browser import pytest_runtest_makereport as pytest_runtest_makereport
 
 # A real redis-server per worker, its URL emptied per test, servers of a test's own
 # (the fixtures are in tests/_redis.py; re-exported by name so that pytest sees them).
@@ -46,6 +53,28 @@ ACME_LIVE_KEY = "ck_live_acme_0001"
 GLOBEX_KEY = "ck_live_globex_0001"
 FIRMA_ACME_KEYS = ("firma_acme_0001", "firma_acme_0002")
 FIRMA_GLOBEX_KEY = "firma_globex_0001"
+
+
+def make_rule(target: str) -> tuple[list[str], str]:
+    """The Makefile's ``target``: its prerequisites and its recipe (the tab-indented lines)."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    rule = re.search(rf"^{re.escape(target)}:(.*)\n((?:\t.*\n)*)", makefile, re.M)
+    assert rule is not None, f"Makefile: no {target} target"
+    return rule.group(1).split(), rule.group(2)
+
+
+def ensured(tool: str) -> Path:
+    """Run ``tools/ensure_<tool>`` (it may install the package) and return the path it
+    prints; it must succeed."""
+    done = subprocess.run(
+        [str(ROOT / "tools" / f"ensure_{tool}")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return Path(done.stdout.strip())
 
 
 def fixture_data(api: str) -> dict[str, Any]:

@@ -3,8 +3,6 @@ asyncio client, and able to be lost, hung and brought back as the store's tests 
 
 from __future__ import annotations
 
-import re
-import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,7 +22,7 @@ from tests._redis import (
     RedisServerMissing,
     find_redis_server,
 )
-from tests.conftest import ROOT
+from tests.conftest import ensured, make_rule
 
 # A hang guard for awaits that must end (a failing connection, a socket timeout):
 # far above what they take, so it never decides an outcome by speed.
@@ -61,13 +59,9 @@ def test_a_missing_redis_server_fails_with_one_line_saying_how_to_install_it(
 
 
 def test_make_test_and_test_fast_ensure_redis_server_first() -> None:
-    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     for target in ("test", "test-fast"):
-        rule = re.search(rf"^{target}:(.*)$", makefile, re.M)
-        assert rule is not None, f"Makefile: no {target} target"
-        assert "redis-server" in rule.group(1).split(), f"{target} does not ensure redis-server"
-    recipe = re.search(r"^redis-server:.*\n((?:\t.*\n)+)", makefile, re.M)
-    assert recipe is not None and "tools/ensure_redis_server" in recipe.group(1)
+        assert "redis-server" in make_rule(target)[0], f"{target} does not ensure redis-server"
+    assert "tools/ensure_redis_server" in make_rule("redis-server")[1]
 
 
 # --- the server (real sockets) ------------------------------------------------------
@@ -75,15 +69,7 @@ def test_make_test_and_test_fast_ensure_redis_server_first() -> None:
 
 @pytest.mark.e2e
 def test_ensure_redis_server_prints_the_one_the_fixtures_start() -> None:
-    done = subprocess.run(
-        [str(ROOT / "tools/ensure_redis_server")],
-        capture_output=True,
-        text=True,
-        timeout=600,  # it may install the package
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert Path(done.stdout.strip()).samefile(find_redis_server())
+    assert ensured("redis_server").samefile(find_redis_server())
 
 
 @pytest.mark.e2e

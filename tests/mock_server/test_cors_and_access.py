@@ -481,7 +481,7 @@ async def test_the_control_plane_answers_only_a_host_naming_this_machine(
 @pytest.mark.parametrize(
     ("app", "host", "allowed"), [pytest.param(*row, id=f"{row[0]}-{row[1]}") for row in HOSTS]
 )
-@pytest.mark.parametrize("path", ["/", "/docs/", "/docs", "/docs/control.json"])
+@pytest.mark.parametrize("path", ["/", "/favicon.ico", "/docs/", "/docs", "/docs/control.json"])
 async def test_the_docs_pages_answer_only_a_host_naming_this_machine(
     host_apps: dict[str, MockApp],
     connect: Connect,

@@ -189,11 +189,103 @@ async def test_document_points_servers_at_this_mock_and_is_otherwise_verbatim(
     served = response.json()
     expected = [{"url": b or "/", "description": "this mock"} for b in BASES[name]]
     assert served.pop("servers") == expected
-    original = {k: v for k, v in ORIGINALS[name].items() if k != "servers"}
-    assert served == json.loads(json.dumps(original))
+    original = json.loads(json.dumps({k: v for k, v in ORIGINALS[name].items() if k != "servers"}))
+    assert served == _inlined_by_hand(original)
     assert ORIGINALS[name] == PRISTINE[name], (
         "serving a document must not mutate the caller's mapping"
     )
+
+
+def _inlined_by_hand(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with each local parameter ``$ref`` of its paths replaced by its target
+    (the reference's own ``description`` winning), written apart from the code under test."""
+    result = copy.deepcopy(document)
+
+    def target(ref: dict[str, Any]) -> dict[str, Any]:
+        node: Any = document
+        for part in ref["$ref"].removeprefix("#/").split("/"):
+            node = node[part]
+        node = target(node) if "$ref" in node else node
+        return {**node, **{k: v for k, v in ref.items() if k in ("summary", "description")}}
+
+    for item in result.get("paths", {}).values():
+        for owner in [item, *(v for k, v in item.items() if k in ("get", "post", "put", "delete"))]:
+            if "parameters" in owner:
+                owner["parameters"] = [target(p) if "$ref" in p else p for p in owner["parameters"]]
+    return result
+
+
+async def test_craftkit_path_parameter_is_inlined_for_swagger_ui(
+    docs: httpx.AsyncClient,
+) -> None:
+    # Swagger UI 5 shows a path-level $ref opened by a deep link as "any ()" and sends a
+    # literal {id}: the served copy carries the parameter itself; components stay.
+    served = (await docs.get("/docs/craftkit.json")).json()
+    item = served["paths"]["/v1/signatures/{id}/cancel"]
+    component = ORIGINALS["craftkit"]["components"]["parameters"]["SignatureId"]
+    assert item["parameters"] == [component]
+    assert served["components"] == json.loads(json.dumps(ORIGINALS["craftkit"]["components"]))
+    assert "$ref" not in json.dumps(item["parameters"])
+
+
+_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+@pytest.mark.parametrize(
+    ("parameters", "served"),
+    [
+        pytest.param([{"$ref": "#/components/parameters/Id"}], [_PARAM], id="local"),
+        pytest.param([{"$ref": "#/components/parameters/Alias"}], [_PARAM], id="chained"),
+        pytest.param(
+            [{"$ref": "#/components/parameters/Id", "description": "mine"}],
+            [{**_PARAM, "description": "mine"}],
+            id="reference-description-wins",
+        ),
+        pytest.param([{"$ref": "#/components/parameters/A~1b"}], [_PARAM], id="escaped-pointer"),
+        pytest.param(
+            [{"$ref": "#/components/parameters/Missing"}],
+            [{"$ref": "#/components/parameters/Missing"}],
+            id="dangling-kept",
+        ),
+        pytest.param(
+            [{"$ref": "other.yaml#/Id"}], [{"$ref": "other.yaml#/Id"}], id="external-kept"
+        ),
+        pytest.param(
+            [{"$ref": "#/components/parameters/Loop"}],
+            [{"$ref": "#/components/parameters/Loop"}],
+            id="cycle-kept",
+        ),
+        pytest.param([_PARAM], [_PARAM], id="inline-unchanged"),
+    ],
+)
+@pytest.mark.parametrize("level", ["path", "operation"])
+async def test_parameter_refs_are_inlined_at_path_and_operation_level(
+    parameters: list[dict[str, Any]], served: list[dict[str, Any]], level: str
+) -> None:
+    item: dict[str, Any] = {"post": {"responses": {"200": {"description": "ok"}}}}
+    owner = item if level == "path" else item["post"]
+    owner["parameters"] = parameters
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "T", "version": "1"},
+        "paths": {"/x/{id}": item},
+        "components": {
+            "parameters": {
+                "Id": _PARAM,
+                "Alias": {"$ref": "#/components/parameters/Id"},
+                "A/b": _PARAM,
+                "Loop": {"$ref": "#/components/parameters/Loop"},
+            }
+        },
+    }
+    pristine = copy.deepcopy(document)
+    transport = httpx.ASGITransport(app=DocsApp([Document("t", "T", document, [""])]))
+    async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
+        answer = (await client.get("/docs/t.json")).json()
+    got = answer["paths"]["/x/{id}"]
+    assert (got if level == "path" else got["post"])["parameters"] == served
+    assert answer["components"] == pristine["components"]
+    assert document == pristine
 
 
 @pytest.mark.parametrize(
@@ -249,6 +341,15 @@ async def test_head_is_answered_and_other_methods_are_405_with_allow(
         assert allowed == {"GET", "HEAD"}
 
 
+async def test_favicon_is_served_so_a_browser_viewing_a_document_logs_no_failed_load(
+    docs: httpx.AsyncClient,
+) -> None:
+    response = await docs.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
+
+
 @pytest.mark.parametrize(
     ("path", "owned"),
     [
@@ -257,6 +358,7 @@ async def test_head_is_answered_and_other_methods_are_405_with_allow(
         pytest.param("/docs/", True, id="swagger-ui"),
         pytest.param("/docs/craftkit.json", True, id="document"),
         pytest.param("/docs/static/swagger-ui-bundle.js", True, id="asset"),
+        pytest.param("/favicon.ico", True, id="favicon"),
         pytest.param("/docsx", False, id="docs-prefix-only"),
         pytest.param("/documents", False, id="similar-word"),
         pytest.param("/v1/signatures/sr_1/cancel", False, id="craftkit"),

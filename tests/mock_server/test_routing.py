@@ -40,6 +40,7 @@ async def test_undeclared_method_is_405_with_allow(
     ("path", "shape"),
     [
         pytest.param("/", "craftkit", id="root"),
+        pytest.param("/favicon.ico", "craftkit", id="favicon-not-get"),
         pytest.param("/v1/signatures", "craftkit", id="craftkit-undeclared"),
         pytest.param("/v1/signatures/a/b/cancel", "craftkit", id="slash-in-id"),
         pytest.param("/functions/v1/signing-request-api/jwt", "firma", id="firma-undeclared"),
