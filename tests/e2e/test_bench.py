@@ -20,7 +20,7 @@ import pytest
 from bench.bare import ANSWERS
 from bench.load import LoadGenerator, PythonLoad, Wrk, find_wrk
 from bench.paths import PATHS, BenchPath, write_fixtures
-from bench.run import run
+from bench.run import FRESH_MARGIN, run
 from bench.stores import Stores, mock_targets
 from bench.targets import BareTarget, MockTarget, start
 from bench.wire import exchange
@@ -163,7 +163,7 @@ def test_the_200_paths_count_only_200s_and_say_when_their_records_ran_out(
         fresh_rate=50,
     )
     [sample] = results.samples[("memory-1", "craftkit-200")]
-    assert sample.fresh == 50 * 1.3 + 200
+    assert sample.fresh == 50 * FRESH_MARGIN + 200
     assert sample.statuses.keys() == {"200", "409"}, sample
     assert sample.unexpected == {"409": sample.statuses["409"]}
     assert sample.rps == pytest.approx(sample.statuses["200"] / sample.seconds)
