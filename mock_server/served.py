@@ -5,19 +5,30 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from mock_server.contract import Contract
 from mock_server.state.base import Record
+from mock_server.state.journal import Reason
 from mock_server.state.sessions import SessionStore as Store
 
-__all__ = ["Handler", "OwnRoute", "ServedApi"]
+__all__ = ["CONTEXT", "Handler", "OwnRoute", "ServedApi", "because"]
+
+CONTEXT = "mock"
+"""The key of the request's ``http.context.Context`` in the scope's ``state``."""
 
 Handler = Callable[[Request, Store], Awaitable[Response]]
 """Answers one operation over the store of the caller's session."""
+
+
+def because(request: Request, reason: Reason) -> None:
+    """Say why the handler answers so: its journal entry's ``reason``, kept as given (the
+    domain's outcome, the refusal raised) and rendered only when the entry is."""
+    context: Any = request.scope["state"][CONTEXT]
+    context.reason = reason
 
 
 @dataclass(frozen=True)

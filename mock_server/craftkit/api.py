@@ -19,8 +19,9 @@ from mock_server.craftkit.envelope import CraftkitError, error_response
 from mock_server.craftkit.world import KEY_PREFIXES, CraftkitWorld
 from mock_server.ids import canonical_uuid
 from mock_server.issues import flatten
-from mock_server.served import Handler, OwnRoute
+from mock_server.served import Handler, OwnRoute, because
 from mock_server.state.base import Record
+from mock_server.state.journal import Because
 from mock_server.state.sessions import SessionStore as Store
 
 __all__ = ["CANCEL_BODY", "DOCUMENT", "OWN_ROUTES", "CraftkitApi"]
@@ -112,12 +113,15 @@ class CraftkitApi:
                     lambda record: signatures.cancel(record, project=project),
                 )
         except CraftkitError as refused:
+            because(request, refused)
             return error_response(refused.status, refused.message, refused.issues)
+        if isinstance(outcome, signatures.NotFound):
+            because(request, _unknown(key, request, outcome.owner))
+            return error_response(404, "Signature request not found.")
+        because(request, outcome)
         match outcome:
             case signatures.Cancelled(body):
                 return json_response(200, body)
-            case signatures.NotFound():
-                return error_response(404, "Signature request not found.")
             case signatures.Conflict(message):
                 return error_response(409, message)
             case signatures.ProviderError(message):
@@ -130,13 +134,25 @@ class CraftkitApi:
         try:
             project = self._project(request)
         except CraftkitError as refused:
+            because(request, refused)
             return error_response(refused.status, refused.message, refused.issues)
         key = canonical_uuid(request.path_params.get("id", ""))
         record = await store.get(signatures.COLLECTION, key) if key is not None else None
         kind = request.path_params.get("document", "")
         url = "signedDownloadUrl" if kind == "download" else "certificateUrl"
         if record is None or record.get("project") != project or not record.get(url):
+            owner = record.get("project") if record is not None else None
+            reason: Because = _unknown(key, request, owner if owner != project else None)
+            if record is not None and owner == project:
+                reason = Because(
+                    "state",
+                    f"status is {record.get('status')}; only a completed request has documents",
+                    {"record": key, "state": record.get("status")},
+                )
+            because(request, reason)
             return error_response(404, "Document not found.")
+        done = Because("state", f"the request is completed: its {kind}", {"record": key})
+        because(request, done)
         body = (
             documents.signed_document(record)
             if kind == "download"
@@ -178,3 +194,14 @@ class CraftkitApi:
         errors = list(self._cancel_body.iter_errors(payload))
         if errors:
             raise CraftkitError(400, "Request body did not match expected shape.", flatten(errors))
+
+
+def _unknown(key: str | None, request: Request, owner: str | None) -> Because:
+    """The journal ``reason`` of a 404 for the id ``key`` (``None``: not a uuid)."""
+    if key is None:
+        rule = f"the id {request.path_params.get('id', '')!r} is not a uuid: it names no request"
+    elif owner is not None:
+        rule = f"the request is project {owner}'s, not the key's: unknown to it"
+    else:
+        rule = "no such signature request in this session"
+    return Because("unknown", rule, {"record": key})

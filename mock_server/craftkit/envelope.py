@@ -31,6 +31,10 @@ _MESSAGES = {
 }
 
 
+CAUSES = {400: "body", 401: "key", 404: "unknown", 413: "body", 429: "quota"}
+"""A refusal's ``cause`` in its journal ``reason``, by status."""
+
+
 class CraftkitError(Exception):
     """A refusal a handler raises; :func:`error_response` renders it."""
 
@@ -39,6 +43,10 @@ class CraftkitError(Exception):
         self.status = status
         self.message = message
         self.issues = issues
+
+    def explain(self) -> dict[str, object]:
+        """Its journal ``reason`` (rendered only when the journal is)."""
+        return {"rule": self.message, "cause": CAUSES.get(self.status, "refusal")}
 
 
 def error_response(

@@ -49,21 +49,57 @@ COLLECTION = "signature_requests"
 @dataclass(slots=True)
 class Cancelled:
     body: dict[str, Any]
+    was: str = "sent"
+    """The status it had."""
+
+    def explain(self) -> dict[str, Any]:
+        return {
+            "rule": f"status was {self.was}; a sent or viewed request is cancelled",
+            "cause": "state",
+            "record": self.body.get("id"),
+            "state": "cancelled",
+        }
 
 
 @dataclass(slots=True)
 class NotFound:
-    pass
+    owner: str | None = None
+    """The project of the record when it exists but is another's (``None``: absent)."""
 
 
 @dataclass(slots=True)
 class Conflict:
     message: str
+    record: str | None = None
+    state: str | None = None
+    simulated: str | None = None
+    """The fixture's ``mock.on_cancel`` that refused, if it was that."""
+
+    def explain(self) -> dict[str, Any]:
+        if self.simulated is not None:
+            rule = f"the fixture's mock.on_cancel is {self.simulated}: the service refuses"
+            cause = "simulation"
+        elif self.state is not None:
+            rule = f"status is {self.state}; only sent or viewed requests can be cancelled"
+            cause = "state"
+        else:
+            rule, cause = self.message, "state"
+        return {"rule": rule, "cause": cause, "record": self.record, "state": self.state}
 
 
 @dataclass(slots=True)
 class ProviderError:
     message: str
+    record: str | None = None
+    state: str | None = None
+
+    def explain(self) -> dict[str, Any]:
+        return {
+            "rule": "the fixture's mock.on_cancel is provider_error: the service fails",
+            "cause": "simulation",
+            "record": self.record,
+            "state": self.state,
+        }
 
 
 CancelOutcome = Cancelled | NotFound | Conflict | ProviderError
@@ -80,20 +116,30 @@ def cancel(record: Record | None, *, project: str) -> Decision[CancelOutcome]:
     Another project's request is indistinguishable from a missing one (404),
     so tenants cannot probe each other's ids.
     """
-    if record is None or record.get("project") != project:
+    if record is None:
         return Decision(NotFound())
-    status = record["status"]
+    if record.get("project") != project:
+        return Decision(NotFound(owner=record.get("project")))
+    status, key = record["status"], record["id"]
     if status in TERMINAL:
-        return Decision(Conflict(f"Signature request is already {status} and cannot be cancelled."))
+        return Decision(
+            Conflict(f"Signature request is already {status} and cannot be cancelled.", key, status)
+        )
     simulated = (record.get("mock") or {}).get("on_cancel")
     if simulated == "upstream_locked":
-        return Decision(Conflict("Signature request can no longer be cancelled upstream."))
+        return Decision(
+            Conflict(
+                "Signature request can no longer be cancelled upstream.", key, status, simulated
+            )
+        )
     if simulated == "provider_error":
         return Decision(
-            ProviderError("Failed to cancel the signing request with the signature service.")
+            ProviderError(
+                "Failed to cancel the signing request with the signature service.", key, status
+            )
         )
     cancelled = {**record, "status": "cancelled"}
-    return Decision(Cancelled(public_body(cancelled)), replacement=cancelled)
+    return Decision(Cancelled(public_body(cancelled), status), replacement=cancelled)
 
 
 def forced_cancel(record: Record | None, key: str | None, sample: Any) -> Any:

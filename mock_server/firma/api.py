@@ -20,8 +20,9 @@ from mock_server.firma.ratelimit import Quota, RateLimiter
 from mock_server.firma.world import FirmaWorld
 from mock_server.ids import canonical_uuid
 from mock_server.issues import flatten
-from mock_server.served import Handler, OwnRoute
+from mock_server.served import Handler, OwnRoute, because
 from mock_server.state.base import Record
+from mock_server.state.journal import Because
 from mock_server.state.sessions import SessionStore as Store
 
 __all__ = ["REVOKE", "REVOKE_BODY", "FirmaApi"]
@@ -42,6 +43,10 @@ def _presented_key(request: Request) -> str | None:
     if scheme.lower() == "bearer":
         value = rest.strip()
     return value or None
+
+
+_NO_KEY = Because("key", "no API key in Authorization")
+_BAD_KEY = Because("key", "the API key is not one of the fixture's keys")
 
 
 class FirmaApi:
@@ -119,11 +124,13 @@ class FirmaApi:
         key = _presented_key(request)
         workspace = self.world.keys.get(key) if key else None
         if key is None or workspace is None:
+            because(request, _NO_KEY if key is None else _BAD_KEY)
             quota = await self.limiter.peek(store, None)
             return error_response(401, "Invalid API key", headers=quota.headers())
         quota = await self.limiter.write(store, key)
         try:
             if quota.exceeded:
+                because(request, quota)
                 raise FirmaError(
                     429,
                     "Too many requests. Please wait before retrying.",
@@ -137,7 +144,17 @@ class FirmaApi:
                 lambda record: jwts.revoke(record, workspace=workspace, now=now),
             )
         except FirmaError as refused:
+            if refused.status != 429:
+                because(request, refused)
             return error_response(refused.status, refused.message, refused.details, quota.headers())
+        if isinstance(outcome, jwts.NotFound):
+            if outcome.owner is not None:
+                rule = f"the JWT is workspace {outcome.owner}'s, not the key's: unknown to it"
+            else:
+                rule = "no such JWT in this session"
+            because(request, Because("unknown", rule, {"record": jwt_id or None}))
+        else:
+            because(request, outcome)
         return self._answer(outcome, quota)
 
     def _answer(self, outcome: jwts.RevokeOutcome, quota: Quota) -> Response:

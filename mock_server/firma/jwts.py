@@ -30,25 +30,45 @@ class Revoked:
     jwt_id: str
     revoked_at: str
 
+    def explain(self) -> dict[str, Any]:
+        return {
+            "rule": "the JWT was active (revoked_at null); it is revoked now",
+            "cause": "state",
+            "record": self.jwt_id,
+            "state": "revoked",
+        }
+
 
 @dataclass(slots=True)
 class AlreadyRevoked:
-    pass
+    jwt_id: str = ""
+    revoked_at: str = ""
+
+    def explain(self) -> dict[str, Any]:
+        return {
+            "rule": f"the JWT was revoked at {self.revoked_at}; only an active JWT can be revoked",
+            "cause": "state",
+            "record": self.jwt_id,
+            "state": "revoked",
+        }
 
 
 @dataclass(slots=True)
 class NotFound:
-    pass
+    owner: str | None = None
+    """The workspace of the JWT when it exists but is another's (``None``: absent)."""
 
 
 RevokeOutcome = Revoked | AlreadyRevoked | NotFound
 
 
 def revoke(record: Record | None, *, workspace: str, now: str) -> Decision[RevokeOutcome]:
-    if record is None or record.get("workspace") != workspace:
+    if record is None:
         return Decision(NotFound())
+    if record.get("workspace") != workspace:
+        return Decision(NotFound(owner=record.get("workspace")))
     if record.get("revoked_at") is not None:
-        return Decision(AlreadyRevoked())
+        return Decision(AlreadyRevoked(record["jwt_id"], record["revoked_at"]))
     revoked = {**record, "revoked_at": now}
     return Decision(Revoked(jwt_id=record["jwt_id"], revoked_at=now), replacement=revoked)
 

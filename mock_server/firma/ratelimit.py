@@ -41,6 +41,16 @@ class Quota:
             headers["Retry-After"] = str(self.retry_after)
         return headers
 
+    def explain(self) -> dict[str, object]:
+        """The journal ``reason`` of a write refused for it (a 429)."""
+        return {
+            "rule": f"the key used its {self.limit} writes of this minute; "
+            f"retry after {self.retry_after} s",
+            "cause": "quota",
+            "limit": self.limit,
+            "retryAfter": self.retry_after,
+        }
+
 
 class RateLimiter:
     """Fixed windows per key, opened by the key's first write.

@@ -14,10 +14,13 @@ from mock_server.http.context import context
 from mock_server.http.dispatch import NotDeclared
 from mock_server.http.drop import ConnectionDropped
 from mock_server.state import StoreUnavailable
+from mock_server.state.journal import Because
 
 __all__ = ["ErrorBoundary"]
 
 log = logging.getLogger("mock_server")
+
+_ROUTE = "the path's operations do not include this method"
 
 
 class ErrorBoundary:
@@ -32,6 +35,7 @@ class ErrorBoundary:
             await self._app(scope, receive, send)
         except HTTPException as exc:
             message = exc.message if isinstance(exc, NotDeclared) else None
+            context(scope).reason = Because("route", message or _ROUTE, None)
             await _refuse(scope, receive, send, exc.status_code, exc.headers or {}, message)
         except (ConnectionDropped, StoreUnavailable):
             raise
@@ -39,7 +43,9 @@ class ErrorBoundary:
             log.debug("client left during %s %s", scope["method"], scope["path"])
         except Exception:
             log.exception("unexpected error answering %s %s", scope["method"], scope["path"])
-            if not context(scope).started:
+            ctx = context(scope)
+            ctx.reason = Because("error", "the mock failed (its log says why)")
+            if not ctx.started:
                 await _refuse(scope, receive, send, 500, {})
 
 

@@ -8,13 +8,16 @@ from typing import TYPE_CHECKING
 
 from starlette.types import Message, Scope, Send
 
+from mock_server.served import CONTEXT
+
 if TYPE_CHECKING:  # the layers import these; the context only names them
     from mock_server.live import Live
     from mock_server.state import Session
+    from mock_server.state.journal import Reason
 
 __all__ = ["SESSION_CREATED", "Context", "context"]
 
-_KEY = "mock"
+_KEY = CONTEXT
 
 SESSION_CREATED = (b"x-mock-session-created", b"true")
 """On an answer whose session did not exist (new, or forgotten: idle, evicted): the
@@ -35,6 +38,10 @@ class Context:
     operation: str | None = None
     simulated: str | None = None
     """``"prefer"`` or ``"fault"`` when the answer was forced rather than computed."""
+    reason: Reason | None = None
+    """Why the mock answered so, for the journal: set by whoever decided (the handler from
+    its domain outcome or refusal, a fault, a ``Prefer``, the error boundary), rendered
+    only when the journal entry is."""
     started: bool = False
     """Whether the answer has started (then it can no longer change)."""
     vary_origin: bool = False

@@ -145,7 +145,7 @@ class Dispatcher:
         fault = session.fault
         response: Response | None = None
         if fault is not None:
-            ctx.simulated = "fault"
+            ctx.simulated, ctx.reason = "fault", fault
             if fault.delay_ms:
                 await asyncio.sleep(fault.delay_ms / 1000)
             if fault.drop:

@@ -16,6 +16,7 @@ from mock_server._http import json_response
 from mock_server.documented import DocumentedOperation, PreferRefused, parse_prefer
 from mock_server.http.context import Context
 from mock_server.served import ServedApi
+from mock_server.state.journal import Because
 
 __all__ = ["ForcedAnswers"]
 
@@ -68,7 +69,14 @@ class ForcedAnswers:
                 ctx, api, operation, request, code, example, dynamic
             )
         except PreferRefused as refused:
+            ctx.reason = Because("prefer", f"Prefer: {refused}")
             store = ctx.session.store(api.name)
             return await api.refusal(request, store, 400, {}, f"Prefer: {refused}")
         ctx.simulated = "prefer"
+        asked = prefer or query.decode("latin-1")
+        ctx.reason = Because(
+            "prefer",
+            f"{asked!r} forced a documented answer; state unchanged",
+            {"prefer": asked},
+        )
         return response

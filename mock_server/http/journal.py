@@ -122,6 +122,7 @@ class _Exchange:
             duration_ms=(time.perf_counter() - self._started) * 1000,
             # Begun by now: by the dispatcher, or as the answer started (Context.send).
             session_created=ctx.session is not None and ctx.session.created,
+            reason=ctx.reason,
         )
         try:
             await self._log(entry)

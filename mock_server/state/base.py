@@ -179,6 +179,18 @@ class Fault:
     drop: bool
     remaining: int | None
 
+    def explain(self) -> dict[str, Any]:
+        """The journal ``reason`` of an answer it forced (see ``state.journal.Reason``)."""
+        if self.drop:
+            rule = f"fault {self.id} on {self.operation} dropped the connection"
+        elif self.status is not None:
+            rule = (
+                f"fault {self.id} on {self.operation} forced a documented answer; state unchanged"
+            )
+        else:
+            rule = f"fault {self.id} on {self.operation} delayed the answer"
+        return {"rule": rule, "cause": "fault", "fault": self.id, "delayMs": self.delay_ms}
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,

@@ -16,14 +16,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from mock_server._http import BadBody, parse_json, unfit
 from mock_server.clock import isoformat
 
 _log = logging.getLogger("mock_server.journal")
 
-__all__ = ["BODY_LIMIT", "HEADER_LIMIT", "Body", "Entry", "Exchange", "redact"]
+__all__ = [
+    "BODY_LIMIT",
+    "HEADER_LIMIT",
+    "Because",
+    "Body",
+    "Entry",
+    "Exchange",
+    "Reason",
+    "explain",
+    "redact",
+]
 
 BODY_LIMIT = 65_536
 """Bytes of each body kept; longer bodies are cut and marked ``truncated``."""
@@ -103,6 +113,43 @@ class Exchange:
         return shown
 
 
+class Reason(Protocol):
+    """Why the mock answered so, as the code that decided keeps it on the request: an
+    object made anyway (a domain outcome, a refusal, a fault), its text rendered only
+    when the entry is (:func:`explain`), never on the way to the answer."""
+
+    def explain(self) -> dict[str, Any]:
+        """``{"rule": <why, without the status>, "cause": <kind>, ...facts}``."""
+        ...
+
+
+@dataclass(slots=True)
+class Because:
+    """A reason whose rule is a constant or a message made anyway, with its facts."""
+
+    cause: str
+    rule: str
+    facts: dict[str, Any] | None = None
+
+    def explain(self) -> dict[str, Any]:
+        return {"rule": self.rule, "cause": self.cause, **(self.facts or {})}
+
+
+def explain(reason: Reason | None, status: int | None) -> dict[str, Any] | None:
+    """The entry's ``reason``: the rule prefixed with the status answered (``"409: ..."``).
+
+    >>> explain(Because("key", "no API key", {"x": 1}), 401)
+    {'rule': '401: no API key', 'cause': 'key', 'x': 1}
+    >>> explain(Because("fault", "fault 1 dropped the connection"), None)
+    {'rule': 'no answer: fault 1 dropped the connection', 'cause': 'fault'}
+    """
+    if reason is None:
+        return None
+    shown = reason.explain()
+    shown["rule"] = f"{status if status is not None else 'no answer'}: {shown['rule']}"
+    return shown
+
+
 @dataclass(slots=True)
 class Entry:
     """One exchange, as ``GET /__mock/requests`` lists it (its id is the back-end's)."""
@@ -123,6 +170,8 @@ class Entry:
     duration_ms: float
     session_created: bool = False
     """This request found no such session: it started from the fixtures."""
+    reason: Reason | None = None
+    """Why the mock answered so (``None``: no layer said, e.g. the client left)."""
 
     @property
     def size(self) -> int:
@@ -146,6 +195,7 @@ class Entry:
             "response": {"status": self.status, **self.response.to_json()},
             "durationMs": round(self.duration_ms, 3),
             "sessionCreated": self.session_created,
+            "reason": explain(self.reason, self.status),
         }
 
 
