@@ -45,6 +45,7 @@ __all__ = [
     "Refusal",
     "Server",
     "http_protocol",
+    "stopping",
 ]
 
 log = logging.getLogger("mock_server")
@@ -361,6 +362,15 @@ WATCHDOG = 2.0
 """Seconds past the grace after which a server still stopping exits anyway (exit 0)."""
 
 
+_STOPPING = threading.Event()
+
+
+def stopping() -> bool:
+    """Whether this process's server is stopping (its shutdown has begun): what a long
+    answer (``GET /__mock/events``) checks to end within the grace, not at its end."""
+    return _STOPPING.is_set()
+
+
 class Server(uvicorn.Server):
     """uvicorn's server, stopping within ``grace`` seconds of SIGTERM or SIGINT, exit 0."""
 
@@ -379,7 +389,12 @@ class Server(uvicorn.Server):
             self._watchdog.daemon = True
             self._watchdog.start()
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        _STOPPING.clear()
+        await super().startup(sockets)
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        _STOPPING.set()
         state = self.server_state
         for server in self.servers:
             server.close()

@@ -310,6 +310,17 @@ def _validators() -> dict[str, ResponseValidator]:
     return validators
 
 
+def store_url(store: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The ``--store`` URL of a parametrised ``store`` (``memory``, ``sqlite``, ``redis``):
+    SQLite in ``tmp_path``, Redis the real server (``redis_url``)."""
+    if store == "sqlite":
+        return f"sqlite:///{tmp_path / 'mock.db'}"
+    if store == "redis":
+        url: str = request.getfixturevalue("redis_url")
+        return url
+    return store
+
+
 @pytest.fixture
 def client_for() -> Callable[[MockApp], contextlib.AbstractAsyncContextManager[ContractClient]]:
     """``async with client_for(app) as client`` for tests that build their own app."""

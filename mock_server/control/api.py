@@ -40,6 +40,7 @@ from mock_server._http import PROBLEM_JSON, problem_response
 from mock_server.clock import Clock, isoformat
 from mock_server.contract import Contract
 from mock_server.control.bodies import StrictBodies, json_answer, operations_with_bodies
+from mock_server.control.events import Streams
 from mock_server.control.methods import DeclaredMethods
 from mock_server.craftkit import signatures
 from mock_server.craftkit.world import check_record
@@ -50,7 +51,8 @@ from mock_server.http.context import context
 from mock_server.http.refusals import Availability, unavailable
 from mock_server.ids import canonical_uuid
 from mock_server.live import Live
-from mock_server.state import Session, StoreUnavailable, insert
+from mock_server.serving import stopping
+from mock_server.state import Session, SessionRefused, Sessions, StoreUnavailable, insert
 
 __all__ = ["BASE_PATH", "DOCUMENT", "ControlPlane"]
 
@@ -220,6 +222,7 @@ class ControlPlane:
         self._max_body_bytes = max_body_bytes
         self.contract = contract
         self._documented = documented
+        self.streams = Streams(stopping=stopping)
 
     def asgi(self, availability: Availability) -> ASGIApp:
         """The Connexion app serving the control plane (validation on, its own Swagger UI off;
@@ -443,6 +446,18 @@ class ControlPlane:
                 raise _refuse(400, f"since: {since!r} is not an RFC 3339 date-time") from exc
         entries = await session.journal(api=api, operation=operation, status=status, since=after)
         return json_answer({"requests": [entry.body for entry in entries]}, 200)
+
+    async def stream_events(self, session: str | None = None) -> Response:
+        """The session's changes and exchanges as server-sent events (``events.py``); the
+        query's ``session`` (an ``EventSource`` sends no headers) wins over the header's."""
+        live, chosen = self._session()
+        if session is not None:
+            try:
+                chosen = live.sessions.session(Sessions.name_of(session))
+            except SessionRefused as refused:
+                raise _refuse(400, str(refused).replace("X-Mock-Session", "session")) from None
+        last = connexion.request.headers.get("last-event-id")
+        return self.streams.answer(chosen, last)
 
     async def clear_requests(self) -> Response:
         _, session = self._session()

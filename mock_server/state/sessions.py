@@ -96,6 +96,10 @@ class SessionStore:
         rows = [changed.pop(key, None) or clone(record) for key, record in base.items()]
         return rows + list(changed.values())
 
+    async def changed(self, collection: str) -> list[tuple[str, Record]]:
+        """The records this session changed or created, by key, in their first change's order."""
+        return await self._backend.changed(self._namespace, self._session, self._table(collection))
+
     async def transition(self, collection: str, key: str, decide: Decide[Outcome]) -> Outcome:
         """Atomically: read the record (``None`` if absent), decide, store the replacement."""
         table = self._table(collection)

@@ -76,6 +76,11 @@ include-operation-id = [
     "issue_jwt", "issue_jwts", "add_fault",
 ]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404", "409"]
+
+# GET /__mock/events streams for up to 300 s: tests/e2e/test_events.py reads it instead.
+[[operations]]
+include-operation-id = "stream_events"
+enabled = false
 """
 
 

@@ -38,6 +38,7 @@ from tests.conftest import (
     jwts,
     problem,
     signature_requests,
+    store_url,
 )
 
 pytestmark = pytest.mark.anyio
@@ -890,12 +891,7 @@ async def test_batches_are_all_or_nothing_on_every_store(
     client_for: Callable[[MockApp], AbstractAsyncContextManager[ContractClient]],
     store: str,
 ) -> None:
-    url = {
-        "memory": lambda: "memory",
-        "sqlite": lambda: f"sqlite:///{tmp_path / 'mock.db'}",
-        "redis": lambda: request.getfixturevalue("redis_url"),
-    }[store]()
-    app = make_app(store=url)
+    app = make_app(store=store_url(store, request, tmp_path))
     try:
         async with client_for(app) as mock:
             first = await mock.http.post(CRAFTKIT_BATCH, json=[{"id": NEW_ID}, {}])

@@ -23,6 +23,7 @@ from tests.conftest import (
     ContractClient,
     jwts,
     signature_requests,
+    store_url,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.own_app]  # an app per store
@@ -283,12 +284,7 @@ async def test_each_entry_says_why_the_mock_answered_so(
     store: str,
     api: str,
 ) -> None:
-    url = {
-        "memory": lambda: "memory",
-        "sqlite": lambda: f"sqlite:///{tmp_path / 'mock.db'}",
-        "redis": lambda: request.getfixturevalue("redis_url"),
-    }[store]()
-    app = make_app(store=url)
+    app = make_app(store=store_url(store, request, tmp_path))
     try:
         async with client_for(app) as mock:
             expected = await (_craftkit if api == "craftkit" else _firma)(mock)

@@ -1,0 +1,151 @@
+"""``GET /__mock/events``: a session's changes as server-sent events, for a live view.
+
+Polling, not notification: every :data:`POLL` seconds the stream reads the session's
+changed records and its journal from the store and sends what differs from its last
+read. So it sees every writer the store has (a vendor call, the control plane, another
+worker or host on SQLite or Redis) with nothing for writers to do, and costs the
+request path nothing; a poll reads the session's changed records and its journal
+(within ``--journal-bytes``).
+
+Bounded: at most :data:`MAX_STREAMS` streams per process (beyond: 503); each ends after
+:data:`MAX_SECONDS` (an ``EventSource`` reconnects by itself, and ``Last-Event-ID``
+resumes the journal where it was); a keep-alive comment every :data:`KEEP_ALIVE`
+seconds; a stream holds one copy of its session's changed records; and it ends within
+one poll of the server stopping (:func:`mock_server.serving.stopping`), of the client
+leaving, or of the store being lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from mock_server._http import problem_response
+from mock_server.craftkit import signatures
+from mock_server.firma import jwts
+from mock_server.state import Session, StoreUnavailable
+from mock_server.state.base import Record
+
+__all__ = ["KEEP_ALIVE", "MAX_SECONDS", "MAX_STREAMS", "POLL", "Streams"]
+
+log = logging.getLogger("mock_server.control")
+
+POLL = 0.5
+"""Seconds between two reads of the store."""
+KEEP_ALIVE = 15.0
+"""Seconds of quiet after which a comment line is sent (proxies close silent streams)."""
+MAX_SECONDS = 300.0
+"""Seconds a stream lasts; then it ends and the client reconnects."""
+MAX_STREAMS = 16
+"""Streams one process serves at once; beyond, a 503 with ``Retry-After``."""
+RETRY_MS = 1000
+"""The reconnection delay the stream asks of an ``EventSource`` (``retry:``)."""
+
+_COLLECTIONS = (("craftkit", signatures.COLLECTION), ("firma", jwts.COLLECTION))
+
+
+def _event(kind: str, data: Any, id: int | None = None) -> bytes:
+    """One event; ``data`` as JSON on one line (ASCII: a lone surrogate stays escaped).
+
+    >>> _event("change", {"a": 1}, 7)
+    b'event: change\\nid: 7\\ndata: {"a":1}\\n\\n'
+    """
+    head = f"event: {kind}\n" + (f"id: {id}\n" if id is not None else "")
+    return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+class Streams:
+    """The event streams of one process: counted, each bounded."""
+
+    def __init__(self, *, stopping: Callable[[], bool]) -> None:
+        self.open = 0
+        self._stopping = stopping
+
+    def answer(self, session: Session, last_event_id: str | None) -> Response:
+        """The stream of ``session`` (a 503 beyond :data:`MAX_STREAMS`); with
+        ``last_event_id`` (a journal id), the exchanges since it are sent first."""
+        if self.open >= MAX_STREAMS:
+            return problem_response(
+                503,
+                f"{MAX_STREAMS} event streams are open in this process; retry later",
+                headers={"Retry-After": "5"},
+            )
+        after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+        self.open += 1
+        return _Counted(self, self._stream(session, after))
+
+    async def _stream(self, session: Session, after: int | None) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._events(session, after):
+                yield chunk
+        except StoreUnavailable as exc:  # the client reconnects, and gets the 503 meanwhile
+            log.warning("event stream of session %r ended: %s", session.name, exc)
+
+    async def _events(self, session: Session, after: int | None) -> AsyncIterator[bytes]:
+        records = {api: session.store(api) for api, _ in _COLLECTIONS}
+        seen: dict[tuple[str, str], dict[str, Record]] = {}
+        for api, collection in _COLLECTIONS:
+            seen[api, collection] = dict(await records[api].changed(collection))
+        journal = await session.journal()
+        last = journal[-1].id if journal else 0
+        yield f"retry: {RETRY_MS}\n\n".encode() + _event("ready", {"session": session.name})
+        if after is not None:
+            for entry in journal:
+                if entry.id > after:
+                    yield _event("request", entry.body, entry.id)
+        started = quiet = time.monotonic()
+        while not self._stopping() and time.monotonic() - started < MAX_SECONDS:
+            await asyncio.sleep(POLL)
+            sent = False
+            for api, collection in _COLLECTIONS:
+                store = records[api]
+                now = dict(await store.changed(collection))
+                before = seen[api, collection]
+                for key, record in now.items():
+                    if before.get(key) != record:
+                        sent = True
+                        yield _change(api, collection, key, record)
+                for key in before.keys() - now.keys():  # a reset: back to the fixture, or gone
+                    sent = True
+                    yield _change(api, collection, key, await store.get(collection, key))
+                seen[api, collection] = now
+            for entry in await session.journal():
+                if entry.id > last:
+                    last, sent = entry.id, True
+                    yield _event("request", entry.body, entry.id)
+            if sent:
+                quiet = time.monotonic()
+            elif time.monotonic() - quiet >= KEEP_ALIVE:
+                quiet = time.monotonic()
+                yield b": keep-alive\n\n"
+
+
+class _Counted(StreamingResponse):
+    """The stream, counted among the process's until its answer ends however it ends (a
+    generator never started, the client gone before the head, would not say so)."""
+
+    def __init__(self, streams: Streams, content: AsyncIterator[bytes]) -> None:
+        super().__init__(
+            content,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+        self._streams = streams
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._streams.open -= 1
+
+
+def _change(api: str, collection: str, key: str, record: Record | None) -> bytes:
+    """A ``change`` event: the record as ``GET /__mock/state`` shows it (``null``: gone)."""
+    return _event("change", {"api": api, "collection": collection, "id": key, "record": record})

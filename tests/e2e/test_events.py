@@ -1,0 +1,269 @@
+"""``GET /__mock/events``: server-sent events read from real servers while requests arrive.
+
+Each stream is read in a thread of its own (``Events``); every wait is bounded
+(``POLL_TIMEOUT``), none is asserted on.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mock_server.control.events import MAX_STREAMS
+from tests.conftest import ACME_TEST_KEY, FIRMA_ACME_KEYS, jwts, signature_requests
+from tests.e2e.conftest import POLL_TIMEOUT, RunningServer, ServerLog, start_server
+
+pytestmark = pytest.mark.e2e
+
+SENT = next(
+    r["id"] for r in signature_requests(project="proj_acme", status="sent") if "mock" not in r
+)
+ACTIVE = jwts(workspace="ws_acme", revoked_at=None)[0]["jwt_id"]
+AUTH = {"Authorization": f"Bearer {ACME_TEST_KEY}"}
+
+
+class Events:
+    """A stream's events (``(event, data)``, data parsed), read in a thread as they come."""
+
+    def __init__(self, url: str, session: str, headers: dict[str, str] | None = None) -> None:
+        self.queue: queue.Queue[tuple[str, Any] | None] = queue.Queue()
+        self.response: httpx.Response | None = None
+        self._opened = threading.Event()
+        self._client = httpx.Client(timeout=httpx.Timeout(POLL_TIMEOUT, read=60.0))
+        self._thread = threading.Thread(
+            target=self._read, args=(f"{url}/__mock/events", session, headers or {}), daemon=True
+        )
+        self._thread.start()
+        assert self._opened.wait(POLL_TIMEOUT), "the stream never answered"
+        assert self.response is not None and self.response.status_code == 200
+        assert self.response.headers["content-type"].startswith("text/event-stream")
+        assert self.next("ready") == {"session": session}
+
+    def _read(self, url: str, session: str, headers: dict[str, str]) -> None:
+        try:
+            with self._client.stream("GET", url, params={"session": session}, headers=headers) as r:
+                self.response = r
+                self._opened.set()
+                kind, data = "message", ""
+                for line in r.iter_lines():
+                    if line.startswith("event: "):
+                        kind = line[7:]
+                    elif line.startswith("data: "):
+                        data = line[6:]
+                    elif not line and data:
+                        self.queue.put((kind, json.loads(data)))
+                        kind, data = "message", ""
+        except httpx.HTTPError:
+            pass
+        finally:
+            self._client.close()
+            self._opened.set()
+            self.queue.put(None)  # the stream ended
+
+    def next(self, kind: str) -> Any:
+        """The data of the next event of ``kind`` (others before it are skipped)."""
+        while True:
+            item = self.queue.get(timeout=POLL_TIMEOUT)
+            assert item is not None, f"the stream ended before a {kind!r} event"
+            if item[0] == kind:
+                return item[1]
+
+    def ended(self) -> bool:
+        """Whether the stream ends (waits for it, bounded)."""
+        self._thread.join(POLL_TIMEOUT)
+        return not self._thread.is_alive()
+
+    def close(self) -> None:
+        """Nothing to do: the reading thread ends, and closes its client, with the stream
+        (when the server stops: closing a client another thread reads from is unsafe)."""
+
+
+@pytest.fixture
+def session() -> str:
+    return f"ev-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def events(server: RunningServer, session: str) -> Iterator[Events]:
+    stream = Events(server.url, session)
+    try:
+        yield stream
+    finally:
+        stream.close()
+
+
+def test_a_vendor_request_shows_as_a_change_and_a_request(
+    server: RunningServer, session: str, events: Events
+) -> None:
+    answer = httpx.post(
+        f"{server.url}/v1/signatures/{SENT}/cancel", headers={**AUTH, "X-Mock-Session": session}
+    )
+    assert answer.status_code == 200
+
+    change = events.next("change")
+    assert (change["api"], change["collection"], change["id"]) == (
+        "craftkit",
+        "signature_requests",
+        SENT,
+    )
+    assert change["record"]["status"] == "cancelled"
+    entry = events.next("request")
+    assert (entry["session"], entry["request"]["path"], entry["response"]["status"]) == (
+        session,
+        f"/v1/signatures/{SENT}/cancel",
+        200,
+    )
+    assert entry["reason"]["cause"] == "state"
+
+
+def test_control_plane_changes_and_a_reset_show_as_changes(
+    server: RunningServer, session: str, events: Events
+) -> None:
+    control = httpx.Client(base_url=f"{server.url}/__mock", headers={"X-Mock-Session": session})
+    with control:
+        created = control.post("/firma/jwts", json={})
+        assert created.status_code == 201, created.text
+        new = created.json()["jwt_id"]
+        assert events.next("change") == {
+            "api": "firma",
+            "collection": "jwts",
+            "id": new,
+            "record": created.json(),
+        }
+        viewed = control.post(
+            f"/craftkit/signature-requests/{SENT}/events", json={"event": "viewed"}
+        )
+        assert viewed.status_code == 200, viewed.text
+        change = events.next("change")
+        assert (change["id"], change["record"]["status"]) == (SENT, "viewed")
+
+        assert control.post("/reset").status_code == 204
+        reverted = {}
+        for _ in range(2):
+            change = events.next("change")
+            reverted[change["id"]] = change["record"]
+        assert reverted[new] is None, "a created JWT is gone after a reset"
+        assert reverted[SENT]["status"] == "sent", "a fixture record is back as it was"
+
+
+def test_only_the_sessions_own_exchanges_show(
+    server: RunningServer, session: str, events: Events
+) -> None:
+    other = {**AUTH, "X-Mock-Session": f"{session}-other"}
+    assert httpx.post(f"{server.url}/v1/signatures/{SENT}/cancel", headers=other).status_code == 200
+    mine = {**AUTH, "X-Mock-Session": session}
+    assert httpx.post(f"{server.url}/v1/signatures/{SENT}/cancel", headers=mine).status_code == 200
+
+    entry = events.next("request")
+    assert (entry["session"], entry["response"]["status"]) == (session, 200), "the other's first"
+
+
+def test_last_event_id_sends_the_exchanges_missed(server: RunningServer, session: str) -> None:
+    url, headers = f"{server.url}/v1/signatures/{SENT}/cancel", {**AUTH, "X-Mock-Session": session}
+    for _ in range(3):  # a 200, then two 409s
+        httpx.post(url, headers=headers)
+    journal = httpx.get(f"{server.url}/__mock/requests", headers={"X-Mock-Session": session})
+    ids = [entry["id"] for entry in journal.json()["requests"]]
+
+    stream = Events(server.url, session, {"Last-Event-ID": str(ids[0])})
+    try:
+        assert [stream.next("request")["id"] for _ in ids[1:]] == ids[1:]
+    finally:
+        stream.close()
+
+
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
+def test_a_request_to_another_process_on_the_store_shows(
+    request: pytest.FixtureRequest, tmp_path: Path, session: str, store: str
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'mock.db'}"
+        if store == "sqlite"
+        else request.getfixturevalue("redis_url")
+    )
+    watched, other = start_server("--store", url), start_server("--store", url)
+    try:
+        stream = Events(watched.url, session)
+        try:
+            answer = httpx.post(
+                f"{other.url}/api/v1/jwt/revoke-signing-request",
+                headers={"Authorization": FIRMA_ACME_KEYS[0], "X-Mock-Session": session},
+                json={"jwt_id": ACTIVE},
+            )
+            assert answer.status_code == 200, answer.text
+            change = stream.next("change")
+            assert (change["id"], change["record"]["revoked_at"]) == (
+                ACTIVE,
+                answer.json()["revoked_at"],
+            )
+            assert stream.next("request")["response"]["status"] == 200
+        finally:
+            stream.close()
+    finally:
+        watched.stop()
+        other.stop()
+
+
+def _open_stream(url: str) -> tuple[socket.socket, bytes]:
+    """A raw stream request; the socket and the answer's first bytes (its head)."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)), timeout=POLL_TIMEOUT)
+    connection.sendall(b"GET /__mock/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = connection.recv(4096)
+        assert chunk, "closed before the head"
+        head += chunk
+    return connection, head
+
+
+def test_streams_beyond_the_limit_are_refused_with_503(server: RunningServer) -> None:
+    opened = []
+    try:
+        for _ in range(MAX_STREAMS):
+            connection, head = _open_stream(server.url)
+            opened.append(connection)
+            assert head.startswith(b"HTTP/1.1 200"), head
+        refused = httpx.get(f"{server.url}/__mock/events")
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert int(refused.headers["Retry-After"]) > 0
+
+        opened.pop().close()  # one leaves: room for one more
+        for _ in range(int(POLL_TIMEOUT / 0.1)):
+            connection, head = _open_stream(server.url)
+            if head.startswith(b"HTTP/1.1 200"):
+                opened.append(connection)
+                break
+            connection.close()  # the server has yet to see the other one leave
+        else:
+            raise AssertionError("a stream closed never made room for another")
+    finally:
+        for connection in opened:
+            connection.close()
+
+
+def test_a_stream_ends_when_the_server_stops_without_holding_it() -> None:
+    running = start_server("--shutdown-grace", "30")
+    log = ServerLog(running)
+    stream = Events(running.url, "default")
+    try:
+        running.process.terminate()
+        assert stream.ended(), "the stream outlived the server's stop"
+        assert running.process.wait(POLL_TIMEOUT) == 0
+        text = log.finished()
+        assert "still busy" not in text, text  # ended by itself, not closed at the grace
+    finally:
+        stream.close()
+        if running.process.poll() is None:  # failed: it would hold on for the whole grace
+            running.process.kill()
+        running.stop()
