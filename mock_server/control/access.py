@@ -214,7 +214,8 @@ class Throttle:
             self._failures.popitem(last=False)
         if entry.count < self.FREE:
             return None
-        seconds = min(2.0 ** (entry.count - self.FREE), self.LONGEST)
+        # The exponent capped first: 2.0 ** 1024 overflows (a 500, then no lock-out at all).
+        seconds = min(2.0 ** min(entry.count - self.FREE, 30), self.LONGEST)
         entry.until = now + seconds
         return math.ceil(seconds)
 

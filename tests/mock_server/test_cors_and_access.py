@@ -596,6 +596,18 @@ def test_the_throttle_waits_at_most_its_longest() -> None:
     assert waits[-1] == throttle.locked(REMOTE) == Throttle.LONGEST
 
 
+def test_the_throttle_keeps_locking_out_a_patient_guesser() -> None:
+    """Thousands of wrong tokens, each after the lock-out ends: still a lock-out each time
+    (2.0 ** 1024 overflowed: a 500, and no lock-out from then on)."""
+    now = [0.0]
+    throttle = Throttle(clock=lambda: now[0])
+    for _ in range(Throttle.FREE + 2000):
+        wait = throttle.failed(REMOTE)
+        now[0] += wait or 0
+    assert throttle.failed(REMOTE) == Throttle.LONGEST
+    assert throttle.locked(REMOTE) == Throttle.LONGEST
+
+
 def test_the_throttle_forgets_a_quiet_address() -> None:
     now = [0.0]
     throttle = Throttle(clock=lambda: now[0])
