@@ -105,6 +105,9 @@ class RouteTable:
         >>> table.closest("/v1/signature/83cb/cancel")
         'POST /v1/signatures/{id}/cancel'
         """
+        # Compared on a bounded sketch of the path: difflib is quadratic, and a client's
+        # 30 KB segment held the event loop for seconds (found by review).
+        path = "/".join(segment[:SKETCH] for segment in path[: SKETCH * 4].split("/"))
         best, best_score = "", -1.0
         for entry in self._entries:
             declared = entry.base_path + entry.template
@@ -115,6 +118,10 @@ class RouteTable:
                 methods = ", ".join(sorted(m for m in entry.methods if m != "HEAD"))
                 best, best_score = f"{methods} {declared}", score
         return best
+
+
+SKETCH = 64
+"""Characters of each path segment :meth:`RouteTable.closest` compares (4x that in all)."""
 
 
 def _filled(template: str, path: str) -> str:

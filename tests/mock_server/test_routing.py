@@ -180,3 +180,26 @@ async def test_a_control_path_s_405_allows_every_method_it_has(
 async def test_a_control_path_answers_head_where_it_answers_get(mock: ContractClient) -> None:
     response = await mock.request("HEAD", "/__mock/state")
     assert response.status_code == 200
+
+
+async def test_the_hint_compares_a_bounded_sketch_of_a_huge_path(
+    mock: ContractClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """difflib is quadratic: a client's 30 KB path segment held the event loop for
+    seconds. The hint compares at most SKETCH characters a segment, 4x that in all."""
+    import difflib
+
+    from mock_server import routes
+
+    compared: list[int] = []
+    real = difflib.SequenceMatcher
+
+    def spy(junk: object, a: str, b: str, autojunk: bool = True) -> difflib.SequenceMatcher[str]:
+        compared.append(max(len(a), len(b)))
+        return real(None, a, b, autojunk=autojunk)
+
+    monkeypatch.setattr(difflib, "SequenceMatcher", spy)
+    response = await mock.request("POST", f"/v1/signatures/{'x' * 30_000}/cancelx")
+    assert response.status_code == 404
+    assert "the closest declared is POST /v1/signatures/{id}/cancel" in response.text
+    assert compared and max(compared) <= routes.SKETCH * 4 + 100
