@@ -11,7 +11,8 @@ Fresh paths (``craftkit-200``, ``firma-200``) get their records created beforeha
 through the control plane, as the benchmark does; ``--world N`` creates N more first (a
 world grown while serving) and the garbage collector's pauses during the measured
 requests are reported, with the collector set as ``mock-server`` sets it
-(``mock_server/collector.py``).
+(``mock_server/collector.py``). In process the collector runs less often than under a
+server (no connections, no server objects): the pauses under load are the bench's.
 """
 
 from __future__ import annotations
@@ -116,7 +117,6 @@ async def _run(
         app = create_app(Settings(fixtures=tuple(write_fixtures(Path(tmp))), store=store))
     await app.start()
     collector.settle()  # as mock-server does once started (mock_server.asgi.serve_app)
-    collector.install()
     if world:  # records made while serving, as a frontend's or a test's seeding makes them
         api = path.name.split("-")[0]
         fresh = next(p.fresh for p in PATHS if p.fresh is not None and p.name.startswith(api))

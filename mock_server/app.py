@@ -216,7 +216,13 @@ class MockApp:
         if scope["type"] != "http":
             return
         ctx = Context(server_send=send).attach(scope)
-        await self._app(scope, receive, ctx.send)
+        try:
+            await self._app(scope, receive, ctx.send)
+        finally:
+            # scope -> context -> the server's send -> its cycle -> scope: a reference
+            # cycle per request, which only the garbage collector would free (and a frozen
+            # one never: mock_server/collector.py). Broken here, it is freed at once.
+            ctx.detach(scope)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

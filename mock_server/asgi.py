@@ -33,8 +33,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 def serve_app(settings: Settings | None = None) -> MockApp:
     """What ``mock-server`` does before it serves: the store checked (:func:`check_store`),
     the app built (:func:`~mock_server.app.create_app`), then the garbage collector's
-    policy (:mod:`mock_server.collector`: what exists frozen, and from now on the
-    survivors of every full collection).
+    policy (:mod:`mock_server.collector`: what exists then, frozen).
 
     ``settings`` default to ``Settings()``: the bundled fixtures, the memory store. The
     environment is never read: ``Settings(environ=dict(os.environ))`` gives the fixtures
@@ -49,9 +48,7 @@ def serve_app(settings: Settings | None = None) -> MockApp:
     # The fixture world, specs and validators live as long as the process: kept out of the
     # collector's generations, a full collection no longer walks them (p99 latency), and
     # forked workers share their pages instead of copying them when the collector runs.
-    # Records and sessions made while serving get the same once they survive a full one.
     collector.settle()
-    collector.install()
     return app
 
 

@@ -1,43 +1,26 @@
-"""The garbage collector's policy for a long-running mock: no full collection walks the world.
+"""The garbage collector's policy for a long-running mock: the world built at start-up is
+never walked.
 
-CPython's full (generation 2) collection walks every tracked object: with a world of
-100,000 records it pauses every request for tens of milliseconds. The records, the
-sessions and the journal hold no reference cycles: they are freed by reference counting
-the moment they are dropped, and need no collector. So:
+CPython's full (generation 2) collection walks every tracked object. :func:`settle`, after
+start-up, collects once and freezes what is left (the specs, validators, the fixture
+world): the collector never walks it again, and forked workers keep sharing its pages.
 
-* after start-up, :func:`settle` collects once and freezes what is left (the specs,
-  validators, the fixture world): the collector never walks it again;
-* after every full collection, :func:`install`'s callback freezes its survivors too.
-  A full collection has just freed every unreachable cycle, so what it leaves is live;
-  frozen, it is not walked again, and the next full collection walks only what was
-  allocated since the last one (the collector starts one when that has grown past a
-  quarter of what it walked last, so the pauses stay short however large the world).
-
-The price: an object frozen while live that later becomes part of an unreachable cycle
-is never collected. The request path makes few cycles that outlive a request; a
-frozen one costs its bytes, not time.
+Records created while serving are not frozen: a world grown to ~47,000 created requests
+makes full collections of 50-90 ms (docs/performance.md). Freezing the survivors of every
+full collection, tried in issue #12, bounded those pauses but leaked: what is alive at a
+freeze (requests in flight, with the reference cycles an exception and its traceback
+make) is never freed once it dies, and after a freeze full collections come often, so a
+keep-alive load leaked ~6 KB a request. A fix needs the request path free of cycles first.
 """
 
 from __future__ import annotations
 
 import gc
-from typing import Any
 
-__all__ = ["install", "settle"]
+__all__ = ["settle"]
 
 
 def settle() -> None:
     """Collect once and freeze the survivors: call after start-up, before serving."""
     gc.collect()
     gc.freeze()
-
-
-def _freeze_after_full(phase: str, info: dict[str, Any]) -> None:
-    if phase == "stop" and info["generation"] == 2:
-        gc.freeze()
-
-
-def install() -> None:
-    """Freeze the survivors of every full collection from now on (idempotent)."""
-    if _freeze_after_full not in gc.callbacks:
-        gc.callbacks.append(_freeze_after_full)

@@ -52,6 +52,11 @@ class Context:
         scope.setdefault("state", {})[_KEY] = self
         return self
 
+    def detach(self, scope: Scope) -> None:
+        """The request is over: drop the references that make it a cycle."""
+        scope.get("state", {}).pop(_KEY, None)
+        self.server_send = _closed
+
     async def send(self, message: Message) -> None:
         """The ``send`` every layer gets: the server's, keeping :attr:`started` (one
         wrapper for all layers, rather than one per layer that needs to know), and
@@ -87,3 +92,7 @@ def context(scope: Scope) -> Context:
     """The request's context (set by the app as the request arrives)."""
     found: Context = scope["state"][_KEY]
     return found
+
+
+async def _closed(message: Message) -> None:
+    raise RuntimeError(f"a request's answer sent after it ended: {message.get('type')}")
