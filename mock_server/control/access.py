@@ -273,6 +273,15 @@ class ControlAccess:
                 f"the control plane refuses pages from {origin[:100]} (not an allowed "
                 "--cors-origin; 'null' is a sandboxed page or a file)"
             )
+        site = _header(scope, b"sec-fetch-site")
+        if not origin and site in ("cross-site", "same-site"):
+            # A browser's request from another site that carries no Origin (an <img>, an
+            # <iframe>, a link): it may not use the control plane (e.g. hold its event
+            # streams). Browsers set Sec-Fetch-Site; pages cannot.
+            return _forbidden(
+                f"the control plane refuses a browser's {site} request without an Origin "
+                "(Sec-Fetch-Site); call it from an allowed --cors-origin page, or a tool"
+            )
         return None
 
     def _token_refusal(self, peer: str | None, authorization: bytes | None) -> Response | None:

@@ -175,6 +175,27 @@ async def test_actual_responses_allow_exactly_the_configured_origins(
             assert shown == (origin if allowed else None), response.request.method
 
 
+@pytest.mark.parametrize(
+    ("site", "allowed"),
+    [("cross-site", False), ("same-site", False), ("same-origin", True), ("none", True)],
+)
+async def test_a_browser_s_request_from_another_site_without_origin_is_refused(
+    open_app: MockApp, connect: Connect, site: str, allowed: bool
+) -> None:
+    """An <img> or <iframe> of another site sends no Origin: Sec-Fetch-Site (set by the
+    browser, not the page) says where it comes from; it may not use the control plane
+    (e.g. fill its event streams). The vendor routes answer as ever."""
+    async with connect(open_app) as client:
+        control = await client.http.get("/__mock/state", headers={"Sec-Fetch-Site": site})
+        vendor = await client.cancel(SENT["id"], headers={"Sec-Fetch-Site": site})
+    if allowed:
+        assert control.status_code == 200
+    else:
+        assert control.status_code == 403
+        assert "Sec-Fetch-Site" in control.json()["detail"]
+    assert vendor.status_code == 200
+
+
 async def test_responses_without_origin_carry_no_cors_headers(
     open_app: MockApp, connect: Connect
 ) -> None:
