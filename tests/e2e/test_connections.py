@@ -414,9 +414,14 @@ def workers(tmp_path: Path, stopping: list[RunningServer]) -> tuple[RunningServe
 
 
 def worker_pids(log: ServerLog) -> list[int]:
+    """The two workers' pids, once each is serving (its signal handlers installed: a
+    worker stopped before would die of SIGTERM at once, not overstay)."""
     found = poll(lambda: len(re.findall(r"worker \d+ started \(pid \d+\)", log.text)) == 2, "2")
     assert found
-    return [int(pid) for pid in re.findall(r"worker \d+ started \(pid (\d+)\)", log.text)]
+    pids = [int(pid) for pid in re.findall(r"worker \d+ started \(pid (\d+)\)", log.text)]
+    for pid in pids:
+        log.wait_for(rf"\[{pid}\] uvicorn.error: Application startup complete")
+    return pids
 
 
 def test_workers_stop_within_the_grace_with_a_body_held(
