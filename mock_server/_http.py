@@ -64,7 +64,8 @@ class JsonResponse(Response):
         ]
         if headers:
             given = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-            raw = given + [pair for pair in raw if pair[0] not in {name for name, _ in given}]
+            names = {name for name, _ in given}
+            raw = given + [pair for pair in raw if pair[0] not in names]
         self.raw_headers = raw
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

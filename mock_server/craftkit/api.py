@@ -38,7 +38,7 @@ OWN_ROUTES = (
     OwnRoute(
         DOCUMENT,
         frozenset({"GET", "HEAD"}),
-        re.compile(r"/v1/signatures/(?P<id>[^/]+)/(?P<document>download|certificate)"),
+        re.compile(rf"/v1/signatures/(?P<id>[^/]+)/(?P<document>{'|'.join(documents.DOCUMENTS)})"),
     ),
 )
 
@@ -138,9 +138,9 @@ class CraftkitApi:
             return error_response(refused.status, refused.message, refused.issues)
         key = canonical_uuid(request.path_params.get("id", ""))
         record = await store.get(signatures.COLLECTION, key) if key is not None else None
-        kind = request.path_params.get("document", "")
-        url = "signedDownloadUrl" if kind == "download" else "certificateUrl"
-        if record is None or record.get("project") != project or not record.get(url):
+        kind = request.path_params["document"]  # one of DOCUMENTS: the route's pattern
+        document = documents.DOCUMENTS[kind]
+        if record is None or record.get("project") != project or not record.get(document.field):
             owner = record.get("project") if record is not None else None
             reason: Because = _unknown(key, request, owner if owner != project else None)
             if record is not None and owner == project:
@@ -153,14 +153,9 @@ class CraftkitApi:
             return error_response(404, "Document not found.")
         done = Because("state", f"the request is completed: its {kind}", {"record": key})
         because(request, done)
-        body = (
-            documents.signed_document(record)
-            if kind == "download"
-            else documents.certificate(record)
-        )
-        name = f"{record['id']}-{'signed' if kind == 'download' else 'certificate'}.pdf"
+        name = f"{record['id']}-{document.suffix}.pdf"
         return Response(
-            body,
+            document.render(record),
             media_type="application/pdf",
             headers={"Content-Disposition": f'inline; filename="{name}"'},
         )
