@@ -43,6 +43,7 @@ OVERHEAD = 256
 """Bytes an entry counts against its session's cap beyond its headers and bodies."""
 
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+_SECRET_NAMES = frozenset(name.encode() for name in SECRET_HEADERS)
 
 
 def redact(name: str, value: str) -> str:
@@ -93,6 +94,27 @@ class Exchange:
         held = HEADER_LIMIT - max(budget, 0) + len(body)
         return cls(headers, body, size, headers_truncated=budget < 0, kept=held)
 
+    def stored(self) -> list[Any]:
+        """This side as JSON values, credentials redacted (:func:`redact`, which rendering
+        leaves as they are), nothing rendered; :meth:`restored` makes it again. Bytes as
+        Latin-1 text: any byte, back as it was."""
+        flat: list[Any] = [self.size, self.headers_truncated, self.body.decode("latin-1")]
+        for name, value in self.headers:
+            text = value.decode("latin-1")
+            if name.lower() in _SECRET_NAMES:
+                text = redact(name.decode("latin-1"), text)
+            flat += (name.decode("latin-1"), text)
+        return flat
+
+    @classmethod
+    def restored(cls, flat: list[Any]) -> Exchange:
+        size, truncated, body, *headers = flat
+        pairs = [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in zip(headers[::2], headers[1::2], strict=True)
+        ]
+        return cls(pairs, body.encode("latin-1"), size, headers_truncated=truncated)
+
     def to_json(self) -> dict[str, Any]:
         text = self.body.decode("utf-8", errors="replace")
         shown: dict[str, Any] = {"headers": _headers(self.headers), "body": text}
@@ -133,6 +155,16 @@ class Because:
 
     def explain(self) -> dict[str, Any]:
         return {"rule": self.rule, "cause": self.cause, **(self.facts or {})}
+
+
+@dataclass(slots=True)
+class _Explained:
+    """A reason as :meth:`Entry.stored` kept it: explained already."""
+
+    explained: dict[str, Any]
+
+    def explain(self) -> dict[str, Any]:
+        return dict(self.explained)
 
 
 def explain(reason: Reason | None, status: int | None) -> dict[str, Any] | None:
@@ -177,6 +209,39 @@ class Entry:
     def size(self) -> int:
         """Bytes this entry counts against its session's journal cap."""
         return self.request.kept + self.response.kept + len(self.path) + len(self.query) + OVERHEAD
+
+    def stored(self) -> list[Any]:
+        """The entry as JSON values in its fields' order, for a store outside the process
+        (Redis): credentials redacted, its reason explained, nothing rendered
+        (:meth:`to_json` renders it as it is read, as the memory store does);
+        :meth:`restored` makes it again."""
+        return [
+            self.at,
+            self.session,
+            self.api,
+            self.operation,
+            self.simulated,
+            self.method,
+            self.path,
+            self.query,
+            self.status,
+            self.request.stored(),
+            self.response.stored(),
+            self.duration_ms,
+            self.session_created,
+            self.reason.explain() if self.reason is not None else None,
+        ]
+
+    @classmethod
+    def restored(cls, stored: list[Any]) -> Entry:
+        """The entry :meth:`stored` kept (its values in the fields' order)."""
+        (at, session, api, operation, simulated, method, path, query, status, request,
+         response, duration_ms, session_created, reason) = stored  # fmt: skip
+        return cls(
+            at, session, api, operation, simulated, method, path, query, status,
+            Exchange.restored(request), Exchange.restored(response), duration_ms,
+            session_created, _Explained(reason) if reason is not None else None,
+        )  # fmt: skip
 
     def to_json(self, id: int) -> dict[str, Any]:
         return {

@@ -1,6 +1,11 @@
 """The Redis back-end: any number of workers on any number of hosts share one world.
 
-Through redis-py's asyncio client. Every read-modify-write is one atomic step on
+Each worker keeps one connection to Redis (:class:`_Pipeline`): redis-py sets it up
+(TLS, AUTH, SELECT, as the URL says), then the store writes its commands on it itself,
+the commands of concurrent requests together, and hiredis parses the replies in the
+callback that reads them. (redis-py's pipelines cost ~100 µs of CPU a request: a
+connection taken from the pool and given back, a task, a timeout per read, each
+argument encoded through its encoder.) Every read-modify-write is one atomic step on
 the server: a transition is an optimistic compare-and-set (read, ``decide`` in
 Python, then a Lua script that writes only if the record is still what was read,
 else the transition reads and decides again); sessions, the journal and faults
@@ -15,7 +20,7 @@ Key layout (``{p}`` = ``mock:{namespace}``)::
     {p}:sessions               zset: session -> last used (epoch seconds)
     {p}:s:{session}:rec        hash: "table<US>key" -> record (JSON)
     {p}:s:{session}:order      zset: "table<US>key" -> order of first change
-    {p}:s:{session}:journal    list: "id JSON", oldest first
+    {p}:s:{session}:journal    list: "id JSON" (Entry.stored), oldest first
     {p}:s:{session}:jbytes     counter: bytes in the journal list
     {p}:s:{session}:faults     list: fault (JSON), in the order consulted
 
@@ -25,13 +30,20 @@ Durability is Redis's own (``appendonly``, ``save``): README says which to choos
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+import select
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 from urllib.parse import urlsplit
 
+import hiredis
 import redis.asyncio as aioredis
+from redis._parsers.base import BaseParser
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, NoScriptError, RedisError, ResponseError
@@ -51,26 +63,68 @@ from mock_server.state.base import (
     Touched,
     Window,
 )
+from mock_server.state.journal import Entry
 from mock_server.state.limits import DEFAULT_SESSION, Limits
 
-__all__ = ["BATCH", "CONNECTIONS", "IN_FLIGHT", "TIMEOUT", "RedisBackend"]
+__all__ = ["BATCH", "IN_FLIGHT", "TIMEOUT", "RedisBackend"]
 
 log = logging.getLogger("mock_server.state")
 
 TIMEOUT = 2.0
-"""Seconds any one command may take (connecting included) before the request gets a 503."""
-CONNECTIONS = 32
-"""Connections each worker keeps to Redis at most; more concurrent requests queue for one."""
+"""Seconds Redis has to answer a batch of commands from its write (or to be connected to)
+before its requests get a 503; time the worker's loop was too busy to read an answer
+that came does not count (:class:`_Connection`)."""
 BATCH = 256
-"""Commands sent in one round trip at most (see :class:`_Batcher`)."""
+"""Commands sent in one round trip at most (see :class:`_Pipeline`)."""
 IN_FLIGHT = 2
 """Batches a worker has on their way to Redis at once; later commands gather for the next."""
+RECHECK = 0.01
+"""Seconds between looks at a connection past its deadline with a reply there, not yet read."""
 MAX_RETRIES = 100
 """Compare-and-set attempts of one transition before giving up (only under heavy contention)."""
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+"""Compact JSON, ASCII (a lone surrogate, valid in JSON, is no UTF-8 to send)."""
 
 _SEP = "\x1f"  # between table and key in a record's field name
 
 _SESSION_KEYS = ("rec", "order", "journal", "jbytes", "faults")
+
+
+def _pack(words: Sequence[str]) -> bytes:
+    """One command in RESP: an array of bulk strings."""
+    body = "".join([f"${len(word)}\r\n{word}\r\n" for word in words])
+    if body.isascii():  # one byte a character: the lengths are the bytes'
+        return f"*{len(words)}\r\n{body}".encode()
+    encoded = [word.encode() for word in words]
+    return b"*%d\r\n" % len(encoded) + b"".join(
+        [b"$%d\r\n%b\r\n" % (len(word), word) for word in encoded]
+    )
+
+
+class _Script:
+    """A Lua script, run by its SHA1 (``EVALSHA``); loaded again where Redis lost it."""
+
+    __slots__ = ("_heads", "load", "sha", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sha = hashlib.sha1(text.encode()).hexdigest()  # Redis's own name for it
+        self.load = _pack(("SCRIPT", "LOAD", text))
+        self._heads: dict[int, str] = {}
+
+    def command(self, keys: Sequence[str], args: Sequence[str]) -> bytes:
+        """``EVALSHA sha len(keys) *keys *args``, packed."""
+        head = self._heads.get(len(keys))
+        if head is None:  # the words before the keys, packed, without the array's count
+            packed = _pack(("EVALSHA", self.sha, str(len(keys)))).decode()
+            head = self._heads[len(keys)] = packed[packed.index("\r\n") + 2 :]
+        words = (*keys, *args)
+        body = "".join([f"${len(word)}\r\n{word}\r\n" for word in words])
+        if body.isascii():
+            return f"*{len(words) + 3}\r\n{head}{body}".encode()
+        return _pack(("EVALSHA", self.sha, str(len(keys)), *words))
+
 
 # Lua functions the scripts share (one definition each).
 #   drop(prefix, name): delete one session's keys.
@@ -140,7 +194,7 @@ end
 
 # KEYS: sessions zset. ARGV: name, now, ttl, max, session prefix, default name.
 # Returns {created, how many faults the session has}.
-_TOUCH = (
+_TOUCH = _Script(
     _FUNCTIONS
     + """
 local name, prefix = ARGV[1], ARGV[5]
@@ -153,7 +207,7 @@ return {created, redis.call('LLEN', prefix .. name .. ':faults')}
 # KEYS: sessions zset, faults list, rec hash. ARGV: name, now, ttl, max, session prefix,
 # default name, api ('' for none), operation, then the fields to read.
 # Returns {created, the fault taken or false, the fields' values or false...}.
-_BEGIN = (
+_BEGIN = _Script(
     _FUNCTIONS
     + """
 local created = touch(KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]),
@@ -171,7 +225,8 @@ return result
 )
 
 # KEYS: rec hash, order zset, seq. ARGV: field, expected ('' with ARGV[4]='1': absent), new, absent
-_CAS = """
+_CAS = _Script(
+    """
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if ARGV[4] == '1' then
   if current then return 0 end
@@ -184,10 +239,13 @@ if ARGV[4] == '1' then
 end
 return 1
 """
+)
+
 
 # KEYS: rec hash, order zset, seq. ARGV: n fields, then their n values. Stores every field,
 # first changed in ARGV's order, unless any is taken: returns the fields taken (none stored).
-_INSERT_ALL = """
+_INSERT_ALL = _Script(
+    """
 local n = #ARGV / 2
 local taken = {}
 for i = 1, n do
@@ -205,10 +263,13 @@ for i = 1, n do
 end
 return taken
 """
+)
+
 
 # KEYS: rec hash, order zset, seq. ARGV: field, now, window length. Returns {start, used}
 # as strings: the start is kept as the text written (cjson's %.14g would round it).
-_COUNT = """
+_COUNT = _Script(
+    """
 local start, used = ARGV[2], 1
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current then
@@ -223,9 +284,12 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], '{"start":' .. start .. ',"used":' .. used .. '}')
 return {tostring(start), tostring(used)}
 """
+)
+
 
 # KEYS: journal list, jbytes, seq. ARGV: payload (JSON), cap in bytes. Returns the id.
-_LOG = """
+_LOG = _Script(
+    """
 local id = redis.call('INCR', KEYS[3])
 local item = id .. ' ' .. ARGV[1]
 redis.call('RPUSH', KEYS[1], item)
@@ -237,14 +301,17 @@ while total > cap and redis.call('LLEN', KEYS[1]) > 1 do
 end
 return id
 """
+)
+
 
 # KEYS: faults list. ARGV: api, operation. Returns the fault as it was, or nil.
-_TAKE = _FUNCTIONS + "return take(KEYS[1], ARGV[1], ARGV[2])\n"
+_TAKE = _Script(_FUNCTIONS + "return take(KEYS[1], ARGV[1], ARGV[2])\n")
 
 # KEYS: mock:world, the world's sessions zset. ARGV: fingerprint. Makes it the world served;
 # returns the one before. Sessions left from an earlier time it was served are unregistered
 # in the same step (so each starts empty: see _TOUCH), never what was written since.
-_WORLD = """
+_WORLD = _Script(
+    """
 local before = redis.call('HGET', KEYS[1], 'fingerprint')
 if before ~= ARGV[1] then
   redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1])
@@ -252,13 +319,51 @@ if before ~= ARGV[1] then
 end
 return before
 """
+)
+
 
 # KEYS: faults list. Returns how many there were.
-_CLEAR = """
+_CLEAR = _Script(
+    """
 local count = redis.call('LLEN', KEYS[1])
 redis.call('DEL', KEYS[1])
 return count
 """
+)
+
+
+# KEYS: faults list. ARGV: the fault's id. Returns 1 if it was there (removed), else 0. By
+# id, in the script: the item's text changes as a call counts the fault down.
+_REMOVE = _Script(
+    """
+for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  if cjson.decode(item).id == tonumber(ARGV[1]) then
+    redis.call('LREM', KEYS[1], 1, item)
+    return 1
+  end
+end
+return 0
+"""
+)
+
+
+# KEYS: order zset, rec hash. Returns {the fields in order of first change, the hash as
+# field, value, field, value...}: one consistent view.
+_CHANGED = _Script(
+    """
+return {redis.call('ZRANGE', KEYS[1], 0, -1), redis.call('HGETALL', KEYS[2])}
+"""
+)
+
+_SCRIPTS = (
+    _TOUCH, _BEGIN, _CAS, _INSERT_ALL, _COUNT, _LOG, _TAKE, _WORLD, _CLEAR, _REMOVE, _CHANGED,
+)  # fmt: skip
+
+
+def _error(message: str) -> ResponseError:
+    """An error reply as redis-py raises it (``NOSCRIPT ...``: :class:`NoScriptError`)."""
+    error: ResponseError = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
+    return error
 
 
 def _reason(exc: BaseException) -> str:
@@ -270,119 +375,226 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0][:200]
 
 
-Stage = Callable[[Any], Any]
-"""Queues one command on a pipeline."""
+class _Connection(asyncio.Protocol):
+    """One connection to Redis, taken over once redis-py has set it up (TLS, AUTH, SELECT
+    as the URL says): commands are written as they come and their replies, parsed by
+    hiredis, settle their futures in the order sent, in the callback that reads them (no
+    task, no timer per command).
+
+    A batch's deadline is :data:`TIMEOUT` after it was written. Past it, the batch has
+    timed out only if nothing is waiting to be read on the socket: an event loop busy
+    for longer (CPU work of other requests) runs timers before it reads what came
+    meanwhile, and Redis's answer, there in time, must not count as lost."""
+
+    def __init__(self, pipeline: _Pipeline, writer: asyncio.StreamWriter, name: str) -> None:
+        self._pipeline = pipeline
+        # The writer is kept: collected, it would close the transport.
+        self._writer = writer
+        self._transport = cast("asyncio.Transport", writer.transport)  # uvloop's: no subclass
+        self._name = name
+        self._loop = asyncio.get_running_loop()
+        self._reader = hiredis.Reader(encoding="utf-8", replyError=ResponseError)
+        self._waiting: deque[asyncio.Future[Any]] = deque()
+        self._batches: deque[list[Any]] = deque()  # [replies still due, deadline], oldest first
+        self._watchdog: asyncio.TimerHandle | None = None
+        self.closed = False
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._batches)
+
+    def write(self, commands: list[bytes], futures: list[asyncio.Future[Any]]) -> None:
+        self._transport.write(b"".join(commands))
+        self._waiting.extend(futures)
+        self._batches.append([len(futures), self._loop.time() + TIMEOUT])
+        if self._watchdog is None:
+            self._watchdog = self._loop.call_at(self._batches[0][1], self._check)
+
+    def data_received(self, data: bytes) -> None:
+        reader, waiting, batches = self._reader, self._waiting, self._batches
+        landed = False
+        try:
+            reader.feed(data)
+            while (reply := reader.gets()) is not False:
+                future = waiting.popleft()
+                if not future.done():  # else cancelled: the caller went away
+                    if isinstance(reply, ResponseError):
+                        future.set_exception(_error(str(reply)))
+                    else:
+                        future.set_result(reply)
+                batch = batches[0]
+                batch[0] -= 1
+                if not batch[0]:
+                    batches.popleft()
+                    landed = True
+        except (hiredis.ProtocolError, IndexError) as exc:  # garbled, or a reply unasked for
+            self.fail(RedisConnectionError(f"Protocol error from {self._name}: {exc}"))
+            return
+        if landed:
+            self._pipeline.landed()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        reason = f": {exc}" if exc is not None else ""
+        self.fail(RedisConnectionError(f"Connection to {self._name} lost{reason}"))
+
+    def _check(self) -> None:
+        self._watchdog = None
+        if not self._batches or self.closed:
+            return
+        deadline = self._batches[0][1]
+        if self._loop.time() < deadline:
+            self._watchdog = self._loop.call_at(deadline, self._check)
+        elif self._unread():  # the loop was busy: Redis answered, the reply is not read yet
+            self._watchdog = self._loop.call_later(RECHECK, self._check)
+        else:
+            self.fail(RedisTimeoutError(f"Timeout reading from {self._name}"))
+
+    def _unread(self) -> bool:
+        """Whether a reply (or the connection's end) waits on the socket, or what was
+        written still waits in the transport while the socket could take it (the loop had
+        no time to send it)."""
+        sock = self._transport.get_extra_info("socket")
+        if sock is None:
+            return False
+        wanted = select.POLLIN
+        if self._transport.get_write_buffer_size():
+            wanted |= select.POLLOUT
+        poll = select.poll()  # not select(): a worker may have more than 1024 descriptors
+        poll.register(sock.fileno(), wanted)
+        return bool(poll.poll(0))
+
+    def fail(self, exc: Exception) -> None:
+        """Closed, every command waiting for its reply failed with ``exc`` (once)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._transport.abort()
+        waiting, self._waiting = self._waiting, deque()
+        self._batches.clear()
+        for future in waiting:
+            if not future.done():
+                future.set_exception(exc)
+        self._pipeline.lost(self, exc)
 
 
-class _Batcher:
-    """Auto-pipelining: commands wait while :data:`IN_FLIGHT` batches are on their way, then
-    go to Redis together in one pipeline (one round trip, one pass through the client), and
-    each caller gets its own reply. Alone, a command goes at once; under load, a worker's
-    concurrent requests share round trips, so the client's cost per command falls as the
-    load grows. Each command stays atomic on its own (no MULTI)."""
+class _Pipeline:
+    """Auto-pipelining over one connection a worker keeps to Redis: commands wait while
+    :data:`IN_FLIGHT` batches are on their way, then go together in one write (up to
+    :data:`BATCH`), and each caller gets its own reply. Alone, a command goes at once;
+    under load, a worker's concurrent requests share round trips, so the cost per
+    command falls as the load grows. Each command stays atomic on its own (no MULTI).
 
-    def __init__(self, client: aioredis.Redis, scripts: list[Any]) -> None:
-        self._client = client
-        self.scripts = scripts
-        self._pending: list[tuple[Stage, asyncio.Future[Any]]] = []
-        self._in_flight = 0
+    Lost or hung Redis: the commands on their way fail, and so does every command
+    queued behind them, at once and unsent (so it changes nothing); the next command
+    connects again."""
+
+    def __init__(self, pool: aioredis.ConnectionPool) -> None:
+        self._pool = pool
+        self._connection: _Connection | None = None
+        self._connecting: asyncio.Task[None] | None = None
+        self._commands: list[bytes] = []
+        self._futures: list[asyncio.Future[Any]] = []
         self._scheduled = False
 
-    def run(self, stage: Stage) -> asyncio.Future[Any]:
+    def send(self, command: bytes) -> asyncio.Future[Any]:
+        """The reply to ``command`` (packed), once it comes; a Redis error as it is."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((stage, future))
-        if not self._scheduled and self._in_flight < IN_FLIGHT:
-            self._scheduled = True
-            loop.call_soon(self._flush)
+        self._commands.append(command)
+        self._futures.append(future)
+        if not self._scheduled:
+            connection = self._connection
+            if connection is None or connection.in_flight < IN_FLIGHT:
+                self._scheduled = True
+                loop.call_soon(self._flush)
         return future
 
     def _flush(self) -> None:
         self._scheduled = False
-        while self._pending and self._in_flight < IN_FLIGHT:
-            batch, self._pending = self._pending[:BATCH], self._pending[BATCH:]
-            self._in_flight += 1
-            asyncio.ensure_future(self._send(batch)).add_done_callback(self._landed)
+        connection = self._connection
+        if connection is None:
+            if self._connecting is None and self._commands:
+                self._connecting = asyncio.ensure_future(self._connect())
+            return
+        while self._commands and connection.in_flight < IN_FLIGHT:
+            commands, futures = self._commands[:BATCH], self._futures[:BATCH]
+            del self._commands[:BATCH], self._futures[:BATCH]
+            sent = [i for i, future in enumerate(futures) if not future.done()]
+            if len(sent) < len(futures):  # cancelled before it went: never sent
+                commands = [commands[i] for i in sent]
+                futures = [futures[i] for i in sent]
+            if futures:
+                connection.write(commands, futures)
 
-    def _landed(self, _: object) -> None:
-        self._in_flight -= 1
-        if self._pending and not self._scheduled:
+    def landed(self) -> None:
+        """A batch got all its replies: the next may go."""
+        if self._commands and not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
-    async def _send(self, batch: list[tuple[Stage, asyncio.Future[Any]]]) -> None:
-        try:
-            results = await self._execute(batch)
-            lost = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
-            if lost:  # Redis restarted: load again, and send again only what it refused
-                for script in self.scripts:
-                    script.sha = await self._client.script_load(script.script)
-                again = await self._execute([batch[i] for i in lost])
-                for i, result in zip(lost, again, strict=True):
-                    results[i] = result
-        except BaseException as exc:
-            failed = batch
-            if isinstance(exc, (RedisConnectionError, RedisTimeoutError, OSError)):
-                # Redis is lost or hung: what waits behind this batch would wait for it in
-                # turn, a timeout each. It is refused now, unsent (so it changes nothing).
-                failed, self._pending = batch + self._pending, []
-            for _, future in failed:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+    def lost(self, connection: _Connection, exc: Exception) -> None:
+        if connection is self._connection:
+            self._connection = None
+            self._refuse(exc)
 
-    async def _execute(self, batch: list[tuple[Stage, asyncio.Future[Any]]]) -> list[Any]:
-        async with self._client.pipeline(transaction=False) as pipe:
-            for stage, _ in batch:
-                stage(pipe)
-            results: list[Any] = await pipe.execute(raise_on_error=False)
-            return results
+    def _refuse(self, exc: BaseException) -> None:
+        futures, self._futures, self._commands = self._futures, [], []
+        for future in futures:
+            if not future.done():
+                future.set_exception(exc)
+
+    async def _connect(self) -> None:
+        connection: AbstractConnection = self._pool.make_connection()  # type: ignore[no-untyped-call]
+        try:
+            await connection.connect()  # type: ignore[no-untyped-call]
+            writer = connection._writer  # the stream redis-py opened
+            assert writer is not None
+            taken = _Connection(self, writer, connection._host_error())
+            writer.transport.set_protocol(taken)
+            connection._reader = connection._writer = None  # ours now
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                await connection.disconnect(nowait=True)
+            self._refuse(exc if isinstance(exc, Exception) else _closed())
+            if not isinstance(exc, Exception):
+                raise  # cancelled: the store is closing
+            return
+        finally:
+            self._connecting = None
+        self._connection = taken
+        self._flush()
+
+    async def close(self) -> None:
+        connecting = self._connecting
+        if connecting is not None:
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connecting
+        if self._connection is not None:
+            self._connection.fail(_closed())
+        self._refuse(_closed())
+        await self._pool.aclose()
+
+
+def _closed() -> RedisConnectionError:
+    return RedisConnectionError("the mock closed its connection to Redis")
 
 
 class RedisBackend:
     """State in one Redis database, shared by every worker and host pointed at it."""
 
-    def __init__(self, client: aioredis.Redis, *, url: str, limits: Limits) -> None:
+    def __init__(self, pool: aioredis.ConnectionPool, *, url: str, limits: Limits) -> None:
         self.url = url
         self.limits = limits
-        self._client = client
-        self._touch = client.register_script(_TOUCH)
-        self._cas = client.register_script(_CAS)
-        self._log = client.register_script(_LOG)
-        self._take = client.register_script(_TAKE)
-        self._world = client.register_script(_WORLD)
-        self._clear = client.register_script(_CLEAR)
-        self._count = client.register_script(_COUNT)
-        self._begin = client.register_script(_BEGIN)
-        self._insert_all = client.register_script(_INSERT_ALL)
-        self._batcher = _Batcher(
-            client,
-            [
-                self._touch,
-                self._cas,
-                self._log,
-                self._take,
-                self._world,
-                self._clear,
-                self._count,
-                self._begin,
-                self._insert_all,
-            ],
+        self._pipeline = _Pipeline(pool)
+        # Arguments every begin and touch send: the limits, as Redis reads them.
+        self._session_args = (
+            repr(limits.session_ttl),
+            str(limits.max_sessions),
         )
-
-    def _script(self, script: Any, keys: list[str], args: list[Any]) -> asyncio.Future[Any]:
-        """Run a Lua script in the next batch (its sha; loaded again if Redis lost it)."""
-        return self._batcher.run(lambda pipe: pipe.evalsha(script.sha, len(keys), *keys, *args))
-
-    def _command(self, *words: Any) -> asyncio.Future[Any]:
-        return self._batcher.run(lambda pipe: pipe.execute_command(*words))
+        self._journal_cap = str(limits.journal_bytes)
 
     @classmethod
     def from_url(cls, url: str, *, limits: Limits, environ: Mapping[str, str]) -> RedisBackend:
@@ -407,41 +619,56 @@ class RedisBackend:
         except ValueError as exc:
             raise StoreUrlError(f"--store {shown(url)!r}: {exc}") from exc
         password = None if parts.password else environ.get("REDIS_PASSWORD") or None
-        # Requests beyond the pool wait for a connection (up to TIMEOUT), never fail at once.
-        pool = aioredis.BlockingConnectionPool.from_url(
+        # The pool only sets connections up (TLS, AUTH, SELECT): _Pipeline takes each over.
+        pool = aioredis.ConnectionPool.from_url(
             url,
-            max_connections=CONNECTIONS,
-            timeout=TIMEOUT,
             password=password,
             socket_timeout=TIMEOUT,
             socket_connect_timeout=TIMEOUT,
             # No retries: a command whose reply was lost may have run, and a batch sent
             # again would run its scripts twice (a 200 turned 409, a fault counted twice).
-            # A connection Redis closed (a restart) is found stale and replaced when taken
-            # from the pool; a request that fails anyway gets a 503 and may be retried.
+            # A request that fails gets a 503 and may be retried; the next connects again.
             retry=Retry(NoBackoff(), 0),
-            decode_responses=True,
-            health_check_interval=30,
+            # RESP2, whatever redis-py's default: replies as the store reads them (a zset
+            # WITHSCORES flat), and no pushed message among them (RESP3's push type).
+            protocol=2,
         )
-        return cls(aioredis.Redis.from_pool(pool), url=shown(url), limits=limits)
+        return cls(pool, url=shown(url), limits=limits)
 
-    async def _call(self, awaitable: Any) -> Any:
+    async def _run(self, command: bytes) -> Any:
         try:
-            return await awaitable
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            return await self._pipeline.send(command)
+        except (RedisError, OSError) as exc:  # lost, hung; MISCONF, READONLY, OOM...
             raise StoreUnavailable(_reason(exc)) from exc
-        except ResponseError as exc:  # MISCONF, READONLY, OOM...: the server refuses writes
-            raise StoreUnavailable(_reason(exc)) from exc
-        except RedisError as exc:
+
+    async def _command(self, *words: str) -> Any:
+        return await self._run(_pack(words))
+
+    async def _script(self, script: _Script, keys: Sequence[str], args: Sequence[str]) -> Any:
+        """Run a Lua script in the next batch (its sha; loaded again if Redis lost it:
+        a restart, ``SCRIPT FLUSH``; only a command Redis refused is sent again)."""
+        pipeline = self._pipeline
+        try:
+            try:
+                return await pipeline.send(script.command(keys, args))
+            except NoScriptError:
+                await pipeline.send(script.load)
+                return await pipeline.send(script.command(keys, args))
+        except (RedisError, OSError) as exc:
             raise StoreUnavailable(_reason(exc)) from exc
 
     async def open(self) -> None:
-        await self._call(self._client.ping())
-        for script in self._batcher.scripts:  # batches run them by sha: load them once
-            script.sha = await self._call(self._client.script_load(script.script))
+        await self._command("PING")
+        # Batches run the scripts by sha: loaded once, in one round trip.
+        loaded = await asyncio.gather(
+            *[self._run(script.load) for script in _SCRIPTS], return_exceptions=True
+        )
+        for outcome in loaded:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._pipeline.close()
 
     @staticmethod
     def _prefix(namespace: str) -> str:
@@ -456,10 +683,8 @@ class RedisBackend:
         forgets the one served before (and the sessions left from an earlier time this one
         was served, in the same atomic step: another worker may serve it already), so no
         restart brings old sessions back."""
-        before = await self._call(
-            self._world(
-                keys=["mock:world", f"{self._prefix(fingerprint)}:sessions"], args=[fingerprint]
-            )
+        before = await self._script(
+            _WORLD, ["mock:world", f"{self._prefix(fingerprint)}:sessions"], [fingerprint]
         )
         if before and before != fingerprint:
             log.warning(
@@ -472,14 +697,13 @@ class RedisBackend:
 
     async def forget(self, namespace: str) -> None:
         pattern = f"{self._prefix(namespace)}:*"
-        batch: list[str] = []
-        async for key in self._client.scan_iter(match=pattern, count=500):
-            batch.append(key)
-            if len(batch) >= 500:
-                await self._call(self._client.unlink(*batch))
-                batch.clear()
-        if batch:
-            await self._call(self._client.unlink(*batch))
+        cursor = "0"
+        while True:
+            cursor, keys = await self._command("SCAN", cursor, "MATCH", pattern, "COUNT", "500")
+            if keys:
+                await self._command("UNLINK", *keys)
+            if cursor == "0":
+                return
 
     async def begin(
         self,
@@ -492,28 +716,25 @@ class RedisBackend:
     ) -> Begun:
         """One script, one round trip (shared with other requests'): touch, take, read."""
         api, operation = call if call is not None else ("", "")
-        reply = await self._call(
-            self._script(
-                self._begin,
-                [
-                    f"{self._prefix(namespace)}:sessions",
-                    self._key(namespace, session, "faults"),
-                    self._key(namespace, session, "rec"),
-                ],
-                [
-                    session,
-                    repr(now),
-                    repr(self.limits.session_ttl),
-                    self.limits.max_sessions,
-                    f"{self._prefix(namespace)}:s:",
-                    DEFAULT_SESSION,
-                    api,
-                    operation,
-                    *(table + _SEP + key for table, key in reads),
-                ],
-            )
+        prefix = f"mock:{namespace}:s:"
+        created, taken, *values = await self._script(
+            _BEGIN,
+            [
+                f"mock:{namespace}:sessions",
+                f"{prefix}{session}:faults",
+                f"{prefix}{session}:rec",
+            ],
+            [
+                session,
+                repr(now),
+                *self._session_args,
+                prefix,
+                DEFAULT_SESSION,
+                api,
+                operation,
+                *[table + _SEP + key for table, key in reads],
+            ],
         )
-        created, taken, *values = reply
         found = {
             where: Read(json.loads(raw) if raw else None, raw or None)
             for where, raw in zip(reads, values, strict=True)
@@ -522,41 +743,43 @@ class RedisBackend:
         return Begun(created=bool(created), fault=fault, reads=found, expired=created == 2)
 
     async def touch(self, namespace: str, session: str, now: float) -> Touched:
-        created, faults = await self._call(
-            self._script(
-                self._touch,
-                [f"{self._prefix(namespace)}:sessions"],
-                [
-                    session,
-                    repr(now),
-                    repr(self.limits.session_ttl),
-                    self.limits.max_sessions,
-                    f"{self._prefix(namespace)}:s:",
-                    DEFAULT_SESSION,
-                ],
-            )
+        created, faults = await self._script(
+            _TOUCH,
+            [f"{self._prefix(namespace)}:sessions"],
+            [
+                session,
+                repr(now),
+                *self._session_args,
+                f"{self._prefix(namespace)}:s:",
+                DEFAULT_SESSION,
+            ],
         )
         return Touched(created=bool(created), has_faults=bool(faults), expired=created == 2)
 
     async def reset(self, namespace: str, session: str) -> None:
-        keys = [self._key(namespace, session, what) for what in _SESSION_KEYS]
-        await self._call(self._client.delete(*keys))
+        await self._command("DEL", *[self._key(namespace, session, w) for w in _SESSION_KEYS])
 
-    async def sessions(self, namespace: str) -> list[str]:
-        names = await self._call(self._client.zrange(f"{self._prefix(namespace)}:sessions", 0, -1))
-        return list(names)
+    async def sessions(self, namespace: str, now: float | None = None) -> list[str]:
+        flat = await self._command(
+            "ZRANGE", f"{self._prefix(namespace)}:sessions", "0", "-1", "WITHSCORES"
+        )
+        return [
+            name
+            for name, last_used in zip(flat[::2], flat[1::2], strict=True)
+            if now is None or not self.limits.forgotten(name, float(last_used), now)
+        ]
 
     async def get(self, namespace: str, session: str, table: str, key: str) -> Record | None:
-        raw = await self._call(
-            self._command("HGET", self._key(namespace, session, "rec"), table + _SEP + key)
-        )
+        raw = await self._command("HGET", self._key(namespace, session, "rec"), table + _SEP + key)
         return json.loads(raw) if raw is not None else None
 
     async def changed(self, namespace: str, session: str, table: str) -> list[tuple[str, Record]]:
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.zrange(self._key(namespace, session, "order"), 0, -1)
-            pipe.hgetall(self._key(namespace, session, "rec"))
-            order, records = await self._call(pipe.execute())
+        order, flat = await self._script(
+            _CHANGED,
+            [self._key(namespace, session, "order"), self._key(namespace, session, "rec")],
+            [],
+        )
+        records = dict(zip(flat[::2], flat[1::2], strict=True))
         prefix = table + _SEP
         return [
             (field[len(prefix) :], json.loads(records[field]))
@@ -581,7 +804,7 @@ class RedisBackend:
             if read is not None:  # read as the request began: the compare-and-set checks it
                 raw, read = read.token, None
             else:
-                raw = await self._call(self._command("HGET", records, field))
+                raw = await self._command("HGET", records, field)
             current = (
                 json.loads(raw) if raw is not None else base  # decide never changes it
             )
@@ -589,14 +812,12 @@ class RedisBackend:
             if decision.replacement is None:
                 return decision.outcome
             # ASCII (the default): a lone surrogate, valid in JSON, is no UTF-8 to send.
-            new = json.dumps(decision.replacement, separators=(",", ":"))
+            new = _dumps(decision.replacement)
             absent = "1" if raw is None else "0"
-            written = await self._call(
-                self._script(
-                    self._cas,
-                    [records, self._key(namespace, session, "order"), "mock:seq"],
-                    [field, raw or "", new, absent],
-                )
+            written = await self._script(
+                _CAS,
+                [records, self._key(namespace, session, "order"), "mock:seq"],
+                [field, raw or "", new, absent],
             )
             if written:
                 return decision.outcome
@@ -609,84 +830,76 @@ class RedisBackend:
         if not rows:
             return []
         fields = [table + _SEP + key for key, _ in rows]
-        values = [json.dumps(record, separators=(",", ":")) for _, record in rows]
-        taken = await self._call(
-            self._script(
-                self._insert_all,
-                [
-                    self._key(namespace, session, "rec"),
-                    self._key(namespace, session, "order"),
-                    "mock:seq",
-                ],
-                [*fields, *values],
-            )
+        values = [_dumps(record) for _, record in rows]
+        taken = await self._script(
+            _INSERT_ALL,
+            [
+                self._key(namespace, session, "rec"),
+                self._key(namespace, session, "order"),
+                "mock:seq",
+            ],
+            [*fields, *values],
         )
         return [field[len(table) + len(_SEP) :] for field in taken]
 
     async def count(
         self, namespace: str, session: str, table: str, key: str, now: float, window: float
     ) -> Window:
-        start, used = await self._call(
-            self._script(
-                self._count,
-                [
-                    self._key(namespace, session, "rec"),
-                    self._key(namespace, session, "order"),
-                    "mock:seq",
-                ],
-                [table + _SEP + key, repr(now), repr(float(window))],
-            )
+        start, used = await self._script(
+            _COUNT,
+            [
+                self._key(namespace, session, "rec"),
+                self._key(namespace, session, "order"),
+                "mock:seq",
+            ],
+            [table + _SEP + key, repr(now), repr(float(window))],
         )
         return Window(float(start), int(used))
 
     async def log(self, namespace: str, session: str, entry: JournalEntry) -> None:
-        payload = {
-            "at": entry.at,
-            "api": entry.api,
-            "operation": entry.operation,
-            "status": entry.status,
-            "body": entry.to_json(0),
-        }
-        text = json.dumps(payload, separators=(",", ":"))
-        await self._call(
-            self._script(
-                self._log,
-                [
-                    self._key(namespace, session, "journal"),
-                    self._key(namespace, session, "jbytes"),
-                    "mock:seq",
-                ],
-                [text, self.limits.journal_bytes],
+        """The entry as it came (JSON, credentials redacted), rendered as it is read."""
+        if isinstance(entry, Entry):
+            text = _dumps(entry.stored())
+        else:
+            text = _dumps(
+                {
+                    "at": entry.at,
+                    "api": entry.api,
+                    "operation": entry.operation,
+                    "status": entry.status,
+                    "body": entry.to_json(0),
+                }
             )
+        prefix = f"mock:{namespace}:s:{session}:"
+        await self._script(
+            _LOG, [f"{prefix}journal", f"{prefix}jbytes", "mock:seq"], [text, self._journal_cap]
         )
 
     async def journal(self, namespace: str, session: str) -> list[Logged]:
-        items = await self._call(
-            self._client.lrange(self._key(namespace, session, "journal"), 0, -1)
-        )
+        items = await self._command("LRANGE", self._key(namespace, session, "journal"), "0", "-1")
         logged = []
         for item in items:
             id_text, _, text = item.partition(" ")
-            payload = json.loads(text)
-            body = payload["body"]
-            body["id"] = int(id_text)
-            logged.append(
-                Logged(
-                    int(id_text),
-                    payload["at"],
-                    payload["api"],
-                    payload["operation"],
-                    payload["status"],
-                    body,
+            id = int(id_text)
+            stored = json.loads(text)
+            if isinstance(stored, list):  # an Entry, as it came
+                entry = Entry.restored(stored)
+                logged.append(
+                    Logged(
+                        id, entry.at, entry.api, entry.operation, entry.status, entry.to_json(id)
+                    )
                 )
+                continue
+            body = stored["body"]  # rendered as it was logged
+            body["id"] = id
+            logged.append(
+                Logged(id, stored["at"], stored["api"], stored["operation"], stored["status"], body)
             )
         return logged
 
     async def clear_journal(self, namespace: str, session: str) -> None:
-        await self._call(
-            self._client.delete(
-                self._key(namespace, session, "journal"), self._key(namespace, session, "jbytes")
-            )
+        await self._command(
+            "DEL", self._key(namespace, session, "journal"), self._key(namespace, session, "jbytes")
         )
 
     async def add_fault(
@@ -701,27 +914,31 @@ class RedisBackend:
         drop: bool,
         times: int | None,
     ) -> Fault:
-        id = await self._call(self._client.incr("mock:seq"))
+        id = await self._command("INCR", "mock:seq")
         fault = Fault(int(id), api, operation, status, delay_ms, drop, times)
-        await self._call(
-            self._client.rpush(self._key(namespace, session, "faults"), json.dumps(fault.to_json()))
+        await self._command(
+            "RPUSH", self._key(namespace, session, "faults"), json.dumps(fault.to_json())
         )
         return fault
 
     async def faults(self, namespace: str, session: str) -> list[Fault]:
-        items = await self._call(
-            self._client.lrange(self._key(namespace, session, "faults"), 0, -1)
-        )
+        items = await self._command("LRANGE", self._key(namespace, session, "faults"), "0", "-1")
         return [Fault.from_json(json.loads(item)) for item in items]
 
     async def clear_faults(self, namespace: str, session: str) -> int:
-        count = await self._call(self._clear(keys=[self._key(namespace, session, "faults")]))
+        count = await self._script(_CLEAR, [self._key(namespace, session, "faults")], [])
         return int(count)
+
+    async def remove_fault(self, namespace: str, session: str, fault_id: int) -> bool:
+        removed = await self._script(
+            _REMOVE, [self._key(namespace, session, "faults")], [str(fault_id)]
+        )
+        return bool(removed)
 
     async def take_fault(
         self, namespace: str, session: str, api: str, operation: str
     ) -> Fault | None:
-        item = await self._call(
-            self._script(self._take, [self._key(namespace, session, "faults")], [api, operation])
+        item = await self._script(
+            _TAKE, [self._key(namespace, session, "faults")], [api, operation]
         )
         return Fault.from_json(json.loads(item)) if item is not None else None

@@ -5,15 +5,28 @@ in test_backends.py."""
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
+import time
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+import uvloop
 
 from mock_server.state import Decision, Record, StoreUnavailable, StoreUrlError, open_backend
 from mock_server.state.base import Read
 from mock_server.state.journal import Entry, Exchange
-from mock_server.state.redis import _CAS, _LOG, BATCH, IN_FLIGHT, RedisBackend
+from mock_server.state.redis import (
+    _CAS,
+    _LOG,
+    BATCH,
+    IN_FLIGHT,
+    TIMEOUT,
+    RedisBackend,
+    _Connection,
+    _Script,
+)
 from tests._redis import RedisServer, RedisServerFactory
 
 pytestmark = pytest.mark.anyio
@@ -106,13 +119,17 @@ async def test_scripts_lost_by_redis_are_loaded_again_and_only_the_refused_ones_
     may be sent again: a cancel that ran must not run twice (its 200 turned into a 409)."""
     backend = await opened(redis_url)
     other_worker = aioredis.Redis.from_url(redis_url)
+
+    async def load(script: _Script) -> Any:
+        return await backend._pipeline.send(script.load)
+
     try:
         await other_worker.script_flush()
         outcomes = await asyncio.gather(
             backend.take_fault("ns", "s", "firma", "op"),  # refused: NOSCRIPT
             # another worker loading the scripts again, its SCRIPT LOAD landing here
-            backend._batcher.run(lambda pipe: pipe.script_load(_CAS)),
-            backend._batcher.run(lambda pipe: pipe.script_load(_LOG)),
+            load(_CAS),
+            load(_LOG),
             # read as the request began: its compare-and-set goes in this pipeline, and runs
             backend.transition("ns", "s", TABLE, "a", SENT, cancel, read=Read(None)),
             backend.log("ns", "s", entry()),  # runs
@@ -177,20 +194,20 @@ async def test_a_world_served_again_starts_afresh_whatever_a_late_worker_left_in
 
 
 async def test_commands_queued_behind_a_hung_redis_are_refused_with_it_never_sent(
-    redis_server: RedisServer, redis_url: str
+    redis_server: RedisServer, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Redis hangs under load: the batches on their way time out (503), and so does every
     command queued behind them, at once and unsent, rather than each batch of them going to
     the hung Redis in turn (a 503 after several timeouts, and an effect once Redis wakes)."""
     backend = await opened(redis_url)
     sent: list[int] = []
-    execute = backend._batcher._execute
+    write = _Connection.write
 
-    async def counted(batch: Any) -> list[Any]:
-        sent.append(len(batch))
-        return await execute(batch)
+    def counted(connection: _Connection, commands: list[bytes], futures: Any) -> None:
+        sent.append(len(commands))
+        write(connection, commands, futures)
 
-    backend._batcher._execute = counted  # type: ignore[method-assign]
+    monkeypatch.setattr(_Connection, "write", counted)
     redis_server.pause()
     try:
         outcomes = await asyncio.gather(
@@ -202,3 +219,60 @@ async def test_commands_queued_behind_a_hung_redis_are_refused_with_it_never_sen
         await backend.close()
     assert all(isinstance(outcome, StoreUnavailable) for outcome in outcomes)
     assert len(sent) <= IN_FLIGHT, f"batches sent to a hung Redis: {sent}"
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_loop_busy_beyond_the_timeout_is_no_timeout_when_redis_answered_in_time(
+    redis_server: RedisServer, redis_url: str, loop: str
+) -> None:
+    """The worker's event loop busy with CPU work for longer than the timeout (16 batch
+    creates of 1,000 records at once) while a command waits for Redis, which answers
+    well within it: the answer is there, unread, when the loop looks at the deadline,
+    and it counts. It was a 503 ("no answer within 2 s"): the timer ran before the
+    reading task resumed. The work here runs in an I/O callback (as a server's protocol
+    does), after which uvloop runs due timers before it reads again."""
+
+    async def busy_while_waiting() -> tuple[Any, ...]:
+        backend = await opened(redis_url)
+        busy, wake = socket.socketpair()
+
+        def work() -> None:
+            busy.recv(1)
+            time.sleep(TIMEOUT + 0.5)  # the loop busy: no other callback runs
+
+        running = asyncio.get_running_loop()
+        running.add_reader(busy.fileno(), work)
+        try:
+            redis_server.pause()  # so the command surely waits when the loop turns busy
+            threading.Timer(0.3, redis_server.resume).start()  # answers after ~0.3 s
+            touched = asyncio.ensure_future(backend.touch("ns", "s", 1.0))
+            await asyncio.sleep(0.1)
+            wake.send(b"x")
+            return (await touched, await backend.sessions("ns"))
+        finally:
+            running.remove_reader(busy.fileno())
+            busy.close()
+            wake.close()
+            await backend.close()
+
+    runner = asyncio.Runner(loop_factory=uvloop.new_event_loop if loop == "uvloop" else None)
+    with runner:
+        touched, sessions = runner.run(busy_while_waiting())
+    assert touched.created and sessions == ["s"], "answered, on the same connection"
+
+
+async def test_a_hung_redis_still_times_out_while_the_loop_was_busy(
+    redis_server: RedisServer, redis_url: str
+) -> None:
+    """The other side of the test above: nothing came, so the deadline holds."""
+    backend = await opened(redis_url)
+    try:
+        redis_server.pause()
+        touched = asyncio.ensure_future(backend.touch("ns", "s", 1.0))
+        await asyncio.sleep(0.1)
+        time.sleep(TIMEOUT + 0.5)  # the loop busy: no other task runs
+        with pytest.raises(StoreUnavailable, match=f"no answer within {TIMEOUT:g} s"):
+            await touched
+    finally:
+        redis_server.resume()
+        await backend.close()
