@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from mock_server.cli import main
+from mock_server.entry import main
 
 sys.exit(main())

@@ -66,6 +66,7 @@ served:
 browse:
   /                landing page: what is served, links to everything below
   /docs/           Swagger UI for Craftkit, Firma and the control plane
+  /__mock/ui/      state dashboard: a session's records, journal and faults, live
   /__mock/...      control plane: reset, state, create records, events, journal, faults
                    (X-Mock-Session: <name> on any request selects an isolated world)
 

@@ -108,6 +108,8 @@ def test_install_the_mock_then_the_harness(wheel: Path, tmp_path: Path) -> None:
         first, second = httpx.post(cancel, headers=headers), httpx.post(cancel, headers=headers)
         assert (first.status_code, first.json()["status"]) == (200, "cancelled")
         assert (second.status_code, second.json()["error"]["code"]) == (409, "conflict")
+        page = httpx.get(f"{url}/__mock/ui/app.js")  # the dashboard's files are package data
+        assert page.status_code == 200 and "EventParser" in page.text, page.text[:200]
 
         done = run(
             venv / "bin/conformance", "run", "craftkit", "--base-url", url,
