@@ -309,8 +309,10 @@ class Backend(Protocol):
         """Forget what ``session`` changed: records, rate windows, journal, faults."""
         ...
 
-    async def sessions(self, namespace: str) -> list[str]:
-        """The sessions that exist, least recently used first."""
+    async def sessions(self, namespace: str, now: float | None = None) -> list[str]:
+        """The sessions that exist, least recently used first; with ``now``, only those
+        not idle past ``limits.session_ttl`` at ``now`` (``default`` always): the others
+        are forgotten at their next use, and evicted lazily."""
         ...
 
     # records
@@ -389,6 +391,11 @@ class Backend(Protocol):
 
     async def clear_faults(self, namespace: str, session: str) -> int:
         """Remove every fault; returns how many there were."""
+        ...
+
+    async def remove_fault(self, namespace: str, session: str, fault_id: int) -> bool:
+        """Remove the session's fault ``fault_id`` in one atomic step (a worker counting it
+        down at the same time neither keeps nor brings it back); whether it was there."""
         ...
 
     async def take_fault(

@@ -27,3 +27,8 @@ class Limits:
 
     def expired(self, last_used: float, now: float) -> bool:
         return now - last_used > self.session_ttl
+
+    def forgotten(self, name: str, last_used: float, now: float) -> bool:
+        """Whether session ``name``, last used at ``last_used``, is forgotten at ``now``:
+        idle past the TTL, and not ``default`` (never forgotten)."""
+        return name != DEFAULT_SESSION and self.expired(last_used, now)

@@ -1,8 +1,17 @@
-"""The default back-end: everything in this process's memory (one worker, lost on exit)."""
+"""The default back-end: everything in this process's memory (one worker, lost on exit).
+
+Records are kept marshalled (:func:`keep`): bytes, which the garbage collector does not
+track, nor the dicts holding only them, so a full collection never walks them however
+many records clients create (issue #12: 100,000 created Craftkit requests were 200,000
+tracked dicts and lists, 70-90 ms of CPU for each full collection to walk). Each read
+decodes a new copy (:func:`kept`): ``marshal`` reads a record ~25 % faster than
+:func:`clone` copied it, and writes one in half the time.
+"""
 
 from __future__ import annotations
 
 import itertools
+import marshal
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Sequence
@@ -18,11 +27,49 @@ from mock_server.state.base import (
     Read,
     Record,
     Touched,
+    Window,
     clone,
+    count_in,
 )
 from mock_server.state.limits import DEFAULT_SESSION, Limits
 
-__all__ = ["MemoryBackend"]
+__all__ = ["MemoryBackend", "keep", "kept"]
+
+_MARSHAL_VERSION = 2
+"""Without version 3's back-references: records are small, and read ~20 % faster."""
+
+Kept = bytes | Record
+"""A record as stored: marshalled; else a dict (a copy of a record marshal cannot write,
+or a rate window: :meth:`MemoryBackend.count`)."""
+
+
+def keep(record: Record) -> Kept:
+    """``record`` as the store keeps it: marshalled (a copy, and nothing for the collector).
+
+    A record holding a value marshal refuses (not JSON's kind, e.g. a ``date``) is kept as
+    a copy instead, as all records were before, which the collector walks.
+
+    >>> keep({"id": "a", "recipients": [{"order": 1}]})[:1]
+    b'{'
+    >>> keep({"at": __import__("datetime").date(2024, 1, 2)})
+    {'at': datetime.date(2024, 1, 2)}
+    """
+    try:
+        return marshal.dumps(record, _MARSHAL_VERSION)
+    except ValueError:
+        return clone(record)  # type: ignore[no-any-return]
+
+
+def kept(stored: Kept) -> Record:
+    """A new copy of a record :func:`keep` kept.
+
+    >>> kept(keep({"id": "a", "recipients": [{"order": 1}]}))
+    {'id': 'a', 'recipients': [{'order': 1}]}
+    """
+    if type(stored) is bytes:
+        record: Record = marshal.loads(stored)
+        return record
+    return clone(stored)  # type: ignore[no-any-return]
 
 
 @dataclass(slots=True)
@@ -31,7 +78,7 @@ class _Session:
     session costs a few hundred bytes)."""
 
     last_used: float
-    changes: dict[str, dict[str, Record]] = field(default_factory=dict)
+    changes: dict[str, dict[str, Kept]] = field(default_factory=dict)
     journal: deque[tuple[int, JournalEntry]] | None = None
     journal_bytes: int = 0
     faults: list[Fault] = field(default_factory=list)
@@ -75,7 +122,10 @@ class MemoryBackend(InSteps):
             self._namespaces.pop(namespace, None)
 
     def _sessions(self, namespace: str) -> OrderedDict[str, _Session]:
-        return self._namespaces.setdefault(namespace, OrderedDict())
+        sessions = self._namespaces.get(namespace)  # no OrderedDict made per call
+        if sessions is None:
+            sessions = self._namespaces[namespace] = OrderedDict()
+        return sessions
 
     def _session(self, namespace: str, session: str) -> _Session:
         """The session's state, created if absent (a control-plane call without a touch)."""
@@ -89,9 +139,7 @@ class MemoryBackend(InSteps):
         with self._lock:
             sessions = self._sessions(namespace)
             state = sessions.get(session)
-            created = state is None or (
-                session != DEFAULT_SESSION and self.limits.expired(state.last_used, now)
-            )
+            created = state is None or (self.limits.forgotten(session, state.last_used, now))
             # last_used 0.0: made by a late write after it was forgotten, never touched since
             expired = created and state is not None and state.last_used > 0.0
             if state is None or created:
@@ -109,7 +157,7 @@ class MemoryBackend(InSteps):
                 break
             del sessions[oldest]
         for name in list(itertools.islice(sessions, 8)):  # the least recently used first
-            if name != DEFAULT_SESSION and self.limits.expired(sessions[name].last_used, now):
+            if self.limits.forgotten(name, sessions[name].last_used, now):
                 del sessions[name]
 
     async def reset(self, namespace: str, session: str) -> None:
@@ -117,19 +165,24 @@ class MemoryBackend(InSteps):
             state = self._session(namespace, session)
             self._sessions(namespace)[session] = _Session(last_used=state.last_used)
 
-    async def sessions(self, namespace: str) -> list[str]:
+    async def sessions(self, namespace: str, now: float | None = None) -> list[str]:
         with self._lock:
-            return list(self._sessions(namespace))
+            sessions = self._sessions(namespace)
+            return [
+                name
+                for name, state in sessions.items()
+                if now is None or not self.limits.forgotten(name, state.last_used, now)
+            ]
 
     async def get(self, namespace: str, session: str, table: str, key: str) -> Record | None:
         with self._lock:
-            record = self._session(namespace, session).changes.get(table, {}).get(key)
-            return clone(record) if record is not None else None
+            stored = self._session(namespace, session).changes.get(table, {}).get(key)
+            return kept(stored) if stored is not None else None
 
     async def changed(self, namespace: str, session: str, table: str) -> list[tuple[str, Record]]:
         with self._lock:
             rows = self._session(namespace, session).changes.get(table, {})
-            return [(key, clone(record)) for key, record in rows.items()]
+            return [(key, kept(stored)) for key, stored in rows.items()]
 
     async def transition(
         self,
@@ -144,10 +197,25 @@ class MemoryBackend(InSteps):
     ) -> Outcome:
         with self._lock:
             rows = self._session(namespace, session).changes.setdefault(table, {})
-            current = rows.get(key, base)
+            stored = rows.get(key)
+            current = kept(stored) if stored is not None else base
             decision = decide(current)  # decide never changes its argument (Decide)
             if decision.replacement is not None:
-                rows[key] = clone(decision.replacement)
+                rows[key] = keep(decision.replacement)
+            return decision.outcome
+
+    async def count(
+        self, namespace: str, session: str, table: str, key: str, now: float, window: float
+    ) -> Window:
+        # A rate window is read and written by every request of its key: kept as count_in
+        # makes it, a new dict of two numbers (which the collector does not track either),
+        # read in place, never copied.
+        with self._lock:
+            rows = self._session(namespace, session).changes.setdefault(table, {})
+            stored = rows.get(key)
+            decision = count_in(kept(stored) if isinstance(stored, bytes) else stored, now, window)
+            if decision.replacement is not None:
+                rows[key] = decision.replacement
             return decision.outcome
 
     async def insert_all(
@@ -157,7 +225,7 @@ class MemoryBackend(InSteps):
             stored = self._session(namespace, session).changes.setdefault(table, {})
             taken = [key for key, _ in rows if key in stored]
             if not taken:
-                stored.update((key, clone(record)) for key, record in rows)
+                stored.update((key, keep(record)) for key, record in rows)
             return taken
 
     async def log(self, namespace: str, session: str, entry: JournalEntry) -> None:
@@ -209,6 +277,15 @@ class MemoryBackend(InSteps):
             count = len(faults)
             faults.clear()
             return count
+
+    async def remove_fault(self, namespace: str, session: str, fault_id: int) -> bool:
+        with self._lock:
+            faults = self._session(namespace, session).faults
+            for index, fault in enumerate(faults):
+                if fault.id == fault_id:
+                    del faults[index]
+                    return True
+            return False
 
     async def take_fault(
         self, namespace: str, session: str, api: str, operation: str

@@ -241,6 +241,10 @@ class Session:
     async def clear_faults(self) -> int:
         return await self._backend.clear_faults(self._namespace, self.name)
 
+    async def remove_fault(self, fault_id: int) -> bool:
+        """Remove the fault ``fault_id``; whether the session had it."""
+        return await self._backend.remove_fault(self._namespace, self.name, fault_id)
+
 
 class Sessions:
     """The sessions of one fixture world (a namespace of the back-end).
@@ -285,4 +289,5 @@ class Sessions:
         return session
 
     async def names(self) -> list[str]:
-        return await self.backend.sessions(self.namespace)
+        """The sessions not forgotten: none idle past ``--session-ttl``."""
+        return await self.backend.sessions(self.namespace, self._clock())

@@ -450,7 +450,7 @@ class SqliteBackend(InSteps):
             row = connection.execute(
                 "SELECT last_used FROM sessions WHERE ns = ? AND name = ?", (namespace, session)
             ).fetchone()
-            created = row is None or (session != DEFAULT_SESSION and limits.expired(row[0], now))
+            created = row is None or limits.forgotten(session, row[0], now)
             # last_used 0.0: made by a late write after it was forgotten, never touched since
             expired = created and row is not None and row[0] > 0.0
             if row is not None and created:
@@ -489,7 +489,7 @@ class SqliteBackend(InSteps):
             (namespace, _EXPIRY_SWEEP),
         ).fetchall()
         for name, last_used in oldest:
-            if name != DEFAULT_SESSION and self.limits.expired(last_used, now):
+            if self.limits.forgotten(name, last_used, now):
                 self._drop_session(connection, namespace, name)
 
     async def reset(self, namespace: str, session: str) -> None:
@@ -503,12 +503,16 @@ class SqliteBackend(InSteps):
 
         await self._call(job)
 
-    async def sessions(self, namespace: str) -> list[str]:
+    async def sessions(self, namespace: str, now: float | None = None) -> list[str]:
         def job(connection: sqlite3.Connection) -> list[str]:
             rows = connection.execute(
-                "SELECT name FROM sessions WHERE ns = ? ORDER BY seq", (namespace,)
+                "SELECT name, last_used FROM sessions WHERE ns = ? ORDER BY seq", (namespace,)
             )
-            return [name for (name,) in rows]
+            return [
+                name
+                for name, last_used in rows
+                if now is None or not self.limits.forgotten(name, last_used, now)
+            ]
 
         return await self._call(job, write=False)
 
@@ -722,6 +726,16 @@ class SqliteBackend(InSteps):
             return connection.execute(
                 "DELETE FROM faults WHERE ns = ? AND session = ?", (namespace, session)
             ).rowcount
+
+        return await self._call(job)
+
+    async def remove_fault(self, namespace: str, session: str, fault_id: int) -> bool:
+        def job(connection: sqlite3.Connection) -> bool:
+            removed = connection.execute(
+                "DELETE FROM faults WHERE ns = ? AND session = ? AND id = ?",
+                (namespace, session, fault_id),
+            ).rowcount
+            return bool(removed)
 
         return await self._call(job)
 

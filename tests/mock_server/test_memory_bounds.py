@@ -1,5 +1,6 @@
 """Bounded memory whatever clients do (issue #11): sessions cost what they changed, the
-journal is capped in bytes per session, and no header or body is kept whole."""
+journal is capped in bytes per session, and no header or body is kept whole; and created
+records cost the garbage collector nothing (issue #12)."""
 
 from __future__ import annotations
 
@@ -90,3 +91,21 @@ async def test_a_huge_header_and_body_are_journalled_cut_and_marked(mock: Contra
     assert request["truncated"] is True
     assert len(request["body"]) <= 65_536
     assert "headersTruncated" not in entry["response"]
+
+
+async def test_created_records_add_nothing_for_the_garbage_collector_to_walk(
+    mock: ContractClient,
+) -> None:
+    """Issue #12: a full collection walks every object the collector tracks, and pauses every
+    request meanwhile. The memory store keeps records as bytes: 10,000 created requests add
+    none (kept as dicts, each with its list of recipients, they added 20,000)."""
+    batch = "/__mock/craftkit/signature-requests/batch"
+    assert (await mock.http.post(batch, json=[None])).status_code == 201, "control plane built"
+    gc.collect()
+    before = len(gc.get_objects())
+    assert (await mock.http.post(batch, json=[None] * 10_000)).status_code == 201
+    gc.collect()
+    grown = len(gc.get_objects()) - before
+    assert grown < 1_000, f"{grown} more objects for the collector to walk"
+    records = await mock.signature_requests()
+    assert len(records) > 10_000 and records[-1]["recipients"], "kept, and read back whole"

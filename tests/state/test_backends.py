@@ -446,6 +446,41 @@ async def test_a_fault_with_times_answers_that_many_times_across_clients(
     assert await clients[2].faults(ns, "s") == []
 
 
+async def test_remove_fault_removes_that_fault_only_and_says_whether_it_was_there(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    one, other = await opened(make_backend, 2)
+    first = await add(one, ns, status=429, times=3)
+    second = await add(one, ns, status=500)
+    elsewhere = await one.add_fault(
+        ns, "t", api="firma", operation="op", status=429, delay_ms=0, drop=False, times=None
+    )
+    assert await other.take_fault(ns, "s", "firma", "op") == first, "counted down: 2 left"
+    assert await other.remove_fault(ns, "s", first.id), "found by id, whatever it has left"
+    assert await one.faults(ns, "s") == [second]
+    assert not await one.remove_fault(ns, "s", first.id), "gone already"
+    assert not await one.remove_fault(ns, "s", elsewhere.id), "another session's"
+    assert not await one.remove_fault(ns, "s", second.id + 1000)
+    assert await one.faults(ns, "t") == [elsewhere]
+    assert await other.remove_fault(ns, "s", second.id)
+    assert await one.faults(ns, "s") == []
+
+
+async def test_concurrent_removes_of_one_fault_find_it_once(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    clients = await opened(make_backend, 3)
+    fault = await add(clients[0], ns, status=503, times=50)
+    kept = await add(clients[0], ns, status=500, times=50)
+    removed = await asyncio.gather(
+        *(clients[i % 3].remove_fault(ns, "s", fault.id) for i in range(12)),
+        *(clients[i % 3].take_fault(ns, "s", "firma", "op") for i in range(12)),
+    )
+    assert removed[:12].count(True) == 1
+    [left] = await clients[1].faults(ns, "s")
+    assert left.id == kept.id
+
+
 # --- fixed windows -------------------------------------------------------------------
 
 
