@@ -103,10 +103,14 @@ PROVIDER_ERROR = {
 }
 
 
-def test_schemathesis_gets_no_server_error_from_any_document(mock: Mock, tmp_path: Path) -> None:
+def test_schemathesis_gets_no_server_error_from_the_control_plane(
+    mock: Mock, tmp_path: Path
+) -> None:
     url = mock.server.url
     control = tmp_path / "control.toml"
-    control.write_text("")
+    # GET /__mock/events streams for up to 300 s (each example waited for it): its inputs
+    # are fuzzed by test_any_event_stream_request_is_a_stream_or_a_4xx instead.
+    control.write_text('[[operations]]\ninclude-operation-id = "stream_events"\nenabled = false\n')
     result = run_schemathesis(
         f"{url}/docs/control.json",
         f"{url}/__mock",
@@ -116,55 +120,98 @@ def test_schemathesis_gets_no_server_error_from_any_document(mock: Mock, tmp_pat
         phases="coverage,fuzzing",  # its stateful run: test_schemathesis.py, all checks
     )
     assert result.returncode == 0, result.stdout[-4000:]
+    assert mock.up()
 
-    # Each vendor run in a session of its own (its own Firma rate windows), with valid
-    # keys and the fixture's ids; Craftkit's 502 is let through here, and checked below.
-    craftkit_ids = [r["id"] for r in signature_requests(project="proj_acme")]
-    firma_ids = [j["jwt_id"] for j in jwts(workspace="ws_acme")]
-    runs = [
-        (
-            "fuzz-craftkit",
-            SPECS["craftkit"],
-            url,
-            f"Bearer {ACME_TEST_KEY}",
-            "path.id",
-            craftkit_ids,
-        )
-    ] + [
-        (
-            f"fuzz-firma{i}",
-            SPECS["firma"],
-            f"{url}{base}",
-            FIRMA_ACME_KEYS[0],
-            "body.jwt_id",
-            firma_ids,
-        )
-        for i, base in enumerate(FIRMA_BASES)
-    ]
-    for session, spec, base_url, key, parameter, ids in runs:
-        cfg = schemathesis_config(
-            tmp_path / f"{session}.toml",
-            authorization=key,
-            parameter=parameter,
-            ids=ids,
-            headers={"X-Mock-Session": session},
-            extra='[checks.not_a_server_error]\nexpected-statuses = ["2xx", "3xx", "4xx", "502"]'
-            if spec == SPECS["craftkit"]
-            else "",
-        )
-        result = run_schemathesis(
-            spec, base_url, cfg, max_examples=100, checks="not_a_server_error"
-        )
-        assert result.returncode == 0, result.stdout[-4000:]
-        assert len(mock.journal(session)) > 100, "the run reached the mock's session"
 
-    # The 502s were Craftkit's, for the record that simulates a provider error, only.
-    failed = mock.journal("fuzz-craftkit", status="502")
-    assert failed, "the run never reached the provider_error record: the allowance was idle"
-    assert {e["request"]["path"] for e in failed} == {
-        f"/v1/signatures/{id}/cancel" for id in PROVIDER_ERROR
+# Without leading or trailing blanks: h11 (httpx) refuses to send such a value, and an HTTP
+# server strips them (optional whitespace) before the mock sees the header anyway.
+_HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=80).map(
+    lambda text: text.strip(" ")
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    query=st.one_of(st.none(), st.text(max_size=80)),
+    header=st.one_of(st.none(), _HEADER_TEXT),
+    last=st.one_of(st.none(), _HEADER_TEXT, st.integers(-5, 10**30).map(str)),
+)
+def test_any_event_stream_request_is_a_stream_or_a_4xx(
+    mock: Mock, query: str | None, header: str | None, last: str | None
+) -> None:
+    """``GET /__mock/events`` with any ``session`` query, ``X-Mock-Session`` and
+    ``Last-Event-ID``: a stream that starts with its ``ready`` event, or a 400; never a 5xx.
+    Each stream is closed at once (the server frees its slot when the client goes)."""
+    headers = {
+        name.encode(): value.encode("latin-1")  # bytes: httpx sends a str header as ASCII only
+        for name, value in (("X-Mock-Session", header), ("Last-Event-ID", last))
+        if value is not None
     }
-    for session in ("fuzz-firma0", "fuzz-firma1"):
+    params = {"session": query} if query is not None else {}
+    with mock.http.stream("GET", "/__mock/events", params=params, headers=headers) as response:
+        if response.status_code == 200:
+            first = b""
+            for chunk in response.iter_bytes():
+                first += chunk
+                if b"event: ready" in first:
+                    break
+            assert b"event: ready" in first, first[:200]
+        else:
+            response.read()
+            assert response.status_code == 400, (response.status_code, response.text[:300])
+    assert mock.up()
+
+
+# Each vendor run in a session of its own (its own Firma rate windows), with valid keys and
+# the fixture's ids; Craftkit's 502 is let through, and checked after. One test a document
+# (pytest-xdist runs them side by side: together they were the suite's longest test).
+VENDOR_RUNS = [
+    pytest.param("fuzz-craftkit", "craftkit", "", id="craftkit"),
+    *(
+        pytest.param(f"fuzz-firma{i}", "firma", base, id=f"firma{base.replace('/', '-')}")
+        for i, base in enumerate(FIRMA_BASES)
+    ),
+]
+
+
+@pytest.mark.parametrize(("session", "api", "base"), VENDOR_RUNS)
+def test_schemathesis_gets_no_server_error_from_a_vendor_document(
+    mock: Mock, tmp_path: Path, session: str, api: str, base: str
+) -> None:
+    craftkit = api == "craftkit"
+    if craftkit:
+        key, parameter = f"Bearer {ACME_TEST_KEY}", "path.id"
+        ids = [r["id"] for r in signature_requests(project="proj_acme")]
+    else:
+        key, parameter = FIRMA_ACME_KEYS[0], "body.jwt_id"
+        ids = [j["jwt_id"] for j in jwts(workspace="ws_acme")]
+    cfg = schemathesis_config(
+        tmp_path / f"{session}.toml",
+        authorization=key,
+        parameter=parameter,
+        ids=ids,
+        headers={"X-Mock-Session": session},
+        extra='[checks.not_a_server_error]\nexpected-statuses = ["2xx", "3xx", "4xx", "502"]'
+        if craftkit
+        else "",
+    )
+    result = run_schemathesis(
+        SPECS[api], f"{mock.server.url}{base}", cfg, max_examples=100, checks="not_a_server_error"
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert len(mock.journal(session)) > 100, "the run reached the mock's session"
+    if craftkit:
+        # The 502s were Craftkit's, for the record that simulates a provider error, only.
+        failed = mock.journal(session, status="502")
+        assert failed, "the run never reached the provider_error record: the allowance was idle"
+        assert {e["request"]["path"] for e in failed} == {
+            f"/v1/signatures/{id}/cancel" for id in PROVIDER_ERROR
+        }
+    else:
         assert not [e for e in mock.journal(session) if e["response"]["status"] >= 500]
     assert mock.up()
 
