@@ -23,11 +23,13 @@ from mock_server.contract import Contract
 from mock_server.control import (
     BASE_PATH,
     DOCUMENT,
+    SESSIONLESS,
     ControlAccess,
     ControlPlane,
     HostRule,
     Throttle,
 )
+from mock_server.control.page import Page
 from mock_server.craftkit import CraftkitApi
 from mock_server.craftkit import load_world as load_craftkit
 from mock_server.docs import DocsApp, Document
@@ -95,6 +97,7 @@ class MockApp:
         served_at = {name: c.base_paths for name, c in contracts.items()} | {"control": [BASE_PATH]}
         documents = _documents([*contracts.values(), self.control.contract], served_at)
         self.docs = DocsApp(documents)
+        self.page = Page()
         self._control_docs = "/docs/?urls.primaryName=" + quote(documents[-1].title)
 
         availability = Availability(backend.url)
@@ -109,6 +112,7 @@ class MockApp:
                 refusals=refusals,
                 availability=availability,
                 control=control,
+                sessionless=SESSIONLESS if control else frozenset(),
             )
 
         dispatcher = Dispatcher(contracts, self.mounts, ForcedAnswers(self.documented))
@@ -271,6 +275,10 @@ class MockApp:
         if path == BASE_PATH or path.startswith(BASE_PATH + "/"):
             if path == HEALTH and scope["method"] in ("GET", "HEAD"):
                 await (await self._health())(scope, receive, send)
+                return
+            if Page.owns(path):
+                refusal = self._access.page_refusal(scope)
+                await (refusal or self.page)(scope, receive, send)
                 return
             refusal = self._access.refusal(scope)
             if refusal is not None:

@@ -46,6 +46,8 @@ _TITLE = "Contract mock: Craftkit and Firma"
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
 _ASSETS = "/docs/static"
 _FAVICON = "/favicon.ico"
+_DASHBOARD = "/__mock/ui/"
+"""The control plane's state dashboard (``control/page.py``), linked from the landing page."""
 _SHARED = ("/", _FAVICON)
 """Paths also under Craftkit's base path ``/``: the docs answer only a GET or HEAD there."""
 
@@ -138,6 +140,9 @@ class DocsApp:
             "padding:0 1rem}li{margin:.2rem 0}</style></head><body>"
             f"<h1>{_TITLE}</h1><p>Browse every document in "
             f'<a href="/docs/">Swagger UI</a>; its "Try it out" calls this mock.</p>'
+            f'<p>See and change the state of a session, live: the <a href="{_DASHBOARD}">state'
+            " dashboard</a> (records of both APIs, their events, the journal of requests and"
+            " why each was answered so, faults).</p>"
             f"{body}</body></html>"
         )
 

@@ -9,11 +9,12 @@ from mock_server.control.access import (
     is_host_name,
     is_loopback,
 )
-from mock_server.control.api import BASE_PATH, DOCUMENT, ControlPlane
+from mock_server.control.api import BASE_PATH, DOCUMENT, SESSIONLESS, ControlPlane
 
 __all__ = [
     "BASE_PATH",
     "DOCUMENT",
+    "SESSIONLESS",
     "ControlAccess",
     "ControlPlane",
     "HostRule",

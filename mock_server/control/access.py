@@ -253,8 +253,9 @@ class ControlAccess:
         self._hosts = hosts
         self._throttle = throttle or Throttle()
 
-    def refusal(self, scope: Scope) -> Response | None:
-        """``None`` when the caller may proceed, else the 401/403/429 to answer."""
+    def refusal(self, scope: Scope, *, navigation: bool = False) -> Response | None:
+        """``None`` when the caller may proceed, else the 401/403/429 to answer;
+        ``navigation``: a browser's top-level navigation may come from another site."""
         client = scope.get("client")
         peer = client[0] if client else None
         if self.admin_token is not None:
@@ -268,13 +269,18 @@ class ControlAccess:
                 f"the control plane answers loopback clients only ({shown} is not one)"
             )
         origin = _header(scope, b"origin")
-        if origin and not self._origin_allowed(origin):
+        if (
+            origin
+            and not self._origin_allowed(origin)
+            # The mock's own page, unless any Host passes (a rebound page's is its own too).
+            and (self._hosts.any or not _same_origin(scope, origin))
+        ):
             return _forbidden(
                 f"the control plane refuses pages from {origin[:100]} (not an allowed "
                 "--cors-origin; 'null' is a sandboxed page or a file)"
             )
         site = _header(scope, b"sec-fetch-site")
-        if not origin and site in ("cross-site", "same-site"):
+        if not origin and site in ("cross-site", "same-site") and not navigation:
             # A browser's request from another site that carries no Origin (an <img>, an
             # <iframe>, a link): it may not use the control plane (e.g. hold its event
             # streams). Browsers set Sec-Fetch-Site; pages cannot.
@@ -283,6 +289,20 @@ class ControlAccess:
                 "(Sec-Fetch-Site); call it from an allowed --cors-origin page, or a tool"
             )
         return None
+
+    def page_refusal(self, scope: Scope) -> Response | None:
+        """For the dashboard's files (``page.py``: code, no data): the rule above without
+        a token, but a link followed from another site's page opens them (a top-level
+        navigation: ``Sec-Fetch-Mode: navigate``, ``Sec-Fetch-Dest: document``; the page's
+        own calls then carry its ``Origin``); with a token, none (the page asks for the
+        token when the data answer 401)."""
+        if self.admin_token is not None:
+            return None
+        navigation = (
+            _header(scope, b"sec-fetch-mode") == "navigate"
+            and _header(scope, b"sec-fetch-dest") == "document"
+        )
+        return self.refusal(scope, navigation=navigation)
 
     def _token_refusal(self, peer: str | None, authorization: bytes | None) -> Response | None:
         throttle = self._throttle
@@ -309,6 +329,21 @@ class ControlAccess:
             return _too_many(peer, wait)
         detail = "the admin token does not match"
         return problem_response(401, detail, {"WWW-Authenticate": "Bearer"})
+
+
+def _same_origin(scope: Scope, origin: str) -> bool:
+    """Whether ``origin`` is the request's own ``Host``: the mock's own page (its dashboard),
+    whatever ``--cors-origin`` names. Asked only once the ``Host`` rule has passed, and
+    never under ``--allowed-host '*'`` (any name passes it: a DNS-rebound page's ``Origin``
+    names its own rebound ``Host``).
+
+    >>> scope = {"headers": [(b"host", b"127.0.0.1:8000")]}
+    >>> [_same_origin(scope, o) for o in ("http://127.0.0.1:8000", "http://127.0.0.1:3000")]
+    [True, False]
+    """
+    host = _header(scope, b"host")
+    _, separator, rest = origin.partition("://")
+    return host is not None and bool(separator) and rest.lower() == host.strip().lower()
 
 
 def _too_many(peer: str | None, wait: int) -> Response:

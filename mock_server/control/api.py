@@ -9,10 +9,11 @@ through its life here answers the vendor API exactly as a real one would.
 from __future__ import annotations
 
 import logging
+import re
 import reprlib
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
@@ -43,21 +44,35 @@ from mock_server.control.bodies import StrictBodies, json_answer, operations_wit
 from mock_server.control.events import Streams
 from mock_server.control.methods import DeclaredMethods
 from mock_server.craftkit import signatures
+from mock_server.craftkit.api import CANCEL_REFUSED
 from mock_server.craftkit.world import check_record
 from mock_server.documented import DocumentedOperation
 from mock_server.firma import jwts
+from mock_server.firma.api import ALREADY_REVOKED, revoked_body
 from mock_server.fixtures import Problems, did_you_mean
 from mock_server.http.context import context
 from mock_server.http.refusals import Availability, unavailable
 from mock_server.ids import canonical_uuid
 from mock_server.live import Live
 from mock_server.serving import stopping
-from mock_server.state import Session, SessionRefused, Sessions, StoreUnavailable, insert
+from mock_server.state import (
+    DEFAULT_SESSION,
+    Record,
+    Session,
+    SessionRefused,
+    Sessions,
+    StoreUnavailable,
+    insert,
+)
+from mock_server.state.base import Decide, Outcome
 
-__all__ = ["BASE_PATH", "DOCUMENT", "ControlPlane"]
+__all__ = ["BASE_PATH", "DOCUMENT", "SESSIONLESS", "ControlPlane"]
 
 BASE_PATH = "/__mock"
 DOCUMENT = Path(__file__).with_name("openapi.yaml")
+SESSIONLESS = frozenset({BASE_PATH + "/sessions"})
+"""Paths whose operation reads no session, so a call creates none (``X-Mock-Session``
+unread): the session layer leaves them without one."""
 
 log = logging.getLogger("mock_server.control")
 
@@ -68,6 +83,23 @@ def _empty() -> Response:
 
 def _refuse(status: int, detail: str) -> ProblemException:
     return ProblemException(status=status, title=HTTPStatus(status).phrase, detail=detail)
+
+
+_FAULT_ID = re.compile(r"[1-9][0-9]{0,14}")
+"""A fault id as stores write them: a positive integer, exact in a double (Redis's Lua)."""
+
+
+def _refuse_as_vendor(detail: str, vendor_status: int) -> ProblemException:
+    """A 409 for an action the vendor API refuses; ``vendorStatus`` is what it answers."""
+    return ProblemException(
+        status=409, title="Conflict", detail=detail, ext={"vendorStatus": vendor_status}
+    )
+
+
+def _no_record(what: str, id: str, session: Session) -> ProblemException:
+    return _refuse(
+        404, f"no {what} {id!r} in session {session.name!r} (GET /__mock/state lists them)"
+    )
 
 
 class _Draft(NamedTuple):
@@ -343,35 +375,34 @@ class ControlPlane:
 
     async def apply_event(self, id: str, body: dict[str, Any]) -> Response:
         _, session = self._session()
-        key = canonical_uuid(id)
         url = connexion.request.url
-        outcome: signatures.EventOutcome = signatures.NotFound()
         now = self._now()  # read once: decide may run more than once
-        if key is not None:
-            outcome = await session.store("craftkit").transition(
-                signatures.COLLECTION,
-                key,
-                lambda record: signatures.apply_event(
-                    record,
-                    body["event"],
-                    recipient_id=body.get("recipientId"),
-                    message=body.get("message"),
-                    now=now,
-                    base_url=f"{url.scheme}://{url.netloc}",
-                ),
-            )
+        outcome: signatures.EventOutcome = await _by_id(
+            session,
+            "craftkit",
+            signatures.COLLECTION,
+            id,
+            lambda record: signatures.apply_event(
+                record,
+                body["event"],
+                recipient_id=body.get("recipientId"),
+                message=body.get("message"),
+                now=now,
+                base_url=f"{url.scheme}://{url.netloc}",
+            ),
+        )
         match outcome:
             case signatures.Applied(record):
                 log.info(
-                    "session %r: %s %s -> %s", session.name, key, body["event"], record["status"]
+                    "session %r: %s %s -> %s",
+                    session.name,
+                    record["id"],
+                    body["event"],
+                    record["status"],
                 )
                 return json_answer(record, 200)
             case signatures.NotFound():
-                raise _refuse(
-                    404,
-                    f"no signature request {id!r} in session {session.name!r} "
-                    "(GET /__mock/state lists them)",
-                )
+                raise _no_record("signature request", id, session)
             case signatures.Conflict(message):
                 raise _refuse(409, message)
             case signatures.EventRefused(message):
@@ -495,8 +526,116 @@ class ControlPlane:
         log.info("session %r: fault set %s", session.name, fault.to_json())
         return json_answer(fault.to_json(), 201)
 
+    async def remove_fault(self, id: str) -> Response:
+        _, session = self._session()
+        number = int(id) if _FAULT_ID.fullmatch(id) else None  # else it names no fault
+        if number is None or not await session.remove_fault(number):
+            raise _refuse(
+                404, f"no fault {id!r} in session {session.name!r} (GET /__mock/faults lists them)"
+            )
+        log.info("session %r: fault %d removed", session.name, number)
+        return _empty()
+
+    async def list_sessions(self) -> Response:
+        """``default`` first, then the others by name; reads no session (``SESSIONLESS``)."""
+        live = context(connexion.request.scope).live
+        assert live is not None, "the session layer runs first"
+        names = set(await live.sessions.names()) - {DEFAULT_SESSION}
+        listed = [DEFAULT_SESSION, *sorted(names)]
+        return json_answer({"sessions": [{"name": name} for name in listed]}, 200)
+
+    async def _record_and_view(
+        self,
+        api: str,
+        collection: str,
+        id: str,
+        what: str,
+        vendor: Callable[[Record], dict[str, Any]],
+    ) -> Response:
+        """The record ``id`` names, as stored and as the vendor shows it; 404 otherwise."""
+        _, session = self._session()
+        key = canonical_uuid(id)
+        record = await session.store(api).get(collection, key) if key else None
+        if record is None:
+            raise _no_record(what, id, session)
+        return json_answer({"record": record, "vendor": vendor(record)}, 200)
+
+    async def get_signature_request(self, id: str) -> Response:
+        return await self._record_and_view(
+            "craftkit", signatures.COLLECTION, id, "signature request", signatures.public_body
+        )
+
+    async def cancel_signature_request(self, id: str) -> Response:
+        """Craftkit's cancel, by the request's own project: the same rule and transition."""
+        _, session = self._session()
+        outcome: signatures.CancelOutcome = await _by_id(
+            session,
+            "craftkit",
+            signatures.COLLECTION,
+            id,
+            lambda record: signatures.cancel(record, project=_owner(record, "project")),
+        )
+        match outcome:
+            case signatures.Cancelled(body, was):
+                log.info("session %r: %s cancelled (was %s)", session.name, body["id"], was)
+                return json_answer(body, 200)
+            case signatures.NotFound():
+                raise _no_record("signature request", id, session)
+            case signatures.Conflict(message):
+                raise _refuse_as_vendor(message, CANCEL_REFUSED[signatures.Conflict])
+            case signatures.ProviderError(message):
+                raise _refuse_as_vendor(
+                    f"{message} (the fixture's mock.on_cancel is provider_error: Craftkit's "
+                    f"cancel answers {CANCEL_REFUSED[signatures.ProviderError]})",
+                    CANCEL_REFUSED[signatures.ProviderError],
+                )
+
+    async def get_jwt(self, jwt_id: str) -> Response:
+        return await self._record_and_view(
+            "firma", jwts.COLLECTION, jwt_id, "JWT", jwts.public_view
+        )
+
+    async def revoke_jwt(self, jwt_id: str) -> Response:
+        """Firma's revoke, by the JWT's own workspace: the same rule and transition (no rate
+        window counts it: no key made it)."""
+        _, session = self._session()
+        now = self._now()  # read once: decide may run more than once
+        outcome: jwts.RevokeOutcome = await _by_id(
+            session,
+            "firma",
+            jwts.COLLECTION,
+            jwt_id,
+            lambda record: jwts.revoke(record, workspace=_owner(record, "workspace"), now=now),
+        )
+        match outcome:
+            case jwts.Revoked():
+                log.info("session %r: JWT %s revoked", session.name, outcome.jwt_id)
+                return json_answer(revoked_body(outcome), 200)
+            case jwts.NotFound():
+                raise _no_record("JWT", jwt_id, session)
+            case jwts.AlreadyRevoked():
+                status, message = ALREADY_REVOKED
+                raise _refuse_as_vendor(message, status)
+
     async def clear_faults(self) -> Response:
         _, session = self._session()
         count = await session.clear_faults()
         log.info("session %r: %d faults removed", session.name, count)
         return _empty()
+
+
+async def _by_id(
+    session: Session, api: str, collection: str, id: str, decide: Decide[Outcome]
+) -> Outcome:
+    """The transition ``decide`` of the record a path's ``id`` names: a uuid in any case
+    names its canonical key; anything else names no record (``decide(None)``'s outcome)."""
+    key = canonical_uuid(id)
+    if key is None:
+        return decide(None).outcome
+    return await session.store(api).transition(collection, key, decide)
+
+
+def _owner(record: Record | None, field: str) -> str:
+    """The tenant (project, workspace) of ``record``: the caller a control-plane action
+    acts as, so the vendor's rule decides as for that tenant's key."""
+    return str((record or {}).get(field, ""))

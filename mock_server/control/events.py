@@ -9,7 +9,8 @@ request path nothing; a poll reads the session's changed records and its journal
 
 Bounded: at most :data:`MAX_STREAMS` streams per process (beyond: 503); each ends after
 :data:`MAX_SECONDS` (an ``EventSource`` reconnects by itself, and ``Last-Event-ID``
-resumes the journal where it was); a keep-alive comment every :data:`KEEP_ALIVE`
+resumes the journal where it was, or, when the journal no longer holds that id, sends a
+``journal`` event and the journal whole); a keep-alive comment every :data:`KEEP_ALIVE`
 seconds; a stream holds one copy of its session's changed records; and it ends within
 one poll of the server stopping (:func:`mock_server.serving.stopping`), of the client
 leaving, or of the store being lost.
@@ -21,7 +22,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from starlette.responses import Response, StreamingResponse
@@ -31,7 +32,7 @@ from mock_server._http import problem_response
 from mock_server.craftkit import signatures
 from mock_server.firma import jwts
 from mock_server.state import Session, StoreUnavailable
-from mock_server.state.base import Record
+from mock_server.state.base import Logged, Record
 
 __all__ = ["KEEP_ALIVE", "MAX_SECONDS", "MAX_STREAMS", "POLL", "Streams"]
 
@@ -94,12 +95,11 @@ class Streams:
         for api, collection in _COLLECTIONS:
             seen[api, collection] = dict(await records[api].changed(collection))
         journal = await session.journal()
-        last = journal[-1].id if journal else 0
         yield f"retry: {RETRY_MS}\n\n".encode() + _event("ready", {"session": session.name})
-        if after is not None:
-            for entry in journal:
-                if entry.id > after:
-                    yield _event("request", entry.body, entry.id)
+        if after is not None:  # a client resuming: what it missed, or a new journal
+            for chunk in _journal(journal, after):
+                yield chunk
+        last = journal[-1].id if journal else 0
         started = quiet = time.monotonic()
         while not self._stopping() and time.monotonic() - started < MAX_SECONDS:
             await asyncio.sleep(POLL)
@@ -116,15 +116,38 @@ class Streams:
                     sent = True
                     yield _change(api, collection, key, await store.get(collection, key))
                 seen[api, collection] = now
-            for entry in await session.journal():
-                if entry.id > last:
-                    last, sent = entry.id, True
-                    yield _event("request", entry.body, entry.id)
+            journal = await session.journal()
+            for chunk in _journal(journal, last):
+                sent = True
+                yield chunk
+            last = journal[-1].id if journal else 0
             if sent:
                 quiet = time.monotonic()
             elif time.monotonic() - quiet >= KEEP_ALIVE:
                 quiet = time.monotonic()
                 yield b": keep-alive\n\n"
+
+
+def _journal(journal: list[Logged], last: int) -> Iterator[bytes]:
+    """What a client holding the journal up to entry ``last`` (``0``: none) is sent: the
+    entries after it; or, when ``journal`` no longer holds ``last`` (cleared, reset, trimmed
+    to ``--journal-bytes``, or another process's id), a ``journal`` event ``{"cleared":
+    true}`` (drop what you hold) and then every entry.
+
+    >>> entries = [Logged(i, 0.0, "craftkit", None, 200, {"id": i}) for i in (4, 5)]
+    >>> [c.split(b"\\n")[0] for c in _journal(entries, 4)]
+    [b'event: request']
+    >>> [c.split(b"\\n")[0] for c in _journal(entries, 3)]
+    [b'event: journal', b'event: request', b'event: request']
+    >>> list(_journal([], 0)), list(_journal(entries, 5))
+    ([], [])
+    """
+    if last and all(entry.id != last for entry in journal):
+        yield _event("journal", {"cleared": True})
+        last = 0
+    for entry in journal:
+        if entry.id > last:
+            yield _event("request", entry.body, entry.id)
 
 
 class _Counted(StreamingResponse):

@@ -1,4 +1,5 @@
-"""The control plane's 405: ``Allow`` names every method of the path, as its document says.
+"""The control plane's 405: ``Allow`` names every method of the path, as its document says;
+and its 404 for a declared path with a trailing slash, which Starlette would redirect.
 
 Connexion routes each operation as a route of its own, and its router answers a
 method no route takes with the ``Allow`` of the first route whose path matched:
@@ -58,6 +59,13 @@ class DeclaredMethods:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             method, path = scope["method"], scope["path"]
+            bare = path.rstrip("/")
+            if bare != path and any(pattern.fullmatch(bare) for pattern, _ in self._paths):
+                # Starlette would redirect (307, method kept) to the path without the slash:
+                # "DELETE /__mock/faults/", one fault's id left empty, would remove them all.
+                refusal = problem_response(404, f"no {path}; the path is {bare}", {})
+                await refusal(scope, receive, send)
+                return
             for pattern, methods in self._paths:
                 if pattern.fullmatch(path):
                     if method not in methods:

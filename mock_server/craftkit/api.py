@@ -24,11 +24,18 @@ from mock_server.state.base import Record
 from mock_server.state.journal import Because
 from mock_server.state.sessions import SessionStore as Store
 
-__all__ = ["CANCEL_BODY", "DOCUMENT", "OWN_ROUTES", "CraftkitApi"]
+__all__ = ["CANCEL_BODY", "CANCEL_REFUSED", "DOCUMENT", "OWN_ROUTES", "CraftkitApi"]
 
 CANCEL_BODY = (
     "/paths/~1v1~1signatures~1{id}~1cancel/post/requestBody/content/application~1json/schema"
 )
+
+CANCEL_REFUSED: Mapping[type[signatures.Conflict | signatures.ProviderError], int] = {
+    signatures.Conflict: 409,
+    signatures.ProviderError: 502,
+}
+"""The status a cancel refused by the domain rule answers (the control plane's cancel,
+which answers 409, names it as ``vendorStatus``)."""
 
 
 DOCUMENT = "GET /v1/signatures/{id}/{document}"
@@ -122,10 +129,8 @@ class CraftkitApi:
         match outcome:
             case signatures.Cancelled(body):
                 return json_response(200, body)
-            case signatures.Conflict(message):
-                return error_response(409, message)
-            case signatures.ProviderError(message):
-                return error_response(502, message)
+            case signatures.Conflict(message) | signatures.ProviderError(message):
+                return error_response(CANCEL_REFUSED[type(outcome)], message)
 
     async def document(self, request: Request, store: Store) -> Response:
         """A completed request's signed document or certificate, for its project's keys:

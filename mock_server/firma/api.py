@@ -25,12 +25,25 @@ from mock_server.state.base import Record
 from mock_server.state.journal import Because
 from mock_server.state.sessions import SessionStore as Store
 
-__all__ = ["REVOKE", "REVOKE_BODY", "FirmaApi"]
+__all__ = ["ALREADY_REVOKED", "REVOKE", "REVOKE_BODY", "FirmaApi", "revoked_body"]
 
 REVOKE = "POST /jwt/revoke-signing-request"
 REVOKE_BODY = (
     "/paths/~1jwt~1revoke-signing-request/post/requestBody/content/application~1json/schema"
 )
+
+ALREADY_REVOKED = (400, "JWT has already been revoked")
+"""What a revoke of a revoked JWT answers: status and message."""
+
+
+def revoked_body(outcome: jwts.Revoked) -> dict[str, object]:
+    """The body of a revoke's 200."""
+    return {
+        "message": "JWT revoked successfully",
+        "jwt_id": outcome.jwt_id,
+        "revoked": True,
+        "revoked_at": outcome.revoked_at,
+    }
 
 
 def _presented_key(request: Request) -> str | None:
@@ -160,16 +173,10 @@ class FirmaApi:
     def _answer(self, outcome: jwts.RevokeOutcome, quota: Quota) -> Response:
         headers = quota.headers()
         match outcome:
-            case jwts.Revoked(jwt_id, revoked_at):
-                body = {
-                    "message": "JWT revoked successfully",
-                    "jwt_id": jwt_id,
-                    "revoked": True,
-                    "revoked_at": revoked_at,
-                }
-                return json_response(200, body, headers)
+            case jwts.Revoked():
+                return json_response(200, revoked_body(outcome), headers)
             case jwts.AlreadyRevoked():
-                return error_response(400, "JWT has already been revoked", headers=headers)
+                return error_response(*ALREADY_REVOKED, headers=headers)
             case jwts.NotFound():
                 return error_response(404, "JWT not found", headers=headers)
 

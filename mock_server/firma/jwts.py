@@ -14,15 +14,20 @@ from mock_server.state.base import Decision, Record
 
 __all__ = [
     "COLLECTION",
+    "EXTRA_KEYS",
     "AlreadyRevoked",
     "NotFound",
     "RevokeOutcome",
     "Revoked",
     "forced_revoke",
+    "public_view",
     "revoke",
 ]
 
 COLLECTION = "jwts"
+
+EXTRA_KEYS = ("workspace",)
+"""Fixture keys the vendor never shows: the workspace is whose key may revoke it."""
 
 
 @dataclass(slots=True)
@@ -60,6 +65,13 @@ class NotFound:
 
 
 RevokeOutcome = Revoked | AlreadyRevoked | NotFound
+
+
+def public_view(record: Record) -> dict[str, Any]:
+    """A JWT as the vendor would show it: Firma's API never returns one whole (a revoke
+    answers ``message``, ``jwt_id``, ``revoked``, ``revoked_at``), so the record less the
+    fixture-only keys."""
+    return {key: value for key, value in record.items() if key not in EXTRA_KEYS}
 
 
 def revoke(record: Record | None, *, workspace: str, now: str) -> Decision[RevokeOutcome]:

@@ -24,6 +24,8 @@ class SessionLayer:
     else the vendor API owning the path), whenever the store is lost before the answer
     started. A control-plane request begins its session here; a vendor request once
     routed (the dispatcher begins it with its operation and records, in one round trip).
+    A control-plane path in ``sessionless`` reads no session (``GET /__mock/sessions``:
+    listing the sessions creates none): ``X-Mock-Session`` is not read, the context has none.
     """
 
     def __init__(
@@ -36,6 +38,7 @@ class SessionLayer:
         refusals: Refusals,
         availability: Availability,
         control: bool,
+        sessionless: frozenset[str] = frozenset(),
     ) -> None:
         self._app = app
         self._live = live
@@ -44,6 +47,7 @@ class SessionLayer:
         self._refusals = refusals
         self._availability = availability
         self._control = control
+        self._sessionless = sessionless
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx = context(scope)
@@ -52,11 +56,14 @@ class SessionLayer:
         try:
             await self._start()
             ctx.live = live = self._live()
-            name = Sessions.name_of(_header(scope))
-            ctx.session = session = live.sessions.session(name)
-            if self._control:
-                await session.begin()
-                self._availability.back()
+            if scope["path"].rstrip("/") not in self._sessionless:
+                name = Sessions.name_of(_header(scope))
+                ctx.session = session = live.sessions.session(name)
+                if self._control:
+                    await session.begin()
+                    # Said back only by a round trip to the store: a sessionless path has
+                    # made none yet (a 503 its app answers would follow a false "back").
+                    self._availability.back()
         except SessionRefused as refused:
             await self._refusals.answer(
                 scope, receive, send, control=self._control, status=400,

@@ -6,14 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import start_server
+from tests.e2e.conftest import serving
 
 
 @pytest.fixture
 def mock_url() -> Iterator[str]:
     """The base URL of a ``mock-server`` of the test's own (bundled fixtures, loopback)."""
-    running = start_server()
-    try:
+    with serving() as running:
         yield running.url
-    finally:
-        running.stop()

@@ -27,7 +27,9 @@ def test_every_link_of_the_landing_page_answers_and_loads_without_errors(
     page = browser_tab.page
     assert page.goto(mock_url + "/").status == 200  # type: ignore[union-attr]
     hrefs = page.locator("a[href]").evaluate_all("links => links.map(a => a.href)")
-    assert len(hrefs) >= 7, hrefs  # Swagger UI, then a page and a document per API
+    # Swagger UI, the dashboard, then a page and a document per API
+    assert len(hrefs) >= 8, hrefs
+    assert mock_url + "/__mock/ui/" in hrefs
     for href in hrefs:
         page.goto(mock_url + "/")
         link = page.locator(f'a[href="{_relative(href, mock_url)}"]').first
@@ -38,6 +40,9 @@ def test_every_link_of_the_landing_page_answers_and_loads_without_errors(
         if "/docs/" in href and href.endswith(".json"):
             assert response.headers["content-type"] == "application/json", href
             json.loads(response.body())
+        elif href.endswith("/__mock/ui/"):  # the state dashboard, its stream live
+            expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
+            expect(page.get_by_test_id("record-row").first).to_be_visible()
         else:
             _swagger_ui_loaded(page, href)
     assert browser_tab.errors == []

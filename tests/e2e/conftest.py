@@ -76,13 +76,20 @@ def start_server(
     raise AssertionError("mock-server did not start:\n" + "".join(lines))
 
 
-@pytest.fixture
-def server() -> Iterator[RunningServer]:
-    running = start_server()
+@contextlib.contextmanager
+def serving(*args: str) -> Iterator[RunningServer]:
+    """:func:`start_server` for a ``with`` block: stopped however the block ends."""
+    running = start_server(*args)
     try:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def server() -> Iterator[RunningServer]:
+    with serving() as running:
+        yield running
 
 
 POLL_TIMEOUT = 15.0

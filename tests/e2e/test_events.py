@@ -77,6 +77,12 @@ class Events:
             if item[0] == kind:
                 return item[1]
 
+    def following(self) -> tuple[str, Any]:
+        """The next event, whatever its kind: ``(event, data)``."""
+        item = self.queue.get(timeout=POLL_TIMEOUT)
+        assert item is not None, "the stream ended"
+        return item
+
     def ended(self) -> bool:
         """Whether the stream ends (waits for it, bounded)."""
         self._thread.join(POLL_TIMEOUT)
@@ -145,6 +151,14 @@ def test_control_plane_changes_and_a_reset_show_as_changes(
         assert viewed.status_code == 200, viewed.text
         change = events.next("change")
         assert (change["id"], change["record"]["status"]) == (SENT, "viewed")
+        # The dashboard's cancel and revoke (issue #14): the vendor's change, seen the same.
+        assert control.post(f"/craftkit/signature-requests/{SENT}/cancel").status_code == 200
+        change = events.next("change")
+        assert (change["id"], change["record"]["status"]) == (SENT, "cancelled")
+        revoked = control.post(f"/firma/jwts/{new}/revoke")
+        assert revoked.status_code == 200, revoked.text
+        change = events.next("change")
+        assert (change["id"], change["record"]["revoked_at"]) == (new, revoked.json()["revoked_at"])
 
         assert control.post("/reset").status_code == 204
         reverted = {}
@@ -177,6 +191,40 @@ def test_last_event_id_sends_the_exchanges_missed(server: RunningServer, session
     stream = Events(server.url, session, {"Last-Event-ID": str(ids[0])})
     try:
         assert [stream.next("request")["id"] for _ in ids[1:]] == ids[1:]
+    finally:
+        stream.close()
+
+
+@pytest.mark.parametrize(("method", "path"), [("DELETE", "/requests"), ("POST", "/reset")])
+def test_a_journal_cleared_elsewhere_is_told_then_sent_anew(
+    server: RunningServer, session: str, events: Events, method: str, path: str
+) -> None:
+    url, headers = f"{server.url}/v1/signatures/{SENT}/cancel", {**AUTH, "X-Mock-Session": session}
+    assert httpx.post(url, headers=headers).status_code == 200
+    first = events.next("request")["id"]
+    control = {"X-Mock-Session": session}
+    assert httpx.request(method, f"{server.url}/__mock{path}", headers=control).is_success
+    assert events.next("journal") == {"cleared": True}
+    again = httpx.post(url, headers=headers)  # a 409 after a clear, a 200 after a reset
+    entry = events.next("request")
+    assert entry["id"] != first and entry["response"]["status"] == again.status_code
+
+
+def test_a_last_event_id_the_journal_lacks_gets_it_whole_after_a_cleared(
+    server: RunningServer, session: str
+) -> None:
+    """A client resuming with another process's id (a memory store restarted: ids start
+    again) drops what it holds and gets the journal whole."""
+    url, headers = f"{server.url}/v1/signatures/{SENT}/cancel", {**AUTH, "X-Mock-Session": session}
+    for _ in range(2):  # a 200, then a 409
+        httpx.post(url, headers=headers)
+    journal = httpx.get(f"{server.url}/__mock/requests", headers={"X-Mock-Session": session})
+    ids = [entry["id"] for entry in journal.json()["requests"]]
+
+    stream = Events(server.url, session, {"Last-Event-ID": str(10**12)})
+    try:
+        assert stream.following() == ("journal", {"cleared": True})
+        assert [stream.following()[1]["id"] for _ in ids] == ids
     finally:
         stream.close()
 

@@ -15,6 +15,7 @@ import sys
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +24,14 @@ from hypothesis import strategies as st
 from mock_server._http import NESTING_LIMIT
 from mock_server.control import DOCUMENT
 from mock_server.control.bodies import json_answer
-from tests.conftest import FIRMA_ACME_KEYS, ROOT, ContractClient, problem, signature_requests
+from tests.conftest import (
+    FIRMA_ACME_KEYS,
+    ROOT,
+    ContractClient,
+    jwts,
+    problem,
+    signature_requests,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -280,11 +288,17 @@ bodies = st.one_of(
 content_types = st.sampled_from(
     [None, "application/json", "Application/JSON; charset=UTF-8", "text/plain", "application/x"]
 )
-paths = st.sampled_from([path for path, _, _ in POSTS.values()] + ["/__mock/reset"])
+ACTIONS = [
+    f"/__mock/craftkit/signature-requests/{r['id']}/cancel"
+    for r in signature_requests(project="proj_acme")
+    if r["status"] in ("sent", "completed") or "mock" in r
+] + [f"/__mock/firma/jwts/{j['jwt_id']}/revoke" for j in jwts(workspace="ws_acme")]
+"""The control plane's POSTs without a body: a cancel or revoke of each kind of record."""
+paths = st.sampled_from([path for path, _, _ in POSTS.values()] + ["/__mock/reset", *ACTIONS])
 
 
 @settings(
-    max_examples=150,
+    max_examples=200,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -304,3 +318,48 @@ async def test_any_body_to_any_post_is_never_a_5xx_and_a_4xx_changes_nothing(
         assert await snapshot(mock) == before
     if response.content:
         strict(response.content)  # every answer with a body is strict JSON
+
+
+# Ids for the operations that name a record or a fault in their path: the fixtures', and
+# anything else a path segment can hold.
+KNOWN_IDS = [r["id"] for r in signature_requests()] + [j["jwt_id"] for j in jwts()]
+ids = st.one_of(
+    st.sampled_from(KNOWN_IDS),
+    st.sampled_from(KNOWN_IDS).map(str.upper),
+    st.integers(min_value=-2, max_value=2**64).map(str),
+    st.text(min_size=1),
+)
+BY_ID = [
+    ("GET", "/__mock/craftkit/signature-requests/{}"),
+    ("GET", "/__mock/firma/jwts/{}"),
+    ("POST", "/__mock/craftkit/signature-requests/{}/cancel"),
+    ("POST", "/__mock/firma/jwts/{}/revoke"),
+    ("DELETE", "/__mock/faults/{}"),
+]
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(operation=st.sampled_from(BY_ID), id=ids)
+async def test_any_id_to_any_operation_by_id_is_never_a_5xx_and_a_4xx_changes_nothing(
+    mock: ContractClient, operation: tuple[str, str], id: str
+) -> None:
+    mock.http.headers["X-Mock-Session"] = f"fuzz-{uuid.uuid4().hex}"
+    added = await mock.http.post(
+        "/__mock/faults", json={"api": "craftkit", "operation": "cancelSignature", "status": 401}
+    )
+    assert added.status_code == 201, added.text
+    method, template = operation
+    before = await snapshot(mock)
+    response = await mock.http.request(method, template.format(quote(id, safe="")))
+    assert response.status_code < 500, response.text[:300]
+    if response.status_code >= 400 or method == "GET":
+        if response.status_code >= 400:
+            problem(response, response.status_code)
+        assert await snapshot(mock) == before
+    if response.content:
+        strict(response.content)

@@ -7,13 +7,8 @@ test that checks a refusal changed nothing builds its own.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
 from typing import Any
-from uuid import uuid4
 
-import httpx
 import pytest
 
 from mock_server import Settings, create_app
@@ -23,17 +18,16 @@ from tests.conftest import (
     ACME_TEST_KEY,
     FIRMA_BASES,
     AppFactory,
-    ContractClient,
     FrozenClock,
     jwts,
     signature_requests,
 )
+from tests.mock_server.conftest import TOKEN, Connect
 
 pytestmark = pytest.mark.anyio
 
 SENT = next(r for r in signature_requests(project="proj_acme", status="sent") if "mock" not in r)
 ACTIVE = jwts(workspace="ws_acme", revoked_at=None)[0]
-TOKEN = "s3cret-admin-token"
 REMOTE = "10.0.0.5"
 LOCAL_PAGE = "http://localhost:5173"
 EXPOSED = {
@@ -44,46 +38,10 @@ EXPOSED = {
     "x-mock-session-created",
 }
 
-Connect = Callable[..., AbstractAsyncContextManager[ContractClient]]
-
-
-@pytest.fixture(scope="module")
-def open_app() -> MockApp:
-    """Default settings: local origins, control plane for loopback clients only."""
-    return create_app(Settings())
-
-
-@pytest.fixture(scope="module")
-def token_app() -> MockApp:
-    return create_app(Settings(admin_token=TOKEN))
-
-
-@pytest.fixture(scope="module")
-def custom_origins_app() -> MockApp:
-    return create_app(Settings(cors_origins=("https://app.example",)))
-
 
 @pytest.fixture(scope="module")
 def any_origin_app() -> MockApp:
     return create_app(Settings(cors_origins=("*",)))
-
-
-@pytest.fixture
-def connect(
-    client_for: Callable[[MockApp], AbstractAsyncContextManager[ContractClient]],
-) -> Connect:
-    """``async with connect(app, host)``: a validating client that the app sees at ``host``."""
-
-    @contextlib.asynccontextmanager
-    async def at(app: MockApp, host: str = "127.0.0.1") -> AsyncIterator[ContractClient]:
-        async with client_for(app) as local:
-            transport = httpx.ASGITransport(app=app, client=(host, 50123))
-            async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
-                # A session of its own, so the shared apps' records stay as the fixtures say.
-                http.headers["X-Mock-Session"] = f"cors-{uuid4().hex}"
-                yield ContractClient(http, app, local.validators)
-
-    return at
 
 
 # --- CORS ---------------------------------------------------------------------------------
@@ -497,6 +455,26 @@ async def test_the_control_plane_answers_only_a_host_naming_this_machine(
     assert repr(host) in detail, "the refusal names the Host it refused"
     name = host.rsplit(":", 1)[0].lower()
     assert f"--allowed-host {name} " in detail and "--admin-token" in detail
+
+
+@pytest.mark.parametrize(
+    ("app", "host", "allowed"),
+    [("default", "localhost:8000", True), ("any-host", "rebound.attacker.example:8000", False)],
+)
+async def test_the_own_origin_allowance_needs_a_host_rule(
+    host_apps: dict[str, MockApp], connect: Connect, app: str, host: str, allowed: bool
+) -> None:
+    """A page's own origin may drive the control plane (the dashboard) only where the Host
+    rule tells this machine's names from others: under ``--allowed-host '*'`` a DNS-rebound
+    page's ``Origin`` names its own ``Host`` too."""
+    async with connect(host_apps[app]) as client:
+        client.http.headers["Host"] = host
+        reset = await client.http.post("/__mock/reset", headers={"Origin": f"http://{host}"})
+    if allowed:
+        assert reset.status_code == 204, reset.text
+    else:
+        assert reset.status_code == 403, reset.text
+        assert f"refuses pages from http://{host}" in reset.json()["detail"]
 
 
 @pytest.mark.parametrize(

@@ -162,6 +162,12 @@ async def test_unknown_path_names_the_closest_declared_one(
         pytest.param("DELETE", "/__mock/state", "GET, HEAD", id="state"),
         pytest.param("GET", "/__mock/craftkit/signature-requests/x/events", "POST", id="events"),
         pytest.param("PATCH", "/__mock/firma/jwts/batch", "POST", id="batch"),
+        pytest.param(
+            "POST", "/__mock/firma/jwts/0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c", "GET, HEAD", id="jwt"
+        ),
+        pytest.param("GET", "/__mock/craftkit/signature-requests/x/cancel", "POST", id="cancel"),
+        pytest.param("GET", "/__mock/faults/1", "DELETE", id="fault"),
+        pytest.param("POST", "/__mock/sessions", "GET, HEAD", id="sessions"),
         pytest.param("POST", "/__mock/health", "GET, HEAD", id="health"),
     ],
 )
