@@ -9,10 +9,11 @@ handler on uvicorn costs ~35 µs per request in all, docs/performance.md).
 
 Fresh paths (``craftkit-200``, ``firma-200``) get their records created beforehand,
 through the control plane, as the benchmark does; ``--world N`` creates N more first (a
-world grown while serving) and the garbage collector's pauses during the measured
-requests are reported, with the collector set as ``mock-server`` sets it
-(``mock_server/collector.py``). In process the collector runs less often than under a
-server (no connections, no server objects): the pauses under load are the bench's.
+world grown while serving). The garbage collector's pauses are reported, with the
+collector set as ``mock-server`` sets it (``mock_server/collector.py``): while the
+records are created, and during the measured requests. In process the collector runs
+less often than under a server (no connections, no server objects): the pauses under
+load are the bench's.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.paths import PATHS, BenchPath, Fresh, Request, write_fixtures
+from bench.paths import BATCH, PATHS, BenchPath, Fresh, Request, write_fixtures
 
 __all__ = ["main"]
 
@@ -79,24 +80,32 @@ async def _call(app: Any, request: Request) -> int:
 
 
 class _Pauses:
-    """The collector's pauses while enabled, by generation (``gc.callbacks``)."""
+    """The collector's pauses while enabled, by generation (``gc.callbacks``): each as
+    elapsed time and as the thread's CPU time (on a shared machine the elapsed time of a
+    pause also counts the moments another process had the core)."""
 
     def __init__(self) -> None:
-        self.by_generation: dict[int, list[float]] = {0: [], 1: [], 2: []}
-        self._started = 0.0
+        self.by_generation: dict[int, list[tuple[float, float]]] = {0: [], 1: [], 2: []}
+        self._started = (0.0, 0.0)
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
-            self._started = time.perf_counter()
+            self._started = (time.perf_counter(), time.thread_time())
         else:
-            self.by_generation[info["generation"]].append(time.perf_counter() - self._started)
+            elapsed = time.perf_counter() - self._started[0]
+            cpu = time.thread_time() - self._started[1]
+            self.by_generation[info["generation"]].append((elapsed, cpu))
 
     def summary(self) -> str:
         counts = ", ".join(f"gen{g} {len(p)}" for g, p in self.by_generation.items())
-        longest = max(
-            ((ms, g) for g, p in self.by_generation.items() for ms in p), default=(0.0, 0)
+        pauses = [(pause, g) for g, p in self.by_generation.items() for pause in p]
+        (elapsed, _), g = max(pauses, default=((0.0, 0.0), 0))
+        (_, cpu), g_cpu = max(pauses, key=lambda pause: pause[0][1], default=((0.0, 0.0), 0))
+        return (
+            f"collections: {counts}; longest {elapsed * 1000:.1f} ms (gen{g}), "
+            f"{cpu * 1000:.1f} ms of CPU (gen{g_cpu}); over 5 ms of CPU: "
+            f"{sum(cpu > 0.005 for (_, cpu), _ in pauses)}"
         )
-        return f"collections: {counts}; longest {longest[0] * 1000:.1f} ms (gen{longest[1]})"
 
 
 async def _create(app: Any, fresh: Fresh, ids: list[str]) -> None:
@@ -108,7 +117,9 @@ async def _create(app: Any, fresh: Fresh, ids: list[str]) -> None:
 
 async def _run(
     path: BenchPath, count: int, world: int, store: str, profile: cProfile.Profile | None
-) -> tuple[float, _Pauses]:
+) -> tuple[float, _Pauses, _Pauses]:
+    """CPU µs per measured request, and the collector's pauses while the records were
+    created and during the measured requests."""
     from mock_server import collector
     from mock_server.app import create_app
     from mock_server.settings import Settings
@@ -117,14 +128,21 @@ async def _run(
         app = create_app(Settings(fixtures=tuple(write_fixtures(Path(tmp))), store=store))
     await app.start()
     collector.settle()  # as mock-server does once started (mock_server.asgi.serve_app)
+    creating = _Pauses()
+    gc.callbacks.append(creating)
     if world:  # records made while serving, as a frontend's or a test's seeding makes them
         api = path.name.split("-")[0]
         fresh = next(p.fresh for p in PATHS if p.fresh is not None and p.name.startswith(api))
-        await _create(app, fresh, [str(uuid.uuid4()) for _ in range(world)])
+        # A batch's ids at a time: a list of them all would be the collector's to walk, as
+        # no server holds one.
+        for start in range(0, world, BATCH):
+            batch = min(BATCH, world - start)
+            await _create(app, fresh, [str(uuid.uuid4()) for _ in range(batch)])
     ids: list[str] = []
     if path.fresh is not None:
         ids = [str(uuid.uuid4()) for _ in range(count)]
         await _create(app, path.fresh, ids)
+    gc.callbacks.remove(creating)
 
     def request(index: int) -> Request:  # made as sent: a list of them would be walked too
         return path.request.naming(ids[index]) if ids else path.request
@@ -144,7 +162,7 @@ async def _run(
     spent = time.process_time() - started
     gc.callbacks.remove(pauses)
     await app.stop()
-    return spent / (count - 1) * 1e6, pauses
+    return spent / (count - 1) * 1e6, creating, pauses
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -173,16 +191,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-profile", action="store_true", help="only the time per request")
     args = parser.parse_args(argv)
     path = next(p for p in PATHS if p.name == args.path)
-    plain, pauses = asyncio.run(_run(path, args.count, args.world, args.store, None))
+    plain, creating, pauses = asyncio.run(_run(path, args.count, args.world, args.store, None))
     world = f", {args.world} records created first" if args.world else ""
     sys.stdout.write(
         f"{path.name}: {plain:.1f} µs of CPU per request in the app "
         f"({args.count} requests{world})\n{pauses.summary()}\n"
     )
+    if args.world or path.fresh is not None:
+        sys.stdout.write(f"while creating the records: {creating.summary()}\n")
     if args.no_profile:
         return 0
     profile = cProfile.Profile()
-    profiled, _ = asyncio.run(_run(path, args.count, args.world, args.store, profile))
+    profiled, _, _ = asyncio.run(_run(path, args.count, args.world, args.store, profile))
     sys.stdout.write(f"(profiled: {profiled:.1f} µs per request; cProfile inflates it)\n")
     stats = pstats.Stats(profile, stream=sys.stdout)
     stats.sort_stats("tottime").print_stats(args.top)
