@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server._http import ABSENT, BadBody, json_response, read_json
+from mock_server._http import ABSENT, BadBody, header_values, json_response, read_json
 from mock_server.contract import Contract
 from mock_server.craftkit import documents, signatures
 from mock_server.craftkit.envelope import CraftkitError, error_response
@@ -167,7 +167,7 @@ class CraftkitApi:
 
     def _project(self, request: Request) -> str:
         """The project whose key the request presents, or a 401."""
-        values = request.headers.getlist("authorization")
+        values = header_values(request, b"authorization")
         if len(values) > 1:
             raise CraftkitError(401, "Send exactly one Authorization header.")
         scheme, _, token = (values[0] if values else "").strip().partition(" ")

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from starlette.responses import Response
 
-from mock_server._http import json_response
+from mock_server._http import Encoded, JsonResponse, json_response
 from mock_server.issues import Flattened
 
 __all__ = ["CODES", "CraftkitError", "error_response"]
@@ -55,10 +55,17 @@ def error_response(
     issues: Flattened | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    error: dict[str, object] = {
-        "code": CODES.get(status, "error"),
-        "message": message or _MESSAGES.get(status, "Request failed."),
-    }
-    if issues is not None:
-        error["issues"] = issues
-    return json_response(status, {"error": error}, headers)
+    if issues is None:
+        return JsonResponse(_BODIES[status, message], status, headers)
+    error = _error(status, message)
+    error["error"]["issues"] = issues
+    return json_response(status, error, headers)
+
+
+def _error(status: int, message: str | None) -> dict[str, dict[str, object]]:
+    text = message or _MESSAGES.get(status, "Request failed.")
+    return {"error": {"code": CODES.get(status, "error"), "message": text}}
+
+
+_BODIES = Encoded(_error)
+"""The bodies without ``issues``: the same few every time (a 409 per status, a 401...)."""

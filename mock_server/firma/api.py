@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server._http import ABSENT, BadBody, json_response, read_json
+from mock_server._http import ABSENT, BadBody, header_values, json_response, read_json
 from mock_server.clock import Clock, isoformat
 from mock_server.contract import Contract
 from mock_server.firma import jwts
@@ -48,7 +48,7 @@ def revoked_body(outcome: jwts.Revoked) -> dict[str, object]:
 
 def _presented_key(request: Request) -> str | None:
     """The API key in ``Authorization``, with or without the optional ``Bearer`` prefix."""
-    values = request.headers.getlist("authorization")
+    values = header_values(request, b"authorization")
     if len(values) != 1:
         return None
     value = values[0].strip()

@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from mock_server._http import json_response
+from mock_server._http import Encoded, JsonResponse, json_response
 
 __all__ = ["FirmaError", "error_response"]
 
@@ -46,10 +46,19 @@ def error_response(
     details: dict[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    body: dict[str, Any] = {
+    if details is None:
+        return JsonResponse(_BODIES[status, message], status, headers)
+    body = _error(status, message)
+    body["details"] = details
+    return json_response(status, body, headers)
+
+
+def _error(status: int, message: str | None) -> dict[str, Any]:
+    return {
         "error": _ERRORS.get(status) or HTTPStatus(status).phrase,
         "message": message or _MESSAGES.get(status, "Request failed"),
     }
-    if details is not None:
-        body["details"] = details
-    return json_response(status, body, headers)
+
+
+_BODIES = Encoded(_error)
+"""The bodies without ``details``: the same few every time (a 400 per message, a 401...)."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server._http import json_response
+from mock_server._http import header, json_response
 from mock_server.documented import DocumentedOperation, PreferRefused, parse_prefer
 from mock_server.http.context import Context
 from mock_server.served import ServedApi
@@ -55,7 +55,7 @@ class ForcedAnswers:
         """The answer a ``Prefer`` header (``code``, ``example``, ``dynamic``) or Prism's
         ``?__code=``, ``?__example=``, ``?__dynamic=`` asks for, if any; anything else they
         ask for is a 400 naming what the mock honours."""
-        prefer = request.headers.get("prefer")
+        prefer = header(request, b"prefer")
         query: bytes = request.scope["query_string"]
         if not prefer and b"__" not in query:
             return None
