@@ -12,7 +12,16 @@ from typing import Any
 
 from bench.load import LoadGenerator, PythonLoad, Wrk, find_wrk
 from bench.paths import PATHS, write_fixtures
-from bench.report import Goal, describe_machine, goals, machine, servers_table, table, to_json
+from bench.report import (
+    Goal,
+    describe_machine,
+    goals,
+    machine,
+    servers_table,
+    steal,
+    table,
+    to_json,
+)
 from bench.run import FRESH_MARGIN, Results, run
 from bench.stores import NOT_RUN, Stores, catalogue, select
 from bench.targets import MockTarget, Target
@@ -264,6 +273,9 @@ def _print(
         "start to the first answer; memory after the paths that change nothing, summed "
         "over the server's processes (PSS shares out what they share)."
     )
+    stolen = steal(results)
+    if stolen is not None:
+        _out(stolen)
     servers = servers_table(results)
     if servers is not None:
         _out()

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Usage", "descendants", "usage"]
+__all__ = ["Machine", "Usage", "descendants", "machine_ticks", "usage"]
 
 PROC = Path("/proc")
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -80,3 +80,45 @@ def usage(pids: list[int]) -> Usage:
         # fields after "(comm)": state is [0], utime [11], stime [12]
         cpu += (int(stat[11]) + int(stat[12])) / TICKS
     return Usage(count, rss, pss, cpu)
+
+
+@dataclass(frozen=True)
+class Machine:
+    """The machine's CPU time so far, all cores (``/proc/stat``), in clock ticks."""
+
+    total: int
+    steal: int
+    """Taken by the hypervisor for other guests: this machine's processes waited meanwhile."""
+
+    def steal_pct(self, since: Machine) -> float | None:
+        """Of the CPU time since ``since``, the share stolen, in percent.
+
+        >>> Machine(1200, 30).steal_pct(Machine(1000, 10))
+        10.0
+        >>> Machine(1000, 10).steal_pct(Machine(1000, 10)) is None
+        True
+        """
+        total = self.total - since.total
+        return 100 * (self.steal - since.steal) / total if total > 0 else None
+
+
+def machine_ticks(stat: Path = PROC / "stat") -> Machine | None:
+    r"""Now, or ``None`` where ``/proc/stat`` has no steal column (not Linux, or an old one).
+
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile("w") as file:
+    ...     _ = file.write("cpu  100 2 30 400 5 0 6 7 0 0\ncpu0 1 2 3 4\n")
+    ...     file.flush()
+    ...     machine_ticks(Path(file.name))
+    Machine(total=550, steal=7)
+    """
+    try:
+        first = stat.read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    # cpu user nice system idle iowait irq softirq steal guest guest_nice (guest time is
+    # counted in user and nice already)
+    if len(first) < 9 or first[0] != "cpu":
+        return None
+    ticks = [int(value) for value in first[1:9]]
+    return Machine(total=sum(ticks), steal=ticks[7])

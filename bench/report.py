@@ -167,6 +167,33 @@ def table(results: Results) -> str:
     return "\n".join(lines)
 
 
+STEAL_SKEWS = 5.0
+"""Percent of the machine's CPU time taken by the hypervisor past which a run says its
+numbers are skewed (a shared virtual machine: the servers and wrk wait meanwhile)."""
+
+
+def steal(results: Results) -> str | None:
+    """One line: how much CPU time the hypervisor took during the measured loads (median,
+    and the worst load's), or ``None`` where the machine does not say (not Linux)."""
+    measured = [
+        (sample.steal_pct, target, path, sample.repeat)
+        for (target, path), samples in results.samples.items()
+        for sample in samples
+        if sample.steal_pct is not None
+    ]
+    if not measured:
+        return None
+    worst, target, path, repeat = max(measured)
+    median = _median([pct for pct, *_ in measured])
+    line = (
+        f"CPU time taken by the hypervisor (steal) during the measured loads: median "
+        f"{median:.1f} %, at most {worst:.1f} % ({target}, {path}, repeat {repeat})"
+    )
+    if worst > STEAL_SKEWS:
+        line += "; over a few percent, a load's numbers are skewed: compare ratios of one run"
+    return line
+
+
 SERVER_PAIRS = (("bare", "bare-uvicorn", "bare-granian"), ("mock", "memory-1", "memory-1-granian"))
 
 

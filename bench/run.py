@@ -30,6 +30,7 @@ from pathlib import Path
 
 from bench.load import LoadGenerator, Records
 from bench.paths import BenchPath, Request
+from bench.procs import machine_ticks
 from bench.targets import Running, Target, Unavailable, start
 from bench.wire import create_all, exchange
 
@@ -62,6 +63,7 @@ class Sample:
     unexpected: dict[str, int]  # other statuses and errors, warm-up included
     fresh: int | None = None  # a fresh path: the records made for this load
     reused: int = 0  # a fresh path: requests past the last record (warm-up included)
+    steal_pct: float | None = None  # the machine's CPU time the hypervisor took meanwhile
 
 
 @dataclass(frozen=True)
@@ -209,9 +211,10 @@ def _drive(
             reused += warm.reused
             if records is not None:
                 records = Records(records.ids, records.file, records.start + warm.used)
-        before = server.usage().cpu_seconds
+        before, ticks = server.usage().cpu_seconds, machine_ticks()
         result = load.run(server.port, path, seconds, workdir, records)
         cpu = server.usage().cpu_seconds - before
+        ticks_after = machine_ticks()
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         return f"{load.name} failed: {exc}"
     unexpected.update(result.unexpected(path.expected))
@@ -231,6 +234,7 @@ def _drive(
         unexpected=dict(unexpected),
         fresh=None if records is None else len(records.ids),
         reused=reused,
+        steal_pct=None if ticks is None or ticks_after is None else ticks_after.steal_pct(ticks),
     )
 
 

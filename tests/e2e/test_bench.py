@@ -61,6 +61,7 @@ def only_expected_answers(row: dict[str, Any]) -> None:
     assert sample["answers"] > 0 and row["rps"] > 0 and row["unexpected"] == {}
     assert row["rps"] == pytest.approx(sample["answers"] / sample["seconds"])
     assert 0 < row["p50_ms"] <= row["p99_ms"] and row["cpu_us"] > 0
+    assert 0 <= sample["steal_pct"] <= 100  # Linux: /proc/stat says
     if row["path"].endswith("-200"):  # a record of its own for each request, none reused
         assert sample["reused"] == 0 and sample["answers"] < sample["fresh"]
     else:
@@ -98,6 +99,7 @@ def test_a_tiny_run_prints_one_table_of_sane_numbers(tmp_path: Path) -> None:
     assert sum(line.startswith("| bare-uvicorn | uvicorn | ") for line in lines) == 4
     assert any(line.startswith("load: wrk") for line in lines)
     assert any(line.startswith("machine: ") for line in lines)
+    assert any(line.startswith("CPU time taken by the hypervisor (steal)") for line in lines)
     assert any(line.startswith("goal (issue #12): memory-1 ≥ 0.8× bare-uvicorn") for line in lines)
     assert "in-flight Craftkit signature requests created in" in done.stderr
 
@@ -273,3 +275,29 @@ def test_the_profiler_measures_a_path_in_process(
     assert f"{path}: " in out and "µs of CPU per request in the app (40 requests" in out
     assert "collections: gen0 " in out
     assert "mock_server/" in out, "the profile lists where the mock's time goes"
+
+
+def test_the_steal_line_says_when_a_load_was_skewed() -> None:
+    """The median and the worst load's steal; past STEAL_SKEWS, a warning; none without data."""
+    from bench.paths import PATHS
+    from bench.report import STEAL_SKEWS, steal
+    from bench.run import Results, Sample
+
+    def sample(repeat: int, pct: float | None) -> Sample:
+        return Sample(repeat, 1.0, 1.0, 1.0, 1, 1.0, 1.0, {"409": 1}, {}, steal_pct=pct)
+
+    results = Results(targets=["memory-1"], paths=list(PATHS))
+    assert steal(results) is None
+    results.samples[("memory-1", "craftkit-409")] = [sample(1, None)]
+    assert steal(results) is None  # not Linux
+    results.samples[("memory-1", "craftkit-409")] = [sample(1, 1.0), sample(2, 2.0)]
+    results.samples[("bare-uvicorn", "firma-400")] = [sample(1, 3.0)]
+    quiet = steal(results)
+    assert quiet == (
+        "CPU time taken by the hypervisor (steal) during the measured loads: median 2.0 %, "
+        "at most 3.0 % (bare-uvicorn, firma-400, repeat 1)"
+    )
+    results.samples[("memory-1", "firma-200")] = [sample(3, STEAL_SKEWS + 0.5)]
+    skewed = steal(results)
+    assert skewed is not None and "at most 5.5 % (memory-1, firma-200, repeat 3)" in skewed
+    assert skewed.endswith("compare ratios of one run")
