@@ -4,14 +4,16 @@ Polling, not notification: every :data:`POLL` seconds the stream reads the sessi
 changed records and its journal from the store and sends what differs from its last
 read. So it sees every writer the store has (a vendor call, the control plane, another
 worker or host on SQLite or Redis) with nothing for writers to do, and costs the
-request path nothing; a poll reads the session's changed records and its journal
-(within ``--journal-bytes``).
+request path nothing. A poll compares the session's changed records as stored (nothing
+decoded: ``Backend.versions``) and decodes only those that changed, and renders only
+the journal entries logged since its last (``journal(from_id=...)``): its cost grows
+with what changed, not with the session's size.
 
 Bounded: at most :data:`MAX_STREAMS` streams per process (beyond: 503); each ends after
 :data:`MAX_SECONDS` (an ``EventSource`` reconnects by itself, and ``Last-Event-ID``
 resumes the journal where it was, or, when the journal no longer holds that id, sends a
 ``journal`` event and the journal whole); a keep-alive comment every :data:`KEEP_ALIVE`
-seconds; a stream holds one copy of its session's changed records; and it ends within
+seconds; a stream holds one token per changed record (the stored form); and it ends within
 one poll of the server stopping (:func:`mock_server.serving.stopping`), of the client
 leaving, or of the store being lost.
 """
@@ -48,6 +50,9 @@ MAX_STREAMS = 16
 """Streams one process serves at once; beyond, a 503 with ``Retry-After``."""
 RETRY_MS = 1000
 """The reconnection delay the stream asks of an ``EventSource`` (``retry:``)."""
+
+MANY = 32
+"""Changed records past which a poll decodes them in one read rather than one by one."""
 
 _COLLECTIONS = (("craftkit", signatures.COLLECTION), ("firma", jwts.COLLECTION))
 
@@ -91,9 +96,9 @@ class Streams:
 
     async def _events(self, session: Session, after: int | None) -> AsyncIterator[bytes]:
         records = {api: session.store(api) for api, _ in _COLLECTIONS}
-        seen: dict[tuple[str, str], dict[str, Record]] = {}
+        seen: dict[tuple[str, str], dict[str, object]] = {}
         for api, collection in _COLLECTIONS:
-            seen[api, collection] = dict(await records[api].changed(collection))
+            seen[api, collection] = await records[api].versions(collection)
         journal = await session.journal()
         yield f"retry: {RETRY_MS}\n\n".encode() + _event("ready", {"session": session.name})
         if after is not None:  # a client resuming: what it missed, or a new journal
@@ -106,17 +111,21 @@ class Streams:
             sent = False
             for api, collection in _COLLECTIONS:
                 store = records[api]
-                now = dict(await store.changed(collection))
+                now = await store.versions(collection)  # compared as stored: nothing decoded
                 before = seen[api, collection]
-                for key, record in now.items():
-                    if before.get(key) != record:
-                        sent = True
-                        yield _change(api, collection, key, record)
+                differ = [key for key, version in now.items() if before.get(key) != version]
+                # Decoded: the records that changed (all at once when many did: a batch).
+                rows = dict(await store.changed(collection)) if len(differ) > MANY else {}
+                for key in differ:
+                    sent = True
+                    record = rows.get(key) if rows else await store.get(collection, key)
+                    yield _change(api, collection, key, record)
                 for key in before.keys() - now.keys():  # a reset: back to the fixture, or gone
                     sent = True
                     yield _change(api, collection, key, await store.get(collection, key))
                 seen[api, collection] = now
-            journal = await session.journal()
+            # What is new since entry `last`: the entries before it are not rendered again.
+            journal = await session.journal(from_id=last)
             for chunk in _journal(journal, last):
                 sent = True
                 yield chunk

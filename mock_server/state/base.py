@@ -324,6 +324,13 @@ class Backend(Protocol):
         """Every changed record of ``table``, in the order of their first change."""
         ...
 
+    async def versions(self, namespace: str, session: str, table: str) -> dict[str, object]:
+        """Every changed record of ``table`` (keys in the order of their first change) as a
+        token equal between two calls only while the record is unchanged: the stored form,
+        not decoded (the live event stream compares them every half second, and decodes
+        only the records that changed)."""
+        ...
+
     async def transition(
         self,
         namespace: str,
@@ -367,8 +374,13 @@ class Backend(Protocol):
         """Append an exchange; the oldest ones go beyond the session's byte cap."""
         ...
 
-    async def journal(self, namespace: str, session: str) -> list[Logged]:
-        """The session's journal, oldest first (ids increase in the order logged)."""
+    async def journal(self, namespace: str, session: str, *, from_id: int = 0) -> list[Logged]:
+        """The session's journal, oldest first (ids increase in the order logged).
+
+        With ``from_id`` (an entry's id): when the journal still holds that entry, it and the
+        entries after it only, rendering no other (the live event stream asks every half
+        second for what is new); when it no longer does (cleared, reset, trimmed), every
+        entry. So the first entry returned is entry ``from_id`` exactly when it is held."""
         ...
 
     async def clear_journal(self, namespace: str, session: str) -> None: ...

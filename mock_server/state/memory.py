@@ -184,6 +184,10 @@ class MemoryBackend(InSteps):
             rows = self._session(namespace, session).changes.get(table, {})
             return [(key, kept(stored)) for key, stored in rows.items()]
 
+    async def versions(self, namespace: str, session: str, table: str) -> dict[str, object]:
+        with self._lock:  # marshalled bytes (a rate window: its dict, replaced on change)
+            return dict(self._session(namespace, session).changes.get(table, {}))
+
     async def transition(
         self,
         namespace: str,
@@ -239,9 +243,18 @@ class MemoryBackend(InSteps):
                 _, dropped = state.journal.popleft()
                 state.journal_bytes -= dropped.size
 
-    async def journal(self, namespace: str, session: str) -> list[Logged]:
+    async def journal(self, namespace: str, session: str, *, from_id: int = 0) -> list[Logged]:
         with self._lock:
-            entries = list(self._session(namespace, session).journal or ())
+            held = self._session(namespace, session).journal or ()
+            entries: list[tuple[int, JournalEntry]] = []
+            if from_id:  # from the newest back to entry `from_id`, if it is there
+                for logged in reversed(held):
+                    entries.append(logged)
+                    if logged[0] <= from_id:
+                        break
+                entries.reverse()
+            if not entries or entries[0][0] != from_id:
+                entries = list(held)
         return [Logged(id, e.at, e.api, e.operation, e.status, e.to_json(id)) for id, e in entries]
 
     async def clear_journal(self, namespace: str, session: str) -> None:

@@ -578,6 +578,16 @@ class _Pipeline:
         await self._pool.aclose()
 
 
+JOURNAL_TAIL = 64
+"""Entries a journal read with ``from_id`` asks for first (the newest): a live event stream
+asks every half second, and finds the entry it had among them unless 64 came meanwhile."""
+
+
+def _entry_id(item: str) -> int:
+    """A stored journal entry's id (the text before its first space)."""
+    return int(item.partition(" ")[0])
+
+
 def _closed() -> RedisConnectionError:
     return RedisConnectionError("the mock closed its connection to Redis")
 
@@ -774,6 +784,14 @@ class RedisBackend:
         return json.loads(raw) if raw is not None else None
 
     async def changed(self, namespace: str, session: str, table: str) -> list[tuple[str, Record]]:
+        stored = await self._stored(namespace, session, table)
+        return [(key, json.loads(text)) for key, text in stored]
+
+    async def versions(self, namespace: str, session: str, table: str) -> dict[str, object]:
+        return dict(await self._stored(namespace, session, table))  # the JSON, not decoded
+
+    async def _stored(self, namespace: str, session: str, table: str) -> list[tuple[str, str]]:
+        """The changed records of ``table`` as stored (JSON text), by key, in order."""
         order, flat = await self._script(
             _CHANGED,
             [self._key(namespace, session, "order"), self._key(namespace, session, "rec")],
@@ -782,7 +800,7 @@ class RedisBackend:
         records = dict(zip(flat[::2], flat[1::2], strict=True))
         prefix = table + _SEP
         return [
-            (field[len(prefix) :], json.loads(records[field]))
+            (field[len(prefix) :], records[field])
             for field in order
             if field.startswith(prefix) and field in records
         ]
@@ -875,8 +893,20 @@ class RedisBackend:
             _LOG, [f"{prefix}journal", f"{prefix}jbytes", "mock:seq"], [text, self._journal_cap]
         )
 
-    async def journal(self, namespace: str, session: str) -> list[Logged]:
-        items = await self._command("LRANGE", self._key(namespace, session, "journal"), "0", "-1")
+    async def journal(self, namespace: str, session: str, *, from_id: int = 0) -> list[Logged]:
+        key = self._key(namespace, session, "journal")
+        items: list[str] | None = None
+        if from_id:  # the newest entries first: enough when `from_id` is among them
+            tail = await self._command("LRANGE", key, str(-JOURNAL_TAIL), "-1")
+            ids = [_entry_id(item) for item in tail]
+            if from_id in ids:
+                items = tail[ids.index(from_id) :]
+        if items is None:
+            items = await self._command("LRANGE", key, "0", "-1")
+            if from_id:
+                ids = [_entry_id(item) for item in items]
+                if from_id in ids:
+                    items = items[ids.index(from_id) :]
         logged = []
         for item in items:
             id_text, _, text = item.partition(" ")

@@ -100,6 +100,11 @@ class SessionStore:
         """The records this session changed or created, by key, in their first change's order."""
         return await self._backend.changed(self._namespace, self._session, self._table(collection))
 
+    async def versions(self, collection: str) -> dict[str, object]:
+        """The keys of :meth:`changed`, each with a token that differs once its record
+        changes (:meth:`~mock_server.state.base.Backend.versions`): nothing decoded."""
+        return await self._backend.versions(self._namespace, self._session, self._table(collection))
+
     async def transition(self, collection: str, key: str, decide: Decide[Outcome]) -> Outcome:
         """Atomically: read the record (``None`` if absent), decide, store the replacement."""
         table = self._table(collection)
@@ -200,11 +205,14 @@ class Session:
         operation: str | None = None,
         status: int | None = None,
         since: float | None = None,
+        from_id: int = 0,
     ) -> list[Logged]:
-        """Entries matching every filter given (``since``: at or after, epoch seconds)."""
+        """Entries matching every filter given (``since``: at or after, epoch seconds;
+        ``from_id``: entry ``from_id`` and those after it when the journal still holds it,
+        else all, see :meth:`~mock_server.state.base.Backend.journal`)."""
         return [
             e
-            for e in await self._backend.journal(self._namespace, self.name)
+            for e in await self._backend.journal(self._namespace, self.name, from_id=from_id)
             if (api is None or e.api == api)
             and (operation is None or e.operation == operation)
             and (status is None or e.status == status)

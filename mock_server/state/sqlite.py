@@ -539,6 +539,17 @@ class SqliteBackend(InSteps):
 
         return await self._call(job, write=False)
 
+    async def versions(self, namespace: str, session: str, table: str) -> dict[str, object]:
+        def job(connection: sqlite3.Connection) -> dict[str, object]:
+            rows = connection.execute(
+                "SELECT key, data FROM records WHERE ns = ? AND session = ? AND tbl = ? "
+                "ORDER BY rowid",
+                (namespace, session, table),
+            )
+            return dict(rows.fetchall())
+
+        return await self._call(job, write=False)
+
     async def transition(
         self,
         namespace: str,
@@ -659,13 +670,16 @@ class SqliteBackend(InSteps):
 
         await self._call(job)
 
-    async def journal(self, namespace: str, session: str) -> list[Logged]:
+    async def journal(self, namespace: str, session: str, *, from_id: int = 0) -> list[Logged]:
         def job(connection: sqlite3.Connection) -> list[tuple[Any, ...]]:
-            return connection.execute(
+            query = (
                 "SELECT id, at, api, operation, status, body FROM journal "
-                "WHERE ns = ? AND session = ? ORDER BY id",
-                (namespace, session),
-            ).fetchall()
+                "WHERE ns = ? AND session = ? AND id >= ? ORDER BY id"
+            )
+            rows = connection.execute(query, (namespace, session, from_id)).fetchall()
+            if from_id and (not rows or rows[0][0] != from_id):  # not held: every entry
+                rows = connection.execute(query, (namespace, session, 0)).fetchall()
+            return rows
 
         return [
             Logged(id, at, api, operation, status, {"id": id, **json.loads(body)})

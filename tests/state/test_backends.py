@@ -397,6 +397,77 @@ async def test_clearing_the_journal_keeps_ids_increasing(backend: Backend, ns: s
     assert (await backend.journal(ns, "s"))[0].id > before
 
 
+async def test_the_journal_from_an_entry_renders_it_and_the_newer_ones_only(
+    make_backend: BackendFactory, ns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a live event stream asks every half second: entry ``from_id`` and the entries
+    after it while the journal holds it (none older rendered), else the whole journal.
+    100 entries: more than the Redis store reads from the end first (JOURNAL_TAIL)."""
+    clients = await opened(make_backend, 2)
+    for index in range(100):
+        await clients[index % 2].log(ns, "s", entry(f"/p/{index}"))
+    ids = [e.id for e in await clients[0].journal(ns, "s")]
+    rendered = Counter[int]()
+    to_json = Entry.to_json
+
+    def counted(self: Entry, id: int) -> dict[str, Any]:
+        rendered[id] += 1
+        return to_json(self, id)
+
+    monkeypatch.setattr(Entry, "to_json", counted)
+    for start in (99, 90, 40, 5, 0):
+        for client in clients:
+            rendered.clear()
+            got = await client.journal(ns, "s", from_id=ids[start])
+            assert [e.id for e in got] == ids[start:]
+            assert [e.body["request"]["path"] for e in got][:1] == [f"/p/{start}"]
+            assert set(rendered) <= set(ids[start:]), "an entry before it was rendered"
+    gone = ids[-1] + 1000  # never an id (or another process's, or cleared): everything
+    assert [e.id for e in await clients[1].journal(ns, "s", from_id=gone)] == ids
+    await clients[0].clear_journal(ns, "s")
+    assert await clients[1].journal(ns, "s", from_id=ids[50]) == []
+    await clients[1].log(ns, "s", entry("/after"))
+    [after] = await clients[0].journal(ns, "s", from_id=ids[-1])  # cleared since: all
+    assert after.body["request"]["path"] == "/after"
+
+
+async def test_the_journal_from_an_entry_trimmed_away_is_the_whole_journal(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    backend = make_backend(Limits(journal_bytes=20_000))
+    await backend.open()
+    await backend.log(ns, "s", entry("/first", body=b"x" * 1000))
+    [first] = await backend.journal(ns, "s")
+    for index in range(30):
+        await backend.log(ns, "s", entry(f"/p/{index}", body=b"x" * 1000))
+    held = await backend.journal(ns, "s")
+    assert first.id not in {e.id for e in held}
+    assert await backend.journal(ns, "s", from_id=first.id) == held
+
+
+async def test_versions_change_with_their_record_only(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    """The tokens the event stream compares: one per changed record, in changed()'s order,
+    equal while the record is unchanged, on any client."""
+    clients = await opened(make_backend, 2)
+    assert await clients[0].versions(ns, "s", TABLE) == {}
+    for key in ("c", "a", "b"):
+        await clients[0].transition(ns, "s", TABLE, key, None, insert({**SENT, "id": key}))
+    before = await clients[1].versions(ns, "s", TABLE)
+    assert list(before) == [key for key, _ in await clients[1].changed(ns, "s", TABLE)]
+    assert list(before) == ["c", "a", "b"]
+    assert await clients[0].versions(ns, "s", TABLE) == before  # unchanged: equal
+    assert await clients[1].transition(ns, "s", TABLE, "a", None, cancel) == "200"
+    after = await clients[0].versions(ns, "s", TABLE)
+    assert [key for key in after if after[key] != before[key]] == ["a"]
+    assert await clients[0].transition(ns, "s", TABLE, "a", None, cancel) == "409"  # no write
+    assert await clients[1].versions(ns, "s", TABLE) == after
+    assert await clients[0].versions(ns, "s", "firma.jwts") == {}  # another table's own
+    await clients[1].reset(ns, "s")
+    assert await clients[0].versions(ns, "s", TABLE) == {}
+
+
 # --- faults --------------------------------------------------------------------------
 
 
