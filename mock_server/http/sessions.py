@@ -87,7 +87,16 @@ class SessionLayer:
 
 
 def _header(scope: Scope) -> str | None:
-    for key, value in scope["headers"]:
-        if key == _HEADER:
-            return str(value.decode("latin-1"))
-    return None
+    """The ``X-Mock-Session`` value, or ``None``; two or more are refused (which one the
+    client meant is anyone's guess: the first one won, silently).
+
+    >>> _header({"headers": [(b"x-mock-session", b"a")]}), _header({"headers": []})
+    ('a', None)
+    >>> _header({"headers": [(b"x-mock-session", b"a"), (b"x-mock-session", b"b")]})
+    Traceback (most recent call last):
+    mock_server.state.sessions.SessionRefused: Send one X-Mock-Session header, not 2.
+    """
+    values = [value for key, value in scope["headers"] if key == _HEADER]
+    if len(values) > 1:
+        raise SessionRefused(f"Send one X-Mock-Session header, not {len(values)}.")
+    return str(values[0].decode("latin-1")) if values else None

@@ -21,7 +21,9 @@ from mock_server import Settings, create_app
 from mock_server.app import MockApp
 from mock_server.state import Limits
 from tests.conftest import (
+    ACME_TEST_KEY,
     FIRMA_ACME_KEYS,
+    FIRMA_BASES,
     ContractClient,
     FrozenClock,
     fixture_data,
@@ -211,6 +213,37 @@ async def test_malformed_names_are_refused_on_every_path(
     assert firma.json()["error"] == "Bad Request"
     assert "X-Mock-Session" in firma.json()["message"]
     assert set(await names_mock.app.live.sessions.names()) <= known, "a refused name made a session"
+    assert await world(names_mock) == FIXTURE_STATE, "a refused request reached a session"
+
+
+@pytest.mark.parametrize("names", [("a", "b"), ("a", "a"), ("a", "")], ids=["two", "same", "empty"])
+async def test_two_session_headers_are_refused_on_every_path(
+    names_mock: ContractClient, names: tuple[str, str]
+) -> None:
+    """Which of two X-Mock-Session headers a client meant is a guess (the first won,
+    silently, into a session the client may not have meant)."""
+    headers = [("X-Mock-Session", name) for name in names]
+    known = set(await names_mock.app.live.sessions.names())
+
+    control = await names_mock.http.get("/__mock/state", headers=headers)
+    # Sent as they are (the client's helpers merge headers in a dict).
+    craftkit = await names_mock.http.post(
+        f"/v1/signatures/{IN_FLIGHT[0]['id']}/cancel",
+        headers=[*headers, ("Authorization", f"Bearer {ACME_TEST_KEY}")],
+    )
+    firma = await names_mock.http.post(
+        f"{FIRMA_BASES[0]}/jwt/revoke-signing-request",
+        json={"jwt_id": ACTIVE[0]["jwt_id"]},
+        headers=[*headers, ("Authorization", FIRMA_ACME_KEYS[0])],
+    )
+
+    assert control.status_code == 400, control.text
+    assert control.json()["detail"] == "Send one X-Mock-Session header, not 2."
+    assert craftkit.status_code == 400
+    assert craftkit.json()["error"]["message"] == "Send one X-Mock-Session header, not 2."
+    assert firma.status_code == 400
+    assert firma.json()["message"] == "Send one X-Mock-Session header, not 2."
+    assert set(await names_mock.app.live.sessions.names()) <= known, "a refused call made one"
     assert await world(names_mock) == FIXTURE_STATE, "a refused request reached a session"
 
 
