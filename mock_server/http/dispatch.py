@@ -21,6 +21,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Router
 from starlette.types import Receive, Scope, Send
 
 with warnings.catch_warnings():
@@ -87,6 +88,14 @@ class Dispatcher:
         for base_path, api in mounts:
             self._routing.add_api(specs[api], base_path=base_path, resolver=_OperationIds())
         self._routes = RouteTable.from_router(self._routing.router.routes)
+        # A declared path with a slash added is no operation: a 404 naming the path without
+        # it, in the API's envelope (Starlette's routers answered a 307 to it, a status
+        # neither contract declares, which a client follows with its POST).
+        self._routing.router.redirect_slashes = False
+        for mount in self._routing.router.routes:
+            inner = getattr(mount, "app", None)
+            if isinstance(inner, Router):
+                inner.redirect_slashes = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         matched = self._routes.match(scope["method"], scope["path"])

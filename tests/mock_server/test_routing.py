@@ -136,6 +136,23 @@ async def test_a_client_that_leaves_mid_body_is_no_error(
             "POST /api/v1/jwt/revoke-signing-request",
             id="firma-path-without-base",
         ),
+        # A slash added: a 404 like any other undeclared path, never a redirect (Starlette
+        # answered 307 to the path without it, a status neither contract declares).
+        pytest.param(
+            "/v1/signatures/83cb4bbe-b73d-548a-b4ae-d7de75b07165/cancel/",
+            "POST /v1/signatures/{id}/cancel",
+            id="craftkit-trailing-slash",
+        ),
+        pytest.param(
+            "/api/v1/jwt/revoke-signing-request/",
+            "POST /api/v1/jwt/revoke-signing-request",
+            id="firma-trailing-slash",
+        ),
+        pytest.param(
+            "/functions/v1/signing-request-api/jwt/revoke-signing-request//",
+            "POST /functions/v1/signing-request-api/jwt/revoke-signing-request",
+            id="firma-two-trailing-slashes",
+        ),
     ],
 )
 async def test_unknown_path_names_the_closest_declared_one(
