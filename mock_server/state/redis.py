@@ -549,9 +549,16 @@ class _Pipeline:
         connection: AbstractConnection = self._pool.make_connection()  # type: ignore[no-untyped-call]
         try:
             await connection.connect()  # type: ignore[no-untyped-call]
-            writer = connection._writer  # the stream redis-py opened
-            assert writer is not None
-            taken = _Connection(self, writer, connection._host_error())
+            writer, reader = connection._writer, connection._reader  # the stream redis-py opened
+            assert writer is not None and reader is not None
+            name = connection._host_error()
+            if writer.transport.is_closing() or reader.at_eof() or reader.exception():
+                # Redis ended it after the handshake (killed, CLIENT KILL, its timeout) and
+                # redis-py's stream saw the end: the store's protocol never would (the
+                # transport reads no more after an end the stream kept open), and what it
+                # wrote would wait for ever (or, on a closed transport, not be written).
+                raise RedisConnectionError(f"Connection to {name} closed as it was set up")
+            taken = _Connection(self, writer, name)
             writer.transport.set_protocol(taken)
             connection._reader = connection._writer = None  # ours now
         except BaseException as exc:
