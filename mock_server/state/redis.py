@@ -459,8 +459,11 @@ class _Connection(asyncio.Protocol):
         wanted = select.POLLIN
         if self._transport.get_write_buffer_size():
             wanted |= select.POLLOUT
+        fd = sock.fileno()
+        if fd < 0:  # closed: nothing will be read from it
+            return False
         poll = select.poll()  # not select(): a worker may have more than 1024 descriptors
-        poll.register(sock.fileno(), wanted)
+        poll.register(fd, wanted)
         return bool(poll.poll(0))
 
     def fail(self, exc: Exception) -> None:

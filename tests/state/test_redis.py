@@ -15,6 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 import uvloop
 from redis.asyncio.connection import Connection
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mock_server.state import Decision, Record, StoreUnavailable, StoreUrlError, open_backend
 from mock_server.state.base import Read
@@ -469,3 +470,39 @@ def test_a_connection_closed_as_the_store_takes_it_over_fails_its_commands_at_on
     assert all("closed as it was set up" in str(outcome) for outcome in outcomes), outcomes
     assert elapsed < TIMEOUT, "failed at once, not by the deadline"
     assert then.created, "the next command connected again"
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_closed_socket_has_nothing_unread_so_its_batch_times_out(
+    redis_url: str, loop: str
+) -> None:
+    """The deadline's look at the socket (is a reply there, unread?) on a connection whose
+    transport is closed, its descriptor -1: nothing is unread, and the batch times out.
+    It was ``poll.register(-1)``: ValueError in the watchdog, which never looked again,
+    so the batch waited for ever."""
+    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+
+    async def scenario() -> tuple[int, bool, BaseException | None]:
+        backend = open_backend(redis_url)
+        assert isinstance(backend, RedisBackend)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert writer.transport.get_extra_info("socket")  # as redis-py asks (TCP_NODELAY)
+        writer.transport.abort()
+        assert await asyncio.wait_for(reader.read(), TIMEOUT) == b""  # its end delivered
+        connection = _Connection(backend._pipeline, writer, "closed")
+        fd = writer.transport.get_extra_info("socket").fileno()
+        unread = connection._unread()
+        running = asyncio.get_running_loop()
+        reply = running.create_future()
+        connection._waiting.append(reply)  # a batch past its deadline, as write() makes it
+        connection._batches.append([1, running.time()])
+        connection._check()
+        await backend.close()
+        return fd, unread, reply.exception()
+
+    runner = asyncio.Runner(loop_factory=uvloop.new_event_loop if loop == "uvloop" else None)
+    with runner:
+        fd, unread, error = runner.run(scenario())
+    assert fd == -1, "the seam this test is about: a closed socket"
+    assert not unread
+    assert isinstance(error, RedisTimeoutError)
