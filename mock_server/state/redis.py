@@ -500,6 +500,7 @@ class _Pipeline:
         self._commands: list[bytes] = []
         self._futures: list[asyncio.Future[Any]] = []
         self._scheduled = False
+        self._closed = False  # by close(): for good
 
     def send(self, command: bytes) -> asyncio.Future[Any]:
         """The reply to ``command`` (packed), once it comes; a Redis error as it is."""
@@ -518,7 +519,9 @@ class _Pipeline:
         self._scheduled = False
         connection = self._connection
         if connection is None:
-            if self._connecting is None and self._commands:
+            if self._closed:  # a command after close(): nothing opened for it
+                self._refuse(_closed())
+            elif self._connecting is None and self._commands:
                 self._connecting = asyncio.ensure_future(self._connect())
             return
         while self._commands and connection.in_flight < IN_FLIGHT:
@@ -577,6 +580,8 @@ class _Pipeline:
         self._flush()
 
     async def close(self) -> None:
+        """For good: a command sent after it is refused (:func:`_closed`), opening nothing."""
+        self._closed = True
         connecting = self._connecting
         if connecting is not None:
             connecting.cancel()

@@ -506,3 +506,21 @@ def test_a_closed_socket_has_nothing_unread_so_its_batch_times_out(
     assert fd == -1, "the seam this test is about: a closed socket"
     assert not unread
     assert isinstance(error, RedisTimeoutError)
+
+
+async def test_a_command_after_close_is_refused_and_connects_to_nothing(redis_url: str) -> None:
+    """close() is the end: a command after it (a request still running as the worker
+    stops) fails saying so, and opens no connection. It connected again, a connection
+    nobody would close."""
+    backend = await opened(redis_url)
+    await backend.touch("ns", "s", 1.0)
+    await backend.close()
+    counter = aioredis.Redis.from_url(redis_url)
+    try:
+        before = (await counter.info("stats"))["total_connections_received"]
+        with pytest.raises(StoreUnavailable, match="the mock closed its connection to Redis"):
+            await asyncio.wait_for(backend.touch("ns", "s", 2.0), TIMEOUT)
+        after = (await counter.info("stats"))["total_connections_received"]
+    finally:
+        await counter.aclose()
+    assert after == before, "no connection opened"
