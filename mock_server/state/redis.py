@@ -20,8 +20,8 @@ Key layout (``{p}`` = ``mock:{namespace}``)::
     {p}:sessions               zset: session -> last used (epoch seconds)
     {p}:s:{session}:rec        hash: "table<US>key" -> record (JSON)
     {p}:s:{session}:order      zset: "table<US>key" -> order of first change
-    {p}:s:{session}:journal    list: "id JSON" (Entry.stored), oldest first
-    {p}:s:{session}:jbytes     counter: bytes in the journal list
+    {p}:s:{session}:journal    list: "id size JSON" (Entry.stored), oldest first
+    {p}:s:{session}:jbytes     counter: the sizes of the entries in the journal list
     {p}:s:{session}:faults     list: fault (JSON), in the order consulted
 
 Durability is Redis's own (``appendonly``, ``save``): README says which to choose.
@@ -287,17 +287,20 @@ return {tostring(start), tostring(used)}
 )
 
 
-# KEYS: journal list, jbytes, seq. ARGV: payload (JSON), cap in bytes. Returns the id.
+# KEYS: journal list, jbytes, seq. ARGV: payload (JSON), cap in bytes, the entry's size
+# (JournalEntry.size: what every store counts against the cap, not the JSON's length, which
+# grows with escapes: six bytes a byte beyond ASCII). Returns the id. An item written
+# before the size was kept ("id JSON") counts its length, as it did.
 _LOG = _Script(
     """
 local id = redis.call('INCR', KEYS[3])
-local item = id .. ' ' .. ARGV[1]
-redis.call('RPUSH', KEYS[1], item)
-local total = redis.call('INCRBY', KEYS[2], #item)
+local size = tonumber(ARGV[3])
+redis.call('RPUSH', KEYS[1], id .. ' ' .. size .. ' ' .. ARGV[1])
+local total = redis.call('INCRBY', KEYS[2], size)
 local cap = tonumber(ARGV[2])
 while total > cap and redis.call('LLEN', KEYS[1]) > 1 do
   local dropped = redis.call('LPOP', KEYS[1])
-  total = redis.call('DECRBY', KEYS[2], #dropped)
+  total = redis.call('DECRBY', KEYS[2], tonumber(string.match(dropped, '^%d+ (%d+) ')) or #dropped)
 end
 return id
 """
@@ -887,7 +890,9 @@ class RedisBackend:
             )
         prefix = f"mock:{namespace}:s:{session}:"
         await self._script(
-            _LOG, [f"{prefix}journal", f"{prefix}jbytes", "mock:seq"], [text, self._journal_cap]
+            _LOG,
+            [f"{prefix}journal", f"{prefix}jbytes", "mock:seq"],
+            [text, self._journal_cap, str(entry.size)],
         )
 
     async def journal(self, namespace: str, session: str) -> list[Logged]:
@@ -895,6 +900,8 @@ class RedisBackend:
         logged = []
         for item in items:
             id_text, _, text = item.partition(" ")
+            if text[:1].isdigit():  # "id size JSON" (JSON opens with [ or {)
+                text = text.partition(" ")[2]
             id = int(id_text)
             stored = json.loads(text)
             if isinstance(stored, list):  # an Entry, as it came

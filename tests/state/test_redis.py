@@ -5,6 +5,7 @@ in test_backends.py."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -17,7 +18,14 @@ import uvloop
 from redis.asyncio.connection import Connection
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from mock_server.state import Decision, Record, StoreUnavailable, StoreUrlError, open_backend
+from mock_server.state import (
+    Decision,
+    Limits,
+    Record,
+    StoreUnavailable,
+    StoreUrlError,
+    open_backend,
+)
 from mock_server.state.base import Read
 from mock_server.state.journal import Entry, Exchange
 from mock_server.state.redis import (
@@ -524,3 +532,30 @@ async def test_a_command_after_close_is_refused_and_connects_to_nothing(redis_ur
     finally:
         await counter.aclose()
     assert after == before, "no connection opened"
+
+
+async def test_journal_items_kept_before_their_size_was_stored_are_read_and_dropped(
+    redis_url: str,
+) -> None:
+    """Items written as "id JSON" (before the entry's size was kept with it, e.g. by a Redis
+    that persisted them) still read, and count their length when the cap drops them."""
+    backend = open_backend(redis_url, limits=Limits(journal_bytes=20_000))
+    assert isinstance(backend, RedisBackend)
+    await backend.open()
+    other = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    prefix = "mock:ns:s:s:"
+    old = "7 " + json.dumps(entry().stored(), separators=(",", ":"))
+    try:
+        await other.set("mock:seq", 7)
+        await other.rpush(f"{prefix}journal", old)
+        await other.incrby(f"{prefix}jbytes", len(old))
+        [logged] = await backend.journal("ns", "s")
+        assert logged.id == 7 and logged.body["request"]["path"] == "/v1/x"
+        for _ in range(2 * 20_000 // entry().size):
+            await backend.log("ns", "s", entry())
+        ids = [logged.id for logged in await backend.journal("ns", "s")]
+        assert 7 not in ids and len(ids) == 20_000 // entry().size
+        assert await other.get(f"{prefix}jbytes") == str(len(ids) * entry().size)
+    finally:
+        await other.aclose()
+        await backend.close()
