@@ -20,8 +20,8 @@ Key layout (``{p}`` = ``mock:{namespace}``)::
     {p}:sessions               zset: session -> last used (epoch seconds)
     {p}:s:{session}:rec        hash: "table<US>key" -> record (JSON)
     {p}:s:{session}:order      zset: "table<US>key" -> order of first change
-    {p}:s:{session}:journal    list: "id JSON" (Entry.stored), oldest first
-    {p}:s:{session}:jbytes     counter: bytes in the journal list
+    {p}:s:{session}:journal    list: "id size JSON" (Entry.stored), oldest first
+    {p}:s:{session}:jbytes     counter: the sizes of the entries in the journal list
     {p}:s:{session}:faults     list: fault (JSON), in the order consulted
 
 Durability is Redis's own (``appendonly``, ``save``): README says which to choose.
@@ -287,17 +287,20 @@ return {tostring(start), tostring(used)}
 )
 
 
-# KEYS: journal list, jbytes, seq. ARGV: payload (JSON), cap in bytes. Returns the id.
+# KEYS: journal list, jbytes, seq. ARGV: payload (JSON), cap in bytes, the entry's size
+# (JournalEntry.size: what every store counts against the cap, not the JSON's length, which
+# grows with escapes: six bytes a byte beyond ASCII). Returns the id. An item written
+# before the size was kept ("id JSON") counts its length, as it did.
 _LOG = _Script(
     """
 local id = redis.call('INCR', KEYS[3])
-local item = id .. ' ' .. ARGV[1]
-redis.call('RPUSH', KEYS[1], item)
-local total = redis.call('INCRBY', KEYS[2], #item)
+local size = tonumber(ARGV[3])
+redis.call('RPUSH', KEYS[1], id .. ' ' .. size .. ' ' .. ARGV[1])
+local total = redis.call('INCRBY', KEYS[2], size)
 local cap = tonumber(ARGV[2])
 while total > cap and redis.call('LLEN', KEYS[1]) > 1 do
   local dropped = redis.call('LPOP', KEYS[1])
-  total = redis.call('DECRBY', KEYS[2], #dropped)
+  total = redis.call('DECRBY', KEYS[2], tonumber(string.match(dropped, '^%d+ (%d+) ')) or #dropped)
 end
 return id
 """
@@ -459,8 +462,11 @@ class _Connection(asyncio.Protocol):
         wanted = select.POLLIN
         if self._transport.get_write_buffer_size():
             wanted |= select.POLLOUT
+        fd = sock.fileno()
+        if fd < 0:  # closed: nothing will be read from it
+            return False
         poll = select.poll()  # not select(): a worker may have more than 1024 descriptors
-        poll.register(sock.fileno(), wanted)
+        poll.register(fd, wanted)
         return bool(poll.poll(0))
 
     def fail(self, exc: Exception) -> None:
@@ -497,6 +503,7 @@ class _Pipeline:
         self._commands: list[bytes] = []
         self._futures: list[asyncio.Future[Any]] = []
         self._scheduled = False
+        self._closed = False  # by close(): for good
 
     def send(self, command: bytes) -> asyncio.Future[Any]:
         """The reply to ``command`` (packed), once it comes; a Redis error as it is."""
@@ -515,7 +522,9 @@ class _Pipeline:
         self._scheduled = False
         connection = self._connection
         if connection is None:
-            if self._connecting is None and self._commands:
+            if self._closed:  # a command after close(): nothing opened for it
+                self._refuse(_closed())
+            elif self._connecting is None and self._commands:
                 self._connecting = asyncio.ensure_future(self._connect())
             return
         while self._commands and connection.in_flight < IN_FLIGHT:
@@ -549,9 +558,16 @@ class _Pipeline:
         connection: AbstractConnection = self._pool.make_connection()  # type: ignore[no-untyped-call]
         try:
             await connection.connect()  # type: ignore[no-untyped-call]
-            writer = connection._writer  # the stream redis-py opened
-            assert writer is not None
-            taken = _Connection(self, writer, connection._host_error())
+            writer, reader = connection._writer, connection._reader  # the stream redis-py opened
+            assert writer is not None and reader is not None
+            name = connection._host_error()
+            if writer.transport.is_closing() or reader.at_eof() or reader.exception():
+                # Redis ended it after the handshake (killed, CLIENT KILL, its timeout) and
+                # redis-py's stream saw the end: the store's protocol never would (the
+                # transport reads no more after an end the stream kept open), and what it
+                # wrote would wait for ever (or, on a closed transport, not be written).
+                raise RedisConnectionError(f"Connection to {name} closed as it was set up")
+            taken = _Connection(self, writer, name)
             writer.transport.set_protocol(taken)
             connection._reader = connection._writer = None  # ours now
         except BaseException as exc:
@@ -567,6 +583,8 @@ class _Pipeline:
         self._flush()
 
     async def close(self) -> None:
+        """For good: a command sent after it is refused (:func:`_closed`), opening nothing."""
+        self._closed = True
         connecting = self._connecting
         if connecting is not None:
             connecting.cancel()
@@ -890,7 +908,9 @@ class RedisBackend:
             )
         prefix = f"mock:{namespace}:s:{session}:"
         await self._script(
-            _LOG, [f"{prefix}journal", f"{prefix}jbytes", "mock:seq"], [text, self._journal_cap]
+            _LOG,
+            [f"{prefix}journal", f"{prefix}jbytes", "mock:seq"],
+            [text, self._journal_cap, str(entry.size)],
         )
 
     async def journal(self, namespace: str, session: str, *, from_id: int = 0) -> list[Logged]:
@@ -910,6 +930,8 @@ class RedisBackend:
         logged = []
         for item in items:
             id_text, _, text = item.partition(" ")
+            if text[:1].isdigit():  # "id size JSON" (JSON opens with [ or {)
+                text = text.partition(" ")[2]
             id = int(id_text)
             stored = json.loads(text)
             if isinstance(stored, list):  # an Entry, as it came

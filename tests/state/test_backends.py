@@ -369,6 +369,24 @@ async def test_the_journal_keeps_the_newest_entries_within_its_byte_cap(
     assert paths[-1] == "/p/29" and paths == [f"/p/{i}" for i in range(30 - len(paths), 30)]
 
 
+async def test_the_journal_cap_counts_a_body_s_bytes_whatever_they_are(
+    make_backend: BackendFactory, ns: str
+) -> None:
+    """``--journal-bytes`` counts the same bytes on every store: the body as sent (and the
+    headers, path, query), not how a store encodes it. Redis counted its stored JSON, where
+    a byte beyond ASCII takes six (``\\u00e9``): a journal of such bodies kept far fewer."""
+    backend = make_backend(Limits(journal_bytes=20_000))
+    await backend.open()
+    kept = {}
+    for session, body in (("ascii", b"x" * 1000), ("accented", "\u00e9".encode() * 500)):
+        assert len(body) == 1000
+        for index in range(30):
+            await backend.log(ns, session, entry(f"/p/{index}", body=body))
+        kept[session] = len(await backend.journal(ns, session))
+    assert 5 < kept["ascii"] < 20, kept
+    assert kept["accented"] == kept["ascii"], kept
+
+
 @pytest.mark.parametrize(
     ("body", "parsed"),
     [

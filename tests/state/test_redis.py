@@ -5,16 +5,27 @@ in test_backends.py."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 import uvloop
+from redis.asyncio.connection import Connection
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from mock_server.state import Decision, Record, StoreUnavailable, StoreUrlError, open_backend
+from mock_server.state import (
+    Decision,
+    Limits,
+    Record,
+    StoreUnavailable,
+    StoreUrlError,
+    open_backend,
+)
 from mock_server.state.base import Read
 from mock_server.state.journal import Entry, Exchange
 from mock_server.state.redis import (
@@ -27,7 +38,7 @@ from mock_server.state.redis import (
     _Connection,
     _Script,
 )
-from tests._redis import RedisServer, RedisServerFactory
+from tests._redis import RedisServer, RedisServerFactory, command
 
 pytestmark = pytest.mark.anyio
 
@@ -275,4 +286,276 @@ async def test_a_hung_redis_still_times_out_while_the_loop_was_busy(
             await touched
     finally:
         redis_server.resume()
+        await backend.close()
+
+
+CLIENTS = 200
+"""Concurrent callers of one store (a worker's requests) in the crash test."""
+SLACK = 1.0
+"""Seconds a call may take beyond :data:`TIMEOUT` (one loop shared by 200 callers)."""
+
+Call = tuple[float, float, BaseException | None]
+"""When a call began and ended (the loop's clock), and what it raised, if anything."""
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_calls_under_load_while_redis_crashes_and_restarts_fail_fast_then_succeed(
+    redis_server: RedisServer, redis_url: str, loop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """200 callers keep calling while redis-server is SIGKILLed twice and started again on
+    the same port (empty: its scripts gone too): first under load, then at the worst
+    moment, as the store takes over the connection redis-py has just set up (Redis
+    started again, killed right after the handshake: the end of the stream seen by
+    redis-py's reader, not by the store). Every call either succeeds or raises
+    StoreUnavailable within about TIMEOUT, and every call that begins once Redis is back
+    succeeds. A reviewer's script doing this hung (the batches sent on the dead
+    connection waited for ever): everything here is bounded, so it fails instead."""
+    seam_armed = False
+    seam_started, seam_done = asyncio.Event(), asyncio.Event()  # made again in the test's loop
+    connect = Connection.connect
+    step = ["opening"]
+
+    async def connect_then_crash(connection: Connection) -> None:
+        nonlocal seam_armed
+        await connect(connection)
+        if seam_armed:
+            seam_armed = False
+            await seam_started.wait()  # start() returned: the server is the test's to kill
+            await asyncio.to_thread(redis_server.kill)
+            assert connection._reader is not None
+            assert await asyncio.wait_for(connection._reader.read(), TIMEOUT) == b""
+            seam_done.set()
+
+    monkeypatch.setattr(Connection, "connect", connect_then_crash)
+
+    async def scenario() -> tuple[list[Call], float]:
+        nonlocal seam_armed, seam_started, seam_done
+        seam_started, seam_done = asyncio.Event(), asyncio.Event()
+        running = asyncio.get_running_loop()
+        backend = await opened(redis_url)
+        calls: list[Call] = []
+        stop = asyncio.Event()
+        progress = asyncio.Condition()
+
+        async def caller(index: int) -> None:
+            session = f"s{index % 20}"
+            for turn in range(100_000):  # bounded; stop ends it long before
+                if stop.is_set():
+                    return
+                started = running.time()
+                outcome: BaseException | None = None
+                try:
+                    if turn % 3 == 0:
+                        await backend.touch("ns", session, 1.0)
+                    elif turn % 3 == 1:
+                        await backend.transition("ns", session, TABLE, f"k{index}", SENT, cancel)
+                    else:
+                        await backend.log("ns", session, entry())
+                except Exception as exc:  # recorded, judged below
+                    outcome = exc
+                calls.append((started, running.time(), outcome))
+                async with progress:
+                    progress.notify_all()
+                if outcome is not None:
+                    await asyncio.sleep(0.01)  # pacing: a Redis gone refuses at once
+
+        async def until(predicate: Callable[[], bool]) -> None:
+            async with progress:
+                await progress.wait_for(predicate)
+
+        def succeeded_since(moment: float) -> int:
+            return sum(1 for start, _, outcome in calls if start >= moment and outcome is None)
+
+        def failed_since(moment: float) -> bool:
+            return any(start >= moment and outcome is not None for start, _, outcome in calls)
+
+        callers = [asyncio.ensure_future(caller(i)) for i in range(CLIENTS)]
+        try:
+            step[0] = "calls before any crash"
+            await until(lambda: succeeded_since(0) >= CLIENTS)
+            step[0] = "crash 1 (under load): a call failing"
+            await asyncio.to_thread(redis_server.kill)
+            gone = running.time()
+            await until(lambda: failed_since(gone))
+            seam_armed = True
+            step[0] = "crash 2 (at the take-over): Redis started, then killed"
+            await asyncio.to_thread(redis_server.start)
+            seam_started.set()
+            await seam_done.wait()
+            gone = running.time()
+            step[0] = "crash 2 (at the take-over): a call failing"
+            await until(lambda: failed_since(gone))
+            step[0] = "Redis back: calls succeeding"
+            await asyncio.to_thread(redis_server.start)
+            back = running.time()
+            await until(lambda: succeeded_since(back) >= CLIENTS)
+            step[0] = "the callers' last calls ending"
+            stop.set()
+            _, pending = await asyncio.wait(callers, timeout=TIMEOUT + SLACK)
+            assert not pending, f"{len(pending)} callers still waiting for a reply"
+        finally:
+            for task in callers:
+                task.cancel()  # bounded, whatever happened
+            await asyncio.wait(callers, timeout=TIMEOUT + SLACK)
+            await backend.close()
+        return calls, back
+
+    async def bounded() -> tuple[list[Call], float]:
+        try:
+            async with asyncio.timeout(60):
+                return await scenario()
+        except TimeoutError:
+            pytest.fail(f"hung at: {step[0]}")
+
+    runner = asyncio.Runner(loop_factory=uvloop.new_event_loop if loop == "uvloop" else None)
+    with runner:
+        calls, back = runner.run(bounded())
+    unexpected = [o for _, _, o in calls if o is not None and not isinstance(o, StoreUnavailable)]
+    assert not unexpected, f"errors other than StoreUnavailable: {unexpected[:3]}"
+    slow = [end - start for start, end, _ in calls if end - start > TIMEOUT + SLACK]
+    assert not slow, f"{len(slow)} calls took over {TIMEOUT + SLACK:g} s, up to {max(slow):.1f} s"
+    failed_once_back = [o for start, _, o in calls if start >= back and o is not None]
+    assert not failed_once_back, f"calls failed once Redis was back: {failed_once_back[:3]}"
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+@pytest.mark.parametrize("how", ["client-kill", "transport-closed"])
+def test_a_connection_closed_as_the_store_takes_it_over_fails_its_commands_at_once(
+    redis_server: RedisServer, redis_url: str, loop: str, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis may end a connection between redis-py's handshake and the store taking it
+    over (CLIENT KILL, ``timeout``, a crash as in the test above): the commands waiting
+    for it fail with the connection error, at once, and the next command connects again.
+    They waited for ever (the deadline looked again every RECHECK at the end of the stream,
+    which nobody read) or made ``poll.register(-1)`` raise in the watchdog.
+
+    No real trigger lands exactly there on its own (``maxclients`` reached makes redis-py's
+    ``connect()`` itself fail: tried), so a wrapper of ``connect()`` acts at that seam:
+    ``client-kill`` has Redis close the connection (CLIENT KILL) and waits until redis-py's
+    reader has seen its end; ``transport-closed`` closes the transport there (the end
+    delivered to redis-py's protocol, the socket's descriptor -1)."""
+    connect = Connection.connect
+    closed: list[Connection] = []
+
+    async def connect_then_close(connection: Connection) -> None:
+        await connect(connection)
+        if closed:
+            return
+        closed.append(connection)
+        assert connection._writer is not None and connection._reader is not None
+        if how == "client-kill":
+            host, port = connection._writer.get_extra_info("sockname")[:2]
+            killed = command(redis_server.port, "CLIENT", "KILL", "ADDR", f"{host}:{port}")
+            assert killed == b":1"
+        else:
+            connection._writer.transport.abort()
+        assert await asyncio.wait_for(connection._reader.read(), TIMEOUT) == b""
+
+    monkeypatch.setattr(Connection, "connect", connect_then_close)
+
+    async def scenario() -> tuple[list[Any], float, Any]:
+        backend = open_backend(redis_url)  # not opened: its first command connects
+        running = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(30):
+                started = running.time()
+                outcomes = await asyncio.gather(
+                    *(backend.touch("ns", f"s{i}", 1.0) for i in range(10)),
+                    return_exceptions=True,
+                )
+                elapsed = running.time() - started
+                return outcomes, elapsed, await backend.touch("ns", "s", 1.0)
+        except TimeoutError:
+            pytest.fail("the commands still waited after 30 s")
+        finally:
+            await backend.close()
+
+    runner = asyncio.Runner(loop_factory=uvloop.new_event_loop if loop == "uvloop" else None)
+    with runner:
+        outcomes, elapsed, then = runner.run(scenario())
+    assert len(closed) == 1
+    assert all(isinstance(outcome, StoreUnavailable) for outcome in outcomes), outcomes
+    assert all("closed as it was set up" in str(outcome) for outcome in outcomes), outcomes
+    assert elapsed < TIMEOUT, "failed at once, not by the deadline"
+    assert then.created, "the next command connected again"
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_closed_socket_has_nothing_unread_so_its_batch_times_out(
+    redis_url: str, loop: str
+) -> None:
+    """The deadline's look at the socket (is a reply there, unread?) on a connection whose
+    transport is closed, its descriptor -1: nothing is unread, and the batch times out.
+    It was ``poll.register(-1)``: ValueError in the watchdog, which never looked again,
+    so the batch waited for ever."""
+    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+
+    async def scenario() -> tuple[int, bool, BaseException | None]:
+        backend = open_backend(redis_url)
+        assert isinstance(backend, RedisBackend)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert writer.transport.get_extra_info("socket")  # as redis-py asks (TCP_NODELAY)
+        writer.transport.abort()
+        assert await asyncio.wait_for(reader.read(), TIMEOUT) == b""  # its end delivered
+        connection = _Connection(backend._pipeline, writer, "closed")
+        fd = writer.transport.get_extra_info("socket").fileno()
+        unread = connection._unread()
+        running = asyncio.get_running_loop()
+        reply = running.create_future()
+        connection._waiting.append(reply)  # a batch past its deadline, as write() makes it
+        connection._batches.append([1, running.time()])
+        connection._check()
+        await backend.close()
+        return fd, unread, reply.exception()
+
+    runner = asyncio.Runner(loop_factory=uvloop.new_event_loop if loop == "uvloop" else None)
+    with runner:
+        fd, unread, error = runner.run(scenario())
+    assert fd == -1, "the seam this test is about: a closed socket"
+    assert not unread
+    assert isinstance(error, RedisTimeoutError)
+
+
+async def test_a_command_after_close_is_refused_and_connects_to_nothing(redis_url: str) -> None:
+    """close() is the end: a command after it (a request still running as the worker
+    stops) fails saying so, and opens no connection. It connected again, a connection
+    nobody would close."""
+    backend = await opened(redis_url)
+    await backend.touch("ns", "s", 1.0)
+    await backend.close()
+    counter = aioredis.Redis.from_url(redis_url)
+    try:
+        before = (await counter.info("stats"))["total_connections_received"]
+        with pytest.raises(StoreUnavailable, match="the mock closed its connection to Redis"):
+            await asyncio.wait_for(backend.touch("ns", "s", 2.0), TIMEOUT)
+        after = (await counter.info("stats"))["total_connections_received"]
+    finally:
+        await counter.aclose()
+    assert after == before, "no connection opened"
+
+
+async def test_journal_items_kept_before_their_size_was_stored_are_read_and_dropped(
+    redis_url: str,
+) -> None:
+    """Items written as "id JSON" (before the entry's size was kept with it, e.g. by a Redis
+    that persisted them) still read, and count their length when the cap drops them."""
+    backend = open_backend(redis_url, limits=Limits(journal_bytes=20_000))
+    assert isinstance(backend, RedisBackend)
+    await backend.open()
+    other = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    prefix = "mock:ns:s:s:"
+    old = "7 " + json.dumps(entry().stored(), separators=(",", ":"))
+    try:
+        await other.set("mock:seq", 7)
+        await other.rpush(f"{prefix}journal", old)
+        await other.incrby(f"{prefix}jbytes", len(old))
+        [logged] = await backend.journal("ns", "s")
+        assert logged.id == 7 and logged.body["request"]["path"] == "/v1/x"
+        for _ in range(2 * 20_000 // entry().size):
+            await backend.log("ns", "s", entry())
+        ids = [logged.id for logged in await backend.journal("ns", "s")]
+        assert 7 not in ids and len(ids) == 20_000 // entry().size
+        assert await other.get(f"{prefix}jbytes") == str(len(ids) * entry().size)
+    finally:
+        await other.aclose()
         await backend.close()
