@@ -208,6 +208,28 @@ async def test_revoke_answers_and_stores_what_the_vendor_revoke_does(
     assert again.status_code == 400, "the vendor API agrees: revoked already"
 
 
+@pytest.mark.parametrize("vendor", ["craftkit", "firma"])
+async def test_the_vendor_operation_s_faults_neither_apply_here_nor_count_down(
+    mock: ContractClient, vendor: str
+) -> None:
+    """Faults simulate the vendor's answers to its clients (control/openapi.yaml): the
+    dashboard's cancel and revoke act on the state, and leave a fault's ``times`` whole."""
+    operation = "cancelSignature" if vendor == "craftkit" else "POST /jwt/revoke-signing-request"
+    fault = {"api": vendor, "operation": operation, "status": 401, "times": 1}
+    assert (await mock.http.post("/__mock/faults", json=fault)).status_code == 201
+
+    if vendor == "craftkit":
+        here = await cancel(mock, SENT["id"])
+        vendor_call = await mock.cancel(VIEWED["id"])
+    else:
+        here = await revoke(mock, ACTIVE["jwt_id"])
+        vendor_call = await mock.revoke({"jwt_id": REVOKED["jwt_id"]})
+
+    assert here.status_code == 200, here.text
+    assert vendor_call.status_code == 401, "the fault was still there for the vendor call"
+    assert (await mock.http.get("/__mock/faults")).json()["faults"] == []
+
+
 async def test_a_revoke_here_counts_no_write_against_any_key(mock: ContractClient) -> None:
     first = await mock.revoke({"jwt_id": UNKNOWN})
     assert (await revoke(mock, ACTIVE["jwt_id"])).status_code == 200
