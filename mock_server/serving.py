@@ -35,6 +35,7 @@ import httptools
 import uvicorn
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp
+from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 __all__ = [
@@ -228,6 +229,12 @@ class LimitedProtocol(HttpToolsProtocol):
         if self._timer is not None:
             self._disarm()
         HttpToolsProtocol.on_headers_complete(self)
+        # uvicorn's cycle for this request (started, or queued behind a pipelined one),
+        # made to send its answer's head with the first part of its body (_Corked).
+        cycle = self.cycle
+        assert cycle is not None
+        cycle.__class__ = _CorkedCycle
+        cycle.transport = _Cork(self.transport, self.loop)
 
     def on_message_complete(self) -> None:
         self._phase = _IDLE
@@ -319,6 +326,66 @@ class LimitedProtocol(HttpToolsProtocol):
             self._start_asgi_task(cycle, app)  # type: ignore[arg-type]
         else:  # a request before it is still answering: this answer follows it
             self.pipeline.appendleft((cycle, app))  # type: ignore[arg-type]
+
+
+class _CorkedCycle(RequestResponseCycle):
+    """uvicorn's request cycle, its answer's head held until the first part of the body.
+
+    uvicorn writes the head (status line and header fields) as ``http.response.start``
+    comes, and the body as ``http.response.body`` comes: two writes, two packets, for an
+    answer whose body follows at once, as nearly every answer's does. Held, the head goes
+    out with the body in one write: a system call and a packet fewer per answer (on the
+    benchmark's 409 path, ~a quarter of the server's time went to those writes). A head
+    whose body does not follow at once (a stream, ``GET /__mock/events``) goes out by
+    itself at the event loop's next turn, as it would have.
+    """
+
+    transport: _Cork
+
+    async def send(self, message: ASGISendEvent) -> None:
+        if message["type"] == "http.response.start" and not self.response_started:
+            self.transport.holding = True
+        await RequestResponseCycle.send(self, message)
+
+
+class _Cork(asyncio.Transport):
+    """The transport a :class:`_CorkedCycle` writes to: holds what is written while
+    :attr:`holding` (the head), until the next write or the loop's next turn."""
+
+    __slots__ = ("_held", "_loop", "_transport", "holding")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | bytearray | memoryview | None = None
+        self.holding = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self.holding:
+            self.holding = False
+            self._held = data
+            self._loop.call_soon(self.flush)
+            return
+        held = self._held
+        if held is not None:
+            self._held = None
+            data = b"".join((held, data))
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
 
 
 class _Lingering:
