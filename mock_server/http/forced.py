@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from mock_server._http import header, json_response
 from mock_server.documented import DocumentedOperation, PreferRefused, parse_prefer
@@ -48,6 +49,17 @@ class ForcedAnswers:
         headers = {name: str(value) for name, value in response.headers.items()}
         headers.update(await api.answer_headers(request, store, response.status))
         return json_response(response.status, body, headers)
+
+    @staticmethod
+    def asked(scope: Scope) -> bool:
+        """Whether the request may ask for a forced answer (:meth:`preferred` says which):
+        a ``Prefer`` header, or ``__`` in the query (Prism's ``?__code=``)."""
+        if b"__" in scope["query_string"]:
+            return True
+        for name, _ in scope["headers"]:
+            if name == b"prefer":
+                return True
+        return False
 
     async def preferred(
         self, ctx: Context, api: ServedApi, operation: str, request: Request

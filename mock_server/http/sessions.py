@@ -48,13 +48,17 @@ class SessionLayer:
         self._availability = availability
         self._control = control
         self._sessionless = sessionless
+        self._started = False
+        """Whether ``start`` has returned once (it is idempotent: then no need to await it)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx = context(scope)
         if not self._control:
             ctx.api = self._owner(scope["path"])
         try:
-            await self._start()
+            if not self._started:
+                await self._start()
+                self._started = True
             ctx.live = live = self._live()
             if scope["path"].rstrip("/") not in self._sessionless:
                 name = Sessions.name_of(_header(scope))

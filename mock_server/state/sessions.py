@@ -195,7 +195,8 @@ class Session:
         await self._backend.reset(self._namespace, self.name)
 
     async def log(self, entry: JournalEntry) -> None:
-        await self.begin()  # a request answered before it began (404, 405) still counts
+        if not self.begun:  # a request answered before it began (404, 405) still counts
+            await self.begin()
         await self._backend.log(self._namespace, self.name, entry)
 
     async def journal(
