@@ -11,6 +11,9 @@ the mock does beyond it is what its generality costs. Any other request is a pla
 
 ``uvicorn bench.floor:app`` (with the bench's uvicorn options, docs/performance.md); in
 process, ``bench.profile``'s harness measures it beside the bare handler and the mock.
+With ``BENCH_FLOOR_WORK_US=N`` set, each request first does N µs of pure-Python work (a
+busy loop): ``python -m bench.curve`` runs it so, to show what an app's own work per
+request costs in the ratio to the bare handler.
 
 >>> import asyncio
 >>> from bench.paths import PATHS
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import json
 import marshal
+import os
 import time
 from collections import deque
 from typing import Any
@@ -49,6 +53,9 @@ _RECORD = {
 _STORE = {"default": {CRAFTKIT_TERMINAL: marshal.dumps(_RECORD)}}
 _SESSIONS: dict[str, float] = {"default": 0.0}
 _JOURNAL: deque[tuple[Any, ...]] = deque(maxlen=10_000)
+# uvicorn imports the floor by name: the environment is its only way to take an argument.
+_WORK = float(os.environ.get("BENCH_FLOOR_WORK_US", "0") or 0) / 1e6  # noqa: TID251
+"""Seconds of busy work added to each request (``bench.curve``)."""
 _CANCELLABLE = frozenset(("sent", "viewed"))
 _NOT_FOUND = b'{"error":{"code":"not_found","message":"Not found."}}'
 _UNAUTHORIZED = b'{"error":{"code":"unauthorized","message":"Invalid API key."}}'
@@ -60,6 +67,10 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
             await send({"type": "lifespan.startup.complete"})
         await send({"type": "lifespan.shutdown.complete"})
         return
+    if _WORK:
+        until = time.perf_counter() + _WORK
+        while time.perf_counter() < until:
+            pass
     at = time.time()
     token, session = "", "default"
     for name, value in scope["headers"]:

@@ -301,3 +301,37 @@ def test_the_steal_line_says_when_a_load_was_skewed() -> None:
     skewed = steal(results)
     assert skewed is not None and "at most 5.5 % (memory-1, firma-200, repeat 3)" in skewed
     assert skewed.endswith("compare ratios of one run")
+
+
+def test_the_curve_adds_the_work_asked_to_each_request_of_the_floor() -> None:
+    """``python -m bench.curve``: the bare handler, then the floor with each amount of work
+    added; every answer the path's 409, and the work shows in the CPU each answer took
+    (a busy loop of 400 µs a request: no server answers it in under 200 µs of CPU)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.curve", "--work", "0,400", "--repeat", "1"]
+        + ["--duration", "1", "--warmup", "0", "--load", "python", "--connections", "4"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = {
+        cells[0]: cells[1:]
+        for line in done.stdout.splitlines()
+        if line.startswith("| ") and not line.startswith("| target")
+        for cells in [[c.strip() for c in line.strip("|").split("|")]]
+    }
+    assert list(table) == ["bare-uvicorn", "floor+0us", "floor+400us"]
+    cpu = {name: float(cells[2]) for name, cells in table.items()}
+    assert cpu["floor+400us"] > cpu["floor+0us"] + 200, done.stdout
+    assert table["bare-uvicorn"][3] == "1.00"
+
+
+def test_the_curve_refuses_work_it_cannot_run() -> None:
+    from bench.curve import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--work", "5,x"])
+    assert exited.value.code == 2
