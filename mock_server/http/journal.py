@@ -82,9 +82,10 @@ class _Exchange:
             # starts: a client that sent "Expect: 100-continue" sends its body only
             # while no answer has begun (the server says 100 as the body is asked for),
             # and would wait forever for an answer held until it had sent it.
-            await self._drain()
+            if not self.sent.complete:
+                await self._drain()
             self.status = message["status"]
-            self.response_headers = list(message.get("headers", []))
+            self.response_headers = message.get("headers", [])
         elif kind == "http.response.body":
             self.answered.add(message.get("body", b""))
             if not message.get("more_body", False):
@@ -103,7 +104,8 @@ class _Exchange:
         if self.logged:
             return
         self.logged = True
-        await self._drain()
+        if not self.sent.complete:
+            await self._drain()
         sent = self.sent
         scope = self._scope
         ctx = context(scope)

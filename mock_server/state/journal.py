@@ -77,8 +77,11 @@ class Exchange:
 
     @classmethod
     def of(cls, raw: Iterable[tuple[bytes, bytes]], body: bytes, size: int) -> Exchange:
-        """The exchange as kept: headers beyond :data:`HEADER_LIMIT` bytes cut."""
-        raw = list(raw)
+        """The exchange as kept: headers beyond :data:`HEADER_LIMIT` bytes cut. A list of
+        headers is kept as it is (the server's list of the request's, the answer's as sent:
+        neither is changed once sent)."""
+        if not isinstance(raw, list):
+            raw = list(raw)
         total = 0
         for name, value in raw:
             total += len(name) + len(value)
@@ -267,6 +270,8 @@ class Entry:
 class Body:
     """One side's body as it streams by: kept up to :data:`BODY_LIMIT`, counted whole."""
 
+    __slots__ = ("chunks", "complete", "size")
+
     def __init__(self) -> None:
         self.chunks: list[bytes] = []
         self.size = 0
@@ -278,7 +283,8 @@ class Body:
         self.size += len(chunk)
 
     def exchange(self, headers: Iterable[tuple[bytes, bytes]]) -> Exchange:
-        return Exchange.of(headers, b"".join(self.chunks), self.size)
+        chunks = self.chunks
+        return Exchange.of(headers, chunks[0] if len(chunks) == 1 else b"".join(chunks), self.size)
 
 
 def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
