@@ -5,6 +5,7 @@ built, then its policy; the entry's imports. Speed itself is the benchmark's
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -99,3 +100,58 @@ def test_the_package_s_names_and_submodules_resolve_lazily() -> None:
     assert len(names) == len(set(names)), sorted(n for n in set(names) if names.count(n) > 1)
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         _ = mock_server.nope  # type: ignore[attr-defined]
+
+
+def test_the_entry_loads_openapi_schema_validator_s_settings_only_when_used() -> None:
+    """Built as the entry builds it, the app imports no pydantic (~70 ms of start-up);
+    the validator's ``validate`` shortcut, which reads the settings, still works and
+    reads the environment as ever, from the real module."""
+    script = (
+        "import os, sys\n"
+        "from mock_server import entry\n"
+        "entry._settings_on_first_use()\n"
+        "from mock_server.app import create_app\n"
+        "from mock_server.settings import Settings\n"
+        "create_app(Settings())\n"
+        "print(sorted(m for m in ('pydantic', 'pydantic_settings') if m in sys.modules))\n"
+        "import openapi_schema_validator\n"
+        "from openapi_schema_validator import validate\n"
+        "validate({'a': 1}, {'type': 'object'})\n"
+        "import openapi_schema_validator.settings as settings\n"
+        "print(settings.get_settings().compiled_validator_cache_max_size)\n"
+        "print(settings is sys.modules[settings.__name__] is openapi_schema_validator.settings)\n"
+        "print(type(settings.get_settings()).__name__, 'pydantic_settings' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={**os.environ, "OPENAPI_SCHEMA_VALIDATOR_COMPILED_VALIDATOR_CACHE_MAX_SIZE": "7"},
+    )
+    assert done.stdout.split("\n")[:4] == [
+        "[]",
+        "7",
+        "True",
+        "OpenAPISchemaValidatorSettings True",
+    ], done.stdout + done.stderr
+
+
+def test_the_settings_stand_in_answers_as_the_real_module_and_stays_out_once_it_is_loaded() -> None:
+    shown = _entry_then(
+        "import openapi_schema_validator.settings as s\n"
+        "print(hasattr(s, 'OpenAPISchemaValidatorSettings'), 'pydantic' in sys.modules)\n"
+    ).split("\n")
+    assert shown[1] == "True True", shown
+    script = (
+        "import sys, openapi_schema_validator\n"
+        "real = sys.modules['openapi_schema_validator.settings']\n"
+        "from mock_server import entry\n"
+        "entry._settings_on_first_use()\n"
+        "print(sys.modules['openapi_schema_validator.settings'] is real)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "True"
