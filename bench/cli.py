@@ -24,7 +24,7 @@ from bench.report import (
 )
 from bench.run import FRESH_MARGIN, Results, run
 from bench.stores import NOT_RUN, Stores, catalogue, select
-from bench.targets import MockTarget, Target
+from bench.targets import MockTarget, Target, compile_bytecode
 
 __all__ = ["build_parser", "main"]
 
@@ -200,6 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     load, described = chosen
     described.update(seconds=args.duration, warmup=args.warmup, repeat=args.repeat)
 
+    if not compile_bytecode():
+        sys.stderr.write("python -m bench: mock_server's bytecode could not be compiled\n")
+        return 2
     with tempfile.TemporaryDirectory(prefix="mock-bench-") as tmp:
         workdir = Path(tmp)
         stores = Stores(workdir)
