@@ -343,9 +343,14 @@ class _CorkedCycle(RequestResponseCycle):
     transport: _Cork
 
     async def send(self, message: ASGISendEvent) -> None:
-        if message["type"] == "http.response.start" and not self.response_started:
+        kind = message["type"]
+        if kind == "http.response.start" and not self.response_started:
             self.transport.holding = True
         await RequestResponseCycle.send(self, message)
+        if kind == "http.response.body" and self.response_complete:
+            # Answered: all of it written now, as uvicorn would have (a HEAD answer's body
+            # is never written, so nothing else would send its head before the loop turns).
+            self.transport.flush()
 
 
 class _Cork(asyncio.Transport):

@@ -125,3 +125,21 @@ def test_a_held_head_is_written_before_the_connection_closes(close_before_turn: 
     assert transport.closed
     assert len(transport.writes) == 1
     assert transport.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_a_head_answer_is_written_whole_as_the_answer_completes() -> None:
+    """A HEAD answer's body is never written: its head goes out as the answer completes,
+    not a turn of the loop later (a server stopping closes answered connections)."""
+    transport = Recording()
+    seen: list[int] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("hello")(scope, receive, send)
+        seen.append(len(transport.writes))
+
+    asyncio.run(served(app, REQUEST.replace(b"GET", b"HEAD"), transport=transport))
+    assert seen == [1]
+    assert transport.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert transport.writes[0].endswith(
+        b"content-length: 5\r\ncontent-type: text/plain; charset=utf-8\r\n\r\n"
+    )
