@@ -169,6 +169,35 @@ def test_an_idle_connection_is_closed_after_the_keep_alive_time(
         assert status == 200 and len(body + rest) == length
 
 
+def test_the_keep_alive_time_counts_from_the_last_answer(
+    stopping: list[RunningServer],
+) -> None:
+    """A connection used again within the keep-alive time stays open for the whole time
+    after its latest answer (one timer per connection, looking again when it fires)."""
+    server = started(stopping, "--keep-alive-timeout", "1", "--header-timeout", LONG)
+
+    def one_answer(sock: socket.socket) -> float:
+        sock.sendall(head("GET", "/__mock/state") + b"\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        _, headers, body = answer(data)
+        while len(body) < int(headers["content-length"]):
+            body += sock.recv(65536)
+        return time.monotonic()
+
+    with connect(server) as sock:
+        sock.settimeout(WAIT)
+        one_answer(sock)
+        time.sleep(0.6)
+        last = one_answer(sock)
+        time.sleep(0.6)  # 1.2 s after the first answer, 0.6 s after the last
+        readable, _, _ = select.select([sock], [], [], 0)
+        assert not readable, "closed 1 s after the first answer, not the last"
+        assert until_closed(sock) == b""
+        assert time.monotonic() - last >= 0.9
+
+
 @pytest.mark.parametrize("route", sorted(ROUTES))
 def test_a_head_sent_a_byte_at_a_time_gets_408_after_the_header_timeout(
     stopping: list[RunningServer], route: str
