@@ -86,6 +86,26 @@ def test_pipelined_requests_get_one_write_each_in_order() -> None:
         assert write.startswith(b"HTTP/1.1 200 OK\r\n") and write.endswith(b"\r\n\r\na")
 
 
+def test_an_answer_of_a_known_length_waits_for_its_body_across_turns_of_the_loop() -> None:
+    """The journal awaits its store (Redis, SQLite) before an answer's body goes on: the
+    head of an answer of a known length still goes out with its body."""
+
+    async def journalled(scope: Scope, receive: Receive, send: Send) -> None:
+        start = {
+            "type": "http.response.start",
+            "status": 409,
+            "headers": [(b"content-length", b"2")],
+        }
+        await send(start)
+        await asyncio.sleep(0.01)  # the loop turns: a store's round trip
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    transport = asyncio.run(served(journalled))
+    assert len(transport.writes) == 1, transport.writes
+    assert transport.writes[0].startswith(b"HTTP/1.1 409 Conflict\r\n")
+    assert transport.writes[0].endswith(b"\r\n\r\n{}")
+
+
 def test_a_head_whose_body_does_not_follow_goes_out_at_the_loops_next_turn() -> None:
     """A stream (the event stream's shape): its head, then parts of its body over time."""
     transport = Recording()
