@@ -12,15 +12,21 @@ before the app's modules are imported, then :func:`mock_server.cli.main`.
   they import pydantic and pydantic-settings: ~70 ms of a start-up (~15 % of the mock's
   ready time) for one number (the size of the cache of its ``validate`` shortcut, which
   the mock never calls: it compiles its validators itself). :func:`_settings_on_first_use`
-  puts in their place a module that imports them, pydantic and all, when first asked for
-  anything: whoever asks gets the real settings, the environment read as ever.
+  has the import system find a stand-in for them, which imports them, pydantic and all,
+  when first asked for anything: whoever asks gets the real settings, the environment
+  read as ever.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import sys
+import threading
 import types
+from collections.abc import Sequence
 from typing import Any
 
 from mock_server import collector
@@ -45,29 +51,55 @@ def _settings_on_first_use() -> None:
     package loads): only in this process, and only if the package is not loaded yet."""
     if "openapi_schema_validator" in sys.modules or SETTINGS in sys.modules:
         return
-    stand_in = types.ModuleType(SETTINGS, "imports openapi_schema_validator.settings on use")
+    sys.meta_path.insert(0, _SettingsOnFirstUse())
 
-    def real() -> types.ModuleType:
-        if sys.modules.get(SETTINGS) is stand_in:
-            del sys.modules[SETTINGS]
-        module = importlib.import_module(SETTINGS)
-        package = sys.modules.get("openapi_schema_validator")
-        if package is not None:  # the package's attribute, as an import would set it
-            package.settings = module  # type: ignore[attr-defined]
-        return module
 
-    def get_settings() -> Any:  # what _caches imports by name: the real one, on each call
-        return real().get_settings()
+class _SettingsOnFirstUse(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds ``openapi_schema_validator.settings`` (once) as a stand-in module, which the
+    import system binds as usual (``sys.modules``, the package's ``settings``); the stand-in
+    imports the real module (pydantic and all) when first asked for anything, and from then
+    on stands aside: the real module takes its place in ``sys.modules`` and the package."""
 
-    def reset_settings_cache() -> None:
-        real().reset_settings_cache()
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._real: types.ModuleType | None = None
 
-    def __getattr__(name: str) -> Any:  # anything else: the real module's
-        if name.startswith("__"):  # the import system's questions (__path__...): not asked
-            raise AttributeError(name)
-        return getattr(real(), name)
+    def find_spec(
+        self, name: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if name != SETTINGS:
+            return None
+        sys.meta_path.remove(self)  # once: the real module is found as any module is
+        return importlib.util.spec_from_loader(name, self)
 
-    stand_in.get_settings = get_settings  # type: ignore[attr-defined]
-    stand_in.reset_settings_cache = reset_settings_cache  # type: ignore[attr-defined]
-    stand_in.__getattr__ = __getattr__  # type: ignore[method-assign]
-    sys.modules[SETTINGS] = stand_in
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        return None  # the default: a plain module, filled by exec_module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        def get_settings() -> Any:  # what _caches imports by name: the real one, each call
+            return self.real().get_settings()
+
+        def reset_settings_cache() -> None:
+            self.real().reset_settings_cache()
+
+        get_settings.cache_clear = reset_settings_cache  # type: ignore[attr-defined]
+
+        def __getattr__(name: str) -> Any:  # anything else: the real module's
+            if name.startswith("__"):  # the import system's questions (__path__...)
+                raise AttributeError(name)
+            return getattr(self.real(), name)
+
+        module.get_settings = get_settings  # type: ignore[attr-defined]
+        module.reset_settings_cache = reset_settings_cache  # type: ignore[attr-defined]
+        module.__getattr__ = __getattr__  # type: ignore[method-assign]
+
+    def real(self) -> types.ModuleType:
+        """The real settings module, imported on the first call (in any thread: once)."""
+        real = self._real
+        if real is None:
+            with self._lock:
+                real = self._real
+                if real is None:
+                    sys.modules.pop(SETTINGS, None)  # the stand-in: found again, for real
+                    real = self._real = importlib.import_module(SETTINGS)
+        return real
