@@ -23,13 +23,13 @@ $(STAMP): pyproject.toml constraints.txt
 		"($$($(PYTHON) -V 2>&1 | head -n 1)) is not Python 3.11, 3.12 or 3.13" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[conformance,test,bench]'
-	$(BIN)/python -m compileall -q mock_server conformance >/dev/null
+	$(BIN)/python -m compileall -q mock_server conformance
 	touch $(STAMP)
 
 # Bytecode compiled first (only what changed), as an installed package's is: an
 # environment with PYTHONDONTWRITEBYTECODE would otherwise compile every module each start.
 run: $(STAMP)
-	@$(BIN)/python -m compileall -q mock_server >/dev/null
+	@$(BIN)/python -m compileall -q mock_server
 	$(BIN)/mock-server $(ARGS)
 
 # Doctests of both packages and of the benchmark run with the suite (conformance/suite is

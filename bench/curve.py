@@ -64,7 +64,7 @@ def _works(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"not a comma-separated list of µs: {text!r}") from None
     if not works or any(not 0 <= w <= 10_000 for w in works):
         raise argparse.ArgumentTypeError("each amount of work in [0, 10000] µs, at least one")
-    return works
+    return sorted(set(works))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,7 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before each (1)")
     parser.add_argument("--connections", type=int, default=16, help="wrk's -c (16)")
     parser.add_argument("--threads", type=int, default=1, help="wrk's -t (1)")
-    parser.add_argument("--load", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument(
+        "--load",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="the load generator: wrk if installed (auto), or a bounded Python one",
+    )
     return parser
 
 

@@ -306,7 +306,8 @@ def test_the_steal_line_says_when_a_load_was_skewed() -> None:
 def test_the_curve_adds_the_work_asked_to_each_request_of_the_floor() -> None:
     """``python -m bench.curve``: the bare handler, then the floor with each amount of work
     added; every answer the path's 409, and the work shows in the CPU each answer took
-    (a busy loop of 400 µs a request: no server answers it in under 200 µs of CPU)."""
+    (a busy loop of 400 µs a request, timed by the clock: even with the machine's cores
+    shared by the suite's workers, more than 100 µs of it is the server's CPU)."""
     done = subprocess.run(
         [sys.executable, "-m", "bench.curve", "--work", "0,400", "--repeat", "1"]
         + ["--duration", "1", "--warmup", "0", "--load", "python", "--connections", "4"],
@@ -324,8 +325,9 @@ def test_the_curve_adds_the_work_asked_to_each_request_of_the_floor() -> None:
         for cells in [[c.strip() for c in line.strip("|").split("|")]]
     }
     assert list(table) == ["bare-uvicorn", "floor+0us", "floor+400us"]
+    assert all(cells[2] != "–" for cells in table.values()), "CPU measured (Linux)"
     cpu = {name: float(cells[2]) for name, cells in table.items()}
-    assert cpu["floor+400us"] > cpu["floor+0us"] + 200, done.stdout
+    assert cpu["floor+400us"] > cpu["floor+0us"] + 100, done.stdout
     assert table["bare-uvicorn"][3] == "1.00"
 
 
@@ -339,14 +341,20 @@ def test_the_curve_refuses_work_it_cannot_run() -> None:
 
 def test_the_run_compiles_the_mock_s_bytecode_first_as_an_installed_package_has_it() -> None:
     """Ready time counts a start, not a compilation, even where the environment forbids
-    Python to write bytecode as it imports (PYTHONDONTWRITEBYTECODE)."""
+    Python to write bytecode as it imports (PYTHONDONTWRITEBYTECODE): a module's bytecode
+    removed is written again, valid for its source as Python checks it (the source's
+    modification time and size in its header)."""
     import importlib.util
 
     from bench.targets import compile_bytecode
 
+    source = ROOT / "mock_server" / "routes.py"
+    cached = Path(importlib.util.cache_from_source(str(source)))
+    cached.unlink(missing_ok=True)  # another process importing it meanwhile compiles it
     assert compile_bytecode()
-    for module in ("app", "cli", "http/dispatch", "state/memory"):
-        source = ROOT / "mock_server" / f"{module}.py"
-        cached = Path(importlib.util.cache_from_source(str(source)))
-        assert cached.exists(), cached
-        assert cached.stat().st_mtime >= source.stat().st_mtime
+    header = cached.read_bytes()[:16]
+    assert header[:4] == importlib.util.MAGIC_NUMBER
+    assert int.from_bytes(header[4:8], "little") == 0  # checked by timestamp and size
+    stat = source.stat()
+    assert int.from_bytes(header[8:12], "little") == int(stat.st_mtime) & 0xFFFFFFFF
+    assert int.from_bytes(header[12:16], "little") == stat.st_size & 0xFFFFFFFF
