@@ -7,6 +7,11 @@ request, then the functions that cost the most (cProfile, sorted by own time). T
 numbers are the app's share of a request; the server and the kernel add theirs (a bare
 handler on uvicorn costs ~35 µs per request in all, docs/performance.md).
 
+``--without journal,cors,boundary`` takes those layers out of the app built (an
+experiment, never a way to serve: the journal records nothing then, answers lack their
+``Vary: Origin``): the difference in CPU per request is what each layer costs a request
+(docs/performance.md, "the ratio against an app's own work").
+
 Fresh paths (``craftkit-200``, ``firma-200``) get their records created beforehand,
 through the control plane, as the benchmark does; ``--world N`` creates N more first (a
 world grown while serving). The garbage collector's pauses are reported, with the
@@ -115,8 +120,33 @@ async def _create(app: Any, fresh: Fresh, ids: list[str]) -> None:
             raise SystemExit(f"creating records answered {status}")
 
 
+LAYERS = ("journal", "cors", "boundary")
+"""What ``--without`` can take out of the app."""
+
+
+def _without(app: Any, layers: Sequence[str]) -> None:
+    """Take ``layers`` out of the built app's vendor route: the session layer runs the
+    journal, which runs the error boundary, which runs the dispatcher (app.py); CORS runs
+    the app's router."""
+    sessions = app._vendor
+    journal = sessions._app
+    boundary = journal._app
+    after_journal = boundary._app if "boundary" in layers else boundary
+    if "boundary" in layers:
+        journal._app = after_journal
+    if "journal" in layers:
+        sessions._app = after_journal
+    if "cors" in layers:
+        app._app = app._route
+
+
 async def _run(
-    path: BenchPath, count: int, world: int, store: str, profile: cProfile.Profile | None
+    path: BenchPath,
+    count: int,
+    world: int,
+    store: str,
+    profile: cProfile.Profile | None,
+    without: Sequence[str] = (),
 ) -> tuple[float, _Pauses, _Pauses]:
     """CPU µs per measured request, and the collector's pauses while the records were
     created and during the measured requests."""
@@ -127,6 +157,7 @@ async def _run(
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(Settings(fixtures=tuple(write_fixtures(Path(tmp))), store=store))
     await app.start()
+    _without(app, without)
     collector.settle()  # as mock-server does once started (mock_server.asgi.serve_app)
     creating = _Pauses()
     gc.callbacks.append(creating)
@@ -165,6 +196,16 @@ async def _run(
     return spent / (count - 1) * 1e6, creating, pauses
 
 
+def _layers(text: str) -> tuple[str, ...]:
+    named = tuple(word.strip() for word in text.split(",") if word.strip())
+    unknown = [word for word in named if word not in LAYERS]
+    if unknown or not named:
+        raise argparse.ArgumentTypeError(
+            f"layers are {', '.join(LAYERS)} (comma-separated); got {text!r}"
+        )
+    return named
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.profile",
@@ -189,10 +230,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--top", type=int, default=25, help="functions to list (25)")
     parser.add_argument("--no-profile", action="store_true", help="only the time per request")
+    parser.add_argument(
+        "--without",
+        type=_layers,
+        default=(),
+        metavar="LAYER,...",
+        help=f"take these layers out of the app ({', '.join(LAYERS)}): what each costs "
+        "(an experiment: the app answers without them)",
+    )
     args = parser.parse_args(argv)
     path = next(p for p in PATHS if p.name == args.path)
-    plain, creating, pauses = asyncio.run(_run(path, args.count, args.world, args.store, None))
+    plain, creating, pauses = asyncio.run(
+        _run(path, args.count, args.world, args.store, None, args.without)
+    )
     world = f", {args.world} records created first" if args.world else ""
+    world += f", without {', '.join(args.without)}" if args.without else ""
     sys.stdout.write(
         f"{path.name}: {plain:.1f} µs of CPU per request in the app "
         f"({args.count} requests{world})\n{pauses.summary()}\n"
@@ -202,7 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.no_profile:
         return 0
     profile = cProfile.Profile()
-    profiled, _, _ = asyncio.run(_run(path, args.count, args.world, args.store, profile))
+    profiled, _, _ = asyncio.run(
+        _run(path, args.count, args.world, args.store, profile, args.without)
+    )
     sys.stdout.write(f"(profiled: {profiled:.1f} µs per request; cProfile inflates it)\n")
     stats = pstats.Stats(profile, stream=sys.stdout)
     stats.sort_stats("tottime").print_stats(args.top)

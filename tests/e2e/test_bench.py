@@ -260,7 +260,12 @@ def test_a_server_that_cannot_start_is_reported_unavailable_with_its_reason(
 
 
 @pytest.mark.parametrize(
-    ("path", "extra"), [("craftkit-409", []), ("firma-200", ["--world", "50"])]
+    ("path", "extra"),
+    [
+        ("craftkit-409", []),
+        ("firma-200", ["--world", "50"]),
+        ("craftkit-409", ["--without", "journal,cors,boundary"]),
+    ],
 )
 def test_the_profiler_measures_a_path_in_process(
     path: str, extra: list[str], capsys: pytest.CaptureFixture[str]
@@ -275,6 +280,18 @@ def test_the_profiler_measures_a_path_in_process(
     assert f"{path}: " in out and "µs of CPU per request in the app (40 requests" in out
     assert "collections: gen0 " in out
     assert "mock_server/" in out, "the profile lists where the mock's time goes"
+
+
+def test_the_profiler_takes_layers_out_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--without``: the layers named run no code at all (every function the profile saw
+    is listed), the others still do; the path still answers its status (else exit 1)."""
+    from bench.profile import main
+
+    assert main(["craftkit-409", "--count", "40", "--top", "1000", "--without", "journal"]) == 0
+    out = capsys.readouterr().out
+    assert "(40 requests, without journal)" in out
+    assert "mock_server/http/journal.py" not in out
+    assert "mock_server/http/boundary.py" in out and "mock_server/http/cors.py" in out
 
 
 def test_the_steal_line_says_when_a_load_was_skewed() -> None:
