@@ -174,18 +174,29 @@ def _load(args: argparse.Namespace) -> tuple[LoadGenerator, dict[str, Any]] | st
     return PythonLoad(args.connections), described
 
 
+def refused(args: argparse.Namespace) -> str | None:
+    """What is wrong with the load options (``--repeat``, ``--connections``,
+    ``--threads``, ``--duration``, ``--warmup``), naming the flag and the value; or None."""
+    for flag, value in (
+        ("--repeat", args.repeat),
+        ("--connections", args.connections),
+        ("--threads", args.threads),
+    ):
+        if value < 1:
+            return f"{flag} must be at least 1 (got {value})"
+    if not 0 < args.duration <= 600 or not 0 <= args.warmup <= 600:
+        return (
+            f"--duration in (0, 600], --warmup in [0, 600] "
+            f"(got {args.duration:g} and {args.warmup:g})"
+        )
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    for flag, value, low in (
-        ("--repeat", args.repeat, 1),
-        ("--connections", args.connections, 1),
-        ("--threads", args.threads, 1),
-    ):
-        if value < low:
-            sys.stderr.write(f"python -m bench: {flag} must be at least {low}\n")
-            return 2
-    if args.duration <= 0 or args.warmup < 0 or args.duration > 600 or args.warmup > 600:
-        sys.stderr.write("python -m bench: --duration in (0, 600], --warmup in [0, 600]\n")
+    wrong = refused(args)
+    if wrong is not None:
+        sys.stderr.write(f"python -m bench: {wrong}\n")
         return 2
     if args.fresh_rate is not None and not 0 < args.fresh_rate <= 1_000_000:
         sys.stderr.write("python -m bench: --fresh-rate in (0, 1000000]\n")

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.cli import _load, _out
+from bench.cli import _load, _out, refused
 from bench.paths import PATHS
 from bench.report import rows
 from bench.run import run
@@ -63,7 +63,9 @@ def _works(text: str) -> list[float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a comma-separated list of µs: {text!r}") from None
     if not works or any(not 0 <= w <= 10_000 for w in works):
-        raise argparse.ArgumentTypeError("each amount of work in [0, 10000] µs, at least one")
+        raise argparse.ArgumentTypeError(
+            f"each amount of work in [0, 10000] µs, at least one (got {text!r})"
+        )
     return sorted(set(works))
 
 
@@ -95,11 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.repeat < 1 or args.connections < 1 or args.threads < 1:
-        sys.stderr.write("python -m bench.curve: --repeat, --connections, --threads ≥ 1\n")
-        return 2
-    if not 0 < args.duration <= 600 or not 0 <= args.warmup <= 600:
-        sys.stderr.write("python -m bench.curve: --duration in (0, 600], --warmup in [0, 600]\n")
+    wrong = refused(args)
+    if wrong is not None:
+        sys.stderr.write(f"python -m bench.curve: {wrong}\n")
         return 2
     chosen = _load(args)
     if isinstance(chosen, str):

@@ -72,9 +72,6 @@ class _SettingsOnFirstUse(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         sys.meta_path.remove(self)  # once: the real module is found as any module is
         return importlib.util.spec_from_loader(name, self)
 
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
-        return None  # the default: a plain module, filled by exec_module
-
     def exec_module(self, module: types.ModuleType) -> None:
         def get_settings() -> Any:  # what _caches imports by name: the real one, each call
             return self.real().get_settings()

@@ -164,7 +164,7 @@ class Dispatcher:
                 response = await self._forced.documented_answer(
                     ctx, api, operation, request, fault.status, None
                 )
-        if response is None and self._forced.asked(scope):
+        if response is None and self._forced.asked(request):
             response = await self._forced.preferred(ctx, api, operation, request)
         if response is None:
             response = await handler(request, store)

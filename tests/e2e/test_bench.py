@@ -348,12 +348,16 @@ def test_the_curve_adds_the_work_asked_to_each_request_of_the_floor() -> None:
     assert table["bare-uvicorn"][3] == "1.00"
 
 
-def test_the_curve_refuses_work_it_cannot_run() -> None:
+def test_the_curve_refuses_work_it_cannot_run(capsys: pytest.CaptureFixture[str]) -> None:
     from bench.curve import main
 
-    with pytest.raises(SystemExit) as exited:
-        main(["--work", "5,x"])
-    assert exited.value.code == 2
+    for work in ("5,x", "5,20000"):
+        with pytest.raises(SystemExit) as exited:
+            main(["--work", work])
+        assert exited.value.code == 2
+        assert repr(work) in capsys.readouterr().err
+    assert main(["--repeat", "0"]) == 2
+    assert "--repeat must be at least 1 (got 0)" in capsys.readouterr().err
 
 
 def test_the_run_compiles_the_mock_s_bytecode_first_as_an_installed_package_has_it() -> None:
