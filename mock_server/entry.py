@@ -15,6 +15,14 @@ before the app's modules are imported, then :func:`mock_server.cli.main`.
   has the import system find a stand-in for them, which imports them, pydantic and all,
   when first asked for anything: whoever asks gets the real settings, the environment
   read as ever.
+- Connexion imports ``requests`` (with urllib3, charset_normalizer, idna: ~40 ms of a
+  start-up) to fetch a remote ``$ref`` as a spec loads, and the mock gives Connexion its
+  documents as dicts with no remote reference. :func:`_on_first_use` has it loaded by
+  the standard library's :class:`importlib.util.LazyLoader`: the import binds a module
+  that executes on first use (an attribute, or another ``import requests``), as ever.
+  Only a plain ``import`` can wait so: Jinja2, which Connexion's Swagger UI imports, is
+  used as Starlette's templating module loads. (Python 3.11's lazy loader has no lock:
+  only the event loop's thread would use it.)
 """
 
 from __future__ import annotations
@@ -34,6 +42,9 @@ from mock_server import collector
 __all__ = ["main"]
 
 SETTINGS = "openapi_schema_validator.settings"
+ON_FIRST_USE = ("requests",)
+"""Modules Connexion imports by a plain ``import`` and uses only in code the mock never
+runs at start-up: loaded by :func:`_on_first_use`."""
 
 
 def main() -> int:
@@ -41,9 +52,40 @@ def main() -> int:
     if "httpx" not in sys.modules:
         sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     _settings_on_first_use()
+    _on_first_use(ON_FIRST_USE)
     from mock_server.cli import main as run
 
     return run()
+
+
+def _on_first_use(names: Sequence[str]) -> None:
+    """Each top-level module of ``names`` not imported yet: imported lazily, once, in this
+    process (the finder then stands aside for it)."""
+    waiting = {name for name in names if name not in sys.modules}
+    if waiting:
+        sys.meta_path.insert(0, _LoadedOnFirstUse(waiting))
+
+
+class _LoadedOnFirstUse(importlib.abc.MetaPathFinder):
+    """Finds each waiting module as the path finder does, its loader wrapped in a
+    :class:`importlib.util.LazyLoader`; leaves ``sys.meta_path`` once none waits."""
+
+    def __init__(self, waiting: set[str]) -> None:
+        self._waiting = waiting
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if name not in self._waiting:
+            return None
+        self._waiting.discard(name)
+        if not self._waiting:
+            sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec  # not found, or a loader LazyLoader cannot wrap: as ever
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
 
 
 def _settings_on_first_use() -> None:

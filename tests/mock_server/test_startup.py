@@ -157,3 +157,48 @@ def test_the_settings_stand_in_answers_as_the_real_module_and_stays_out_once_it_
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "True"
+
+
+def test_the_entry_loads_requests_only_when_used() -> None:
+    """Connexion imports ``requests`` for remote references the mock's documents do not
+    have (~40 ms of start-up): built as the entry builds it, the app leaves it unloaded
+    (urllib3 and all); first use, by attribute or ``from requests import``, loads the
+    real module."""
+    script = (
+        "import sys\n"
+        "from mock_server import entry\n"
+        "entry._on_first_use(entry.ON_FIRST_USE)\n"
+        "from mock_server.app import create_app\n"
+        "from mock_server.settings import Settings\n"
+        "create_app(Settings())\n"
+        "print(sorted(m for m in ('urllib3', 'charset_normalizer', 'requests.api')"
+        " if m in sys.modules), 'requests' in sys.modules)\n"
+        "import connexion.json_schema as js\n"
+        "print(js.requests.codes.ok, 'urllib3' in sys.modules)\n"
+        "from requests import Session\n"
+        "print(Session.__module__, js.requests is sys.modules['requests'])\n"
+        "print([f for f in sys.meta_path if type(f).__module__ == 'mock_server.entry'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split("\n")[:4] == [
+        "[] True",
+        "200 True",
+        "requests.sessions True",
+        "[]",
+    ], done.stdout + done.stderr
+
+
+def test_a_module_imported_before_the_entry_is_left_as_it_is() -> None:
+    script = (
+        "import sys, requests\n"
+        "from mock_server import entry\n"
+        "entry._on_first_use(('requests',))\n"
+        "print(sys.modules['requests'] is requests, type(requests).__name__)\n"
+        "print([f for f in sys.meta_path if type(f).__module__ == 'mock_server.entry'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split("\n")[:2] == ["True module", "[]"], done.stdout + done.stderr
