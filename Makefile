@@ -11,7 +11,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast lint install lock clean check-python-versions redis-server wrk chromium bench
+.PHONY: run test test-fast lint install lock clean check-python-versions redis-server wrk chromium prism bench
 
 install: $(STAMP)
 
@@ -40,7 +40,7 @@ PYTEST_PATHS := tests mock_server conformance bench --doctest-modules --ignore=c
 PYTEST_WORKERS ?= auto
 
 # The whole suite, as CI runs it; prints how long it took (measured, not asserted).
-test: $(STAMP) redis-server wrk chromium
+test: $(STAMP) redis-server wrk chromium prism
 	@date +%s > $(VENV)/.test-started
 	$(MAKE) --no-print-directory check-python-versions
 	$(MAKE) --no-print-directory lint
@@ -69,6 +69,13 @@ wrk:
 # line saying how). Only `make test` runs those tests (they are marked e2e).
 chromium:
 	@tools/ensure_chromium
+
+# Stoplight Prism, the peer the benchmark measures beside the mock (`--only prism`): npm's
+# @stoplight/prism-cli, pinned with its dependencies in bench/prism/, installed with
+# `npm ci` into .venv/prism (npm itself with apt-get when missing and run as root; else
+# one line saying how). `make test` runs the benchmark's smoke test of it.
+prism:
+	@tools/ensure_prism
 
 # The benchmark (not a test, never part of `make test`): the mock beside a bare handler
 # on the same server (uvicorn, and Granian: the [bench] extra), per store and worker

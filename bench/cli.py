@@ -24,7 +24,7 @@ from bench.report import (
 )
 from bench.run import FRESH_MARGIN, Results, run
 from bench.stores import NOT_RUN, Stores, catalogue, select
-from bench.targets import MockTarget, Target, compile_bytecode
+from bench.targets import MockTarget, PrismTarget, Target, compile_bytecode, find_prism
 
 __all__ = ["build_parser", "main"]
 
@@ -46,7 +46,13 @@ handler's; --fresh-rate overrides), and says so if they ran out; each runs in a 
 of its own. The table shows medians over the repeats; × bare is req/s over the bare
 handler's on the same server and path, × memory-1 over the mock's with the memory
 store on uvicorn. A target that cannot run here (no redis-server, Granian not
-installed) is reported unavailable, with the reason.
+installed, no npm for Prism) is reported unavailable, with the reason.
+
+prism-craftkit, prism-firma: Stoplight Prism (npm's @stoplight/prism-cli, pinned in
+bench/prism/; tools/ensure_prism installs it), the peer the mock is compared with, one
+process per vendor document serving only its API's paths. Prism is stateless: each
+request asks for its path's status (Prefer: code=NNN), and names no base path. Its
+× memory-1 is its req/s over the mock's.
 
 load: Debian's wrk (tools/ensure_wrk installs it when run as root), else a Python load
 generator in this process (slower: its numbers are not wrk's; the output says which).
@@ -123,8 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=lambda text: _choices(text, names, groups, "target"),
         metavar="NAME",
         help="run only these targets (repeatable, or comma-separated): a name, or a group "
-        "(a store, bare, mock, or a server: uvicorn, granian); the bare handler of each "
-        "server they use runs too",
+        "(a store, bare, mock, prism, or a server: uvicorn, granian); the bare handler of "
+        "each server they use runs too",
     )
     parser.add_argument(
         "--path",
@@ -227,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             def check(target: Target) -> None:
                 if isinstance(target, MockTarget):
                     stores.check(target.store)
+                elif isinstance(target, PrismTarget):
+                    target.check()
 
             results = run(
                 targets,
@@ -239,7 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 check=check,
                 fresh_rate=args.fresh_rate,
             )
-            info = machine(stores.redis_version)
+            prism, version = find_prism() if find_prism.cache_info().currsize else (None, "")
+            info = machine(stores.redis_version, version if prism is not None else None)
         finally:
             stores.close()
 
@@ -285,7 +294,8 @@ def _print(
     _out(
         "req/s: answers with the path's status per second; CPU: the server's processes' "
         "CPU time per answer; × bare: req/s over the bare handler's on the same server; "
-        "× memory-1: over the mock's with the memory store on uvicorn; ready: process "
+        "× memory-1: over the mock's with the memory store on uvicorn (on a prism row: "
+        "Prism's over the mock's); ready: process "
         "start to the first answer; memory after the paths that change nothing, summed "
         "over the server's processes (PSS shares out what they share)."
     )

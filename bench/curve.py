@@ -25,7 +25,7 @@ from bench.cli import _load, _out, refused
 from bench.paths import PATHS
 from bench.report import rows
 from bench.run import run
-from bench.targets import BareTarget, Target, _uvicorn
+from bench.targets import BareTarget, EveryPath, Target, _uvicorn
 
 __all__ = ["WORK_ENV", "FloorTarget", "main"]
 
@@ -36,7 +36,7 @@ PATH = next(p for p in PATHS if p.name == "craftkit-409")
 
 
 @dataclass(frozen=True)
-class FloorTarget:
+class FloorTarget(EveryPath):
     """:mod:`bench.floor` on uvicorn, with ``work_us`` of busy work added per request."""
 
     work_us: float

@@ -138,6 +138,15 @@ class BenchPath:
         if self.request.fresh != (self.fresh is not None):
             raise ValueError(f"{self.name}: a request naming {ID} needs a Fresh, and only it")
 
+    @property
+    def api(self) -> str:
+        """The vendor API the path calls: the first word of its name.
+
+        >>> PATHS[0].api, PATHS[-1].api
+        ('craftkit', 'firma')
+        """
+        return self.name.partition("-")[0]
+
 
 CRAFTKIT_AUTH = ("Authorization", f"Bearer {CRAFTKIT_KEY}")
 FIRMA_AUTH = ("Authorization", FIRMA_KEY)

@@ -323,8 +323,9 @@ def _cpu_model() -> str | None:
     return None
 
 
-def machine(redis_server: str | None = None) -> dict[str, Any]:
-    """The machine and the versions that shape the numbers."""
+def machine(redis_server: str | None = None, prism: str | None = None) -> dict[str, Any]:
+    """The machine and the versions that shape the numbers (the servers the run started
+    that are no Python package: ``redis-server``, Prism, when they ran)."""
     versions: dict[str, str | None] = {}
     for name in VERSIONS:
         try:
@@ -332,6 +333,7 @@ def machine(redis_server: str | None = None) -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             versions[name] = None
     versions["redis-server"] = redis_server
+    versions["prism"] = prism
     return {
         "cores": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)),

@@ -332,15 +332,20 @@ def run(
         results.servers[target.name] = target.server
         if target.bare:
             results.baselines.setdefault(target.server, target.name)
-    probe = _probe(paths)
+    served = {t.name: [p for p in map(t.serving, paths) if p is not None] for t in targets}
     for target in targets:
+        if not served[target.name]:
+            continue  # none of the run's paths is its API's (Prism's): not started
         try:
             check(target)
         except Unavailable as exc:
             results.unavailable[target.name] = str(exc)
     for r in range(repeat):
         for target in targets:
-            for index, group in enumerate(_per_start(paths)):
+            if not served[target.name]:
+                continue
+            probe = _probe(served[target.name])
+            for index, group in enumerate(_per_start(served[target.name])):
                 if target.name in results.unavailable:
                     break
                 where = workdir / f"{target.name}-{r + 1}" / (group[0].name if index else "start")

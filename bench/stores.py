@@ -8,7 +8,8 @@ its own), so it is not a configuration. SQLite gets a new database file in each 
 own directory; Redis is one ``redis-server`` the run starts on a free loopback port in a
 temporary directory (the tests' own helper, ``tests/_redis.py``; Debian's package,
 installed by ``tools/ensure_redis_server`` when missing and run as root), emptied
-(``FLUSHALL``) before each start, and stopped at the end.
+(``FLUSHALL``) before each start, and stopped at the end. Last, Stoplight Prism, one
+process per vendor document (``tools/ensure_prism`` installs it with npm).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.paths import ROOT
-from bench.targets import BareTarget, GranianMock, MockTarget, Target, Unavailable
+from bench.paths import FIRMA_BASE, ROOT
+from bench.targets import BareTarget, GranianMock, MockTarget, PrismTarget, Target, Unavailable
 
 if TYPE_CHECKING:
     from tests._redis import RedisServer
@@ -155,6 +156,8 @@ def catalogue(stores: Stores, fixtures: Sequence[Path]) -> list[Target]:
         BareTarget("bare-granian", "granian"),
         granian,
         *mocks.values(),
+        PrismTarget("prism-craftkit", "craftkit", ROOT / "specs" / "craftkit.openapi.yaml"),
+        PrismTarget("prism-firma", "firma", ROOT / "specs" / "firma.openapi.yaml", FIRMA_BASE),
     ]
 
 

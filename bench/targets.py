@@ -9,6 +9,8 @@ of the servers the benchmark compares (:data:`SERVERS`):
                         as ``mock-server`` builds it
 :class:`BareTarget`     the bare handler (:mod:`bench.bare`) under either server: the
                         baseline of the mock on the same server
+:class:`PrismTarget`    Stoplight Prism (``prism mock``, Node.js) serving one vendor
+                        document: the peer the mock is compared with (optional: needs npm)
 
 Each runs as one process serving one worker, access log off, listening on a free
 loopback port. :func:`start` runs one, measures its ready time (process start to the
@@ -20,6 +22,7 @@ redis-server, Granian not installed), which the report shows instead of a number
 from __future__ import annotations
 
 import compileall
+import functools
 import importlib.util
 import os
 import signal
@@ -28,19 +31,21 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from bench.paths import ROOT, Request
+from bench.paths import ROOT, BenchPath, Request
 from bench.procs import Usage, descendants, usage
 from bench.wire import HOST, exchange
 
 __all__ = [
     "SERVERS",
     "BareTarget",
+    "EveryPath",
     "GranianMock",
     "MockTarget",
+    "PrismTarget",
     "Running",
     "Target",
     "Unavailable",
@@ -54,7 +59,9 @@ PROBE_EVERY = 0.005
 
 SERVERS = ("uvicorn", "granian")
 """uvicorn: httptools and uvloop, as mock-server runs it. granian: its ASGI interface,
-HTTP/1, uvloop, one worker with one runtime thread."""
+HTTP/1, uvloop, one worker with one runtime thread. (Prism is its own server, Node.js:
+its rows have no bare handler.)"""
+ENSURE_PRISM = ROOT / "tools" / "ensure_prism"
 
 
 class Unavailable(Exception):
@@ -92,6 +99,17 @@ class Target(Protocol):
         """The argv serving on ``127.0.0.1:port``; ``workdir`` is this start's own."""
         ...
 
+    def serving(self, path: BenchPath) -> BenchPath | None:
+        """The path as this target is sent it, or ``None`` when it does not serve it."""
+        ...
+
+
+class EveryPath:
+    """A target that serves every path, as it is."""
+
+    def serving(self, path: BenchPath) -> BenchPath | None:
+        return path
+
 
 def _uvicorn(target: str, port: int) -> list[str]:
     """uvicorn with the options mock-server gives it (mock_server/cli.py): httptools,
@@ -123,7 +141,7 @@ def _granian(target: str, port: int, *, factory: bool = False, workdir: Path = R
 
 
 @dataclass(frozen=True)
-class MockTarget:
+class MockTarget(EveryPath):
     """``mock-server`` with a store and a number of workers, access log off."""
 
     name: str
@@ -176,7 +194,7 @@ def app():
 
 
 @dataclass(frozen=True)
-class GranianMock:
+class GranianMock(EveryPath):
     """The mock's app under Granian, one worker, access log off: ``mock_server.serve_app``
     builds it as ``mock-server`` does. The run writes a small module into the start's
     directory that calls it with the run's settings, and Granian imports it (``--factory``)."""
@@ -205,7 +223,7 @@ class GranianMock:
 
 
 @dataclass(frozen=True)
-class BareTarget:
+class BareTarget(EveryPath):
     """The bare handler (:mod:`bench.bare`) under ``server``."""
 
     name: str
@@ -223,6 +241,87 @@ class BareTarget:
         if self.server == "granian":
             return _granian("bench.bare:app", port)
         raise ValueError(self.server)
+
+
+@functools.cache
+def find_prism() -> tuple[str | None, str]:
+    """Prism's ``prism`` command (``tools/ensure_prism`` installs the pinned version with
+    npm when missing) and its version; or ``None`` and why, in one line. Once per run."""
+    try:
+        done = subprocess.run(
+            [str(ENSURE_PRISM)], capture_output=True, text=True, timeout=600, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"tools/ensure_prism failed: {exc}"
+    lines = done.stderr.strip().splitlines()
+    if done.returncode != 0 or not done.stdout.strip():
+        return None, lines[-1] if lines else f"tools/ensure_prism exited {done.returncode}"
+    path = done.stdout.strip().splitlines()[-1]
+    try:
+        version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"{path} --version failed: {exc}"
+    return path, version.stdout.strip() or "unknown version"
+
+
+@dataclass(frozen=True)
+class PrismTarget:
+    """Stoplight Prism mocking one vendor document as it ships in ``specs/``, as a
+    frontend team would run it: ``prism mock`` (static examples, CORS on, no
+    multiprocess), log level ``warn`` (as the mock's access log is off). Prism serves
+    one document per process, so each API is a target of its own, serving only its
+    API's paths. Prism is stateless: it answers the status a request asks for
+    (``Prefer: code=NNN``), else the operation's first, so each path's request carries
+    its status; and its routes are the document's paths without the servers' base path
+    (Firma's ``/functions/v1/signing-request-api``), which the mock serves them under.
+    A fresh path's requests still name a new id each (the load generator's work is the
+    same as for the mock); Prism keeps no records, so none are created."""
+
+    name: str
+    api: str  # the API whose paths it serves (BenchPath.api)
+    document: Path
+    base_path: str = ""  # taken off the paths' requests
+    server: str = field(default="prism", init=False)
+    bare: bool = field(default=False, init=False)
+    stateful: bool = field(default=False, init=False)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return ("prism",)
+
+    def check(self) -> None:
+        """Raise :class:`Unavailable` when Prism cannot be had here (installs it first)."""
+        path, why = find_prism()
+        if path is None:
+            raise Unavailable(why)
+
+    def serving(self, path: BenchPath) -> BenchPath | None:
+        """``path`` as Prism is sent it (its status asked for, the base path taken off),
+        or ``None`` for another API's.
+
+        >>> from bench.paths import FIRMA_BASE, PATHS
+        >>> firma = PrismTarget("prism-firma", "firma", Path("f.yaml"), FIRMA_BASE)
+        >>> [firma.serving(p) is None for p in PATHS]
+        [True, True, False, False]
+        >>> sent = firma.serving(PATHS[2]).request
+        >>> sent.path, sent.headers[-1]
+        ('/jwt/revoke-signing-request', ('Prefer', 'code=400'))
+        """
+        if path.api != self.api:
+            return None
+        request = path.request
+        asked = (*request.headers, ("Prefer", f"code={path.expected}"))
+        sent = replace(request, path=request.path.removeprefix(self.base_path), headers=asked)
+        return replace(path, request=sent)
+
+    def command(self, port: int, workdir: Path) -> list[str]:
+        prism, why = find_prism()
+        if prism is None:
+            raise Unavailable(why)
+        return [
+            prism, "mock", "--host", HOST, "--port", str(port),
+            "--verboseLevel", "warn", str(self.document),
+        ]  # fmt: skip
 
 
 def compile_bytecode() -> bool:

@@ -3,7 +3,8 @@ it counts every answer by status, and a path answered otherwise fails the run.
 
 No speed is asserted here: the numbers are the benchmark's business (docs/performance.md).
 wrk is Debian's (``tools/ensure_wrk``, run by ``make test``); without it the wrk cases
-fail with the one line that says how to install it, as the Redis fixtures do.
+fail with the one line that says how to install it, as the Redis fixtures do. Likewise
+Prism (``tools/ensure_prism``: npm's, pinned in ``bench/prism/``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from typing import Any
 
 import pytest
 
+from bench import targets
 from bench.bare import ANSWERS
 from bench.load import LoadGenerator, PythonLoad, Wrk, find_wrk
 from bench.paths import PATHS, BenchPath, write_fixtures
 from bench.run import FRESH_MARGIN, run
-from bench.stores import Stores, mock_targets
-from bench.targets import BareTarget, MockTarget, start
+from bench.stores import Stores, catalogue, mock_targets
+from bench.targets import BareTarget, MockTarget, PrismTarget, start
 from bench.wire import exchange
 from tests.conftest import ROOT
 
@@ -379,3 +381,57 @@ def test_the_run_compiles_the_mock_s_bytecode_first_as_an_installed_package_has_
     stat = source.stat()
     assert int.from_bytes(header[8:12], "little") == int(stat.st_mtime) & 0xFFFFFFFF
     assert int.from_bytes(header[12:16], "little") == stat.st_size & 0xFFFFFFFF
+
+
+def test_prism_serves_its_api_s_paths_beside_the_mock(tmp_path: Path) -> None:
+    """Stoplight Prism (installed by tools/ensure_prism with npm, as `make test` does),
+    one process per document, each answering only its API's paths, with each path's
+    status (asked for: Prism keeps no state), compared with the mock's req/s."""
+    out = tmp_path / "bench.json"
+    paths = ("craftkit-409", "firma-200")
+    done = bench(
+        "--duration", "0.5", "--only", "prism,memory-1", "--path", ",".join(paths),
+        "--load", "python", "--fresh-rate", "2000", json_out=out,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["unavailable"] == {}, data["unavailable"]
+    rows = {(row["target"], row["path"]): row for row in data["rows"]}
+    assert set(rows) == {
+        *((target, path) for target in ("bare-uvicorn", "memory-1") for path in paths),
+        ("prism-craftkit", "craftkit-409"),
+        ("prism-firma", "firma-200"),
+    }
+    for (target, path), row in rows.items():
+        only_expected_answers(row)
+        if target.startswith("prism-"):
+            assert row["server"] == "prism" and row["vs_bare"] is None
+            assert row["vs_memory"] == pytest.approx(row["rps"] / rows["memory-1", path]["rps"])
+            assert data["targets"][target]["ready_s"] > 0
+    lock = json.loads((ROOT / "bench" / "prism" / "package.json").read_text(encoding="utf-8"))
+    assert data["machine"]["versions"]["prism"] == lock["dependencies"]["@stoplight/prism-cli"]
+    assert "| prism-firma | prism | firma-200 |" in done.stdout
+
+
+def test_prism_that_cannot_be_had_is_reported_unavailable_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without npm (here: tools/ensure_prism's stand-in saying so, as it does), the run
+    goes on without Prism and says why; a run whose paths are none of a Prism target's
+    API does not start it at all."""
+    ensure = tmp_path / "ensure_prism"
+    ensure.write_text("#!/bin/sh\necho 'npm is not installed: install npm' >&2\nexit 1\n")
+    ensure.chmod(0o755)
+    monkeypatch.setattr(targets, "ENSURE_PRISM", ensure)
+    targets.find_prism.cache_clear()
+    try:
+        craftkit, firma = (t for t in catalogue(Stores(tmp_path), ()) if t.server == "prism")
+        assert isinstance(craftkit, PrismTarget) and isinstance(firma, PrismTarget)
+        results = run(
+            [craftkit, firma], [CRAFTKIT_409], PythonLoad(), repeat=1, seconds=1, warmup=0,
+            workdir=tmp_path, check=lambda target: target.check(),  # type: ignore[attr-defined]
+        )  # fmt: skip
+    finally:
+        targets.find_prism.cache_clear()
+    assert results.unavailable == {"prism-craftkit": "npm is not installed: install npm"}
+    assert results.samples == {} and results.starts == {}
