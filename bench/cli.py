@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Throughput and latency of mock-server beside a bare handler on the "
-        "same server (uvicorn, Granian), per store and worker count, on four paths.",
+        "same server (uvicorn, Granian), per store and worker count, and beside Stoplight "
+        "Prism, on four paths.",
         epilog=EPILOG.format(
             groups=", ".join(groups),
             targets=", ".join(names),
@@ -247,13 +248,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 check=check,
                 fresh_rate=args.fresh_rate,
             )
-            prism, version = find_prism() if find_prism.cache_info().currsize else (None, "")
-            info = machine(stores.redis_version, version if prism is not None else None)
+            ran = any(results.starts.get(t.name) for t in targets if isinstance(t, PrismTarget))
+            info = machine(stores.redis_version, find_prism()[1] if ran else None)
         finally:
             stores.close()
 
     reached = goals(results)
     not_run = {name: why for name, why in NOT_RUN.items() if args.only is None}
+    not_run.update(results.not_run)
     _print(results, info, described, reached, not_run)
     if args.json is not None:
         data = to_json(results, info, described, reached, not_run)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bench.paths import ID, ROOT, BenchPath, Request
+from bench.procs import ensure
 from bench.wire import HOST, close, read_answer
 
 __all__ = [
@@ -110,17 +111,13 @@ class LoadGenerator(Protocol):
 def find_wrk() -> tuple[str | None, str]:
     """wrk's path (installed by ``tools/ensure_wrk`` when missing and run as root), and
     a line for the report: its version, or why it cannot be had."""
-    try:
-        done = subprocess.run(
-            [str(ENSURE_WRK)], capture_output=True, text=True, timeout=600, check=False
-        )
+    path, why = ensure(ENSURE_WRK)
+    if path is None:
+        return None, why
+    try:  # "wrk -v" prints its version and usage, and exits 1
+        version = subprocess.run([path, "-v"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"tools/ensure_wrk failed: {exc}"
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines()
-        return None, lines[-1] if lines else f"tools/ensure_wrk exited {done.returncode}"
-    path = done.stdout.strip().splitlines()[-1]
-    version = subprocess.run([path, "-v"], capture_output=True, text=True, timeout=10)
+        return None, f"{path} -v failed: {exc}"
     words = (version.stdout + version.stderr).split()
     return path, " ".join(words[:2]) if words else "wrk"  # "wrk debian/4.1.0-3+b2"
 

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Machine", "Usage", "descendants", "machine_ticks", "usage"]
+__all__ = ["Machine", "Usage", "descendants", "ensure", "machine_ticks", "usage"]
 
 PROC = Path("/proc")
 TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def ensure(script: Path) -> tuple[str | None, str]:
+    """Run one of ``tools/ensure_*`` (installs its program when missing and it can):
+    the program's path, or ``None`` and why in one line (the script's last one)."""
+    name = f"tools/{script.name}"
+    try:
+        done = subprocess.run([str(script)], capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"{name} failed: {exc}"
+    said = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not said:
+        lines = done.stderr.strip().splitlines()
+        return None, lines[-1] if lines else f"{name} exited {done.returncode}"
+    return said[-1], ""
 
 
 def _parent(pid: int) -> int | None:

@@ -86,6 +86,7 @@ class Results:
     samples: dict[tuple[str, str], list[Sample]] = field(default_factory=dict)
     starts: dict[str, list[Start]] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
+    not_run: dict[str, str] = field(default_factory=dict)  # target -> why it was not started
     problems: list[str] = field(default_factory=list)  # each one fails the run
 
 
@@ -327,23 +328,23 @@ def run(
 
     Ready time and memory are those of each repeat's first start of a target (after the
     paths that change nothing, when there are any)."""
+    served = {t.name: [p for p in map(t.serving, paths) if p is not None] for t in targets}
+    idle = [t for t in targets if not served[t.name]]  # one API's Prism, the other's paths
+    targets = [t for t in targets if served[t.name]]
     results = Results([t.name for t in targets], list(paths))
+    for target in idle:
+        results.not_run[target.name] = "serves none of the paths run (one API's only)"
     for target in targets:
         results.servers[target.name] = target.server
         if target.bare:
             results.baselines.setdefault(target.server, target.name)
-    served = {t.name: [p for p in map(t.serving, paths) if p is not None] for t in targets}
     for target in targets:
-        if not served[target.name]:
-            continue  # none of the run's paths is its API's (Prism's): not started
         try:
             check(target)
         except Unavailable as exc:
             results.unavailable[target.name] = str(exc)
     for r in range(repeat):
         for target in targets:
-            if not served[target.name]:
-                continue
             probe = _probe(served[target.name])
             for index, group in enumerate(_per_start(served[target.name])):
                 if target.name in results.unavailable:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bench.paths import ROOT, BenchPath, Request
-from bench.procs import Usage, descendants, usage
+from bench.procs import Usage, descendants, ensure, usage
 from bench.wire import HOST, exchange
 
 __all__ = [
@@ -81,7 +81,8 @@ class Target(Protocol):
 
     @property
     def server(self) -> str:
-        """One of :data:`SERVERS`: its rows are compared with that server's bare handler."""
+        """One of :data:`SERVERS`, whose bare handler its rows are compared with; or a
+        server with no bare handler (``prism``)."""
         ...
 
     @property
@@ -245,30 +246,28 @@ class BareTarget(EveryPath):
 
 @functools.cache
 def find_prism() -> tuple[str | None, str]:
-    """Prism's ``prism`` command (``tools/ensure_prism`` installs the pinned version with
-    npm when missing) and its version; or ``None`` and why, in one line. Once per run."""
+    """Prism's ``prism`` command (``tools/ensure_prism`` installs the pinned version, and
+    the Node.js it runs on, with npm when missing) and its version; or ``None`` and why,
+    in one line. Once per run."""
+    path, why = ensure(ENSURE_PRISM)
+    if path is None:
+        return None, why
     try:
-        done = subprocess.run(
-            [str(ENSURE_PRISM)], capture_output=True, text=True, timeout=600, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"tools/ensure_prism failed: {exc}"
-    lines = done.stderr.strip().splitlines()
-    if done.returncode != 0 or not done.stdout.strip():
-        return None, lines[-1] if lines else f"tools/ensure_prism exited {done.returncode}"
-    path = done.stdout.strip().splitlines()[-1]
-    try:
-        version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
+        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, f"{path} --version failed: {exc}"
-    return path, version.stdout.strip() or "unknown version"
+    if done.returncode != 0 or not done.stdout.strip():
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        return None, f"{path} --version failed: " + (lines[-1] if lines else "no output")
+    return path, done.stdout.strip()
 
 
 @dataclass(frozen=True)
 class PrismTarget:
     """Stoplight Prism mocking one vendor document as it ships in ``specs/``, as a
     frontend team would run it: ``prism mock`` (static examples, CORS on, no
-    multiprocess), log level ``warn`` (as the mock's access log is off). Prism serves
+    multiprocess), log level ``warn`` (as the mock's access log is off), on the Node.js
+    it declares it needs (``tools/ensure_prism`` installs both). Prism serves
     one document per process, so each API is a target of its own, serving only its
     API's paths. Prism is stateless: it answers the status a request asks for
     (``Prefer: code=NNN``), else the operation's first, so each path's request carries

@@ -408,17 +408,18 @@ def test_prism_serves_its_api_s_paths_beside_the_mock(tmp_path: Path) -> None:
             assert row["server"] == "prism" and row["vs_bare"] is None
             assert row["vs_memory"] == pytest.approx(row["rps"] / rows["memory-1", path]["rps"])
             assert data["targets"][target]["ready_s"] > 0
-    lock = json.loads((ROOT / "bench" / "prism" / "package.json").read_text(encoding="utf-8"))
-    assert data["machine"]["versions"]["prism"] == lock["dependencies"]["@stoplight/prism-cli"]
+    package = json.loads((ROOT / "bench" / "prism" / "package.json").read_text(encoding="utf-8"))
+    pinned = package["dependencies"]["@stoplight/prism-cli"]
+    assert data["machine"]["versions"]["prism"] == pinned
     assert "| prism-firma | prism | firma-200 |" in done.stdout
 
 
 def test_prism_that_cannot_be_had_is_reported_unavailable_with_the_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without npm (here: tools/ensure_prism's stand-in saying so, as it does), the run
-    goes on without Prism and says why; a run whose paths are none of a Prism target's
-    API does not start it at all."""
+    """Without npm (here: tools/ensure_prism's stand-in saying so, as it does), Prism is
+    reported unavailable with the script's line, and nothing is started; a Prism target
+    whose API none of the run's paths is, is not run, and the run says why."""
     ensure = tmp_path / "ensure_prism"
     ensure.write_text("#!/bin/sh\necho 'npm is not installed: install npm' >&2\nexit 1\n")
     ensure.chmod(0o755)
@@ -435,3 +436,5 @@ def test_prism_that_cannot_be_had_is_reported_unavailable_with_the_reason(
         targets.find_prism.cache_clear()
     assert results.unavailable == {"prism-craftkit": "npm is not installed: install npm"}
     assert results.samples == {} and results.starts == {}
+    assert results.targets == ["prism-craftkit"]
+    assert results.not_run == {"prism-firma": "serves none of the paths run (one API's only)"}

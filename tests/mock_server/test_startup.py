@@ -161,16 +161,21 @@ def test_the_settings_stand_in_answers_as_the_real_module_and_stays_out_once_it_
 
 def test_the_entry_loads_requests_only_when_used() -> None:
     """Connexion imports ``requests`` for remote references the mock's documents do not
-    have (~40 ms of start-up): built as the entry builds it, the app leaves it unloaded
-    (urllib3 and all); first use, by attribute or ``from requests import``, loads the
-    real module."""
+    have (~40 ms of start-up): built and serving (a vendor call, the control plane, the
+    docs) as the entry runs it, the app leaves it unloaded (urllib3 and all); first use,
+    by attribute or ``from requests import``, loads the real module."""
     script = (
         "import sys\n"
         "from mock_server import entry\n"
         "entry._on_first_use(entry.ON_FIRST_USE)\n"
         "from mock_server.app import create_app\n"
         "from mock_server.settings import Settings\n"
-        "create_app(Settings())\n"
+        "from starlette.testclient import TestClient\n"
+        "app = create_app(Settings())\n"
+        "with TestClient(app, base_url='http://127.0.0.1', client=('127.0.0.1', 5000)) as c:\n"
+        "    print(c.post('/v1/signatures/b50e3956-c1dc-5ef7-b899-e9d0d63cb704/cancel',"
+        " headers={'Authorization': 'Bearer ck_test_acme_0001'}).status_code,"
+        " c.get('/__mock/state').status_code, c.get('/docs/').status_code)\n"
         "print(sorted(m for m in ('urllib3', 'charset_normalizer', 'requests.api')"
         " if m in sys.modules), 'requests' in sys.modules)\n"
         "import connexion.json_schema as js\n"
@@ -182,12 +187,20 @@ def test_the_entry_loads_requests_only_when_used() -> None:
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
-    assert done.stdout.split("\n")[:4] == [
+    assert done.stdout.split("\n")[:5] == [
+        "409 200 200",
         "[] True",
         "200 True",
         "requests.sessions True",
         "[]",
     ], done.stdout + done.stderr
+
+
+def test_the_entry_sets_requests_to_load_on_first_use() -> None:
+    shown = _entry_then(
+        "print(type(sys.modules['requests']).__name__, 'urllib3' in sys.modules)\n"
+    ).split("\n")
+    assert shown[1] == "_LazyModule False", shown
 
 
 def test_a_module_imported_before_the_entry_is_left_as_it_is() -> None:
