@@ -21,8 +21,8 @@ before the app's modules are imported, then :func:`mock_server.cli.main`.
   the standard library's :class:`importlib.util.LazyLoader`: the import binds a module
   that executes on first use (an attribute, or another ``import requests``), as ever.
   Only a plain ``import`` can wait so: Jinja2, which Connexion's Swagger UI imports, is
-  used as Starlette's templating module loads. (Python 3.11's lazy loader has no lock:
-  only the event loop's thread would use it.)
+  used as Starlette's templating module loads. (The lazy loader of Python 3.11 and of
+  early 3.12 releases takes no lock: here only the event loop's thread would use it.)
 """
 
 from __future__ import annotations
