@@ -44,9 +44,18 @@ def test_settle_leaves_a_collector_it_did_not_stop_as_it_was() -> None:
     assert gc.isenabled()
 
 
+def _python(script: str, env: dict[str, str] | None = None) -> str:
+    """What ``script`` prints, run by a fresh interpreter (whose imports are its own)."""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True,
+        env=env,
+    )  # fmt: skip
+    return done.stdout
+
+
 def _entry_then(code: str) -> str:
     """Run ``mock-server --version`` through the entry in a fresh interpreter, then ``code``."""
-    script = (
+    return _python(
         "import sys\n"
         "from mock_server import entry\n"
         "sys.argv = ['mock-server', '--version']\n"
@@ -55,10 +64,13 @@ def _entry_then(code: str) -> str:
         "except SystemExit:\n"
         "    pass\n" + code
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
-    )
-    return done.stdout
+
+
+APP_AS_THE_ENTRY_BUILDS_IT = (
+    "from mock_server.app import create_app\n"
+    "from mock_server.settings import Settings\n"
+    "app = create_app(Settings())\n"
+)
 
 
 def test_the_entry_imports_the_cli_without_httpx_s_command_line_client() -> None:
@@ -73,20 +85,12 @@ def test_the_entry_imports_the_cli_without_httpx_s_command_line_client() -> None
 
 
 def test_importing_the_package_imports_no_app() -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys, mock_server.entry, mock_server.collector; "
-            "print(sorted(m for m in ('connexion', 'mock_server.app', 'uvicorn') "
-            "if m in sys.modules))",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    shown = _python(
+        "import sys, mock_server.entry, mock_server.collector; "
+        "print(sorted(m for m in ('connexion', 'mock_server.app', 'uvicorn') "
+        "if m in sys.modules))"
     )
-    assert done.stdout.strip() == "[]"
+    assert shown.strip() == "[]"
     from mock_server import Settings, create_app  # the names still resolve, on first use
 
     assert callable(create_app) and Settings().workers == 1
@@ -110,10 +114,8 @@ def test_the_entry_loads_openapi_schema_validator_s_settings_only_when_used() ->
         "import os, sys\n"
         "from mock_server import entry\n"
         "entry._settings_on_first_use()\n"
-        "from mock_server.app import create_app\n"
-        "from mock_server.settings import Settings\n"
-        "create_app(Settings())\n"
-        "print(sorted(m for m in ('pydantic', 'pydantic_settings') if m in sys.modules))\n"
+        + APP_AS_THE_ENTRY_BUILDS_IT
+        + "print(sorted(m for m in ('pydantic', 'pydantic_settings') if m in sys.modules))\n"
         "import openapi_schema_validator\n"
         "print(openapi_schema_validator.settings.__spec__ is not None, 'pydantic' in sys.modules)\n"
         "from openapi_schema_validator import validate\n"
@@ -123,21 +125,16 @@ def test_the_entry_loads_openapi_schema_validator_s_settings_only_when_used() ->
         "print(settings is sys.modules[settings.__name__] is openapi_schema_validator.settings)\n"
         "print(type(settings.get_settings()).__name__, 'pydantic_settings' in sys.modules)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        env={**os.environ, "OPENAPI_SCHEMA_VALIDATOR_COMPILED_VALIDATOR_CACHE_MAX_SIZE": "7"},
+    shown = _python(
+        script, {**os.environ, "OPENAPI_SCHEMA_VALIDATOR_COMPILED_VALIDATOR_CACHE_MAX_SIZE": "7"}
     )
-    assert done.stdout.split("\n")[:5] == [
+    assert shown.split("\n")[:5] == [
         "[]",
         "True False",
         "7",
         "True",
         "OpenAPISchemaValidatorSettings True",
-    ], done.stdout + done.stderr
+    ], shown
 
 
 def test_the_settings_stand_in_answers_as_the_real_module_and_stays_out_once_it_is_loaded() -> None:
@@ -153,10 +150,7 @@ def test_the_settings_stand_in_answers_as_the_real_module_and_stays_out_once_it_
         "entry._settings_on_first_use()\n"
         "print(sys.modules['openapi_schema_validator.settings'] is real)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert done.stdout.strip() == "True"
+    assert _python(script).strip() == "True"
 
 
 def test_the_entry_loads_requests_only_when_used() -> None:
@@ -168,10 +162,8 @@ def test_the_entry_loads_requests_only_when_used() -> None:
         "import sys\n"
         "from mock_server import entry\n"
         "entry._on_first_use(entry.ON_FIRST_USE)\n"
-        "from mock_server.app import create_app\n"
-        "from mock_server.settings import Settings\n"
-        "from starlette.testclient import TestClient\n"
-        "app = create_app(Settings())\n"
+        + APP_AS_THE_ENTRY_BUILDS_IT
+        + "from starlette.testclient import TestClient\n"
         "with TestClient(app, base_url='http://127.0.0.1', client=('127.0.0.1', 5000)) as c:\n"
         "    print(c.post('/v1/signatures/b50e3956-c1dc-5ef7-b899-e9d0d63cb704/cancel',"
         " headers={'Authorization': 'Bearer ck_test_acme_0001'}).status_code,"
@@ -184,16 +176,14 @@ def test_the_entry_loads_requests_only_when_used() -> None:
         "print(Session.__module__, js.requests is sys.modules['requests'])\n"
         "print([f for f in sys.meta_path if type(f).__module__ == 'mock_server.entry'])\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert done.stdout.split("\n")[:5] == [
+    shown = _python(script)
+    assert shown.split("\n")[:5] == [
         "409 200 200",
         "[] True",
         "200 True",
         "requests.sessions True",
         "[]",
-    ], done.stdout + done.stderr
+    ], shown
 
 
 def test_the_entry_sets_requests_to_load_on_first_use() -> None:
@@ -211,7 +201,5 @@ def test_a_module_imported_before_the_entry_is_left_as_it_is() -> None:
         "print(sys.modules['requests'] is requests, type(requests).__name__)\n"
         "print([f for f in sys.meta_path if type(f).__module__ == 'mock_server.entry'])\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert done.stdout.split("\n")[:2] == ["True module", "[]"], done.stdout + done.stderr
+    shown = _python(script)
+    assert shown.split("\n")[:2] == ["True module", "[]"], shown
