@@ -48,9 +48,10 @@ handler's on the same server and path, × memory-1 over the mock's with the memo
 store on uvicorn. A target that cannot run here (no redis-server, Granian not
 installed, no npm for Prism) is reported unavailable, with the reason.
 
-prism-craftkit, prism-firma: Stoplight Prism (npm's @stoplight/prism-cli, pinned in
-bench/prism/; tools/ensure_prism installs it), the peer the mock is compared with, one
-process per vendor document serving only its API's paths. Prism is stateless: each
+prism-craftkit, prism-firma: Stoplight Prism (npm's @stoplight/prism-cli, on the Node.js
+it needs, both pinned in bench/prism/; tools/ensure_prism installs them with npm), the
+peer the mock is compared with, one process per vendor document serving only its API's
+paths. Prism is stateless: each
 request asks for its path's status (Prefer: code=NNN), and names no base path. Its
 × memory-1 is its req/s over the mock's.
 
