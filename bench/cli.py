@@ -51,9 +51,8 @@ installed, no npm for Prism) is reported unavailable, with the reason.
 prism-craftkit, prism-firma: Stoplight Prism (npm's @stoplight/prism-cli, on the Node.js
 it needs, both pinned in bench/prism/; tools/ensure_prism installs them with npm), the
 peer the mock is compared with, one process per vendor document serving only its API's
-paths. Prism is stateless: each
-request asks for its path's status (Prefer: code=NNN), and names no base path. Its
-× memory-1 is its req/s over the mock's.
+paths. Prism is stateless: each request asks for its path's status (Prefer: code=NNN),
+and names no base path. Its × memory-1 is its req/s over the mock's.
 
 load: Debian's wrk (tools/ensure_wrk installs it when run as root), else a Python load
 generator in this process (slower: its numbers are not wrk's; the output says which).
@@ -249,7 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 check=check,
                 fresh_rate=args.fresh_rate,
             )
-            ran = any(results.starts.get(t.name) for t in targets if isinstance(t, PrismTarget))
+            ran = any(
+                results.starts.get(name) for name, on in results.servers.items() if on == "prism"
+            )
             info = machine(stores.redis_version, find_prism()[1] if ran else None)
         finally:
             stores.close()

@@ -288,11 +288,13 @@ class PrismTarget:
     def groups(self) -> tuple[str, ...]:
         return ("prism",)
 
-    def check(self) -> None:
-        """Raise :class:`Unavailable` when Prism cannot be had here (installs it first)."""
+    def check(self) -> str:
+        """Prism's command; :class:`Unavailable` when it cannot be had here (installs it
+        first)."""
         path, why = find_prism()
         if path is None:
             raise Unavailable(why)
+        return path
 
     def serving(self, path: BenchPath) -> BenchPath | None:
         """``path`` as Prism is sent it (its status asked for, the base path taken off),
@@ -314,11 +316,8 @@ class PrismTarget:
         return replace(path, request=sent)
 
     def command(self, port: int, workdir: Path) -> list[str]:
-        prism, why = find_prism()
-        if prism is None:
-            raise Unavailable(why)
         return [
-            prism, "mock", "--host", HOST, "--port", str(port),
+            self.check(), "mock", "--host", HOST, "--port", str(port),
             "--verboseLevel", "warn", str(self.document),
         ]  # fmt: skip
 
