@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -209,6 +211,143 @@ async def test_a_decide_that_raises_rolls_back_and_releases_the_lock(tmp_path: P
     finally:
         await first.close()
         await second.close()
+
+
+# --- group commit ----------------------------------------------------------------------
+
+
+class Held:
+    """The back-end's thread kept busy (a read that waits), so that calls queue behind it;
+    what SQLite is asked meanwhile, recorded."""
+
+    def __init__(self, backend: SqliteBackend) -> None:
+        self.backend = backend
+        self.statements: list[str] = []
+        self._release = threading.Event()
+        self._holding: asyncio.Task[Any] | None = None
+
+    async def __aenter__(self) -> Held:
+        await self.backend._call(lambda c: c.set_trace_callback(self.statements.append))
+        self.statements.clear()
+        self._holding = asyncio.ensure_future(
+            self.backend._call(lambda c: self._release.wait(10), write=False)
+        )
+        await asyncio.sleep(0.05)  # the thread took it, and waits
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+        assert self._holding is not None
+        await self._holding
+
+    def release(self) -> None:
+        self._release.set()
+
+    def said(self, statement: str) -> int:
+        return sum(1 for said in self.statements if said == statement)
+
+
+async def queued(*calls: Awaitable[Any]) -> list[asyncio.Task[Any]]:
+    """The calls started, each queued for the thread, in this order."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    await asyncio.sleep(0)
+    return tasks
+
+
+async def test_writes_queued_while_the_thread_is_busy_commit_in_one_durable_transaction(
+    tmp_path: Path,
+) -> None:
+    backend = await opened(tmp_path / "mock.db")
+    keys = [f"k{n}" for n in range(20)]
+    try:
+        await backend.transition("ns", "s", TABLE, "k0", SENT, cancel)  # k0: cancelled already
+        async with Held(backend) as held:
+            tasks = await queued(
+                *(backend.transition("ns", "s", TABLE, key, SENT, cancel) for key in keys),
+                backend.touch("ns", "s", 2.0),
+            )
+            assert not any(task.done() for task in tasks)
+            held.release()
+            outcomes = await asyncio.gather(*tasks)
+        assert outcomes[:20] == ["409"] + ["200"] * 19
+        assert held.said("BEGIN IMMEDIATE") == 1
+        assert held.said("COMMIT") == 1
+        assert held.said("PRAGMA synchronous = FULL") == 1, "a transition's commit is synced"
+        assert held.statements[-1] == "PRAGMA synchronous = NORMAL"
+    finally:
+        await backend.close()
+    with sqlite3.connect(tmp_path / "mock.db") as raw:  # committed, for another process
+        (count,) = raw.execute("SELECT count(*) FROM records").fetchone()
+    raw.close()
+    assert count == 20
+
+
+async def test_a_write_that_raises_in_a_batch_is_undone_alone(tmp_path: Path) -> None:
+    backend = await opened(tmp_path / "mock.db")
+
+    def half_done(connection: sqlite3.Connection) -> None:
+        connection.execute("INSERT INTO meta (key, value) VALUES ('half', 'done')")
+        raise RuntimeError("a bug in a domain rule")
+
+    try:
+        async with Held(backend) as held:
+            before, broken, after = await queued(
+                backend.transition("ns", "s", TABLE, "a", SENT, cancel),
+                backend._call(half_done),
+                backend.transition("ns", "s", TABLE, "b", SENT, cancel),
+            )
+            held.release()
+            assert await before == "200"
+            with pytest.raises(RuntimeError, match="a bug"):
+                await broken
+            assert await after == "200"
+        assert held.said("BEGIN IMMEDIATE") == 1
+        assert held.said("ROLLBACK TO job") == 1
+        meta = await backend._call(lambda c: c.execute("SELECT key FROM meta").fetchall())
+        assert ("half",) not in meta
+        assert await backend.get("ns", "s", TABLE, "b") == {**SENT, "status": "cancelled"}
+    finally:
+        await backend.close()
+
+
+async def test_a_write_that_fails_in_sqlite_is_refused_and_the_others_run_again(
+    tmp_path: Path,
+) -> None:
+    backend = await opened(tmp_path / "mock.db")
+
+    def not_null(connection: sqlite3.Connection) -> None:
+        connection.execute("INSERT INTO meta (key, value) VALUES ('k', NULL)")
+
+    try:
+        async with Held(backend) as held:
+            before, broken, after = await queued(
+                backend.transition("ns", "s", TABLE, "a", SENT, cancel),
+                backend._call(not_null),
+                backend.transition("ns", "s", TABLE, "b", SENT, cancel),
+            )
+            held.release()
+            with pytest.raises(sqlite3.IntegrityError):  # a bug: as it is, not "unavailable"
+                await broken
+            assert [await before, await after] == ["200", "200"]  # once each: not "409"
+        assert held.said("BEGIN IMMEDIATE") == 2
+        assert held.said("COMMIT") == 1
+    finally:
+        await backend.close()
+
+
+async def test_a_call_queued_past_its_deadline_is_unavailable_not_run(tmp_path: Path) -> None:
+    backend = await opened(tmp_path / "mock.db", busy_timeout=0.2)
+    try:
+        async with Held(backend) as held:
+            (late,) = await queued(backend.transition("ns", "s", TABLE, "a", SENT, cancel))
+            await asyncio.sleep(0.3)
+            held.release()
+            with pytest.raises(StoreUnavailable, match="busy beyond 0.2 s"):
+                await late
+        assert held.said("BEGIN IMMEDIATE") == 0
+        assert await backend.get("ns", "s", TABLE, "a") is None
+    finally:
+        await backend.close()
 
 
 # --- worlds ----------------------------------------------------------------------------
