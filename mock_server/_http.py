@@ -190,8 +190,8 @@ def parse_json(raw: bytes) -> Any:
 
     Raises :class:`BadBody` naming what is wrong: bytes that are not UTF-8, text that
     is not JSON (``NaN``/``Infinity`` are JavaScript, not JSON), nesting too deep to
-    parse, an integer of more than 4300 digits (Python's limit for reading one) or a
-    number beyond a double's range (``1e999``).
+    parse, a number of more than 4300 digits (Python's limit for reading an integer,
+    applied to the others too) or beyond a double's range (``1e999``).
 
     >>> parse_json(rb'{"a": [1, 2.5, "\u00e9"]}')
     {'a': [1, 2.5, 'é']}
@@ -226,6 +226,9 @@ def _reject_constant(name: str) -> Any:
 
 
 def _finite_float(text: str) -> float:
+    limit = sys.get_int_max_str_digits()
+    if len(text) > limit and sum(map(str.isdigit, text)) > limit:  # as for an integer
+        raise _NotJson(f"Request body has a number of more than {limit} digits.")
     number = float(text)
     if not math.isfinite(number):
         shown = text if len(text) <= 24 else f"{text[:20]}..."

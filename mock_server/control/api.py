@@ -487,8 +487,10 @@ class ControlPlane:
                 chosen = live.sessions.session(Sessions.name_of(session))
             except SessionRefused as refused:
                 raise _refuse(400, str(refused).replace("X-Mock-Session", "session")) from None
+            await chosen.begin()  # as the header's session began: created, or kept alive
+            context(connexion.request.scope).session = chosen  # its answer says if created
         last = connexion.request.headers.get("last-event-id")
-        return self.streams.answer(chosen, last)
+        return self.streams.answer(chosen, last, head=connexion.request.method == "HEAD")
 
     async def clear_requests(self) -> Response:
         _, session = self._session()

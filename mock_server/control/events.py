@@ -55,6 +55,8 @@ MANY = 32
 """Changed records past which a poll decodes them in one read rather than one by one."""
 
 _COLLECTIONS = (("craftkit", signatures.COLLECTION), ("firma", jwts.COLLECTION))
+_MEDIA_TYPE = "text/event-stream"
+_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
 def _event(kind: str, data: Any, id: int | None = None) -> bytes:
@@ -74,18 +76,22 @@ class Streams:
         self.open = 0
         self._stopping = stopping
 
-    def answer(self, session: Session, last_event_id: str | None) -> Response:
+    def answer(
+        self, session: Session, last_event_id: str | None, *, head: bool = False
+    ) -> Response:
         """The stream of ``session`` (a 503 beyond :data:`MAX_STREAMS`); with
-        ``last_event_id`` (a journal id), the exchanges since it are sent first."""
+        ``last_event_id`` (a journal id), the exchanges since it are sent first. For a
+        ``HEAD`` (``head``), what a ``GET`` would begin with, and no stream."""
         if self.open >= MAX_STREAMS:
             return problem_response(
                 503,
                 f"{MAX_STREAMS} event streams are open in this process; retry later",
                 headers={"Retry-After": "5"},
             )
-        after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+        if head:
+            return Response(media_type=_MEDIA_TYPE, headers=_HEADERS)
         self.open += 1
-        return _Counted(self, self._stream(session, after))
+        return _Counted(self, self._stream(session, _journal_id(last_event_id)))
 
     async def _stream(self, session: Session, after: int | None) -> AsyncIterator[bytes]:
         try:
@@ -137,6 +143,21 @@ class Streams:
                 yield b": keep-alive\n\n"
 
 
+def _journal_id(text: str | None) -> int | None:
+    """The journal id a ``Last-Event-ID`` names, if it names one (the stream's own ids are
+    ASCII digits; anything else, or a number no journal reaches, is no id: the client
+    starts afresh).
+
+    >>> _journal_id("42"), _journal_id(None), _journal_id(""), _journal_id("-1")
+    (42, None, None, None)
+    >>> _journal_id("\u00b2"), _journal_id("\u0664\u0662"), _journal_id("9" * 5000)
+    (None, None, None)
+    """
+    if text and len(text) <= 18 and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def _journal(journal: list[Logged], last: int) -> Iterator[bytes]:
     """What a client holding the journal up to entry ``last`` (``0``: none) is sent: the
     entries after it; or, when ``journal`` no longer holds ``last`` (cleared, reset, trimmed
@@ -164,11 +185,7 @@ class _Counted(StreamingResponse):
     generator never started, the client gone before the head, would not say so)."""
 
     def __init__(self, streams: Streams, content: AsyncIterator[bytes]) -> None:
-        super().__init__(
-            content,
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
+        super().__init__(content, media_type=_MEDIA_TYPE, headers=_HEADERS)
         self._streams = streams
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

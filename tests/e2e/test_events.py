@@ -261,17 +261,72 @@ def test_a_request_to_another_process_on_the_store_shows(
         other.stop()
 
 
-def _open_stream(url: str) -> tuple[socket.socket, bytes]:
-    """A raw stream request; the socket and the answer's first bytes (its head)."""
+def _open_stream(
+    url: str, method: bytes = b"GET", headers: bytes = b""
+) -> tuple[socket.socket, bytes]:
+    """A raw stream request (``headers``: more header lines, each ending in CRLF); the
+    socket and the answer's first bytes (its head)."""
     host, port = url.removeprefix("http://").split(":")
     connection = socket.create_connection((host, int(port)), timeout=POLL_TIMEOUT)
-    connection.sendall(b"GET /__mock/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    connection.sendall(
+        method + b" /__mock/events HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers + b"\r\n"
+    )
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = connection.recv(4096)
         assert chunk, "closed before the head"
         head += chunk
     return connection, head
+
+
+def test_a_stream_for_a_session_new_by_its_query_says_it_was_created(
+    server: RunningServer, session: str
+) -> None:
+    first = Events(server.url, session)  # EventSource's way: the session in the query
+    assert first.response is not None
+    assert first.response.headers.get("x-mock-session-created") == "true"
+    again = Events(server.url, session)
+    assert again.response is not None
+    assert "x-mock-session-created" not in again.response.headers
+    state = httpx.get(f"{server.url}/__mock/state", headers={"X-Mock-Session": session})
+    assert state.status_code == 200
+    assert "x-mock-session-created" not in state.headers, "the stream began the session"
+
+
+@pytest.mark.parametrize(
+    "last_event_id",
+    [b"\xb2", b"\xc2\xb2", "\u0664\u0662".encode(), b"9" * 5000, b"-3", b"1e3", b" "],
+    ids=["latin-1 superscript", "utf-8 superscript", "arabic-indic", "5000 digits", "negative",
+         "exponent", "blank"],
+)  # fmt: skip
+def test_a_last_event_id_that_is_no_journal_id_starts_the_stream_afresh(
+    server: RunningServer, last_event_id: bytes
+) -> None:
+    connection, head = _open_stream(
+        server.url, headers=b"Last-Event-ID: " + last_event_id + b"\r\n"
+    )
+    try:
+        assert head.startswith(b"HTTP/1.1 200"), head
+        body = head.split(b"\r\n\r\n", 1)[1]
+        while b"event: ready" not in body:
+            chunk = connection.recv(4096)
+            assert chunk, "closed before the ready event"
+            body += chunk
+        assert b"event: journal" not in body, "nothing held, nothing to clear"
+    finally:
+        connection.close()
+
+
+def test_a_head_of_the_stream_answers_its_head_and_holds_no_stream(server: RunningServer) -> None:
+    for _ in range(MAX_STREAMS + 1):
+        head = httpx.head(f"{server.url}/__mock/events", timeout=POLL_TIMEOUT)
+        assert head.status_code == 200
+        assert head.headers["content-type"].startswith("text/event-stream")
+        assert head.headers["cache-control"] == "no-store"
+        assert head.content == b""
+    connection, answer = _open_stream(server.url)  # every stream is still free
+    connection.close()
+    assert answer.startswith(b"HTTP/1.1 200"), answer
 
 
 def test_streams_beyond_the_limit_are_refused_with_503(server: RunningServer) -> None:

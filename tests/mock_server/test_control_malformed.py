@@ -67,6 +67,7 @@ MALFORMED = [
     pytest.param(nested(NESTING_LIMIT), f"deeper than {NESTING_LIMIT}", id="nested-past-limit"),
     pytest.param(b'{"name": ' + b"1" * 4301 + b"}", "4300 digits", id="4301-digits"),
     pytest.param(b'{"name": -' + b"9" * 5000 + b"}", "4300 digits", id="5000-digits-negative"),
+    pytest.param(b'{"name": 0.' + b"9" * 5000 + b"}", "4300 digits", id="5000-digits-decimal"),
     pytest.param(b'{"name": NaN}', "NaN", id="nan"),
     pytest.param(b'{"name": -Infinity}', "-Infinity", id="infinity"),
     pytest.param(b'{"name": 1e999}', "1e999", id="beyond-a-double"),

@@ -502,6 +502,14 @@ async def test_a_drop_fault_closes_without_an_answer_and_changes_nothing(
         pytest.param(
             {"api": "craftkit", "operation": CANCEL, "status": 502, "times": 0}, id="times-zero"
         ),
+        pytest.param(
+            {"api": "craftkit", "operation": CANCEL, "status": 502, "times": 1_000_000_001},
+            id="times-over-a-billion",
+        ),
+        pytest.param(
+            {"api": "craftkit", "operation": CANCEL, "status": 502, "times": 2**63},
+            id="times-beyond-64-bits",
+        ),
         pytest.param({"api": "craftkit", "operation": CANCEL, "delay_ms": -1}, id="delay-negative"),
         pytest.param(
             {"api": "craftkit", "operation": CANCEL, "delay_ms": 60_001}, id="delay-over-a-minute"

@@ -33,6 +33,8 @@ MALFORMED = [
     pytest.param(b'{"jwt_id": Infinity}', JSON, id="infinity"),
     pytest.param(b'{"n": 1e999}', JSON, id="beyond-a-double"),
     pytest.param(b'{"n": ' + b"1" * 4301 + b"}", JSON, id="4301-digits"),
+    pytest.param(b'{"n": 1.' + b"1" * 4300 + b"}", JSON, id="4301-digits-decimal"),
+    pytest.param(b'{"n": 1e' + b"0" * 4300 + b"1}", JSON, id="4302-digits-exponent"),
     pytest.param(b"\x00\x01\x02", JSON, id="binary"),
     pytest.param(b'{"reason": "x"', JSON, id="truncated"),
 ]

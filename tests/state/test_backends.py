@@ -520,6 +520,20 @@ async def test_faults_are_consulted_in_the_order_set_and_counted_down(
     assert await backend.take_fault(ns, "s", "firma", "other") is None
 
 
+async def test_the_most_times_a_fault_may_have_are_counted_exactly(
+    backend: Backend, ns: str
+) -> None:
+    """A billion (the control plane's maximum): an integer every store keeps exact (Redis's
+    Lua numbers are doubles, and its JSON encoder keeps 14 digits)."""
+    added = await add(backend, ns, status=429, times=1_000_000_000)
+    assert added.remaining == 1_000_000_000
+    taken = await backend.take_fault(ns, "s", "firma", "op")
+    assert taken is not None
+    (left,) = await backend.faults(ns, "s")
+    assert left.remaining == 999_999_999 and type(left.remaining) is int
+    assert left.to_json()["remaining"] == 999_999_999
+
+
 async def test_a_fault_with_times_answers_that_many_times_across_clients(
     make_backend: BackendFactory, ns: str
 ) -> None:
