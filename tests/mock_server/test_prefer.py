@@ -17,6 +17,8 @@ import pytest
 from mock_server.contract import Contract
 from mock_server.documented import documented_operations
 from tests.conftest import (
+    ACME_TEST_KEY,
+    FIRMA_ACME_KEYS,
     FIRMA_BASES,
     SPECS,
     ContractClient,
@@ -181,6 +183,67 @@ async def test_a_preference_the_mock_cannot_honour_is_400_naming_what_it_can(
     assert message.startswith("Prefer: ")
     assert "code=" in message or "dynamic" in message or "example" in message
     assert await mock.state() == before
+
+
+async def call_with_fields(mock: ContractClient, api: str, fields: list[str]) -> Any:
+    """:func:`call` with one ``Prefer`` field line per item of ``fields``, as sent."""
+    prefer = [("Prefer", field.encode("latin-1")) for field in fields]
+    if api == "craftkit":
+        headers = [*prefer, ("Authorization", f"Bearer {ACME_TEST_KEY}")]
+        return await mock.request("POST", f"/v1/signatures/{SENT['id']}/cancel", headers=headers)
+    headers = [*prefer, ("Authorization", FIRMA_ACME_KEYS[0])]
+    path = f"{FIRMA_BASES[0]}/jwt/revoke-signing-request"
+    return await mock.request("POST", path, headers=headers, json={"jwt_id": ACTIVE["jwt_id"]})
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param(["dynamic=false", "return=minimal"], id="forces-nothing-then-unknown"),
+        pytest.param(["", "return=minimal"], id="empty-then-unknown"),
+        pytest.param(["code=404", "wait=5"], id="code-then-unknown"),
+        pytest.param(["return=minimal", "code=409"], id="unknown-then-code"),
+        pytest.param(["code=200", "code=abc"], id="code-then-not-a-number"),
+        pytest.param(["dynamic=true", "example=invalidJwt"], id="dynamic-then-example"),
+    ],
+)
+@pytest.mark.parametrize("api", ["craftkit", "firma"])
+async def test_every_prefer_field_line_counts_as_one_list(
+    mock: ContractClient, api: str, fields: list[str]
+) -> None:
+    """RFC 9110 5.3: several ``Prefer`` lines are their comma-joined list, so a preference
+    on a second line is refused as on the first, never ignored."""
+    before = await mock.state()
+    response = await call_with_fields(mock, api, fields)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    message = body["error"]["message"] if api == "craftkit" else body["message"]
+    assert message.startswith("Prefer: "), message
+    assert await mock.state() == before, "the real answer happened"
+    [entry] = await journal(mock)
+    assert entry["simulated"] is None
+
+
+@pytest.mark.parametrize(
+    ("api", "fields", "status"),
+    [
+        pytest.param("craftkit", ["dynamic=false", "code=409"], 409, id="craftkit-second-line"),
+        pytest.param("craftkit", ["", "code=404"], 404, id="craftkit-after-an-empty-line"),
+        pytest.param("firma", ["code=400", "example=invalidJwt"], 400, id="firma-split"),
+    ],
+)
+async def test_a_preference_on_a_later_prefer_line_forces_its_answer(
+    mock: ContractClient, api: str, fields: list[str], status: int
+) -> None:
+    before = await mock.state()
+    response = await call_with_fields(mock, api, fields)
+    assert response.status_code == status, response.text
+    if api == "firma":
+        assert response.json() == INVALID_JWT
+    assert await mock.state() == before
+    [entry] = await journal(mock)
+    assert entry["simulated"] == "prefer"
+    assert entry["reason"]["prefer"] == ", ".join(fields)
 
 
 @pytest.mark.parametrize("prefer", ["dynamic=false", "", " , "])
