@@ -31,6 +31,7 @@ pytestmark = pytest.mark.anyio
 
 SENT = next(r for r in signature_requests(project="proj_acme", status="sent") if "mock" not in r)
 ACTIVE = jwts(workspace="ws_acme", revoked_at=None)[0]
+ACTIVE_BODY = {"jwt_id": ACTIVE["jwt_id"]}
 CRAFTKIT_STATUSES = (200, 400, 401, 404, 409, 502)
 FIRMA_STATUSES = (200, 400, 401, 404, 429)
 REVOKE = "POST /jwt/revoke-signing-request"
@@ -278,6 +279,47 @@ async def test_prisms_query_forms_force_a_documented_answer(
     assert await mock.state() == before, "a forced answer must not change any record"
     [entry] = await journal(mock)
     assert entry["simulated"] == "prefer"
+
+
+@pytest.mark.parametrize(
+    ("api", "query", "status"),
+    [
+        pytest.param("craftkit", "%5F%5Fcode=409", 409, id="craftkit-both-underscores"),
+        pytest.param("craftkit", "_%5fcode=404", 404, id="craftkit-one-lower-case"),
+        pytest.param("craftkit", "%5F%5Fnope=1", 400, id="craftkit-refused"),
+        pytest.param("firma", "%5F%5Fexample=invalidJwt", 400, id="firma-example"),
+        pytest.param("firma", "a=1&%5F_code=404", 404, id="firma-second-parameter"),
+    ],
+)
+async def test_prisms_query_forms_percent_encoded_are_the_same_query(
+    mock: ContractClient, api: str, query: str, status: int
+) -> None:
+    """``%5F`` is ``_``: the decoded query is what asks, as Prism reads it."""
+    before = await mock.state()
+    if api == "craftkit":
+        path = f"/v1/signatures/{SENT['id']}/cancel?{query}"
+        headers = {"Authorization": f"Bearer {ACME_TEST_KEY}"}
+        response = await mock.request("POST", path, headers=headers)
+    else:
+        path = f"{FIRMA_BASES[0]}/jwt/revoke-signing-request?{query}"
+        headers = {"Authorization": FIRMA_ACME_KEYS[0]}
+        response = await mock.request("POST", path, headers=headers, json=ACTIVE_BODY)
+    assert response.request.url.query.decode() == query, "the client re-encoded the query"
+    assert response.status_code == status, response.text
+    assert await mock.state() == before, "the real answer happened"
+    [entry] = await journal(mock)
+    assert entry["reason"]["cause"] == "prefer"
+
+
+@pytest.mark.parametrize("query", ["a=%41", "a=_%5F", "%5Fa=1"])
+async def test_a_percent_encoded_query_that_asks_nothing_is_answered_for_real(
+    mock: ContractClient, query: str
+) -> None:
+    path = f"/v1/signatures/{SENT['id']}/cancel?{query}"
+    headers = {"Authorization": f"Bearer {ACME_TEST_KEY}"}
+    response = await mock.request("POST", path, headers=headers)
+    assert response.status_code == 200, response.text
+    assert (await mock.cancel(SENT["id"])).status_code == 409, "the call changed no state"
 
 
 async def test_the_query_wins_over_the_header(mock: ContractClient) -> None:
