@@ -43,10 +43,10 @@ class ForcedAnswers:
             raise PreferRefused(f"{operation} is the mock's own route; it documents no answers")
         response, body = documented.choose(code, example, dynamic)
         store = ctx.session.store(api.name)
-        if example is None and not dynamic:
-            body = await api.forced_body(operation, request, store, response.status, body)
         headers = {name: str(value) for name, value in response.headers.items()}
         headers.update(await api.answer_headers(request, store, response.status))
+        if example is None and not dynamic:  # headers first: the body may repeat one
+            body = await api.forced_body(operation, request, store, response.status, body, headers)
         return json_response(response.status, body, headers)
 
     @staticmethod

@@ -22,6 +22,7 @@ from tests.conftest import (
     FIRMA_BASES,
     SPECS,
     ContractClient,
+    FrozenClock,
     jwts,
     signature_requests,
     spec_responses,
@@ -87,13 +88,19 @@ async def test_every_documented_status_can_be_forced_without_side_effects(
     assert response.status_code == status, response.text
     media = (CRAFTKIT if api == "craftkit" else FIRMA)[status]
     if status != 200 and ("example" in media or "examples" in media):  # 200: tests below
-        assert response.json() == example_of(media)
+        expected = example_of(media)
+        if status == 429:  # the example's retry_after is Retry-After (tests below)
+            retry_after = int(response.headers["retry-after"])
+            expected = {**expected, "details": {"retry_after": retry_after}}
+        assert response.json() == expected
     assert await mock.state() == before, "a forced answer must not change any record"
     [entry] = await journal(mock)
     assert (entry["simulated"], entry["response"]["status"]) == ("prefer", status)
     assert entry["operation"] == ("cancelSignature" if api == "craftkit" else REVOKE)
     if api == "firma":
-        assert response.headers["x-ratelimit-remaining"] == "120", "a forced answer is no write"
+        remaining = "0" if status == 429 else "120"  # a 429 is the key's past its quota
+        assert response.headers["x-ratelimit-remaining"] == remaining
+        assert ("retry-after" in response.headers) == (status == 429)
         if status == 429:
             assert int(response.headers["retry-after"]) > 0
 
@@ -392,11 +399,59 @@ async def test_forced_firma_answers_leave_the_quota_alone(mock: ContractClient) 
         headers = {"Prefer": prefer} if prefer else {}
         response: httpx.Response = await mock.revoke({"jwt_id": ACTIVE["jwt_id"]}, headers=headers)
         remaining.append(response.headers["x-ratelimit-remaining"])
-    assert remaining == ["119", "119", "119", "119", "118"]
+    assert remaining == ["119", "119", "0", "119", "118"], "a forced answer is no write"
 
 
 CANCELLED_ALREADY = signature_requests(project="proj_acme", status="completed")[0]
 UNKNOWN_ID = "0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c"
+
+
+@pytest.mark.parametrize("how", ["prefer", "query", "fault"])
+async def test_a_forced_429_is_the_keys_own_429_past_its_quota(
+    mock: ContractClient, clock: FrozenClock, how: str
+) -> None:
+    """Body and headers agree, as a real 429's do: nothing left, ``Retry-After`` the
+    seconds until the key's window restarts (``X-RateLimit-Reset``) and
+    ``details.retry_after`` the same number; the quota itself is untouched."""
+    opened = await mock.revoke({"jwt_id": UNKNOWN_ID})  # opens the key's window
+    assert opened.headers["x-ratelimit-remaining"] == "119"
+    clock.now += 20
+    if how == "fault":
+        fault = {"api": "firma", "operation": REVOKE, "status": 429, "times": 1}
+        assert (await mock.http.post("/__mock/faults", json=fault)).status_code == 201
+    kwargs: dict[str, Any] = {
+        "prefer": {"headers": {"Prefer": "code=429"}},
+        "query": {"params": {"__code": "429"}},
+        "fault": {},
+    }[how]
+
+    response = await mock.revoke(ACTIVE_BODY, **kwargs)
+
+    assert response.status_code == 429, response.text
+    retry_after = int(response.headers["retry-after"])
+    assert retry_after == 40, "the seconds left in the key's window"
+    assert response.json()["details"] == {"retry_after": retry_after}
+    assert response.headers["x-ratelimit-reset"] == opened.headers["x-ratelimit-reset"]
+    assert int(response.headers["x-ratelimit-reset"]) - clock.now == retry_after
+    assert (response.headers["x-ratelimit-limit"], response.headers["x-ratelimit-remaining"]) == (
+        "120",
+        "0",
+    )
+    after = await mock.revoke(ACTIVE_BODY)
+    assert after.status_code == 200, "a forced 429 changed state"
+    assert after.headers["x-ratelimit-remaining"] == "118", "a forced 429 counted a write"
+    assert "retry-after" not in after.headers
+
+
+async def test_a_forced_429_for_a_key_without_a_window_asks_for_the_whole_minute(
+    mock: ContractClient, clock: FrozenClock
+) -> None:
+    response = await mock.revoke(ACTIVE_BODY, key=None, headers={"Prefer": "code=429"})
+    assert response.status_code == 429, response.text
+    assert response.headers["retry-after"] == "60"
+    assert response.json()["details"] == {"retry_after": 60}
+    assert int(response.headers["x-ratelimit-reset"]) == clock.now + 60
+    assert response.headers["x-ratelimit-remaining"] == "0"
 
 
 @pytest.mark.parametrize(
