@@ -95,6 +95,20 @@ def header_values(request: Request, name: bytes) -> list[str]:
     return [value.decode("latin-1") for key, value in request.scope["headers"] if key == name]
 
 
+def header_list(request: Request, name: bytes) -> str | None:
+    """The list-valued header ``name`` (lower case) whole: its field lines joined by ``", "``
+    in order, as RFC 9110 section 5.3 reads several lines of one list; None without any.
+
+    >>> request = Request({"type": "http", "headers": [
+    ...     (b"prefer", b""), (b"accept", b"*/*"), (b"prefer", b"code=409"), (b"prefer", b"wait=5")
+    ... ]})
+    >>> [header_list(request, name) for name in (b"prefer", b"accept", b"te")]
+    [', code=409, wait=5', '*/*', None]
+    """
+    values = header_values(request, name)
+    return ", ".join(values) if values else None
+
+
 def json_response(status: int, body: object, headers: Mapping[str, str] | None = None) -> Response:
     return JsonResponse(_ENCODER.encode(body).encode(), status, headers)
 

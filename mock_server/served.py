@@ -88,11 +88,18 @@ class ServedApi(Protocol):
         ...
 
     async def forced_body(
-        self, operation: str, request: Request, store: Store, status: int, body: object
+        self,
+        operation: str,
+        request: Request,
+        store: Store,
+        status: int,
+        body: object,
+        headers: Mapping[str, str],
     ) -> object:
         """The body of a forced ``status`` answer without a named example, made coherent
         with the request where the spec's sample cannot be (a cancel's 200 names the
-        addressed request, ``cancelled``); else ``body`` as it is."""
+        addressed request, ``cancelled``) and with the answer's ``headers`` (Firma's 429:
+        ``details.retry_after`` is ``Retry-After``); else ``body`` as it is."""
         ...
 
     def reads(self, operation: str, request: Request) -> Sequence[tuple[str, str, str]]:

@@ -95,7 +95,13 @@ class CraftkitApi:
         return {}
 
     async def forced_body(
-        self, operation: str, request: Request, store: Store, status: int, body: object
+        self,
+        operation: str,
+        request: Request,
+        store: Store,
+        status: int,
+        body: object,
+        headers: Mapping[str, str],
     ) -> object:
         if operation != "cancelSignature" or status != 200:
             return body

@@ -1,7 +1,8 @@
 """The HTTP side of Firma's revoke: key, quota, body, then the domain's transition.
 
-Every Firma answer carries the caller's ``X-RateLimit-*`` headers (docs/behaviour.md);
-every authenticated POST counts as one write, whatever it then answers.
+Every Firma answer carries the caller's ``X-RateLimit-*`` headers (docs/behaviour.md),
+and a 429 alone ``Retry-After``; every authenticated POST counts as one write, whatever
+it then answers.
 """
 
 from __future__ import annotations
@@ -109,18 +110,31 @@ class FirmaApi:
         self, request: Request, store: Store | None, status: int
     ) -> dict[str, str]:
         """The caller's quota, peeked (a refused or forced answer counts no write); a
-        fresh window's without a store (a bad session name, the store unreachable)."""
+        fresh window's without a store (a bad session name, the store unreachable). A
+        forced 429's are the key's as it would stand past its quota in that window:
+        none left, ``Retry-After`` the seconds until ``X-RateLimit-Reset``."""
         key = _presented_key(request) if store is not None else None
         quota = await self.limiter.peek(store, key if key in self.world.keys else None)
-        headers = quota.headers()
         if status == 429:
-            headers["Retry-After"] = str(quota.retry_after)
-        return headers
+            return quota.spent().limited_headers()
+        return quota.headers()
 
     async def forced_body(
-        self, operation: str, request: Request, store: Store, status: int, body: object
+        self,
+        operation: str,
+        request: Request,
+        store: Store,
+        status: int,
+        body: object,
+        headers: Mapping[str, str],
     ) -> object:
-        if operation != REVOKE or status != 200:
+        if operation != REVOKE:
+            return body
+        if status == 429 and isinstance(body, dict):  # the spec's example says 45
+            details = body.get("details")
+            details = details if isinstance(details, dict) else {}
+            return {**body, "details": {**details, "retry_after": int(headers["Retry-After"])}}
+        if status != 200:
             return body
         try:
             payload = await read_json(request, limit=self.max_body_bytes)
@@ -141,14 +155,15 @@ class FirmaApi:
             quota = await self.limiter.peek(store, None)
             return error_response(401, "Invalid API key", headers=quota.headers())
         quota = await self.limiter.write(store, key)
+        if quota.exceeded:
+            because(request, quota)
+            return error_response(
+                429,
+                "Too many requests. Please wait before retrying.",
+                {"retry_after": quota.retry_after},
+                quota.limited_headers(),
+            )
         try:
-            if quota.exceeded:
-                because(request, quota)
-                raise FirmaError(
-                    429,
-                    "Too many requests. Please wait before retrying.",
-                    {"retry_after": quota.retry_after},
-                )
             jwt_id = await self._jwt_id(request)
             now = isoformat(self.clock())  # read once: decide may run more than once
             outcome = await store.transition(
@@ -157,8 +172,7 @@ class FirmaApi:
                 lambda record: jwts.revoke(record, workspace=workspace, now=now),
             )
         except FirmaError as refused:
-            if refused.status != 429:
-                because(request, refused)
+            because(request, refused)
             return error_response(refused.status, refused.message, refused.details, quota.headers())
         if isinstance(outcome, jwts.NotFound):
             if outcome.owner is not None:

@@ -7,7 +7,7 @@ Every authenticated write counts, whatever its outcome (docs/behaviour.md), so
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mock_server.clock import Clock
 from mock_server.state.base import Record
@@ -32,14 +32,22 @@ class Quota:
     retry_after: int
 
     def headers(self) -> dict[str, str]:
-        headers = {
+        """The ``X-RateLimit-*`` headers every Firma answer carries."""
+        return {
             "X-RateLimit-Limit": str(self.limit),
             "X-RateLimit-Remaining": str(self.remaining),
             "X-RateLimit-Reset": str(self.reset),
         }
-        if self.exceeded:
-            headers["Retry-After"] = str(self.retry_after)
-        return headers
+
+    def limited_headers(self) -> dict[str, str]:
+        """A 429's: :meth:`headers` and ``Retry-After``, which the contract declares on the
+        429 alone (another answer to a key past its quota asks for no wait)."""
+        return {**self.headers(), "Retry-After": str(self.retry_after)}
+
+    def spent(self) -> Quota:
+        """This window as a key past its quota would see it (a forced 429): nothing left,
+        the same reset, so ``retry_after`` is the seconds until it."""
+        return replace(self, remaining=0, exceeded=True)
 
     def explain(self) -> dict[str, object]:
         """The journal ``reason`` of a write refused for it (a 429)."""

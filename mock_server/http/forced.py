@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server._http import header, json_response
+from mock_server._http import header, header_list, json_response
 from mock_server.documented import DocumentedOperation, PreferRefused, parse_prefer
 from mock_server.http.context import Context
 from mock_server.served import ServedApi
@@ -43,28 +43,32 @@ class ForcedAnswers:
             raise PreferRefused(f"{operation} is the mock's own route; it documents no answers")
         response, body = documented.choose(code, example, dynamic)
         store = ctx.session.store(api.name)
-        if example is None and not dynamic:
-            body = await api.forced_body(operation, request, store, response.status, body)
         headers = {name: str(value) for name, value in response.headers.items()}
         headers.update(await api.answer_headers(request, store, response.status))
+        if example is None and not dynamic:  # headers first: the body may repeat one
+            body = await api.forced_body(operation, request, store, response.status, body, headers)
         return json_response(response.status, body, headers)
 
     @staticmethod
     def asked(request: Request) -> bool:
-        """Whether the request asks for a forced answer (:meth:`preferred` says which, and
-        is called only then): a ``Prefer`` header, or ``__`` in the query (Prism's
-        ``?__code=``). Checked before :meth:`preferred`, not in it: most requests ask for
-        none, and a check costs less than the coroutine."""
-        return bool(header(request, b"prefer")) or b"__" in request.scope["query_string"]
+        """Whether the request may ask for a forced answer (:meth:`preferred` says which,
+        and is called only then): a ``Prefer`` header (any field line, even an empty one: a
+        later line may ask), or ``__`` in the query (Prism's ``?__code=``) or a ``%`` (it
+        may encode one: ``?%5F%5Fcode=``). Checked before :meth:`preferred`, not in it: most
+        requests ask for none, and a check costs less than the coroutine."""
+        query: bytes = request.scope["query_string"]
+        return header(request, b"prefer") is not None or b"__" in query or b"%" in query
 
     async def preferred(
         self, ctx: Context, api: ServedApi, operation: str, request: Request
     ) -> Response | None:
         """The answer a ``Prefer`` header (``code``, ``example``, ``dynamic``) or Prism's
         ``?__code=``, ``?__example=``, ``?__dynamic=`` asks for, if any; anything else they
-        ask for is a 400 naming what the mock honours. Only for a request that
+        ask for is a 400 naming what the mock honours. Every ``Prefer`` field line counts,
+        as one comma-joined list (RFC 9110 section 5.3): a preference on a second line is
+        refused or honoured as on the first, never ignored. Only for a request that
         :meth:`asked`."""
-        prefer = header(request, b"prefer")
+        prefer = header_list(request, b"prefer")
         query: bytes = request.scope["query_string"]
         assert ctx.session is not None
         try:

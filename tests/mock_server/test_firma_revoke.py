@@ -191,6 +191,44 @@ async def test_past_write_per_minute_is_429_with_retry_after_until_the_window_re
         assert after.headers["x-ratelimit-remaining"] == "2"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "prefer", "status"),
+    [
+        pytest.param("GET", "/jwt/revoke-signing-request", None, 405, id="405"),
+        pytest.param("POST", "/no-such-route", None, 404, id="unknown-path"),
+        pytest.param("POST", "/jwt/revoke-signing-request", "code=200", 200, id="forced-200"),
+        pytest.param("POST", "/jwt/revoke-signing-request", "code=404", 404, id="forced-404"),
+        pytest.param("POST", "/jwt/revoke-signing-request", "wait=5", 400, id="prefer-refused"),
+    ],
+)
+async def test_past_the_quota_only_a_429_carries_retry_after(
+    make_app: AppFactory,
+    client_for: object,
+    tmp_path: Path,
+    method: str,
+    path: str,
+    prefer: str | None,
+    status: int,
+) -> None:
+    """The contract declares ``Retry-After`` on 429 alone: another answer to a key past its
+    quota (a 405, a forced 200) still shows the quota spent, but asks for no wait."""
+    app = make_app(fixtures=(limited_fixture(tmp_path, 1),))
+    async with client_for(app) as mock:  # type: ignore[operator]
+        assert (await mock.revoke({"jwt_id": UNKNOWN})).status_code == 404
+        assert (await mock.revoke({"jwt_id": UNKNOWN})).status_code == 429
+        headers = {"Authorization": FIRMA_ACME_KEYS[0]}
+        if prefer is not None:
+            headers["Prefer"] = prefer
+        response = await mock.request(
+            method, f"{FIRMA_BASES[0]}{path}", headers=headers, json={"jwt_id": UNKNOWN}
+        )
+        assert response.status_code == status, response.text
+        assert response.headers["x-ratelimit-remaining"] == "0"
+        assert "retry-after" not in response.headers, response.headers
+        still = await mock.revoke({"jwt_id": UNKNOWN})
+        assert (still.status_code, still.headers["retry-after"]) == (429, "60")
+
+
 @pytest.mark.parametrize("base", FIRMA_BASES)
 async def test_every_firma_answer_carries_rate_limit_headers(
     mock: ContractClient, base: str

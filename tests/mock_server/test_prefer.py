@@ -17,9 +17,12 @@ import pytest
 from mock_server.contract import Contract
 from mock_server.documented import documented_operations
 from tests.conftest import (
+    ACME_TEST_KEY,
+    FIRMA_ACME_KEYS,
     FIRMA_BASES,
     SPECS,
     ContractClient,
+    FrozenClock,
     jwts,
     signature_requests,
     spec_responses,
@@ -29,6 +32,7 @@ pytestmark = pytest.mark.anyio
 
 SENT = next(r for r in signature_requests(project="proj_acme", status="sent") if "mock" not in r)
 ACTIVE = jwts(workspace="ws_acme", revoked_at=None)[0]
+ACTIVE_BODY = {"jwt_id": ACTIVE["jwt_id"]}
 CRAFTKIT_STATUSES = (200, 400, 401, 404, 409, 502)
 FIRMA_STATUSES = (200, 400, 401, 404, 429)
 REVOKE = "POST /jwt/revoke-signing-request"
@@ -84,13 +88,19 @@ async def test_every_documented_status_can_be_forced_without_side_effects(
     assert response.status_code == status, response.text
     media = (CRAFTKIT if api == "craftkit" else FIRMA)[status]
     if status != 200 and ("example" in media or "examples" in media):  # 200: tests below
-        assert response.json() == example_of(media)
+        expected = example_of(media)
+        if status == 429:  # the example's retry_after is Retry-After (tests below)
+            retry_after = int(response.headers["retry-after"])
+            expected = {**expected, "details": {"retry_after": retry_after}}
+        assert response.json() == expected
     assert await mock.state() == before, "a forced answer must not change any record"
     [entry] = await journal(mock)
     assert (entry["simulated"], entry["response"]["status"]) == ("prefer", status)
     assert entry["operation"] == ("cancelSignature" if api == "craftkit" else REVOKE)
     if api == "firma":
-        assert response.headers["x-ratelimit-remaining"] == "120", "a forced answer is no write"
+        remaining = "0" if status == 429 else "120"  # a 429 is the key's past its quota
+        assert response.headers["x-ratelimit-remaining"] == remaining
+        assert ("retry-after" in response.headers) == (status == 429)
         if status == 429:
             assert int(response.headers["retry-after"]) > 0
 
@@ -183,6 +193,67 @@ async def test_a_preference_the_mock_cannot_honour_is_400_naming_what_it_can(
     assert await mock.state() == before
 
 
+async def call_with_fields(mock: ContractClient, api: str, fields: list[str]) -> Any:
+    """:func:`call` with one ``Prefer`` field line per item of ``fields``, as sent."""
+    prefer = [("Prefer", field.encode("latin-1")) for field in fields]
+    if api == "craftkit":
+        headers = [*prefer, ("Authorization", f"Bearer {ACME_TEST_KEY}")]
+        return await mock.request("POST", f"/v1/signatures/{SENT['id']}/cancel", headers=headers)
+    headers = [*prefer, ("Authorization", FIRMA_ACME_KEYS[0])]
+    path = f"{FIRMA_BASES[0]}/jwt/revoke-signing-request"
+    return await mock.request("POST", path, headers=headers, json={"jwt_id": ACTIVE["jwt_id"]})
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param(["dynamic=false", "return=minimal"], id="forces-nothing-then-unknown"),
+        pytest.param(["", "return=minimal"], id="empty-then-unknown"),
+        pytest.param(["code=404", "wait=5"], id="code-then-unknown"),
+        pytest.param(["return=minimal", "code=409"], id="unknown-then-code"),
+        pytest.param(["code=200", "code=abc"], id="code-then-not-a-number"),
+        pytest.param(["dynamic=true", "example=invalidJwt"], id="dynamic-then-example"),
+    ],
+)
+@pytest.mark.parametrize("api", ["craftkit", "firma"])
+async def test_every_prefer_field_line_counts_as_one_list(
+    mock: ContractClient, api: str, fields: list[str]
+) -> None:
+    """RFC 9110 5.3: several ``Prefer`` lines are their comma-joined list, so a preference
+    on a second line is refused as on the first, never ignored."""
+    before = await mock.state()
+    response = await call_with_fields(mock, api, fields)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    message = body["error"]["message"] if api == "craftkit" else body["message"]
+    assert message.startswith("Prefer: "), message
+    assert await mock.state() == before, "the real answer happened"
+    [entry] = await journal(mock)
+    assert entry["simulated"] is None
+
+
+@pytest.mark.parametrize(
+    ("api", "fields", "status"),
+    [
+        pytest.param("craftkit", ["dynamic=false", "code=409"], 409, id="craftkit-second-line"),
+        pytest.param("craftkit", ["", "code=404"], 404, id="craftkit-after-an-empty-line"),
+        pytest.param("firma", ["code=400", "example=invalidJwt"], 400, id="firma-split"),
+    ],
+)
+async def test_a_preference_on_a_later_prefer_line_forces_its_answer(
+    mock: ContractClient, api: str, fields: list[str], status: int
+) -> None:
+    before = await mock.state()
+    response = await call_with_fields(mock, api, fields)
+    assert response.status_code == status, response.text
+    if api == "firma":
+        assert response.json() == INVALID_JWT
+    assert await mock.state() == before
+    [entry] = await journal(mock)
+    assert entry["simulated"] == "prefer"
+    assert entry["reason"]["prefer"] == ", ".join(fields)
+
+
 @pytest.mark.parametrize("prefer", ["dynamic=false", "", " , "])
 @pytest.mark.parametrize("api", ["craftkit", "firma"])
 async def test_preferences_that_force_nothing_are_answered_for_real(
@@ -215,6 +286,47 @@ async def test_prisms_query_forms_force_a_documented_answer(
     assert await mock.state() == before, "a forced answer must not change any record"
     [entry] = await journal(mock)
     assert entry["simulated"] == "prefer"
+
+
+@pytest.mark.parametrize(
+    ("api", "query", "status"),
+    [
+        pytest.param("craftkit", "%5F%5Fcode=409", 409, id="craftkit-both-underscores"),
+        pytest.param("craftkit", "_%5fcode=404", 404, id="craftkit-one-lower-case"),
+        pytest.param("craftkit", "%5F%5Fnope=1", 400, id="craftkit-refused"),
+        pytest.param("firma", "%5F%5Fexample=invalidJwt", 400, id="firma-example"),
+        pytest.param("firma", "a=1&%5F_code=404", 404, id="firma-second-parameter"),
+    ],
+)
+async def test_prisms_query_forms_percent_encoded_are_the_same_query(
+    mock: ContractClient, api: str, query: str, status: int
+) -> None:
+    """``%5F`` is ``_``: the decoded query is what asks, as Prism reads it."""
+    before = await mock.state()
+    if api == "craftkit":
+        path = f"/v1/signatures/{SENT['id']}/cancel?{query}"
+        headers = {"Authorization": f"Bearer {ACME_TEST_KEY}"}
+        response = await mock.request("POST", path, headers=headers)
+    else:
+        path = f"{FIRMA_BASES[0]}/jwt/revoke-signing-request?{query}"
+        headers = {"Authorization": FIRMA_ACME_KEYS[0]}
+        response = await mock.request("POST", path, headers=headers, json=ACTIVE_BODY)
+    assert response.request.url.query.decode() == query, "the client re-encoded the query"
+    assert response.status_code == status, response.text
+    assert await mock.state() == before, "the real answer happened"
+    [entry] = await journal(mock)
+    assert entry["reason"]["cause"] == "prefer"
+
+
+@pytest.mark.parametrize("query", ["a=%41", "a=_%5F", "%5Fa=1"])
+async def test_a_percent_encoded_query_that_asks_nothing_is_answered_for_real(
+    mock: ContractClient, query: str
+) -> None:
+    path = f"/v1/signatures/{SENT['id']}/cancel?{query}"
+    headers = {"Authorization": f"Bearer {ACME_TEST_KEY}"}
+    response = await mock.request("POST", path, headers=headers)
+    assert response.status_code == 200, response.text
+    assert (await mock.cancel(SENT["id"])).status_code == 409, "the call changed no state"
 
 
 async def test_the_query_wins_over_the_header(mock: ContractClient) -> None:
@@ -287,11 +399,59 @@ async def test_forced_firma_answers_leave_the_quota_alone(mock: ContractClient) 
         headers = {"Prefer": prefer} if prefer else {}
         response: httpx.Response = await mock.revoke({"jwt_id": ACTIVE["jwt_id"]}, headers=headers)
         remaining.append(response.headers["x-ratelimit-remaining"])
-    assert remaining == ["119", "119", "119", "119", "118"]
+    assert remaining == ["119", "119", "0", "119", "118"], "a forced answer is no write"
 
 
 CANCELLED_ALREADY = signature_requests(project="proj_acme", status="completed")[0]
 UNKNOWN_ID = "0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c"
+
+
+@pytest.mark.parametrize("how", ["prefer", "query", "fault"])
+async def test_a_forced_429_is_the_keys_own_429_past_its_quota(
+    mock: ContractClient, clock: FrozenClock, how: str
+) -> None:
+    """Body and headers agree, as a real 429's do: nothing left, ``Retry-After`` the
+    seconds until the key's window restarts (``X-RateLimit-Reset``) and
+    ``details.retry_after`` the same number; the quota itself is untouched."""
+    opened = await mock.revoke({"jwt_id": UNKNOWN_ID})  # opens the key's window
+    assert opened.headers["x-ratelimit-remaining"] == "119"
+    clock.now += 20
+    if how == "fault":
+        fault = {"api": "firma", "operation": REVOKE, "status": 429, "times": 1}
+        assert (await mock.http.post("/__mock/faults", json=fault)).status_code == 201
+    kwargs: dict[str, Any] = {
+        "prefer": {"headers": {"Prefer": "code=429"}},
+        "query": {"params": {"__code": "429"}},
+        "fault": {},
+    }[how]
+
+    response = await mock.revoke(ACTIVE_BODY, **kwargs)
+
+    assert response.status_code == 429, response.text
+    retry_after = int(response.headers["retry-after"])
+    assert retry_after == 40, "the seconds left in the key's window"
+    assert response.json()["details"] == {"retry_after": retry_after}
+    assert response.headers["x-ratelimit-reset"] == opened.headers["x-ratelimit-reset"]
+    assert int(response.headers["x-ratelimit-reset"]) - clock.now == retry_after
+    assert (response.headers["x-ratelimit-limit"], response.headers["x-ratelimit-remaining"]) == (
+        "120",
+        "0",
+    )
+    after = await mock.revoke(ACTIVE_BODY)
+    assert after.status_code == 200, "a forced 429 changed state"
+    assert after.headers["x-ratelimit-remaining"] == "118", "a forced 429 counted a write"
+    assert "retry-after" not in after.headers
+
+
+async def test_a_forced_429_for_a_key_without_a_window_asks_for_the_whole_minute(
+    mock: ContractClient, clock: FrozenClock
+) -> None:
+    response = await mock.revoke(ACTIVE_BODY, key=None, headers={"Prefer": "code=429"})
+    assert response.status_code == 429, response.text
+    assert response.headers["retry-after"] == "60"
+    assert response.json()["details"] == {"retry_after": 60}
+    assert int(response.headers["x-ratelimit-reset"]) == clock.now + 60
+    assert response.headers["x-ratelimit-remaining"] == "0"
 
 
 @pytest.mark.parametrize(
