@@ -544,8 +544,10 @@ async def test_wrong_admin_tokens_are_throttled_per_address_with_a_growing_wait(
     wrong = {"Authorization": "Bearer not-the-token-at-all"}
     right = {"Authorization": f"Bearer {TOKEN}"}
     async with connect(app, REMOTE) as guesser, connect(app, "10.0.0.6") as colleague:
-        guesses = [await guesser.http.get("/__mock/state", headers=wrong) for _ in range(5)]
-        assert [r.status_code for r in guesses] == [401, 401, 401, 401, 429]
+        guesses = [await guesser.http.get("/__mock/state", headers=wrong) for _ in range(6)]
+        assert [r.status_code for r in guesses] == [401, 401, 401, 401, 401, 429], (
+            "5 wrong tokens are 401s, as README and --help say; each further one a 429"
+        )
         assert guesses[-1].headers["retry-after"] == "1"
         assert guesses[-1].headers["content-type"] == "application/problem+json"
         assert REMOTE in guesses[-1].json()["detail"]
@@ -583,7 +585,7 @@ async def test_requests_without_a_token_are_no_guesses(
 
 def test_the_throttle_counts_an_ipv6_slash_64_as_one_address() -> None:
     throttle = Throttle(clock=lambda: 0.0)
-    for host in range(1, Throttle.FREE + 1):
+    for host in range(1, Throttle.FREE + 2):
         throttle.failed(f"2001:db8:0:1::{host}")
     assert throttle.locked("2001:db8:0:1::ffff") == 1
     assert throttle.locked("2001:db8:0:2::1") is None
@@ -610,7 +612,7 @@ def test_the_throttle_keeps_locking_out_a_patient_guesser() -> None:
 def test_the_throttle_forgets_a_quiet_address() -> None:
     now = [0.0]
     throttle = Throttle(clock=lambda: now[0])
-    for _ in range(Throttle.FREE - 1):
+    for _ in range(Throttle.FREE):
         throttle.failed(REMOTE)
     now[0] += Throttle.FORGET + 1
     assert throttle.failed(REMOTE) is None, "failures long past no longer count"
@@ -619,10 +621,10 @@ def test_the_throttle_forgets_a_quiet_address() -> None:
 def test_the_throttle_remembers_a_bounded_number_of_addresses() -> None:
     throttle = Throttle(clock=lambda: 0.0)
     throttle.ADDRESSES = 3
-    for _ in range(Throttle.FREE - 1):
+    for _ in range(Throttle.FREE):
         throttle.failed(REMOTE)
     assert throttle.failed(REMOTE) == 1  # remembered: the next failure locks it out
-    for _ in range(Throttle.FREE - 1):
+    for _ in range(Throttle.FREE):
         throttle.failed("10.0.0.7")
     for other in ("10.1.0.1", "10.1.0.2", "10.1.0.3"):
         throttle.failed(other)
