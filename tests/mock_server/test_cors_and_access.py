@@ -77,16 +77,57 @@ async def test_preflight_from_an_allowed_origin_is_answered_on_every_route(
     assert response.headers["access-control-allow-credentials"] == "true"
 
 
+REFUSED_AS = {  # a preflight CORS refuses: the route's answer to an OPTIONS, in its envelope
+    "craftkit": (405, "application/json"),
+    "firma/functions/v1/signing-request-api": (405, "application/json"),
+    "firma/api/v1": (405, "application/json"),
+    "control-state": (403, "application/problem+json"),  # a page of another site
+    "control-faults": (403, "application/problem+json"),
+    "unknown-path": (404, "application/json"),
+}
+
+
 @pytest.mark.parametrize(("method", "path"), ROUTES)
-async def test_preflight_from_another_origin_is_refused_on_every_route(
-    open_app: MockApp, connect: Connect, method: str, path: str
+async def test_preflight_from_another_origin_is_refused_on_every_route_in_its_envelope(
+    open_app: MockApp, connect: Connect, method: str, path: str, request: pytest.FixtureRequest
 ) -> None:
     async with connect(open_app) as client:
         response = await client.http.options(
             path, headers=preflight("https://evil.example", method)
         )
-    assert response.status_code == 400
     assert "access-control-allow-origin" not in response.headers
+    status, media_type = REFUSED_AS[request.node.callspec.id]
+    assert (response.status_code, response.headers["content-type"]) == (status, media_type)
+    assert "Disallowed CORS" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "media_type"),
+    [
+        pytest.param(f"/v1/signatures/{SENT['id']}/cancel", 405, "application/json", id="craftkit"),
+        pytest.param("/__mock/state", 405, "application/problem+json", id="control"),
+    ],
+)
+async def test_preflight_for_a_method_no_browser_may_ask_is_the_route_s_405(
+    open_app: MockApp, connect: Connect, path: str, status: int, media_type: str
+) -> None:
+    async with connect(open_app) as client:
+        response = await client.http.options(path, headers=preflight(LOCAL_PAGE, "FOO"))
+    assert "access-control-allow-origin" not in response.headers
+    assert (response.status_code, response.headers["content-type"]) == (status, media_type)
+
+
+async def test_a_private_network_preflight_from_an_allowed_origin_is_allowed(
+    custom_origins_app: MockApp, connect: Connect
+) -> None:
+    """Chrome asks before a page of another network (a deployed frontend) calls this one."""
+    headers = {**preflight("https://app.example", "POST"),
+               "Access-Control-Request-Private-Network": "true"}  # fmt: skip
+    async with connect(custom_origins_app) as client:
+        response = await client.http.options(f"/v1/signatures/{SENT['id']}/cancel", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["access-control-allow-origin"] == "https://app.example"
+    assert response.headers["access-control-allow-private-network"] == "true"
 
 
 async def test_preflight_to_the_control_plane_needs_no_loopback_or_token(
