@@ -155,7 +155,8 @@ class MockApp:
         await self.backend.close()
 
     async def reload(self) -> bool:
-        """Read the fixtures again; on success every session restarts from them.
+        """Read the fixtures again; on success every session restarts from them (unless
+        they define the same world as before: then every session keeps its state).
 
         A bad edit is logged (file, record, field, fix) and the last good world
         stays live. Returns whether the new fixtures were taken. The new world
@@ -171,7 +172,13 @@ class MockApp:
         self.live = live
         if live.sessions.namespace != old:
             await self.backend.forget(old)
-        log.info("fixtures reloaded; every session starts again from them")
+            log.info("fixtures reloaded; every session starts again from them")
+        else:  # a comment, a reformat, a bad edit undone: the world the sessions started from
+            log.info(
+                "fixtures reloaded: they define the same world as before (the edit changed no "
+                "tenant, key or record), so every session keeps its state; POST /__mock/reset "
+                "starts one again"
+            )
         for api in live.apis:
             log.info("%s: %s", api.name, api.describe())
         return True

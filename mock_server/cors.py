@@ -38,6 +38,10 @@ def cors_options(origins: Sequence[str]) -> dict[str, Any]:
         "allow_methods": ["*"],
         "allow_headers": ["*"],
         "allow_credentials": True,
+        # Chrome's Private Network Access: a page of an allowed origin on another network
+        # (a deployed frontend, --cors-origin https://app.example) asks before calling a
+        # mock on this machine; refused, the page could not use the mock at all.
+        "allow_private_network": True,
         "expose_headers": EXPOSED_HEADERS,
         "max_age": 600,
     }

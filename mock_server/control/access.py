@@ -146,9 +146,9 @@ class HostRule:
             if is_host_name(name)
             else "start the mock with --allowed-host NAME to allow a name"
         )
-        what = "the control plane" if control else "the docs pages"
+        what = "the control plane answers" if control else "the docs pages answer"
         detail = (
-            f"{what} answer requests addressed to this machine only (DNS rebinding): "
+            f"{what} requests addressed to this machine only (DNS rebinding): "
             f"Host {shown!r} is not localhost, a loopback address or an --allowed-host; "
             f"{fix}" + (", or with --admin-token" if control else "")
         )
@@ -176,8 +176,8 @@ class Throttle:
 
     >>> now = [0.0]
     >>> throttle = Throttle(clock=lambda: now[0])
-    >>> [throttle.failed("10.0.0.5") for _ in range(Throttle.FREE)]
-    [None, None, None, None, 1]
+    >>> [throttle.failed("10.0.0.5") for _ in range(Throttle.FREE + 1)]
+    [None, None, None, None, None, 1]
     >>> throttle.locked("10.0.0.5"), throttle.locked("10.0.0.6")
     (1, None)
     >>> now[0] += 1; throttle.locked("10.0.0.5"), throttle.failed("10.0.0.5")
@@ -212,10 +212,10 @@ class Throttle:
         self._failures[key] = entry  # the most recent last
         while len(self._failures) > self.ADDRESSES:
             self._failures.popitem(last=False)
-        if entry.count < self.FREE:
+        if entry.count <= self.FREE:
             return None
         # The exponent capped first: 2.0 ** 1024 overflows (a 500, then no lock-out at all).
-        seconds = min(2.0 ** min(entry.count - self.FREE, 30), self.LONGEST)
+        seconds = min(2.0 ** min(entry.count - self.FREE - 1, 30), self.LONGEST)
         entry.until = now + seconds
         return math.ceil(seconds)
 

@@ -3,12 +3,20 @@
 A request without ``Origin`` is no browser's cross-origin call: the middleware would
 only add ``Vary: Origin`` to the answer, so the shortcut has the request's context do
 just that (:meth:`Context.send`), without the middleware's per-request objects.
+
+A preflight the middleware refuses (an origin not allowed, a method no browser may
+ask for) is not answered with its plain-text ``400 Disallowed CORS ...``: it goes on to
+the route, as any ``OPTIONS`` without CORS would, whose answer (a vendor path's 405 in
+its API's envelope, the control plane's 403 or 405 problem+json, a 404) carries no
+``Access-Control-Allow-*``: the browser refuses the call all the same, and every answer
+stays one the route's document describes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -29,7 +37,17 @@ class Cors:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         for name, _ in scope["headers"]:
             if name == b"origin":  # a browser's request: CORS decides
-                await self._cors(scope, receive, send)
-                return
+                if scope["method"] != "OPTIONS" or self._preflight_allowed(scope):
+                    await self._cors(scope, receive, send)
+                    return
+                break
         context(scope).vary_origin = True
         await self._app(scope, receive, send)
+
+    def _preflight_allowed(self, scope: Scope) -> bool:
+        """Whether an ``OPTIONS`` with ``Origin`` is no preflight, or one CORS allows (as
+        the middleware decides it: one implementation of the rules)."""
+        headers = Headers(scope=scope)
+        if "access-control-request-method" not in headers:
+            return True
+        return self._cors.preflight_response(request_headers=headers).status_code == 200

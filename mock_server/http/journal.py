@@ -129,7 +129,33 @@ class _Exchange:
         try:
             await self._log(entry)
         except StoreUnavailable as exc:  # the answer still goes out; only its record is lost
-            _log.warning("%s %s not journalled: %s", scope["method"], scope["path"], exc)
+            UNJOURNALLED.lost(scope, exc)
+
+
+class _Unjournalled:
+    """Exchanges the store could not take, said in the log without a line per request
+    while it is unreachable (the outage itself is said once, by the session layer): the
+    first one, then how many more every :attr:`EVERY` seconds."""
+
+    EVERY = 10.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._said_at: float | None = None
+        self._since = 0
+
+    def lost(self, scope: Scope, exc: StoreUnavailable) -> None:
+        now = self._clock()
+        if self._said_at is not None and now - self._said_at < self.EVERY:
+            self._since += 1
+            return
+        more = f" ({self._since} more since the last said)" if self._since else ""
+        _log.warning("%s %s not journalled: %s%s", scope["method"], scope["path"], exc, more)
+        self._said_at, self._since = now, 0
+
+
+UNJOURNALLED = _Unjournalled()
+"""The process's: every journal layer's losses counted together."""
 
 
 class Journal:

@@ -321,7 +321,7 @@ def test_a_mock_with_an_admin_token_asks_for_it(browser_tab: BrowserTab, tmp_pat
         page.reload()
         expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
         expect(form).to_be_hidden()
-        # A kept token gone stale is tried once, not by every call: five wrong ones from
+        # A kept token gone stale is tried once, not by every call: six wrong ones from
         # an address lock it out (429), the right one included.
         page.evaluate("sessionStorage.setItem('mock-admin-token', 'a-stale-token-0123456')")
         page.reload()

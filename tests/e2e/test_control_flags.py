@@ -78,6 +78,26 @@ def test_watch_takes_a_good_edit_and_keeps_the_last_good_world_on_a_bad_one(
     assert server.process.poll() is None
 
 
+def test_watch_keeps_every_session_on_an_edit_that_changes_no_record_and_says_so(
+    watched: tuple[RunningServer, ServerLog, Path],
+) -> None:
+    server, log, fixture = watched
+    jwt_id = yaml.safe_load(fixture.read_text())["jwts"][0]["jwt_id"]
+
+    def revoke() -> int:
+        return httpx.post(
+            f"{server.url}/api/v1/jwt/revoke-signing-request",
+            headers={"Authorization": "firma_acme_0001"},
+            json={"jwt_id": jwt_id},
+        ).status_code
+
+    first = revoke()
+    fixture.write_text(fixture.read_text() + "# a comment, nothing more\n")
+    poll(lambda: "define the same world" in log.text, "the edit to be read")
+    assert "every session starts again" not in log.text, log.text
+    assert (first, revoke()) == (200, 400), "the session kept its revoked JWT"
+
+
 @pytest.fixture
 def server_with(request: pytest.FixtureRequest) -> Iterator[tuple[RunningServer, ServerLog]]:
     server = start_server(*request.param)

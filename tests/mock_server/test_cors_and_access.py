@@ -77,16 +77,57 @@ async def test_preflight_from_an_allowed_origin_is_answered_on_every_route(
     assert response.headers["access-control-allow-credentials"] == "true"
 
 
+REFUSED_AS = {  # a preflight CORS refuses: the route's answer to an OPTIONS, in its envelope
+    "craftkit": (405, "application/json"),
+    "firma/functions/v1/signing-request-api": (405, "application/json"),
+    "firma/api/v1": (405, "application/json"),
+    "control-state": (403, "application/problem+json"),  # a page of another site
+    "control-faults": (403, "application/problem+json"),
+    "unknown-path": (404, "application/json"),
+}
+
+
 @pytest.mark.parametrize(("method", "path"), ROUTES)
-async def test_preflight_from_another_origin_is_refused_on_every_route(
-    open_app: MockApp, connect: Connect, method: str, path: str
+async def test_preflight_from_another_origin_is_refused_on_every_route_in_its_envelope(
+    open_app: MockApp, connect: Connect, method: str, path: str, request: pytest.FixtureRequest
 ) -> None:
     async with connect(open_app) as client:
         response = await client.http.options(
             path, headers=preflight("https://evil.example", method)
         )
-    assert response.status_code == 400
     assert "access-control-allow-origin" not in response.headers
+    status, media_type = REFUSED_AS[request.node.callspec.id]
+    assert (response.status_code, response.headers["content-type"]) == (status, media_type)
+    assert "Disallowed CORS" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "media_type"),
+    [
+        pytest.param(f"/v1/signatures/{SENT['id']}/cancel", 405, "application/json", id="craftkit"),
+        pytest.param("/__mock/state", 405, "application/problem+json", id="control"),
+    ],
+)
+async def test_preflight_for_a_method_no_browser_may_ask_is_the_route_s_405(
+    open_app: MockApp, connect: Connect, path: str, status: int, media_type: str
+) -> None:
+    async with connect(open_app) as client:
+        response = await client.http.options(path, headers=preflight(LOCAL_PAGE, "FOO"))
+    assert "access-control-allow-origin" not in response.headers
+    assert (response.status_code, response.headers["content-type"]) == (status, media_type)
+
+
+async def test_a_private_network_preflight_from_an_allowed_origin_is_allowed(
+    custom_origins_app: MockApp, connect: Connect
+) -> None:
+    """Chrome asks before a page of another network (a deployed frontend) calls this one."""
+    headers = {**preflight("https://app.example", "POST"),
+               "Access-Control-Request-Private-Network": "true"}  # fmt: skip
+    async with connect(custom_origins_app) as client:
+        response = await client.http.options(f"/v1/signatures/{SENT['id']}/cancel", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["access-control-allow-origin"] == "https://app.example"
+    assert response.headers["access-control-allow-private-network"] == "true"
 
 
 async def test_preflight_to_the_control_plane_needs_no_loopback_or_token(
@@ -544,8 +585,10 @@ async def test_wrong_admin_tokens_are_throttled_per_address_with_a_growing_wait(
     wrong = {"Authorization": "Bearer not-the-token-at-all"}
     right = {"Authorization": f"Bearer {TOKEN}"}
     async with connect(app, REMOTE) as guesser, connect(app, "10.0.0.6") as colleague:
-        guesses = [await guesser.http.get("/__mock/state", headers=wrong) for _ in range(5)]
-        assert [r.status_code for r in guesses] == [401, 401, 401, 401, 429]
+        guesses = [await guesser.http.get("/__mock/state", headers=wrong) for _ in range(6)]
+        assert [r.status_code for r in guesses] == [401, 401, 401, 401, 401, 429], (
+            "5 wrong tokens are 401s, as README and --help say; each further one a 429"
+        )
         assert guesses[-1].headers["retry-after"] == "1"
         assert guesses[-1].headers["content-type"] == "application/problem+json"
         assert REMOTE in guesses[-1].json()["detail"]
@@ -583,7 +626,7 @@ async def test_requests_without_a_token_are_no_guesses(
 
 def test_the_throttle_counts_an_ipv6_slash_64_as_one_address() -> None:
     throttle = Throttle(clock=lambda: 0.0)
-    for host in range(1, Throttle.FREE + 1):
+    for host in range(1, Throttle.FREE + 2):
         throttle.failed(f"2001:db8:0:1::{host}")
     assert throttle.locked("2001:db8:0:1::ffff") == 1
     assert throttle.locked("2001:db8:0:2::1") is None
@@ -610,7 +653,7 @@ def test_the_throttle_keeps_locking_out_a_patient_guesser() -> None:
 def test_the_throttle_forgets_a_quiet_address() -> None:
     now = [0.0]
     throttle = Throttle(clock=lambda: now[0])
-    for _ in range(Throttle.FREE - 1):
+    for _ in range(Throttle.FREE):
         throttle.failed(REMOTE)
     now[0] += Throttle.FORGET + 1
     assert throttle.failed(REMOTE) is None, "failures long past no longer count"
@@ -619,10 +662,10 @@ def test_the_throttle_forgets_a_quiet_address() -> None:
 def test_the_throttle_remembers_a_bounded_number_of_addresses() -> None:
     throttle = Throttle(clock=lambda: 0.0)
     throttle.ADDRESSES = 3
-    for _ in range(Throttle.FREE - 1):
+    for _ in range(Throttle.FREE):
         throttle.failed(REMOTE)
     assert throttle.failed(REMOTE) == 1  # remembered: the next failure locks it out
-    for _ in range(Throttle.FREE - 1):
+    for _ in range(Throttle.FREE):
         throttle.failed("10.0.0.7")
     for other in ("10.1.0.1", "10.1.0.2", "10.1.0.3"):
         throttle.failed(other)

@@ -3,13 +3,14 @@ to log it never costs the client its answer."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from mock_server.http.context import Context
-from mock_server.http.journal import capture
+from mock_server.http.journal import _Unjournalled, capture
 from mock_server.state import StoreUnavailable
 from mock_server.state.journal import Entry
 
@@ -72,3 +73,22 @@ async def test_a_store_that_cannot_log_still_lets_the_answer_out() -> None:
     sent = await run(log)
     assert [m.get("body") for m in sent[1:]] == [b"a", b"b"]
     assert sent[-1].get("more_body", False) is False
+
+
+def test_exchanges_a_lost_store_cannot_take_are_said_without_a_line_per_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """README: while the store is lost "the log says so once", not once per request."""
+    now = [100.0]
+    lost = _Unjournalled(clock=lambda: now[0])
+    gone = StoreUnavailable("redis://127.0.0.1:1/0 unreachable")
+    with caplog.at_level(logging.WARNING, logger="mock_server.journal"):
+        for _ in range(500):  # a burst while the store is gone
+            lost.lost(scope(), gone)
+            now[0] += 0.01
+        now[0] += _Unjournalled.EVERY
+        lost.lost(scope(), gone)
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2, said
+    assert said[0] == "POST /x not journalled: redis://127.0.0.1:1/0 unreachable"
+    assert said[1].endswith("(499 more since the last said)")
