@@ -270,6 +270,24 @@ async def test_creating_an_id_twice_is_409_and_keeps_the_first(mock: ContractCli
     assert (await stored(mock, NEW_ID))["name"] == "First"
 
 
+async def test_an_id_given_in_upper_case_is_stored_and_echoed_in_lower_case(
+    mock: ContractClient,
+) -> None:
+    """Found in review: the id was stored as given, so the vendor cancel echoed it in upper
+    case (docs/behaviour.md: the mock echoes the id in lower case, as Firma's jwt_id)."""
+    response = await create(mock, {"id": NEW_ID.upper()})
+    assert response.status_code == 201, response.text
+    record = response.json()
+    assert record["id"] == NEW_ID
+    assert all(r["id"].startswith(f"rcp_{NEW_ID[:8]}_") for r in record["recipients"])
+    assert await stored(mock, NEW_ID) == record
+    shown = await mock.http.get(f"/__mock/craftkit/signature-requests/{NEW_ID.upper()}")
+    assert shown.status_code == 200 and shown.json()["record"] == record
+    cancelled = await mock.cancel(NEW_ID.upper())
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["id"] == NEW_ID
+
+
 @pytest.mark.parametrize(
     "block",
     [
@@ -688,8 +706,8 @@ async def test_a_batch_creates_every_request_in_order_and_the_vendor_api_agrees(
 
     assert response.status_code == 201, response.text
     records = response.json()
-    assert [r["id"] for r in records][:1] == [NEW_ID.upper()] and len(records) == 4
-    assert len({r["id"].lower() for r in records}) == 4, "a new id for each left out"
+    assert [r["id"] for r in records][:1] == [NEW_ID] and len(records) == 4, "in lower case"
+    assert len({r["id"] for r in records}) == 4, "a new id for each left out"
     assert [r["status"] for r in records] == ["sent", "sent", "completed", "sent"]
     assert [r["project"] for r in records] == ["proj_acme", "proj_acme", "proj_globex", "proj_acme"]
     assert {r["createdAt"] for r in records} == {NOW}
