@@ -29,8 +29,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
 from mock_server.errors import ContractError
+from mock_server.ids import strict_uuids
 
-__all__ = ["Accepts", "Contract", "deref"]
+__all__ = ["OAS30_FORMATS", "OAS31_FORMATS", "Accepts", "Contract", "deref"]
 
 Accepts = Callable[[Any], bool]
 """Whether an instance is valid against one schema of the contract."""
@@ -47,6 +48,12 @@ plain JSON Schema, meaning the same in OAS 3.0 and 3.1 and in both libraries (fo
 are checked by the OAS format checker itself). A schema using any other (``nullable``,
 ``pattern``'s regex dialect, ``oneOf`` with a ``discriminator``...) is checked by the
 Python validator alone."""
+
+OAS30_FORMATS = strict_uuids(oas30_format_checker)
+OAS31_FORMATS = strict_uuids(oas31_format_checker)
+"""The OAS format checks, but ``uuid`` is a uuid string (``mock_server.ids``): the library's
+reads whatever ``uuid.UUID`` parses (a trailing brace, another script's digits...), ids
+the mock could not look up again."""
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's parser when PyYAML was built with it: a tenth of the pure-Python time."""
@@ -102,9 +109,9 @@ class Contract:
             raise ContractError(f"{self.path}: no schema at {pointer}")
         uri = f"urn:contract:{self.name}"
         if self.version.startswith("3.0"):
-            validator_cls, checker, dialect = OAS30Validator, oas30_format_checker, DRAFT4
+            validator_cls, checker, dialect = OAS30Validator, OAS30_FORMATS, DRAFT4
         else:
-            validator_cls, checker, dialect = OAS31Validator, oas31_format_checker, DRAFT202012
+            validator_cls, checker, dialect = OAS31Validator, OAS31_FORMATS, DRAFT202012
         resource = Resource.from_contents(dict(self.document), default_specification=dialect)
         registry: Registry[Any] = Registry().with_resource(uri, resource)
         # Compiled on the subschema itself, with the resolver of its place in the document:
@@ -147,9 +154,7 @@ class Contract:
                 if self.version.startswith("3.0")
                 else jsonschema_rs.Draft202012Validator
             )
-            checker = (
-                oas30_format_checker if self.version.startswith("3.0") else oas31_format_checker
-            )
+            checker = OAS30_FORMATS if self.version.startswith("3.0") else OAS31_FORMATS
             compiled = compiled_cls(
                 {"$ref": f"{uri}#{quote(pointer)}"},
                 registry=jsonschema_rs.Registry([(uri, dict(self.document))]),

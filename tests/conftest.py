@@ -93,6 +93,33 @@ def jwts(**match: Any) -> list[dict[str, Any]]:
     return [r for r in records if all(r.get(k) == v for k, v in match.items())]
 
 
+NOT_UUID_STRINGS: list[tuple[str, Callable[[str], str]]] = [
+    # Python's uuid.UUID, and so the OAS `uuid` format checks, read each of these (it
+    # drops braces, `urn:` and `uuid:` anywhere, and every hyphen, then int(..., 16)
+    # takes any script's digits, `_` and spaces); the library then only asks for
+    # hyphens at 8, 13, 18 and 23, which each keeps.
+    ("trailing-brace", lambda u: u + "}"),
+    ("trailing-hyphen", lambda u: u + "-"),
+    ("arabic-indic-digits", lambda u: u[:-2] + "\u0661\u0662"),
+    ("fullwidth-digits", lambda u: u[:-2] + "\uff11\uff12"),
+    ("underscore-for-a-digit", lambda u: u[:30] + "_" + u[31:]),
+    ("space-for-a-digit", lambda u: " " + u[1:]),
+    ("uuid-prefix", lambda u: "uuid:" + u[5:] + u[:5]),
+    ("urn-prefix", lambda u: "urn:" + u[4:] + u[:4]),
+    # ...and these, which the library already refuses (docs/behaviour.md names them).
+    ("braces", lambda u: "{" + u + "}"),
+    ("urn-uuid-prefix", lambda u: "urn:uuid:" + u),
+    ("no-hyphens", lambda u: u.replace("-", "")),
+]
+"""Spellings of a uuid that are not uuid strings (docs/behaviour.md: 36 characters, ASCII
+hex digits in any case, hyphens at 8-4-4-4-12): the mock refuses or misses each."""
+
+
+def not_uuid_strings(uuid_string: str) -> list[Any]:
+    """:data:`NOT_UUID_STRINGS` of ``uuid_string``, as a table of ``pytest.param`` with ids."""
+    return [pytest.param(spell(uuid_string), id=name) for name, spell in NOT_UUID_STRINGS]
+
+
 @dataclass
 class FrozenClock:
     """A clock tests move by hand."""

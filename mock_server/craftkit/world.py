@@ -136,7 +136,17 @@ class CraftkitWorld:
         >>> record = world.new_request({"name": "NDA"}, now="2026-11-22T10:00:00.000Z")
         >>> record["project"], record["status"], record["recipients"][0]["designation"]
         ('proj_acme', 'sent', 'Signer')
+
+        A uuid given in any case is kept in lower case, the case the vendor routes echo
+        (docs/behaviour.md), as the control plane keeps a Firma ``jwt_id``:
+
+        >>> world.new_request({"id": "0C3F5A8E-2B7D-4C1E-9A6F-1D2E3F4A5B6C"}, now="")["id"]
+        '0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c'
         """
+        given = fields.get("id")
+        canonical = canonical_uuid(given) if isinstance(given, str) else None
+        if canonical is not None:
+            fields = {**fields, "id": canonical}
         return _new_request(fields, project=self.projects[0], now=now, render_id=str(uuid.uuid4()))
 
 

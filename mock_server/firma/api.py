@@ -179,7 +179,7 @@ class FirmaApi:
                 rule = f"the JWT is workspace {outcome.owner}'s, not the key's: unknown to it"
             else:
                 rule = "no such JWT in this session"
-            because(request, Because("unknown", rule, {"record": jwt_id or None}))
+            because(request, Because("unknown", rule, {"record": jwt_id}))
         else:
             because(request, outcome)
         return self._answer(outcome, quota)
@@ -211,5 +211,6 @@ class FirmaApi:
             if flat["formErrors"]:
                 details["_errors"] = flat["formErrors"]
             raise FirmaError(400, "Invalid JWT ID", details)
-        # A uuid the spec accepts but that is not canonical (stray hyphens) names no JWT.
-        return canonical_uuid(payload["jwt_id"]) or ""
+        jwt_id = canonical_uuid(payload["jwt_id"])
+        assert jwt_id is not None, "the body's schema refuses a jwt_id that is not a uuid string"
+        return jwt_id

@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from mock_server.contract import Contract
 from mock_server.fixtures import FixtureFile, Problems, did_you_mean
-from mock_server.ids import canonical_uuid
+from mock_server.ids import canonical_uuid, strict_uuids
 from mock_server.state.base import Record
 
 __all__ = ["DEFAULT_WRITE_PER_MINUTE", "JWT_ID", "FirmaWorld", "complete_jwt", "load_world"]
@@ -73,7 +73,7 @@ _FORMAT = Draft202012Validator(
             },
         },
     },
-    format_checker=FormatChecker(),
+    format_checker=strict_uuids(FormatChecker()),
 )
 
 

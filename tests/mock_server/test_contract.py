@@ -13,20 +13,15 @@ from urllib.parse import quote
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from openapi_schema_validator import (
-    OAS30Validator,
-    OAS31Validator,
-    oas30_format_checker,
-    oas31_format_checker,
-)
+from openapi_schema_validator import OAS30Validator, OAS31Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
-from mock_server.contract import Contract
+from mock_server.contract import OAS30_FORMATS, OAS31_FORMATS, Contract
 from mock_server.craftkit.api import CANCEL_BODY
 from mock_server.craftkit.world import SIGNATURE_REQUEST
 from mock_server.firma.api import REVOKE_BODY
-from tests.conftest import SPECS
+from tests.conftest import NOT_UUID_STRINGS, SPECS
 
 json_values = st.recursive(
     st.none()
@@ -53,9 +48,9 @@ def plain(contract: Contract, pointer: str) -> Any:
     """The validator as the mock built it before: a root ``$ref`` into the document."""
     uri = f"urn:contract:{contract.name}"
     if contract.version.startswith("3.0"):
-        cls, checker, dialect = OAS30Validator, oas30_format_checker, DRAFT4
+        cls, checker, dialect = OAS30Validator, OAS30_FORMATS, DRAFT4
     else:
-        cls, checker, dialect = OAS31Validator, oas31_format_checker, DRAFT202012
+        cls, checker, dialect = OAS31Validator, OAS31_FORMATS, DRAFT202012
     resource = Resource.from_contents(dict(contract.document), default_specification=dialect)
     registry: Registry[Any] = Registry().with_resource(uri, resource)
     return cls({"$ref": f"{uri}#{quote(pointer)}"}, registry=registry, format_checker=checker)
@@ -86,6 +81,7 @@ uuid_like = (
     st.uuids().map(str)
     | st.uuids().map(lambda u: str(u).upper())
     | st.from_regex(r"[0-9a-fA-F-]{30,40}", fullmatch=True)
+    | st.tuples(st.uuids(), st.sampled_from(NOT_UUID_STRINGS)).map(lambda p: p[1][1](str(p[0])))
 )
 bodies = json_values | st.fixed_dictionaries(
     {},

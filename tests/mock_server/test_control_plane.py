@@ -12,14 +12,18 @@ fresh copy of the fixtures): building an app per test would cost 0.4 s each.
 from __future__ import annotations
 
 import copy
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mock_server.app import RETRY_AFTER, MockApp
 from mock_server.clock import isoformat
@@ -30,12 +34,14 @@ from tests.conftest import (
     FIRMA_ACME_KEYS,
     FIRMA_GLOBEX_KEY,
     GLOBEX_KEY,
+    NOT_UUID_STRINGS,
     SPECS,
     AppFactory,
     ContractClient,
     FrozenClock,
     fixture_data,
     jwts,
+    not_uuid_strings,
     problem,
     signature_requests,
     store_url,
@@ -268,6 +274,107 @@ async def test_creating_an_id_twice_is_409_and_keeps_the_first(mock: ContractCli
     assert first.status_code == 201
     problem(await create(mock, {"id": NEW_ID, "name": "Second"}), 409)
     assert (await stored(mock, NEW_ID))["name"] == "First"
+
+
+async def test_an_id_given_in_upper_case_is_stored_and_echoed_in_lower_case(
+    mock: ContractClient,
+) -> None:
+    """Found in review: the id was stored as given, so the vendor cancel echoed it in upper
+    case (docs/behaviour.md: the mock echoes the id in lower case, as Firma's jwt_id)."""
+    response = await create(mock, {"id": NEW_ID.upper()})
+    assert response.status_code == 201, response.text
+    record = response.json()
+    assert record["id"] == NEW_ID
+    assert all(r["id"].startswith(f"rcp_{NEW_ID[:8]}_") for r in record["recipients"])
+    assert await stored(mock, NEW_ID) == record
+    shown = await mock.http.get(f"/__mock/craftkit/signature-requests/{NEW_ID.upper()}")
+    assert shown.status_code == 200 and shown.json()["record"] == record
+    cancelled = await mock.cancel(NEW_ID.upper())
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["id"] == NEW_ID
+
+
+CREATES = [
+    pytest.param("/__mock/craftkit/signature-requests", "id", False, id="craftkit"),
+    pytest.param("/__mock/craftkit/signature-requests/batch", "id", True, id="craftkit-batch"),
+    pytest.param("/__mock/firma/jwts", "jwt_id", False, id="firma"),
+    pytest.param("/__mock/firma/jwts/batch", "jwt_id", True, id="firma-batch"),
+]
+
+
+@pytest.mark.parametrize(("route", "field", "batch"), CREATES)
+@pytest.mark.parametrize("spelling", not_uuid_strings(NEW_ID))
+async def test_an_id_that_is_not_a_uuid_string_is_400_and_creates_nothing(
+    mock: ContractClient, route: str, field: str, batch: bool, spelling: str
+) -> None:
+    """Found in review: Craftkit's creates took every id Python's uuid.UUID reads (a
+    trailing brace, another script's digits...), stored the record where no lookup finds
+    it, under the key 'None', so the next such id was a false 409. Firma's refused them."""
+    before = await mock.state()
+    body = [{}, {field: spelling}] if batch else {field: spelling}
+    refused = problem(await mock.http.post(route, json=body), 400)
+    assert f"{'body[1]' if batch else 'body'}" in refused["detail"], refused["detail"]
+    assert field in refused["detail"] and repr(spelling) in refused["detail"], refused["detail"]
+    assert await mock.state() == before
+
+
+def is_uuid_string(value: str) -> bool:
+    """The docs' uuid string, decided apart from ``mock_server.ids``: what ``uuid.UUID``
+    reads and writes back the same, but for case."""
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
+spellings = st.one_of(
+    st.uuids().map(str),
+    st.uuids().map(lambda u: str(u).upper()),
+    st.tuples(st.uuids(), st.sampled_from(NOT_UUID_STRINGS)).map(lambda p: p[1][1](str(p[0]))),
+    st.tuples(st.uuids(), st.integers(0, 35), st.characters(codec="utf-8")).map(
+        lambda p: str(p[0])[: p[1]] + p[2] + str(p[0])[p[1] + 1 :]  # one character changed
+    ),
+    st.text(max_size=40),
+)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(spelling=spellings)
+async def test_a_created_record_is_found_under_its_id_and_a_refused_one_nowhere(
+    mock: ContractClient, spelling: str
+) -> None:
+    """Whatever id a create is given: a uuid string is a 201 and names the record (in
+    lower case) on every route that looks one up, vendor's and control plane's; anything
+    else is a 400, and the same id is no uuid to the vendor routes either."""
+    mock.http.headers["X-Mock-Session"] = f"ids-{uuid.uuid4().hex}"
+    in_path = quote(spelling, safe="")
+    request = await create(mock, {"id": spelling})
+    jwt = await mock.http.post("/__mock/firma/jwts", json={"jwt_id": spelling})
+    cancelled = await mock.cancel(in_path)
+    revoked = await mock.revoke({"jwt_id": spelling})
+    if is_uuid_string(spelling):
+        assert request.status_code == jwt.status_code == 201, (request.text, jwt.text)
+        assert request.json()["id"] == jwt.json()["jwt_id"] == spelling.lower()
+        for path in (f"craftkit/signature-requests/{in_path}", f"firma/jwts/{in_path}"):
+            assert (await mock.http.get(f"/__mock/{path}")).status_code == 200, path
+        assert cancelled.status_code == revoked.status_code == 200, (cancelled, revoked)
+        assert cancelled.json()["id"] == revoked.json()["jwt_id"] == spelling.lower()
+    else:
+        problem(request, 400)
+        problem(jwt, 400)
+        assert cancelled.status_code == 404, cancelled.text
+        assert revoked.status_code == 400 and revoked.json()["message"] == "Invalid JWT ID"
+        state = await mock.state()
+        assert (
+            state["craftkit"]["signature_requests"]
+            == fixture_data("craftkit")["signature_requests"]
+        )
+        assert state["firma"]["jwts"] == fixture_data("firma")["jwts"]
 
 
 @pytest.mark.parametrize(
@@ -688,8 +795,8 @@ async def test_a_batch_creates_every_request_in_order_and_the_vendor_api_agrees(
 
     assert response.status_code == 201, response.text
     records = response.json()
-    assert [r["id"] for r in records][:1] == [NEW_ID.upper()] and len(records) == 4
-    assert len({r["id"].lower() for r in records}) == 4, "a new id for each left out"
+    assert [r["id"] for r in records][:1] == [NEW_ID] and len(records) == 4, "in lower case"
+    assert len({r["id"] for r in records}) == 4, "a new id for each left out"
     assert [r["status"] for r in records] == ["sent", "sent", "completed", "sent"]
     assert [r["project"] for r in records] == ["proj_acme", "proj_acme", "proj_globex", "proj_acme"]
     assert {r["createdAt"] for r in records} == {NOW}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from tests.conftest import (
@@ -9,6 +11,7 @@ from tests.conftest import (
     ACME_TEST_KEY,
     GLOBEX_KEY,
     ContractClient,
+    not_uuid_strings,
     signature_requests,
 )
 
@@ -166,6 +169,18 @@ async def test_non_uuid_id_is_400_or_404(mock: ContractClient, bad_id: str) -> N
     response = await mock.cancel(bad_id)
     assert response.status_code in (400, 404)
     assert error_of(response)["code"] in ("invalid_request", "not_found")
+
+
+@pytest.mark.parametrize("spelling", not_uuid_strings(SENT["id"]))
+async def test_a_uuid_spelt_as_only_a_lenient_parser_reads_it_is_404_and_untouched(
+    mock: ContractClient, spelling: str
+) -> None:
+    """docs/behaviour.md: an id that is not a uuid is the mock's 404, though Python's
+    uuid.UUID reads each of these as the request's id (or another)."""
+    response = await mock.cancel(quote(spelling, safe=""))
+    assert response.status_code == 404, response.text
+    assert error_of(response) == {"code": "not_found", "message": "Signature request not found."}
+    await assert_still_cancellable(mock, SENT["id"])
 
 
 async def test_unknown_id_is_404(mock: ContractClient) -> None:

@@ -17,6 +17,7 @@ from tests.conftest import (
     FrozenClock,
     fixture_data,
     jwts,
+    not_uuid_strings,
 )
 
 pytestmark = pytest.mark.anyio
@@ -120,6 +121,24 @@ async def test_invalid_body_is_400(
     if detail is not None:
         assert body["message"] == "Invalid JWT ID"
         assert detail in body["details"], body  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("spelling", not_uuid_strings(ACTIVE[0]["jwt_id"]))
+async def test_a_jwt_id_only_a_lenient_parser_reads_is_400_invalid_jwt_id(
+    mock: ContractClient, spelling: str
+) -> None:
+    """Found in review: the spec's `uuid` format, checked by Python's uuid.UUID, took these,
+    and they were a 404 `JWT not found` (docs/behaviour.md: a jwt_id that is not a uuid
+    string is 400 `Invalid JWT ID`), on both base paths."""
+    for base in FIRMA_BASES:
+        response = await mock.revoke({"jwt_id": spelling}, base=base)
+        assert response.status_code == 400, response.text
+        assert envelope(response) == {
+            "error": "Bad Request",
+            "message": "Invalid JWT ID",
+            "details": {"jwt_id": ["Invalid uuid"]},
+        }
+    await assert_still_active(mock, ACTIVE[0]["jwt_id"])
 
 
 async def test_unknown_jwt_is_404(mock: ContractClient) -> None:

@@ -16,7 +16,7 @@ from openapi_schema_validator import OAS31Validator, oas31_format_checker
 from mock_server import FixtureError, Settings, create_app
 from mock_server.cli import build_parser, main
 from mock_server.settings import DEFAULT_FIXTURES
-from tests.conftest import ROOT, SPECS, fixture_data, signature_requests
+from tests.conftest import NOT_UUID_STRINGS, ROOT, SPECS, fixture_data, signature_requests
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -45,6 +45,7 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 _DELETE = object()
+UUID = "7d9f2c1e-4b3a-4e5d-8f60-1a2b3c4d5e6f"
 
 CRAFTKIT_CASES = [
     pytest.param(
@@ -139,6 +140,20 @@ CRAFTKIT_CASES = [
 ]
 
 
+CRAFTKIT_CASES += [
+    pytest.param(
+        f"signature_requests.0.{field}",
+        spell(uuid),
+        ["signature_requests[0]", f".{field}", "not a valid uuid", "write it like"],
+        id=f"{field}-{name}",
+    )
+    for field, uuid in (("id", signature_requests()[0]["id"]), ("renderId", UUID))
+    for name, spell in NOT_UUID_STRINGS
+]
+"""Found in review: ids Python's uuid.UUID reads but that are not uuid strings (a trailing
+brace, another script's digits...) loaded, then no lookup found the record."""
+
+
 def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
     data = fixture_data("craftkit")
     data["signature_requests"].append(copy.deepcopy(data["signature_requests"][0]))
@@ -163,6 +178,18 @@ FIRMA_CASES = [
         ["api_keys[0]", "does not match"],
         id="key-with-space",
     ),
+]
+
+
+FIRMA_CASES += [
+    pytest.param(
+        f"jwts.0.{field}",
+        spell(UUID),
+        ["jwts[0]", f".{field}", "not a valid uuid"],
+        id=f"{field}-{name}",
+    )
+    for field in ("jwt_id", "signing_request_id")
+    for name, spell in NOT_UUID_STRINGS
 ]
 
 
