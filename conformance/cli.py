@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_TIME,
         metavar="SECONDS",
         help=f"the whole run's budget; reaching it stops the run and fails it "
-        f"(max_time_exceeded) (default: {DEFAULT_MAX_TIME:g})",
+        f"(max_time_exceeded); inf: no limit (default: {DEFAULT_MAX_TIME:g})",
     )
     run_parser.add_argument(
         "--rate-limit-probe",

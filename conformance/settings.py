@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -78,6 +79,9 @@ class Settings:
             )
         if self.profile not in PROFILES:
             raise UsageError(f"profile: {self.profile!r} is not one of {', '.join(PROFILES)}")
+        _seconds("--timeout", self.timeout, example="10")
+        _seconds("--max-time", self.max_time, example="600, or inf for no limit", inf=True)
+        _seconds("--rate-limit-wait", self.rate_limit_wait, example="65, or 0")
         if self.timeout <= 0:
             raise UsageError(f"--timeout: {self.timeout} must be a positive number of seconds")
         if not self.max_time > 0:
@@ -155,3 +159,13 @@ class Settings:
         if self.max_examples is None:
             return runs, steps
         return max(1, runs * self.max_examples // default_examples), steps
+
+
+def _seconds(flag: str, value: float, *, example: str, inf: bool = False) -> None:
+    """Refuse NaN, and infinity unless it means something for ``flag`` (``--max-time inf``:
+    no limit); a number's sign is checked by the caller."""
+    if math.isnan(value) or (math.isinf(value) and not inf):
+        kind = "a number" if inf else "a finite number"
+        raise UsageError(
+            f"{flag}: {value:g} is not {kind} of seconds; give one, e.g. {flag} {example}"
+        )

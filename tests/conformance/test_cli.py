@@ -62,6 +62,20 @@ def closed_port() -> int:
             "--timeout: 0.0 must be a positive number",
             id="zero-timeout",
         ),
+        *(
+            pytest.param(
+                ["--base-url", "http://127.0.0.1:1", "--fixtures", CRAFTKIT, f"--{flag}={value}"],
+                f"--{flag}: {value} is not {message}",
+                id=f"{value}-{flag}",
+            )
+            for flag, value, message in [
+                ("timeout", "nan", "a finite number of seconds; give one, e.g. --timeout 10"),
+                ("timeout", "inf", "a finite number of seconds; give one, e.g. --timeout 10"),
+                ("max-time", "nan", "a number of seconds; give one, e.g. --max-time 600, or inf"),
+                ("rate-limit-wait", "nan", "a finite number of seconds; give one, e.g. --rate"),
+                ("rate-limit-wait", "inf", "a finite number of seconds; give one, e.g. --rate"),
+            ]
+        ),
     ],
 )
 def test_bad_input_exits_2_naming_the_problem(
@@ -161,6 +175,26 @@ def test_help_lists_the_checks_and_exit_codes(capsys: pytest.CaptureFixture[str]
         "exit codes: 0 no violation, 1 violations found, 2",
     ):
         assert text in out
+
+
+def test_max_time_inf_means_no_limit_and_help_says_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = Settings(
+        api="craftkit",
+        base_url="http://127.0.0.1:8000",
+        fixtures=Path(CRAFTKIT),
+        max_time=float("inf"),
+    )
+    assert settings.rerun().endswith("--max-time inf")
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert "inf: no limit" in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_pytest_plugin_refuses_a_timeout_that_is_not_finite() -> None:
+    with pytest.raises(pytest.UsageError, match="--timeout: nan is not a finite number"):
+        plugin_settings(timeout=float("nan"))
 
 
 def test_an_unknown_flag_is_a_usage_error() -> None:
