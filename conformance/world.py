@@ -164,6 +164,14 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
         raise FixtureError(
             [f"{name}: cannot read the fixture file ({exc.strerror}); pass --fixtures FILE"]
         ) from exc
+    except UnicodeDecodeError as exc:  # binary, or saved as Latin-1 or UTF-16
+        raise FixtureError(
+            [
+                f"{name}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                f"{exc.start}); a fixture is YAML: save the file as UTF-8, or pass --fixtures "
+                "the fixture file"
+            ]
+        ) from exc
     except yaml.YAMLError as exc:
         raise FixtureError([f"{name}: not valid YAML: {exc}"]) from exc
     if not isinstance(data, dict):

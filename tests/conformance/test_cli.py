@@ -247,6 +247,16 @@ def test_each_violation_block_says_how_to_learn_more() -> None:
     assert block.splitlines()[-1] == "    Explain: conformance explain no_cascade"
 
 
+def test_a_fixture_that_is_not_utf8_exits_2_naming_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    binary = tmp_path / "fixture.yaml"
+    binary.write_bytes(b"\xff\xfe\x00\x01")
+    args = ["run", "craftkit", "--base-url", "http://127.0.0.1:1", "--fixtures", str(binary)]
+    assert main(args) == 2
+    assert f"{binary}: not UTF-8 text" in caplog.text and "internal error" not in caplog.text
+
+
 def test_a_refused_fixture_points_at_the_format(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

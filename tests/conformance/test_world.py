@@ -95,6 +95,25 @@ def test_a_bad_fixture_is_refused_with_place_and_fix(
     )
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(STAGING.replace("proj_other", "proj_\xe9").encode("latin-1"), id="latin-1"),
+        pytest.param(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff", id="binary"),
+    ],
+)
+def test_a_fixture_that_is_not_utf8_is_refused_naming_the_file(
+    tmp_path: Path, content: bytes
+) -> None:
+    path = tmp_path / "fixture.yaml"
+    path.write_bytes(content)
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ={"STAGING_KEY": "k"})
+    [problem] = caught.value.problems
+    assert problem.startswith(f"{path}: not UTF-8 text (byte 0x"), problem
+    assert "save the file as UTF-8" in problem
+
+
 def test_variables_come_from_the_environ_given_never_the_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
