@@ -197,6 +197,35 @@ def test_the_pytest_plugin_refuses_a_timeout_that_is_not_finite() -> None:
         plugin_settings(timeout=float("nan"))
 
 
+def test_help_gives_the_profile_default_and_the_log_levels(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "budget: fast, default or thorough (default: default)" in out
+    assert (
+        "how much the harness logs on stderr: debug, info, warning or error (any case; "
+        "default: info)" in out
+    )
+
+
+@pytest.mark.parametrize("level", ["debug", "Warning", "ERROR"])
+def test_log_level_takes_any_case(level: str, caplog: pytest.LogCaptureFixture) -> None:
+    args = ["run", "craftkit", "--base-url", "127.0.0.1:1", "--fixtures", CRAFTKIT]
+    assert main([*args, "--log-level", level]) == 2
+    assert "is not an http(s) URL" in caplog.text
+
+
+def test_an_unknown_log_level_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["run", "craftkit", "--base-url", "http://x", "--fixtures", CRAFTKIT]
+    with pytest.raises(SystemExit) as exited:
+        main([*args, "--log-level", "verbose"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--log-level: invalid choice: 'verbose'" in err and "debug" in err
+
+
 def test_an_unknown_flag_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as exited:
         main(
