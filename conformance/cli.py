@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--spec",
         type=Path,
         metavar="FILE",
-        help="OpenAPI document (default: the bundled vendor spec)",
+        help="the API's OpenAPI 3 document, YAML or JSON; it must declare the cancel (Craftkit) "
+        "or revoke (Firma) operation (default: the bundled vendor spec)",
     )
     run_parser.add_argument(
         "--seed", type=int, default=0, help="makes a run repeatable (default: 0)"

@@ -24,7 +24,16 @@ import yaml
 
 from conformance.errors import FixtureError
 
-__all__ = ["API_NAMES", "Resource", "State", "Tenant", "World", "read_world"]
+__all__ = [
+    "API_NAMES",
+    "YAML_LOADER",
+    "Resource",
+    "State",
+    "Tenant",
+    "World",
+    "read_world",
+    "yaml_error",
+]
 
 API_NAMES = ("craftkit", "firma")
 
@@ -101,6 +110,9 @@ if TYPE_CHECKING:
 else:  # libyaml's parser when PyYAML was built with it: pure-Python YAML is slow
     _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+YAML_LOADER = _SafeLoader
+"""Plain safe YAML (libyaml's when built with it), for documents that are not fixtures."""
+
 _MERGE = "tag:yaml.org,2002:merge"
 
 
@@ -175,7 +187,10 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
-        raise FixtureError([f"{name}: {_yaml_problem(exc, text)}"]) from exc
+        place, problem = yaml_error(exc, text)
+        raise FixtureError(
+            [f"{name}: {place}not valid YAML: {problem} (fix the syntax there)"]
+        ) from exc
     if not isinstance(data, dict):
         holds = "is empty" if data is None else f"holds {_kind(data)}"
         raise FixtureError(
@@ -384,19 +399,24 @@ def _kind(value: Any) -> str:
     return f"a {type(value).__name__}"  # bytes (!!binary), a set (!!set)
 
 
-def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
-    """A YAML error as the mock words it: ``line 3, column 1: not valid YAML: ... (fix the
-    syntax there)``, the place in the file, never PyYAML's ``in "<unicode string>"``."""
+def yaml_error(exc: yaml.YAMLError, text: str) -> tuple[str, str]:
+    """Where in ``text`` PyYAML failed (``"line 3, column 1: "``, or ``""`` when it does not
+    say) and why (``"did not find expected node content"``), never its
+    ``in "<unicode string>"``.
+
+    >>> yaml_error(yaml.YAMLError("no mark"), "")
+    ('', 'no mark')
+    """
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     if mark is not None:
         line, column = mark.line + 1, mark.column + 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     elif isinstance(exc, yaml.reader.ReaderError):  # a character YAML refuses (NUL, ...)
         before = text[: exc.position]
-        if not issubclass(_Loader, yaml.SafeLoader):  # libyaml counts UTF-8 bytes
+        if not issubclass(_SafeLoader, yaml.SafeLoader):  # libyaml counts UTF-8 bytes
             before = text.encode("utf-8")[: exc.position].decode("utf-8", "replace")
         line, column = before.count("\n") + 1, len(before) - before.rfind("\n")
         problem = str(exc).splitlines()[0]
     else:
-        return f"not valid YAML: {str(exc).splitlines()[0]} (fix the syntax there)"
-    return f"line {line}, column {column}: not valid YAML: {problem} (fix the syntax there)"
+        return "", (str(exc).splitlines() or [type(exc).__name__])[0]
+    return f"line {line}, column {column}: ", problem

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conformance.cli import main
 from conformance.pytest_plugin import settings_from
@@ -224,6 +226,97 @@ def test_an_unknown_log_level_is_a_usage_error(capsys: pytest.CaptureFixture[str
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "--log-level: invalid choice: 'verbose'" in err and "debug" in err
+
+
+SPECS = {
+    "craftkit": (
+        ROOT / "specs/craftkit.openapi.yaml",
+        "Craftkit's cancel, POST /v1/signatures/{id}/cancel",
+    ),
+    "firma": (
+        ROOT / "specs/firma.openapi.yaml",
+        "Firma's revoke, POST /jwt/revoke-signing-request",
+    ),
+}
+
+
+@pytest.mark.parametrize(("api", "other"), [("craftkit", "firma"), ("firma", "craftkit")])
+def test_the_other_apis_spec_exits_2_before_the_run(
+    api: str, other: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec, operation = SPECS[other][0], SPECS[api][1]
+    fixtures = str(ROOT / f"fixtures/{api}.yaml")
+    args = ["--base-url", "http://127.0.0.1:1", "--fixtures", fixtures, "--spec", str(spec)]
+    assert main(["run", api, *args]) == 2
+    assert (
+        f"--spec: {spec}: not the {api} document: it lacks {operation} (it is the {other} "
+        f"document); pass the {api} OpenAPI document, or leave --spec out for the bundled one"
+    ) in caplog.text
+    assert "cannot connect" not in caplog.text, "refused before anything was sent"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(
+            "openapi: 3.1.0\npaths: [\n",
+            "not parseable as YAML or JSON: line 3, column 1: did not find expected node content",
+            id="invalid-yaml",
+        ),
+        pytest.param(
+            "api: craftkit\nprojects: []\n",
+            "not an OpenAPI 3 document: it has no 'openapi: 3.x' at the top",
+            id="yaml-not-openapi",
+        ),
+        pytest.param("", "not an OpenAPI 3 document: the file is empty", id="empty"),
+        pytest.param(
+            "swagger: '2.0'\npaths: {}\n",
+            "not an OpenAPI 3 document: it has no 'openapi: 3.x' at the top (it is Swagger",
+            id="swagger-2",
+        ),
+        pytest.param(b"\x89PNG\r\n\x1a\n\xff", "not UTF-8 text", id="binary"),
+        pytest.param(
+            "openapi: 3.1.0\npaths:\n  /v1/signatures/{id}/cancel:\n    post: {}\n",
+            'not a valid OpenAPI document: "info" is a required property',
+            id="openapi-invalid",
+        ),
+    ],
+)
+def test_a_spec_that_is_not_openapi_exits_2_naming_it(
+    tmp_path: Path, content: str | bytes, message: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    if isinstance(content, bytes):
+        spec.write_bytes(content)
+    else:
+        spec.write_text(content)
+    args = ["--base-url", f"http://127.0.0.1:{closed_port()}", "--fixtures", CRAFTKIT]
+    assert main(["run", "craftkit", *args, "--spec", str(spec)]) == 2
+    assert f"--spec: {spec}: {message}" in caplog.text
+    assert "pass the craftkit OpenAPI document, or leave --spec out" in caplog.text
+    assert "internal error" not in caplog.text and "cannot connect" not in caplog.text
+
+
+def test_a_spec_in_json_with_its_own_parameter_names_is_taken(tmp_path: Path) -> None:
+    document = yaml.safe_load((ROOT / "specs/craftkit.openapi.yaml").read_text())
+    document["paths"]["/v1/signatures/{signature_id}/cancel"] = document["paths"].pop(
+        "/v1/signatures/{id}/cancel"
+    )
+    spec = tmp_path / "craftkit.json"
+    spec.write_text(json.dumps(document))
+    settings = Settings(
+        api="craftkit", base_url="http://127.0.0.1:8000", fixtures=Path(CRAFTKIT), spec=spec
+    )
+    assert settings.spec_path == spec
+
+
+def test_the_spec_operations_are_the_apis() -> None:
+    from conformance.apis import APIS
+    from conformance.settings import OPERATIONS
+
+    assert {api: f"{method.upper()} {path}" for api, (method, path, _) in OPERATIONS.items()} == {
+        name: api.operation for name, api in APIS.items()
+    }
 
 
 def test_an_unknown_flag_is_a_usage_error() -> None:
