@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import shlex
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -32,6 +34,14 @@ OPERATIONS = {
     "firma": ("post", "/jwt/revoke-signing-request", "revoke"),
 }
 _TITLES = {"craftkit": "Craftkit", "firma": "Firma"}
+# Where each report goes: (field, the flag or variable that names it, an example file name).
+_REPORTS = (
+    ("junit_xml", "--junit-xml", "report.xml"),
+    ("report_json", "--report-json", "report.json"),
+    ("sarif", "--sarif", "report.sarif"),
+    ("html", "--html", "report.html"),
+    ("github_step_summary", "$GITHUB_STEP_SUMMARY", "summary.md"),
+)
 _PARAMETER = re.compile(r"\{[^}/]*\}")
 
 # Settings fields that say where the report goes, not how the run goes: never in a rerun.
@@ -121,6 +131,10 @@ class Settings:
             )
         if self.spec is not None:  # the bundled one is known good; read it once, later
             _check_spec(self.spec, self.api)
+        for name, flag, example in _REPORTS:  # before the run spends the target's records
+            path = getattr(self, name)
+            if path is not None:
+                _check_destination(Path(path), flag, example)
 
     # -- reports (issue #10): the command line that reproduces this run
 
@@ -246,3 +260,38 @@ def _declares(document: dict[str, Any], method: str, path: str) -> bool:
         and method in item
         for key, item in paths.items()
     )
+
+
+def _check_destination(path: Path, flag: str, example: str) -> None:
+    """Refuse a report file the writers could not write after the run, when the target's
+    open records are spent: the place must be a file (or a device) in an existing
+    directory, and writable. Nothing is left behind and nothing is truncated: an existing
+    file is opened for appending and closed unwritten, a new one is tried as a temporary
+    file beside it, which is removed."""
+
+    def refuse(problem: str) -> UsageError:
+        return UsageError(f"{flag}: {path}: {problem}")
+
+    elsewhere = f"point {flag} at another file" if flag.startswith("$") else "write it elsewhere"
+    parent = path.parent
+    if path.is_dir():
+        raise refuse(f"is a directory; give a file name, e.g. {path / example}")
+    if not parent.is_dir():
+        if parent.exists():
+            raise refuse(f"{parent} is not a directory; give a file name in a directory")
+        raise refuse(
+            f"the directory {parent} does not exist; create it (mkdir -p {parent}) or "
+            + elsewhere.replace("write it", "write the report")
+        )
+    try:
+        if path.is_file():
+            with path.open("ab"):
+                pass
+        elif path.exists():  # a device or a pipe: opening a pipe would wait for its reader
+            if not os.access(path, os.W_OK):
+                raise PermissionError(13, "Permission denied")
+        else:
+            with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{path.name}.", suffix=".tmp"):
+                pass
+    except OSError as exc:
+        raise refuse(f"cannot write there ({exc.strerror}); {elsewhere}") from exc

@@ -319,6 +319,90 @@ def test_the_spec_operations_are_the_apis() -> None:
     }
 
 
+@pytest.mark.parametrize("flag", ["--junit-xml", "--report-json", "--sarif", "--html"])
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        pytest.param(
+            "missing/report",
+            "{path}: the directory {parent} does not exist; create it (mkdir -p {parent}) or "
+            "write the report elsewhere",
+            id="no-directory",
+        ),
+        pytest.param(
+            ".",
+            "{path}: is a directory; give a file name, e.g. {path}/report.",
+            id="a-directory",
+        ),
+        pytest.param(
+            "file.txt/report",
+            "{path}: {parent} is not a directory; give a file name in a directory",
+            id="parent-a-file",
+        ),
+        pytest.param(
+            "/sys/conformance-report",
+            "{path}: cannot write there (",
+            id="unwritable",
+        ),
+    ],
+)
+def test_a_report_that_cannot_be_written_exits_2_before_the_run(
+    tmp_path: Path, flag: str, where: str, message: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "file.txt").write_text("kept")
+    path = tmp_path / where if not where.startswith("/") else Path(where)
+    if where == ".":
+        path = tmp_path
+    args = ["--base-url", f"http://127.0.0.1:{closed_port()}", "--fixtures", CRAFTKIT]
+    assert main(["run", "craftkit", *args, flag, str(path)]) == 2
+    expected = message.format(path=path, parent=path.parent)
+    assert f"{flag}: {expected}" in caplog.text
+    assert "cannot connect" not in caplog.text, "refused before anything was sent"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+
+
+def test_a_github_step_summary_that_cannot_be_written_exits_2_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    summary = tmp_path / "missing" / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    args = ["--base-url", f"http://127.0.0.1:{closed_port()}", "--fixtures", CRAFTKIT]
+    assert main(["run", "craftkit", *args]) == 2, "without --github the summary is not written"
+    assert "GITHUB_STEP_SUMMARY" not in caplog.text
+    caplog.clear()
+    assert main(["run", "craftkit", *args, "--github"]) == 2
+    assert (
+        f"$GITHUB_STEP_SUMMARY: {summary}: the directory {summary.parent} does not exist"
+        in caplog.text
+    )
+    assert "cannot connect" not in caplog.text
+
+
+def test_checking_report_destinations_leaves_nothing_behind_and_clobbers_nothing(
+    tmp_path: Path,
+) -> None:
+    existing = tmp_path / "old.html"
+    existing.write_text("the last run's report")
+    before = existing.stat().st_mtime_ns
+    Settings(
+        api="craftkit",
+        base_url="http://127.0.0.1:8000",
+        fixtures=Path(CRAFTKIT),
+        junit_xml=tmp_path / "new.xml",
+        html=existing,
+        github_step_summary=tmp_path / "summary.md",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.html"]
+    assert existing.read_text() == "the last run's report"
+    assert existing.stat().st_mtime_ns == before
+
+
+def test_the_pytest_plugin_refuses_a_report_it_cannot_write(tmp_path: Path) -> None:
+    with pytest.raises(pytest.UsageError, match="--junit-xml: .* does not exist"):
+        plugin_settings(junit_xml=tmp_path / "missing" / "x.xml")
+
+
 def test_an_unknown_flag_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as exited:
         main(
