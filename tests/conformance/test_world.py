@@ -267,6 +267,43 @@ def test_a_key_written_twice_is_refused(tmp_path: Path, tail: str, expected: str
         read_world(write(tmp_path, ANCHORED + tail), environ={})
 
 
+DOCUMENTED = """\
+api: craftkit
+projects:
+  - id: proj_qa
+    api_keys: [ck_test_qa]
+signature_requests:
+  - id: 0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c
+    project: proj_qa
+    name: NDA
+    createdAt: 2026-11-01T09:00:00Z
+    status: sent
+    # the same key again, on line 12:
+    status: viewed
+"""
+
+
+def test_the_yaml_rules_docs_fixtures_md_states_are_what_the_reader_does(
+    tmp_path: Path,
+) -> None:
+    page = (ROOT / "docs/fixtures.md").read_text(encoding="utf-8")
+    rules = [" ".join(rule.split()) for rule in page.split("## YAML rules")[1].split("\n- ")]
+    duplicates = next(rule for rule in rules if rule.startswith("**Duplicate keys"))
+    assert "by both" in duplicates, duplicates
+    match = re.search(r"`(world\.yaml: line 12, column 5: [^`]*)`", duplicates)
+    assert match is not None, duplicates
+    path = tmp_path / "world.yaml"
+    path.write_text(DOCUMENTED)
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ={})
+    assert caught.value.problems == [match.group(1).replace("world.yaml", str(path), 1)]
+    timestamps = next(rule for rule in rules if rule.startswith("**Timestamps"))
+    assert "by both" in timestamps and "into a date" not in timestamps, timestamps
+    path.write_text(DOCUMENTED.split("    # the same")[0])
+    [record] = read_world(path, environ={}).resources
+    assert record.record["createdAt"] == "2026-11-01T09:00:00Z"
+
+
 @pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="PyYAML built without libyaml")
 def test_fixtures_and_specs_are_parsed_by_libyaml() -> None:
     from conformance import responses, world
