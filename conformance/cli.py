@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--spec",
         type=Path,
         metavar="FILE",
-        help="OpenAPI document (default: the bundled vendor spec)",
+        help="the API's OpenAPI 3 document, YAML or JSON; it must declare the cancel (Craftkit) "
+        "or revoke (Firma) operation (default: the bundled vendor spec)",
     )
     run_parser.add_argument(
         "--seed", type=int, default=0, help="makes a run repeatable (default: 0)"
@@ -105,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile",
         choices=sorted(PROFILES),
         default="default",
-        help="budget: fast, default or thorough",
+        help="budget: fast, default or thorough (default: default)",
     )
     run_parser.add_argument(
         "--timeout",
@@ -120,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_TIME,
         metavar="SECONDS",
         help=f"the whole run's budget; reaching it stops the run and fails it "
-        f"(max_time_exceeded) (default: {DEFAULT_MAX_TIME:g})",
+        f"(max_time_exceeded); inf: no limit (default: {DEFAULT_MAX_TIME:g})",
     )
     run_parser.add_argument(
         "--rate-limit-probe",
@@ -160,7 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
         "$GITHUB_STEP_SUMMARY (on by itself when GITHUB_ACTIONS=true)",
     )
     run_parser.add_argument(
-        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+        "--log-level",
+        default="info",
+        type=str.lower,  # any case: INFO as Python's logging names it, info as mock-server's
+        choices=["debug", "info", "warning", "error"],
+        help="how much the harness logs on stderr: debug, info, warning or error (any case; "
+        "default: info)",
     )
     explain_parser = commands.add_parser(
         "explain",
@@ -207,10 +213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         sys.stderr.write(f"conformance: {INSTALL_HINT} (no module {exc.name!r})\n")
         return 2
+    level = args.log_level.upper()
     logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+        level=level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(args.log_level)))
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
     try:
         settings = Settings(
             api=args.api,

@@ -81,7 +81,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--conformance-max-time",
         type=float,
         default=DEFAULT_MAX_TIME,
-        help="the whole run's budget in seconds; reaching it fails the run",
+        help="the whole run's budget in seconds; reaching it fails the run (inf: no limit)",
     )
     group.addoption(
         "--conformance-rate-limit-wait",

@@ -26,7 +26,7 @@ from conformance._version import version
 from conformance.apis import APIS
 from conformance.checks import checks_for, title_of
 from conformance.client import MAX_WAIT, SYSTEM_CLOCK, Budget, Client, Clock, Exchange
-from conformance.errors import TargetUnreachable
+from conformance.errors import TargetUnreachable, UsageError
 from conformance.failures import Violation, merge
 from conformance.phases.ratelimit import ProbeOptions, reserve_for_probe, run_probe
 from conformance.phases.schemathesis import run_contract
@@ -125,6 +125,7 @@ def run(
     started = time.monotonic()
     budget = Budget(settings.max_time)
     world = read_world(settings.fixtures_path, api=settings.api, environ=settings.environ)
+    validator = _validator(settings)  # exit 2 for a --spec openapi-core refuses, before a request
     api = APIS[settings.api]
     report = Report(settings)
     counter = _Counter(progress)
@@ -140,7 +141,6 @@ def run(
     try:
         _preflight(client, settings)
         check_base_url(client, world, api, spec=settings.spec_path)  # exit 2: nothing but 404
-        validator = ResponseValidator.from_path(settings.spec_path, base_url=settings.base_url)
         if "contract" in settings.phases:
             progress(
                 f"contract: Schemathesis, all checks, {settings.examples} examples per operation"
@@ -202,6 +202,24 @@ def run(
     if cut:
         report.violations.append(_cut_short(settings, cut[0], report))
     return report
+
+
+def _validator(settings: Settings) -> ResponseValidator:
+    """The answers' validator; a ``--spec`` it cannot read is a usage error (exit 2).
+
+    ``Settings`` already refused a file that is not the API's OpenAPI 3 document; this is
+    what openapi-core finds beyond (a required field missing, an unresolved parameter).
+    """
+    try:
+        return ResponseValidator.from_path(settings.spec_path, base_url=settings.base_url)
+    except Exception as exc:
+        if settings.spec is None:
+            raise  # the bundled spec: a bug in the harness (exit 3)
+        problem = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise UsageError(
+            f"--spec: {settings.spec}: not a valid OpenAPI document: {problem}; pass the "
+            f"{settings.api} OpenAPI document, or leave --spec out for the bundled one"
+        ) from exc
 
 
 def _report_refused_waits(state: StateRun) -> None:

@@ -2,23 +2,47 @@
 
 from __future__ import annotations
 
+import math
+import os
+import re
 import shlex
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
+
+import yaml
 
 from conformance._resources import BUNDLED, BUNDLED_FIXTURES, bundled_spec, fixture_file
 from conformance.errors import UsageError
-from conformance.world import API_NAMES
+from conformance.world import API_NAMES, YAML_LOADER, yaml_error
 
-__all__ = ["DEFAULT_MAX_TIME", "DEFAULT_RATE_LIMIT_WAIT", "PROFILES", "Settings"]
+__all__ = ["DEFAULT_MAX_TIME", "DEFAULT_RATE_LIMIT_WAIT", "OPERATIONS", "PROFILES", "Settings"]
 
 # Named budgets (STYLE.md): "default" for CI gates, "fast" for the harness's own
 # tests, "thorough" for nightly runs. Each is (max_examples, state runs, steps per run).
 PROFILES = {"fast": (10, 2, 6), "default": (50, 5, 10), "thorough": (300, 30, 20)}
 DEFAULT_MAX_TIME = 600.0  # --max-time: a whole run's wall-clock budget, in seconds
 DEFAULT_RATE_LIMIT_WAIT = 65.0  # --rate-limit-wait: one Firma window and a margin
+
+# The operation the harness acts through, which a --spec must declare to be the API's
+# document: (method, path, what it does); conformance.apis has the same as `operation`.
+OPERATIONS = {
+    "craftkit": ("post", "/v1/signatures/{id}/cancel", "cancel"),
+    "firma": ("post", "/jwt/revoke-signing-request", "revoke"),
+}
+_TITLES = {"craftkit": "Craftkit", "firma": "Firma"}
+# Where each report goes: (field, the flag or variable that names it, an example file name).
+_REPORTS = (
+    ("junit_xml", "--junit-xml", "report.xml"),
+    ("report_json", "--report-json", "report.json"),
+    ("sarif", "--sarif", "report.sarif"),
+    ("html", "--html", "report.html"),
+    ("github_step_summary", "$GITHUB_STEP_SUMMARY", "summary.md"),
+)
+_PARAMETER = re.compile(r"\{[^}/]*\}")
 
 # Settings fields that say where the report goes, not how the run goes: never in a rerun.
 _NOT_FLAGS = frozenset(
@@ -78,6 +102,9 @@ class Settings:
             )
         if self.profile not in PROFILES:
             raise UsageError(f"profile: {self.profile!r} is not one of {', '.join(PROFILES)}")
+        _seconds("--timeout", self.timeout, example="10")
+        _seconds("--max-time", self.max_time, example="600, or inf for no limit", inf=True)
+        _seconds("--rate-limit-wait", self.rate_limit_wait, example="65, or 0")
         if self.timeout <= 0:
             raise UsageError(f"--timeout: {self.timeout} must be a positive number of seconds")
         if not self.max_time > 0:
@@ -102,6 +129,12 @@ class Settings:
             raise UsageError(
                 f"--spec: {self.spec_path} is not a file; pass the {self.api} OpenAPI document"
             )
+        if self.spec is not None:  # the bundled one is known good; read it once, later
+            _check_spec(self.spec, self.api)
+        for name, flag, example in _REPORTS:  # before the run spends the target's records
+            path = getattr(self, name)
+            if path is not None:
+                _check_destination(Path(path), flag, example)
 
     # -- reports (issue #10): the command line that reproduces this run
 
@@ -155,3 +188,110 @@ class Settings:
         if self.max_examples is None:
             return runs, steps
         return max(1, runs * self.max_examples // default_examples), steps
+
+
+def _seconds(flag: str, value: float, *, example: str, inf: bool = False) -> None:
+    """Refuse NaN, and infinity unless it means something for ``flag`` (``--max-time inf``:
+    no limit); a number's sign is checked by the caller."""
+    if math.isnan(value) or (math.isinf(value) and not inf):
+        kind = "a number" if inf else "a finite number"
+        raise UsageError(
+            f"{flag}: {value:g} is not {kind} of seconds; give one, e.g. {flag} {example}"
+        )
+
+
+def _check_spec(spec: Path, api: str) -> None:
+    """Refuse a ``--spec`` that cannot be the API's OpenAPI document, before any request:
+    unreadable, not YAML or JSON, not OpenAPI 3, or without the operation the harness
+    acts through (another API's document would spend every open record on false findings).
+    """
+    fix = f"; pass the {api} OpenAPI document, or leave --spec out for the bundled one"
+
+    def refuse(problem: str) -> UsageError:
+        return UsageError(f"--spec: {spec}: {problem}{fix}")
+
+    try:
+        text = spec.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise refuse(f"cannot read it ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise refuse("not UTF-8 text (an OpenAPI document is YAML or JSON)") from exc
+    try:
+        document: Any = yaml.load(text, Loader=YAML_LOADER)
+    except yaml.YAMLError as exc:
+        place, problem = yaml_error(exc, text)
+        raise refuse(f"not parseable as YAML or JSON: {place}{problem}") from exc
+    if document is None:
+        raise refuse("not an OpenAPI 3 document: the file is empty")
+    version = document.get("openapi") if isinstance(document, dict) else None
+    if not (isinstance(version, str) and version.startswith("3.")):
+        found = ""
+        if isinstance(document, dict) and "swagger" in document:
+            found = (
+                f" (it is Swagger {document['swagger']}, OpenAPI 2; the harness reads "
+                "OpenAPI 3.0 and 3.1)"
+            )
+        elif isinstance(version, int | float):
+            found = f" (openapi: {version} is a number; write the version as text: 3.1.0)"
+        raise refuse(f"not an OpenAPI 3 document: it has no 'openapi: 3.x' at the top{found}")
+    method, path, verb = OPERATIONS[api]
+    if not _declares(document, method, path):
+        other = next(
+            (o for o, (m, p, _) in OPERATIONS.items() if o != api and _declares(document, m, p)),
+            None,
+        )
+        which = f" (it is the {other} document)" if other else ""
+        raise refuse(
+            f"not the {api} document: it lacks {_TITLES[api]}'s {verb}, "
+            f"{method.upper()} {path}{which}"
+        )
+
+
+def _declares(document: dict[str, Any], method: str, path: str) -> bool:
+    """Whether ``document`` has ``method path``, whatever its path parameters are named."""
+    paths = document.get("paths")
+    if not isinstance(paths, dict):
+        return False
+    shape = _PARAMETER.sub("{}", path)
+    return any(
+        isinstance(key, str)
+        and _PARAMETER.sub("{}", key) == shape
+        and isinstance(item, dict)
+        and method in item
+        for key, item in paths.items()
+    )
+
+
+def _check_destination(path: Path, flag: str, example: str) -> None:
+    """Refuse a report file the writers could not write after the run, when the target's
+    open records are spent: the place must be a file (or a device) in an existing
+    directory, and writable. Nothing is left behind and nothing is truncated: an existing
+    file is opened for appending and closed unwritten, a new one is tried as a temporary
+    file beside it, which is removed."""
+
+    def refuse(problem: str) -> UsageError:
+        return UsageError(f"{flag}: {path}: {problem}")
+
+    elsewhere = f"point {flag} at another file" if flag.startswith("$") else "write it elsewhere"
+    parent = path.parent
+    if path.is_dir():
+        raise refuse(f"is a directory; give a file name, e.g. {path / example}")
+    if not parent.is_dir():
+        if parent.exists():
+            raise refuse(f"{parent} is not a directory; give a file name in a directory")
+        raise refuse(
+            f"the directory {parent} does not exist; create it (mkdir -p {parent}) or "
+            + elsewhere.replace("write it", "write the report")
+        )
+    try:
+        if path.is_file():
+            with path.open("ab"):
+                pass
+        elif path.exists():  # a device or a pipe: opening a pipe would wait for its reader
+            if not os.access(path, os.W_OK):
+                raise PermissionError(13, "Permission denied")
+        else:
+            with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{path.name}.", suffix=".tmp"):
+                pass
+    except OSError as exc:
+        raise refuse(f"cannot write there ({exc.strerror}); {elsewhere}") from exc

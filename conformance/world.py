@@ -24,7 +24,16 @@ import yaml
 
 from conformance.errors import FixtureError
 
-__all__ = ["API_NAMES", "Resource", "State", "Tenant", "World", "read_world"]
+__all__ = [
+    "API_NAMES",
+    "YAML_LOADER",
+    "Resource",
+    "State",
+    "Tenant",
+    "World",
+    "read_world",
+    "yaml_error",
+]
 
 API_NAMES = ("craftkit", "firma")
 
@@ -101,6 +110,9 @@ if TYPE_CHECKING:
 else:  # libyaml's parser when PyYAML was built with it: pure-Python YAML is slow
     _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+YAML_LOADER = _SafeLoader
+"""Plain safe YAML (libyaml's when built with it), for documents that are not fixtures."""
+
 _MERGE = "tag:yaml.org,2002:merge"
 
 
@@ -159,19 +171,40 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
     problem with its place and fix."""
     name = str(path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise FixtureError(
             [f"{name}: cannot read the fixture file ({exc.strerror}); pass --fixtures FILE"]
         ) from exc
-    except yaml.YAMLError as exc:
-        raise FixtureError([f"{name}: not valid YAML: {exc}"]) from exc
-    if not isinstance(data, dict):
+    except UnicodeDecodeError as exc:  # binary, or saved as Latin-1 or UTF-16
         raise FixtureError(
-            [f"{name}: expected a mapping with 'api:' at the top, got {type(data).__name__}"]
+            [
+                f"{name}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                f"{exc.start}); a fixture is YAML: save the file as UTF-8, or pass --fixtures "
+                "the fixture file"
+            ]
+        ) from exc
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        place, problem = yaml_error(exc, text)
+        raise FixtureError(
+            [f"{name}: {place}not valid YAML: {problem} (fix the syntax there)"]
+        ) from exc
+    if not isinstance(data, dict):
+        holds = "is empty" if data is None else f"holds {_kind(data)}"
+        raise FixtureError(
+            [
+                f"{name}: a fixture is a YAML mapping starting with 'api: craftkit' or "
+                f"'api: firma'; this file {holds}"
+            ]
         )
     problems: list[str] = []
     declared = data.get("api")
+    if declared is None:
+        raise FixtureError(
+            [f"{name}: api: missing; add 'api: craftkit' or 'api: firma' at the top of the file"]
+        )
     if declared not in API_NAMES:
         problems.append(
             f"{name}: api: {declared!r} is not one of {', '.join(API_NAMES)}; add 'api: "
@@ -195,16 +228,23 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
     raw = data.get(resources_field) or []
     if not isinstance(raw, list):
         problems.append(
-            f"{name}: {resources_field}: expected a list of records, got {type(raw).__name__}"
+            f"{name}: {resources_field}: expected a list of records (one '- ' item each), "
+            f"got {_kind(raw)}"
         )
         raw = []
     seen: set[str] = set()
     for index, record in enumerate(raw):
         where = f"{name}: {resources_field}[{index}]"
         if not isinstance(record, dict):
-            problems.append(f"{where}: expected a mapping, got {type(record).__name__}")
+            problems.append(
+                f"{where}: expected a record (a mapping: {{{id_field}: ..., {tenant_field}: "
+                f"...}}), got {_kind(record)}"
+            )
             continue
         rid, owner = record.get(id_field), record.get(tenant_field)
+        if rid is not None and rid != "" and not isinstance(rid, str):
+            problems.append(f"{where}.{id_field}: {_kind(rid)}, expected a string: quote it")
+            continue
         if not isinstance(rid, str) or not rid:
             problems.append(f"{where}.{id_field}: missing; every record needs its {id_field}")
             continue
@@ -213,19 +253,23 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
         seen.add(rid)
         if owner not in known:
             listed = ", ".join(sorted(known)) or "none"
-            problems.append(
-                f"{where}.{tenant_field}: {owner!r} is not a listed {tenants_field[:-1]} "
-                f"(listed: {listed})"
+            problem = (
+                f"missing; name one of the listed {tenants_field}"
+                if owner is None
+                else f"{owner!r} is not a listed {tenants_field[:-1]}"
             )
+            problems.append(f"{where}.{tenant_field}: {problem} (listed: {listed})")
             continue
         state = _state(declared, record, where, problems)
         if state is not None:
             resources.append(Resource(rid, str(owner), state, record))
     limits = data.get("rate_limits") or {}
     per_minute = limits.get("write_per_minute") if isinstance(limits, dict) else None
-    if per_minute is not None and (not isinstance(per_minute, int) or per_minute < 1):
+    if per_minute is not None and (
+        not isinstance(per_minute, int) or isinstance(per_minute, bool) or per_minute < 1
+    ):
         problems.append(
-            f"{name}: rate_limits.write_per_minute: {per_minute!r} must be a positive integer"
+            f"{name}: rate_limits.write_per_minute: {_kind(per_minute)} must be a positive integer"
         )
         per_minute = None
     if problems:
@@ -236,13 +280,29 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
 def _tenants(
     raw: Any, where: str, environ: Mapping[str, str], key_names: dict[str, str], problems: list[str]
 ) -> list[Tenant]:
-    if not isinstance(raw, list) or not raw:
+    plural = where.rsplit(": ", 1)[-1]  # projects, workspaces
+    if raw is not None and raw != [] and not isinstance(raw, list):
+        problems.append(
+            f"{where}: expected a list of {plural} (one '- ' item each, with its id and "
+            f"api_keys), got {_kind(raw)}"
+        )
+        return []
+    if not raw:
         problems.append(f"{where}: missing; list at least one tenant with its api_keys")
         return []
     tenants = []
     for index, entry in enumerate(raw):
         here = f"{where}[{index}]"
-        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+        if not isinstance(entry, dict):
+            problems.append(
+                f"{here}: expected a {plural[:-1]} (a mapping: {{id: ..., api_keys: [...]}}), "
+                f"got {_kind(entry)}"
+            )
+            continue
+        if entry.get("id") is not None and not isinstance(entry["id"], str):
+            problems.append(f"{here}.id: {_kind(entry['id'])}, expected a string: quote it")
+            continue
+        if not isinstance(entry.get("id"), str) or not entry["id"]:
             problems.append(f"{here}.id: missing; every tenant needs an id")
             continue
         keys = entry.get("api_keys")
@@ -311,5 +371,52 @@ def _state(api: str, record: Mapping[str, Any], where: str, problems: list[str])
     if status in _CRAFTKIT_CLOSED:
         return State.CLOSED
     choices = ", ".join(sorted(_CRAFTKIT_OPEN | _CRAFTKIT_CLOSED))
-    problems.append(f"{where}.status: {status!r} is not one of {choices}")
+    if status is None:
+        problems.append(f"{where}.status: missing; write one of {choices}")
+    else:
+        problems.append(f"{where}.status: {status!r} is not one of {choices}")
     return None
+
+
+def _kind(value: Any) -> str:
+    """A YAML value as its writer sees it: ``a mapping``, ``a string ('x')``, ``a number (3)``.
+
+    >>> _kind(None), _kind(True), _kind([1]), _kind("x")
+    ('nothing (null)', 'a boolean (true)', 'a list', "a string ('x')")
+    """
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value!r})"
+    if isinstance(value, str):
+        return f"a string ({value!r})"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"a {type(value).__name__}"  # bytes (!!binary), a set (!!set)
+
+
+def yaml_error(exc: yaml.YAMLError, text: str) -> tuple[str, str]:
+    """Where in ``text`` PyYAML failed (``"line 3, column 1: "``, or ``""`` when it does not
+    say) and why (``"did not find expected node content"``), never its
+    ``in "<unicode string>"``.
+
+    >>> yaml_error(yaml.YAMLError("no mark"), "")
+    ('', 'no mark')
+    """
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is not None:
+        line, column = mark.line + 1, mark.column + 1
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    elif isinstance(exc, yaml.reader.ReaderError):  # a character YAML refuses (NUL, ...)
+        before = text[: exc.position]
+        if not issubclass(_SafeLoader, yaml.SafeLoader):  # libyaml counts UTF-8 bytes
+            before = text.encode("utf-8")[: exc.position].decode("utf-8", "replace")
+        line, column = before.count("\n") + 1, len(before) - before.rfind("\n")
+        problem = str(exc).splitlines()[0]
+    else:
+        return "", (str(exc).splitlines() or [type(exc).__name__])[0]
+    return f"line {line}, column {column}: ", problem

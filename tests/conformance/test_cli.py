@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conformance.cli import main
 from conformance.pytest_plugin import settings_from
@@ -61,6 +63,20 @@ def closed_port() -> int:
             ["--base-url", "http://127.0.0.1:1", "--fixtures", CRAFTKIT, "--timeout", "0"],
             "--timeout: 0.0 must be a positive number",
             id="zero-timeout",
+        ),
+        *(
+            pytest.param(
+                ["--base-url", "http://127.0.0.1:1", "--fixtures", CRAFTKIT, f"--{flag}={value}"],
+                f"--{flag}: {value} is not {message}",
+                id=f"{value}-{flag}",
+            )
+            for flag, value, message in [
+                ("timeout", "nan", "a finite number of seconds; give one, e.g. --timeout 10"),
+                ("timeout", "inf", "a finite number of seconds; give one, e.g. --timeout 10"),
+                ("max-time", "nan", "a number of seconds; give one, e.g. --max-time 600, or inf"),
+                ("rate-limit-wait", "nan", "a finite number of seconds; give one, e.g. --rate"),
+                ("rate-limit-wait", "inf", "a finite number of seconds; give one, e.g. --rate"),
+            ]
         ),
     ],
 )
@@ -163,6 +179,230 @@ def test_help_lists_the_checks_and_exit_codes(capsys: pytest.CaptureFixture[str]
         assert text in out
 
 
+def test_max_time_inf_means_no_limit_and_help_says_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = Settings(
+        api="craftkit",
+        base_url="http://127.0.0.1:8000",
+        fixtures=Path(CRAFTKIT),
+        max_time=float("inf"),
+    )
+    assert settings.rerun().endswith("--max-time inf")
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert "inf: no limit" in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_pytest_plugin_refuses_a_timeout_that_is_not_finite() -> None:
+    with pytest.raises(pytest.UsageError, match="--timeout: nan is not a finite number"):
+        plugin_settings(timeout=float("nan"))
+
+
+def test_help_gives_the_profile_default_and_the_log_levels(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "budget: fast, default or thorough (default: default)" in out
+    assert (
+        "how much the harness logs on stderr: debug, info, warning or error (any case; "
+        "default: info)" in out
+    )
+
+
+@pytest.mark.parametrize("level", ["debug", "Warning", "ERROR"])
+def test_log_level_takes_any_case(level: str, caplog: pytest.LogCaptureFixture) -> None:
+    args = ["run", "craftkit", "--base-url", "127.0.0.1:1", "--fixtures", CRAFTKIT]
+    assert main([*args, "--log-level", level]) == 2
+    assert "is not an http(s) URL" in caplog.text
+
+
+def test_an_unknown_log_level_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["run", "craftkit", "--base-url", "http://x", "--fixtures", CRAFTKIT]
+    with pytest.raises(SystemExit) as exited:
+        main([*args, "--log-level", "verbose"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--log-level: invalid choice: 'verbose'" in err and "debug" in err
+
+
+SPECS = {
+    "craftkit": (
+        ROOT / "specs/craftkit.openapi.yaml",
+        "Craftkit's cancel, POST /v1/signatures/{id}/cancel",
+    ),
+    "firma": (
+        ROOT / "specs/firma.openapi.yaml",
+        "Firma's revoke, POST /jwt/revoke-signing-request",
+    ),
+}
+
+
+@pytest.mark.parametrize(("api", "other"), [("craftkit", "firma"), ("firma", "craftkit")])
+def test_the_other_apis_spec_exits_2_before_the_run(
+    api: str, other: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec, operation = SPECS[other][0], SPECS[api][1]
+    fixtures = str(ROOT / f"fixtures/{api}.yaml")
+    args = ["--base-url", "http://127.0.0.1:1", "--fixtures", fixtures, "--spec", str(spec)]
+    assert main(["run", api, *args]) == 2
+    assert (
+        f"--spec: {spec}: not the {api} document: it lacks {operation} (it is the {other} "
+        f"document); pass the {api} OpenAPI document, or leave --spec out for the bundled one"
+    ) in caplog.text
+    assert "cannot connect" not in caplog.text, "refused before anything was sent"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(
+            "openapi: 3.1.0\npaths: [\n",
+            "not parseable as YAML or JSON: line 3, column 1: did not find expected node content",
+            id="invalid-yaml",
+        ),
+        pytest.param(
+            "api: craftkit\nprojects: []\n",
+            "not an OpenAPI 3 document: it has no 'openapi: 3.x' at the top",
+            id="yaml-not-openapi",
+        ),
+        pytest.param("", "not an OpenAPI 3 document: the file is empty", id="empty"),
+        pytest.param(
+            "swagger: '2.0'\npaths: {}\n",
+            "not an OpenAPI 3 document: it has no 'openapi: 3.x' at the top (it is Swagger",
+            id="swagger-2",
+        ),
+        pytest.param(b"\x89PNG\r\n\x1a\n\xff", "not UTF-8 text", id="binary"),
+        pytest.param(
+            "openapi: 3.1.0\npaths:\n  /v1/signatures/{id}/cancel:\n    post: {}\n",
+            'not a valid OpenAPI document: "info" is a required property',
+            id="openapi-invalid",
+        ),
+    ],
+)
+def test_a_spec_that_is_not_openapi_exits_2_naming_it(
+    tmp_path: Path, content: str | bytes, message: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    if isinstance(content, bytes):
+        spec.write_bytes(content)
+    else:
+        spec.write_text(content)
+    args = ["--base-url", f"http://127.0.0.1:{closed_port()}", "--fixtures", CRAFTKIT]
+    assert main(["run", "craftkit", *args, "--spec", str(spec)]) == 2
+    assert f"--spec: {spec}: {message}" in caplog.text
+    assert "pass the craftkit OpenAPI document, or leave --spec out" in caplog.text
+    assert "internal error" not in caplog.text and "cannot connect" not in caplog.text
+
+
+def test_a_spec_in_json_with_its_own_parameter_names_is_taken(tmp_path: Path) -> None:
+    document = yaml.safe_load((ROOT / "specs/craftkit.openapi.yaml").read_text())
+    document["paths"]["/v1/signatures/{signature_id}/cancel"] = document["paths"].pop(
+        "/v1/signatures/{id}/cancel"
+    )
+    spec = tmp_path / "craftkit.json"
+    spec.write_text(json.dumps(document))
+    settings = Settings(
+        api="craftkit", base_url="http://127.0.0.1:8000", fixtures=Path(CRAFTKIT), spec=spec
+    )
+    assert settings.spec_path == spec
+
+
+def test_the_spec_operations_are_the_apis() -> None:
+    from conformance.apis import APIS
+    from conformance.settings import OPERATIONS
+
+    assert {api: f"{method.upper()} {path}" for api, (method, path, _) in OPERATIONS.items()} == {
+        name: api.operation for name, api in APIS.items()
+    }
+
+
+@pytest.mark.parametrize("flag", ["--junit-xml", "--report-json", "--sarif", "--html"])
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        pytest.param(
+            "missing/report",
+            "{path}: the directory {parent} does not exist; create it (mkdir -p {parent}) or "
+            "write the report elsewhere",
+            id="no-directory",
+        ),
+        pytest.param(
+            ".",
+            "{path}: is a directory; give a file name, e.g. {path}/report.",
+            id="a-directory",
+        ),
+        pytest.param(
+            "file.txt/report",
+            "{path}: {parent} is not a directory; give a file name in a directory",
+            id="parent-a-file",
+        ),
+        pytest.param(
+            "/sys/conformance-report",
+            "{path}: cannot write there (",
+            id="unwritable",
+        ),
+    ],
+)
+def test_a_report_that_cannot_be_written_exits_2_before_the_run(
+    tmp_path: Path, flag: str, where: str, message: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "file.txt").write_text("kept")
+    path = tmp_path / where if not where.startswith("/") else Path(where)
+    if where == ".":
+        path = tmp_path
+    args = ["--base-url", f"http://127.0.0.1:{closed_port()}", "--fixtures", CRAFTKIT]
+    assert main(["run", "craftkit", *args, flag, str(path)]) == 2
+    expected = message.format(path=path, parent=path.parent)
+    assert f"{flag}: {expected}" in caplog.text
+    assert "cannot connect" not in caplog.text, "refused before anything was sent"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+
+
+def test_a_github_step_summary_that_cannot_be_written_exits_2_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    summary = tmp_path / "missing" / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    args = ["--base-url", f"http://127.0.0.1:{closed_port()}", "--fixtures", CRAFTKIT]
+    assert main(["run", "craftkit", *args]) == 2, "without --github the summary is not written"
+    assert "GITHUB_STEP_SUMMARY" not in caplog.text
+    caplog.clear()
+    assert main(["run", "craftkit", *args, "--github"]) == 2
+    assert (
+        f"$GITHUB_STEP_SUMMARY: {summary}: the directory {summary.parent} does not exist"
+        in caplog.text
+    )
+    assert "cannot connect" not in caplog.text
+
+
+def test_checking_report_destinations_leaves_nothing_behind_and_clobbers_nothing(
+    tmp_path: Path,
+) -> None:
+    existing = tmp_path / "old.html"
+    existing.write_text("the last run's report")
+    before = existing.stat().st_mtime_ns
+    Settings(
+        api="craftkit",
+        base_url="http://127.0.0.1:8000",
+        fixtures=Path(CRAFTKIT),
+        junit_xml=tmp_path / "new.xml",
+        html=existing,
+        github_step_summary=tmp_path / "summary.md",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.html"]
+    assert existing.read_text() == "the last run's report"
+    assert existing.stat().st_mtime_ns == before
+
+
+def test_the_pytest_plugin_refuses_a_report_it_cannot_write(tmp_path: Path) -> None:
+    with pytest.raises(pytest.UsageError, match="--junit-xml: .* does not exist"):
+        plugin_settings(junit_xml=tmp_path / "missing" / "x.xml")
+
+
 def test_an_unknown_flag_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as exited:
         main(
@@ -211,6 +451,16 @@ def test_each_violation_block_says_how_to_learn_more() -> None:
 
     block = render_violation(Violation("no_cascade", "t", "d", "POST /x", "curl x"))
     assert block.splitlines()[-1] == "    Explain: conformance explain no_cascade"
+
+
+def test_a_fixture_that_is_not_utf8_exits_2_naming_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    binary = tmp_path / "fixture.yaml"
+    binary.write_bytes(b"\xff\xfe\x00\x01")
+    args = ["run", "craftkit", "--base-url", "http://127.0.0.1:1", "--fixtures", str(binary)]
+    assert main(args) == 2
+    assert f"{binary}: not UTF-8 text" in caplog.text and "internal error" not in caplog.text
 
 
 def test_a_refused_fixture_points_at_the_format(

@@ -81,7 +81,93 @@ def test_the_bundled_fixtures_read_as_the_mock_serves_them() -> None:
             "jwts[0].revoked_at: missing; null for an active JWT",
             id="firma-no-revoked-at",
         ),
-        pytest.param("- just a list\n", {}, "expected a mapping with 'api:'", id="not-a-mapping"),
+        pytest.param(
+            "- just a list\n",
+            {},
+            ": a fixture is a YAML mapping starting with 'api: craftkit' or 'api: firma'; "
+            "this file holds a list",
+            id="not-a-mapping",
+        ),
+        pytest.param(
+            "# only a comment\n",
+            {},
+            ": a fixture is a YAML mapping starting with 'api: craftkit' or 'api: firma'; "
+            "this file is empty",
+            id="empty",
+        ),
+        pytest.param(
+            "projects: []\n",
+            {},
+            ": api: missing; add 'api: craftkit' or 'api: firma' at the top of the file",
+            id="no-api",
+        ),
+        pytest.param(
+            "api: craftkit\nprojects: [\n",
+            {},
+            ": line 3, column 1: not valid YAML: did not find expected node content (fix the "
+            "syntax there)",
+            id="yaml-syntax",
+        ),
+        pytest.param(
+            "api: craftkit\nprojects: [{id: proj_\u00e9\x00}]\n",
+            {},
+            ": line 2, column 23: not valid YAML: unacceptable character #x0000: control "
+            "characters are not allowed (fix the syntax there)",
+            id="yaml-control-character",
+        ),
+        pytest.param(
+            STAGING.replace("  - id: proj_other", "  - proj_other\n  - id: proj_o"),
+            {"STAGING_KEY": "k"},
+            ": projects[1]: expected a project (a mapping: {id: ..., api_keys: [...]}), got a "
+            "string ('proj_other')",
+            id="tenant-not-a-mapping",
+        ),
+        pytest.param(
+            "api: firma\nworkspaces: {id: ws}\n",
+            {},
+            ": workspaces: expected a list of workspaces (one '- ' item each, with its id and "
+            "api_keys), got a mapping",
+            id="tenants-not-a-list",
+        ),
+        pytest.param(
+            STAGING.split("signature_requests:")[0] + "signature_requests: {id: x}\n",
+            {"STAGING_KEY": "k"},
+            ": signature_requests: expected a list of records (one '- ' item each), got a mapping",
+            id="records-not-a-list",
+        ),
+        pytest.param(
+            STAGING + "  - 2c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c\n",
+            {"STAGING_KEY": "k"},
+            ": signature_requests[2]: expected a record (a mapping: {id: ..., project: ...}), "
+            "got a string ('2c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c')",
+            id="record-not-a-mapping",
+        ),
+        pytest.param(
+            STAGING + "  - {id: 12345, project: proj_other, status: sent}\n",
+            {"STAGING_KEY": "k"},
+            ": signature_requests[2].id: a number (12345), expected a string: quote it",
+            id="id-not-a-string",
+        ),
+        pytest.param(
+            STAGING.replace("project: proj_other, ", ""),
+            {"STAGING_KEY": "k"},
+            ": signature_requests[1].project: missing; name one of the listed projects "
+            "(listed: proj_other, proj_staging)",
+            id="no-tenant",
+        ),
+        pytest.param(
+            STAGING.replace(", status: completed", ""),
+            {"STAGING_KEY": "k"},
+            ": signature_requests[1].status: missing; write one of cancelled, completed,",
+            id="no-status",
+        ),
+        pytest.param(
+            "api: firma\nworkspaces: [{id: ws, api_keys: [k]}]\nrate_limits: "
+            "{write_per_minute: true}\n",
+            {},
+            ": rate_limits.write_per_minute: a boolean (true) must be a positive integer",
+            id="per-minute-boolean",
+        ),
     ],
 )
 def test_a_bad_fixture_is_refused_with_place_and_fix(
@@ -93,6 +179,35 @@ def test_a_bad_fixture_is_refused_with_place_and_fix(
     assert any(str(path) in p and expected in p for p in caught.value.problems), (
         caught.value.problems
     )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(STAGING.replace("proj_other", "proj_\xe9").encode("latin-1"), id="latin-1"),
+        pytest.param(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff", id="binary"),
+    ],
+)
+def test_a_fixture_that_is_not_utf8_is_refused_naming_the_file(
+    tmp_path: Path, content: bytes
+) -> None:
+    path = tmp_path / "fixture.yaml"
+    path.write_bytes(content)
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ={"STAGING_KEY": "k"})
+    [problem] = caught.value.problems
+    assert problem.startswith(f"{path}: not UTF-8 text (byte 0x"), problem
+    assert "save the file as UTF-8" in problem
+
+
+def test_a_yaml_error_names_the_file_not_a_unicode_string(tmp_path: Path) -> None:
+    for text in ("api: craftkit\nprojects: [\n", "a: b\x00\n", ANCHORED + "    id: x\n"):
+        path = write(tmp_path, text)
+        with pytest.raises(FixtureError) as caught:
+            read_world(path, environ={})
+        [problem] = caught.value.problems
+        assert problem.startswith(f"{path}: line "), problem
+        assert "<unicode string>" not in problem and "\n" not in problem, problem
 
 
 def test_variables_come_from_the_environ_given_never_the_process(
@@ -150,6 +265,43 @@ def test_anchors_and_merge_keys_work_and_explicit_keys_override(tmp_path: Path) 
 def test_a_key_written_twice_is_refused(tmp_path: Path, tail: str, expected: str) -> None:
     with pytest.raises(FixtureError, match=re.escape(expected)):
         read_world(write(tmp_path, ANCHORED + tail), environ={})
+
+
+DOCUMENTED = """\
+api: craftkit
+projects:
+  - id: proj_qa
+    api_keys: [ck_test_qa]
+signature_requests:
+  - id: 0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c
+    project: proj_qa
+    name: NDA
+    createdAt: 2026-11-01T09:00:00Z
+    status: sent
+    # the same key again, on line 12:
+    status: viewed
+"""
+
+
+def test_the_yaml_rules_docs_fixtures_md_states_are_what_the_reader_does(
+    tmp_path: Path,
+) -> None:
+    page = (ROOT / "docs/fixtures.md").read_text(encoding="utf-8")
+    rules = [" ".join(rule.split()) for rule in page.split("## YAML rules")[1].split("\n- ")]
+    duplicates = next(rule for rule in rules if rule.startswith("**Duplicate keys"))
+    assert "by both" in duplicates, duplicates
+    match = re.search(r"`(world\.yaml: line 12, column 5: [^`]*)`", duplicates)
+    assert match is not None, duplicates
+    path = tmp_path / "world.yaml"
+    path.write_text(DOCUMENTED)
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ={})
+    assert caught.value.problems == [match.group(1).replace("world.yaml", str(path), 1)]
+    timestamps = next(rule for rule in rules if rule.startswith("**Timestamps"))
+    assert "by both" in timestamps and "into a date" not in timestamps, timestamps
+    path.write_text(DOCUMENTED.split("    # the same")[0])
+    [record] = read_world(path, environ={}).resources
+    assert record.record["createdAt"] == "2026-11-01T09:00:00Z"
 
 
 @pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="PyYAML built without libyaml")
