@@ -379,6 +379,38 @@ def test_a_github_step_summary_that_cannot_be_written_exits_2_before_the_run(
     assert "cannot connect" not in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("first", "second", "later_flag"),
+    [
+        pytest.param("--junit-xml", "--html", "--html", id="two-flags"),
+        pytest.param("--report-json", "--sarif", "--sarif", id="json-and-sarif"),
+    ],
+)
+def test_two_reports_in_one_file_exit_2_before_the_run(
+    tmp_path: Path, first: str, second: str, later_flag: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The report written last would leave nothing of the other: refused, not overwritten."""
+    report = tmp_path / "report.out"
+    args = ["--base-url", f"http://127.0.0.1:{closed_port()}", "--fixtures", CRAFTKIT]
+    assert (
+        main(
+            [
+                "run",
+                "craftkit",
+                *args,
+                first,
+                str(report),
+                second,
+                str(tmp_path / "." / "report.out"),
+            ]
+        )
+        == 2
+    )
+    assert f"{later_flag}: " in caplog.text and "give each report a file of its own" in caplog.text
+    assert "cannot connect" not in caplog.text, "refused before anything was sent"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_checking_report_destinations_leaves_nothing_behind_and_clobbers_nothing(
     tmp_path: Path,
 ) -> None:
