@@ -199,6 +199,13 @@ def test_the_pytest_plugin_refuses_a_timeout_that_is_not_finite() -> None:
         plugin_settings(timeout=float("nan"))
 
 
+@pytest.mark.parametrize("max_time", [0.0, -5.0])
+def test_the_pytest_plugin_refuses_a_max_time_that_is_no_budget(max_time: float) -> None:
+    """As `conformance run --max-time 0` is (0 was taken for the default, 600 s)."""
+    with pytest.raises(pytest.UsageError, match="--max-time: .* must be a positive number"):
+        plugin_settings(max_time=max_time)
+
+
 def test_help_gives_the_profile_default_and_the_log_levels(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
