@@ -110,7 +110,7 @@ def settings_from(config: pytest.Config) -> Settings:
             profile=config.getoption("--conformance-profile"),
             timeout=config.getoption("--conformance-timeout"),
             rate_limit_probe=config.getoption("--conformance-rate-limit-probe"),
-            max_time=config.getoption("--conformance-max-time") or DEFAULT_MAX_TIME,
+            max_time=_or(config.getoption("--conformance-max-time"), DEFAULT_MAX_TIME),
             rate_limit_wait=_or(
                 config.getoption("--conformance-rate-limit-wait"), DEFAULT_RATE_LIMIT_WAIT
             ),

@@ -131,10 +131,19 @@ class Settings:
             )
         if self.spec is not None:  # the bundled one is known good; read it once, later
             _check_spec(self.spec, self.api)
+        named: dict[Path, str] = {}
         for name, flag, example in _REPORTS:  # before the run spends the target's records
             path = getattr(self, name)
-            if path is not None:
-                _check_destination(Path(path), flag, example)
+            if path is None:
+                continue
+            _check_destination(Path(path), flag, example)
+            same = Path(os.path.realpath(path))
+            if same in named:  # the one written last would leave nothing of the other
+                raise UsageError(
+                    f"{flag}: {path} is also {named[same]}'s report; give each report a "
+                    f"file of its own, e.g. {Path(path).with_name(example)}"
+                )
+            named[same] = flag
 
     # -- reports (issue #10): the command line that reproduces this run
 

@@ -199,6 +199,13 @@ def test_the_pytest_plugin_refuses_a_timeout_that_is_not_finite() -> None:
         plugin_settings(timeout=float("nan"))
 
 
+@pytest.mark.parametrize("max_time", [0.0, -5.0])
+def test_the_pytest_plugin_refuses_a_max_time_that_is_no_budget(max_time: float) -> None:
+    """As `conformance run --max-time 0` is (0 was taken for the default, 600 s)."""
+    with pytest.raises(pytest.UsageError, match="--max-time: .* must be a positive number"):
+        plugin_settings(max_time=max_time)
+
+
 def test_help_gives_the_profile_default_and_the_log_levels(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -377,6 +384,38 @@ def test_a_github_step_summary_that_cannot_be_written_exits_2_before_the_run(
         in caplog.text
     )
     assert "cannot connect" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "later_flag"),
+    [
+        pytest.param("--junit-xml", "--html", "--html", id="two-flags"),
+        pytest.param("--report-json", "--sarif", "--sarif", id="json-and-sarif"),
+    ],
+)
+def test_two_reports_in_one_file_exit_2_before_the_run(
+    tmp_path: Path, first: str, second: str, later_flag: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The report written last would leave nothing of the other: refused, not overwritten."""
+    report = tmp_path / "report.out"
+    args = ["--base-url", f"http://127.0.0.1:{closed_port()}", "--fixtures", CRAFTKIT]
+    assert (
+        main(
+            [
+                "run",
+                "craftkit",
+                *args,
+                first,
+                str(report),
+                second,
+                str(tmp_path / "." / "report.out"),
+            ]
+        )
+        == 2
+    )
+    assert f"{later_flag}: " in caplog.text and "give each report a file of its own" in caplog.text
+    assert "cannot connect" not in caplog.text, "refused before anything was sent"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_checking_report_destinations_leaves_nothing_behind_and_clobbers_nothing(
