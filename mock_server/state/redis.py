@@ -555,9 +555,12 @@ class _Pipeline:
                 future.set_exception(exc)
 
     async def _connect(self) -> None:
-        connection: AbstractConnection = self._pool.make_connection()  # type: ignore[no-untyped-call]
+        connection: AbstractConnection | None = None
         try:
-            await connection.connect()  # type: ignore[no-untyped-call]
+            # Inside the try: whatever fails here (redis-py refusing the pool's options
+            # too) fails the commands waiting, else they would wait for ever.
+            connection = self._pool.make_connection()  # type: ignore[no-untyped-call]
+            await connection.connect()
             writer, reader = connection._writer, connection._reader  # the stream redis-py opened
             assert writer is not None and reader is not None
             name = connection._host_error()
@@ -571,9 +574,10 @@ class _Pipeline:
             writer.transport.set_protocol(taken)
             connection._reader = connection._writer = None  # ours now
         except BaseException as exc:
-            with contextlib.suppress(Exception):
-                await connection.disconnect(nowait=True)
-            self._refuse(exc if isinstance(exc, Exception) else _closed())
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.disconnect(nowait=True)
+            self._refuse(_failed(exc) if isinstance(exc, Exception) else _closed())
             if not isinstance(exc, Exception):
                 raise  # cancelled: the store is closing
             return
@@ -596,6 +600,9 @@ class _Pipeline:
         await self._pool.aclose()
 
 
+_FORM = "redis://HOST:PORT/DB (or rediss://; a password as redis://:PASSWORD@HOST:PORT/DB)"
+"""The URL forms the store reads, as refusals name them."""
+
 JOURNAL_TAIL = 64
 """Entries a journal read with ``from_id`` asks for first (the newest): a live event stream
 asks every half second, and finds the entry it had among them unless 64 came meanwhile."""
@@ -604,6 +611,17 @@ asks every half second, and finds the entry it had among them unless 64 came mea
 def _entry_id(item: str) -> int:
     """A stored journal entry's id (the text before its first space)."""
     return int(item.partition(" ")[0])
+
+
+def _failed(exc: Exception) -> Exception:
+    """What the commands waiting for a connection that failed raise: Redis's error or the
+    socket's as they are, anything else (a bug, an option redis-py refused) as a
+    connection error, so that callers see the store unavailable (a 503, exit 2)."""
+    if isinstance(exc, (RedisError, OSError)):
+        return exc
+    failed = RedisConnectionError(f"cannot connect: {type(exc).__name__}: {exc}")
+    failed.__cause__ = exc
+    return failed
 
 
 def _closed() -> RedisConnectionError:
@@ -635,6 +653,14 @@ class RedisBackend:
             raise StoreUrlError(
                 f"--store {shown(url)!r}: no host; write redis://HOST:PORT/DB, "
                 "e.g. redis://127.0.0.1:6379/0"
+            )
+        if parts.query or parts.fragment:
+            # redis-py would read a query as connection options, and one it does not take
+            # (an unknown name, a bad value) failed only when a connection was made
+            what = "a query string" if parts.query else "a fragment"
+            raise StoreUrlError(
+                f"--store {shown(url)!r}: {what} is not read (the connection options are "
+                f"fixed); write {_FORM}, e.g. redis://127.0.0.1:6379/0"
             )
         db = parts.path.strip("/") or "0"
         if not db.isdigit():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -26,12 +27,16 @@ def shown(url: str) -> str:
 
     >>> shown("redis://:s3cret@cache:6379/0")
     'redis://:***@cache:6379/0'
+    >>> shown("redis://cache:6379/0?password=s3cret&db=1")  # as a refusal names it
+    'redis://cache:6379/0?password=***&db=1'
     """
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    if parts.password is not None:
+        url = url.replace(f":{parts.password}@", ":***@", 1)
+    before, mark, query = url.partition("?")
+    if "password=" in query.lower():
+        url = before + mark + re.sub(r"(?i)(^|&)(password=)[^&#]*", r"\1\2***", query)
+    return url
 
 
 def open_backend(

@@ -709,6 +709,12 @@ def run_mock(
             ["--store 'redis://127.0.0.1:99999/0': Port out of range"],
             id="port-out-of-range",
         ),
+        pytest.param(  # it hung start-up: redis-py took the query for options
+            ["--store", "redis://127.0.0.1:{port}/0?foo=bar"],
+            {},
+            ["--store 'redis://127.0.0.1:{port}/0?foo=bar': a query string is not read"],
+            id="query-string",
+        ),
     ],
 )
 def test_a_store_that_cannot_serve_stops_start_up_naming_it(

@@ -81,11 +81,28 @@ async def test_without_the_password_opening_fails_saying_so(
         ("redis://", "no host"),
         ("redis://127.0.0.1:6379/zero", "'zero' is not a database number"),
         ("redis://127.0.0.1:99999/0", "out of range"),
+        # redis-py would read a query as connection options: a wrong one hung start-up
+        ("redis://127.0.0.1:6379/0?foo=bar", "a query string .*; write redis://HOST:PORT/DB"),
+        ("redis://127.0.0.1:6379/0?socket_timeout=abc", "a query string .*; write redis://"),
+        ("redis://127.0.0.1:6379/0#x", "a fragment .*; write redis://HOST:PORT/DB"),
     ],
 )
 def test_a_malformed_url_is_refused_naming_the_fix(url: str, names: str) -> None:
     with pytest.raises(StoreUrlError, match=names):
         open_backend(url)
+
+
+async def test_a_connection_that_cannot_even_be_made_fails_its_commands_never_hangs() -> None:
+    """redis-py's pool may raise making a connection (here: an option it does not know):
+    the commands waiting for it fail at once, and a later one tries again."""
+    pool = aioredis.ConnectionPool.from_url("redis://127.0.0.1:1/0?foo=bar")
+    backend = RedisBackend(pool, url="redis://127.0.0.1:1/0", limits=Limits())
+    try:
+        for _ in range(2):
+            with pytest.raises(StoreUnavailable, match="foo"):
+                await asyncio.wait_for(backend.open(), 5)
+    finally:
+        await asyncio.wait_for(backend.close(), 5)
 
 
 TABLE = "craftkit.signature_requests"
