@@ -34,7 +34,7 @@ from mock_server.serving import (
 from mock_server.settings import DEFAULT_FIXTURES, Settings
 from mock_server.state import Limits
 from mock_server.state.urls import EXAMPLES as STORE_EXAMPLES
-from mock_server.state.urls import shown
+from mock_server.state.urls import StoreUrlError, shown
 from mock_server.watch import FixtureWatcher
 
 __all__ = ["build_parser", "main"]
@@ -490,6 +490,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"the fixture format: docs/fixtures.md (installed: {docs})\n")
         return 2
     except StartupError as exc:
+        if isinstance(exc, StoreUrlError) and not args.store:  # the URL is $MOCK_STORE's
+            exc = exc.named("$MOCK_STORE")
         sys.stderr.write(f"mock-server: {exc}\n")
         return 2
     host, port = sock.getsockname()[:2]

@@ -136,7 +136,7 @@ def path_of(url: str) -> Path:
     """
 
     def refuse(reason: str) -> StoreUrlError:
-        return StoreUrlError(f"--store {url!r}: {reason}; {_FORMS}")
+        return StoreUrlError.of(url, f"{reason}; {_FORMS}")
 
     try:
         host = urlsplit(url).netloc
@@ -562,7 +562,7 @@ class SqliteBackend(InSteps):
         try:
             await asyncio.wait_for(future, self.busy_timeout + 10)
         except _Refused as refused:
-            raise StoreUrlError(f"--store {self.url!r}: {refused}") from None
+            raise StoreUrlError.of(self.url, str(refused)) from None
         except TimeoutError:
             raise StoreUnavailable(f"{self.path} did not answer (a disk hung?)") from None
 
