@@ -25,7 +25,15 @@ from mock_server.contract import Contract
 from mock_server.errors import FixtureError
 from mock_server.issues import missing_property
 
-__all__ = ["FixtureFile", "Problems", "did_you_mean", "display", "explain", "read_fixture"]
+__all__ = [
+    "FixtureFile",
+    "Problems",
+    "did_you_mean",
+    "display",
+    "explain",
+    "read_fixture",
+    "unsendable_key",
+]
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -157,6 +165,32 @@ class Problems:
         elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
             for index, item in enumerate(instance):
                 self.unknown_fields(contract, schema["items"], item, f"{where}[{index}]")
+
+
+def unsendable_key(key: str) -> str | None:
+    """Why no request can present ``key`` (a character beyond visible ASCII: HTTP header
+    values are bytes, and the mock compares a key's as it reads them), or ``None``.
+
+    >>> print(unsendable_key("k\u00e9y").partition(";")[0])
+    character 2 ('é') is not ASCII, so no request can send this key
+    >>> unsendable_key("ck_test_acme_0001") is None
+    True
+    """
+    for index, char in enumerate(key, 1):
+        if "!" <= char <= "~":
+            continue
+        what = (
+            "a space"
+            if char == " "
+            else "not ASCII"
+            if not char.isascii()
+            else "a control character"
+        )
+        return (
+            f"character {index} ({char!r}) is {what}, so no request can send this key; "
+            "use letters, digits and punctuation only"
+        )
+    return None
 
 
 def did_you_mean(value: str, options: Iterable[str]) -> str:

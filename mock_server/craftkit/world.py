@@ -26,7 +26,7 @@ from mock_server.clock import isoformat
 from mock_server.contract import Contract
 from mock_server.craftkit import signatures
 from mock_server.craftkit.signatures import EXTRA_KEYS, TERMINAL, public_body
-from mock_server.fixtures import FixtureFile, Problems, did_you_mean
+from mock_server.fixtures import FixtureFile, Problems, did_you_mean, unsendable_key
 from mock_server.ids import canonical_uuid
 from mock_server.state.base import Decision, Record
 
@@ -352,6 +352,8 @@ def load_world(fixture: FixtureFile, contract: Contract) -> CraftkitWorld:
                     f"{where}.api_keys[{k}]",
                     f"{key!r} must start with ck_live_ or ck_test_ (Craftkit refuses other keys)",
                 )
+            elif (unsendable := unsendable_key(key)) is not None:
+                problems.add(f"{where}.api_keys[{k}]", unsendable)
             elif key in keys:
                 problems.add(
                     f"{where}.api_keys[{k}]",

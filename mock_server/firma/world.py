@@ -17,7 +17,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 
 from mock_server.contract import Contract
-from mock_server.fixtures import FixtureFile, Problems, did_you_mean
+from mock_server.fixtures import FixtureFile, Problems, did_you_mean, unsendable_key
 from mock_server.ids import canonical_uuid
 from mock_server.state.base import Record
 
@@ -113,7 +113,9 @@ def load_world(fixture: FixtureFile, contract: Contract) -> FirmaWorld:
             problems.add(f"{where}.id", "duplicate workspace id (each workspace once)")
         workspaces.append(workspace["id"])
         for k, key in enumerate(workspace["api_keys"]):
-            if key in keys:
+            if (unsendable := unsendable_key(key)) is not None:
+                problems.add(f"{where}.api_keys[{k}]", unsendable)
+            elif key in keys:
                 problems.add(
                     f"{where}.api_keys[{k}]",
                     f"{key!r} already belongs to workspace {keys[key]} (a key has one workspace)",

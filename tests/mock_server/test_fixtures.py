@@ -127,6 +127,27 @@ CRAFTKIT_CASES = [
         ["already belongs to project proj_acme"],
         id="shared-key",
     ),
+    pytest.param(
+        "projects.0.api_keys.0",
+        "ck_test_k\u00e9y",
+        [
+            "projects[0] (id proj_acme).api_keys[0]: character 10 ('é') is not ASCII, so no "
+            "request can send this key; use letters, digits and punctuation only"
+        ],
+        id="key-not-ascii",
+    ),
+    pytest.param(
+        "projects.0.api_keys.0",
+        "ck_test_a\tb",
+        ["api_keys[0]: character 10 ('\\t') is a control character, so no request"],
+        id="key-control-character",
+    ),
+    pytest.param(
+        "projects.0.api_keys.0",
+        "ck_test_key ",  # stripped from the header: the key sent would lack it
+        ["api_keys[0]: character 12 (' ') is a space, so no request can send this key"],
+        id="key-trailing-space",
+    ),
     pytest.param("signature_requests.1.id", None, [".id", "not of type string"], id="null-id"),
     pytest.param(
         "signature_requests.8.mock",
@@ -162,6 +183,21 @@ FIRMA_CASES = [
         "has space",
         ["api_keys[0]", "does not match"],
         id="key-with-space",
+    ),
+    pytest.param(
+        "workspaces.0.api_keys.0",
+        "k\u00e9y",
+        [
+            "workspaces[0] (id ws_acme).api_keys[0]: character 2 ('é') is not ASCII, so no "
+            "request can send this key; use letters, digits and punctuation only"
+        ],
+        id="key-not-ascii",
+    ),
+    pytest.param(
+        "workspaces.0.api_keys.0",
+        "key\x7f",
+        ["api_keys[0]: character 4 ('\\x7f') is a control character"],
+        id="key-control-character",
     ),
 ]
 
