@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import ipaddress
 import logging
 import os
 import re
@@ -166,6 +167,41 @@ def _number(
     return parse
 
 
+_HOST_EXAMPLES = "e.g. 127.0.0.1 or ::1 (this machine only), 0.0.0.0 (every interface)"
+
+
+def _host(text: str) -> str:
+    """The interface to listen on: an address (an IPv6 one bare or in brackets) or a name."""
+    name = text.strip()
+    if not name:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is empty, which would listen on every interface; give an address, "
+            + _HOST_EXAMPLES
+        )
+    if name.startswith("[") or name.endswith("]"):
+        try:
+            if not (name.startswith("[") and name.endswith("]")):
+                raise ValueError(name)
+            return str(ipaddress.IPv6Address(name[1:-1]))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not an IPv6 address in brackets; write the address, " + _HOST_EXAMPLES
+            ) from None
+    if re.fullmatch(r"[0-9.]+", name):
+        try:
+            return str(ipaddress.IPv4Address(name))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not an IPv4 address (four numbers 0-255); give one, " + _HOST_EXAMPLES
+            ) from None
+    if not is_host_name(name):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an address or host name: write it alone, with no scheme, port "
+            f"(that is --port) or path, {_HOST_EXAMPLES}"
+        )
+    return name
+
+
 def _allowed_host(text: str) -> str:
     name = text.strip().lower()
     if name == "*" or is_host_name(name):
@@ -202,7 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mock-server {version()}")
     parser.add_argument(
-        "--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)"
+        "--host",
+        type=_host,
+        default="127.0.0.1",
+        help="interface to listen on: an address of this machine (IPv6 bare or in brackets) "
+        "or a name it resolves (default: %(default)s)",
     )
     parser.add_argument(
         "--port",
@@ -397,14 +437,22 @@ def _connection_limits(args: argparse.Namespace) -> ConnectionLimits:
 
 
 def _listen(host: str, port: int) -> socket.socket:
+    sock: socket.socket | None = None
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
     except OSError as exc:
+        if sock is not None:
+            sock.close()
         if exc.errno == errno.EADDRINUSE:
             reason = "address already in use (choose another --port, or 0 for any free one)"
+        elif isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            reason = (
+                f"{exc.strerror or exc}; give --host an address of this machine or a name "
+                f"that resolves to one, {_HOST_EXAMPLES}"
+            )
         else:
             reason = exc.strerror or str(exc)
         raise StartupError(f"cannot listen on {host}:{port}: {reason}") from exc
