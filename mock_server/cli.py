@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import uvicorn
 
@@ -217,13 +218,44 @@ ADMIN_TOKEN_MIN = 16
 best, against 62**16 tokens)."""
 
 
+_ORIGIN_FIX = "write scheme://host[:port] with no path, e.g. http://localhost:5173, or '*' for any"
+
+
 def _origin(text: str) -> str:
-    if text == "*" or re.fullmatch(r"https?://[^/\s]+", text):
+    """An origin as browsers send it (lower case, no default port), or ``*``: matched
+    exactly, so a pattern (``http://*.example.com``) is refused, never matched literally."""
+    if text == "*":
         return text
-    raise argparse.ArgumentTypeError(
-        f"{text!r} is not an origin: write scheme://host[:port] with no path, "
-        "e.g. http://localhost:5173, or '*' for any"
-    )
+    if "*" in text:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: wildcards are not read (an origin is matched exactly); repeat "
+            "--cors-origin for each origin, e.g. --cors-origin https://a.example.com "
+            "--cors-origin https://b.example.com, or give '*' for any"
+        )
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    scheme = parts.scheme.lower() if parts else ""
+    host = parts.hostname if parts else None
+    if (
+        parts is None
+        or scheme not in ("http", "https")
+        or not host
+        or not is_host_name(host)
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or "?" in text
+        or "#" in text
+        or parts.username is not None
+        or port == 0
+    ):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an origin: {_ORIGIN_FIX}")
+    shown_host = f"[{host}]" if ":" in host else host
+    default = 80 if scheme == "http" else 443
+    return f"{scheme}://{shown_host}" + (f":{port}" if port not in (None, default) else "")
 
 
 def build_parser() -> argparse.ArgumentParser:

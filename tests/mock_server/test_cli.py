@@ -78,3 +78,49 @@ def test_a_host_that_does_not_resolve_is_refused_naming_the_fix() -> None:
         "; give --host an address of this machine or a name that resolves to one, "
         "e.g. 127.0.0.1 or ::1 (this machine only), 0.0.0.0 (every interface)"
     ), message
+
+
+@pytest.mark.parametrize(
+    ("origin", "says"),
+    [
+        pytest.param(
+            "http://*.example.com",
+            "argument --cors-origin: 'http://*.example.com': wildcards are not read (an origin "
+            "is matched exactly); repeat --cors-origin for each origin, e.g. --cors-origin "
+            "https://a.example.com --cors-origin https://b.example.com, or give '*' for any",
+            id="wildcard-subdomain",
+        ),
+        pytest.param("https://app.example:*", "wildcards are not read", id="wildcard-port"),
+        pytest.param("ftp://app.example", "'ftp://app.example' is not an origin", id="scheme"),
+        pytest.param("app.example", "'app.example' is not an origin", id="no-scheme"),
+        pytest.param("http://app.example/", "is not an origin", id="a-path"),
+        pytest.param("http://app.example?x", "is not an origin", id="a-query"),
+        pytest.param("http://user@app.example", "is not an origin", id="userinfo"),
+        pytest.param("http://app.example:99999", "is not an origin", id="port-out-of-range"),
+        pytest.param("http://a b", "is not an origin", id="a-space"),
+        pytest.param(
+            "http://",
+            "argument --cors-origin: 'http://' is not an origin: write scheme://host[:port] with "
+            "no path, e.g. http://localhost:5173, or '*' for any",
+            id="no-host",
+        ),
+    ],
+)
+def test_a_cors_origin_no_browser_sends_is_refused_naming_the_fix(
+    capsys: pytest.CaptureFixture[str], origin: str, says: str
+) -> None:
+    assert says in refused(capsys, "--cors-origin", origin)
+
+
+@pytest.mark.parametrize(
+    ("given", "matched"),
+    [
+        ("http://localhost:5173", "http://localhost:5173"),
+        ("*", "*"),
+        ("HTTPS://App.Example", "https://app.example"),  # browsers send it lower case
+        ("https://app.example:443", "https://app.example"),  # and without the default port
+        ("http://[::1]:3000", "http://[::1]:3000"),
+    ],
+)
+def test_a_cors_origin_is_kept_as_browsers_send_it(given: str, matched: str) -> None:
+    assert build_parser().parse_args(["--cors-origin", given]).cors_origins == [matched]
