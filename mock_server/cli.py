@@ -421,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level",
         default="info",
+        type=str.lower,  # any case: DEBUG, Info
         choices=["debug", "info", "warning", "error"],
         help="log verbosity (default: %(default)s)",
     )

@@ -124,3 +124,16 @@ def test_a_cors_origin_no_browser_sends_is_refused_naming_the_fix(
 )
 def test_a_cors_origin_is_kept_as_browsers_send_it(given: str, matched: str) -> None:
     assert build_parser().parse_args(["--cors-origin", given]).cors_origins == [matched]
+
+
+@pytest.mark.parametrize(("given", "level"), [("DEBUG", "debug"), ("Warning", "warning")])
+def test_a_log_level_is_read_in_any_case(given: str, level: str) -> None:
+    assert build_parser().parse_args(["--log-level", given]).log_level == level
+
+
+def test_an_unknown_log_level_is_refused_naming_the_levels(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    line = refused(capsys, "--log-level", "verbose")
+    assert "argument --log-level: invalid choice: 'verbose'" in line
+    assert "'debug', 'info', 'warning', 'error'" in line
