@@ -336,7 +336,7 @@ def load_world(fixture: FixtureFile, contract: Contract) -> CraftkitWorld:
     """
     problems = Problems(fixture.shown)
     data: dict[str, Any] = fixture.data
-    problems.schema_errors(_FORMAT.iter_errors(data), "")
+    problems.schema_errors(_FORMAT.iter_errors(data), "", data=data)
     problems.raise_if_any()
 
     keys: dict[str, str] = {}
@@ -367,7 +367,8 @@ def load_world(fixture: FixtureFile, contract: Contract) -> CraftkitWorld:
     completed = 0  # records with a generated field
     url = _service_url(contract)
     for index, given in enumerate(data["signature_requests"]):
-        where = f"signature_requests[{index}]" + (f" (id {given['id']})" if "id" in given else "")
+        named = isinstance(given.get("id"), str) and given["id"]
+        where = f"signature_requests[{index}]" + (f" (id {given['id']})" if named else "")
         record, made_up, problem = complete_record(given, service_url=url)
         if problem is not None:
             problems.add(
