@@ -383,12 +383,16 @@ def _fixture_files(settings: Settings) -> dict[str, FixtureFile]:
     for path in settings.fixtures:
         fixture = read_fixture(path, settings.environ)
         if fixture.api not in DEFAULT_FIXTURES:
-            raise FixtureError(
-                [
-                    f"{fixture.shown}: api: {fixture.api!r} is not an API this mock serves"
-                    f"{did_you_mean(fixture.api, DEFAULT_FIXTURES)}"
-                ]
-            )
+            apis = " or ".join(f"api: {api}" for api in DEFAULT_FIXTURES)
+            given = fixture.data.get("api")
+            if given is None or given == "":
+                problem = f"missing: add {apis} (which API the file describes)"
+            else:
+                problem = (
+                    f"{given!r} is not an API this mock serves"
+                    f"{did_you_mean(str(given), DEFAULT_FIXTURES)}"
+                )
+            raise FixtureError([f"{fixture.shown}: api: {problem}"])
         if fixture.api in files:
             raise FixtureError(
                 [

@@ -22,7 +22,7 @@ from mock_server.app import MockApp, create_app
 from mock_server.settings import Settings
 from mock_server.state import StoreUnavailable, open_backend
 from mock_server.state.urls import EXAMPLES as STORE_EXAMPLES
-from mock_server.state.urls import StoreUrlError, shown
+from mock_server.state.urls import StoreUrlError
 
 __all__ = ["LOG_FORMAT", "check_store", "serve_app"]
 
@@ -72,9 +72,9 @@ def check_store(settings: Settings) -> None:
     try:
         _run(probe())
     except StoreUnavailable as exc:
-        raise StoreUrlError(
-            f"--store {shown(settings.store)!r}: cannot reach it ({exc}); start it, or give "
-            f"another --store ({STORE_EXAMPLES})"
+        raise StoreUrlError.of(
+            settings.store,
+            f"cannot reach it ({exc}); start it, or give another --store ({STORE_EXAMPLES})",
         ) from exc
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import ipaddress
 import logging
 import os
 import re
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import uvicorn
 
@@ -34,7 +36,7 @@ from mock_server.serving import (
 from mock_server.settings import DEFAULT_FIXTURES, Settings
 from mock_server.state import Limits
 from mock_server.state.urls import EXAMPLES as STORE_EXAMPLES
-from mock_server.state.urls import shown
+from mock_server.state.urls import StoreUrlError, shown
 from mock_server.watch import FixtureWatcher
 
 __all__ = ["build_parser", "main"]
@@ -166,6 +168,41 @@ def _number(
     return parse
 
 
+_HOST_EXAMPLES = "e.g. 127.0.0.1 or ::1 (this machine only), 0.0.0.0 (every interface)"
+
+
+def _host(text: str) -> str:
+    """The interface to listen on: an address (an IPv6 one bare or in brackets) or a name."""
+    name = text.strip()
+    if not name:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is empty, which would listen on every interface; give an address, "
+            + _HOST_EXAMPLES
+        )
+    if name.startswith("[") or name.endswith("]"):
+        try:
+            if not (name.startswith("[") and name.endswith("]")):
+                raise ValueError(name)
+            return str(ipaddress.IPv6Address(name[1:-1]))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not an IPv6 address in brackets; write the address, " + _HOST_EXAMPLES
+            ) from None
+    if re.fullmatch(r"[0-9.]+", name):
+        try:
+            return str(ipaddress.IPv4Address(name))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not an IPv4 address (four numbers 0-255); give one, " + _HOST_EXAMPLES
+            ) from None
+    if not is_host_name(name):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an address or host name: write it alone, with no scheme, port "
+            f"(that is --port) or path, {_HOST_EXAMPLES}"
+        )
+    return name
+
+
 def _allowed_host(text: str) -> str:
     name = text.strip().lower()
     if name == "*" or is_host_name(name):
@@ -181,13 +218,44 @@ ADMIN_TOKEN_MIN = 16
 best, against 62**16 tokens)."""
 
 
+_ORIGIN_FIX = "write scheme://host[:port] with no path, e.g. http://localhost:5173, or '*' for any"
+
+
 def _origin(text: str) -> str:
-    if text == "*" or re.fullmatch(r"https?://[^/\s]+", text):
+    """An origin as browsers send it (lower case, no default port), or ``*``: matched
+    exactly, so a pattern (``http://*.example.com``) is refused, never matched literally."""
+    if text == "*":
         return text
-    raise argparse.ArgumentTypeError(
-        f"{text!r} is not an origin: write scheme://host[:port] with no path, "
-        "e.g. http://localhost:5173, or '*' for any"
-    )
+    if "*" in text:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: wildcards are not read (an origin is matched exactly); repeat "
+            "--cors-origin for each origin, e.g. --cors-origin https://a.example.com "
+            "--cors-origin https://b.example.com, or give '*' for any"
+        )
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    scheme = parts.scheme.lower() if parts else ""
+    host = parts.hostname if parts else None
+    if (
+        parts is None
+        or scheme not in ("http", "https")
+        or not host
+        or not is_host_name(host)
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or "?" in text
+        or "#" in text
+        or parts.username is not None
+        or port == 0
+    ):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an origin: {_ORIGIN_FIX}")
+    shown_host = f"[{host}]" if ":" in host else host
+    default = 80 if scheme == "http" else 443
+    return f"{scheme}://{shown_host}" + (f":{port}" if port not in (None, default) else "")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -202,7 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mock-server {version()}")
     parser.add_argument(
-        "--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)"
+        "--host",
+        type=_host,
+        default="127.0.0.1",
+        help="interface to listen on: an address of this machine (IPv6 bare or in brackets) "
+        "or a name it resolves (default: %(default)s)",
     )
     parser.add_argument(
         "--port",
@@ -349,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level",
         default="info",
+        type=str.lower,  # any case: DEBUG, Info
         choices=["debug", "info", "warning", "error"],
         help="log verbosity (default: %(default)s)",
     )
@@ -397,14 +470,22 @@ def _connection_limits(args: argparse.Namespace) -> ConnectionLimits:
 
 
 def _listen(host: str, port: int) -> socket.socket:
+    sock: socket.socket | None = None
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
     except OSError as exc:
+        if sock is not None:
+            sock.close()
         if exc.errno == errno.EADDRINUSE:
             reason = "address already in use (choose another --port, or 0 for any free one)"
+        elif isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            reason = (
+                f"{exc.strerror or exc}; give --host an address of this machine or a name "
+                f"that resolves to one, {_HOST_EXAMPLES}"
+            )
         else:
             reason = exc.strerror or str(exc)
         raise StartupError(f"cannot listen on {host}:{port}: {reason}") from exc
@@ -490,6 +571,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"the fixture format: docs/fixtures.md (installed: {docs})\n")
         return 2
     except StartupError as exc:
+        if isinstance(exc, StoreUrlError) and not args.store:  # the URL is $MOCK_STORE's
+            exc = exc.named("$MOCK_STORE")
         sys.stderr.write(f"mock-server: {exc}\n")
         return 2
     host, port = sock.getsockname()[:2]

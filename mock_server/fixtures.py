@@ -25,7 +25,15 @@ from mock_server.contract import Contract
 from mock_server.errors import FixtureError
 from mock_server.issues import missing_property
 
-__all__ = ["FixtureFile", "Problems", "did_you_mean", "display", "explain", "read_fixture"]
+__all__ = [
+    "FixtureFile",
+    "Problems",
+    "did_you_mean",
+    "display",
+    "explain",
+    "read_fixture",
+    "unsendable_key",
+]
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -122,16 +130,37 @@ class Problems:
         if self.lines:
             raise FixtureError(self.lines)
 
-    def schema_errors(self, errors: Iterable[ValidationError], where: str) -> None:
-        """One line per JSON Schema error, each with its fix."""
-        for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
-            place = where + "".join(
-                f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.absolute_path
-            )
-            message = explain(error)
+    def schema_errors(
+        self, errors: Iterable[ValidationError], where: str, *, data: Any = None
+    ) -> None:
+        """One line per JSON Schema error, each with its fix. ``data``: the whole file, for
+        errors of the fixture format itself (not the spec's): each record is then named by
+        its id, and a field the format requires is said to be the format's."""
+        errors = sorted(errors, key=lambda e: [str(p) for p in e.absolute_path])
+        # A field missing because it was misspelt: the unknown field's line names it.
+        suggested: set[tuple[tuple[Any, ...], str]] = set()
+        for error in errors:
+            for _key, close in _unknown_keys(error):
+                if close is not None:
+                    suggested.add((tuple(error.absolute_path), close))
+        for error in errors:
+            path = list(error.absolute_path)
+            if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+                known = _fields(error)
+                for key, close in _unknown_keys(error):
+                    fix = (
+                        f" (did you mean '{close}'?)"
+                        if close is not None
+                        else f"; remove it (the fields here: {', '.join(known)})"
+                    )
+                    self.add(_place(where, [*path, key], data), f"unknown field{fix}")
+                continue
             if error.validator == "required":
-                place += f".{missing_property(error)}"
-            self.add(place.lstrip("."), message)
+                name = missing_property(error)
+                if (tuple(path), name) in suggested:
+                    continue
+                path.append(name)
+            self.add(_place(where, path, data), explain(error, format_field=data is not None))
 
     def unknown_fields(
         self,
@@ -159,6 +188,32 @@ class Problems:
                 self.unknown_fields(contract, schema["items"], item, f"{where}[{index}]")
 
 
+def unsendable_key(key: str) -> str | None:
+    """Why no request can present ``key`` (a character beyond visible ASCII: HTTP header
+    values are bytes, and the mock compares a key's as it reads them), or ``None``.
+
+    >>> print(unsendable_key("k\u00e9y").partition(";")[0])
+    character 2 ('é') is not ASCII, so no request can send this key
+    >>> unsendable_key("ck_test_acme_0001") is None
+    True
+    """
+    for index, char in enumerate(key, 1):
+        if "!" <= char <= "~":
+            continue
+        what = (
+            "a space"
+            if char == " "
+            else "not ASCII"
+            if not char.isascii()
+            else "a control character"
+        )
+        return (
+            f"character {index} ({char!r}) is {what}, so no request can send this key; "
+            "use letters, digits and punctuation only" + (" (no spaces)" if char == " " else "")
+        )
+    return None
+
+
 def did_you_mean(value: str, options: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` when one option is close to ``value``, else the options."""
     options = [str(option) for option in options]
@@ -168,8 +223,103 @@ def did_you_mean(value: str, options: Iterable[str]) -> str:
     return f" (expected one of: {', '.join(options)})"
 
 
-def explain(error: ValidationError) -> str:
-    """A JSON Schema error as a user-facing problem with its fix."""
+def _fields(error: ValidationError) -> list[str]:
+    """The fields the schema an error is about declares."""
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    return [str(key) for key in schema.get("properties", {})]
+
+
+def _unknown_keys(error: ValidationError) -> list[tuple[str, str | None]]:
+    """An ``additionalProperties`` error's unknown keys, each with the known one it is
+    close to (a typo), if any."""
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return []
+    known = _fields(error)
+    found: list[tuple[str, str | None]] = []
+    for key in error.instance:
+        if str(key) not in known:
+            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            found.append((str(key), close[0] if close else None))
+    return found
+
+
+def _place(where: str, path: Iterable[Any], data: Any) -> str:
+    """Where an error is: ``where`` then ``path``; with the file's ``data``, each record of
+    a top-level list named by its id, as the checks after the format's name it."""
+    text, node = where, data
+    for depth, part in enumerate(path):
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+        try:
+            node = node[part] if node is not None else None
+        except (LookupError, TypeError):
+            node = None
+        if depth == 1 and isinstance(part, int) and isinstance(node, dict):
+            for name in ("id", "jwt_id"):
+                value = node.get(name)
+                if isinstance(value, str) and value:
+                    text += f" ({name} {value})"
+                    break
+    return text.lstrip(".")
+
+
+_KINDS = {
+    "array": "a list",
+    "object": "a mapping",
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+def _yaml(value: Any) -> str:
+    """A value as the YAML file shows it: ``null``, ``false``, ``'text'``, ``7``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return _KINDS["object" if isinstance(value, dict) else "array"]
+    return repr(value)
+
+
+def _allows(schema: Any, kind: str) -> bool:
+    kinds = schema.get("type") if isinstance(schema, Mapping) else None
+    return kind == kinds or (isinstance(kinds, list) and kind in kinds)
+
+
+def _type_fix(error: ValidationError, kinds: list[str]) -> str:
+    """How to write a value of the type ``kinds`` where ``error.instance`` stands."""
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    value = error.instance
+    fixes: list[str] = []
+    if "object" in kinds:
+        fields = list(schema.get("properties", {}))
+        required = list(schema.get("required", []))
+        if len(fields) == 1 and isinstance(value, str):
+            fixes.append(f"write {{{fields[0]}: {value}}}")
+        elif required:
+            fixes.append(f"write a mapping with {', '.join(required)}")
+    elif "array" in kinds:
+        fixes.append("write a list" + ("" if schema.get("minItems") else " ([] for none)"))
+    elif "string" in kinds:
+        example = _FORMAT_EXAMPLES.get(str(schema.get("format")))
+        if example is not None:
+            fixes.append(f"write it like {example}")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            fixes.append(f"quote it: '{value}'")
+    elif kinds[0] in ("integer", "number"):
+        numeric = isinstance(value, str) and value.strip().lstrip("-").isdigit()
+        fixes.append("write the number without quotes" if numeric else f"write {_KINDS[kinds[0]]}")
+    if "null" in kinds and fixes:
+        fixes[-1] += ", or null"
+    return f"; {fixes[0]}" if fixes else ""
+
+
+def explain(error: ValidationError, *, format_field: bool = False) -> str:
+    """A JSON Schema error as a user-facing problem with its fix (``format_field``: an
+    error of the fixture format's own fields, not of the spec's)."""
     value: Any = error.validator_value
     if error.validator == "enum":
         options = [str(option) for option in value]
@@ -179,19 +329,31 @@ def explain(error: ValidationError) -> str:
     if error.validator == "const":
         return f"{error.instance!r} must be {value!r}"
     if error.validator == "required":
-        return "missing: add this field (the spec requires it; use null where it allows null)"
+        fields = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
+        field_schema = fields.get(missing_property(error), {})
+        hint = " (null is allowed)" if _allows(field_schema, "null") else ""
+        if _allows(field_schema, "array") and not field_schema.get("minItems"):
+            hint = " ([] for none)"
+        if format_field:
+            return f"missing: add this field{hint}"
+        return f"missing: add this field (the spec requires it){hint}"
     if error.validator == "format":
         example = _FORMAT_EXAMPLES.get(str(value))
         fix = f" (write it like {example})" if example else ""
         return f"{error.instance!r} is not a valid {value}{fix}"
     if error.validator == "type":
-        expected = " or ".join(value) if isinstance(value, list) else str(value)
-        return f"{error.instance!r} is not of type {expected}"
+        kinds = [str(kind) for kind in (value if isinstance(value, list) else [value])]
+        expected = " or ".join(_KINDS.get(kind, kind) for kind in kinds)
+        return f"{_yaml(error.instance)} is not {expected}{_type_fix(error, kinds)}"
+    if error.validator == "minItems":
+        return f"an empty list; give at least {value}" if not error.instance else str(error.message)
+    if error.validator == "minLength" and error.instance == "":
+        return "empty; give a value"
+    if error.validator == "minimum":
+        return f"{_yaml(error.instance)} is less than the minimum of {value}; give {value} or more"
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        schema = error.schema if isinstance(error.schema, Mapping) else {}
-        known = list(schema.get("properties", {}))
-        unknown = [str(key) for key in error.instance if key not in known]
-        hints = "".join(did_you_mean(key, known) for key in unknown)
+        unknown = _unknown_keys(error)
+        hints = "".join(f" (did you mean '{close}'?)" for _, close in unknown if close)
         return f"{error.message}{hints}"
     return str(error.message)
 

@@ -26,7 +26,7 @@ from mock_server.clock import isoformat
 from mock_server.contract import Contract
 from mock_server.craftkit import signatures
 from mock_server.craftkit.signatures import EXTRA_KEYS, TERMINAL, public_body
-from mock_server.fixtures import FixtureFile, Problems, did_you_mean
+from mock_server.fixtures import FixtureFile, Problems, did_you_mean, unsendable_key
 from mock_server.ids import canonical_uuid
 from mock_server.state.base import Decision, Record
 
@@ -346,7 +346,7 @@ def load_world(fixture: FixtureFile, contract: Contract) -> CraftkitWorld:
     """
     problems = Problems(fixture.shown)
     data: dict[str, Any] = fixture.data
-    problems.schema_errors(_FORMAT.iter_errors(data), "")
+    problems.schema_errors(_FORMAT.iter_errors(data), "", data=data)
     problems.raise_if_any()
 
     keys: dict[str, str] = {}
@@ -362,6 +362,8 @@ def load_world(fixture: FixtureFile, contract: Contract) -> CraftkitWorld:
                     f"{where}.api_keys[{k}]",
                     f"{key!r} must start with ck_live_ or ck_test_ (Craftkit refuses other keys)",
                 )
+            elif (unsendable := unsendable_key(key)) is not None:
+                problems.add(f"{where}.api_keys[{k}]", unsendable)
             elif key in keys:
                 problems.add(
                     f"{where}.api_keys[{k}]",
@@ -375,7 +377,8 @@ def load_world(fixture: FixtureFile, contract: Contract) -> CraftkitWorld:
     completed = 0  # records with a generated field
     url = _service_url(contract)
     for index, given in enumerate(data["signature_requests"]):
-        where = f"signature_requests[{index}]" + (f" (id {given['id']})" if "id" in given else "")
+        named = isinstance(given.get("id"), str) and given["id"]
+        where = f"signature_requests[{index}]" + (f" (id {given['id']})" if named else "")
         record, made_up, problem = complete_record(given, service_url=url)
         if problem is not None:
             problems.add(

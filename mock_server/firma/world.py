@@ -17,7 +17,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 
 from mock_server.contract import Contract
-from mock_server.fixtures import FixtureFile, Problems, did_you_mean
+from mock_server.fixtures import FixtureFile, Problems, did_you_mean, unsendable_key
 from mock_server.ids import canonical_uuid, strict_uuids
 from mock_server.state.base import Record
 
@@ -47,7 +47,8 @@ _FORMAT = Draft202012Validator(
                         "api_keys": {
                             "type": "array",
                             "minItems": 1,
-                            "items": {"type": "string", "minLength": 1, "pattern": r"^\S+$"},
+                            # what a key may hold: unsendable_key, with the fix
+                            "items": {"type": "string", "minLength": 1},
                         },
                     },
                 },
@@ -102,7 +103,7 @@ def load_world(fixture: FixtureFile, contract: Contract) -> FirmaWorld:
     """
     problems = Problems(fixture.shown)
     data: dict[str, Any] = fixture.data
-    problems.schema_errors(_FORMAT.iter_errors(data), "")
+    problems.schema_errors(_FORMAT.iter_errors(data), "", data=data)
     problems.raise_if_any()
 
     keys: dict[str, str] = {}
@@ -113,7 +114,9 @@ def load_world(fixture: FixtureFile, contract: Contract) -> FirmaWorld:
             problems.add(f"{where}.id", "duplicate workspace id (each workspace once)")
         workspaces.append(workspace["id"])
         for k, key in enumerate(workspace["api_keys"]):
-            if key in keys:
+            if (unsendable := unsendable_key(key)) is not None:
+                problems.add(f"{where}.api_keys[{k}]", unsendable)
+            elif key in keys:
                 problems.add(
                     f"{where}.api_keys[{k}]",
                     f"{key!r} already belongs to workspace {keys[key]} (a key has one workspace)",

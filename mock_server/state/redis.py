@@ -555,9 +555,12 @@ class _Pipeline:
                 future.set_exception(exc)
 
     async def _connect(self) -> None:
-        connection: AbstractConnection = self._pool.make_connection()  # type: ignore[no-untyped-call]
+        connection: AbstractConnection | None = None
         try:
-            await connection.connect()  # type: ignore[no-untyped-call]
+            # Inside the try: whatever fails here (redis-py refusing the pool's options
+            # too) fails the commands waiting, else they would wait for ever.
+            connection = self._pool.make_connection()  # type: ignore[no-untyped-call]
+            await connection.connect()
             writer, reader = connection._writer, connection._reader  # the stream redis-py opened
             assert writer is not None and reader is not None
             name = connection._host_error()
@@ -571,9 +574,10 @@ class _Pipeline:
             writer.transport.set_protocol(taken)
             connection._reader = connection._writer = None  # ours now
         except BaseException as exc:
-            with contextlib.suppress(Exception):
-                await connection.disconnect(nowait=True)
-            self._refuse(exc if isinstance(exc, Exception) else _closed())
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.disconnect(nowait=True)
+            self._refuse(_failed(exc) if isinstance(exc, Exception) else _closed())
             if not isinstance(exc, Exception):
                 raise  # cancelled: the store is closing
             return
@@ -596,6 +600,9 @@ class _Pipeline:
         await self._pool.aclose()
 
 
+_FORM = "redis://HOST:PORT/DB (or rediss://; a password as redis://:PASSWORD@HOST:PORT/DB)"
+"""The URL forms the store reads, as refusals name them."""
+
 JOURNAL_TAIL = 64
 """Entries a journal read with ``from_id`` asks for first (the newest): a live event stream
 asks every half second, and finds the entry it had among them unless 64 came meanwhile."""
@@ -604,6 +611,17 @@ asks every half second, and finds the entry it had among them unless 64 came mea
 def _entry_id(item: str) -> int:
     """A stored journal entry's id (the text before its first space)."""
     return int(item.partition(" ")[0])
+
+
+def _failed(exc: Exception) -> Exception:
+    """What the commands waiting for a connection that failed raise: Redis's error or the
+    socket's as they are, anything else (a bug, an option redis-py refused) as a
+    connection error, so that callers see the store unavailable (a 503, exit 2)."""
+    if isinstance(exc, (RedisError, OSError)):
+        return exc
+    failed = RedisConnectionError(f"cannot connect: {type(exc).__name__}: {exc}")
+    failed.__cause__ = exc
+    return failed
 
 
 def _closed() -> RedisConnectionError:
@@ -630,22 +648,29 @@ class RedisBackend:
         in the URL, ``$REDIS_PASSWORD`` if set."""
         from mock_server.state.urls import StoreUrlError, shown
 
-        parts = urlsplit(url)
-        if not parts.hostname:
-            raise StoreUrlError(
-                f"--store {shown(url)!r}: no host; write redis://HOST:PORT/DB, "
-                "e.g. redis://127.0.0.1:6379/0"
-            )
-        db = parts.path.strip("/") or "0"
-        if not db.isdigit():
-            raise StoreUrlError(
-                f"--store {shown(url)!r}: {db!r} is not a database number; write "
-                "redis://HOST:PORT/DB with DB a number, e.g. redis://127.0.0.1:6379/0"
-            )
+        def refuse(reason: str) -> StoreUrlError:
+            return StoreUrlError.of(url, f"{reason}; write {_FORM}, e.g. redis://127.0.0.1:6379/0")
+
         try:
-            parts.port  # noqa: B018 - raises on a port out of range or not a number
-        except ValueError as exc:
-            raise StoreUrlError(f"--store {shown(url)!r}: {exc}") from exc
+            parts = urlsplit(url)
+        except ValueError as exc:  # an unclosed [ of an IPv6 address
+            raise refuse(f"not a URL ({exc})") from None
+        if not parts.hostname:
+            raise refuse("no host")
+        if parts.query or parts.fragment:
+            # redis-py would read a query as connection options, and one it does not take
+            # (an unknown name, a bad value) failed only when a connection was made
+            what = "a query string" if parts.query else "a fragment"
+            raise refuse(f"{what} is not read (the connection options are fixed)")
+        db = parts.path.strip("/") or "0"
+        if not (db.isascii() and db.isdigit()):
+            raise refuse(f"{db!r} is not a database number (DB: 0, 1, ...)")
+        after_host = parts.netloc.rpartition("@")[2].rpartition("]")[2]  # past an IPv6 [...]
+        port = after_host.rpartition(":")[2] if ":" in after_host else ""
+        # urllib's own refusals read as Python's ("Port could not be cast..."), and redis-py
+        # takes port 0 for its default, 6379
+        if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+            raise refuse(f"{port!r} is not a port (1-65535)")
         password = None if parts.password else environ.get("REDIS_PASSWORD") or None
         # The pool only sets connections up (TLS, AUTH, SELECT): _Pipeline takes each over.
         pool = aioredis.ConnectionPool.from_url(
@@ -686,7 +711,15 @@ class RedisBackend:
             raise StoreUnavailable(_reason(exc)) from exc
 
     async def open(self) -> None:
-        await self._command("PING")
+        """Connect and load the scripts: :class:`StoreUnavailable` if Redis cannot be
+        reached, :class:`~mock_server.state.urls.StoreUrlError` if it has no such database."""
+        try:
+            await self._command("PING")
+        except StoreUnavailable as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ResponseError) and "DB index is out of range" in str(cause):
+                raise await self._no_database() from None
+            raise
         # Batches run the scripts by sha: loaded once, in one round trip.
         loaded = await asyncio.gather(
             *[self._run(script.load) for script in _SCRIPTS], return_exceptions=True
@@ -694,6 +727,28 @@ class RedisBackend:
         for outcome in loaded:
             if isinstance(outcome, BaseException):
                 raise outcome
+
+    async def _no_database(self) -> Exception:
+        """The refusal of a URL naming a database Redis lacks: which ones it has (its
+        ``databases`` setting, read from database 0 when Redis allows it), else the default."""
+        from mock_server.state.urls import StoreUrlError
+
+        pool = self._pipeline._pool
+        db = pool.connection_kwargs.get("db", 0)
+        setting = aioredis.ConnectionPool(
+            connection_class=pool.connection_class, **{**pool.connection_kwargs, "db": 0}
+        )
+        client = aioredis.Redis.from_pool(setting)  # its pool closed with it
+        try:
+            reply = await asyncio.wait_for(client.config_get("databases"), TIMEOUT)
+            count = int(reply["databases"] or "")
+            fix = f"it has {count} (its databases setting): give a DB from 0 to {count - 1}"
+        except (RedisError, OSError, TimeoutError, LookupError, ValueError):  # CONFIG refused
+            fix = "give a DB from 0 to 15 (Redis's default; its databases setting may allow more)"
+        finally:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+        return StoreUrlError.of(self.url, f"Redis has no database {db}; {fix}")
 
     async def close(self) -> None:
         await self._pipeline.close()

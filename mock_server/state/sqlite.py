@@ -136,7 +136,7 @@ def path_of(url: str) -> Path:
     """
 
     def refuse(reason: str) -> StoreUrlError:
-        return StoreUrlError(f"--store {url!r}: {reason}; {_FORMS}")
+        return StoreUrlError.of(url, f"{reason}; {_FORMS}")
 
     try:
         host = urlsplit(url).netloc
@@ -481,8 +481,10 @@ class SqliteBackend(InSteps):
         return connection
 
     def _prepare(self, connection: sqlite3.Connection) -> None:
-        """WAL mode, and the schema: created in an empty file, else checked."""
+        """The file checked, reading only (a file not this mock's is refused untouched),
+        then WAL mode, and the schema: created in an empty file, else checked again."""
         try:
+            self._check(connection, self._tables(connection))
             mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"cannot open {self.path}: {exc}") from None
@@ -504,17 +506,28 @@ class SqliteBackend(InSteps):
             reason = "locked by another process" if name.startswith("SQLITE_BUSY") else exc
             raise StoreUnavailable(f"cannot use {self.path}: {reason}") from None
 
-    def _schema(self, connection: sqlite3.Connection) -> None:
-        tables = {
+    @staticmethod
+    def _tables(connection: sqlite3.Connection) -> set[str]:
+        return {
             row[0]
             for row in connection.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
             )
         }
+
+    def _schema(self, connection: sqlite3.Connection) -> None:
+        tables = self._tables(connection)
         if not tables:
             for statement in _SCHEMA:
                 connection.execute(statement)
             connection.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+            return
+        self._check(connection, tables)
+
+    def _check(self, connection: sqlite3.Connection, tables: set[str]) -> None:
+        """Refuse a file with ``tables`` that this version of the mock did not make: reads
+        only. No tables: an empty file, which :meth:`_schema` fills."""
+        if not tables:
             return
         if "schema_version" not in tables:
             listed = ", ".join(sorted(tables)[:5])
@@ -549,7 +562,7 @@ class SqliteBackend(InSteps):
         try:
             await asyncio.wait_for(future, self.busy_timeout + 10)
         except _Refused as refused:
-            raise StoreUrlError(f"--store {self.url!r}: {refused}") from None
+            raise StoreUrlError.of(self.url, str(refused)) from None
         except TimeoutError:
             raise StoreUnavailable(f"{self.path} did not answer (a disk hung?)") from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -10,15 +11,46 @@ from mock_server.state.base import Backend
 from mock_server.state.limits import Limits
 from mock_server.state.memory import MemoryBackend
 
-__all__ = ["EXAMPLES", "StoreUrlError", "open_backend", "shown"]
+__all__ = ["EXAMPLES", "FLAG", "StoreUrlError", "open_backend", "shown"]
 
 EXAMPLES = (
     "memory, sqlite:///relative/mock.db, sqlite:////absolute/mock.db, redis://127.0.0.1:6379/0"
 )
 
 
+FLAG = "--store"
+"""How a refusal names the URL's source unless told otherwise (:meth:`StoreUrlError.named`)."""
+
+
 class StoreUrlError(StartupError):
-    """A ``--store`` URL that names no back-end, or one that cannot be reached."""
+    """A ``--store`` URL that names no back-end, or one that cannot be reached.
+
+    One made by :meth:`of` keeps its URL and reason apart, so the CLI can name where the
+    URL came from (``$MOCK_STORE``) with :meth:`named`.
+    """
+
+    url: str | None = None
+    reason: str = ""
+
+    @classmethod
+    def of(cls, url: str, reason: str, *, source: str = FLAG) -> StoreUrlError:
+        """The refusal of ``url`` (shown without its password) for ``reason``.
+
+        >>> str(StoreUrlError.of("redis://:pw@h/0", "no"))
+        "--store 'redis://:***@h/0': no"
+        >>> str(StoreUrlError.of("bogus", "no").named("$MOCK_STORE"))
+        "$MOCK_STORE 'bogus': no"
+        """
+        error = cls(f"{source} {shown(url)!r}: {reason}")
+        error.url, error.reason = url, reason
+        return error
+
+    def named(self, source: str) -> StoreUrlError:
+        """This refusal naming ``source`` as where its URL came from (itself if it names
+        no URL: ``--workers`` with the memory store)."""
+        if self.url is None:
+            return self
+        return self.of(self.url, self.reason, source=source)
 
 
 def shown(url: str) -> str:
@@ -26,12 +58,22 @@ def shown(url: str) -> str:
 
     >>> shown("redis://:s3cret@cache:6379/0")
     'redis://:***@cache:6379/0'
+    >>> shown("redis://cache:6379/0?password=s3cret&db=1")  # as a refusal names it
+    'redis://cache:6379/0?password=***&db=1'
+    >>> shown("redis://:s3cret@[::1/0")  # no URL to Python: the password hidden all the same
+    'redis://:***@[::1/0'
     """
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        url = re.sub(r"^([^:/]*://[^/@]*?:)[^/@]*@", r"\1***@", url)
+    else:
+        if password is not None:
+            url = url.replace(f":{password}@", ":***@", 1)
+    before, mark, query = url.partition("?")
+    if "password=" in query.lower():
+        url = before + mark + re.sub(r"(?i)(^|&)(password=)[^&#]*", r"\1\2***", query)
+    return url
 
 
 def open_backend(
@@ -47,10 +89,10 @@ def open_backend(
     mock_server.state.urls.StoreUrlError: --store 'mongodb://db': unknown scheme 'mongodb'; ...
     """
     limits = limits or Limits()
-    scheme = urlsplit(url).scheme if "://" in url else url
+    scheme = url.partition("://")[0] if "://" in url else url
     if url == "memory":
         return MemoryBackend(limits)
-    if urlsplit(url).scheme.lower() == "sqlite":
+    if url.partition(":")[0].lower() == "sqlite":
         from mock_server.state.sqlite import SqliteBackend  # lazily: only when used
 
         return SqliteBackend.from_url(url, limits=limits)
@@ -58,6 +100,4 @@ def open_backend(
         from mock_server.state.redis import RedisBackend
 
         return RedisBackend.from_url(url, limits=limits, environ=environ or {})
-    raise StoreUrlError(
-        f"--store {shown(url)!r}: unknown scheme {scheme!r}; give one of {EXAMPLES}"
-    )
+    raise StoreUrlError.of(url, f"unknown scheme {scheme!r}; give one of {EXAMPLES}")

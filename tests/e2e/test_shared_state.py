@@ -688,7 +688,7 @@ def run_mock(
         pytest.param(
             [],
             {"MOCK_STORE": "redis://:s3cret@127.0.0.1:{port}/3"},
-            ["--store 'redis://:***@127.0.0.1:{port}/3': cannot reach it (", "start it"],
+            ["$MOCK_STORE 'redis://:***@127.0.0.1:{port}/3': cannot reach it (", "start it"],
             id="from-the-environment-password-hidden",
         ),
         pytest.param(
@@ -706,8 +706,20 @@ def run_mock(
         pytest.param(
             ["--store", "redis://127.0.0.1:99999/0"],
             {},
-            ["--store 'redis://127.0.0.1:99999/0': Port out of range"],
+            ["--store 'redis://127.0.0.1:99999/0': '99999' is not a port (1-65535); write"],
             id="port-out-of-range",
+        ),
+        pytest.param(  # it hung start-up: redis-py took the query for options
+            ["--store", "redis://127.0.0.1:{port}/0?foo=bar"],
+            {},
+            ["--store 'redis://127.0.0.1:{port}/0?foo=bar': a query string is not read"],
+            id="query-string",
+        ),
+        pytest.param(
+            [],
+            {"MOCK_STORE": "bogus"},
+            ["$MOCK_STORE 'bogus': unknown scheme 'bogus'; give one of memory, sqlite:///"],
+            id="from-the-environment-unknown-scheme",
         ),
     ],
 )

@@ -89,7 +89,7 @@ CRAFTKIT_CASES = [
     pytest.param(
         "signature_requests.0.expirationHours",
         "72",
-        [".expirationHours", "not of type"],
+        [".expirationHours: '72' is not a whole number or null; write the number without quotes"],
         id="wrong-type",
     ),
     pytest.param(
@@ -128,7 +128,33 @@ CRAFTKIT_CASES = [
         ["already belongs to project proj_acme"],
         id="shared-key",
     ),
-    pytest.param("signature_requests.1.id", None, [".id", "not of type string"], id="null-id"),
+    pytest.param(
+        "projects.0.api_keys.0",
+        "ck_test_k\u00e9y",
+        [
+            "projects[0] (id proj_acme).api_keys[0]: character 10 ('é') is not ASCII, so no "
+            "request can send this key; use letters, digits and punctuation only"
+        ],
+        id="key-not-ascii",
+    ),
+    pytest.param(
+        "projects.0.api_keys.0",
+        "ck_test_a\tb",
+        ["api_keys[0]: character 10 ('\\t') is a control character, so no request"],
+        id="key-control-character",
+    ),
+    pytest.param(
+        "projects.0.api_keys.0",
+        "ck_test_key ",  # stripped from the header: the key sent would lack it
+        ["api_keys[0]: character 12 (' ') is a space, so no request can send this key"],
+        id="key-trailing-space",
+    ),
+    pytest.param(
+        "signature_requests.1.id",
+        None,
+        ["signature_requests[1].id: null is not a string; write it like 0c3f5a8e-"],
+        id="null-id",
+    ),
     pytest.param(
         "signature_requests.8.mock",
         {"on_cancel": "provider_error"},
@@ -136,7 +162,51 @@ CRAFTKIT_CASES = [
         id="mock-block-on-a-terminal-request",
     ),
     pytest.param("api", "craftkitt", ["did you mean 'craftkit'"], id="api-typo"),
-    pytest.param("projectz", [], ["projectz", "Additional properties"], id="unknown-top-level-key"),
+    pytest.param(
+        "projectz",
+        [],
+        ["world.yaml: projectz: unknown field (did you mean 'projects'?)"],
+        id="unknown-top-level-key",
+    ),
+    pytest.param(
+        "projects.0.apikeys",
+        ["ck_test_x"],
+        ["projects[0] (id proj_acme).apikeys: unknown field (did you mean 'api_keys'?)"],
+        id="unknown-field-of-a-project",
+    ),
+    pytest.param(
+        "projects.0",
+        "proj_acme",
+        ["projects[0]: 'proj_acme' is not a mapping; write a mapping with id, api_keys"],
+        id="project-not-a-mapping",
+    ),
+    pytest.param(
+        "signature_requests",
+        None,
+        ["world.yaml: signature_requests: null is not a list; write a list ([] for none)"],
+        id="records-null",
+    ),
+    pytest.param(
+        "signature_requests",
+        _DELETE,
+        ["world.yaml: signature_requests: missing: add this field ([] for none)"],
+        id="records-missing",
+    ),
+    pytest.param(
+        "signature_requests.0.mock",
+        "provider_error",
+        [
+            "signature_requests[0] (id ",
+            ").mock: 'provider_error' is not a mapping; write {on_cancel: provider_error}",
+        ],
+        id="mock-block-not-a-mapping",
+    ),
+    pytest.param(
+        "api",
+        _DELETE,
+        ["world.yaml: api: missing: add api: craftkit or api: firma (which API the file"],
+        id="api-missing",
+    ),
 ]
 
 
@@ -154,6 +224,15 @@ CRAFTKIT_CASES += [
 brace, another script's digits...) loaded, then no lookup found the record."""
 
 
+def test_a_misspelt_field_is_named_once_with_the_field_it_should_be(tmp_path: Path) -> None:
+    """Not also "api_keys: missing": the unknown field's line says what to write."""
+    data = fixture_data("craftkit")
+    data["projects"][0]["apikeys"] = data["projects"][0].pop("api_keys")
+    assert refusal(write(tmp_path, data)).endswith(
+        "world.yaml: projects[0] (id proj_acme).apikeys: unknown field (did you mean 'api_keys'?)"
+    )
+
+
 def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
     data = fixture_data("craftkit")
     data["signature_requests"].append(copy.deepcopy(data["signature_requests"][0]))
@@ -168,15 +247,72 @@ FIRMA_CASES = [
         "jwts.0.revoked_at", "soon", [".revoked_at", "not a valid date-time"], id="bad-revoked-at"
     ),
     pytest.param("jwts.0.workspace", "ws_acm", ["did you mean 'ws_acme'"], id="unknown-workspace"),
-    pytest.param("jwts.0.revoked", True, ["Additional properties", "revoked"], id="unknown-field"),
+    pytest.param(
+        "jwts.0.revoked",
+        True,
+        ["jwts[0] (jwt_id ", ").revoked: unknown field (did you mean 'revoked_at'?)"],
+        id="unknown-field",
+    ),
+    pytest.param(
+        "jwts.0.revoked_at",
+        False,
+        [
+            "jwts[0] (jwt_id ",
+            ').revoked_at: false is not a string or null; write it like "2026-11-01T09:00:00Z", '
+            "or null",
+        ],
+        id="revoked-at-false",
+    ),
+    pytest.param(
+        "jwts.0.revoked_at",
+        _DELETE,
+        [").revoked_at: missing: add this field (null is allowed)"],
+        id="revoked-at-missing",
+    ),
+    pytest.param(
+        "rate_limits.write_per_minute",
+        "x",
+        ["rate_limits.write_per_minute: 'x' is not a whole number; write a whole number"],
+        id="limit-not-a-number",
+    ),
+    pytest.param(
+        "ratelimits",
+        {},
+        ["world.yaml: ratelimits: unknown field (did you mean 'rate_limits'?)"],
+        id="unknown-top-level-key",
+    ),
+    pytest.param(
+        "workspaces.0.api_keys",
+        [],
+        ["workspaces[0] (id ws_acme).api_keys: an empty list; give at least 1"],
+        id="no-keys",
+    ),
     pytest.param(
         "rate_limits.write_per_minute", 0, ["write_per_minute", "minimum"], id="zero-limit"
     ),
     pytest.param(
         "workspaces.0.api_keys.0",
         "has space",
-        ["api_keys[0]", "does not match"],
+        [
+            "workspaces[0] (id ws_acme).api_keys[0]: character 4 (' ') is a space, so no "
+            "request can send this key; use letters, digits and punctuation only (no spaces)"
+        ],
         id="key-with-space",
+    ),
+    pytest.param(
+        "workspaces.0.api_keys.0",
+        "k\u00e9y",
+        [
+            "workspaces[0] (id ws_acme).api_keys[0]: character 2 ('é') is not ASCII, so no "
+            "request can send this key; use letters, digits and punctuation only"
+        ],
+        id="key-not-ascii",
+    ),
+    pytest.param(
+        "workspaces.0.api_keys.0",
+        "key\x7f",
+        ["api_keys[0]: character 4 ('\\x7f') is a control character"],
+        id="key-control-character",
     ),
 ]
 
@@ -579,7 +715,7 @@ def test_given_fields_are_kept_and_the_rest_completed(tmp_path: Path) -> None:
         ),
         pytest.param(
             "{id: 6f7a8b9c-0d1e-4f6a-9b7c-8d9e0f1a2b3c, project: proj_qa, status: sent, name: 7}",
-            [".name: 7 is not of type string"],
+            [".name: 7 is not a string; quote it: '7'"],
             "missing",
             id="given-but-wrong",
         ),

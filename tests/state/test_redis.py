@@ -80,12 +80,63 @@ async def test_without_the_password_opening_fails_saying_so(
     [
         ("redis://", "no host"),
         ("redis://127.0.0.1:6379/zero", "'zero' is not a database number"),
-        ("redis://127.0.0.1:99999/0", "out of range"),
+        ("redis://127.0.0.1:99999/0", "'99999' is not a port"),
+        ("redis://127.0.0.1:notaport/0", "'notaport' is not a port"),
+        ("redis://127.0.0.1:0/0", "'0' is not a port"),  # redis-py took it for 6379
+        ("redis://127.0.0.1:6379/²", "'²' is not a database number"),  # redis-py used 0
+        ("redis://[::1/0", "not a URL"),
+        # redis-py would read a query as connection options: a wrong one hung start-up
+        ("redis://127.0.0.1:6379/0?foo=bar", "a query string .*; write redis://HOST:PORT/DB"),
+        ("redis://127.0.0.1:6379/0?socket_timeout=abc", "a query string .*; write redis://"),
+        ("redis://127.0.0.1:6379/0#x", "a fragment .*; write redis://HOST:PORT/DB"),
     ],
 )
 def test_a_malformed_url_is_refused_naming_the_fix(url: str, names: str) -> None:
-    with pytest.raises(StoreUrlError, match=names):
+    with pytest.raises(StoreUrlError, match=names) as refused:
         open_backend(url)
+    assert str(refused.value).endswith("e.g. redis://127.0.0.1:6379/0"), "the fix"
+
+
+@pytest.mark.parametrize(
+    ("options", "db", "fix"),
+    [
+        ((), 99999, "it has 16 (its databases setting): give a DB from 0 to 15"),
+        (("--databases", "4"), 4, "it has 4 (its databases setting): give a DB from 0 to 3"),
+        (
+            ("--rename-command", "CONFIG", ""),
+            16,
+            "give a DB from 0 to 15 (Redis's default; its databases setting may allow more)",
+        ),
+    ],
+    ids=["default", "databases-4", "config-disabled"],
+)
+async def test_a_database_redis_lacks_is_refused_naming_those_it_has(
+    redis_server_factory: RedisServerFactory, options: tuple[str, ...], db: int, fix: str
+) -> None:
+    """Not "cannot reach it; start it": Redis runs, the URL names a database it lacks."""
+    server = redis_server_factory(*options)
+    backend = open_backend(server.url_for(db))
+    try:
+        with pytest.raises(StoreUrlError) as refused:
+            await asyncio.wait_for(backend.open(), 10)
+    finally:
+        await backend.close()
+    assert (
+        str(refused.value) == f"--store '{server.url_for(db)}': Redis has no database {db}; {fix}"
+    )
+
+
+async def test_a_connection_that_cannot_even_be_made_fails_its_commands_never_hangs() -> None:
+    """redis-py's pool may raise making a connection (here: an option it does not know):
+    the commands waiting for it fail at once, and a later one tries again."""
+    pool = aioredis.ConnectionPool.from_url("redis://127.0.0.1:1/0?foo=bar")
+    backend = RedisBackend(pool, url="redis://127.0.0.1:1/0", limits=Limits())
+    try:
+        for _ in range(2):
+            with pytest.raises(StoreUnavailable, match="foo"):
+                await asyncio.wait_for(backend.open(), 5)
+    finally:
+        await asyncio.wait_for(backend.close(), 5)
 
 
 TABLE = "craftkit.signature_requests"

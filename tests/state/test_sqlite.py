@@ -6,6 +6,7 @@ Everything it shares with the other stores is in ``test_backends.py``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Awaitable, Iterator
@@ -127,14 +128,33 @@ async def test_a_file_that_is_not_sqlite_is_refused_naming_it(tmp_path: Path) ->
     assert path.read_text().startswith("these are my notes"), "the file must stay untouched"
 
 
+def files_of(path: Path) -> dict[str, str]:
+    """Each file of the database (``-wal``, ``-journal``... too) by name, with its bytes' hash."""
+    return {
+        other.name: hashlib.sha256(other.read_bytes()).hexdigest()
+        for other in sorted(path.parent.glob(path.name + "*"))
+    }
+
+
+def journal_mode(path: Path) -> str:
+    raw = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return str(raw.execute("PRAGMA journal_mode").fetchone()[0])
+    finally:
+        raw.close()
+
+
 async def test_another_program_s_database_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "app.db"
     with sqlite3.connect(path) as raw:
         raw.execute("CREATE TABLE users (name TEXT)")
     raw.close()
+    before = files_of(path)
     with pytest.raises(StoreUrlError, match="another program") as refused:
         await opened(path)
     assert str(path) in str(refused.value) and "users" in str(refused.value)
+    assert files_of(path) == before, "refused before anything is written (WAL mode: its header)"
+    assert journal_mode(path) == "delete"
 
 
 async def test_a_file_of_another_schema_version_is_refused_naming_the_fix(tmp_path: Path) -> None:
@@ -143,11 +163,29 @@ async def test_a_file_of_another_schema_version_is_refused_naming_the_fix(tmp_pa
     with sqlite3.connect(path) as raw:
         raw.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
     raw.close()
+    before = files_of(path)
     with pytest.raises(StoreUrlError) as refused:
         await opened(path)
     message = str(refused.value)
     assert str(path) in message and f"schema version {SCHEMA_VERSION + 1}" in message
     assert "another version of mock-server" in message and "new file" in message
+    assert files_of(path) == before, "refused untouched"
+
+
+async def test_a_file_of_another_schema_version_in_rollback_mode_is_refused_untouched(
+    tmp_path: Path,
+) -> None:
+    """As another version may have left it: not in WAL mode. It stays as it was."""
+    path = tmp_path / "mock.db"
+    with sqlite3.connect(path) as raw:
+        raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        raw.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION + 1,))
+    raw.close()
+    before = files_of(path)
+    with pytest.raises(StoreUrlError, match="another version of mock-server"):
+        await opened(path)
+    assert files_of(path) == before
+    assert journal_mode(path) == "delete"
 
 
 @pytest.mark.parametrize(
