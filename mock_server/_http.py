@@ -240,8 +240,8 @@ def _reject_constant(name: str) -> Any:
 
 
 def _finite_float(text: str) -> float:
-    limit = sys.get_int_max_str_digits()
-    if len(text) > limit and sum(map(str.isdigit, text)) > limit:  # as for an integer
+    limit = sys.get_int_max_str_digits()  # 0: no limit (PYTHONINTMAXSTRDIGITS=0), as int()'s
+    if limit and len(text) > limit and sum(map(str.isdigit, text)) > limit:  # as an integer's
         raise _NotJson(f"Request body has a number of more than {limit} digits.")
     number = float(text)
     if not math.isfinite(number):

@@ -156,7 +156,8 @@ class MockApp:
 
     async def reload(self) -> bool:
         """Read the fixtures again; on success every session restarts from them (unless
-        they define the same world as before: then every session keeps its state).
+        their records are as before: then every session keeps its state, and serves the
+        new keys and quotas).
 
         A bad edit is logged (file, record, field, fix) and the last good world
         stays live. Returns whether the new fixtures were taken. The new world
@@ -175,8 +176,8 @@ class MockApp:
             log.info("fixtures reloaded; every session starts again from them")
         else:  # a comment, a reformat, a bad edit undone: the world the sessions started from
             log.info(
-                "fixtures reloaded: they define the same world as before (the edit changed no "
-                "tenant, key or record), so every session keeps its state; POST /__mock/reset "
+                "fixtures reloaded: their records are as before (the edit changed no record: a "
+                "key, a quota, a comment), so every session keeps its state; POST /__mock/reset "
                 "starts one again"
             )
         for api in live.apis:

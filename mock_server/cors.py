@@ -40,8 +40,9 @@ def cors_options(origins: Sequence[str]) -> dict[str, Any]:
         "allow_credentials": True,
         # Chrome's Private Network Access: a page of an allowed origin on another network
         # (a deployed frontend, --cors-origin https://app.example) asks before calling a
-        # mock on this machine; refused, the page could not use the mock at all.
-        "allow_private_network": True,
+        # mock on this machine; refused, the page could not use the mock at all. Not with
+        # '*': any public page could then reach a mock on this machine.
+        "allow_private_network": "*" not in origins,
         "expose_headers": EXPOSED_HEADERS,
         "max_age": 600,
     }

@@ -88,8 +88,10 @@ class Streams:
                 f"{MAX_STREAMS} event streams are open in this process; retry later",
                 headers={"Retry-After": "5"},
             )
-        if head:
-            return Response(media_type=_MEDIA_TYPE, headers=_HEADERS)
+        if head:  # the head a GET would have: no length (a stream's is not known)
+            response = Response(media_type=_MEDIA_TYPE, headers=_HEADERS)
+            del response.headers["content-length"]
+            return response
         self.open += 1
         return _Counted(self, self._stream(session, _journal_id(last_event_id)))
 

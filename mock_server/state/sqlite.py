@@ -23,7 +23,7 @@ Group commit: the writes that queued for the thread while it was busy run in one
 such transaction, each in a savepoint of its own (one that raises is undone alone),
 so under load the lock is taken, and a commit synced, once per batch rather than
 once per call: measured under load, 2.5–3× the requests a second of a transaction
-per call, at a third of the CPU per request (docs/performance.md).
+per call, at 0.3–0.4× the CPU per request (docs/performance.md).
 A lock held by another process longer than ``busy_timeout`` (5 s by default,
 counted from the call, time queued in the worker thread included) raises
 :class:`~mock_server.state.base.StoreUnavailable`, never a hang. The file must
@@ -356,7 +356,9 @@ class SqliteBackend(InSteps):
         jobs = [job for job in jobs if self._in_time(job)]
         while jobs:
             try:
-                connection = self._ready(min(job.deadline for job in jobs))
+                # The lock waited for as long as the latest caller may wait: each call
+                # still waits up to its own deadline (an earlier one only hears later).
+                connection = self._ready(max(job.deadline for job in jobs))
                 aborted = self._transaction(connection, jobs)
             except Exception as exc:
                 failure = self._unavailable(exc)
@@ -366,10 +368,15 @@ class SqliteBackend(InSteps):
                 return
             if aborted is None:
                 return
+            job, error = aborted  # told only now: telling it may close the connection
+            job.fail(self._unavailable(error))
             jobs = [job for job in jobs if not job.settled]  # aborted, or failed on its own
 
-    def _transaction(self, connection: sqlite3.Connection, jobs: list[_Job]) -> _Job | None:
-        """Run ``jobs`` and commit; the job whose SQLite error rolled it all back, if any."""
+    def _transaction(
+        self, connection: sqlite3.Connection, jobs: list[_Job]
+    ) -> tuple[_Job, sqlite3.Error] | None:
+        """Run ``jobs`` and commit; the job whose SQLite error rolled it all back, and the
+        error, if one did."""
         durable = any(job.durable for job in jobs)
         several = len(jobs) > 1
         done: list[tuple[_Job, Any]] = []
@@ -386,8 +393,7 @@ class SqliteBackend(InSteps):
                     if connection.in_transaction:  # SQLite may have rolled it back itself
                         with suppress(sqlite3.Error):
                             connection.execute("ROLLBACK")
-                    job.fail(self._unavailable(exc))
-                    return job
+                    return job, exc
                 except Exception as exc:  # the job's own (a bug): its writes undone
                     connection.execute("ROLLBACK TO job" if several else "ROLLBACK")
                     job.fail(exc)
@@ -405,7 +411,8 @@ class SqliteBackend(InSteps):
             raise
         finally:
             if durable:
-                connection.execute("PRAGMA synchronous = NORMAL")
+                with suppress(sqlite3.Error):  # not to hide what failed (left FULL: slower)
+                    connection.execute("PRAGMA synchronous = NORMAL")
         for job, outcome in done:
             job.succeed(outcome)
         return None

@@ -93,7 +93,7 @@ def test_watch_keeps_every_session_on_an_edit_that_changes_no_record_and_says_so
 
     first = revoke()
     fixture.write_text(fixture.read_text() + "# a comment, nothing more\n")
-    poll(lambda: "define the same world" in log.text, "the edit to be read")
+    poll(lambda: "their records are as before" in log.text, "the edit to be read")
     assert "every session starts again" not in log.text, log.text
     assert (first, revoke()) == (200, 400), "the session kept its revoked JWT"
 

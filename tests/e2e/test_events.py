@@ -323,6 +323,7 @@ def test_a_head_of_the_stream_answers_its_head_and_holds_no_stream(server: Runni
         assert head.status_code == 200
         assert head.headers["content-type"].startswith("text/event-stream")
         assert head.headers["cache-control"] == "no-store"
+        assert "content-length" not in head.headers, "a GET's stream has no length"
         assert head.content == b""
     connection, answer = _open_stream(server.url)  # every stream is still free
     connection.close()

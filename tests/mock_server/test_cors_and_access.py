@@ -117,6 +117,19 @@ async def test_preflight_for_a_method_no_browser_may_ask_is_the_route_s_405(
     assert (response.status_code, response.headers["content-type"]) == (status, media_type)
 
 
+async def test_a_private_network_preflight_is_not_allowed_when_every_origin_is(
+    any_origin_app: MockApp, connect: Connect
+) -> None:
+    """With --cors-origin '*' any public page would reach a mock on this machine."""
+    headers = {**preflight("https://anyone.example", "POST"),
+               "Access-Control-Request-Private-Network": "true"}  # fmt: skip
+    async with connect(any_origin_app) as client:
+        response = await client.http.options(f"/v1/signatures/{SENT['id']}/cancel", headers=headers)
+    assert "access-control-allow-private-network" not in response.headers
+    assert "access-control-allow-origin" not in response.headers
+    assert response.status_code == 405
+
+
 async def test_a_private_network_preflight_from_an_allowed_origin_is_allowed(
     custom_origins_app: MockApp, connect: Connect
 ) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
+from mock_server._http import BadBody, parse_json
 from tests.conftest import FIRMA_ACME_KEYS, ContractClient, jwts, signature_requests
 
 pytestmark = pytest.mark.anyio
@@ -105,3 +107,21 @@ async def test_authorization_header_oddities(
 ) -> None:
     response = await mock.cancel(SENT["id"], key=None, headers=headers)
     assert response.status_code == status, response.text
+
+
+@pytest.mark.parametrize("limit", [0, 640])
+def test_the_digit_limit_of_numbers_is_python_s_own_setting(limit: int) -> None:
+    """``PYTHONINTMAXSTRDIGITS`` (or ``-X int_max_str_digits``) sets it; 0 is no limit, as
+    for an integer (a decimal was then refused whatever its length: "more than 0")."""
+    before = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(limit)
+    try:
+        assert parse_json(b'{"a": 1.5, "b": 2}') == {"a": 1.5, "b": 2}
+        long = b"1." + b"1" * 700
+        if limit:
+            with pytest.raises(BadBody, match=f"more than {limit} digits"):
+                parse_json(long)
+        else:
+            assert parse_json(long) == pytest.approx(10 / 9)
+    finally:
+        sys.set_int_max_str_digits(before)

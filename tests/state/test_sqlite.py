@@ -265,7 +265,9 @@ class Held:
         self._holding: asyncio.Task[Any] | None = None
 
     async def __aenter__(self) -> Held:
-        await self.backend._call(lambda c: c.set_trace_callback(self.statements.append))
+        await self.backend._call(
+            lambda c: c.set_trace_callback(self.statements.append), write=False
+        )
         self.statements.clear()
         self._holding = asyncio.ensure_future(
             self.backend._call(lambda c: self._release.wait(10), write=False)
@@ -369,6 +371,54 @@ async def test_a_write_that_fails_in_sqlite_is_refused_and_the_others_run_again(
             assert [await before, await after] == ["200", "200"]  # once each: not "409"
         assert held.said("BEGIN IMMEDIATE") == 2
         assert held.said("COMMIT") == 1
+    finally:
+        await backend.close()
+
+
+async def test_a_write_that_breaks_the_connection_is_unavailable_and_the_others_commit(
+    tmp_path: Path,
+) -> None:
+    """An error of SQLite itself (here a table that is not there; a full disk, an I/O
+    error) closes the connection as it is told; the batch's others then run again on a
+    new one (their transition had the commit synced: the connection was reset first)."""
+    backend = await opened(tmp_path / "mock.db")
+
+    def no_table(connection: sqlite3.Connection) -> None:
+        connection.execute("SELECT * FROM no_such_table")
+
+    try:
+        async with Held(backend) as held:
+            before, broken, after = await queued(
+                backend.transition("ns", "s", TABLE, "a", SENT, cancel),
+                backend._call(no_table),
+                backend.transition("ns", "s", TABLE, "b", SENT, cancel),
+            )
+            held.release()
+            with pytest.raises(StoreUnavailable, match="no such table"):
+                await broken
+            assert [await before, await after] == ["200", "200"]
+    finally:
+        await backend.close()
+
+
+async def test_a_batch_waits_for_the_lock_as_long_as_its_latest_caller_may(
+    tmp_path: Path, locker: sqlite3.Connection
+) -> None:
+    """A call queued late is not failed with an early one: each waits up to its own
+    deadline (the batch's lock wait is the latest's; the early one hears later)."""
+    backend = await opened(tmp_path / "mock.db", busy_timeout=2.0)
+    try:
+        await backend.touch("ns", "s", 1.0)
+        locker.execute("BEGIN IMMEDIATE")  # another process's write, ending at 2.3 s
+        asyncio.get_running_loop().call_later(2.3, locker.execute, "ROLLBACK")
+        async with Held(backend) as held:
+            (early,) = await queued(backend.transition("ns", "s", TABLE, "a", SENT, cancel))
+            await asyncio.sleep(1.2)
+            (late,) = await queued(backend.transition("ns", "s", TABLE, "b", SENT, cancel))
+            await asyncio.sleep(0.1)
+            held.release()  # one batch: the early call has ~0.7 s left, the late one ~1.9
+            assert await asyncio.wait_for(late, 10) == "200"
+            assert await early == "200"
     finally:
         await backend.close()
 
