@@ -234,6 +234,29 @@ async def test_a_lock_held_beyond_the_timeout_is_unavailable_then_service_resume
         await backend.close()
 
 
+async def test_a_lock_another_process_holds_is_tried_again_and_again_not_slept_on(
+    tmp_path: Path, locker: sqlite3.Connection
+) -> None:
+    """SQLite's busy handler tries once and then sleeps ever longer in C (one BEGIN traced);
+    the store tries again every half millisecond, so it takes the lock soon after the
+    other process lets it go, not a sleep of up to 100 ms later."""
+    backend = await opened(tmp_path / "mock.db")
+    statements: list[str] = []
+    try:
+        await backend._call(lambda c: c.set_trace_callback(statements.append), write=False)
+        locker.execute("BEGIN IMMEDIATE")
+        asyncio.get_running_loop().call_later(0.3, locker.execute, "ROLLBACK")
+        outcome = await asyncio.wait_for(
+            backend.transition("ns", "s", TABLE, "a", SENT, cancel), 10
+        )
+        assert outcome == "200"
+        tries = statements.count("BEGIN IMMEDIATE")
+        assert tries >= 10, f"{tries} tries at the lock in 0.3 s"
+        assert "PRAGMA busy_timeout = 0" in statements
+    finally:
+        await backend.close()
+
+
 async def test_a_decide_that_raises_rolls_back_and_releases_the_lock(tmp_path: Path) -> None:
     first = await opened(tmp_path / "mock.db", busy_timeout=1.0)
     second = await opened(tmp_path / "mock.db", busy_timeout=1.0)
