@@ -353,7 +353,7 @@ class SqliteBackend(InSteps):
         100 ms each), so under load a worker that had waited a few times slept through
         the other worker's releases while that one took the lock again at once: two
         busy workers answered with a p99 of 0.3-1.5 s. Trying again every half
-        millisecond, a waiter finds the lock between the other's batches (p99 ~15-30 ms,
+        millisecond, a waiter finds the lock between the other's batches (p99 ~15-130 ms,
         docs/performance.md). Reads keep the busy handler (in WAL mode they seldom wait).
         """
         connection.execute("PRAGMA busy_timeout = 0")
