@@ -189,6 +189,14 @@ class _Job:
         self.settled, self.failure = True, failure
 
 
+def _roll_back(connection: sqlite3.Connection) -> None:
+    """The transaction rolled back, if there still is one (SQLite rolls some back itself,
+    on a full disk or an I/O error), without hiding what made it fail."""
+    if connection.in_transaction:
+        with suppress(sqlite3.Error):
+            connection.execute("ROLLBACK")
+
+
 def _settle(batch: Sequence[_Job]) -> None:
     """In the thread: hand each job's outcome to its caller's loop, one wake-up per loop."""
     loops: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
@@ -417,9 +425,7 @@ class SqliteBackend(InSteps):
                 try:
                     outcome = job.run(connection)
                 except sqlite3.Error as exc:
-                    if connection.in_transaction:  # SQLite may have rolled it back itself
-                        with suppress(sqlite3.Error):
-                            connection.execute("ROLLBACK")
+                    _roll_back(connection)
                     return job, exc
                 except Exception as exc:  # the job's own (a bug): its writes undone
                     connection.execute("ROLLBACK TO job" if several else "ROLLBACK")
@@ -432,9 +438,7 @@ class SqliteBackend(InSteps):
                     connection.execute("RELEASE job")
             connection.execute("COMMIT")
         except BaseException:
-            if connection.in_transaction:
-                with suppress(sqlite3.Error):
-                    connection.execute("ROLLBACK")
+            _roll_back(connection)
             raise
         finally:
             if durable:
@@ -478,9 +482,7 @@ class SqliteBackend(InSteps):
             connection.execute("COMMIT")
             return result
         except BaseException:
-            if connection.in_transaction:
-                with suppress(sqlite3.Error):
-                    connection.execute("ROLLBACK")
+            _roll_back(connection)
             raise
         finally:
             connection.execute("PRAGMA synchronous = NORMAL")
