@@ -23,9 +23,10 @@ from openapi_core.configurations import Config
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
+from conformance.world import YAML_LOADER as YAML_LOADER
+
 __all__ = ["ResponseValidator"]
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's parser when PyYAML was built with it: a tenth of the pure-Python time."""
 
 
@@ -73,7 +74,7 @@ class ResponseValidator:
 
     @classmethod
     def from_path(cls, path: Path, *, base_url: str) -> ResponseValidator:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER)
         return cls(document, base_url=base_url)
 
     def at(self, base_url: str) -> ResponseValidator:

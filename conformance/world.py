@@ -220,9 +220,7 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
         )
     key_names: dict[str, str] = {}
     tenants_field, resources_field, id_field, tenant_field = _SHAPES[declared]
-    tenants = _tenants(
-        data.get(tenants_field), f"{name}: {tenants_field}", environ, key_names, problems
-    )
+    tenants = _tenants(data.get(tenants_field), name, tenants_field, environ, key_names, problems)
     known = {t.id for t in tenants}
     resources = []
     raw = data.get(resources_field) or []
@@ -278,10 +276,16 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
 
 
 def _tenants(
-    raw: Any, where: str, environ: Mapping[str, str], key_names: dict[str, str], problems: list[str]
+    raw: Any,
+    name: str,
+    plural: str,
+    environ: Mapping[str, str],
+    key_names: dict[str, str],
+    problems: list[str],
 ) -> list[Tenant]:
-    plural = where.rsplit(": ", 1)[-1]  # projects, workspaces
-    if raw is not None and raw != [] and not isinstance(raw, list):
+    """The tenants of ``raw`` (the file ``name``'s list of ``plural``: projects, workspaces)."""
+    where = f"{name}: {plural}"
+    if raw is not None and not isinstance(raw, list):
         problems.append(
             f"{where}: expected a list of {plural} (one '- ' item each, with its id and "
             f"api_keys), got {_kind(raw)}"

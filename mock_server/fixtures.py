@@ -351,10 +351,6 @@ def explain(error: ValidationError, *, format_field: bool = False) -> str:
         return "empty; give a value"
     if error.validator == "minimum":
         return f"{_yaml(error.instance)} is less than the minimum of {value}; give {value} or more"
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        unknown = _unknown_keys(error)
-        hints = "".join(f" (did you mean '{close}'?)" for _, close in unknown if close)
-        return f"{error.message}{hints}"
     return str(error.message)
 
 

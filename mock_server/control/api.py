@@ -343,9 +343,7 @@ class ControlPlane:
         check_record(problems, live.craftkit.contract, record, "", world.projects)
         if problems.lines:
             return _Draft(record, "", problems.lines)
-        key = canonical_uuid(record["id"])
-        assert key is not None, "check_record refuses an id that is not a uuid string"
-        return _Draft(record, key)
+        return _Draft(record, record["id"])  # a uuid string (checked), in lower case (new_request)
 
     async def create_signature_request(self, body: dict[str, Any] | None = None) -> Response:
         live, session = self._session()

@@ -37,17 +37,18 @@ class Cors:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         for name, _ in scope["headers"]:
             if name == b"origin":  # a browser's request: CORS decides
-                if scope["method"] != "OPTIONS" or self._preflight_allowed(scope):
+                if scope["method"] != "OPTIONS":
                     await self._cors(scope, receive, send)
                     return
-                break
+                headers = Headers(scope=scope)
+                if "access-control-request-method" not in headers:  # no preflight
+                    await self._cors(scope, receive, send)
+                    return
+                # The middleware's own answer to a preflight (its rules, decided once).
+                preflight = self._cors.preflight_response(request_headers=headers)
+                if preflight.status_code == 200:
+                    await preflight(scope, receive, send)
+                    return
+                break  # refused: the route answers the OPTIONS
         context(scope).vary_origin = True
         await self._app(scope, receive, send)
-
-    def _preflight_allowed(self, scope: Scope) -> bool:
-        """Whether an ``OPTIONS`` with ``Origin`` is no preflight, or one CORS allows (as
-        the middleware decides it: one implementation of the rules)."""
-        headers = Headers(scope=scope)
-        if "access-control-request-method" not in headers:
-            return True
-        return self._cors.preflight_response(request_headers=headers).status_code == 200

@@ -53,11 +53,17 @@ class ForcedAnswers:
     def asked(request: Request) -> bool:
         """Whether the request may ask for a forced answer (:meth:`preferred` says which,
         and is called only then): a ``Prefer`` header (any field line, even an empty one: a
-        later line may ask), or ``__`` in the query (Prism's ``?__code=``) or a ``%`` (it
-        may encode one: ``?%5F%5Fcode=``). Checked before :meth:`preferred`, not in it: most
-        requests ask for none, and a check costs less than the coroutine."""
+        later line may ask), or ``__`` in the query (Prism's ``?__code=``) or an encoded
+        ``_`` (``?%5F%5Fcode=``; any other ``%`` asks nothing). Checked before
+        :meth:`preferred`, not in it: most requests ask for none, and a check costs less
+        than the coroutine."""
         query: bytes = request.scope["query_string"]
-        return header(request, b"prefer") is not None or b"__" in query or b"%" in query
+        return (
+            header(request, b"prefer") is not None
+            or b"__" in query
+            or b"%5F" in query
+            or b"%5f" in query
+        )
 
     async def preferred(
         self, ctx: Context, api: ServedApi, operation: str, request: Request

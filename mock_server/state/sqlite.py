@@ -364,8 +364,9 @@ class SqliteBackend(InSteps):
         millisecond, a waiter finds the lock between the other's batches (p99 ~15-130 ms,
         docs/performance.md). Reads keep the busy handler (in WAL mode they seldom wait).
         """
-        connection.execute("PRAGMA busy_timeout = 0")
-        self._busy_ms = 0  # _ready sets it again for the reads
+        if self._busy_ms != 0:  # _ready sets it again for a read
+            connection.execute("PRAGMA busy_timeout = 0")
+            self._busy_ms = 0
         while True:
             try:
                 connection.execute("BEGIN IMMEDIATE")
@@ -391,10 +392,7 @@ class SqliteBackend(InSteps):
         jobs = [job for job in jobs if self._in_time(job)]
         while jobs:
             try:
-                # The lock waited for as long as the latest caller may wait: each call
-                # still waits up to its own deadline (an earlier one only hears later).
-                connection = self._ready(max(job.deadline for job in jobs))
-                aborted = self._transaction(connection, jobs)
+                aborted = self._transaction(self._connect(), jobs)
             except Exception as exc:
                 failure = self._unavailable(exc)
                 for job in jobs:
@@ -418,6 +416,8 @@ class SqliteBackend(InSteps):
         if durable:
             connection.execute("PRAGMA synchronous = FULL")
         try:
+            # The lock tried for as long as the latest caller may wait: each call still
+            # waits up to its own deadline (an earlier one only hears later).
             self._begin(connection, max(job.deadline for job in jobs))
             for job in jobs:
                 if several:

@@ -387,14 +387,14 @@ def test_a_github_step_summary_that_cannot_be_written_exits_2_before_the_run(
 
 
 @pytest.mark.parametrize(
-    ("first", "second", "later_flag"),
+    ("first", "second", "example"),
     [
-        pytest.param("--junit-xml", "--html", "--html", id="two-flags"),
-        pytest.param("--report-json", "--sarif", "--sarif", id="json-and-sarif"),
+        pytest.param("--junit-xml", "--html", "report.html", id="two-flags"),
+        pytest.param("--report-json", "--sarif", "report.sarif", id="json-and-sarif"),
     ],
 )
 def test_two_reports_in_one_file_exit_2_before_the_run(
-    tmp_path: Path, first: str, second: str, later_flag: str, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, first: str, second: str, example: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The report written last would leave nothing of the other: refused, not overwritten."""
     report = tmp_path / "report.out"
@@ -413,7 +413,11 @@ def test_two_reports_in_one_file_exit_2_before_the_run(
         )
         == 2
     )
-    assert f"{later_flag}: " in caplog.text and "give each report a file of its own" in caplog.text
+    again = tmp_path / "." / "report.out"
+    assert (
+        f"{second}: {again} is also {first}'s report; give each report a file of its own, "
+        f"e.g. {again.with_name(example)}"
+    ) in caplog.text
     assert "cannot connect" not in caplog.text, "refused before anything was sent"
     assert list(tmp_path.iterdir()) == []
 

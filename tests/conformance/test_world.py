@@ -309,4 +309,5 @@ def test_fixtures_and_specs_are_parsed_by_libyaml() -> None:
     from conformance import responses, world
 
     assert issubclass(world._Loader, yaml.CSafeLoader)
-    assert responses._LOADER is yaml.CSafeLoader
+    assert issubclass(world.YAML_LOADER, yaml.CSafeLoader)
+    assert responses.YAML_LOADER is world.YAML_LOADER, "specs: the same loader"
