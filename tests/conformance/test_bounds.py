@@ -234,6 +234,20 @@ def test_no_request_and_no_wait_past_the_budget() -> None:
         client.close()
 
 
+def test_an_infinite_budget_lets_every_wait_through() -> None:
+    """``--max-time inf``: no wait is refused for the budget, however long (each is still
+    capped at MAX_WAIT by the client's own rule)."""
+    recorded = Recorded()
+    budget = Budget(math.inf)
+    client = Client("http://127.0.0.1:9", timeout=1, budget=budget, clock=recorded.clock())
+    try:
+        client.pause(86_400.0)
+        budget.check()
+    finally:
+        client.close()
+    assert recorded.sleeps == [86_400.0] and not budget.spent
+
+
 # ---------------------------------------------------------------- settings and exit codes
 
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 from conformance.cli import main
+from conformance.client import Budget
 from conformance.pytest_plugin import settings_from
 from conformance.report import render_console
-from conformance.runner import Report
+from conformance.runner import Report, _validator
 from conformance.settings import Settings
 from tests.conftest import ROOT
 
@@ -180,15 +184,24 @@ def test_help_lists_the_checks_and_exit_codes(capsys: pytest.CaptureFixture[str]
 
 
 def test_max_time_inf_means_no_limit_and_help_says_so(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = Settings(
-        api="craftkit",
-        base_url="http://127.0.0.1:8000",
-        fixtures=Path(CRAFTKIT),
-        max_time=float("inf"),
-    )
+    ran: list[Settings] = []
+
+    def run(settings: Settings) -> Report:
+        ran.append(settings)
+        return Report(settings)
+
+    monkeypatch.setattr("conformance.runner.run", run)
+    args = ["--base-url", "http://127.0.0.1:8000", "--fixtures", CRAFTKIT, "--max-time", "inf"]
+    assert main(["run", "craftkit", *args]) == 0
+    [settings] = ran
+    assert settings.max_time == float("inf")
     assert settings.rerun().endswith("--max-time inf")
+    # What the run's budget makes of it (tests/conformance/test_bounds.py: no wait refused).
+    budget = Budget(settings.max_time)
+    budget.check()
+    assert budget.left() == float("inf") and not budget.spent
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     assert "inf: no limit" in " ".join(capsys.readouterr().out.split())
@@ -219,11 +232,26 @@ def test_help_gives_the_profile_default_and_the_log_levels(
     )
 
 
-@pytest.mark.parametrize("level", ["debug", "Warning", "ERROR"])
-def test_log_level_takes_any_case(level: str, caplog: pytest.LogCaptureFixture) -> None:
-    args = ["run", "craftkit", "--base-url", "127.0.0.1:1", "--fixtures", CRAFTKIT]
-    assert main([*args, "--log-level", level]) == 2
-    assert "is not an http(s) URL" in caplog.text
+@pytest.mark.parametrize(
+    ("level", "shown"), [("debug", True), ("Warning", False), ("ERROR", False)]
+)
+def test_log_level_takes_any_case_and_is_applied(level: str, shown: bool) -> None:
+    """In a process of its own: under pytest the root logger has pytest's handlers, and
+    the CLI's ``logging.basicConfig`` would leave the level as it found it."""
+    args = ["--base-url", f"http://127.0.0.1:{closed_port()}", "--fixtures", CRAFTKIT]
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from conformance.cli import main; sys.exit(main())"]
+        + ["run", "craftkit", *args, "--log-level", level],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2, done.stderr
+    assert " ERROR " in done.stderr and "cannot connect" in done.stderr
+    # The connection's attempt is logged at DEBUG (httpcore), only with --log-level debug.
+    assert (" DEBUG " in done.stderr) is shown, done.stderr
+    assert " INFO " not in done.stderr or level == "debug", done.stderr
 
 
 def test_an_unknown_log_level_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -309,12 +337,20 @@ def test_a_spec_in_json_with_its_own_parameter_names_is_taken(tmp_path: Path) ->
     document["paths"]["/v1/signatures/{signature_id}/cancel"] = document["paths"].pop(
         "/v1/signatures/{id}/cancel"
     )
+    document["components"]["parameters"]["SignatureId"]["name"] = "signature_id"
     spec = tmp_path / "craftkit.json"
     spec.write_text(json.dumps(document))
     settings = Settings(
         api="craftkit", base_url="http://127.0.0.1:8000", fixtures=Path(CRAFTKIT), spec=spec
     )
     assert settings.spec_path == spec
+    # openapi-core reads it too, and checks answers at its path with its parameter's name.
+    validator = _validator(settings)
+    url = "http://127.0.0.1:8000/v1/signatures/b50e3956-c1dc-5ef7-b899-e9d0d63cb704/cancel"
+    request = httpx.Request("POST", url)
+    error = {"error": {"code": "conflict", "message": "Signature request is already completed."}}
+    assert validator.errors(httpx.Response(409, json=error, request=request)) == []
+    assert validator.errors(httpx.Response(409, json={"error": 1}, request=request)) != []
 
 
 def test_the_spec_operations_are_the_apis() -> None:
