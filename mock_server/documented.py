@@ -124,6 +124,17 @@ def parse_prefer(value: str | None, query: str = "") -> Preference:
     Traceback (most recent call last):
     ...
     mock_server.documented.PreferRefused: cannot honour 'return=minimal'; the mock honours ...
+
+    A preference asked for twice with two values is refused (which one was meant is
+    anyone's guess; RFC 7240 would take the first, a client setting it twice the last):
+    the same value twice is one preference.
+
+    >>> parse_prefer("code=409, code=409").code
+    409
+    >>> parse_prefer("code=409, code=404")
+    Traceback (most recent call last):
+    ...
+    mock_server.documented.PreferRefused: code= is asked for twice, 409 and 404; ask for one
     """
     asked: dict[str, str] = {}
     for token in (value or "").replace(";", ",").split(","):
@@ -133,12 +144,14 @@ def parse_prefer(value: str | None, query: str = "") -> Preference:
         name = name.strip().lower()
         if name not in ("code", "example", "dynamic"):
             raise PreferRefused(f"cannot honour {token.strip()!r}; the mock honours {HONOURED}")
-        asked[name] = raw.strip().strip('"')
+        _ask(asked, name, raw.strip().strip('"'), f"{name}=")
+    in_query: dict[str, str] = {}  # the query's win over the header's, name by name
     for name, raw in parse_qsl(query, keep_blank_values=True):
         if name.startswith("__"):
             if name not in ("__code", "__example", "__dynamic"):
                 raise PreferRefused(f"cannot honour ?{name}=; the mock honours {HONOURED}")
-            asked[name[2:]] = raw
+            _ask(in_query, name[2:], raw, f"?{name}=")
+    asked.update(in_query)
     code: int | None = None
     if "code" in asked:
         if not re.fullmatch(r"[1-5][0-9]{2}", asked["code"]):
@@ -151,6 +164,13 @@ def parse_prefer(value: str | None, query: str = "") -> Preference:
     if dynamic not in ("true", "false"):
         raise PreferRefused(f"dynamic={dynamic!r}: true or false")
     return Preference(code, example, dynamic == "true")
+
+
+def _ask(asked: dict[str, str], name: str, value: str, shown: str) -> None:
+    """Note the preference ``name=value``; refused if it was asked for with another value."""
+    before = asked.setdefault(name, value)
+    if before != value and not (name == "dynamic" and before.lower() == value.lower()):
+        raise PreferRefused(f"{shown} is asked for twice, {before} and {value}; ask for one")
 
 
 def documented_operations(contract: Contract) -> dict[str, DocumentedOperation]:

@@ -213,6 +213,7 @@ async def call_with_fields(mock: ContractClient, api: str, fields: list[str]) ->
         pytest.param(["return=minimal", "code=409"], id="unknown-then-code"),
         pytest.param(["code=200", "code=abc"], id="code-then-not-a-number"),
         pytest.param(["dynamic=true", "example=invalidJwt"], id="dynamic-then-example"),
+        pytest.param(["code=409", "code=404"], id="code-twice"),
     ],
 )
 @pytest.mark.parametrize("api", ["craftkit", "firma"])
@@ -230,6 +231,44 @@ async def test_every_prefer_field_line_counts_as_one_list(
     assert await mock.state() == before, "the real answer happened"
     [entry] = await journal(mock)
     assert entry["simulated"] is None
+
+
+@pytest.mark.parametrize(
+    ("prefer", "query", "message"),
+    [
+        pytest.param(
+            "code=409, code=404", "", "code= is asked for twice, 409 and 404", id="header"
+        ),
+        pytest.param(
+            None, "__code=409&__code=404", "?__code= is asked for twice, 409 and 404", id="query"
+        ),
+        pytest.param(
+            'example="a", example=b', "", "example= is asked for twice, a and b", id="example"
+        ),
+    ],
+)
+async def test_a_preference_asked_for_twice_with_two_values_is_400(
+    mock: ContractClient, prefer: str | None, query: str, message: str
+) -> None:
+    """Which one the client meant is anyone's guess (RFC 7240 takes the first, a client
+    that set it twice meant the last): refused, naming both, never a guess."""
+    before = await mock.state()
+    headers = {"Authorization": f"Bearer {ACME_TEST_KEY}"}
+    if prefer is not None:
+        headers["Prefer"] = prefer
+    path = f"/v1/signatures/{SENT['id']}/cancel" + (f"?{query}" if query else "")
+    response = await mock.request("POST", path, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["message"] == f"Prefer: {message}; ask for one"
+    assert await mock.state() == before
+
+
+@pytest.mark.parametrize("prefer", ["code=409, code=409", "code=409, dynamic=TRUE, dynamic=true"])
+async def test_a_preference_asked_for_twice_alike_is_one(mock: ContractClient, prefer: str) -> None:
+    response = await call(mock, "craftkit", prefer)
+    assert response.status_code == 409, response.text
+    [entry] = await journal(mock)
+    assert entry["simulated"] == "prefer"
 
 
 @pytest.mark.parametrize(
