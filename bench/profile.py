@@ -7,10 +7,12 @@ request, then the functions that cost the most (cProfile, sorted by own time). T
 numbers are the app's share of a request; the server and the kernel add theirs (a bare
 handler on uvicorn costs ~35 µs per request in all, docs/performance.md).
 
-``--without journal,cors,boundary`` takes those layers out of the app built (an
-experiment, never a way to serve: the journal records nothing then, answers lack their
-``Vary: Origin``): the difference in CPU per request is what each layer costs a request
-(docs/performance.md, "the ratio against an app's own work").
+``--without lane`` answers every request through the layers (``mock_server/http/lane.py``:
+the express lane answers ordinary ones without them); ``--without journal,cors,boundary``
+takes those layers out of the app built, and the lane with them (an experiment, never a
+way to serve: the journal records nothing then, answers lack their ``Vary: Origin``): the
+difference in CPU per request is what each costs a request (docs/performance.md, "the
+ratio against an app's own work").
 
 Fresh paths (``craftkit-200``, ``firma-200``) get their records created beforehand,
 through the control plane, as the benchmark does; ``--world N`` creates N more first (a
@@ -120,14 +122,18 @@ async def _create(app: Any, fresh: Fresh, ids: list[str]) -> None:
             raise SystemExit(f"creating records answered {status}")
 
 
-LAYERS = ("journal", "cors", "boundary")
+LAYERS = ("lane", "journal", "cors", "boundary")
 """What ``--without`` can take out of the app."""
 
 
 def _without(app: Any, layers: Sequence[str]) -> None:
-    """Take ``layers`` out of the built app's vendor route: the session layer runs the
-    journal, which runs the error boundary, which runs the dispatcher (app.py); CORS runs
-    the app's router."""
+    """Take ``layers`` out of the built app's vendor route: the express lane, then any
+    layers named (the lane would answer the path's requests without them: taking a layer
+    out takes it too). The session layer runs the journal, which runs the error boundary,
+    which runs the dispatcher (app.py); CORS runs the app's router."""
+    if not layers:
+        return
+    app._lane = None
     sessions = app._vendor
     journal = sessions._app
     boundary = journal._app

@@ -46,6 +46,7 @@ from mock_server.http import (
     Cors,
     Dispatcher,
     ErrorBoundary,
+    ExpressLane,
     ForcedAnswers,
     Journal,
     Refusals,
@@ -74,7 +75,10 @@ class MockApp:
         settings: Settings,
         clock: Clock,
         backend: Backend,
+        lane: bool = True,
     ) -> None:
+        """``lane``: answer ordinary vendor requests by the express lane (``http/lane.py``);
+        off, every request goes through the layers (the lane's tests compare the two)."""
         self._load = load
         self.live = load()
         self.clock = clock
@@ -117,6 +121,16 @@ class MockApp:
 
         dispatcher = Dispatcher(contracts, self.mounts, ForcedAnswers(self.documented))
         self._vendor = sessions(Journal(ErrorBoundary(dispatcher), clock=clock), control=False)
+        self._lane: ExpressLane | None = None
+        if lane:
+            self._lane = ExpressLane(
+                self._layered,
+                routes=dispatcher.routes,
+                api_at=dispatcher.api_at,
+                live=lambda: self.live,
+                clock=clock,
+                availability=availability,
+            )
         # Built at its first request: Connexion loading the control plane's document is
         # ~50 ms of start-up that serving the vendor APIs does not need (issue #12, ready).
         self._control = sessions(
@@ -227,7 +241,18 @@ class MockApp:
             return
         if scope["type"] != "http":
             return
-        ctx = Context(server_send=send).attach(scope)
+        lane = self._lane
+        if lane is not None and self._bound:  # (the layers start the store first)
+            await lane(scope, receive, send)
+        else:
+            await self._layered(scope, receive, send, None)
+
+    async def _layered(
+        self, scope: Scope, receive: Receive, send: Send, ctx: Context | None
+    ) -> None:
+        """The request through the layers; ``ctx``: the one the express lane made."""
+        if ctx is None:
+            ctx = Context(server_send=send).attach(scope)
         try:
             await self._app(scope, receive, ctx.send)
         finally:
@@ -348,7 +373,9 @@ def _documents(contracts: list[Contract], served_at: Mapping[str, list[str]]) ->
     ]
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> MockApp:
+def create_app(
+    settings: Settings | None = None, *, clock: Clock = system_clock, lane: bool = True
+) -> MockApp:
     """Load specs and fixtures (raising :class:`~mock_server.errors.StartupError` on bad
     input) and build the app.
 
@@ -375,7 +402,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         return Live(craftkit, firma)
 
     backend = open_store(settings.store, limits=settings.limits, environ=settings.environ)
-    return MockApp(contracts, load, settings=settings, clock=clock, backend=backend)
+    return MockApp(contracts, load, settings=settings, clock=clock, backend=backend, lane=lane)
 
 
 def _fixture_files(settings: Settings) -> dict[str, FixtureFile]:

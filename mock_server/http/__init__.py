@@ -12,6 +12,10 @@ Outermost first::
                                    fault (drop.py) | Prefer (forced.py) | the handler
 
 Each request carries one typed :class:`~mock_server.http.context.Context`.
+
+Before them all, the express lane (``lane.py``) answers a declared vendor operation's
+ordinary request with the layers' own parts in one function, and hands anything else to
+the layers, with what it has done so far.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from mock_server.http.dispatch import Dispatcher, operation_id
 from mock_server.http.drop import ConnectionDropped
 from mock_server.http.forced import ForcedAnswers
 from mock_server.http.journal import Journal
+from mock_server.http.lane import ExpressLane
 from mock_server.http.refusals import RETRY_AFTER, Availability, Refusals
 from mock_server.http.sessions import SessionLayer
 
@@ -34,6 +39,7 @@ __all__ = [
     "Cors",
     "Dispatcher",
     "ErrorBoundary",
+    "ExpressLane",
     "ForcedAnswers",
     "Journal",
     "Refusals",

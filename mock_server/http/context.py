@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from starlette.responses import Response
 from starlette.types import Message, Scope, Send
 
 from mock_server.served import CONTEXT
@@ -47,6 +48,10 @@ class Context:
     vary_origin: bool = False
     """Add ``Origin`` to the answer's ``Vary`` (set by the CORS layer for a request without
     ``Origin``, as Starlette's CORS middleware would for one with it)."""
+    handled: Response | BaseException | None = None
+    """What the operation's handler gave (an answer, or what it raised), when the express
+    lane (``lane.py``) ran it and hands the request on to the layers: the dispatcher
+    answers it (or raises it) in place of running the handler again."""
 
     def attach(self, scope: Scope) -> Context:
         scope.setdefault("state", {})[_KEY] = self
@@ -63,15 +68,21 @@ class Context:
         saying :data:`SESSION_CREATED` when the request's session was created."""
         if message["type"] == "http.response.start":
             session = self.session
-            if session is not None:
-                if not session.begun:  # answered before it was routed (404, 405): it counts
-                    await session.begin()
-                if session.created:
-                    message["headers"] = [*message.get("headers", ()), SESSION_CREATED]
+            if session is not None and not session.begun:
+                await session.begin()  # answered before it was routed (404, 405): it counts
             self.started = True
-            if self.vary_origin:
-                message["headers"] = _vary_origin(message.get("headers", ()))
+            message["headers"] = self.answer_headers(message.get("headers", ()))
         await self.server_send(message)
+
+    def answer_headers(
+        self, headers: Iterable[tuple[bytes, bytes]]
+    ) -> Iterable[tuple[bytes, bytes]]:
+        """The answer's headers as sent: :data:`SESSION_CREATED` added when the request's
+        session was created, ``Origin`` added to ``Vary`` when :attr:`vary_origin`."""
+        session = self.session
+        if session is not None and session.created:
+            headers = [*headers, SESSION_CREATED]
+        return _vary_origin(headers) if self.vary_origin else headers
 
 
 def _vary_origin(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

@@ -78,7 +78,8 @@ class Dispatcher:
         forced: ForcedAnswers,
     ) -> None:
         """``mounts``: (base path, API name), longest base path first."""
-        self._api_at = dict(mounts)
+        self.api_at = self._api_at = dict(mounts)
+        """Base path -> the API served there."""
         self._forced = forced
         self._routing = RoutingMiddleware(self._routed)
         # One Specification per spec (Connexion validates each against the OpenAPI schema
@@ -87,7 +88,7 @@ class Dispatcher:
         specs = {name: Specification.load(c.for_connexion()) for name, c in contracts.items()}
         for base_path, api in mounts:
             self._routing.add_api(specs[api], base_path=base_path, resolver=_OperationIds())
-        self._routes = RouteTable.from_router(self._routing.router.routes)
+        self.routes = self._routes = RouteTable.from_router(self._routing.router.routes)
         # A declared path with a slash added is no operation: a 404 naming the path without
         # it, in the API's envelope (Starlette's routers answered a 307 to it, a status
         # neither contract declares, which a client follows with its POST).
@@ -149,6 +150,8 @@ class Dispatcher:
         session = ctx.session
         request = Request(scope, receive)
         # One round trip: the session, the fault for this call, the records it will act on.
+        # (Begun already, or its beginning raised, if the express lane handed it on: then
+        # a no-op, and what raised is raised below in place of the handler's answer.)
         await session.begin((api.name, operation), api.reads(operation, request))
         store = session.store(api.name)
         fault = session.fault
@@ -167,5 +170,11 @@ class Dispatcher:
         if response is None and self._forced.asked(request):
             response = await self._forced.preferred(ctx, api, operation, request)
         if response is None:
-            response = await handler(request, store)
+            handled = ctx.handled  # the express lane ran the handler already (lane.py)
+            if handled is None:
+                response = await handler(request, store)
+            elif isinstance(handled, BaseException):
+                raise handled
+            else:
+                response = handled
         await response(scope, receive, send)

@@ -18,7 +18,13 @@ from mock_server.http.context import Context
 from mock_server.served import ServedApi
 from mock_server.state.journal import Because
 
-__all__ = ["ForcedAnswers"]
+__all__ = ["ForcedAnswers", "query_asks"]
+
+
+def query_asks(query: bytes) -> bool:
+    """Whether a query may ask for a forced answer: ``__`` in it (Prism's ``?__code=``), or
+    an encoded ``_`` (``?%5F%5Fcode=``; any other ``%`` asks nothing)."""
+    return b"__" in query or b"%5F" in query or b"%5f" in query
 
 
 class ForcedAnswers:
@@ -57,13 +63,7 @@ class ForcedAnswers:
         ``_`` (``?%5F%5Fcode=``; any other ``%`` asks nothing). Checked before
         :meth:`preferred`, not in it: most requests ask for none, and a check costs less
         than the coroutine."""
-        query: bytes = request.scope["query_string"]
-        return (
-            header(request, b"prefer") is not None
-            or b"__" in query
-            or b"%5F" in query
-            or b"%5f" in query
-        )
+        return header(request, b"prefer") is not None or query_asks(request.scope["query_string"])
 
     async def preferred(
         self, ctx: Context, api: ServedApi, operation: str, request: Request

@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server.clock import Clock
-from mock_server.http.context import context
+from mock_server.http.context import Context, context
 from mock_server.state.base import StoreUnavailable
-from mock_server.state.journal import BODY_LIMIT, Body, Entry
+from mock_server.state.journal import BODY_LIMIT, Body, Entry, Exchange
 
-__all__ = ["Journal", "Log", "capture"]
+__all__ = ["Journal", "Log", "capture", "exchange_entry", "keep"]
 
 _log = logging.getLogger("mock_server.journal")
 
@@ -106,30 +106,57 @@ class _Exchange:
         self.logged = True
         if not self.sent.complete:
             await self._drain()
-        sent = self.sent
         scope = self._scope
-        ctx = context(scope)
-        entry = Entry(
+        entry = exchange_entry(
+            scope,
+            context(scope),
             at=self._at,
-            session=ctx.session.name if ctx.session is not None else "",
-            api=ctx.api,
-            operation=ctx.operation,
-            simulated=ctx.simulated,
-            method=scope["method"],
-            path=scope["path"],
-            query=scope.get("query_string", b"").decode("latin-1"),
+            started=self._started,
             status=self.status or None,
-            request=sent.exchange(scope.get("headers", [])),
+            request=self.sent.exchange(scope.get("headers", [])),
             response=self.answered.exchange(self.response_headers),
-            duration_ms=(time.perf_counter() - self._started) * 1000,
-            # Begun by now: by the dispatcher, or as the answer started (Context.send).
-            session_created=ctx.session is not None and ctx.session.created,
-            reason=ctx.reason,
         )
-        try:
-            await self._log(entry)
-        except StoreUnavailable as exc:  # the answer still goes out; only its record is lost
-            UNJOURNALLED.lost(scope, exc)
+        await keep(self._log, entry, scope)
+
+
+def exchange_entry(
+    scope: Scope,
+    ctx: Context,
+    *,
+    at: float,
+    started: float,
+    status: int | None,
+    request: Exchange,
+    response: Exchange,
+) -> Entry:
+    """The journal's entry of an exchange that began at ``at`` (the clock's time;
+    ``started``: ``time.perf_counter()`` then), as ``ctx`` knows it by its end."""
+    session = ctx.session
+    return Entry(
+        at=at,
+        session=session.name if session is not None else "",
+        api=ctx.api,
+        operation=ctx.operation,
+        simulated=ctx.simulated,
+        method=scope["method"],
+        path=scope["path"],
+        query=scope.get("query_string", b"").decode("latin-1"),
+        status=status,
+        request=request,
+        response=response,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        # Begun by now: by the dispatcher, or as the answer started (Context.send).
+        session_created=session is not None and session.created,
+        reason=ctx.reason,
+    )
+
+
+async def keep(log: Log, entry: Entry, scope: Scope) -> None:
+    """Log ``entry``; a store that cannot take it loses the record, never the answer."""
+    try:
+        await log(entry)
+    except StoreUnavailable as exc:
+        UNJOURNALLED.lost(scope, exc)
 
 
 class _Unjournalled:

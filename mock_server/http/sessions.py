@@ -59,15 +59,17 @@ class SessionLayer:
             if not self._started:
                 await self._start()
                 self._started = True
-            ctx.live = live = self._live()
-            if scope["path"].rstrip("/") not in self._sessionless:
-                name = Sessions.name_of(_header(scope))
-                ctx.session = session = live.sessions.session(name)
-                if self._control:
-                    await session.begin()
-                    # Said back only by a round trip to the store: a sessionless path has
-                    # made none yet (a 503 its app answers would follow a false "back").
-                    self._availability.back()
+            if ctx.session is None:  # else handed on by the express lane, begun (lane.py)
+                ctx.live = live = self._live()
+                if scope["path"].rstrip("/") not in self._sessionless:
+                    name = Sessions.name_of(_header(scope))
+                    ctx.session = session = live.sessions.session(name)
+                    if self._control:
+                        await session.begin()
+                        # Said back only by a round trip to the store: a sessionless path
+                        # has made none yet (a 503 its app answers would follow a false
+                        # "back").
+                        self._availability.back()
         except SessionRefused as refused:
             await self._refusals.answer(
                 scope, receive, send, control=self._control, status=400,

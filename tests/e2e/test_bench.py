@@ -294,6 +294,22 @@ def test_the_profiler_takes_layers_out_when_asked(capsys: pytest.CaptureFixture[
     assert "(40 requests, without journal)" in out
     assert "mock_server/http/journal.py" not in out
     assert "mock_server/http/boundary.py" in out and "mock_server/http/cors.py" in out
+    assert "mock_server/http/lane.py" not in out, "the lane answers without the layers"
+
+
+@pytest.mark.parametrize("without", [[], ["--without", "lane"]])
+def test_the_profiler_measures_the_express_lane_or_the_layers(
+    without: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The app as served answers the path's requests by the express lane; ``--without
+    lane`` answers them through the layers, which the lane leaves out."""
+    from bench.profile import main
+
+    assert main(["craftkit-409", "--count", "40", "--top", "1000", *without]) == 0
+    out = capsys.readouterr().out
+    assert ("mock_server/http/lane.py" in out) is not bool(without)
+    assert ("mock_server/http/boundary.py" in out) is bool(without)
+    assert ("mock_server/http/cors.py" in out) is bool(without)
 
 
 def test_the_steal_line_says_when_a_load_was_skewed() -> None:

@@ -1,0 +1,311 @@
+"""The express lane (``mock_server/http/lane.py``) answers as the layers do.
+
+Two apps over the same fixtures and clock, one with the lane and one without, get the
+same generated requests, in the same order: every answer must be the same bytes (status,
+headers in order, body), and every session's journal and records the same after. The
+requests are what the lane takes (ordinary ones) and what it hands to the layers before
+or after it began (a browser's ``Origin``, ``Prefer``, a bad or doubled session, a fault
+armed, a body in two messages, a client gone), so both of its ways are compared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import MutableMapping
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.responses import PlainTextResponse
+
+from mock_server import Settings, create_app
+from mock_server.app import MockApp
+from mock_server.craftkit.api import CraftkitApi
+from mock_server.http.lane import ExpressLane
+from mock_server.state import StoreUnavailable
+from mock_server.state.memory import MemoryBackend
+from tests.conftest import (
+    ACME_TEST_KEY,
+    FIRMA_ACME_KEYS,
+    FIRMA_BASES,
+    FIRMA_GLOBEX_KEY,
+    GLOBEX_KEY,
+    FrozenClock,
+    jwts,
+    signature_requests,
+)
+
+Messages = list[dict[str, Any]]
+
+SESSIONS = [None, "alpha", "Beta.2"]
+"""Sessions the requests name (``None``: no header, the default session)."""
+
+SIGNATURES = [r["id"] for r in signature_requests()]
+JWTS = [j["jwt_id"] for j in jwts()]
+
+
+def _ids(known: list[str]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.sampled_from(known),
+        st.sampled_from(known).map(str.upper),
+        st.sampled_from(["00000000-0000-4000-8000-000000000000", "not-a-uuid", "%20", "1"]),
+    )
+
+
+authorizations = st.sampled_from(
+    [
+        None,
+        f"Bearer {ACME_TEST_KEY}",
+        f"bearer  {ACME_TEST_KEY} ",
+        f"Bearer {GLOBEX_KEY}",
+        "Bearer ck_test_nobody",
+        "Bearer",
+        "Basic abc",
+        FIRMA_ACME_KEYS[0],
+        f"Bearer {FIRMA_ACME_KEYS[1]}",
+        FIRMA_GLOBEX_KEY,
+        "firma_nobody",
+    ]
+)
+session_headers = st.one_of(
+    st.sampled_from(SESSIONS).map(lambda name: [] if name is None else [name]),
+    st.sampled_from([["bad name!"], ["alpha", "alpha"], [" alpha "], [""]]),
+)
+extras = st.lists(
+    st.sampled_from(
+        [
+            ("origin", "http://localhost:3000"),
+            ("origin", "https://evil.example"),
+            ("prefer", "code=409"),
+            ("prefer", "dynamic=false"),
+            ("prefer", "return=minimal"),
+            ("expect", "100-continue"),
+            ("x-request-id", "abc"),
+            ("authorization", f"Bearer {ACME_TEST_KEY}"),
+        ]
+    ),
+    max_size=2,
+)
+content_types = st.sampled_from([None, "application/json", "text/plain", "application/x+json"])
+queries = st.sampled_from([b"", b"x=1", b"__code=409", b"%5F%5Fcode=404", b"__nope=1"])
+
+
+@st.composite
+def bodies(draw: st.DrawFn, api: str) -> bytes:
+    if api == "craftkit":
+        return draw(
+            st.sampled_from(
+                [b"", b"{}", b'{"reason": "customer request"}', b'{"reason": 5}', b"{", b" ", b"[]"]
+            )
+        )
+    jwt_id = draw(_ids(JWTS))
+    return draw(
+        st.sampled_from(
+            [
+                json.dumps({"jwt_id": jwt_id}).encode(),
+                b"",
+                b"{}",
+                b'{"jwt_id": 7}',
+                b"not json",
+                json.dumps({"jwt_id": jwt_id, "extra": True}).encode(),
+            ]
+        )
+    )
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> dict[str, Any]:
+    api = draw(st.sampled_from(["craftkit", "firma"]))
+    if api == "craftkit":
+        path = f"/v1/signatures/{draw(_ids(SIGNATURES))}/cancel"
+    else:
+        path = f"{draw(st.sampled_from(FIRMA_BASES))}/jwt/revoke-signing-request"
+    headers: list[tuple[str, str]] = [("host", "localhost")]
+    authorization = draw(authorizations)
+    if authorization is not None:
+        headers.append(("authorization", authorization))
+    headers += [("x-mock-session", name) for name in draw(session_headers)]
+    content_type = draw(content_types)
+    if content_type is not None:
+        headers.append(("content-type", content_type))
+    headers += draw(extras)
+    body = draw(bodies(api))
+    return {
+        "method": draw(st.sampled_from(["POST", "POST", "POST", "GET"])),
+        "path": path,
+        "query": draw(queries),
+        "headers": headers,
+        "body": body,
+        "split": draw(st.booleans()) and len(body) > 1,
+        "gone": draw(st.integers(0, 19)) == 0,
+    }
+
+
+@st.composite
+def faults(draw: st.DrawFn) -> dict[str, Any]:
+    api = draw(st.sampled_from(["craftkit", "firma"]))
+    operation = "cancelSignature" if api == "craftkit" else "POST /jwt/revoke-signing-request"
+    status = draw(st.sampled_from([None, 200, 404] if api == "craftkit" else [None, 400, 429]))
+    fault: dict[str, Any] = {"api": api, "operation": operation, "times": draw(st.integers(1, 2))}
+    if status is not None:
+        fault["status"] = status
+    else:
+        fault["delay_ms"] = 1
+    return {"fault": fault, "session": draw(st.sampled_from(SESSIONS))}
+
+
+steps = st.lists(st.one_of(requests(), requests(), requests(), faults()), min_size=1, max_size=8)
+
+
+async def exchange(app: MockApp, request: dict[str, Any]) -> Messages:
+    """One request through ``app`` as a server would send it; what the app sent back."""
+    body: bytes = request["body"]
+    parts = [body[:1], body[1:]] if request["split"] else [body]
+    incoming: Messages = [
+        {"type": "http.request", "body": part, "more_body": i < len(parts) - 1}
+        for i, part in enumerate(parts)
+    ]
+    if request["gone"]:
+        incoming = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    sent: Messages = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+
+    headers = [(name.encode(), value.encode("latin-1")) for name, value in request["headers"]]
+    if body and not request["split"]:
+        headers.append((b"content-length", str(len(body)).encode()))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": request["method"],
+        "scheme": "http",
+        "path": request["path"],
+        "raw_path": request["path"].encode(),
+        "query_string": request["query"],
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50123),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    await app(scope, receive, send)
+    return [dict(message, headers=list(message.get("headers", []))) for message in sent]
+
+
+async def control(
+    app: MockApp, method: str, path: str, session: str | None, body: Any = None
+) -> Any:
+    headers = [("host", "localhost")]
+    if session is not None:
+        headers.append(("x-mock-session", session))
+    content = b""
+    if body is not None:
+        headers.append(("content-type", "application/json"))
+        content = json.dumps(body).encode()
+    request = {"method": method, "path": path, "query": b"", "headers": headers, "body": content}
+    sent = await exchange(app, {**request, "split": False, "gone": False})
+    assert sent[0]["status"] < 300, sent
+    return json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+
+
+async def seen(app: MockApp) -> dict[str | None, Any]:
+    """Every session's journal (less each exchange's duration) and records."""
+    found: dict[str | None, Any] = {}
+    for session in SESSIONS:
+        journal = await control(app, "GET", "/__mock/requests", session)
+        for entry in journal["requests"] if isinstance(journal, dict) else journal:
+            entry.pop("durationMs")
+        found[session] = (journal, await control(app, "GET", "/__mock/state", session))
+    return found
+
+
+CLOCK = FrozenClock()
+LANE = create_app(Settings(), clock=CLOCK)
+LAYERS = create_app(Settings(), clock=CLOCK, lane=False)
+
+
+def test_the_apps_compared_differ_in_the_lane_only() -> None:
+    assert isinstance(LANE._lane, ExpressLane) and LAYERS._lane is None
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(steps=steps)
+def test_the_lane_answers_journals_and_changes_state_as_the_layers_do(
+    steps: list[dict[str, Any]],
+) -> None:
+    async def run() -> None:
+        for app in (LANE, LAYERS):
+            await app.start()
+        for step in steps:
+            CLOCK.now += 0.25
+            if "fault" in step:
+                for app in (LANE, LAYERS):
+                    await control(app, "POST", "/__mock/faults", step["session"], step["fault"])
+                continue
+            by_lane, by_layers = await exchange(LANE, step), await exchange(LAYERS, step)
+            assert by_lane == by_layers, step
+        assert await seen(LANE) == await seen(LAYERS)
+
+    asyncio.run(run())
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("answer", ["raises", "plain text", "store lost"])
+async def test_what_the_lane_does_not_answer_itself_the_layers_answer_alike(
+    answer: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What the lane hands on with what raised or the handler's answer: the dispatcher
+    raises or gives it, as it would have its own; nothing ran twice (a handler, or a
+    session's beginning: a hung store would make the client wait for it twice)."""
+    calls: list[str] = []
+
+    async def handler(self: CraftkitApi, request: Any, store: Any) -> Any:
+        calls.append(request.scope["path"])
+        if answer == "raises":
+            raise RuntimeError("a bug")
+        return PlainTextResponse("plain", 200)
+
+    async def begin(self: MemoryBackend, *args: Any, **kwargs: Any) -> Any:
+        calls.append("begin")
+        raise StoreUnavailable("lost")
+
+    if answer == "store lost":
+        monkeypatch.setattr(MemoryBackend, "begin", begin)
+    else:
+        monkeypatch.setattr(CraftkitApi, "cancel_signature", handler)
+    clock = FrozenClock()
+    answers = []
+    for lane in (True, False):
+        app = create_app(Settings(), clock=clock, lane=lane)
+        await app.start()
+        request = {
+            "method": "POST",
+            "path": f"/v1/signatures/{SIGNATURES[0]}/cancel",
+            "query": b"",
+            "headers": [("host", "localhost"), ("authorization", f"Bearer {ACME_TEST_KEY}")],
+            "body": b"",
+            "split": False,
+            "gone": False,
+        }
+        answers.append(await exchange(app, request))
+        if answer != "store lost":  # (the control plane begins its session too)
+            journal = await control(app, "GET", "/__mock/requests", None)
+            entries = journal["requests"] if isinstance(journal, dict) else journal
+            statuses = [entry["response"]["status"] for entry in entries]
+            assert statuses == [answers[-1][0]["status"]]
+    assert answers[0] == answers[1]
+    assert answers[0][0]["status"] == {"raises": 500, "plain text": 200, "store lost": 503}[answer]
+    assert len(calls) == 2, "once per app: what the lane did was handed on, not done again"
