@@ -26,6 +26,7 @@ from conformance.errors import FixtureError
 
 __all__ = [
     "API_NAMES",
+    "KEY_PREFIXES",
     "YAML_LOADER",
     "Resource",
     "State",
@@ -36,6 +37,10 @@ __all__ = [
 ]
 
 API_NAMES = ("craftkit", "firma")
+KEY_PREFIXES: Mapping[str, tuple[str, ...]] = {"craftkit": ("ck_live_", "ck_test_"), "firma": ()}
+"""What each API's keys start with: Craftkit refuses any other key (its spec), so a fixture
+listing one would make the harness expect a key to work and to be refused at once. The
+mock refuses such a fixture too (tests/conformance/test_world.py holds the two together)."""
 
 
 class State(Enum):
@@ -100,6 +105,7 @@ _SHAPES = {
     "craftkit": ("projects", "signature_requests", "id", "project"),
     "firma": ("workspaces", "jwts", "jwt_id", "workspace"),
 }
+_API_TITLES = {"projects": "Craftkit", "workspaces": "Firma"}  # by the tenants' list
 _CRAFTKIT_OPEN = {"sent", "viewed"}
 _CRAFTKIT_CLOSED = {"completed", "declined", "expired", "cancelled", "failed"}
 _ON_CANCEL = {"upstream_locked": State.LOCKED, "provider_error": State.FAILING}
@@ -220,7 +226,15 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
         )
     key_names: dict[str, str] = {}
     tenants_field, resources_field, id_field, tenant_field = _SHAPES[declared]
-    tenants = _tenants(data.get(tenants_field), name, tenants_field, environ, key_names, problems)
+    tenants = _tenants(
+        data.get(tenants_field),
+        name,
+        tenants_field,
+        KEY_PREFIXES[declared],
+        environ,
+        key_names,
+        problems,
+    )
     known = {t.id for t in tenants}
     resources = []
     raw = data.get(resources_field) or []
@@ -279,11 +293,14 @@ def _tenants(
     raw: Any,
     name: str,
     plural: str,
+    prefixes: tuple[str, ...],
     environ: Mapping[str, str],
     key_names: dict[str, str],
     problems: list[str],
 ) -> list[Tenant]:
-    """The tenants of ``raw`` (the file ``name``'s list of ``plural``: projects, workspaces)."""
+    """The tenants of ``raw`` (the file ``name``'s list of ``plural``: projects, workspaces),
+    each key checked as the mock checks it: its API's prefix, a key a request can send, one
+    tenant per key."""
     where = f"{name}: {plural}"
     if raw is not None and not isinstance(raw, list):
         problems.append(
@@ -295,6 +312,7 @@ def _tenants(
         problems.append(f"{where}: missing; list at least one tenant with its api_keys")
         return []
     tenants = []
+    owners: dict[str, str] = {}  # key -> the tenant that listed it first
     for index, entry in enumerate(raw):
         here = f"{where}[{index}]"
         if not isinstance(entry, dict):
@@ -318,11 +336,57 @@ def _tenants(
             continue
         expanded = []
         for k, key in enumerate(keys):
-            value = _expand(key, f"{here}.api_keys[{k}]", environ, key_names, problems)
-            if value:
-                expanded.append(value)
+            place = f"{here}.api_keys[{k}]"
+            value = _expand(key, place, environ, key_names, problems)
+            if not value:
+                continue
+            # A key read from the environment is a secret: named by its variable, never shown.
+            shown = f"the key in {key_names[value]}" if value in key_names else repr(value)
+            if prefixes and not value.startswith(prefixes):
+                problems.append(
+                    f"{place}: {shown} must start with {' or '.join(prefixes)} "
+                    f"({_API_TITLES[plural]} refuses other keys); list the {plural[:-1]}'s "
+                    f"{_API_TITLES[plural]} API key"
+                )
+            elif (unsendable := _unsendable_key(value)) is not None:
+                problems.append(f"{place}: {shown}: {unsendable}")
+            elif value in owners:
+                problems.append(
+                    f"{place}: {shown} already belongs to {plural[:-1]} {owners[value]} (a key "
+                    f"has one {plural[:-1]}); list each key once, under the {plural[:-1]} it "
+                    "acts for"
+                )
+            owners.setdefault(value, entry["id"])
+            expanded.append(value)
         tenants.append(Tenant(entry["id"], tuple(expanded)))
     return tenants
+
+
+def _unsendable_key(key: str) -> str | None:
+    """Why no request can present ``key`` (a character beyond visible ASCII: a header value
+    is bytes, and a target compares a key as it reads them), or ``None``; worded as the mock
+    words it.
+
+    >>> print(_unsendable_key("k\u00e9y").partition(";")[0])
+    character 2 ('é') is not ASCII, so no request can send this key
+    >>> _unsendable_key("ck_test_acme_0001") is None
+    True
+    """
+    for index, char in enumerate(key, 1):
+        if "!" <= char <= "~":
+            continue
+        what = (
+            "a space"
+            if char == " "
+            else "not ASCII"
+            if not char.isascii()
+            else "a control character"
+        )
+        return (
+            f"character {index} ({char!r}) is {what}, so no request can send this key; "
+            "use letters, digits and punctuation only" + (" (no spaces)" if char == " " else "")
+        )
+    return None
 
 
 def _expand(

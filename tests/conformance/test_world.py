@@ -8,8 +8,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conformance import world
+from conformance.apis.craftkit import Craftkit
 from conformance.errors import FixtureError
-from conformance.world import State, read_world
+from conformance.world import KEY_PREFIXES, State, read_world
+from mock_server import FixtureError as MockFixtureError
+from mock_server import Settings as MockSettings
+from mock_server import create_app
+from mock_server.craftkit import world as mock_craftkit_world
+from mock_server.fixtures import unsendable_key as mock_unsendable_key
 from tests.conftest import ROOT
 
 STAGING = """\
@@ -311,3 +318,122 @@ def test_fixtures_and_specs_are_parsed_by_libyaml() -> None:
     assert issubclass(world._Loader, yaml.CSafeLoader)
     assert issubclass(world.YAML_LOADER, yaml.CSafeLoader)
     assert responses.YAML_LOADER is world.YAML_LOADER, "specs: the same loader"
+
+
+# -- what the mock refuses, the harness refuses: the same file describes both worlds
+
+CRAFTKIT_KEYS = """\
+api: craftkit
+projects:
+  - {id: proj_a, api_keys: [%s]}
+  - {id: proj_b, api_keys: [%s]}
+signature_requests: []
+"""
+FIRMA_KEYS = CRAFTKIT_KEYS.replace("craftkit", "firma").replace("projects", "workspaces")
+FIRMA_KEYS = FIRMA_KEYS.replace("proj_", "ws_").replace("signature_requests", "jwts")
+
+# (fixture, environ, the harness's line after the file name, the mock's after its place)
+KEY_REFUSALS = [
+    pytest.param(
+        CRAFTKIT_KEYS % ("ck_test_a", "pk_b"),
+        {},
+        "projects[1].api_keys[0]: 'pk_b' must start with ck_live_ or ck_test_ (Craftkit "
+        "refuses other keys); list the project's Craftkit API key",
+        "'pk_b' must start with ck_live_ or ck_test_ (Craftkit refuses other keys)",
+        id="craftkit-prefix",
+    ),
+    pytest.param(
+        CRAFTKIT_KEYS % ("ck_test_a", "'${B_KEY}'"),
+        {"B_KEY": "sk_secret_b"},
+        "projects[1].api_keys[0]: the key in $B_KEY must start with ck_live_ or ck_test_ "
+        "(Craftkit refuses other keys); list the project's Craftkit API key",
+        "'sk_secret_b' must start with ck_live_ or ck_test_",
+        id="craftkit-prefix-of-a-secret",
+    ),
+    pytest.param(
+        CRAFTKIT_KEYS % ("ck_test_a", "'ck_test_b c'"),
+        {},
+        "projects[1].api_keys[0]: 'ck_test_b c': character 10 (' ') is a space, so no request "
+        "can send this key; use letters, digits and punctuation only (no spaces)",
+        "character 10 (' ') is a space, so no request can send this key",
+        id="space",
+    ),
+    pytest.param(
+        FIRMA_KEYS % ("firma_a", "'${B_KEY}'"),
+        {"B_KEY": "firma_b\n"},
+        "workspaces[1].api_keys[0]: the key in $B_KEY: character 8 ('\\n') is a control "
+        "character, so no request can send this key; use letters, digits and punctuation only",
+        "character 8 ('\\n') is a control character, so no request can send this key",
+        id="newline-of-a-secret",
+    ),
+    pytest.param(
+        FIRMA_KEYS % ("firma_a", "firma_cl\u00e9"),
+        {},
+        "workspaces[1].api_keys[0]: 'firma_cl\u00e9': character 9 ('\u00e9') is not ASCII, so "
+        "no request can send this key; use letters, digits and punctuation only",
+        "character 9 ('\u00e9') is not ASCII, so no request can send this key",
+        id="not-ascii",
+    ),
+    pytest.param(
+        CRAFTKIT_KEYS % ("ck_test_shared", "ck_test_shared"),
+        {},
+        "projects[1].api_keys[0]: 'ck_test_shared' already belongs to project proj_a (a key has "
+        "one project); list each key once, under the project it acts for",
+        "'ck_test_shared' already belongs to project proj_a (a key has one project)",
+        id="key-of-two-projects",
+    ),
+    pytest.param(
+        FIRMA_KEYS % ("'${A_KEY}'", "'${B_KEY}'"),
+        {"A_KEY": "firma_same", "B_KEY": "firma_same"},
+        "workspaces[1].api_keys[0]: the key in $B_KEY already belongs to workspace ws_a (a key "
+        "has one workspace); list each key once, under the workspace it acts for",
+        "'firma_same' already belongs to workspace ws_a (a key has one workspace)",
+        id="key-of-two-workspaces",
+    ),
+    pytest.param(
+        FIRMA_KEYS % ("firma_a, firma_a", "firma_b"),
+        {},
+        "workspaces[0].api_keys[1]: 'firma_a' already belongs to workspace ws_a (a key has one "
+        "workspace); list each key once, under the workspace it acts for",
+        "'firma_a' already belongs to workspace ws_a",
+        id="key-twice-in-a-workspace",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "environ", "harness", "mock"), KEY_REFUSALS)
+def test_a_key_the_mock_refuses_is_refused_before_the_run(
+    tmp_path: Path, text: str, environ: dict[str, str], harness: str, mock: str
+) -> None:
+    """A key the target must both take and refuse (no prefix), that no request can carry, or
+    that acts for two tenants would give the checks expectations no target can meet."""
+    path = write(tmp_path, text)
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ=environ)
+    assert caught.value.problems == [f"{path}: {harness}"]
+    for variable, value in environ.items():
+        if variable == "B_KEY":
+            assert value not in str(caught.value), "a key from the environment is a secret"
+
+
+@pytest.mark.parametrize(("text", "environ", "harness", "mock"), KEY_REFUSALS)
+def test_the_mock_refuses_the_same_keys(
+    tmp_path: Path, text: str, environ: dict[str, str], harness: str, mock: str
+) -> None:
+    """The rules the harness mirrors are the mock's (the two never import each other)."""
+    path = write(tmp_path, text)
+    with pytest.raises(MockFixtureError) as caught:
+        create_app(MockSettings(fixtures=(path,), environ=environ))
+    [problem] = caught.value.problems
+    tenant, field = harness.split(":")[0].split(".", 1)  # projects[1], api_keys[0]
+    assert re.search(rf"{re.escape(tenant)} \(id \w+\)\.{re.escape(field)}: ", problem), problem
+    assert mock in problem, problem
+
+
+def test_the_key_rules_are_the_mocks() -> None:
+    assert KEY_PREFIXES["craftkit"] == mock_craftkit_world.KEY_PREFIXES
+    assert KEY_PREFIXES["craftkit"] == Craftkit.KEY_PREFIXES, "the checks' prefix rule"
+    samples = [chr(c) for c in range(0x80)] + ["\u00e9", "\u00a0", "\u3000", "\U0001f511"]
+    for char in samples:
+        key = f"ck_test_{char}x"
+        assert world._unsendable_key(key) == mock_unsendable_key(key), repr(char)
