@@ -109,6 +109,8 @@ _API_TITLES = {"projects": "Craftkit", "workspaces": "Firma"}  # by the tenants'
 _CRAFTKIT_OPEN = {"sent", "viewed"}
 _CRAFTKIT_CLOSED = {"completed", "declined", "expired", "cancelled", "failed"}
 _ON_CANCEL = {"upstream_locked": State.LOCKED, "provider_error": State.FAILING}
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+"""A uuid string (docs/behaviour.md): ASCII hex digits in any case, hyphens at 8-4-4-4-12."""
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 if TYPE_CHECKING:
@@ -244,7 +246,7 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
             f"got {_kind(raw)}"
         )
         raw = []
-    seen: set[str] = set()
+    seen: dict[str, tuple[int, str]] = {}  # _same_id(id) -> (index, id as written)
     for index, record in enumerate(raw):
         where = f"{name}: {resources_field}[{index}]"
         if not isinstance(record, dict):
@@ -260,9 +262,14 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
         if not isinstance(rid, str) or not rid:
             problems.append(f"{where}.{id_field}: missing; every record needs its {id_field}")
             continue
-        if rid in seen:
+        first, written = seen.setdefault(_same_id(rid), (index, rid))
+        if first != index and written == rid:
             problems.append(f"{where}.{id_field}: {rid!r} is listed twice; ids must be unique")
-        seen.add(rid)
+        elif first != index:
+            problems.append(
+                f"{where}.{id_field}: {rid!r} is {written!r} ({resources_field}[{first}]) in "
+                "another letter case: a uuid names one resource in any case; list it once"
+            )
         if owner not in known:
             listed = ", ".join(sorted(known)) or "none"
             problem = (
@@ -413,6 +420,16 @@ def _expand(
         "before the run"
     )
     return None
+
+
+def _same_id(rid: str) -> str:
+    """What makes two ids one resource: a uuid string in any letter case names one (targets
+    compare them so, as the mock does), any other id only as written.
+
+    >>> _same_id("0C3F5A8E-2B7D-4C1E-9A6F-1D2E3F4A5B6C"), _same_id("Not-A-Uuid")
+    ('0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c', 'Not-A-Uuid')
+    """
+    return rid.lower() if _UUID.fullmatch(rid) else rid
 
 
 def _state(api: str, record: Mapping[str, Any], where: str, problems: list[str]) -> State | None:

@@ -17,7 +17,8 @@ from mock_server import Settings as MockSettings
 from mock_server import create_app
 from mock_server.craftkit import world as mock_craftkit_world
 from mock_server.fixtures import unsendable_key as mock_unsendable_key
-from tests.conftest import ROOT
+from mock_server.ids import canonical_uuid
+from tests.conftest import NOT_UUID_STRINGS, ROOT
 
 STAGING = """\
 api: craftkit
@@ -154,6 +155,14 @@ def test_the_bundled_fixtures_read_as_the_mock_serves_them() -> None:
             {"STAGING_KEY": "k"},
             ": signature_requests[2].id: a number (12345), expected a string: quote it",
             id="id-not-a-string",
+        ),
+        pytest.param(
+            STAGING + "  - {id: 0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c, project: proj_other, "
+            "status: sent}\n",
+            {"STAGING_KEY": "ck_test_k"},
+            ": signature_requests[2].id: '0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c' is listed twice; "
+            "ids must be unique",
+            id="id-twice",
         ),
         pytest.param(
             STAGING.replace("project: proj_other, ", ""),
@@ -437,3 +446,54 @@ def test_the_key_rules_are_the_mocks() -> None:
     for char in samples:
         key = f"ck_test_{char}x"
         assert world._unsendable_key(key) == mock_unsendable_key(key), repr(char)
+
+
+LOWER, UPPER = "0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c", "0C3F5A8E-2B7D-4C1E-9A6F-1D2E3F4A5B6C"
+CASE_REFUSALS = [
+    pytest.param(
+        "api: craftkit\nprojects: [{id: proj_a, api_keys: [ck_test_a]}]\nsignature_requests:\n"
+        f"  - {{id: {LOWER}, project: proj_a, status: sent}}\n"
+        f"  - {{id: {UPPER}, project: proj_a, status: completed}}\n",
+        f"signature_requests[1].id: '{UPPER}' is '{LOWER}' (signature_requests[0]) in another "
+        "letter case: a uuid names one resource in any case; list it once",
+        "signature_requests[1] (id ",
+        ".id: duplicate id (also signature_requests[0])",
+        id="craftkit",
+    ),
+    pytest.param(
+        "api: firma\nworkspaces: [{id: ws_a, api_keys: [firma_a]}]\njwts:\n"
+        f"  - {{jwt_id: {LOWER.replace('c', 'C', 1)}, workspace: ws_a, revoked_at: null}}\n"
+        f"  - {{jwt_id: {LOWER}, workspace: ws_a, revoked_at: '2026-11-03T14:20:00Z'}}\n",
+        f"jwts[1].jwt_id: '{LOWER}' is '{LOWER.replace('c', 'C', 1)}' (jwts[0]) in another "
+        "letter case: a uuid names one resource in any case; list it once",
+        "jwts[1] (jwt_id ",
+        ".jwt_id: duplicate jwt_id (also jwts[0])",
+        id="firma",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "harness", "mock_place", "mock"), CASE_REFUSALS)
+def test_ids_differing_only_in_case_are_one_resource_listed_twice(
+    tmp_path: Path, text: str, harness: str, mock_place: str, mock: str
+) -> None:
+    """Targets compare uuids in any case (docs/behaviour.md): two records would be one, with
+    two states the harness would expect at once."""
+    path = write(tmp_path, text)
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ={})
+    assert caught.value.problems == [f"{path}: {harness}"]
+    with pytest.raises(MockFixtureError) as refused:
+        create_app(MockSettings(fixtures=(path,), environ={}))
+    [problem] = refused.value.problems
+    assert mock_place in problem and problem.endswith(mock), problem
+
+
+@pytest.mark.parametrize(
+    "text", [LOWER, UPPER, LOWER.replace("-", ""), *(s(LOWER) for _, s in NOT_UUID_STRINGS)]
+)
+def test_the_reader_folds_the_case_of_the_ids_the_mock_folds(text: str) -> None:
+    """The mock folds the case of uuid strings only (mock_server/ids.py): so does the harness,
+    and a non-uuid id is compared as written."""
+    assert world._same_id(text) == (canonical_uuid(text) or text)
+    assert world._same_id(text.upper()) == (canonical_uuid(text.upper()) or text.upper())
