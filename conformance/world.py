@@ -441,26 +441,33 @@ def _state(api: str, record: Mapping[str, Any], where: str, problems: list[str])
             )
             return None
         return State.OPEN if record["revoked_at"] is None else State.CLOSED
+    status = record.get("status")
+    if status not in _CRAFTKIT_OPEN and status not in _CRAFTKIT_CLOSED:
+        choices = ", ".join(sorted(_CRAFTKIT_OPEN | _CRAFTKIT_CLOSED))
+        if status is None:
+            problems.append(f"{where}.status: missing; write one of {choices}")
+        else:
+            problems.append(f"{where}.status: {status!r} is not one of {choices}")
+        return None
     mock = record.get("mock")
     on_cancel = mock.get("on_cancel") if isinstance(mock, dict) else None
-    if on_cancel is not None:
-        if on_cancel not in _ON_CANCEL:
-            problems.append(
-                f"{where}.mock.on_cancel: {on_cancel!r} is not one of {', '.join(_ON_CANCEL)}"
-            )
-            return None
-        return _ON_CANCEL[on_cancel]
-    status = record.get("status")
-    if status in _CRAFTKIT_OPEN:
-        return State.OPEN
+    if on_cancel is None:
+        return State.OPEN if status in _CRAFTKIT_OPEN else State.CLOSED
+    if on_cancel not in _ON_CANCEL:
+        problems.append(
+            f"{where}.mock.on_cancel: {on_cancel!r} is not one of {', '.join(_ON_CANCEL)}"
+        )
+        return None
     if status in _CRAFTKIT_CLOSED:
-        return State.CLOSED
-    choices = ", ".join(sorted(_CRAFTKIT_OPEN | _CRAFTKIT_CLOSED))
-    if status is None:
-        problems.append(f"{where}.status: missing; write one of {choices}")
-    else:
-        problems.append(f"{where}.status: {status!r} is not one of {choices}")
-    return None
+        # A terminal request answers 409 before the signature service is asked: the block
+        # could never act, and the mock refuses it so (docs/fixtures.md).
+        problems.append(
+            f"{where}.mock.on_cancel: {on_cancel!r} applies to sent or viewed requests only; "
+            f"this one is {status} and answers 409 (remove the mock block, or set status to "
+            "sent or viewed)"
+        )
+        return None
+    return _ON_CANCEL[on_cancel]
 
 
 def _kind(value: Any) -> str:

@@ -15,6 +15,7 @@ from conformance.world import KEY_PREFIXES, State, read_world
 from mock_server import FixtureError as MockFixtureError
 from mock_server import Settings as MockSettings
 from mock_server import create_app
+from mock_server.craftkit import signatures as mock_signatures
 from mock_server.craftkit import world as mock_craftkit_world
 from mock_server.fixtures import unsendable_key as mock_unsendable_key
 from mock_server.ids import canonical_uuid
@@ -497,3 +498,59 @@ def test_the_reader_folds_the_case_of_the_ids_the_mock_folds(text: str) -> None:
     and a non-uuid id is compared as written."""
     assert world._same_id(text) == (canonical_uuid(text) or text)
     assert world._same_id(text.upper()) == (canonical_uuid(text.upper()) or text.upper())
+
+
+MOCK_BLOCK = (
+    "api: craftkit\nprojects: [{id: proj_a, api_keys: [ck_test_a]}]\nsignature_requests:\n"
+    f"  - {{id: {LOWER}, project: proj_a, %s mock: {{on_cancel: %s}}}}\n"
+)
+STATUSES = ", ".join(sorted(world._CRAFTKIT_CLOSED | world._CRAFTKIT_OPEN))
+
+
+@pytest.mark.parametrize(
+    ("text", "harness", "mock"),
+    [
+        pytest.param(
+            MOCK_BLOCK % ("status: completed,", "upstream_locked"),
+            "signature_requests[0].mock.on_cancel: 'upstream_locked' applies to sent or viewed "
+            "requests only; this one is completed and answers 409 (remove the mock block, or "
+            "set status to sent or viewed)",
+            ".mock.on_cancel: 'upstream_locked' applies to sent or viewed requests only; this "
+            "one is completed and answers 409 (remove the mock block, or set status to sent or "
+            "viewed)",
+            id="locked-on-completed",
+        ),
+        pytest.param(
+            MOCK_BLOCK % ("status: cancelled,", "provider_error"),
+            "signature_requests[0].mock.on_cancel: 'provider_error' applies to sent or viewed "
+            "requests only; this one is cancelled and answers 409 (remove the mock block, or "
+            "set status to sent or viewed)",
+            ".mock.on_cancel: 'provider_error' applies to sent or viewed requests only; this "
+            "one is cancelled and answers 409",
+            id="failing-on-cancelled",
+        ),
+        pytest.param(
+            MOCK_BLOCK % ("", "provider_error"),
+            f"signature_requests[0].status: missing; write one of {STATUSES}",
+            ".status: missing: add this field",
+            id="no-status-beside-the-block",
+        ),
+    ],
+)
+def test_a_mock_block_on_a_record_it_cannot_act_on_is_refused(
+    tmp_path: Path, text: str, harness: str, mock: str
+) -> None:
+    """A terminal request answers 409 before the signature service is asked: the block could
+    never act, yet the harness would expect its 502 or its locked 409 (docs/fixtures.md)."""
+    path = write(tmp_path, text)
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ={})
+    assert caught.value.problems == [f"{path}: {harness}"]
+    with pytest.raises(MockFixtureError) as refused:
+        create_app(MockSettings(fixtures=(path,), environ={}))
+    assert any(mock in problem for problem in refused.value.problems), refused.value.problems
+
+
+def test_the_states_are_the_mocks() -> None:
+    assert world._CRAFTKIT_OPEN == mock_signatures.IN_FLIGHT
+    assert world._CRAFTKIT_CLOSED == mock_signatures.TERMINAL
