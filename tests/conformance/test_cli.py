@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -551,3 +552,66 @@ def test_a_refused_fixture_points_at_the_format(
         main(["run", "craftkit", "--base-url", "http://127.0.0.1:1", "--fixtures", str(bad)]) == 2
     )
     assert "the fixture format: docs/fixtures.md (installed: " in caplog.text
+
+
+def run_suite(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """``pytest --pyargs conformance.suite`` with these ``--conformance-*`` options, as a user
+    runs it (in a project of their own, outside a GitHub job)."""
+    args = ["-p", "no:cacheprovider", "--pyargs", "conformance.suite", *options]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,  # a user's project, not this repository's pytest configuration
+        env=env,
+    )
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        pytest.param(
+            CRAFTKIT,
+            [
+                "{url}: cannot connect ([Errno 111] Connection refused); is the target running, "
+                "and is --base-url its API root?"
+            ],
+            id="unreachable-target",
+        ),
+        pytest.param(
+            "bad.yaml",
+            [
+                "{fixture}: signature_requests[0].project: 'proj_x' is not a listed project "
+                "(listed: proj_a)",
+                "{fixture}: signature_requests[1].status: 'canceled' is not one of cancelled, "
+                "completed, declined, expired, failed, sent, viewed",
+            ],
+            id="refused-fixture",
+        ),
+    ],
+)
+def test_the_pytest_suite_stops_once_on_a_usage_error(
+    tmp_path: Path, fixture: str, expected: list[str]
+) -> None:
+    """Not an error per check (45 of them, each with the same message): one stop before the
+    first test, each problem once, and pytest's exit code for a usage error."""
+    (tmp_path / "bad.yaml").write_text(
+        "api: craftkit\nprojects: [{id: proj_a, api_keys: [ck_test_a]}]\nsignature_requests:\n"
+        "  - {id: 0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c, project: proj_x, status: sent}\n"
+        "  - {id: 1c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c, project: proj_a, status: canceled}\n"
+    )
+    url = f"http://127.0.0.1:{closed_port()}"
+    done = run_suite(
+        tmp_path,
+        *("--conformance-api", "craftkit", "--conformance-base-url", url),
+        *("--conformance-fixtures", fixture),
+    )
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-3000:] + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR: ")]
+    assert errors == ["ERROR: " + line.format(url=url, fixture=fixture) for line in expected], (
+        done.stderr
+    )
+    assert "test_check[" not in done.stdout and "error" not in done.stdout, done.stdout
+    assert "no tests ran" in done.stdout, done.stdout
