@@ -13,7 +13,7 @@ from typing import Any
 from conformance._extra import INSTALL_HINT, is_missing_extra
 from conformance._resources import bundled_doc
 from conformance._version import version
-from conformance.errors import FixtureError, HarnessError, PreconditionFailed
+from conformance.errors import FixtureError, HarnessError, PreconditionFailed, ReportNotWritten
 from conformance.settings import (
     DEFAULT_MAX_TIME,
     DEFAULT_RATE_LIMIT_WAIT,
@@ -258,8 +258,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         sys.stdout.write(render_console(report) + "\n")
         sys.stdout.write(write_reports(report))
-    except OSError as exc:
-        log.error("cannot write the report: %s", exc)
+    except ReportNotWritten as exc:  # the others are written; exit 2 as before the run
+        sys.stdout.write(exc.annotations)
+        for problem in exc.problems:
+            log.error("%s", problem)
+        return 2
+    except OSError as exc:  # standard output itself (a closed pipe, a full disk)
+        log.error(
+            "standard output: cannot write the report (%s); the report files are written",
+            exc.strerror or exc,
+        )
         return 2
     except Exception as exc:
         return _internal_error(exc)

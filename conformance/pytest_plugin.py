@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from conformance._extra import INSTALL_HINT, is_missing_extra
-from conformance.errors import FixtureError, HarnessError, PreconditionFailed
+from conformance.errors import FixtureError, HarnessError, PreconditionFailed, ReportNotWritten
 from conformance.settings import DEFAULT_MAX_TIME, DEFAULT_RATE_LIMIT_WAIT, PROFILES, Settings
 from conformance.world import API_NAMES
 
@@ -200,8 +200,12 @@ def _run_harness(config: pytest.Config) -> Report:
         raise pytest.UsageError(f"precondition not met, nothing reported: {exc}") from exc
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from exc
-    config.stash[_ANNOTATIONS] = write_reports(report)
     config.stash[_VERDICT] = f"conformance: {report.verdict}\nrerun: {report.settings.rerun()}"
+    try:
+        config.stash[_ANNOTATIONS] = write_reports(report)
+    except ReportNotWritten as exc:  # the others are written; stop once, as conformance run
+        config.stash[_ANNOTATIONS] = exc.annotations
+        raise pytest.UsageError(*exc.problems) from exc
     return report
 
 

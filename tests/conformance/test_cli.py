@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -135,6 +137,7 @@ class PytestOptions:
 
     def __init__(self, **options: object) -> None:
         self.options = {f"--conformance-{k.replace('_', '-')}": v for k, v in options.items()}
+        self.stash = pytest.Stash()  # where the plugin keeps the verdict and the annotations
 
     def getoption(self, name: str) -> object:
         return self.options.get(name)
@@ -615,3 +618,95 @@ def test_the_pytest_suite_stops_once_on_a_usage_error(
     )
     assert "test_check[" not in done.stdout and "error" not in done.stdout, done.stdout
     assert "no tests ran" in done.stdout, done.stdout
+
+
+# -- a report that cannot be written after the run (its place was checked before it)
+
+
+def run_then(change: Callable[[], None]) -> Callable[[Settings], Report]:
+    """A run that finds nothing and, meanwhile, ``change``s the world under its reports."""
+
+    def run(settings: Settings) -> Report:
+        change()
+        return Report(settings)
+
+    return run
+
+
+def test_a_report_whose_directory_went_away_during_the_run_is_named_with_the_reason(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    gone, kept = tmp_path / "gone", tmp_path / "kept"
+    gone.mkdir()
+    kept.mkdir()
+    monkeypatch.setattr("conformance.runner.run", run_then(gone.rmdir))
+    junit, html = gone / "r.xml", kept / "r.html"
+    args = ["--base-url", "http://127.0.0.1:1", "--fixtures", CRAFTKIT]
+    assert main(["run", "craftkit", *args, "--junit-xml", str(junit), "--html", str(html)]) == 2
+    assert (
+        f"--junit-xml: {junit}: cannot write the report after the run (No such file or "
+        "directory); the verdict and the other reports are written; free space or fix the "
+        "place (or give --junit-xml another file) before the next run"
+    ) in caplog.text
+    assert "cannot write the report:" not in caplog.text
+    assert html.read_text().startswith("<!DOCTYPE html>"), "the other report is written"
+    assert capsys.readouterr().out.startswith("PASS: "), "the verdict is shown"
+
+
+@pytest.mark.parametrize(
+    ("writer", "flag"),
+    [
+        pytest.param("write_json", "--report-json", id="json"),
+        pytest.param("write_step_summary", "$GITHUB_STEP_SUMMARY", id="step-summary"),
+    ],
+)
+def test_a_full_disk_after_the_run_is_named_with_the_file_and_the_reason(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    writer: str,
+    flag: str,
+) -> None:
+    def full(report: Report, path: Path) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    module = "report_github" if writer == "write_step_summary" else "report"
+    monkeypatch.setattr(f"conformance.{module}.{writer}", full)
+    monkeypatch.setattr("conformance.runner.run", run_then(lambda: None))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    path = tmp_path / "summary.md" if flag.startswith("$") else tmp_path / "r.json"
+    args = ["--base-url", "http://127.0.0.1:1", "--fixtures", CRAFTKIT, "--github"]
+    args += ["--report-json", str(tmp_path / "r.json")] if flag == "--report-json" else []
+    assert main(["run", "craftkit", *args]) == 2
+    assert (
+        f"{flag}: {path}: cannot write the report after the run (No space left on device)"
+    ) in caplog.text
+
+
+def test_the_pytest_plugin_names_a_report_it_could_not_write_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conformance import pytest_plugin
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.setattr("conformance.runner.run", run_then(gone.rmdir))
+    config = PytestOptions(
+        api="craftkit",
+        base_url="http://127.0.0.1:1",
+        fixtures=Path(CRAFTKIT),
+        profile="fast",
+        timeout=5.0,
+        sarif=gone / "r.sarif",
+    )
+    with pytest.raises(pytest.UsageError) as stopped:
+        pytest_plugin._run_harness(config)  # type: ignore[arg-type]
+    assert stopped.value.args == (
+        f"--sarif: {gone / 'r.sarif'}: cannot write the report after the run (No such file or "
+        "directory); the verdict and the other reports are written; free space or fix the "
+        "place (or give --sarif another file) before the next run",
+    )
+    assert config.stash[pytest_plugin._VERDICT].startswith("conformance: PASS: ")
