@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from conformance._extra import INSTALL_HINT, is_missing_extra
+from conformance._github import stopped, why_stopped
 from conformance.errors import FixtureError, HarnessError, PreconditionFailed, ReportNotWritten
 from conformance.settings import DEFAULT_MAX_TIME, DEFAULT_RATE_LIMIT_WAIT, PROFILES, Settings
 from conformance.world import API_NAMES
@@ -103,7 +104,7 @@ def settings_from(config: pytest.Config) -> Settings:
         if config.getoption(f"--conformance-{name}") is None
     ]
     if missing:
-        raise pytest.UsageError(f"conformance.suite needs {', '.join(missing)}")
+        raise _stop(config, [f"conformance.suite needs {', '.join(missing)}"], "usage error")
     try:
         return Settings(
             api=config.getoption("--conformance-api"),
@@ -122,15 +123,32 @@ def settings_from(config: pytest.Config) -> Settings:
             **_report_options(config),
         )
     except HarnessError as exc:
-        raise pytest.UsageError(str(exc)) from exc
+        raise _stop(config, [str(exc)], why_stopped(exc)) from exc
+
+
+def _github(config: pytest.Config) -> bool:
+    """GitHub Actions output: ``--conformance-github``, and on by itself in a GitHub job."""
+    return bool(config.getoption("--conformance-github")) or (
+        os.environ.get("GITHUB_ACTIONS") == "true"
+    )
+
+
+def _stop(
+    config: pytest.Config, problems: list[str], why: str, annotations: str = ""
+) -> pytest.UsageError:
+    """What stops the session, once: one ``ERROR:`` line per problem and exit code 4; in
+    GitHub mode also one ``::error`` (after ``annotations``, a finished run's), which the
+    terminal summary prints."""
+    if _github(config):
+        api = config.getoption("--conformance-api")
+        config.stash[_ANNOTATIONS] = annotations + stopped(api, why, "\n".join(problems))
+    return pytest.UsageError(*problems)
 
 
 def _report_options(config: pytest.Config) -> dict[str, Any]:
     """The run-shaping options beyond the first ones, and where the reports go."""
     only = config.getoption("--conformance-only")
-    github = bool(config.getoption("--conformance-github")) or (
-        os.environ.get("GITHUB_ACTIONS") == "true"
-    )
+    github = _github(config)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     return {
         "max_examples": config.getoption("--conformance-max-examples"),
@@ -192,20 +210,21 @@ def _run_harness(config: pytest.Config) -> Report:
     from conformance.report import write_reports
     from conformance.runner import run
 
+    settings = settings_from(config)
     try:
-        report = run(settings_from(config))
+        report = run(settings)
     except FixtureError as exc:
-        raise pytest.UsageError(*exc.problems) from exc
+        raise _stop(config, exc.problems, why_stopped(exc)) from exc
     except PreconditionFailed as exc:
-        raise pytest.UsageError(f"precondition not met, nothing reported: {exc}") from exc
+        problem = f"precondition not met, nothing reported: {exc}"
+        raise _stop(config, [problem], why_stopped(exc)) from exc
     except HarnessError as exc:
-        raise pytest.UsageError(str(exc)) from exc
+        raise _stop(config, [str(exc)], why_stopped(exc)) from exc
     config.stash[_VERDICT] = f"conformance: {report.verdict}\nrerun: {report.settings.rerun()}"
     try:
         config.stash[_ANNOTATIONS] = write_reports(report)
     except ReportNotWritten as exc:  # the others are written; stop once, as conformance run
-        config.stash[_ANNOTATIONS] = exc.annotations
-        raise pytest.UsageError(*exc.problems) from exc
+        raise _stop(config, exc.problems, why_stopped(exc), exc.annotations) from exc
     return report
 
 

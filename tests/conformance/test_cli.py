@@ -557,11 +557,14 @@ def test_a_refused_fixture_points_at_the_format(
     assert "the fixture format: docs/fixtures.md (installed: " in caplog.text
 
 
-def run_suite(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
+def run_suite(
+    tmp_path: Path, *options: str, github: bool = False
+) -> subprocess.CompletedProcess[str]:
     """``pytest --pyargs conformance.suite`` with these ``--conformance-*`` options, as a user
-    runs it (in a project of their own, outside a GitHub job)."""
+    runs it (in a project of their own, outside a GitHub job unless ``github``)."""
     args = ["-p", "no:cacheprovider", "--pyargs", "conformance.suite", *options]
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    env |= {"GITHUB_ACTIONS": "true"} if github else {}
     return subprocess.run(
         [sys.executable, "-m", "pytest", *args],
         capture_output=True,
@@ -710,3 +713,143 @@ def test_the_pytest_plugin_names_a_report_it_could_not_write_once(
         "place (or give --sarif another file) before the next run",
     )
     assert config.stash[pytest_plugin._VERDICT].startswith("conformance: PASS: ")
+
+
+# -- GitHub mode: a run that stops with exit 2 is one ::error annotation too
+
+
+@pytest.fixture
+def github_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
+BAD_FIXTURE = (
+    "api: craftkit\nprojects: [{id: proj_a, api_keys: [pk_a]}]\nsignature_requests:\n"
+    "  - {id: 0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c, project: proj_x, status: sent}\n"
+)
+
+
+@pytest.mark.usefixtures("github_job")
+@pytest.mark.parametrize(
+    ("args", "title", "message"),
+    [
+        pytest.param(
+            ["--base-url", "{url}", "--fixtures", CRAFTKIT],
+            "conformance craftkit%3A target unreachable",
+            "{url}: cannot connect ([Errno 111] Connection refused); is the target running, "
+            "and is --base-url its API root?",
+            id="unreachable-target",
+        ),
+        pytest.param(
+            ["--base-url", "{url}", "--fixtures", "{bad}"],
+            "conformance craftkit%3A fixture refused",
+            "{bad}: projects[0].api_keys[0]: 'pk_a' must start with ck_live_ or ck_test_ "
+            "(Craftkit refuses other keys); list the project's Craftkit API key%0A"
+            "{bad}: signature_requests[0].project: 'proj_x' is not a listed project "
+            "(listed: proj_a)",
+            id="refused-fixture",
+        ),
+        pytest.param(
+            ["--base-url", "127.0.0.1:8000", "--fixtures", CRAFTKIT],
+            "conformance craftkit%3A usage error",
+            "--base-url: '127.0.0.1:8000' is not an http(s) URL; e.g. http://127.0.0.1:8000",
+            id="bad-setting",
+        ),
+    ],
+)
+def test_a_run_that_stops_before_it_starts_is_an_annotation_in_a_github_job(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    title: str,
+    message: str,
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD_FIXTURE)
+    values = {"url": f"http://127.0.0.1:{closed_port()}", "bad": str(bad)}
+    assert main(["run", "craftkit", *(a.format(**values) for a in args)]) == 2
+    out = capsys.readouterr().out
+    assert out == f"::error title={title}::{message.format(**values)}\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "github"),
+    [
+        pytest.param(["--github", "--max-exemples", "3"], False, id="--github"),
+        pytest.param(["--max-exemples", "3"], True, id="GITHUB_ACTIONS"),
+        pytest.param(["--git", "--max-exemples", "3"], False, id="--github-abbreviated"),
+    ],
+)
+def test_a_bad_flag_is_an_annotation_in_github_mode(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    github: bool,
+) -> None:
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    if github:
+        monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    args = ["run", "craftkit", "--base-url", "http://x", "--fixtures", CRAFTKIT, *argv]
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == (
+        "::error title=conformance%3A usage error::conformance: unrecognized arguments: "
+        "--max-exemples 3 (conformance run --help lists the flags)\n"
+    )
+    assert "unrecognized arguments: --max-exemples 3" in captured.err, "argparse's own line"
+
+
+def test_outside_github_mode_a_stopped_run_prints_no_annotation(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    url = f"http://127.0.0.1:{closed_port()}"
+    assert main(["run", "craftkit", "--base-url", url, "--fixtures", CRAFTKIT]) == 2
+    with pytest.raises(SystemExit):
+        main(["run", "craftkit", "--base-url", url, "--fixtures", CRAFTKIT, "--bad"])
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.usefixtures("github_job")
+def test_a_report_not_written_is_an_annotation_after_the_verdicts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.setattr("conformance.runner.run", run_then(gone.rmdir))
+    args = ["--base-url", "http://127.0.0.1:1", "--fixtures", CRAFTKIT]
+    assert main(["run", "craftkit", *args, "--sarif", str(gone / "r.sarif")]) == 2
+    annotations = [line for line in capsys.readouterr().out.splitlines() if line.startswith("::")]
+    assert annotations[0].startswith("::notice title=conformance craftkit%3A PASS%3A ")
+    assert annotations[-1] == (
+        f"::error title=conformance craftkit%3A report not written::--sarif: {gone / 'r.sarif'}: "
+        "cannot write the report after the run (No such file or directory); the verdict and "
+        "the other reports are written; free space or fix the place (or give --sarif another "
+        "file) before the next run"
+    )
+
+
+def test_the_pytest_suite_annotates_a_usage_error_once_in_a_github_job(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    done = run_suite(
+        tmp_path,
+        *("--conformance-api", "firma", "--conformance-base-url", url),
+        *("--conformance-fixtures", "bundled:firma"),
+        github=True,
+    )
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-3000:] + done.stderr
+    annotations = [line for line in done.stdout.splitlines() if line.startswith("::")]
+    assert annotations == [
+        f"::error title=conformance firma%3A target unreachable::{url}: cannot connect ([Errno "
+        "111] Connection refused); is the target running, and is --base-url its API root?"
+    ], done.stdout
+    done = run_suite(tmp_path, "--conformance-api", "firma", github=True)
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR
+    annotations = [line for line in done.stdout.splitlines() if line.startswith("::")]
+    assert annotations == [
+        "::error title=conformance firma%3A usage error::conformance.suite needs "
+        "--conformance-base-url, --conformance-fixtures"
+    ], done.stdout
