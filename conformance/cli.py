@@ -8,12 +8,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from conformance._extra import INSTALL_HINT, is_missing_extra
+from conformance._github import stopped, why_stopped
 from conformance._resources import bundled_doc
 from conformance._version import version
-from conformance.errors import FixtureError, HarnessError, PreconditionFailed
+from conformance.errors import FixtureError, HarnessError, PreconditionFailed, ReportNotWritten
 from conformance.settings import (
     DEFAULT_MAX_TIME,
     DEFAULT_RATE_LIMIT_WAIT,
@@ -59,8 +60,22 @@ exit codes: 0 no violation, 1 violations found, 2 bad usage, bad fixture, unreac
 REPORT_BUGS = "the esign-contract-mock issue tracker"  # where an internal error (exit 3) goes
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser; in GitHub mode a bad flag is also an ``::error`` annotation."""
+
+    github = False  # set by build_parser on the parser and its subparsers
+
+    def error(self, message: str) -> NoReturn:
+        if self.github:
+            command = "conformance run" if self.prog == "conformance" else self.prog
+            text = f"{self.prog}: {message} ({command} --help lists the flags)"
+            sys.stdout.write(stopped(None, "usage error", text))
+        super().error(message)
+
+
+def build_parser(*, github: bool = False) -> argparse.ArgumentParser:
+    """The command line; with ``github`` (GitHub mode), a bad flag is also an annotation."""
+    parser = _Parser(
         prog="conformance",
         description="Check an implementation of the Craftkit or Firma API against its contract.",
         epilog=EPILOG,
@@ -176,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain_parser.add_argument(
         "code", nargs="?", help="a check code from a report, e.g. terminal_conflict"
     )
+    for each in (parser, run_parser, explain_parser):
+        each.github = github
     return parser
 
 
@@ -198,21 +215,23 @@ def _explain(code: str | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(github=_github_mode(argv)).parse_args(argv)
     for stream in (sys.stdout, sys.stderr):  # a target's lone surrogates must not crash a report
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     if args.command == "explain":
         return _explain(args.code)
+    github = _github(args)
     try:  # the [conformance] extra: imported only now, so --help works without it
         from conformance.report import render_console, write_reports
-        from conformance.report_github import annotation
         from conformance.runner import run
     except ModuleNotFoundError as exc:
         if not is_missing_extra(exc):
             raise
-        sys.stderr.write(f"conformance: {INSTALL_HINT} (no module {exc.name!r})\n")
-        return 2
+        missing = f"{INSTALL_HINT} (no module {exc.name!r})"
+        sys.stderr.write(f"conformance: {missing}\n")
+        return _stopped(github, args.api, "not installed", missing)
     level = args.log_level.upper()
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
@@ -242,33 +261,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error(
             "the fixture format: docs/fixtures.md (installed: %s)", bundled_doc("fixtures.md")
         )
-        return 2
+        return _stopped(github, args.api, why_stopped(exc), "\n".join(exc.problems))
     except PreconditionFailed as exc:
         log.error("precondition not met, nothing reported: %s", exc)
-        if settings.github:
-            sys.stdout.write(
-                annotation("error", str(exc), title=f"conformance {args.api}: precondition") + "\n"
-            )
-        return 2
-    except HarnessError as exc:
+        return _stopped(github, args.api, why_stopped(exc), str(exc))
+    except HarnessError as exc:  # a bad setting, an unreachable target, Schemathesis stopping
         log.error("%s", exc)
-        return 2
+        return _stopped(github, args.api, why_stopped(exc), str(exc))
     except Exception as exc:  # a bug in the harness, not a finding: exit 3, never 1
         return _internal_error(exc)
     try:
         sys.stdout.write(render_console(report) + "\n")
         sys.stdout.write(write_reports(report))
-    except OSError as exc:
-        log.error("cannot write the report: %s", exc)
+    except ReportNotWritten as exc:  # the others are written; exit 2 as before the run
+        sys.stdout.write(exc.annotations)
+        for problem in exc.problems:
+            log.error("%s", problem)
+        return _stopped(github, args.api, why_stopped(exc), "\n".join(exc.problems))
+    except OSError as exc:  # standard output itself (a closed pipe, a full disk)
+        log.error(
+            "standard output: cannot write the report (%s); the report files are written",
+            exc.strerror or exc,
+        )
         return 2
     except Exception as exc:
         return _internal_error(exc)
     return report.exit_code
 
 
+def _github_mode(argv: Sequence[str]) -> bool:
+    """GitHub mode as the command line will say, before it is parsed (a bad flag is
+    annotated too): ``--github`` or a prefix argparse takes for it, or a GitHub job."""
+    flag = any(len(word) >= 3 and "--github".startswith(word) for word in argv)
+    return flag or os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def _github(args: argparse.Namespace) -> bool:
+    """GitHub Actions output: ``--github``, and on by itself in a GitHub job."""
+    return bool(args.github) or os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def _stopped(github: bool, api: str, why: str, message: str) -> int:
+    """Exit 2; in GitHub mode, first the one ``::error`` saying why (what the log says)."""
+    if github:
+        sys.stdout.write(stopped(api, why, message))
+    return 2
+
+
 def _report_settings(args: argparse.Namespace) -> dict[str, Any]:
     """Where the reports go; GitHub Actions output is on by itself in a GitHub job."""
-    github = args.github or os.environ.get("GITHUB_ACTIONS") == "true"
+    github = _github(args)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     return {
         "junit_xml": args.junit_xml,

@@ -1,7 +1,8 @@
 """The harness's error hierarchy: every error that stops a run shares one root.
 
 Each of these ends a run before or instead of checking, with exit code 2 (docs/checks.md:
-"bad usage, bad fixture, unreachable target, or a precondition of the run not met").
+"bad usage, bad fixture, unreachable target, or a precondition of the run not met"), but
+``ReportNotWritten``, which ends it after: a report it could not write, exit code 2 too.
 Violations found in a target are not errors: they are ``Violation`` records in the report.
 """
 
@@ -11,6 +12,7 @@ __all__ = [
     "FixtureError",
     "HarnessError",
     "PreconditionFailed",
+    "ReportNotWritten",
     "TargetUnreachable",
     "UsageError",
 ]
@@ -52,3 +54,20 @@ class PreconditionFailed(HarnessError):
     def __init__(self, problem: str, advice: str) -> None:
         self.problem, self.advice = problem, advice
         super().__init__(f"{problem}\nWhat to do: {advice}")
+
+
+class ReportNotWritten(HarnessError):
+    """A report file could not be written after the run (a full disk, its directory gone,
+    no permission): its place was fine when the run began (``Settings`` checks it).
+
+    ``problems`` holds one line per report, naming the flag, the file, the system's reason
+    and the fix; the other reports are written. ``annotations`` are the GitHub Actions
+    workflow commands still to print (empty outside GitHub mode)::
+
+        --junit-xml: out/r.xml: cannot write the report after the run (No space left on
+        device); ...
+    """
+
+    def __init__(self, problems: list[str], annotations: str = "") -> None:
+        self.problems, self.annotations = problems, annotations
+        super().__init__("\n".join(problems))

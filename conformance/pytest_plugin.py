@@ -6,8 +6,11 @@ Loaded automatically (a ``pytest11`` entry point); it only acts on
     pytest --pyargs conformance.suite --conformance-api craftkit \\
         --conformance-base-url http://127.0.0.1:8000 --conformance-fixtures fixtures/craftkit.yaml
 
-The harness runs once per session; each check then passes or fails on its own,
-with the same violation blocks (and curl lines) as ``conformance run``.
+The harness runs once per session, before the first test that needs its report; each
+check then passes or fails on its own, with the same violation blocks (and curl lines)
+as ``conformance run``. What ``conformance run`` exits 2 for (a bad option, a refused
+fixture, a target that is not there, a precondition not met) stops the session there,
+once, as a pytest usage error: one ``ERROR:`` line per problem, exit code 4.
 
 pytest loads this module for every run in an environment that has the package,
 so it imports only pytest and the light modules: the harness (Schemathesis,
@@ -26,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from conformance._extra import INSTALL_HINT, is_missing_extra
-from conformance.errors import FixtureError, HarnessError
+from conformance._github import stopped, why_stopped
+from conformance.errors import FixtureError, HarnessError, PreconditionFailed, ReportNotWritten
 from conformance.settings import DEFAULT_MAX_TIME, DEFAULT_RATE_LIMIT_WAIT, PROFILES, Settings
 from conformance.world import API_NAMES
 
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "conformance_report",
     "pytest_addoption",
+    "pytest_runtestloop",
     "pytest_terminal_summary",
     "require_harness",
     "settings_from",
@@ -99,7 +104,7 @@ def settings_from(config: pytest.Config) -> Settings:
         if config.getoption(f"--conformance-{name}") is None
     ]
     if missing:
-        raise pytest.UsageError(f"conformance.suite needs {', '.join(missing)}")
+        raise _stop(config, [f"conformance.suite needs {', '.join(missing)}"], "usage error")
     try:
         return Settings(
             api=config.getoption("--conformance-api"),
@@ -118,15 +123,32 @@ def settings_from(config: pytest.Config) -> Settings:
             **_report_options(config),
         )
     except HarnessError as exc:
-        raise pytest.UsageError(str(exc)) from exc
+        raise _stop(config, [str(exc)], why_stopped(exc)) from exc
+
+
+def _github(config: pytest.Config) -> bool:
+    """GitHub Actions output: ``--conformance-github``, and on by itself in a GitHub job."""
+    return bool(config.getoption("--conformance-github")) or (
+        os.environ.get("GITHUB_ACTIONS") == "true"
+    )
+
+
+def _stop(
+    config: pytest.Config, problems: list[str], why: str, annotations: str = ""
+) -> pytest.UsageError:
+    """What stops the session, once: one ``ERROR:`` line per problem and exit code 4; in
+    GitHub mode also one ``::error`` (after ``annotations``, a finished run's), which the
+    terminal summary prints."""
+    if _github(config):
+        api = config.getoption("--conformance-api")
+        config.stash[_ANNOTATIONS] = annotations + stopped(api, why, "\n".join(problems))
+    return pytest.UsageError(*problems)
 
 
 def _report_options(config: pytest.Config) -> dict[str, Any]:
     """The run-shaping options beyond the first ones, and where the reports go."""
     only = config.getoption("--conformance-only")
-    github = bool(config.getoption("--conformance-github")) or (
-        os.environ.get("GITHUB_ACTIONS") == "true"
-    )
+    github = _github(config)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     return {
         "max_examples": config.getoption("--conformance-max-examples"),
@@ -155,26 +177,58 @@ def require_harness() -> None:
         raise pytest.UsageError(f"conformance.suite: {INSTALL_HINT}") from None
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Run the harness before the first test, when a test collected needs its report.
+
+    In a test's set-up (the session fixture), a run that cannot start failed every test
+    that needs it, with one error each; here it is one ``pytest.UsageError``.
+    """
+    config = session.config
+    if config.option.collectonly or getattr(config.option, "setupplan", False):
+        return  # nothing runs: neither may the harness
+    if any("conformance_report" in getattr(item, "fixturenames", ()) for item in session.items):
+        config.stash[_REPORT] = _run_harness(config)
+
+
 @pytest.fixture(scope="session")
 def conformance_report(pytestconfig: pytest.Config) -> Report:
     """The harness's report for the target named on the command line (run once)."""
+    report = pytestconfig.stash.get(_REPORT, None)
+    if report is None:  # asked for by name only (request.getfixturevalue): run it now
+        try:
+            report = pytestconfig.stash[_REPORT] = _run_harness(pytestconfig)
+        except pytest.UsageError as exc:
+            pytest.exit("\n".join(exc.args), returncode=pytest.ExitCode.USAGE_ERROR)
+    return report
+
+
+def _run_harness(config: pytest.Config) -> Report:
+    """The run, its reports written; a ``pytest.UsageError`` (one line per problem) for
+    what ``conformance run`` exits 2 for."""
     require_harness()
     from conformance.report import write_reports
     from conformance.runner import run
 
+    settings = settings_from(config)
     try:
-        report = run(settings_from(pytestconfig))
+        report = run(settings)
     except FixtureError as exc:
-        raise pytest.UsageError("\n".join(exc.problems)) from exc
+        raise _stop(config, exc.problems, why_stopped(exc)) from exc
+    except PreconditionFailed as exc:
+        problem = f"precondition not met, nothing reported: {exc}"
+        raise _stop(config, [problem], why_stopped(exc)) from exc
     except HarnessError as exc:
-        raise pytest.UsageError(str(exc)) from exc
-    pytestconfig.stash[_ANNOTATIONS] = write_reports(report)
-    pytestconfig.stash[_VERDICT] = (
-        f"conformance: {report.verdict}\nrerun: {report.settings.rerun()}"
-    )
+        raise _stop(config, [str(exc)], why_stopped(exc)) from exc
+    config.stash[_VERDICT] = f"conformance: {report.verdict}\nrerun: {report.settings.rerun()}"
+    try:
+        config.stash[_ANNOTATIONS] = write_reports(report)
+    except ReportNotWritten as exc:  # the others are written; stop once, as conformance run
+        raise _stop(config, exc.problems, why_stopped(exc), exc.annotations) from exc
     return report
 
 
+_REPORT = pytest.StashKey["Report"]()
 _ANNOTATIONS = pytest.StashKey[str]()
 _VERDICT = pytest.StashKey[str]()
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from conformance._text import xml_safe
 from conformance._version import version
+from conformance.errors import ReportNotWritten
 from conformance.failures import Violation
 from conformance.runner import Report
 
@@ -165,22 +167,41 @@ def write_junit(report: Report, path: Path) -> None:
 
 def write_reports(report: Report) -> str:
     """Write every report file the settings name; return the GitHub Actions annotations
-    to print on stdout (empty unless ``settings.github``)."""
-    from conformance.report_github import workflow_commands, write_step_summary
+    to print on stdout (empty unless ``settings.github``).
+
+    A file that cannot be written (a full disk, its directory removed during the run, no
+    permission) does not keep the others from being written; then ``ReportNotWritten``
+    names each such file with the flag, the system's reason and the fix, and carries the
+    annotations.
+    """
+    from conformance import report_github
     from conformance.report_html import write_html
     from conformance.report_sarif import write_sarif
 
     s = report.settings
-    if s.junit_xml is not None:
-        write_junit(report, s.junit_xml)
-    if s.report_json is not None:
-        write_json(report, s.report_json)
-    if s.sarif is not None:
-        write_sarif(report, s.sarif)
-    if s.html is not None:
-        write_html(report, s.html)
-    if not s.github:
-        return ""
-    if s.github_step_summary is not None:
-        write_step_summary(report, s.github_step_summary)
-    return workflow_commands(report)
+    writers: list[tuple[str, Path | None, Callable[[Report, Path], None]]] = [
+        ("--junit-xml", s.junit_xml, write_junit),
+        ("--report-json", s.report_json, write_json),
+        ("--sarif", s.sarif, write_sarif),
+        ("--html", s.html, write_html),
+    ]
+    if s.github:  # the front doors read $GITHUB_STEP_SUMMARY into the settings
+        summary = s.github_step_summary
+        writers.append(("$GITHUB_STEP_SUMMARY", summary, report_github.write_step_summary))
+    problems = []
+    for flag, path, write in writers:
+        if path is None:
+            continue
+        try:
+            write(report, path)
+        except OSError as exc:
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            problems.append(
+                f"{flag}: {path}: cannot write the report after the run ({reason}); the "
+                "verdict and the other reports are written; free space or fix the place (or "
+                f"give {flag} another file) before the next run"
+            )
+    annotations = report_github.workflow_commands(report) if s.github else ""
+    if problems:
+        raise ReportNotWritten(problems, annotations)
+    return annotations

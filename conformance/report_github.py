@@ -5,13 +5,16 @@ One ``::error`` workflow command per folded violation (GitHub shows it on the ru
 page, and on the spec's line when ``--spec`` names a file of the repository), a
 ``::notice`` per note, and a Markdown job summary appended to the file
 ``$GITHUB_STEP_SUMMARY`` names (the front doors read the variable and pass it in
-``Settings.github_step_summary``).
+``Settings.github_step_summary``). The workflow commands themselves (escaping, and the
+one ``::error`` of a run that stopped with exit 2) are in ``_github``, which the front doors
+use before the harness is imported.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from conformance._github import annotation, escape_data, escape_property
 from conformance.failures import Violation
 from conformance.report import render_violation, shown_ids
 from conformance.report_sarif import operation_line
@@ -26,29 +29,6 @@ __all__ = [
     "workflow_commands",
     "write_step_summary",
 ]
-
-
-def escape_data(text: str) -> str:
-    """A workflow command's message: ``%``, CR and LF escaped.
-
-    >>> escape_data("50%\\nnext")
-    '50%25%0Anext'
-    """
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(text: str) -> str:
-    """A workflow command's property value: also ``:`` and ``,``.
-
-    >>> escape_property("a: b, c")
-    'a%3A b%2C c'
-    """
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def annotation(command: str, message: str, **properties: str) -> str:
-    props = ",".join(f"{name}={escape_property(value)}" for name, value in properties.items())
-    return f"::{command}{' ' + props if props else ''}::{escape_data(message)}"
 
 
 def workflow_commands(report: Report) -> str:

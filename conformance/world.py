@@ -26,6 +26,7 @@ from conformance.errors import FixtureError
 
 __all__ = [
     "API_NAMES",
+    "KEY_PREFIXES",
     "YAML_LOADER",
     "Resource",
     "State",
@@ -36,6 +37,10 @@ __all__ = [
 ]
 
 API_NAMES = ("craftkit", "firma")
+KEY_PREFIXES: Mapping[str, tuple[str, ...]] = {"craftkit": ("ck_live_", "ck_test_"), "firma": ()}
+"""What each API's keys start with: Craftkit refuses any other key (its spec), so a fixture
+listing one would make the harness expect a key to work and to be refused at once. The
+mock refuses such a fixture too (tests/conformance/test_world.py holds the two together)."""
 
 
 class State(Enum):
@@ -100,9 +105,12 @@ _SHAPES = {
     "craftkit": ("projects", "signature_requests", "id", "project"),
     "firma": ("workspaces", "jwts", "jwt_id", "workspace"),
 }
+_API_TITLES = {"projects": "Craftkit", "workspaces": "Firma"}  # by the tenants' list
 _CRAFTKIT_OPEN = {"sent", "viewed"}
 _CRAFTKIT_CLOSED = {"completed", "declined", "expired", "cancelled", "failed"}
 _ON_CANCEL = {"upstream_locked": State.LOCKED, "provider_error": State.FAILING}
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+"""A uuid string (docs/behaviour.md): ASCII hex digits in any case, hyphens at 8-4-4-4-12."""
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 if TYPE_CHECKING:
@@ -220,7 +228,15 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
         )
     key_names: dict[str, str] = {}
     tenants_field, resources_field, id_field, tenant_field = _SHAPES[declared]
-    tenants = _tenants(data.get(tenants_field), name, tenants_field, environ, key_names, problems)
+    tenants = _tenants(
+        data.get(tenants_field),
+        name,
+        tenants_field,
+        KEY_PREFIXES[declared],
+        environ,
+        key_names,
+        problems,
+    )
     known = {t.id for t in tenants}
     resources = []
     raw = data.get(resources_field) or []
@@ -230,7 +246,7 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
             f"got {_kind(raw)}"
         )
         raw = []
-    seen: set[str] = set()
+    seen: dict[str, tuple[int, str]] = {}  # _same_id(id) -> (index, id as written)
     for index, record in enumerate(raw):
         where = f"{name}: {resources_field}[{index}]"
         if not isinstance(record, dict):
@@ -246,9 +262,14 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
         if not isinstance(rid, str) or not rid:
             problems.append(f"{where}.{id_field}: missing; every record needs its {id_field}")
             continue
-        if rid in seen:
+        first, written = seen.setdefault(_same_id(rid), (index, rid))
+        if first != index and written == rid:
             problems.append(f"{where}.{id_field}: {rid!r} is listed twice; ids must be unique")
-        seen.add(rid)
+        elif first != index:
+            problems.append(
+                f"{where}.{id_field}: {rid!r} is {written!r} ({resources_field}[{first}]) in "
+                "another letter case: a uuid names one resource in any case; list it once"
+            )
         if owner not in known:
             listed = ", ".join(sorted(known)) or "none"
             problem = (
@@ -279,11 +300,14 @@ def _tenants(
     raw: Any,
     name: str,
     plural: str,
+    prefixes: tuple[str, ...],
     environ: Mapping[str, str],
     key_names: dict[str, str],
     problems: list[str],
 ) -> list[Tenant]:
-    """The tenants of ``raw`` (the file ``name``'s list of ``plural``: projects, workspaces)."""
+    """The tenants of ``raw`` (the file ``name``'s list of ``plural``: projects, workspaces),
+    each key checked as the mock checks it: its API's prefix, a key a request can send, one
+    tenant per key."""
     where = f"{name}: {plural}"
     if raw is not None and not isinstance(raw, list):
         problems.append(
@@ -295,6 +319,7 @@ def _tenants(
         problems.append(f"{where}: missing; list at least one tenant with its api_keys")
         return []
     tenants = []
+    owners: dict[str, str] = {}  # key -> the tenant that listed it first
     for index, entry in enumerate(raw):
         here = f"{where}[{index}]"
         if not isinstance(entry, dict):
@@ -318,11 +343,57 @@ def _tenants(
             continue
         expanded = []
         for k, key in enumerate(keys):
-            value = _expand(key, f"{here}.api_keys[{k}]", environ, key_names, problems)
-            if value:
-                expanded.append(value)
+            place = f"{here}.api_keys[{k}]"
+            value = _expand(key, place, environ, key_names, problems)
+            if not value:
+                continue
+            # A key read from the environment is a secret: named by its variable, never shown.
+            shown = f"the key in {key_names[value]}" if value in key_names else repr(value)
+            if prefixes and not value.startswith(prefixes):
+                problems.append(
+                    f"{place}: {shown} must start with {' or '.join(prefixes)} "
+                    f"({_API_TITLES[plural]} refuses other keys); list the {plural[:-1]}'s "
+                    f"{_API_TITLES[plural]} API key"
+                )
+            elif (unsendable := _unsendable_key(value)) is not None:
+                problems.append(f"{place}: {shown}: {unsendable}")
+            elif value in owners:
+                problems.append(
+                    f"{place}: {shown} already belongs to {plural[:-1]} {owners[value]} (a key "
+                    f"has one {plural[:-1]}); list each key once, under the {plural[:-1]} it "
+                    "acts for"
+                )
+            owners.setdefault(value, entry["id"])
+            expanded.append(value)
         tenants.append(Tenant(entry["id"], tuple(expanded)))
     return tenants
+
+
+def _unsendable_key(key: str) -> str | None:
+    """Why no request can present ``key`` (a character beyond visible ASCII: a header value
+    is bytes, and a target compares a key as it reads them), or ``None``; worded as the mock
+    words it.
+
+    >>> print(_unsendable_key("k\u00e9y").partition(";")[0])
+    character 2 ('é') is not ASCII, so no request can send this key
+    >>> _unsendable_key("ck_test_acme_0001") is None
+    True
+    """
+    for index, char in enumerate(key, 1):
+        if "!" <= char <= "~":
+            continue
+        what = (
+            "a space"
+            if char == " "
+            else "not ASCII"
+            if not char.isascii()
+            else "a control character"
+        )
+        return (
+            f"character {index} ({char!r}) is {what}, so no request can send this key; "
+            "use letters, digits and punctuation only" + (" (no spaces)" if char == " " else "")
+        )
+    return None
 
 
 def _expand(
@@ -351,6 +422,16 @@ def _expand(
     return None
 
 
+def _same_id(rid: str) -> str:
+    """What makes two ids one resource: a uuid string in any letter case names one (targets
+    compare them so, as the mock does), any other id only as written.
+
+    >>> _same_id("0C3F5A8E-2B7D-4C1E-9A6F-1D2E3F4A5B6C"), _same_id("Not-A-Uuid")
+    ('0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c', 'Not-A-Uuid')
+    """
+    return rid.lower() if _UUID.fullmatch(rid) else rid
+
+
 def _state(api: str, record: Mapping[str, Any], where: str, problems: list[str]) -> State | None:
     if api == "firma":
         if "revoked_at" not in record:
@@ -360,26 +441,33 @@ def _state(api: str, record: Mapping[str, Any], where: str, problems: list[str])
             )
             return None
         return State.OPEN if record["revoked_at"] is None else State.CLOSED
+    status = record.get("status")
+    if status not in _CRAFTKIT_OPEN and status not in _CRAFTKIT_CLOSED:
+        choices = ", ".join(sorted(_CRAFTKIT_OPEN | _CRAFTKIT_CLOSED))
+        if status is None:
+            problems.append(f"{where}.status: missing; write one of {choices}")
+        else:
+            problems.append(f"{where}.status: {status!r} is not one of {choices}")
+        return None
     mock = record.get("mock")
     on_cancel = mock.get("on_cancel") if isinstance(mock, dict) else None
-    if on_cancel is not None:
-        if on_cancel not in _ON_CANCEL:
-            problems.append(
-                f"{where}.mock.on_cancel: {on_cancel!r} is not one of {', '.join(_ON_CANCEL)}"
-            )
-            return None
-        return _ON_CANCEL[on_cancel]
-    status = record.get("status")
-    if status in _CRAFTKIT_OPEN:
-        return State.OPEN
+    if on_cancel is None:
+        return State.OPEN if status in _CRAFTKIT_OPEN else State.CLOSED
+    if on_cancel not in _ON_CANCEL:
+        problems.append(
+            f"{where}.mock.on_cancel: {on_cancel!r} is not one of {', '.join(_ON_CANCEL)}"
+        )
+        return None
     if status in _CRAFTKIT_CLOSED:
-        return State.CLOSED
-    choices = ", ".join(sorted(_CRAFTKIT_OPEN | _CRAFTKIT_CLOSED))
-    if status is None:
-        problems.append(f"{where}.status: missing; write one of {choices}")
-    else:
-        problems.append(f"{where}.status: {status!r} is not one of {choices}")
-    return None
+        # A terminal request answers 409 before the signature service is asked: the block
+        # could never act, and the mock refuses it so (docs/fixtures.md).
+        problems.append(
+            f"{where}.mock.on_cancel: {on_cancel!r} applies to sent or viewed requests only; "
+            f"this one is {status} and answers 409 (remove the mock block, or set status to "
+            "sent or viewed)"
+        )
+        return None
+    return _ON_CANCEL[on_cancel]
 
 
 def _kind(value: Any) -> str:

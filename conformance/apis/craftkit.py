@@ -7,6 +7,7 @@ from typing import Any
 
 from conformance._text import short
 from conformance.apis.base import NOT_A_UUID, BadRequest, KeyVariant, Variant, key_variants
+from conformance.world import KEY_PREFIXES as PREFIXES
 
 __all__ = ["Craftkit"]
 
@@ -88,7 +89,7 @@ class Craftkit:
 
     # -- issue #10, auth and tenancy
 
-    KEY_PREFIXES = ("ck_live_", "ck_test_")
+    KEY_PREFIXES = PREFIXES["craftkit"]  # the fixture reader refuses a key without one
 
     def scheme_variants(self, key: str) -> list[tuple[str, str]]:
         # An HTTP auth scheme: its name is case-insensitive (RFC 9110, section 11.1).

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -134,6 +137,7 @@ class PytestOptions:
 
     def __init__(self, **options: object) -> None:
         self.options = {f"--conformance-{k.replace('_', '-')}": v for k, v in options.items()}
+        self.stash = pytest.Stash()  # where the plugin keeps the verdict and the annotations
 
     def getoption(self, name: str) -> object:
         return self.options.get(name)
@@ -551,3 +555,301 @@ def test_a_refused_fixture_points_at_the_format(
         main(["run", "craftkit", "--base-url", "http://127.0.0.1:1", "--fixtures", str(bad)]) == 2
     )
     assert "the fixture format: docs/fixtures.md (installed: " in caplog.text
+
+
+def run_suite(
+    tmp_path: Path, *options: str, github: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``pytest --pyargs conformance.suite`` with these ``--conformance-*`` options, as a user
+    runs it (in a project of their own, outside a GitHub job unless ``github``)."""
+    args = ["-p", "no:cacheprovider", "--pyargs", "conformance.suite", *options]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    env |= {"GITHUB_ACTIONS": "true"} if github else {}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,  # a user's project, not this repository's pytest configuration
+        env=env,
+    )
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        pytest.param(
+            CRAFTKIT,
+            [
+                "{url}: cannot connect ([Errno 111] Connection refused); is the target running, "
+                "and is --base-url its API root?"
+            ],
+            id="unreachable-target",
+        ),
+        pytest.param(
+            "bad.yaml",
+            [
+                "{fixture}: signature_requests[0].project: 'proj_x' is not a listed project "
+                "(listed: proj_a)",
+                "{fixture}: signature_requests[1].status: 'canceled' is not one of cancelled, "
+                "completed, declined, expired, failed, sent, viewed",
+            ],
+            id="refused-fixture",
+        ),
+    ],
+)
+def test_the_pytest_suite_stops_once_on_a_usage_error(
+    tmp_path: Path, fixture: str, expected: list[str]
+) -> None:
+    """Not an error per check (45 of them, each with the same message): one stop before the
+    first test, each problem once, and pytest's exit code for a usage error."""
+    (tmp_path / "bad.yaml").write_text(
+        "api: craftkit\nprojects: [{id: proj_a, api_keys: [ck_test_a]}]\nsignature_requests:\n"
+        "  - {id: 0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c, project: proj_x, status: sent}\n"
+        "  - {id: 1c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c, project: proj_a, status: canceled}\n"
+    )
+    url = f"http://127.0.0.1:{closed_port()}"
+    done = run_suite(
+        tmp_path,
+        *("--conformance-api", "craftkit", "--conformance-base-url", url),
+        *("--conformance-fixtures", fixture),
+    )
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-3000:] + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR: ")]
+    assert errors == ["ERROR: " + line.format(url=url, fixture=fixture) for line in expected], (
+        done.stderr
+    )
+    assert "test_check[" not in done.stdout and "error" not in done.stdout, done.stdout
+    assert "no tests ran" in done.stdout, done.stdout
+
+
+# -- a report that cannot be written after the run (its place was checked before it)
+
+
+def run_then(change: Callable[[], None]) -> Callable[[Settings], Report]:
+    """A run that finds nothing and, meanwhile, ``change``s the world under its reports."""
+
+    def run(settings: Settings) -> Report:
+        change()
+        return Report(settings)
+
+    return run
+
+
+def test_a_report_whose_directory_went_away_during_the_run_is_named_with_the_reason(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    gone, kept = tmp_path / "gone", tmp_path / "kept"
+    gone.mkdir()
+    kept.mkdir()
+    monkeypatch.setattr("conformance.runner.run", run_then(gone.rmdir))
+    junit, html = gone / "r.xml", kept / "r.html"
+    args = ["--base-url", "http://127.0.0.1:1", "--fixtures", CRAFTKIT]
+    assert main(["run", "craftkit", *args, "--junit-xml", str(junit), "--html", str(html)]) == 2
+    assert (
+        f"--junit-xml: {junit}: cannot write the report after the run (No such file or "
+        "directory); the verdict and the other reports are written; free space or fix the "
+        "place (or give --junit-xml another file) before the next run"
+    ) in caplog.text
+    assert "cannot write the report:" not in caplog.text
+    assert html.read_text().startswith("<!DOCTYPE html>"), "the other report is written"
+    assert capsys.readouterr().out.startswith("PASS: "), "the verdict is shown"
+
+
+@pytest.mark.parametrize(
+    ("writer", "flag"),
+    [
+        pytest.param("write_json", "--report-json", id="json"),
+        pytest.param("write_step_summary", "$GITHUB_STEP_SUMMARY", id="step-summary"),
+    ],
+)
+def test_a_full_disk_after_the_run_is_named_with_the_file_and_the_reason(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    writer: str,
+    flag: str,
+) -> None:
+    def full(report: Report, path: Path) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    module = "report_github" if writer == "write_step_summary" else "report"
+    monkeypatch.setattr(f"conformance.{module}.{writer}", full)
+    monkeypatch.setattr("conformance.runner.run", run_then(lambda: None))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    path = tmp_path / "summary.md" if flag.startswith("$") else tmp_path / "r.json"
+    args = ["--base-url", "http://127.0.0.1:1", "--fixtures", CRAFTKIT, "--github"]
+    args += ["--report-json", str(tmp_path / "r.json")] if flag == "--report-json" else []
+    assert main(["run", "craftkit", *args]) == 2
+    assert (
+        f"{flag}: {path}: cannot write the report after the run (No space left on device)"
+    ) in caplog.text
+
+
+def test_the_pytest_plugin_names_a_report_it_could_not_write_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conformance import pytest_plugin
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.setattr("conformance.runner.run", run_then(gone.rmdir))
+    config = PytestOptions(
+        api="craftkit",
+        base_url="http://127.0.0.1:1",
+        fixtures=Path(CRAFTKIT),
+        profile="fast",
+        timeout=5.0,
+        sarif=gone / "r.sarif",
+    )
+    with pytest.raises(pytest.UsageError) as stopped:
+        pytest_plugin._run_harness(config)  # type: ignore[arg-type]
+    assert stopped.value.args == (
+        f"--sarif: {gone / 'r.sarif'}: cannot write the report after the run (No such file or "
+        "directory); the verdict and the other reports are written; free space or fix the "
+        "place (or give --sarif another file) before the next run",
+    )
+    assert config.stash[pytest_plugin._VERDICT].startswith("conformance: PASS: ")
+
+
+# -- GitHub mode: a run that stops with exit 2 is one ::error annotation too
+
+
+@pytest.fixture
+def github_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
+BAD_FIXTURE = (
+    "api: craftkit\nprojects: [{id: proj_a, api_keys: [pk_a]}]\nsignature_requests:\n"
+    "  - {id: 0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c, project: proj_x, status: sent}\n"
+)
+
+
+@pytest.mark.usefixtures("github_job")
+@pytest.mark.parametrize(
+    ("args", "title", "message"),
+    [
+        pytest.param(
+            ["--base-url", "{url}", "--fixtures", CRAFTKIT],
+            "conformance craftkit%3A target unreachable",
+            "{url}: cannot connect ([Errno 111] Connection refused); is the target running, "
+            "and is --base-url its API root?",
+            id="unreachable-target",
+        ),
+        pytest.param(
+            ["--base-url", "{url}", "--fixtures", "{bad}"],
+            "conformance craftkit%3A fixture refused",
+            "{bad}: projects[0].api_keys[0]: 'pk_a' must start with ck_live_ or ck_test_ "
+            "(Craftkit refuses other keys); list the project's Craftkit API key%0A"
+            "{bad}: signature_requests[0].project: 'proj_x' is not a listed project "
+            "(listed: proj_a)",
+            id="refused-fixture",
+        ),
+        pytest.param(
+            ["--base-url", "127.0.0.1:8000", "--fixtures", CRAFTKIT],
+            "conformance craftkit%3A usage error",
+            "--base-url: '127.0.0.1:8000' is not an http(s) URL; e.g. http://127.0.0.1:8000",
+            id="bad-setting",
+        ),
+    ],
+)
+def test_a_run_that_stops_before_it_starts_is_an_annotation_in_a_github_job(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    title: str,
+    message: str,
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD_FIXTURE)
+    values = {"url": f"http://127.0.0.1:{closed_port()}", "bad": str(bad)}
+    assert main(["run", "craftkit", *(a.format(**values) for a in args)]) == 2
+    out = capsys.readouterr().out
+    assert out == f"::error title={title}::{message.format(**values)}\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "github"),
+    [
+        pytest.param(["--github", "--max-exemples", "3"], False, id="--github"),
+        pytest.param(["--max-exemples", "3"], True, id="GITHUB_ACTIONS"),
+        pytest.param(["--git", "--max-exemples", "3"], False, id="--github-abbreviated"),
+    ],
+)
+def test_a_bad_flag_is_an_annotation_in_github_mode(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    github: bool,
+) -> None:
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    if github:
+        monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    args = ["run", "craftkit", "--base-url", "http://x", "--fixtures", CRAFTKIT, *argv]
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == (
+        "::error title=conformance%3A usage error::conformance: unrecognized arguments: "
+        "--max-exemples 3 (conformance run --help lists the flags)\n"
+    )
+    assert "unrecognized arguments: --max-exemples 3" in captured.err, "argparse's own line"
+
+
+def test_outside_github_mode_a_stopped_run_prints_no_annotation(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    url = f"http://127.0.0.1:{closed_port()}"
+    assert main(["run", "craftkit", "--base-url", url, "--fixtures", CRAFTKIT]) == 2
+    with pytest.raises(SystemExit):
+        main(["run", "craftkit", "--base-url", url, "--fixtures", CRAFTKIT, "--bad"])
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.usefixtures("github_job")
+def test_a_report_not_written_is_an_annotation_after_the_verdicts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.setattr("conformance.runner.run", run_then(gone.rmdir))
+    args = ["--base-url", "http://127.0.0.1:1", "--fixtures", CRAFTKIT]
+    assert main(["run", "craftkit", *args, "--sarif", str(gone / "r.sarif")]) == 2
+    annotations = [line for line in capsys.readouterr().out.splitlines() if line.startswith("::")]
+    assert annotations[0].startswith("::notice title=conformance craftkit%3A PASS%3A ")
+    assert annotations[-1] == (
+        f"::error title=conformance craftkit%3A report not written::--sarif: {gone / 'r.sarif'}: "
+        "cannot write the report after the run (No such file or directory); the verdict and "
+        "the other reports are written; free space or fix the place (or give --sarif another "
+        "file) before the next run"
+    )
+
+
+def test_the_pytest_suite_annotates_a_usage_error_once_in_a_github_job(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    done = run_suite(
+        tmp_path,
+        *("--conformance-api", "firma", "--conformance-base-url", url),
+        *("--conformance-fixtures", "bundled:firma"),
+        github=True,
+    )
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-3000:] + done.stderr
+    annotations = [line for line in done.stdout.splitlines() if line.startswith("::")]
+    assert annotations == [
+        f"::error title=conformance firma%3A target unreachable::{url}: cannot connect ([Errno "
+        "111] Connection refused); is the target running, and is --base-url its API root?"
+    ], done.stdout
+    done = run_suite(tmp_path, "--conformance-api", "firma", github=True)
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR
+    annotations = [line for line in done.stdout.splitlines() if line.startswith("::")]
+    assert annotations == [
+        "::error title=conformance firma%3A usage error::conformance.suite needs "
+        "--conformance-base-url, --conformance-fixtures"
+    ], done.stdout

@@ -8,9 +8,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conformance import world
+from conformance.apis.craftkit import Craftkit
 from conformance.errors import FixtureError
-from conformance.world import State, read_world
-from tests.conftest import ROOT
+from conformance.world import KEY_PREFIXES, State, read_world
+from mock_server import FixtureError as MockFixtureError
+from mock_server import Settings as MockSettings
+from mock_server import create_app
+from mock_server.craftkit import signatures as mock_signatures
+from mock_server.craftkit import world as mock_craftkit_world
+from mock_server.fixtures import unsendable_key as mock_unsendable_key
+from mock_server.ids import canonical_uuid
+from tests.conftest import NOT_UUID_STRINGS, ROOT
 
 STAGING = """\
 api: craftkit
@@ -147,6 +156,14 @@ def test_the_bundled_fixtures_read_as_the_mock_serves_them() -> None:
             {"STAGING_KEY": "k"},
             ": signature_requests[2].id: a number (12345), expected a string: quote it",
             id="id-not-a-string",
+        ),
+        pytest.param(
+            STAGING + "  - {id: 0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c, project: proj_other, "
+            "status: sent}\n",
+            {"STAGING_KEY": "ck_test_k"},
+            ": signature_requests[2].id: '0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c' is listed twice; "
+            "ids must be unique",
+            id="id-twice",
         ),
         pytest.param(
             STAGING.replace("project: proj_other, ", ""),
@@ -311,3 +328,229 @@ def test_fixtures_and_specs_are_parsed_by_libyaml() -> None:
     assert issubclass(world._Loader, yaml.CSafeLoader)
     assert issubclass(world.YAML_LOADER, yaml.CSafeLoader)
     assert responses.YAML_LOADER is world.YAML_LOADER, "specs: the same loader"
+
+
+# -- what the mock refuses, the harness refuses: the same file describes both worlds
+
+CRAFTKIT_KEYS = """\
+api: craftkit
+projects:
+  - {id: proj_a, api_keys: [%s]}
+  - {id: proj_b, api_keys: [%s]}
+signature_requests: []
+"""
+FIRMA_KEYS = CRAFTKIT_KEYS.replace("craftkit", "firma").replace("projects", "workspaces")
+FIRMA_KEYS = FIRMA_KEYS.replace("proj_", "ws_").replace("signature_requests", "jwts")
+
+# (fixture, environ, the harness's line after the file name, the mock's after its place)
+KEY_REFUSALS = [
+    pytest.param(
+        CRAFTKIT_KEYS % ("ck_test_a", "pk_b"),
+        {},
+        "projects[1].api_keys[0]: 'pk_b' must start with ck_live_ or ck_test_ (Craftkit "
+        "refuses other keys); list the project's Craftkit API key",
+        "'pk_b' must start with ck_live_ or ck_test_ (Craftkit refuses other keys)",
+        id="craftkit-prefix",
+    ),
+    pytest.param(
+        CRAFTKIT_KEYS % ("ck_test_a", "'${B_KEY}'"),
+        {"B_KEY": "sk_secret_b"},
+        "projects[1].api_keys[0]: the key in $B_KEY must start with ck_live_ or ck_test_ "
+        "(Craftkit refuses other keys); list the project's Craftkit API key",
+        "'sk_secret_b' must start with ck_live_ or ck_test_",
+        id="craftkit-prefix-of-a-secret",
+    ),
+    pytest.param(
+        CRAFTKIT_KEYS % ("ck_test_a", "'ck_test_b c'"),
+        {},
+        "projects[1].api_keys[0]: 'ck_test_b c': character 10 (' ') is a space, so no request "
+        "can send this key; use letters, digits and punctuation only (no spaces)",
+        "character 10 (' ') is a space, so no request can send this key",
+        id="space",
+    ),
+    pytest.param(
+        FIRMA_KEYS % ("firma_a", "'${B_KEY}'"),
+        {"B_KEY": "firma_b\n"},
+        "workspaces[1].api_keys[0]: the key in $B_KEY: character 8 ('\\n') is a control "
+        "character, so no request can send this key; use letters, digits and punctuation only",
+        "character 8 ('\\n') is a control character, so no request can send this key",
+        id="newline-of-a-secret",
+    ),
+    pytest.param(
+        FIRMA_KEYS % ("firma_a", "firma_cl\u00e9"),
+        {},
+        "workspaces[1].api_keys[0]: 'firma_cl\u00e9': character 9 ('\u00e9') is not ASCII, so "
+        "no request can send this key; use letters, digits and punctuation only",
+        "character 9 ('\u00e9') is not ASCII, so no request can send this key",
+        id="not-ascii",
+    ),
+    pytest.param(
+        CRAFTKIT_KEYS % ("ck_test_shared", "ck_test_shared"),
+        {},
+        "projects[1].api_keys[0]: 'ck_test_shared' already belongs to project proj_a (a key has "
+        "one project); list each key once, under the project it acts for",
+        "'ck_test_shared' already belongs to project proj_a (a key has one project)",
+        id="key-of-two-projects",
+    ),
+    pytest.param(
+        FIRMA_KEYS % ("'${A_KEY}'", "'${B_KEY}'"),
+        {"A_KEY": "firma_same", "B_KEY": "firma_same"},
+        "workspaces[1].api_keys[0]: the key in $B_KEY already belongs to workspace ws_a (a key "
+        "has one workspace); list each key once, under the workspace it acts for",
+        "'firma_same' already belongs to workspace ws_a (a key has one workspace)",
+        id="key-of-two-workspaces",
+    ),
+    pytest.param(
+        FIRMA_KEYS % ("firma_a, firma_a", "firma_b"),
+        {},
+        "workspaces[0].api_keys[1]: 'firma_a' already belongs to workspace ws_a (a key has one "
+        "workspace); list each key once, under the workspace it acts for",
+        "'firma_a' already belongs to workspace ws_a",
+        id="key-twice-in-a-workspace",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "environ", "harness", "mock"), KEY_REFUSALS)
+def test_a_key_the_mock_refuses_is_refused_before_the_run(
+    tmp_path: Path, text: str, environ: dict[str, str], harness: str, mock: str
+) -> None:
+    """A key the target must both take and refuse (no prefix), that no request can carry, or
+    that acts for two tenants would give the checks expectations no target can meet."""
+    path = write(tmp_path, text)
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ=environ)
+    assert caught.value.problems == [f"{path}: {harness}"]
+    for variable, value in environ.items():
+        if variable == "B_KEY":
+            assert value not in str(caught.value), "a key from the environment is a secret"
+
+
+@pytest.mark.parametrize(("text", "environ", "harness", "mock"), KEY_REFUSALS)
+def test_the_mock_refuses_the_same_keys(
+    tmp_path: Path, text: str, environ: dict[str, str], harness: str, mock: str
+) -> None:
+    """The rules the harness mirrors are the mock's (the two never import each other)."""
+    path = write(tmp_path, text)
+    with pytest.raises(MockFixtureError) as caught:
+        create_app(MockSettings(fixtures=(path,), environ=environ))
+    [problem] = caught.value.problems
+    tenant, field = harness.split(":")[0].split(".", 1)  # projects[1], api_keys[0]
+    assert re.search(rf"{re.escape(tenant)} \(id \w+\)\.{re.escape(field)}: ", problem), problem
+    assert mock in problem, problem
+
+
+def test_the_key_rules_are_the_mocks() -> None:
+    assert KEY_PREFIXES["craftkit"] == mock_craftkit_world.KEY_PREFIXES
+    assert KEY_PREFIXES["craftkit"] == Craftkit.KEY_PREFIXES, "the checks' prefix rule"
+    samples = [chr(c) for c in range(0x80)] + ["\u00e9", "\u00a0", "\u3000", "\U0001f511"]
+    for char in samples:
+        key = f"ck_test_{char}x"
+        assert world._unsendable_key(key) == mock_unsendable_key(key), repr(char)
+
+
+LOWER, UPPER = "0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c", "0C3F5A8E-2B7D-4C1E-9A6F-1D2E3F4A5B6C"
+CASE_REFUSALS = [
+    pytest.param(
+        "api: craftkit\nprojects: [{id: proj_a, api_keys: [ck_test_a]}]\nsignature_requests:\n"
+        f"  - {{id: {LOWER}, project: proj_a, status: sent}}\n"
+        f"  - {{id: {UPPER}, project: proj_a, status: completed}}\n",
+        f"signature_requests[1].id: '{UPPER}' is '{LOWER}' (signature_requests[0]) in another "
+        "letter case: a uuid names one resource in any case; list it once",
+        "signature_requests[1] (id ",
+        ".id: duplicate id (also signature_requests[0])",
+        id="craftkit",
+    ),
+    pytest.param(
+        "api: firma\nworkspaces: [{id: ws_a, api_keys: [firma_a]}]\njwts:\n"
+        f"  - {{jwt_id: {LOWER.replace('c', 'C', 1)}, workspace: ws_a, revoked_at: null}}\n"
+        f"  - {{jwt_id: {LOWER}, workspace: ws_a, revoked_at: '2026-11-03T14:20:00Z'}}\n",
+        f"jwts[1].jwt_id: '{LOWER}' is '{LOWER.replace('c', 'C', 1)}' (jwts[0]) in another "
+        "letter case: a uuid names one resource in any case; list it once",
+        "jwts[1] (jwt_id ",
+        ".jwt_id: duplicate jwt_id (also jwts[0])",
+        id="firma",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "harness", "mock_place", "mock"), CASE_REFUSALS)
+def test_ids_differing_only_in_case_are_one_resource_listed_twice(
+    tmp_path: Path, text: str, harness: str, mock_place: str, mock: str
+) -> None:
+    """Targets compare uuids in any case (docs/behaviour.md): two records would be one, with
+    two states the harness would expect at once."""
+    path = write(tmp_path, text)
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ={})
+    assert caught.value.problems == [f"{path}: {harness}"]
+    with pytest.raises(MockFixtureError) as refused:
+        create_app(MockSettings(fixtures=(path,), environ={}))
+    [problem] = refused.value.problems
+    assert mock_place in problem and problem.endswith(mock), problem
+
+
+@pytest.mark.parametrize(
+    "text", [LOWER, UPPER, LOWER.replace("-", ""), *(s(LOWER) for _, s in NOT_UUID_STRINGS)]
+)
+def test_the_reader_folds_the_case_of_the_ids_the_mock_folds(text: str) -> None:
+    """The mock folds the case of uuid strings only (mock_server/ids.py): so does the harness,
+    and a non-uuid id is compared as written."""
+    assert world._same_id(text) == (canonical_uuid(text) or text)
+    assert world._same_id(text.upper()) == (canonical_uuid(text.upper()) or text.upper())
+
+
+MOCK_BLOCK = (
+    "api: craftkit\nprojects: [{id: proj_a, api_keys: [ck_test_a]}]\nsignature_requests:\n"
+    f"  - {{id: {LOWER}, project: proj_a, %s mock: {{on_cancel: %s}}}}\n"
+)
+STATUSES = ", ".join(sorted(world._CRAFTKIT_CLOSED | world._CRAFTKIT_OPEN))
+
+
+@pytest.mark.parametrize(
+    ("text", "harness", "mock"),
+    [
+        pytest.param(
+            MOCK_BLOCK % ("status: completed,", "upstream_locked"),
+            "signature_requests[0].mock.on_cancel: 'upstream_locked' applies to sent or viewed "
+            "requests only; this one is completed and answers 409 (remove the mock block, or "
+            "set status to sent or viewed)",
+            ".mock.on_cancel: 'upstream_locked' applies to sent or viewed requests only; this "
+            "one is completed and answers 409 (remove the mock block, or set status to sent or "
+            "viewed)",
+            id="locked-on-completed",
+        ),
+        pytest.param(
+            MOCK_BLOCK % ("status: cancelled,", "provider_error"),
+            "signature_requests[0].mock.on_cancel: 'provider_error' applies to sent or viewed "
+            "requests only; this one is cancelled and answers 409 (remove the mock block, or "
+            "set status to sent or viewed)",
+            ".mock.on_cancel: 'provider_error' applies to sent or viewed requests only; this "
+            "one is cancelled and answers 409",
+            id="failing-on-cancelled",
+        ),
+        pytest.param(
+            MOCK_BLOCK % ("", "provider_error"),
+            f"signature_requests[0].status: missing; write one of {STATUSES}",
+            ".status: missing: add this field",
+            id="no-status-beside-the-block",
+        ),
+    ],
+)
+def test_a_mock_block_on_a_record_it_cannot_act_on_is_refused(
+    tmp_path: Path, text: str, harness: str, mock: str
+) -> None:
+    """A terminal request answers 409 before the signature service is asked: the block could
+    never act, yet the harness would expect its 502 or its locked 409 (docs/fixtures.md)."""
+    path = write(tmp_path, text)
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ={})
+    assert caught.value.problems == [f"{path}: {harness}"]
+    with pytest.raises(MockFixtureError) as refused:
+        create_app(MockSettings(fixtures=(path,), environ={}))
+    assert any(mock in problem for problem in refused.value.problems), refused.value.problems
+
+
+def test_the_states_are_the_mocks() -> None:
+    assert world._CRAFTKIT_OPEN == mock_signatures.IN_FLIGHT
+    assert world._CRAFTKIT_CLOSED == mock_signatures.TERMINAL
