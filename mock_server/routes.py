@@ -12,8 +12,10 @@ import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+from starlette.convertors import StringConvertor
 from starlette.routing import Mount, Route
 
 __all__ = ["Match", "RouteTable"]
@@ -37,6 +39,34 @@ class _Entry:
     convertors: Mapping[str, Any]
     template: str
     """The declared path under ``base_path`` (``/v1/signatures/{id}/cancel``)."""
+
+    @cached_property
+    def segments(self) -> tuple[str | None, ...] | None:
+        """The template's segments, ``None`` for each string parameter's, when it is made of
+        whole segments and string parameters only (which the router's pattern matches as a
+        non-empty segment, kept as it is): then a path is matched by comparing its
+        segments, as the pattern would; else ``None``, and the pattern matches.
+
+        >>> from starlette.convertors import CONVERTOR_TYPES
+        >>> entry = _Entry("", re.compile(""), frozenset(), "op", {"id": CONVERTOR_TYPES["str"]},
+        ...     "/v1/signatures/{id}/cancel")
+        >>> entry.segments
+        ('', 'v1', 'signatures', None, 'cancel')
+        >>> _Entry("", re.compile(""), frozenset(), "op", {}, "/v1/{id}.pdf").segments is None
+        True
+        """
+        segments: list[str | None] = []
+        for segment in self.template.split("/"):
+            if segment.startswith("{") and segment.endswith("}"):
+                convertor = self.convertors.get(segment[1:-1].partition(":")[0])
+                if type(convertor) is not StringConvertor:
+                    return None
+                segments.append(None)
+            elif "{" in segment or "}" in segment:
+                return None
+            else:
+                segments.append(segment)
+        return tuple(segments)
 
 
 class RouteTable:
@@ -80,15 +110,21 @@ class RouteTable:
                 rest = path[len(base) :]
             else:
                 rest = path
-            found = entry.pattern.match(rest)
-            if found is None:
-                continue
+            segments = entry.segments
+            if segments is not None:
+                params = _by_segments(segments, entry.convertors, rest)
+                if params is None:
+                    continue
+            else:
+                found = entry.pattern.match(rest)
+                if found is None:
+                    continue
+                params = {
+                    name: entry.convertors[name].convert(value)
+                    for name, value in found.groupdict().items()
+                }
             if method not in entry.methods:
                 return None  # Connexion answers: 405 with Allow
-            params = {
-                name: entry.convertors[name].convert(value)
-                for name, value in found.groupdict().items()
-            }
             return Match(base, entry.operation_id, params)
         return None
 
@@ -118,6 +154,34 @@ class RouteTable:
                 methods = ", ".join(sorted(m for m in entry.methods if m != "HEAD"))
                 best, best_score = f"{methods} {declared}", score
         return best
+
+
+def _by_segments(
+    segments: tuple[str | None, ...], convertors: Mapping[str, Any], path: str
+) -> dict[str, Any] | None:
+    """The path params of ``path`` if its segments are the template's (:attr:`_Entry.segments`),
+    each parameter's a non-empty one; else ``None``.
+
+    >>> from starlette.convertors import CONVERTOR_TYPES
+    >>> str_id = {"id": CONVERTOR_TYPES["str"]}
+    >>> _by_segments(("", "v1", None, "cancel"), str_id, "/v1/abc/cancel")
+    {'id': 'abc'}
+    >>> [_by_segments(("", "v1", None, "cancel"), str_id, p) for p in ("/v1//cancel", "/v1/a/b")]
+    [None, None]
+    """
+    given = path.split("/")
+    if len(given) != len(segments):
+        return None
+    names = iter(convertors)
+    params: dict[str, Any] = {}
+    for declared, segment in zip(segments, given, strict=True):
+        if declared is None:
+            if not segment:
+                return None
+            params[next(names)] = segment
+        elif declared != segment:
+            return None
+    return params
 
 
 SKETCH = 64

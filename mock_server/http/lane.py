@@ -37,7 +37,7 @@ from mock_server.http.journal import exchange_entry, keep
 from mock_server.http.refusals import Availability
 from mock_server.live import Live
 from mock_server.routes import RouteTable
-from mock_server.state.journal import Body
+from mock_server.state.journal import BODY_LIMIT, Exchange
 from mock_server.state.sessions import HEADER, SessionRefused, Sessions
 
 __all__ = ["ExpressLane", "Layered"]
@@ -135,9 +135,7 @@ class ExpressLane:
     ) -> None:
         """Send the answer, journalled before its body as the journal layer does."""
         status, raw, content = response.status_code, response.raw_headers, bytes(response.body)
-        sent, answered = Body(), Body()
-        sent.add(message.get("body", b""))
-        answered.add(content)
+        body: bytes = message.get("body", b"")
         session = ctx.session
         assert session is not None
         entry = exchange_entry(
@@ -146,8 +144,10 @@ class ExpressLane:
             at=at,
             started=started,
             status=status,
-            request=sent.exchange(scope["headers"]),
-            response=answered.exchange(raw),  # as the layers below CORS and sessions sent it
+            # Each body kept up to the journal's limit, as the journal layer's Body keeps it.
+            request=Exchange.of(scope["headers"], body[:BODY_LIMIT], len(body)),
+            # The answer's headers as the layers below CORS and sessions sent them.
+            response=Exchange.of(raw, content[:BODY_LIMIT], len(content)),
         )
         send = ctx.server_send
         await send(

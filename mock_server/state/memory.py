@@ -106,6 +106,7 @@ class MemoryBackend(InSteps):
         self._lock = threading.Lock()
         self._namespaces: dict[str, OrderedDict[str, _Session]] = {}
         self._ids = itertools.count(1)
+        self._swept = -1e9  # when _evict last looked for idle sessions
 
     async def open(self) -> None:
         return None
@@ -156,6 +157,12 @@ class MemoryBackend(InSteps):
             if oldest is None:  # only default and the session touched are left: both stay
                 break
             del sessions[oldest]
+        # Idle ones, looked for once a second of the clock at most: whether a session is
+        # forgotten is read from its last use wherever it matters, so one kept a moment past
+        # its time is never served; this only gives back its memory.
+        if 0.0 <= now - self._swept < 1.0:
+            return
+        self._swept = now
         for name in list(itertools.islice(sessions, 8)):  # the least recently used first
             if self.limits.forgotten(name, sessions[name].last_used, now):
                 del sessions[name]

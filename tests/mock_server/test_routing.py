@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from starlette.types import Message, Scope
 
+from mock_server import Settings, create_app
+from mock_server.routes import RouteTable
 from tests.conftest import FIRMA_BASES, ContractClient, signature_requests
 
 pytestmark = pytest.mark.anyio
 
 CANCEL = f"/v1/signatures/{signature_requests(status='sent')[0]['id']}/cancel"
+ROUTES: RouteTable = create_app(Settings())._lane._routes  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
@@ -226,3 +232,48 @@ async def test_the_hint_compares_a_bounded_sketch_of_a_huge_path(
     assert response.status_code == 404
     assert "the closest declared is POST /v1/signatures/{id}/cancel" in response.text
     assert compared and max(compared) <= routes.SKETCH * 4 + 100
+
+
+segments = st.one_of(
+    st.sampled_from(["", "v1", "signatures", "cancel", "jwt", "revoke-signing-request", "api"]),
+    st.sampled_from(["functions", "signing-request-api", "{id}", "%2F", ".", ".."]),
+    st.text(max_size=6),
+)
+
+
+@st.composite
+def near_paths(draw: st.DrawFn) -> str:
+    """A declared path with some of its segments replaced, dropped or added."""
+    parts = draw(
+        st.sampled_from([CANCEL, *[f"{base}/jwt/revoke-signing-request" for base in FIRMA_BASES]])
+    ).split("/")
+    changed = [draw(segments) if draw(st.booleans()) else part for part in parts]
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(changed)))
+        if draw(st.booleans()):
+            changed.insert(at, draw(segments))
+        else:
+            del changed[at : at + 1]
+    return "/".join(changed)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(path=near_paths(), method=st.sampled_from(["POST", "GET"]))
+@example(path="/v1/signatures//cancel", method="POST")
+@example(path="/v1/signatures/a/b/cancel", method="POST")
+@example(path="/v1/signatures/a/cancel/", method="POST")
+@example(path="/api/v1/jwt/revoke-signing-request/", method="POST")
+@example(path="/api/v1//jwt/revoke-signing-request", method="POST")
+def test_the_table_matches_segments_as_the_routers_patterns_do(path: str, method: str) -> None:
+    """RouteTable matches a template of whole string segments by comparing segments: it
+    must route every path as the patterns of Connexion's router would."""
+    table = ROUTES
+    by_patterns = RouteTable([replace(entry, template="{}") for entry in table._entries])
+    assert [entry.segments for entry in by_patterns._entries] == [None] * len(table._entries)
+    assert table.match(method, path) == by_patterns.match(method, path)
+
+
+def test_the_table_matches_the_declared_paths_by_segments() -> None:
+    assert [entry.segments is not None for entry in ROUTES._entries] == [True] * 3
+    found = ROUTES.match("POST", CANCEL)
+    assert found is not None and found.path_params == {"id": CANCEL.split("/")[3]}
