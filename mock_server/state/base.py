@@ -265,7 +265,10 @@ class Backend(Protocol):
         """Connect and check the store answers (raises :class:`StoreUnavailable`)."""
         ...
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Let the connection go, for good: a call after it raises
+        :class:`StoreUnavailable` (or, in memory, still works), never connecting again."""
+        ...
 
     async def world(self, fingerprint: str) -> str:
         """The namespace of the fixture world ``fingerprint`` names.
