@@ -42,6 +42,10 @@ from mock_server.watch import FixtureWatcher
 __all__ = ["build_parser", "main"]
 
 log = logging.getLogger("mock_server")
+address_log = logging.getLogger("mock_server.address")
+"""Where the mock says the address it listens on: at INFO, whatever ``--log-level`` hides
+(:func:`main` sets its level), since with ``--port 0`` the log is the only way to learn
+the port."""
 
 BUNDLED = "bundled:"
 """How ``--fixtures`` names a bundled fixture: ``bundled:craftkit``, ``bundled:firma``."""
@@ -423,7 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="info",
         type=str.lower,  # any case: DEBUG, Info
         choices=["debug", "info", "warning", "error"],
-        help="log verbosity (default: %(default)s)",
+        help="log verbosity; the line saying the address is logged at any level "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--no-access-log",
@@ -534,6 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         + "%(name)s: %(message)s",
         stream=sys.stderr,
     )
+    address_log.setLevel(logging.INFO)  # said at any --log-level
     log.info("mock-server %s", version())
     if args.admin_token is not None:
         log.warning(
@@ -586,7 +592,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     limits = _connection_limits(args)
     log.info("connections: %s", _describe_limits(limits, args.shutdown_grace))
     _warn_if_exposed(settings)
-    log.info(
+    address_log.info(  # once, before the workers (if any) start
         "listening on http://%s:%d (ready in %.2f s); docs at http://%s:%d/docs/",
         shown_host,
         port,
