@@ -91,6 +91,7 @@ state (--store):
   redis://HOST:PORT/DB (or rediss://; password in the URL or $REDIS_PASSWORD)
                      workers on any number of hosts share one world
   Records, Firma's rate windows, sessions, the journal and faults all live there.
+  Without --store: $MOCK_STORE, else memory (an empty $MOCK_STORE is unset).
 
 connections (per process; see README "Running it for a team"):
   A request's headers must arrive within --header-timeout of the connection's opening
@@ -205,6 +206,24 @@ def _host(text: str) -> str:
             f"(that is --port) or path, {_HOST_EXAMPLES}"
         )
     return name
+
+
+def _store(text: str) -> str:
+    """A ``--store`` URL, checked when the store is opened; an empty one names no store."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is empty; give one of {STORE_EXAMPLES} (or no --store: $MOCK_STORE, "
+            "else memory)"
+        )
+    return text
+
+
+def _store_url(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
+    """``--store``, else ``$MOCK_STORE``, else ``memory``: an empty ``$MOCK_STORE`` is unset
+    (as an empty ``$MOCK_ADMIN_TOKEN`` is); an empty ``--store`` the parser refused."""
+    if args.store is not None:
+        return str(args.store)
+    return environ.get("MOCK_STORE") or "memory"
 
 
 def _allowed_host(text: str) -> str:
@@ -340,9 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--store",
+        type=_store,
         default=None,
         metavar="URL",
-        help=f"where state lives: {STORE_EXAMPLES} (default: $MOCK_STORE, else memory)",
+        help=f"where state lives: {STORE_EXAMPLES} (default: $MOCK_STORE, else memory; "
+        "an empty $MOCK_STORE is unset)",
     )
     parser.add_argument(
         "--workers",
@@ -555,7 +576,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cors_origins=tuple(args.cors_origins),
         allowed_hosts=tuple(args.allowed_hosts),
         admin_token=admin_token,
-        store=args.store or os.environ.get("MOCK_STORE") or "memory",
+        store=_store_url(args, os.environ),
         limits=Limits(
             max_sessions=args.max_sessions,
             session_ttl=float(args.session_ttl),
@@ -577,7 +598,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"the fixture format: docs/fixtures.md (installed: {docs})\n")
         return 2
     except StartupError as exc:
-        if isinstance(exc, StoreUrlError) and not args.store:  # the URL is $MOCK_STORE's
+        if isinstance(exc, StoreUrlError) and args.store is None:  # $MOCK_STORE's URL
             exc = exc.named("$MOCK_STORE")
         sys.stderr.write(f"mock-server: {exc}\n")
         return 2
