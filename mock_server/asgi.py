@@ -22,7 +22,7 @@ from mock_server.app import MockApp, create_app
 from mock_server.settings import Settings
 from mock_server.state import StoreUnavailable, open_backend
 from mock_server.state.urls import EXAMPLES as STORE_EXAMPLES
-from mock_server.state.urls import StoreUrlError
+from mock_server.state.urls import StoreUrlError, normalised
 
 __all__ = ["LOG_FORMAT", "check_store", "serve_app"]
 
@@ -55,7 +55,7 @@ def serve_app(settings: Settings | None = None) -> MockApp:
 def check_store(settings: Settings) -> None:
     """Refuse, at start-up, a store that cannot serve as asked (:class:`StoreUrlError`, a
     :class:`~mock_server.errors.StartupError`, with the fix)."""
-    if settings.workers > 1 and settings.store == "memory":
+    if settings.workers > 1 and normalised(settings.store) == "memory":
         raise StoreUrlError(
             f"--workers {settings.workers} needs a store the workers share; the memory store "
             "is one process's own. Give --store sqlite:///path/to/mock.db (one host) or "

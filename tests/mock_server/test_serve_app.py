@@ -48,6 +48,11 @@ def test_the_collector_s_policy_is_in_force_once_the_app_is_built() -> None:
             Settings(workers=2), "--workers 2 needs a store the workers share", id="memory-2"
         ),
         pytest.param(
+            Settings(workers=2, store="MEMORY"),
+            "--workers 2 needs a store the workers share",
+            id="memory-in-capitals-2",
+        ),
+        pytest.param(
             Settings(store="redis://127.0.0.1:1/0"),
             "--store 'redis://127.0.0.1:1/0': cannot reach it",
             id="store-unreachable",
@@ -72,5 +77,38 @@ async def test_a_server_may_call_it_from_its_running_event_loop(
         async with client_for(app) as mock:
             assert (await mock.http.post("/__mock/firma/jwts/batch", json=[{}])).status_code == 201
             assert len(await mock.jwts()) == len((await mock.state("other"))["firma"]["jwts"]) + 1
+    finally:
+        await app.stop()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("store", "kind"),
+    [
+        ("MEMORY", "memory"),
+        ("Memory", "memory"),
+        ("SQLITE:///{tmp}/mock.db", "sqlite"),
+        ("SQLite:///{tmp}/mock.db", "sqlite"),
+        ("REDIS://{redis}", "redis"),
+        ("Redis://{redis}", "redis"),
+    ],
+)
+async def test_a_store_scheme_is_read_in_any_case(
+    store: str,
+    kind: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    client_for: Callable[[MockApp], AbstractAsyncContextManager[ContractClient]],
+) -> None:
+    """URL schemes are case-insensitive (RFC 3986, 3.1): REDIS:// was refused as an
+    unknown scheme while SQLITE:// was taken (and its health named the kind 'SQLITE')."""
+    if "{redis}" in store:
+        store = store.format(redis=request.getfixturevalue("redis_url").removeprefix("redis://"))
+    app = serve_app(Settings(store=store.format(tmp=tmp_path)))
+    try:
+        async with client_for(app) as mock:
+            health = await mock.http.get("/__mock/health")
+            assert (health.status_code, health.json()["store"]) == (200, kind)
+            assert (await mock.http.post("/__mock/firma/jwts/batch", json=[{}])).status_code == 201
     finally:
         await app.stop()

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 import uvloop
-from redis.asyncio.connection import Connection
+from redis.asyncio.connection import Connection, SSLConnection
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mock_server.state import (
@@ -95,6 +95,14 @@ def test_a_malformed_url_is_refused_naming_the_fix(url: str, names: str) -> None
     with pytest.raises(StoreUrlError, match=names) as refused:
         open_backend(url)
     assert str(refused.value).endswith("e.g. redis://127.0.0.1:6379/0"), "the fix"
+
+
+@pytest.mark.parametrize("scheme", ["REDISS", "RedisS", "rediss"])
+def test_rediss_in_any_case_is_redis_over_tls(scheme: str) -> None:
+    backend = open_backend(f"{scheme}://cache.internal:6380/0")
+    assert isinstance(backend, RedisBackend)
+    assert backend.url == "rediss://cache.internal:6380/0"
+    assert issubclass(backend._pipeline._pool.connection_class, SSLConnection)
 
 
 @pytest.mark.parametrize(
