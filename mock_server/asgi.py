@@ -20,7 +20,7 @@ from typing import Any
 from mock_server import collector
 from mock_server.app import MockApp, create_app
 from mock_server.settings import Settings
-from mock_server.state import StoreUnavailable, open_backend
+from mock_server.state import StoreRefused, StoreUnavailable, open_backend
 from mock_server.state.urls import EXAMPLES as STORE_EXAMPLES
 from mock_server.state.urls import StoreUrlError, normalised
 
@@ -71,6 +71,8 @@ def check_store(settings: Settings) -> None:
 
     try:
         _run(probe())
+    except StoreRefused as exc:  # it runs, and refuses what the URL says: its reason has the fix
+        raise StoreUrlError.of(settings.store, str(exc)) from exc
     except StoreUnavailable as exc:
         raise StoreUrlError.of(
             settings.store,

@@ -119,7 +119,7 @@ who may use /__mock and /docs/ (docs/behaviour.md, "What only the mock does"):
                prefer --admin-token-file PATH or $MOCK_ADMIN_TOKEN
 
 exit codes: 0 stopped cleanly (also by SIGTERM or SIGINT), 2 bad flag, bad fixture,
-store unreachable, port unavailable, or an admin token refused.
+store unreachable or refusing the credentials, port unavailable, or an admin token refused.
 """
 
 
