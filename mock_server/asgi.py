@@ -20,9 +20,9 @@ from typing import Any
 from mock_server import collector
 from mock_server.app import MockApp, create_app
 from mock_server.settings import Settings
-from mock_server.state import StoreUnavailable, open_backend
+from mock_server.state import StoreRefused, StoreUnavailable, open_backend
 from mock_server.state.urls import EXAMPLES as STORE_EXAMPLES
-from mock_server.state.urls import StoreUrlError
+from mock_server.state.urls import StoreUrlError, normalised
 
 __all__ = ["LOG_FORMAT", "check_store", "serve_app"]
 
@@ -55,7 +55,7 @@ def serve_app(settings: Settings | None = None) -> MockApp:
 def check_store(settings: Settings) -> None:
     """Refuse, at start-up, a store that cannot serve as asked (:class:`StoreUrlError`, a
     :class:`~mock_server.errors.StartupError`, with the fix)."""
-    if settings.workers > 1 and settings.store == "memory":
+    if settings.workers > 1 and normalised(settings.store) == "memory":
         raise StoreUrlError(
             f"--workers {settings.workers} needs a store the workers share; the memory store "
             "is one process's own. Give --store sqlite:///path/to/mock.db (one host) or "
@@ -71,6 +71,8 @@ def check_store(settings: Settings) -> None:
 
     try:
         _run(probe())
+    except StoreRefused as exc:  # it runs, and refuses what the URL says: its reason has the fix
+        raise StoreUrlError.of(settings.store, str(exc)) from exc
     except StoreUnavailable as exc:
         raise StoreUrlError.of(
             settings.store,

@@ -42,6 +42,10 @@ from mock_server.watch import FixtureWatcher
 __all__ = ["build_parser", "main"]
 
 log = logging.getLogger("mock_server")
+address_log = logging.getLogger("mock_server.address")
+"""Where the mock says the address it listens on: at INFO, whatever ``--log-level`` hides
+(:func:`main` sets its level), since with ``--port 0`` the log is the only way to learn
+the port."""
 
 BUNDLED = "bundled:"
 """How ``--fixtures`` names a bundled fixture: ``bundled:craftkit``, ``bundled:firma``."""
@@ -87,6 +91,7 @@ state (--store):
   redis://HOST:PORT/DB (or rediss://; password in the URL or $REDIS_PASSWORD)
                      workers on any number of hosts share one world
   Records, Firma's rate windows, sessions, the journal and faults all live there.
+  Without --store: $MOCK_STORE, else memory (an empty $MOCK_STORE is unset).
 
 connections (per process; see README "Running it for a team"):
   A request's headers must arrive within --header-timeout of the connection's opening
@@ -114,7 +119,7 @@ who may use /__mock and /docs/ (docs/behaviour.md, "What only the mock does"):
                prefer --admin-token-file PATH or $MOCK_ADMIN_TOKEN
 
 exit codes: 0 stopped cleanly (also by SIGTERM or SIGINT), 2 bad flag, bad fixture,
-store unreachable, port unavailable, or an admin token refused.
+store unreachable or refusing the credentials, port unavailable, or an admin token refused.
 """
 
 
@@ -201,6 +206,24 @@ def _host(text: str) -> str:
             f"(that is --port) or path, {_HOST_EXAMPLES}"
         )
     return name
+
+
+def _store(text: str) -> str:
+    """A ``--store`` URL, checked when the store is opened; an empty one names no store."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is empty; give one of {STORE_EXAMPLES} (or no --store: $MOCK_STORE, "
+            "else memory)"
+        )
+    return text
+
+
+def _store_url(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
+    """``--store``, else ``$MOCK_STORE``, else ``memory``: an empty ``$MOCK_STORE`` is unset
+    (as an empty ``$MOCK_ADMIN_TOKEN`` is); an empty ``--store`` the parser refused."""
+    if args.store is not None:
+        return str(args.store)
+    return environ.get("MOCK_STORE") or "memory"
 
 
 def _allowed_host(text: str) -> str:
@@ -336,9 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--store",
+        type=_store,
         default=None,
         metavar="URL",
-        help=f"where state lives: {STORE_EXAMPLES} (default: $MOCK_STORE, else memory)",
+        help=f"where state lives: {STORE_EXAMPLES} (default: $MOCK_STORE, else memory; "
+        "an empty $MOCK_STORE is unset)",
     )
     parser.add_argument(
         "--workers",
@@ -423,7 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="info",
         type=str.lower,  # any case: DEBUG, Info
         choices=["debug", "info", "warning", "error"],
-        help="log verbosity (default: %(default)s)",
+        help="log verbosity; the line saying the address is logged at any level "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--no-access-log",
@@ -534,6 +560,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         + "%(name)s: %(message)s",
         stream=sys.stderr,
     )
+    address_log.setLevel(logging.INFO)  # said at any --log-level
     log.info("mock-server %s", version())
     if args.admin_token is not None:
         log.warning(
@@ -549,7 +576,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cors_origins=tuple(args.cors_origins),
         allowed_hosts=tuple(args.allowed_hosts),
         admin_token=admin_token,
-        store=args.store or os.environ.get("MOCK_STORE") or "memory",
+        store=_store_url(args, os.environ),
         limits=Limits(
             max_sessions=args.max_sessions,
             session_ttl=float(args.session_ttl),
@@ -571,7 +598,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"the fixture format: docs/fixtures.md (installed: {docs})\n")
         return 2
     except StartupError as exc:
-        if isinstance(exc, StoreUrlError) and not args.store:  # the URL is $MOCK_STORE's
+        if isinstance(exc, StoreUrlError) and args.store is None:  # $MOCK_STORE's URL
             exc = exc.named("$MOCK_STORE")
         sys.stderr.write(f"mock-server: {exc}\n")
         return 2
@@ -586,7 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     limits = _connection_limits(args)
     log.info("connections: %s", _describe_limits(limits, args.shutdown_grace))
     _warn_if_exposed(settings)
-    log.info(
+    address_log.info(  # once, before the workers (if any) start
         "listening on http://%s:%d (ready in %.2f s); docs at http://%s:%d/docs/",
         shown_host,
         port,

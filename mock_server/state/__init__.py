@@ -6,7 +6,15 @@
 
 from __future__ import annotations
 
-from mock_server.state.base import Backend, Decision, Fault, Record, StoreUnavailable, insert
+from mock_server.state.base import (
+    Backend,
+    Decision,
+    Fault,
+    Record,
+    StoreRefused,
+    StoreUnavailable,
+    insert,
+)
 from mock_server.state.limits import DEFAULT_SESSION, Limits
 from mock_server.state.sessions import Session, SessionRefused, Sessions, SessionStore
 from mock_server.state.urls import StoreUrlError, open_backend
@@ -22,6 +30,7 @@ __all__ = [
     "SessionRefused",
     "SessionStore",
     "Sessions",
+    "StoreRefused",
     "StoreUnavailable",
     "StoreUrlError",
     "insert",

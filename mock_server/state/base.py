@@ -35,6 +35,7 @@ __all__ = [
     "Logged",
     "Outcome",
     "Record",
+    "StoreRefused",
     "StoreUnavailable",
     "Touched",
     "Window",
@@ -96,6 +97,12 @@ def count_in(window: Record | None, now: float, length: float) -> Decision[Windo
 
 class StoreUnavailable(Exception):
     """The store cannot be reached: the request gets a 503 with ``Retry-After``."""
+
+
+class StoreRefused(StoreUnavailable):
+    """The store answers but refuses the mock (its credentials, a command it needs): while
+    serving, a 503 as when it cannot be reached; at start-up, a refusal whose message names
+    the fix (never "start it": it runs)."""
 
 
 def insert(record: Record) -> Decide[bool]:
@@ -265,7 +272,10 @@ class Backend(Protocol):
         """Connect and check the store answers (raises :class:`StoreUnavailable`)."""
         ...
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Let the connection go, for good: a call after it raises
+        :class:`StoreUnavailable` (or, in memory, still works), never connecting again."""
+        ...
 
     async def world(self, fingerprint: str) -> str:
         """The namespace of the fixture world ``fingerprint`` names.

@@ -38,7 +38,7 @@ import select
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import hiredis
 import redis.asyncio as aioredis
@@ -46,7 +46,13 @@ from redis._parsers.base import BaseParser
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, NoScriptError, RedisError, ResponseError
+from redis.exceptions import (
+    AuthenticationError,
+    NoPermissionError,
+    NoScriptError,
+    RedisError,
+    ResponseError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -59,6 +65,7 @@ from mock_server.state.base import (
     Outcome,
     Read,
     Record,
+    StoreRefused,
     StoreUnavailable,
     Touched,
     Window,
@@ -370,8 +377,6 @@ def _error(message: str) -> ResponseError:
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, AuthenticationError):
-        return f"authentication failed ({exc}): check the password in the URL or $REDIS_PASSWORD"
     if isinstance(exc, RedisTimeoutError):
         return f"no answer within {TIMEOUT:g} s"
     text = str(exc).strip() or type(exc).__name__
@@ -603,6 +608,12 @@ class _Pipeline:
 _FORM = "redis://HOST:PORT/DB (or rediss://; a password as redis://:PASSWORD@HOST:PORT/DB)"
 """The URL forms the store reads, as refusals name them."""
 
+_CREDENTIALS = (
+    "give those it expects: redis://:PASSWORD@HOST:PORT/DB, redis://USER:PASSWORD@HOST:PORT/DB "
+    "(an ACL user), or the password in $REDIS_PASSWORD (none if Redis has none)"
+)
+"""The fix of credentials Redis refused."""
+
 JOURNAL_TAIL = 64
 """Entries a journal read with ``from_id`` asks for first (the newest): a live event stream
 asks every half second, and finds the entry it had among them unless 64 came meanwhile."""
@@ -631,9 +642,20 @@ def _closed() -> RedisConnectionError:
 class RedisBackend:
     """State in one Redis database, shared by every worker and host pointed at it."""
 
-    def __init__(self, pool: aioredis.ConnectionPool, *, url: str, limits: Limits) -> None:
+    def __init__(
+        self,
+        pool: aioredis.ConnectionPool,
+        *,
+        url: str,
+        limits: Limits,
+        user: str | None = None,
+        password_from: str | None = None,
+    ) -> None:
         self.url = url
         self.limits = limits
+        self._user = user
+        self._password_from = password_from
+        """Where the password sent came from (``the URL``, ``$REDIS_PASSWORD``), or None."""
         self._pipeline = _Pipeline(pool)
         # Arguments every begin and touch send: the limits, as Redis reads them.
         self._session_args = (
@@ -672,6 +694,7 @@ class RedisBackend:
         if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
             raise refuse(f"{port!r} is not a port (1-65535)")
         password = None if parts.password else environ.get("REDIS_PASSWORD") or None
+        password_from = "the URL" if parts.password else "$REDIS_PASSWORD" if password else None
         # The pool only sets connections up (TLS, AUTH, SELECT): _Pipeline takes each over.
         pool = aioredis.ConnectionPool.from_url(
             url,
@@ -686,13 +709,36 @@ class RedisBackend:
             # WITHSCORES flat), and no pushed message among them (RESP3's push type).
             protocol=2,
         )
-        return cls(pool, url=shown(url), limits=limits)
+        user = unquote(parts.username) if parts.username else None
+        return cls(pool, url=shown(url), limits=limits, user=user, password_from=password_from)
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        """What a caller hears of ``exc``: the credentials or a command Redis refused as
+        :class:`StoreRefused`, with the fix; anything else as the store unavailable."""
+        answer = str(exc).strip().rstrip(".")
+        if isinstance(exc, AuthenticationError):  # WRONGPASS, NOAUTH, a password unset
+            password = f"the password in {self._password_from}" if self._password_from else ""
+            sent = " with ".join(
+                part for part in (f"user {self._user!r}" if self._user else "", password) if part
+            )
+            return StoreRefused(
+                f"Redis refused the credentials ({sent or 'no password'}: {answer}); "
+                + _CREDENTIALS
+            )
+        if isinstance(exc, NoPermissionError):  # an ACL user not allowed a command
+            user = self._user or "default"
+            return StoreRefused(
+                f"Redis refused user {user!r} a command the mock needs ({answer}); allow it "
+                f"the mock's commands and keys (e.g. ACL SETUSER {user} +@all ~mock:*), or "
+                "give another user in the URL"
+            )
+        return StoreUnavailable(_reason(exc))
 
     async def _run(self, command: bytes) -> Any:
         try:
             return await self._pipeline.send(command)
         except (RedisError, OSError) as exc:  # lost, hung; MISCONF, READONLY, OOM...
-            raise StoreUnavailable(_reason(exc)) from exc
+            raise self._unavailable(exc) from exc
 
     async def _command(self, *words: str) -> Any:
         return await self._run(_pack(words))
@@ -708,11 +754,12 @@ class RedisBackend:
                 await pipeline.send(script.load)
                 return await pipeline.send(script.command(keys, args))
         except (RedisError, OSError) as exc:
-            raise StoreUnavailable(_reason(exc)) from exc
+            raise self._unavailable(exc) from exc
 
     async def open(self) -> None:
         """Connect and load the scripts: :class:`StoreUnavailable` if Redis cannot be
-        reached, :class:`~mock_server.state.urls.StoreUrlError` if it has no such database."""
+        reached, :class:`StoreRefused` if it refuses the credentials or a command the mock
+        needs, :class:`~mock_server.state.urls.StoreUrlError` if it has no such database."""
         try:
             await self._command("PING")
         except StoreUnavailable as exc:

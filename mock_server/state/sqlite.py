@@ -257,6 +257,7 @@ class SqliteBackend(InSteps):
         self._queued = threading.Lock()
         self._queue: list[_Job] = []  # calls waiting for the thread, under _queued
         self._draining = False  # the thread has a _drain to come that will see the queue
+        self._closed = False  # by close(): for good
 
     @classmethod
     def from_url(
@@ -277,6 +278,8 @@ class SqliteBackend(InSteps):
         (each in its own savepoint), so the file's write lock is taken, and a durable commit
         synced, once for all of them rather than once each; each call still returns only
         after its transaction committed."""
+        if self._closed:
+            raise self._closed_error()
         if self._executor is None or self._pid != os.getpid():
             self._start_thread()
         assert self._executor is not None
@@ -591,6 +594,8 @@ class SqliteBackend(InSteps):
         """Open the file (created if absent) and check it: a file that is not this mock's
         raises :class:`StoreUrlError` (the CLI exits 2), one that cannot be opened
         :class:`StoreUnavailable`, both naming the file."""
+        if self._closed:
+            raise self._closed_error()
         if self._executor is None or self._pid != os.getpid():
             self._start_thread()
         assert self._executor is not None
@@ -610,12 +615,19 @@ class SqliteBackend(InSteps):
             raise StoreUnavailable(f"cannot open {self.path}: {exc}") from None
 
     async def close(self) -> None:
+        """For good: the calls queued before it run, then the connection and the thread
+        end; a call after it, or while it waits for them, is refused
+        (:class:`StoreUnavailable`), starting no thread and opening nothing."""
+        self._closed = True
         executor, self._executor = self._executor, None
         if executor is None:
             return
         if self._pid == os.getpid():
             await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
         executor.shutdown(wait=True)
+
+    def _closed_error(self) -> StoreUnavailable:
+        return StoreUnavailable(f"the mock closed its connection to {self.path}")
 
     async def world(self, fingerprint: str) -> str:
         """The namespace is the fingerprint itself, so workers that saw different edits on

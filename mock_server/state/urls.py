@@ -11,7 +11,7 @@ from mock_server.state.base import Backend
 from mock_server.state.limits import Limits
 from mock_server.state.memory import MemoryBackend
 
-__all__ = ["EXAMPLES", "FLAG", "StoreUrlError", "open_backend", "shown"]
+__all__ = ["EXAMPLES", "FLAG", "StoreUrlError", "normalised", "open_backend", "shown"]
 
 EXAMPLES = (
     "memory, sqlite:///relative/mock.db, sqlite:////absolute/mock.db, redis://127.0.0.1:6379/0"
@@ -76,12 +76,30 @@ def shown(url: str) -> str:
     return url
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+"""A URL's scheme and its colon (RFC 3986, section 3.1)."""
+
+
+def normalised(url: str) -> str:
+    """``url`` with its scheme in lower case (a scheme is read in any case: RFC 3986,
+    section 3.1), and ``memory`` in any case as ``memory``: the form back-ends are given.
+
+    >>> normalised("REDIS://:Pw@Cache:6379/0"), normalised("SQLite:///A.db"), normalised("Memory")
+    ('redis://:Pw@Cache:6379/0', 'sqlite:///A.db', 'memory')
+    """
+    if url.lower() == "memory":
+        return "memory"
+    scheme = _SCHEME.match(url)
+    return url if scheme is None else scheme.group().lower() + url[scheme.end() :]
+
+
 def open_backend(
     url: str, *, limits: Limits | None = None, environ: Mapping[str, str] | None = None
 ) -> Backend:  # environ: the Redis store's REDIS_PASSWORD
-    """The back-end ``url`` names (not yet connected: see :meth:`Backend.open`).
+    """The back-end ``url`` names (not yet connected: see :meth:`Backend.open`); its scheme
+    in any case, the back-end given it in lower case (:func:`normalised`).
 
-    >>> open_backend("memory").url
+    >>> open_backend("Memory").url
     'memory'
     >>> open_backend("mongodb://db")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -89,10 +107,11 @@ def open_backend(
     mock_server.state.urls.StoreUrlError: --store 'mongodb://db': unknown scheme 'mongodb'; ...
     """
     limits = limits or Limits()
+    given, url = url, normalised(url)
     scheme = url.partition("://")[0] if "://" in url else url
     if url == "memory":
         return MemoryBackend(limits)
-    if url.partition(":")[0].lower() == "sqlite":
+    if url.partition(":")[0] == "sqlite":
         from mock_server.state.sqlite import SqliteBackend  # lazily: only when used
 
         return SqliteBackend.from_url(url, limits=limits)
@@ -100,4 +119,5 @@ def open_backend(
         from mock_server.state.redis import RedisBackend
 
         return RedisBackend.from_url(url, limits=limits, environ=environ or {})
-    raise StoreUrlError.of(url, f"unknown scheme {scheme!r}; give one of {EXAMPLES}")
+    named = given.partition("://")[0] if "://" in given else given
+    raise StoreUrlError.of(given, f"unknown scheme {named!r}; give one of {EXAMPLES}")

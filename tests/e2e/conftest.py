@@ -61,15 +61,27 @@ def start_server(
     )
     assert process.stdout is not None
     lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        match = re.search(r"listening on (http://\S+)", line)
-        if match:
-            return RunningServer(process, match.group(1), "".join(lines))
+    said = threading.Lock()  # taken by the address said, or by the deadline: once
+
+    def give_up() -> None:
+        """A server silent past the deadline would hold readline for ever: stopped (with
+        --workers, its workers too, which share its output), readline sees the end."""
+        if said.acquire(blocking=False):
+            process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
+            process.kill()
+
+    timer = threading.Timer(timeout, give_up)
+    timer.start()
+    try:
+        while line := process.stdout.readline():
+            lines.append(line)
+            match = re.search(r"listening on (http://\S+)", line)
+            if match and said.acquire(blocking=False):
+                return RunningServer(process, match.group(1), "".join(lines))
+    finally:
+        timer.cancel()
     process.kill()
     process.wait(timeout=10)
     process.stdout.close()

@@ -7,12 +7,13 @@ import socket
 import subprocess
 from collections import Counter
 from importlib.metadata import version
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import ACME_TEST_KEY, FIRMA_ACME_KEYS, jwts, signature_requests
-from tests.e2e.conftest import MOCK_SERVER, RunningServer
+from tests.e2e.conftest import MOCK_SERVER, RunningServer, ServerLog, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -66,6 +67,36 @@ def test_startup_log_says_what_is_live(server: RunningServer) -> None:
 def test_startup_log_starts_with_the_version(server: RunningServer) -> None:
     first = server.startup_log.splitlines()[0]
     assert first.endswith(f"mock_server: mock-server {version('esign-contract-mock')}"), first
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--log-level", "warning"], id="warning"),
+        pytest.param(["--log-level", "error"], id="error"),
+        pytest.param(
+            ["--log-level", "error", "--workers", "2", "--store", "sqlite:///{db}"], id="workers"
+        ),
+        pytest.param(["--log-level", "ERROR", "--watch"], id="watch"),
+    ],
+)
+def test_the_address_is_said_once_at_any_log_level(args: list[str], tmp_path: Path) -> None:
+    """With --port 0 the log is the only way to learn the port: a --log-level that hides
+    INFO said nothing at all (the mock was unreachable). The address line is said once,
+    in every mode; what else the level hides stays hidden."""
+    server = start_server(*(arg.format(db=tmp_path / "mock.db") for arg in args))
+    log = ServerLog(server)
+    try:
+        assert httpx.get(f"{server.url}/__mock/health").status_code == 200
+    finally:
+        server.stop()
+    lines = log.finished().splitlines()
+    said = [line for line in lines if "listening on http://" in line]
+    assert len(said) == 1, lines
+    assert f"docs at {server.url}/docs/" in said[0]
+    assert [line for line in lines if " INFO " in line and line not in said] == []
+    assert f"mock-server {version('esign-contract-mock')}" not in log.text
+    assert "state:" not in log.text
 
 
 def test_help_documents_every_flag() -> None:

@@ -752,6 +752,25 @@ def test_a_hung_redis_at_start_up_stops_it_after_the_timeout(
     )
 
 
+@pytest.mark.parametrize("named", ["--store", "$MOCK_STORE"])
+def test_credentials_redis_refuses_stop_start_up_saying_so(
+    redis_server_factory: RedisServerFactory, named: str
+) -> None:
+    """Not "cannot reach it; start it": Redis runs, and refuses the password."""
+    redis = redis_server_factory("--requirepass", "s3cret-right")
+    url = f"redis://:s3cret-wrong@127.0.0.1:{redis.port}/0"
+    flag = named == "--store"
+    result = run_mock(*(["--store", url] if flag else []), env={} if flag else {"MOCK_STORE": url})
+    assert result.returncode == 2, result.stderr
+    assert (
+        f"mock-server: {named} 'redis://:***@127.0.0.1:{redis.port}/0': Redis refused the "
+        "credentials (the password in the URL: invalid username-password pair or user is "
+        "disabled); give those it expects: redis://:PASSWORD@HOST:PORT/DB, "
+    ) in result.stderr
+    assert "cannot reach" not in result.stderr and "start it" not in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
+
+
 # --- 9. the conformance harness
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mock_server.cli import _listen, build_parser
+from mock_server.cli import _listen, _store_url, build_parser
 from mock_server.errors import StartupError
 
 
@@ -137,3 +137,30 @@ def test_an_unknown_log_level_is_refused_naming_the_levels(
     line = refused(capsys, "--log-level", "verbose")
     assert "argument --log-level: invalid choice: 'verbose'" in line
     assert "'debug', 'info', 'warning', 'error'" in line
+
+
+@pytest.mark.parametrize("given", ["", " "])
+def test_an_empty_store_is_refused_naming_the_forms(
+    capsys: pytest.CaptureFixture[str], given: str
+) -> None:
+    """It fell back to $MOCK_STORE, or memory, silently: --store '' names no store."""
+    assert refused(capsys, "--store", given) == (
+        f"mock-server: error: argument --store: {given!r} is empty; give one of memory, "
+        "sqlite:///relative/mock.db, sqlite:////absolute/mock.db, redis://127.0.0.1:6379/0 "
+        "(or no --store: $MOCK_STORE, else memory)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "store"),
+    [
+        pytest.param([], {}, "memory", id="default"),
+        pytest.param([], {"MOCK_STORE": ""}, "memory", id="empty-variable-is-unset"),
+        pytest.param([], {"MOCK_STORE": "sqlite:///m.db"}, "sqlite:///m.db", id="variable"),
+        pytest.param(["--store", "memory"], {"MOCK_STORE": "sqlite:///m.db"}, "memory", id="flag"),
+    ],
+)
+def test_the_store_is_the_flag_else_mock_store_if_not_empty_else_memory(
+    argv: list[str], environ: dict[str, str], store: str
+) -> None:
+    assert _store_url(build_parser().parse_args(argv), environ) == store

@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 import uvloop
-from redis.asyncio.connection import Connection
+from redis.asyncio.connection import Connection, SSLConnection
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mock_server.state import (
     Decision,
     Limits,
     Record,
+    StoreRefused,
     StoreUnavailable,
     StoreUrlError,
     open_backend,
@@ -69,10 +70,39 @@ async def test_without_the_password_opening_fails_saying_so(
     for url, environ in ((server.url, {}), (server.url, {"REDIS_PASSWORD": "wrong"})):
         backend = open_backend(url, environ=environ)
         try:
-            with pytest.raises(StoreUnavailable, match="(?i)auth"):
+            with pytest.raises(StoreRefused, match=r"^Redis refused the credentials \("):
                 await backend.open()
         finally:
             await backend.close()
+
+
+async def test_a_redis_that_refuses_the_password_later_is_unavailable_saying_why(
+    redis_server_factory: RedisServerFactory,
+) -> None:
+    """The password changed while the mock ran, its connection then lost: each request's
+    503 (and the log) says Redis refused the credentials, not merely "unreachable"."""
+    server = redis_server_factory("--requirepass", PASSWORD)
+    url = f"redis://:{PASSWORD}@127.0.0.1:{server.port}/0"
+    backend = await opened(url)
+    admin = aioredis.Redis.from_url(url)
+    try:
+        await backend.touch("ns", "s", 1.0)
+        await admin.config_set("requirepass", "changed-password")
+        await admin.client_kill_filter(_type="normal", skipme=True)  # the store's connection
+        with pytest.raises(StoreUnavailable) as first:
+            await asyncio.wait_for(backend.touch("ns", "s", 2.0), TIMEOUT + 5)
+        if not isinstance(first.value, StoreRefused):  # sent before the loss was seen
+            assert "lost" in str(first.value) or "closed" in str(first.value), first.value
+        with pytest.raises(StoreRefused) as refused:
+            await asyncio.wait_for(backend.touch("ns", "s", 3.0), TIMEOUT + 5)
+    finally:
+        await admin.aclose()
+        await backend.close()
+    assert str(refused.value).startswith(
+        "Redis refused the credentials (the password in the URL: invalid username-password "
+        "pair or user is disabled); give those it expects: "
+    )
+    assert PASSWORD not in str(refused.value)
 
 
 @pytest.mark.parametrize(
@@ -95,6 +125,14 @@ def test_a_malformed_url_is_refused_naming_the_fix(url: str, names: str) -> None
     with pytest.raises(StoreUrlError, match=names) as refused:
         open_backend(url)
     assert str(refused.value).endswith("e.g. redis://127.0.0.1:6379/0"), "the fix"
+
+
+@pytest.mark.parametrize("scheme", ["REDISS", "RedisS", "rediss"])
+def test_rediss_in_any_case_is_redis_over_tls(scheme: str) -> None:
+    backend = open_backend(f"{scheme}://cache.internal:6380/0")
+    assert isinstance(backend, RedisBackend)
+    assert backend.url == "rediss://cache.internal:6380/0"
+    assert issubclass(backend._pipeline._pool.connection_class, SSLConnection)
 
 
 @pytest.mark.parametrize(

@@ -512,3 +512,57 @@ async def test_a_world_served_again_later_starts_afresh(tmp_path: Path) -> None:
         assert await backend.sessions(again) == []
     finally:
         await backend.close()
+
+
+# --- closing ---------------------------------------------------------------------------
+
+
+def store_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("sqlite-store")}
+
+
+async def test_a_call_after_close_is_refused_and_starts_no_thread(tmp_path: Path) -> None:
+    """close() is the end: a call after it (a request still running as the worker stops)
+    is unavailable, saying so, as with Redis. It started a thread and opened the file
+    again, a connection nobody would close."""
+    before = store_threads()
+    backend = await opened(tmp_path / "mock.db")
+    await backend.touch("ns", "s", 1.0)
+    await backend.close()
+    assert store_threads() == before, "close() ended its thread"
+    for call in (backend.touch("ns", "s", 2.0), backend.get("ns", "s", TABLE, "a"), backend.open()):
+        with pytest.raises(StoreUnavailable, match="the mock closed its connection to .*mock.db"):
+            await asyncio.wait_for(call, 10)
+    assert store_threads() == before, "no thread started for them"
+
+
+async def test_a_call_while_close_runs_is_refused_and_starts_no_second_thread(
+    tmp_path: Path,
+) -> None:
+    """A call arriving while close() waits for the thread (a request in flight as the
+    worker stops): it started a second thread on the connection (SQLite refused the
+    first thread's connection there), while the first still ran. Now it is refused at
+    once, and what was in flight before close() ends as it should."""
+    before = store_threads()
+    backend = await opened(tmp_path / "mock.db")
+    started, release = threading.Event(), threading.Event()
+
+    def slow(record: Record | None) -> Decision[str]:  # runs in the store's thread
+        started.set()
+        release.wait(10)
+        return cancel(record)
+
+    in_flight = asyncio.ensure_future(backend.transition("ns", "s", TABLE, "a", SENT, slow))
+    try:
+        assert await asyncio.to_thread(started.wait, 10), "the thread is busy with it"
+        closing = asyncio.ensure_future(backend.close())
+        await asyncio.sleep(0)  # close() runs until it waits for the busy thread
+        assert not closing.done()
+        with pytest.raises(StoreUnavailable, match="the mock closed its connection to"):
+            await asyncio.wait_for(backend.touch("ns", "s", 2.0), 10)
+        assert len(store_threads() - before) == 1, "one thread, the busy one"
+    finally:
+        release.set()
+    assert await asyncio.wait_for(in_flight, 10) == "200", "what came before close() ran"
+    await asyncio.wait_for(closing, 10)
+    assert store_threads() == before
