@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import MutableMapping
+from collections.abc import AsyncIterator, MutableMapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -260,6 +261,60 @@ def test_the_lane_answers_journals_and_changes_state_as_the_layers_do(
         assert await seen(LANE) == await seen(LAYERS)
 
     asyncio.run(run())
+
+
+@pytest.fixture
+async def apps_on(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[MockApp, MockApp]]:
+    """An app with the lane and one without, each on a store of its own of the kind the
+    test is parametrised with (``store``): two SQLite files, or two Redis databases."""
+    store: str = request.param
+    if store == "sqlite":
+        urls = [f"sqlite:///{tmp_path / name}" for name in ("lane.db", "layers.db")]
+    else:
+        url: str = request.getfixturevalue("redis_url")
+        urls = [url, url.rsplit("/", 1)[0] + "/1"]
+    clock = FrozenClock()
+    apps = (
+        create_app(Settings(store=urls[0]), clock=clock, lane=True),
+        create_app(Settings(store=urls[1]), clock=clock, lane=False),
+    )
+    for app in apps:
+        await app.start()
+    try:
+        yield apps
+    finally:
+        for app in apps:
+            await app.stop()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("apps_on", ["sqlite", "redis"], indirect=True)
+@settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(steps=steps)
+async def test_on_a_shared_store_too(
+    apps_on: tuple[MockApp, MockApp], steps: list[dict[str, Any]]
+) -> None:
+    """As above, on the stores several workers share (Redis reads the records a request
+    will act on as it begins: what the lane hands on carries them)."""
+    lane, layers = apps_on
+    clock = lane.clock
+    assert isinstance(clock, FrozenClock) and layers.clock is clock
+    for step in steps:
+        clock.now += 0.25
+        if "fault" in step:
+            for app in apps_on:
+                await control(app, "POST", "/__mock/faults", step["session"], step["fault"])
+            continue
+        by_lane, by_layers = await exchange(lane, step), await exchange(layers, step)
+        assert by_lane == by_layers, step
+    assert await seen(lane) == await seen(layers)
 
 
 @pytest.mark.anyio
