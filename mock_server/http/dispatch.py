@@ -152,7 +152,8 @@ class Dispatcher:
         # One round trip: the session, the fault for this call, the records it will act on.
         # (Begun already, or its beginning raised, if the express lane handed it on: then
         # a no-op, and what raised is raised below in place of the handler's answer.)
-        await session.begin((api.name, operation), api.reads(operation, request))
+        reads = api.reads(operation, request) if session.reads_ahead else ()
+        await session.begin((api.name, operation), reads)
         store = session.store(api.name)
         fault = session.fault
         response: Response | None = None

@@ -96,7 +96,8 @@ class ExpressLane:
         request = Request(scope, replay)
         ctx.session = session = live.sessions.session(name)
         try:
-            await session.begin((api_name, operation), api.reads(operation, request))
+            reads = api.reads(operation, request) if session.reads_ahead else ()
+            await session.begin((api_name, operation), reads)
         except Exception as exc:  # a store lost: the dispatcher raises it as its begin would
             ctx.handled = exc
             await self._layered(scope, _Replay(message, receive), send, ctx)

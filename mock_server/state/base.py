@@ -267,6 +267,9 @@ class Backend(Protocol):
 
     url: str
     """The store's URL as logs show it (no password)."""
+    reads_ahead: bool
+    """Whether :meth:`begin` reads the records it is given (in its round trip): else a
+    caller need not work out which they are."""
 
     async def open(self) -> None:
         """Connect and check the store answers (raises :class:`StoreUnavailable`)."""
@@ -432,6 +435,8 @@ class InSteps:
     """:meth:`Backend.begin` and :meth:`Backend.count` from the other operations, for
     back-ends where a step costs no round trip (memory) or where one transaction each is
     as good (SQLite): a mixin, before the back-end's own methods."""
+
+    reads_ahead = False  # a transition reads its record in its own step
 
     async def begin(
         self: Backend,

@@ -642,6 +642,8 @@ def _closed() -> RedisConnectionError:
 class RedisBackend:
     """State in one Redis database, shared by every worker and host pointed at it."""
 
+    reads_ahead = True  # begin's script reads them: a transition then needs no read
+
     def __init__(
         self,
         pool: aioredis.ConnectionPool,

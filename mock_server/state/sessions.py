@@ -186,6 +186,12 @@ class Session:
                 "--max-sessions",
             )
 
+    @property
+    def reads_ahead(self) -> bool:
+        """Whether :meth:`begin` reads the records it is given (else give none: working
+        out which they are costs a request for nothing)."""
+        return self._backend.reads_ahead
+
     def store(self, api: str) -> SessionStore:
         return SessionStore(
             self._backend, self._namespace, self.name, api, self._base[api], self._reads
