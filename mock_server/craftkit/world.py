@@ -220,7 +220,7 @@ def complete_record(record: Record, *, service_url: str) -> tuple[Record, list[s
         given_recipients = None  # absent, or check_record says what is wrong with them
     unsigned = [
         {k: v for k, v in r.items() if k not in ("signedAt", "declinedAt")}
-        for r in given_recipients or [{}]
+        for r in ([{}] if given_recipients is None else given_recipients)  # [] is a list too
     ]
     start = _instant(record.get("createdAt", GENERATED_FROM))
     draft = _new_request(

@@ -730,6 +730,17 @@ def test_given_fields_are_kept_and_the_rest_completed(tmp_path: Path) -> None:
             "Traceback",
             id="completed-without-signers",
         ),
+        pytest.param(
+            "{id: 6f7a8b9c-0d1e-4f6a-9b7c-8d9e0f1a2b3c, project: proj_qa, status: declined, "
+            "recipients: []}",
+            [
+                "signature_requests[7] (id 6f7a8b9c-0d1e-4f6a-9b7c-8d9e0f1a2b3c).recipients: "
+                "cannot generate a declined request: No Signer or Approver is left to have "
+                "declined",
+            ],
+            "Traceback",
+            id="declined-with-no-recipients",
+        ),
     ],
 )
 def test_a_minimal_record_still_needs_id_project_and_status(
@@ -740,6 +751,21 @@ def test_a_minimal_record_still_needs_id_project_and_status(
     for fragment in expected:
         assert fragment in message, f"{fragment!r} not in:\n{message}"
     assert absent not in message, message
+
+
+@pytest.mark.parametrize("status", ["sent", "viewed", "expired", "cancelled", "failed"])
+def test_a_record_may_list_no_recipients(tmp_path: Path, status: str) -> None:
+    """``recipients: []`` is valid (the spec sets no minItems; the control plane creates such a
+    request): found in review, it stopped start-up with a ValueError (zip(strict=True))."""
+    text = MINIMAL_CRAFTKIT + (
+        f"  - {{id: 6f7a8b9c-0d1e-4f6a-9b7c-8d9e0f1a2b3c, project: proj_qa, status: {status}, "
+        "recipients: []}\n"
+    )
+    app = create_app(Settings(fixtures=(minimal(tmp_path, text),), environ=QA_ENV))
+    record = app.apis[0].world.signature_requests[-1]  # type: ignore[attr-defined]
+    assert (record["status"], record["recipients"]) == (status, [])
+    body = {k: v for k, v in record.items() if k != "project"}
+    assert list(spec_schema("SignatureRequest").iter_errors(body)) == []
 
 
 MINIMAL_FIRMA = """\
