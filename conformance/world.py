@@ -114,6 +114,9 @@ _ON_CANCEL = {"upstream_locked": State.LOCKED, "provider_error": State.FAILING}
 _NULL, _SET = "null", "set"
 _SIGNING = frozenset({"Signer", "Approver"})
 _UNFINISHED = {"completedAt": _NULL, "signedDownloadUrl": _NULL, "certificateUrl": _NULL}
+_ENDED = {"signedDownloadUrl": _NULL, "certificateUrl": _NULL}
+"""As the mock's: a request that ended otherwise than completed has no signed PDF nor
+certificate; its ``completedAt`` is left open."""
 _STATUS_RULES: dict[str, dict[str, str]] = {
     "sent": {
         **_UNFINISHED,
@@ -136,13 +139,13 @@ _STATUS_RULES: dict[str, dict[str, str]] = {
         "recipients[].declinedAt": "none",
     },
     "declined": {
-        **_UNFINISHED,
+        **_ENDED,
         "errorMessage": _NULL,
         "recipients[].signedAt": "not all",
         "recipients[].declinedAt": "one",
     },
     "expired": {
-        **_UNFINISHED,
+        **_ENDED,
         "errorMessage": _NULL,
         "recipients[].signedAt": "not all",
         "recipients[].declinedAt": "none",
@@ -154,7 +157,7 @@ _STATUS_RULES: dict[str, dict[str, str]] = {
         "recipients[].declinedAt": "none",
     },
     "failed": {
-        **_UNFINISHED,
+        **_ENDED,
         "errorMessage": _SET,
         "recipients[].signedAt": "not all",
         "recipients[].declinedAt": "none",

@@ -172,6 +172,10 @@ DEFAULT_FAILURE = "The signature service reported a failure."
 
 NULL, SET = "null", "set"
 _UNFINISHED = {"completedAt": NULL, "signedDownloadUrl": NULL, "certificateUrl": NULL}
+_ENDED = {"signedDownloadUrl": NULL, "certificateUrl": NULL}
+"""A request that ended otherwise than completed: no signed PDF nor certificate; its
+``completedAt`` is left open (the domain rules set none, but the contract does not say a
+target may not mark the end of a declined, expired or failed request so)."""
 STATUS_RULES: dict[str, dict[str, str]] = {
     "sent": {
         **_UNFINISHED,
@@ -194,13 +198,13 @@ STATUS_RULES: dict[str, dict[str, str]] = {
         "recipients[].declinedAt": "none",
     },
     "declined": {
-        **_UNFINISHED,
+        **_ENDED,
         "errorMessage": NULL,
         "recipients[].signedAt": "not all",
         "recipients[].declinedAt": "one",
     },
     "expired": {
-        **_UNFINISHED,
+        **_ENDED,
         "errorMessage": NULL,
         "recipients[].signedAt": "not all",
         "recipients[].declinedAt": "none",
@@ -212,7 +216,7 @@ STATUS_RULES: dict[str, dict[str, str]] = {
         "recipients[].declinedAt": "none",
     },
     "failed": {
-        **_UNFINISHED,
+        **_ENDED,
         "errorMessage": SET,
         "recipients[].signedAt": "not all",
         "recipients[].declinedAt": "none",

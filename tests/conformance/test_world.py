@@ -660,6 +660,14 @@ def test_a_field_its_status_contradicts_is_refused_as_the_mock_refuses_it(
         pytest.param(
             f"status: cancelled, completedAt: '{T}', errorMessage: By the sender.", id="cancel-sets"
         ),
+        *[
+            pytest.param(f"status: {status}, completedAt: '{T}'{extra}", id=f"{status}-ended-at")
+            for status, extra in (
+                ("declined", f", recipients: [{SIGNER % f'declinedAt: {T!r}'}]"),
+                ("expired", ""),
+                ("failed", ", errorMessage: Provider down."),
+            )
+        ],
         pytest.param(
             f"status: viewed, recipients: [{SIGNER % f'signedAt: {T!r}'}, {BARE}]",
             id="partly-signed",
@@ -674,9 +682,12 @@ def test_a_field_its_status_contradicts_is_refused_as_the_mock_refuses_it(
     ],
 )
 def test_what_a_status_allows_or_leaves_unsaid_is_read(tmp_path: Path, fields: str) -> None:
-    """A field a status leaves open, or one the file does not give, contradicts nothing."""
-    world_read = read_world(write(tmp_path, STATUS_RECORD % fields), environ={})
+    """A field a status leaves open, or one the file does not give, contradicts nothing:
+    for the harness, and for the mock."""
+    path = write(tmp_path, STATUS_RECORD % fields)
+    world_read = read_world(path, environ={})
     assert len(world_read.resources) == 1
+    create_app(MockSettings(fixtures=(path,), environ={}))
 
 
 _ABSENT = object()
