@@ -4,7 +4,9 @@ The harness reads the same files as the mock, but needs less of them: for a
 real target only ids, tenants, states and keys are required; every other field,
 when present, is what a cancel must leave unchanged. This reader is the
 harness's own (the harness never imports ``mock_server``) and deliberately lax
-about everything it does not use.
+about everything it does not use; it refuses, as the mock does, what would make
+the checks expect what no target can do (a key no request can send, one uuid
+listed twice, a field a record's status contradicts).
 
 >>> world = read_world(Path("fixtures/craftkit.yaml"), environ={})
 >>> world.tenants[0].keys
@@ -109,6 +111,76 @@ _API_TITLES = {"projects": "Craftkit", "workspaces": "Firma"}  # by the tenants'
 _CRAFTKIT_OPEN = {"sent", "viewed"}
 _CRAFTKIT_CLOSED = {"completed", "declined", "expired", "cancelled", "failed"}
 _ON_CANCEL = {"upstream_locked": State.LOCKED, "provider_error": State.FAILING}
+_NULL, _SET = "null", "set"
+_SIGNING = frozenset({"Signer", "Approver"})
+_UNFINISHED = {"completedAt": _NULL, "signedDownloadUrl": _NULL, "certificateUrl": _NULL}
+_ENDED = {"signedDownloadUrl": _NULL, "certificateUrl": _NULL}
+"""As the mock's: a request that ended otherwise than completed has no signed PDF nor
+certificate; its ``completedAt`` is left open."""
+_STATUS_RULES: dict[str, dict[str, str]] = {
+    "sent": {
+        **_UNFINISHED,
+        "errorMessage": _NULL,
+        "recipients[].signedAt": "none",
+        "recipients[].declinedAt": "none",
+    },
+    "viewed": {
+        **_UNFINISHED,
+        "errorMessage": _NULL,
+        "recipients[].signedAt": "not all",
+        "recipients[].declinedAt": "none",
+    },
+    "completed": {
+        "completedAt": _SET,
+        "signedDownloadUrl": _SET,
+        "certificateUrl": _SET,
+        "errorMessage": _NULL,
+        "recipients[].signedAt": "all",
+        "recipients[].declinedAt": "none",
+    },
+    "declined": {
+        **_ENDED,
+        "errorMessage": _NULL,
+        "recipients[].signedAt": "not all",
+        "recipients[].declinedAt": "one",
+    },
+    "expired": {
+        **_ENDED,
+        "errorMessage": _NULL,
+        "recipients[].signedAt": "not all",
+        "recipients[].declinedAt": "none",
+    },
+    "cancelled": {
+        "signedDownloadUrl": _NULL,
+        "certificateUrl": _NULL,
+        "recipients[].signedAt": "not all",
+        "recipients[].declinedAt": "none",
+    },
+    "failed": {
+        **_ENDED,
+        "errorMessage": _SET,
+        "recipients[].signedAt": "not all",
+        "recipients[].declinedAt": "none",
+    },
+}
+"""What a signature request in each status has (docs/fixtures.md, "What a status implies"):
+a field ``null`` or ``set`` (one a status does not name may be either), and how many
+Signers and Approvers have ``signedAt`` and ``declinedAt``. The mock's rules, which its
+events and cancel follow: a fixture that contradicts them describes a state no target
+reaches, and the checks would expect it. The mock refuses such a file too
+(tests/conformance/test_world.py holds the two together)."""
+_NULL_UNTIL = {
+    "completedAt": ("null until it is completed", "completed"),
+    "signedDownloadUrl": ("null until it is completed: the signed PDF", "completed"),
+    "certificateUrl": ("null until it is completed: its completion certificate", "completed"),
+    "errorMessage": ("null unless it failed", "failed"),
+}
+_SET_FOR = {
+    "completedAt": "when its last Signer or Approver signed",
+    "signedDownloadUrl": "the signed PDF",
+    "certificateUrl": "its completion certificate",
+    "errorMessage": "what failed",
+}
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 """A uuid string (docs/behaviour.md): ASCII hex digits in any case, hyphens at 8-4-4-4-12."""
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -280,6 +352,11 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
             problems.append(f"{where}.{tenant_field}: {problem} (listed: {listed})")
             continue
         state = _state(declared, record, where, problems)
+        if state is not None and declared == "craftkit":
+            problems.extend(
+                f"{where}{place}: {contradiction}"
+                for place, contradiction in _status_contradictions(record)
+            )
         if state is not None:
             resources.append(Resource(rid, str(owner), state, record))
     limits = data.get("rate_limits") or {}
@@ -468,6 +545,147 @@ def _state(api: str, record: Mapping[str, Any], where: str, problems: list[str])
         )
         return None
     return _ON_CANCEL[on_cancel]
+
+
+def _status_contradictions(record: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The fields a Craftkit ``record`` gives that its ``status`` contradicts
+    (``_STATUS_RULES``), each as (``.field`` or ``.recipients[n].field``, what is wrong and the
+    fix), in the mock's words. A field it leaves out contradicts nothing.
+
+    >>> [(place, why)] = _status_contradictions({"status": "sent", "completedAt": "2026-11-02"})
+    >>> place, why.partition(";")[0]
+    ('.completedAt', 'a sent request has none (null until it is completed)')
+    >>> _status_contradictions({"status": "cancelled", "completedAt": "2026-11-02T10:15:00Z"})
+    []
+    """
+    status = record.get("status")
+    if not isinstance(status, str) or status not in _STATUS_RULES:
+        return []
+    rules = _STATUS_RULES[status]
+    request = f"{'an' if status[0] in 'aeiou' else 'a'} {status} request"  # "an expired ..."
+    found: list[tuple[str, str]] = []
+    for name, rule in rules.items():
+        if name not in record:  # left out, or a recipients[] rule
+            continue
+        if rule == _NULL and record[name] is not None:
+            why, then = _NULL_UNTIL[name]
+            found.append(
+                (
+                    f".{name}",
+                    f"{request} has none ({why}); remove it, or set status: {then}",
+                )
+            )
+        elif rule == _SET and record[name] is None:
+            found.append(
+                (
+                    f".{name}",
+                    f"null, but {request} has one ({_SET_FOR[name]}); write it, or "
+                    "leave the field out",
+                )
+            )
+    recipients = record.get("recipients")
+    if isinstance(recipients, list):
+        found += _recipient_contradictions(recipients, status, request, rules)
+    return found
+
+
+def _recipient_contradictions(
+    recipients: list[Any], status: str, request: str, rules: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """What :func:`_status_contradictions` finds in ``recipients``."""
+    found: list[tuple[str, str]] = []
+    signing: list[tuple[int, Mapping[str, Any]]] = []  # Signers and Approvers, by index
+    for n, recipient in enumerate(recipients):
+        if not isinstance(recipient, dict):
+            continue
+        designation = recipient.get("designation", "Signer")  # the mock's default
+        if designation == "CC":
+            for name, act in (("signedAt", "signs"), ("declinedAt", "declines")):
+                if recipient.get(name) is not None:
+                    found.append(
+                        (
+                            f".recipients[{n}].{name}",
+                            f"a CC only receives copies and never {act}; remove it, or make "
+                            "the recipient a Signer or Approver",
+                        )
+                    )
+        elif isinstance(designation, str) and designation in _SIGNING:
+            signing.append((n, recipient))
+            if recipient.get("signedAt") is not None and recipient.get("declinedAt") is not None:
+                found.append(
+                    (
+                        f".recipients[{n}].declinedAt",
+                        "the recipient signed too (signedAt), and a recipient signs or declines, "
+                        "not both; remove one",
+                    )
+                )
+    signed = [n for n, r in signing if r.get("signedAt") is not None]
+    declined = [n for n, r in signing if r.get("declinedAt") is not None]
+    signatures, declines = rules["recipients[].signedAt"], rules["recipients[].declinedAt"]
+    if signatures == "none":
+        found += [
+            (
+                f".recipients[{n}].signedAt",
+                f"{request} has no signature yet (the first makes it viewed); remove "
+                "it, or set status: viewed",
+            )
+            for n in signed
+        ]
+    elif signatures == "not all" and signing and len(signed) == len(signing):
+        found.append(
+            (
+                ".recipients",
+                "every Signer and Approver has signed (signedAt), and the last signature "
+                f"completes a request, so it is not {status}; set status: completed, or null "
+                "one signedAt",
+            )
+        )
+    elif signatures == "all":
+        if not signing:
+            found.append(
+                (
+                    ".recipients",
+                    f"{request} has a Signer or Approver, and every one signed; list one",
+                )
+            )
+        found += [
+            (
+                f".recipients[{n}].signedAt",
+                f"null, but every Signer and Approver of {request} signed; write when "
+                "they signed, or leave the field out",
+            )
+            for n, r in signing
+            if "signedAt" in r and r["signedAt"] is None
+        ]
+    if declines == "none":
+        found += [
+            (
+                f".recipients[{n}].declinedAt",
+                f"{request} has no decline (a decline makes it declined); remove it, "
+                "or set status: declined",
+            )
+            for n in declined
+        ]
+    elif declines == "one" and len(declined) > 1:
+        found += [
+            (
+                f".recipients[{n}].declinedAt",
+                f"recipients[{declined[0]}] declined already, and a request is declined once; "
+                "remove this one",
+            )
+            for n in declined[1:]
+        ]
+    elif declines == "one" and not declined and all("declinedAt" in r for _, r in signing):
+        found.append(
+            (
+                ".recipients",
+                f"no Signer or Approver declined (declinedAt), but {request} has the "
+                "one who did; write when they declined"
+                if signing
+                else f"{request} has the Signer or Approver who declined; list them",
+            )
+        )
+    return found
 
 
 def _kind(value: Any) -> str:

@@ -20,7 +20,11 @@ __all__ = [
     "EVENTS",
     "EXTRA_KEYS",
     "IN_FLIGHT",
+    "NULL",
+    "SET",
+    "SIGNING",
     "STATUSES",
+    "STATUS_RULES",
     "TERMINAL",
     "Applied",
     "CancelOutcome",
@@ -165,6 +169,74 @@ SIGNING = frozenset({"Signer", "Approver"})
 """Designations whose signature a request needs; a ``CC`` only receives copies."""
 
 DEFAULT_FAILURE = "The signature service reported a failure."
+
+NULL, SET = "null", "set"
+_UNFINISHED = {"completedAt": NULL, "signedDownloadUrl": NULL, "certificateUrl": NULL}
+_ENDED = {"signedDownloadUrl": NULL, "certificateUrl": NULL}
+"""A request that ended otherwise than completed: no signed PDF nor certificate; its
+``completedAt`` is left open (the domain rules set none, but the contract does not say a
+target may not mark the end of a declined, expired or failed request so)."""
+STATUS_RULES: dict[str, dict[str, str]] = {
+    "sent": {
+        **_UNFINISHED,
+        "errorMessage": NULL,
+        "recipients[].signedAt": "none",
+        "recipients[].declinedAt": "none",
+    },
+    "viewed": {
+        **_UNFINISHED,
+        "errorMessage": NULL,
+        "recipients[].signedAt": "not all",
+        "recipients[].declinedAt": "none",
+    },
+    "completed": {
+        "completedAt": SET,
+        "signedDownloadUrl": SET,
+        "certificateUrl": SET,
+        "errorMessage": NULL,
+        "recipients[].signedAt": "all",
+        "recipients[].declinedAt": "none",
+    },
+    "declined": {
+        **_ENDED,
+        "errorMessage": NULL,
+        "recipients[].signedAt": "not all",
+        "recipients[].declinedAt": "one",
+    },
+    "expired": {
+        **_ENDED,
+        "errorMessage": NULL,
+        "recipients[].signedAt": "not all",
+        "recipients[].declinedAt": "none",
+    },
+    "cancelled": {
+        "signedDownloadUrl": NULL,
+        "certificateUrl": NULL,
+        "recipients[].signedAt": "not all",
+        "recipients[].declinedAt": "none",
+    },
+    "failed": {
+        **_ENDED,
+        "errorMessage": SET,
+        "recipients[].signedAt": "not all",
+        "recipients[].declinedAt": "none",
+    },
+}
+"""What a request in each status has, as the rules here can make it from a new (``sent``)
+one, so that a fixture cannot give a state they never reach.
+
+A field of the request is ``null`` or ``set``; one a status does not name may be either.
+``signed`` alone sets ``completedAt`` and the URLs, with the last Signer's or Approver's
+signature; ``failed`` alone sets ``errorMessage``. A cancel sets nothing, but a target's
+cancel may set ``completedAt`` or ``errorMessage`` (docs/behaviour.md), so ``cancelled``
+leaves them open. ``recipients[].signedAt`` and ``recipients[].declinedAt`` say how many
+Signers and Approvers have one: ``none``, ``one``, ``not all`` (some may: the last
+signature completes the request) or ``all`` (and there is one: a request completes on a
+signature). Whatever the status, a ``CC`` has neither (only a Signer or Approver signs or
+declines), nor does anyone have both (who signed or declined acts no more). The harness
+mirrors these (``conformance/world.py``; tests/conformance/test_world.py holds the two
+together); tests/mock_server/test_fixtures.py walks every event and cancel to check them.
+"""
 
 
 @dataclass(frozen=True)

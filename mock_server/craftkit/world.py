@@ -8,7 +8,9 @@ way the control plane makes a new request, then moved to its status by the
 domain rules (a ``completed`` one has every signature, ``completedAt`` and its
 URLs), deterministically (same file, same world). Every record is then
 validated against the spec's own schema (OAS 3.1), so a fixture can never make
-the mock answer off-contract.
+the mock answer off-contract, and against what its status implies
+(``signatures.STATUS_RULES``), so it never serves a state the domain rules
+cannot reach.
 """
 
 from __future__ import annotations
@@ -25,7 +27,15 @@ from jsonschema import Draft202012Validator
 from mock_server.clock import isoformat
 from mock_server.contract import Contract
 from mock_server.craftkit import signatures
-from mock_server.craftkit.signatures import EXTRA_KEYS, TERMINAL, public_body
+from mock_server.craftkit.signatures import (
+    EXTRA_KEYS,
+    NULL,
+    SET,
+    SIGNING,
+    STATUS_RULES,
+    TERMINAL,
+    public_body,
+)
 from mock_server.fixtures import FixtureFile, Problems, did_you_mean, unsendable_key
 from mock_server.ids import canonical_uuid
 from mock_server.state.base import Decision, Record
@@ -37,6 +47,7 @@ __all__ = [
     "check_record",
     "complete_record",
     "load_world",
+    "status_contradictions",
 ]
 
 SIGNATURE_REQUEST = "/components/schemas/SignatureRequest"
@@ -220,7 +231,7 @@ def complete_record(record: Record, *, service_url: str) -> tuple[Record, list[s
         given_recipients = None  # absent, or check_record says what is wrong with them
     unsigned = [
         {k: v for k, v in r.items() if k not in ("signedAt", "declinedAt")}
-        for r in given_recipients or [{}]
+        for r in ([{}] if given_recipients is None else given_recipients)  # [] is a list too
     ]
     start = _instant(record.get("createdAt", GENERATED_FROM))
     draft = _new_request(
@@ -339,6 +350,163 @@ def check_record(
         )
 
 
+_NULL_UNTIL = {
+    "completedAt": ("null until it is completed", "completed"),
+    "signedDownloadUrl": ("null until it is completed: the signed PDF", "completed"),
+    "certificateUrl": ("null until it is completed: its completion certificate", "completed"),
+    "errorMessage": ("null unless it failed", "failed"),
+}
+"""Why a field is null in a status that has none, and the status that has one."""
+_SET_FOR = {
+    "completedAt": "when its last Signer or Approver signed",
+    "signedDownloadUrl": "the signed PDF",
+    "certificateUrl": "its completion certificate",
+    "errorMessage": "what failed",
+}
+"""What a field holds in a status that has one."""
+
+
+def status_contradictions(record: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The fields ``record`` gives that its ``status`` contradicts (``STATUS_RULES``: a
+    state the domain rules never reach), each as (``.field`` or ``.recipients[n].field``,
+    what is wrong and the fix). A field it leaves out contradicts nothing.
+
+    >>> [(place, why)] = status_contradictions({"status": "sent", "completedAt": "2026-11-02"})
+    >>> place, why.partition(";")[0]
+    ('.completedAt', 'a sent request has none (null until it is completed)')
+    >>> status_contradictions({"status": "cancelled", "completedAt": "2026-11-02T10:15:00Z"})
+    []
+    """
+    status = record.get("status")
+    if not isinstance(status, str) or status not in STATUS_RULES:
+        return []
+    rules = STATUS_RULES[status]
+    request = f"{'an' if status[0] in 'aeiou' else 'a'} {status} request"  # "an expired ..."
+    found: list[tuple[str, str]] = []
+    for name, rule in rules.items():
+        if name not in record:  # left out, or a recipients[] rule
+            continue
+        if rule == NULL and record[name] is not None:
+            why, then = _NULL_UNTIL[name]
+            found.append(
+                (
+                    f".{name}",
+                    f"{request} has none ({why}); remove it, or set status: {then}",
+                )
+            )
+        elif rule == SET and record[name] is None:
+            found.append(
+                (
+                    f".{name}",
+                    f"null, but {request} has one ({_SET_FOR[name]}); write it, or "
+                    "leave the field out",
+                )
+            )
+    recipients = record.get("recipients")
+    if isinstance(recipients, list):
+        found += _recipient_contradictions(recipients, status, request, rules)
+    return found
+
+
+def _recipient_contradictions(
+    recipients: list[Any], status: str, request: str, rules: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """What :func:`status_contradictions` finds in ``recipients``."""
+    found: list[tuple[str, str]] = []
+    signing: list[tuple[int, Mapping[str, Any]]] = []  # Signers and Approvers, by index
+    for n, recipient in enumerate(recipients):
+        if not isinstance(recipient, dict):
+            continue
+        designation = recipient.get("designation", "Signer")  # generated when left out
+        if designation == "CC":
+            for name, act in (("signedAt", "signs"), ("declinedAt", "declines")):
+                if recipient.get(name) is not None:
+                    found.append(
+                        (
+                            f".recipients[{n}].{name}",
+                            f"a CC only receives copies and never {act}; remove it, or make "
+                            "the recipient a Signer or Approver",
+                        )
+                    )
+        elif isinstance(designation, str) and designation in SIGNING:
+            signing.append((n, recipient))
+            if recipient.get("signedAt") is not None and recipient.get("declinedAt") is not None:
+                found.append(
+                    (
+                        f".recipients[{n}].declinedAt",
+                        "the recipient signed too (signedAt), and a recipient signs or declines, "
+                        "not both; remove one",
+                    )
+                )
+    signed = [n for n, r in signing if r.get("signedAt") is not None]
+    declined = [n for n, r in signing if r.get("declinedAt") is not None]
+    signatures, declines = rules["recipients[].signedAt"], rules["recipients[].declinedAt"]
+    if signatures == "none":
+        found += [
+            (
+                f".recipients[{n}].signedAt",
+                f"{request} has no signature yet (the first makes it viewed); remove "
+                "it, or set status: viewed",
+            )
+            for n in signed
+        ]
+    elif signatures == "not all" and signing and len(signed) == len(signing):
+        found.append(
+            (
+                ".recipients",
+                "every Signer and Approver has signed (signedAt), and the last signature "
+                f"completes a request, so it is not {status}; set status: completed, or null "
+                "one signedAt",
+            )
+        )
+    elif signatures == "all":
+        if not signing:
+            found.append(
+                (
+                    ".recipients",
+                    f"{request} has a Signer or Approver, and every one signed; list one",
+                )
+            )
+        found += [
+            (
+                f".recipients[{n}].signedAt",
+                f"null, but every Signer and Approver of {request} signed; write when "
+                "they signed, or leave the field out",
+            )
+            for n, r in signing
+            if "signedAt" in r and r["signedAt"] is None
+        ]
+    if declines == "none":
+        found += [
+            (
+                f".recipients[{n}].declinedAt",
+                f"{request} has no decline (a decline makes it declined); remove it, "
+                "or set status: declined",
+            )
+            for n in declined
+        ]
+    elif declines == "one" and len(declined) > 1:
+        found += [
+            (
+                f".recipients[{n}].declinedAt",
+                f"recipients[{declined[0]}] declined already, and a request is declined once; "
+                "remove this one",
+            )
+            for n in declined[1:]
+        ]
+    elif declines == "one" and not declined and all("declinedAt" in r for _, r in signing):
+        found.append(
+            (
+                ".recipients",
+                f"no Signer or Approver declined (declinedAt), but {request} has the "
+                "one who did; write when they declined"
+                if signing
+                else f"{request} has the Signer or Approver who declined; list them",
+            )
+        )
+    return found
+
+
 def load_world(fixture: FixtureFile, contract: Contract) -> CraftkitWorld:
     """Check ``fixture`` against the format and the spec.
 
@@ -380,15 +548,16 @@ def load_world(fixture: FixtureFile, contract: Contract) -> CraftkitWorld:
         named = isinstance(given.get("id"), str) and given["id"]
         where = f"signature_requests[{index}]" + (f" (id {given['id']})" if named else "")
         record, made_up, problem = complete_record(given, service_url=url)
+        found = len(problems.lines)
         if problem is not None:
-            problems.add(
-                f"{where}.recipients",
-                f"{problem} (list a Signer or Approver, or give {', '.join(made_up)} in the file)",
-            )
+            problems.add(f"{where}.recipients", f"{problem} (list a Signer or Approver)")
         generated.update(dict.fromkeys(made_up))
         completed += bool(made_up)
         records.append(record)
         check_record(problems, contract, record, where, projects)
+        if len(problems.lines) == found:  # a valid record, in a state the domain reaches
+            for place, contradiction in status_contradictions(record):
+                problems.add(f"{where}{place}", contradiction)
         key = canonical_uuid(str(record.get("id", "")))
         if key is not None:
             if key in seen:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -554,3 +556,183 @@ def test_a_mock_block_on_a_record_it_cannot_act_on_is_refused(
 def test_the_states_are_the_mocks() -> None:
     assert world._CRAFTKIT_OPEN == mock_signatures.IN_FLIGHT
     assert world._CRAFTKIT_CLOSED == mock_signatures.TERMINAL
+
+
+T = "2026-11-12T10:00:00Z"
+STATUS_RECORD = (
+    "api: craftkit\nprojects: [{id: proj_a, api_keys: [ck_test_a]}]\nsignature_requests:\n"
+    f"  - {{id: {LOWER}, project: proj_a, %s}}\n"
+)
+SIGNER = "{id: r1, firstName: Ada, email: ada@example.com, designation: Signer, %s}"
+BARE = "{id: r3, email: bob@example.com}"  # no designation (a Signer), no signedAt, declinedAt
+CC = "{id: r2, firstName: Cy, email: cy@example.com, designation: CC, %s}"
+
+
+@pytest.mark.parametrize(
+    ("fields", "harness"),
+    [
+        pytest.param(
+            f"status: sent, completedAt: '{T}'",
+            ".completedAt: a sent request has none (null until it is completed); remove it, "
+            "or set status: completed",
+            id="sent-completedAt",
+        ),
+        pytest.param(
+            "status: viewed, signedDownloadUrl: https://api.craftkit.dev/x/download",
+            ".signedDownloadUrl: a viewed request has none (null until it is completed: the "
+            "signed PDF); remove it, or set status: completed",
+            id="viewed-signedDownloadUrl",
+        ),
+        pytest.param(
+            "status: completed, completedAt: null",
+            ".completedAt: null, but a completed request has one (when its last Signer or "
+            "Approver signed); write it, or leave the field out",
+            id="completed-no-completedAt",
+        ),
+        pytest.param(
+            "status: failed, errorMessage: null",
+            ".errorMessage: null, but a failed request has one (what failed); write it, or "
+            "leave the field out",
+            id="failed-no-errorMessage",
+        ),
+        pytest.param(
+            "status: expired, errorMessage: Expired.",
+            ".errorMessage: an expired request has none (null unless it failed); remove it, or "
+            "set status: failed",
+            id="expired-errorMessage",
+        ),
+        pytest.param(
+            f"status: completed, recipients: [{SIGNER % 'signedAt: null'}]",
+            ".recipients[0].signedAt: null, but every Signer and Approver of a completed "
+            "request signed; write when they signed, or leave the field out",
+            id="completed-unsigned",
+        ),
+        pytest.param(
+            f"status: sent, recipients: [{SIGNER % f'signedAt: {T!r}'}]",
+            ".recipients[0].signedAt: a sent request has no signature yet (the first makes it "
+            "viewed); remove it, or set status: viewed",
+            id="sent-signed",
+        ),
+        pytest.param(
+            f"status: viewed, recipients: [{SIGNER % f'signedAt: {T!r}'}]",
+            ".recipients: every Signer and Approver has signed (signedAt), and the last "
+            "signature completes a request, so it is not viewed; set status: completed, or "
+            "null one signedAt",
+            id="viewed-every-signature",
+        ),
+        pytest.param(
+            f"status: declined, recipients: [{SIGNER % 'declinedAt: null'}]",
+            ".recipients: no Signer or Approver declined (declinedAt), but a declined request "
+            "has the one who did; write when they declined",
+            id="declined-no-decline",
+        ),
+        pytest.param(
+            f"status: cancelled, recipients: [{SIGNER % f'declinedAt: {T!r}'}]",
+            ".recipients[0].declinedAt: a cancelled request has no decline (a decline makes it "
+            "declined); remove it, or set status: declined",
+            id="cancelled-declined",
+        ),
+        pytest.param(
+            f"status: sent, recipients: [{SIGNER % 'order: 1'}, {CC % f'signedAt: {T!r}'}]",
+            ".recipients[1].signedAt: a CC only receives copies and never signs; remove it, or "
+            "make the recipient a Signer or Approver",
+            id="cc-signed",
+        ),
+    ],
+)
+def test_a_field_its_status_contradicts_is_refused_as_the_mock_refuses_it(
+    tmp_path: Path, fields: str, harness: str
+) -> None:
+    """A state no target reaches (the mock's events and cancel never make it): the harness
+    would expect it of the target. Both refuse it, in the same words."""
+    path = write(tmp_path, STATUS_RECORD % fields)
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ={})
+    assert caught.value.problems == [f"{path}: signature_requests[0]{harness}"]
+    with pytest.raises(MockFixtureError) as refused:
+        create_app(MockSettings(fixtures=(path,), environ={}))
+    assert refused.value.problems == [f"{path}: signature_requests[0] (id {LOWER}){harness}"]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param(
+            f"status: cancelled, completedAt: '{T}', errorMessage: By the sender.", id="cancel-sets"
+        ),
+        *[
+            pytest.param(f"status: {status}, completedAt: '{T}'{extra}", id=f"{status}-ended-at")
+            for status, extra in (
+                ("declined", f", recipients: [{SIGNER % f'declinedAt: {T!r}'}]"),
+                ("expired", ""),
+                ("failed", ", errorMessage: Provider down."),
+            )
+        ],
+        pytest.param(
+            f"status: viewed, recipients: [{SIGNER % f'signedAt: {T!r}'}, {BARE}]",
+            id="partly-signed",
+        ),
+        pytest.param(
+            f"status: completed, recipients: [{SIGNER % f'signedAt: {T!r}'}, {BARE}]",
+            id="signature-not-given",
+        ),
+        pytest.param(
+            f"status: declined, recipients: [{SIGNER % 'order: 1'}]", id="decline-not-given"
+        ),
+    ],
+)
+def test_what_a_status_allows_or_leaves_unsaid_is_read(tmp_path: Path, fields: str) -> None:
+    """A field a status leaves open, or one the file does not give, contradicts nothing:
+    for the harness, and for the mock."""
+    path = write(tmp_path, STATUS_RECORD % fields)
+    world_read = read_world(path, environ={})
+    assert len(world_read.resources) == 1
+    create_app(MockSettings(fixtures=(path,), environ={}))
+
+
+_ABSENT = object()
+
+
+def test_the_status_rules_are_the_mocks() -> None:
+    """The harness's copy of what each status implies is the mock's, and reads every record
+    as the mock does: the bundled ones, and each with one field or recipient's field given
+    otherwise, under every status."""
+    assert world._STATUS_RULES == mock_signatures.STATUS_RULES
+    assert world._SIGNING == mock_signatures.SIGNING
+    values = [None, T, "https://api.craftkit.dev/x", _ABSENT]
+    records = []
+    bundled = yaml.safe_load((ROOT / "fixtures/craftkit.yaml").read_text())["signature_requests"]
+    for record in bundled:
+        for status in mock_signatures.STATUSES:
+            records.append({**record, "status": status})
+            for name in ("completedAt", "signedDownloadUrl", "certificateUrl", "errorMessage"):
+                records += [_with(record, status, (name,), value) for value in values]
+            for n in range(len(record["recipients"])):
+                for name in ("signedAt", "declinedAt"):
+                    records += [_with(record, status, ("recipients", n, name), v) for v in values]
+                for designation in ("Signer", "Approver", "CC", _ABSENT):
+                    records.append(
+                        _with(record, status, ("recipients", n, "designation"), designation)
+                    )
+        records.append({**record, "recipients": []})
+    assert len(records) > 5000
+    contradicted = 0
+    for record in records:
+        found = world._status_contradictions(record)
+        assert found == mock_craftkit_world.status_contradictions(record), record
+        contradicted += bool(found)
+    assert 0 < contradicted < len(records), "the records hold both kinds"
+
+
+def _with(record: dict[str, Any], status: str, path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    """``record`` in ``status``, with the field at ``path`` set to ``value`` (or removed)."""
+    changed = copy.deepcopy({**record, "status": status})
+    *parents, last = path
+    node = changed
+    for part in parents:
+        node = node[part]
+    if value is _ABSENT:
+        node.pop(last, None)
+    else:
+        node[last] = value
+    return changed

@@ -15,7 +15,10 @@ from openapi_schema_validator import OAS31Validator, oas31_format_checker
 
 from mock_server import FixtureError, Settings, create_app
 from mock_server.cli import build_parser, main
+from mock_server.craftkit import signatures
+from mock_server.craftkit.world import CraftkitWorld, complete_record, status_contradictions
 from mock_server.settings import DEFAULT_FIXTURES
+from mock_server.state.base import Decision
 from tests.conftest import NOT_UUID_STRINGS, ROOT, SPECS, fixture_data, signature_requests
 
 Edit = Callable[[dict[str, Any]], None]
@@ -724,11 +727,21 @@ def test_given_fields_are_kept_and_the_rest_completed(tmp_path: Path) -> None:
             "recipients: [{email: cc@example.com, designation: CC}]}",
             [
                 ".recipients: cannot generate a completed request: "
-                "No Signer or Approver is left to have signed (list a Signer or Approver, "
-                "or give renderId",
+                "No Signer or Approver is left to have signed (list a Signer or Approver)",
+            ],
+            "or give",  # giving the fields in the file makes a request the domain never does
+            id="completed-without-signers",
+        ),
+        pytest.param(
+            "{id: 6f7a8b9c-0d1e-4f6a-9b7c-8d9e0f1a2b3c, project: proj_qa, status: declined, "
+            "recipients: []}",
+            [
+                "signature_requests[7] (id 6f7a8b9c-0d1e-4f6a-9b7c-8d9e0f1a2b3c).recipients: "
+                "cannot generate a declined request: No Signer or Approver is left to have "
+                "declined",
             ],
             "Traceback",
-            id="completed-without-signers",
+            id="declined-with-no-recipients",
         ),
     ],
 )
@@ -740,6 +753,21 @@ def test_a_minimal_record_still_needs_id_project_and_status(
     for fragment in expected:
         assert fragment in message, f"{fragment!r} not in:\n{message}"
     assert absent not in message, message
+
+
+@pytest.mark.parametrize("status", ["sent", "viewed", "expired", "cancelled", "failed"])
+def test_a_record_may_list_no_recipients(tmp_path: Path, status: str) -> None:
+    """``recipients: []`` is valid (the spec sets no minItems; the control plane creates such a
+    request): found in review, it stopped start-up with a ValueError (zip(strict=True))."""
+    text = MINIMAL_CRAFTKIT + (
+        f"  - {{id: 6f7a8b9c-0d1e-4f6a-9b7c-8d9e0f1a2b3c, project: proj_qa, status: {status}, "
+        "recipients: []}\n"
+    )
+    app = create_app(Settings(fixtures=(minimal(tmp_path, text),), environ=QA_ENV))
+    record = app.apis[0].world.signature_requests[-1]  # type: ignore[attr-defined]
+    assert (record["status"], record["recipients"]) == (status, [])
+    body = {k: v for k, v in record.items() if k != "project"}
+    assert list(spec_schema("SignatureRequest").iter_errors(body)) == []
 
 
 MINIMAL_FIRMA = """\
@@ -814,3 +842,461 @@ def test_the_cli_help_says_where_the_bundled_fixtures_are(
     assert "bundled:NAME" in out
     for api, path in DEFAULT_FIXTURES.items():
         assert f"bundled:{api}" in out and str(path) in out
+
+
+# -- A record's fields agree with its status (signatures.STATUS_RULES) -------------------
+
+SERVICE = "https://api.craftkit.dev"
+SIGNER_APPROVER_CC = [
+    {"email": "ada@example.com"},
+    {"email": "bob@example.com", "designation": "Approver"},
+    {"email": "cc@example.com", "designation": "CC"},
+]
+RECIPIENT_LISTS = [
+    SIGNER_APPROVER_CC,
+    [{"email": "ada@example.com"}],
+    [{"email": "cc@example.com", "designation": "CC"}],
+    [],
+]
+CANCEL_MAY_SET = {
+    "cancelled": ("completedAt", "errorMessage"),
+    "declined": ("completedAt",),
+    "expired": ("completedAt",),
+    "failed": ("completedAt",),
+}
+"""What the rules leave open beyond what the mock's own rules set: a target's cancel may set
+these (docs/behaviour.md, "What a cancel may change"; the harness accepts it), and a request
+that ended otherwise than completed may carry the time it ended (nothing says it may not)."""
+
+
+def reachable(recipients: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every record the domain rules make from a new request with ``recipients``: each event
+    (for no recipient and for each one, ``failed`` with and without a message) and cancel,
+    from every record reached, until nothing new comes."""
+    world = CraftkitWorld("t.yaml", {}, ("proj_t",), ())
+    start = world.new_request({"id": UUID, "recipients": recipients}, now="2026-11-01T09:00:00Z")
+    seen = {json.dumps(start, sort_keys=True): start}
+    todo = [start]
+    while todo:
+        record = todo.pop()
+        decisions: list[Decision[Any]] = [signatures.cancel(record, project="proj_t")]
+        for event in signatures.EVENTS:
+            for recipient in [None, *(r["id"] for r in record["recipients"])]:
+                for message in (
+                    [None, "PDF is password-protected."] if event == "failed" else [None]
+                ):
+                    decisions.append(
+                        signatures.apply_event(
+                            record,
+                            event,
+                            recipient_id=recipient,
+                            message=message,
+                            now="2026-11-01T10:00:00Z",
+                            base_url=SERVICE,
+                        )
+                    )
+        for decision in decisions:
+            made = decision.replacement
+            if made is not None and json.dumps(made, sort_keys=True) not in seen:
+                seen[json.dumps(made, sort_keys=True)] = made
+                todo.append(made)
+    return list(seen.values())
+
+
+def rules_of(records: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """The rules ``records`` follow, in STATUS_RULES' terms: a field always null or always set,
+    and how many Signers and Approvers of each signed and declined."""
+    rules: dict[str, dict[str, str]] = {}
+    for status in signatures.STATUSES:
+        these = [r for r in records if r["status"] == status]
+        assert these, f"the domain never makes a {status} request"
+        rule: dict[str, str] = {}
+        for name in ("completedAt", "signedDownloadUrl", "certificateUrl", "errorMessage"):
+            kinds = {signatures.NULL if r[name] is None else signatures.SET for r in these}
+            if len(kinds) == 1:
+                rule[name] = kinds.pop()
+        counts = []  # (signing, signed, declined) per record
+        for record in these:
+            signing = [r for r in record["recipients"] if r["designation"] in SIGNING]
+            counts.append(
+                (
+                    len(signing),
+                    sum(r["signedAt"] is not None for r in signing),
+                    sum(r["declinedAt"] is not None for r in signing),
+                )
+            )
+        if all(signed == 0 for _, signed, _ in counts):
+            rule["recipients[].signedAt"] = "none"
+        elif all(0 < signed == n for n, signed, _ in counts):
+            rule["recipients[].signedAt"] = "all"
+        elif all(signed < n or n == 0 for n, signed, _ in counts):
+            rule["recipients[].signedAt"] = "not all"
+        declines = {declined for _, _, declined in counts}
+        if declines in ({0}, {1}):
+            rule["recipients[].declinedAt"] = "none" if declines == {0} else "one"
+        rules[status] = rule
+    return rules
+
+
+def test_the_status_rules_are_what_the_domain_rules_make() -> None:
+    """STATUS_RULES say no more and no less than every event and cancel can make, but for
+    what a target's cancel may set: if the domain rules change, this says which rule to
+    change with them."""
+    records = [r for recipients in RECIPIENT_LISTS for r in reachable(recipients)]
+    made = rules_of(records)
+    for status, names in CANCEL_MAY_SET.items():
+        for name in names:
+            assert made[status].pop(name) == signatures.NULL, "the mock's rules set nothing"
+    assert made == signatures.STATUS_RULES
+    for record in records:
+        assert status_contradictions(record) == [], record
+        # a CC never signs or declines; nobody both signs and declines
+        assert not any(
+            r["designation"] == "CC" and (r["signedAt"] or r["declinedAt"])
+            for r in record["recipients"]
+        ), record
+        assert not any(r["signedAt"] and r["declinedAt"] for r in record["recipients"]), record
+
+
+@pytest.mark.parametrize("status", signatures.STATUSES)
+@pytest.mark.parametrize(
+    "recipients",
+    [None, *RECIPIENT_LISTS, [{"designation": "Approver", "order": 2}, {"order": 1}]],
+    ids=["absent", "signer-approver-cc", "signer", "cc", "empty", "out-of-order"],
+)
+def test_a_generated_record_keeps_the_status_rules(
+    status: str, recipients: list[dict[str, Any]] | None
+) -> None:
+    """What complete_record makes for a record that gives only its status (and recipients)."""
+    given: dict[str, Any] = {"id": UUID, "project": "proj_t", "status": status}
+    if recipients is not None:
+        given["recipients"] = recipients
+    record, generated, problem = complete_record(given, service_url=SERVICE)
+    if problem is not None:  # no Signer or Approver to complete or decline: refused so
+        assert status in ("completed", "declined") and not any(
+            r.get("designation", "Signer") in SIGNING for r in recipients or []
+        )
+        return
+    assert generated and status_contradictions(record) == []
+
+
+T = "2026-11-12T10:00:00Z"
+URL = "https://api.craftkit.dev/v1/signatures/x/download"
+CC = {
+    **dict.fromkeys(("lastName", "order", "signedAt", "declinedAt")),
+    **{"id": "rcp_cc", "firstName": "Cy", "email": "cy@example.com", "designation": "CC"},
+}
+"""A CC with every field given: nothing generated, so nothing is said about generating."""
+BUNDLED = fixture_data("craftkit")["signature_requests"]
+SENT, VIEWED, VIEWED_SIGNED, COMPLETED, DECLINED = 0, 4, 7, 8, 10
+EXPIRED, CANCELLED, FAILED = 12, 14, 16
+assert [BUNDLED[i]["status"] for i in (SENT, VIEWED, VIEWED_SIGNED, COMPLETED, DECLINED)] == [
+    "sent",
+    "viewed",
+    "viewed",
+    "completed",
+    "declined",
+]
+assert [BUNDLED[i]["status"] for i in (EXPIRED, CANCELLED, FAILED)] == [
+    "expired",
+    "cancelled",
+    "failed",
+]
+assert BUNDLED[SENT]["recipients"][2]["designation"] == "CC"
+assert [bool(r["signedAt"]) for r in BUNDLED[VIEWED_SIGNED]["recipients"]] == [True, False]
+assert [bool(r["declinedAt"]) for r in BUNDLED[DECLINED]["recipients"]] == [True, False]
+
+STATUS_CONTRADICTIONS = [
+    pytest.param(
+        SENT,
+        {"completedAt": T},
+        [
+            (
+                ".completedAt",
+                "a sent request has none (null until it is completed); remove it, or set "
+                "status: completed",
+            )
+        ],
+        id="sent-completedAt",
+    ),
+    pytest.param(
+        SENT,
+        {"signedDownloadUrl": URL},
+        [
+            (
+                ".signedDownloadUrl",
+                "a sent request has none (null until it is completed: the signed PDF); remove "
+                "it, or set status: completed",
+            )
+        ],
+        id="sent-signedDownloadUrl",
+    ),
+    pytest.param(
+        VIEWED,
+        {"certificateUrl": URL},
+        [
+            (
+                ".certificateUrl",
+                "a viewed request has none (null until it is completed: its completion "
+                "certificate); remove it, or set status: completed",
+            )
+        ],
+        id="viewed-certificateUrl",
+    ),
+    pytest.param(
+        EXPIRED,
+        {"errorMessage": "Expired."},
+        [
+            (
+                ".errorMessage",
+                "an expired request has none (null unless it failed); remove it, or set "
+                "status: failed",
+            )
+        ],
+        id="expired-errorMessage",
+    ),
+    pytest.param(
+        CANCELLED,
+        {"signedDownloadUrl": URL},
+        [
+            (
+                ".signedDownloadUrl",
+                "a cancelled request has none (null until it is completed: the signed PDF); "
+                "remove it, or set status: completed",
+            )
+        ],
+        id="cancelled-signedDownloadUrl",
+    ),
+    pytest.param(
+        COMPLETED,
+        {"completedAt": None},
+        [
+            (
+                ".completedAt",
+                "null, but a completed request has one (when its last Signer or Approver "
+                "signed); write it, or leave the field out",
+            )
+        ],
+        id="completed-no-completedAt",
+    ),
+    pytest.param(
+        COMPLETED,
+        {"certificateUrl": None},
+        [
+            (
+                ".certificateUrl",
+                "null, but a completed request has one (its completion certificate); write it, "
+                "or leave the field out",
+            )
+        ],
+        id="completed-no-certificateUrl",
+    ),
+    pytest.param(
+        COMPLETED,
+        {"errorMessage": "Oops."},
+        [
+            (
+                ".errorMessage",
+                "a completed request has none (null unless it failed); remove it, or set "
+                "status: failed",
+            )
+        ],
+        id="completed-errorMessage",
+    ),
+    pytest.param(
+        FAILED,
+        {"errorMessage": None},
+        [
+            (
+                ".errorMessage",
+                "null, but a failed request has one (what failed); write it, or leave the "
+                "field out",
+            )
+        ],
+        id="failed-no-errorMessage",
+    ),
+    pytest.param(
+        SENT,
+        {"recipients.0.signedAt": T},
+        [
+            (
+                ".recipients[0].signedAt",
+                "a sent request has no signature yet (the first makes it viewed); remove it, "
+                "or set status: viewed",
+            )
+        ],
+        id="sent-signed",
+    ),
+    pytest.param(
+        VIEWED_SIGNED,
+        {"recipients.1.signedAt": T},
+        [
+            (
+                ".recipients",
+                "every Signer and Approver has signed (signedAt), and the last signature "
+                "completes a request, so it is not viewed; set status: completed, or null one "
+                "signedAt",
+            )
+        ],
+        id="viewed-every-signature",
+    ),
+    pytest.param(
+        COMPLETED,
+        {"recipients.1.signedAt": None},
+        [
+            (
+                ".recipients[1].signedAt",
+                "null, but every Signer and Approver of a completed request signed; write when "
+                "they signed, or leave the field out",
+            )
+        ],
+        id="completed-a-signature-missing",
+    ),
+    pytest.param(
+        COMPLETED,
+        {"recipients": [CC]},
+        [
+            (
+                ".recipients",
+                "a completed request has a Signer or Approver, and every one signed; list one",
+            )
+        ],
+        id="completed-no-signer",
+    ),
+    pytest.param(
+        DECLINED,
+        {"recipients.0.declinedAt": None},
+        [
+            (
+                ".recipients",
+                "no Signer or Approver declined (declinedAt), but a declined request has the "
+                "one who did; write when they declined",
+            )
+        ],
+        id="declined-no-decline",
+    ),
+    pytest.param(
+        DECLINED,
+        {"recipients": [CC]},
+        [
+            (
+                ".recipients",
+                "a declined request has the Signer or Approver who declined; list them",
+            )
+        ],
+        id="declined-no-signer",
+    ),
+    pytest.param(
+        DECLINED,
+        {"recipients.1.declinedAt": T},
+        [
+            (
+                ".recipients[1].declinedAt",
+                "recipients[0] declined already, and a request is declined once; remove this one",
+            )
+        ],
+        id="declined-twice",
+    ),
+    pytest.param(
+        VIEWED,
+        {"recipients.1.declinedAt": T},
+        [
+            (
+                ".recipients[1].declinedAt",
+                "a viewed request has no decline (a decline makes it declined); remove it, or "
+                "set status: declined",
+            )
+        ],
+        id="viewed-declined",
+    ),
+    pytest.param(
+        DECLINED,
+        {"recipients.0.signedAt": T},
+        [
+            (
+                ".recipients[0].declinedAt",
+                "the recipient signed too (signedAt), and a recipient signs or declines, not "
+                "both; remove one",
+            )
+        ],
+        id="signed-and-declined",
+    ),
+    pytest.param(
+        SENT,
+        {"recipients.2.signedAt": T, "recipients.2.declinedAt": T},
+        [
+            (
+                ".recipients[2].signedAt",
+                "a CC only receives copies and never signs; remove it, or make the recipient "
+                "a Signer or Approver",
+            ),
+            (
+                ".recipients[2].declinedAt",
+                "a CC only receives copies and never declines; remove it, or make the "
+                "recipient a Signer or Approver",
+            ),
+        ],
+        id="cc-signed-and-declined",
+    ),
+]
+
+
+@pytest.mark.parametrize(("index", "edits", "expected"), STATUS_CONTRADICTIONS)
+def test_a_field_its_status_contradicts_is_refused(
+    tmp_path: Path, index: int, edits: dict[str, Any], expected: list[tuple[str, str]]
+) -> None:
+    """A state the domain rules never reach: the mock would serve it, and the harness,
+    reading the same file, expect it of a target."""
+    data = fixture_data("craftkit")
+    for dotted, value in edits.items():
+        set_path(data, f"signature_requests.{index}.{dotted}", value)
+    path = write(tmp_path, data)
+    with pytest.raises(FixtureError) as caught:
+        create_app(Settings(fixtures=(path,)))
+    record = f"signature_requests[{index}] (id {data['signature_requests'][index]['id']})"
+    assert caught.value.problems == [
+        f"{path}: {record}{place}: {message}" for place, message in expected
+    ]
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        pytest.param(
+            "{id: 6f7a8b9c-0d1e-4f6a-9b7c-8d9e0f1a2b3c, project: proj_qa, status: sent, "
+            f"completedAt: '{T}'}}",
+            ".completedAt: a sent request has none (null until it is completed); remove it, or "
+            "set status: completed",
+            id="sent-completedAt",
+        ),
+        pytest.param(
+            "{id: 6f7a8b9c-0d1e-4f6a-9b7c-8d9e0f1a2b3c, project: proj_qa, status: completed, "
+            "recipients: [{email: ada@example.com}, {email: bob@example.com, signedAt: null}]}",
+            ".recipients[1].signedAt: null, but every Signer and Approver of a completed "
+            "request signed; write when they signed, or leave the field out",
+            id="completed-a-signature-null",
+        ),
+    ],
+)
+def test_a_given_field_is_checked_with_what_is_generated_beside_it(
+    tmp_path: Path, record: str, expected: str
+) -> None:
+    """A minimal record: what the file gives is laid over what is generated for the status,
+    then checked as a whole."""
+    message = refusal(minimal(tmp_path, f"{MINIMAL_CRAFTKIT}  - {record}\n"), QA_ENV)
+    assert message.endswith(
+        f"signature_requests[7] (id 6f7a8b9c-0d1e-4f6a-9b7c-8d9e0f1a2b3c){expected}"
+    )
+    assert message.count("\n") == 0, message
+
+
+def test_what_a_cancel_may_set_is_kept_on_a_cancelled_request(tmp_path: Path) -> None:
+    """A target's cancel may set completedAt and errorMessage (docs/behaviour.md): a fixture
+    copied from one loads, as does every partial signature the domain reaches."""
+    data = fixture_data("craftkit")
+    cancelled = data["signature_requests"][CANCELLED]
+    cancelled.update(completedAt=T, errorMessage="Cancelled by the sender.")
+    cancelled["recipients"][0]["signedAt"] = T
+    app = create_app(Settings(fixtures=(write(tmp_path, data),)))
+    served = app.apis[0].world.signature_requests[CANCELLED]  # type: ignore[attr-defined]
+    assert (served["completedAt"], served["errorMessage"]) == (T, "Cancelled by the sender.")
