@@ -111,7 +111,8 @@ class RouteTable:
             else:
                 rest = path
             segments = entry.segments
-            if segments is not None:
+            if segments is not None and not rest.endswith("\n"):  # (a pattern's $ matches
+                # before a final newline: the pattern decides then)
                 params = _by_segments(segments, entry.convertors, rest)
                 if params is None:
                     continue

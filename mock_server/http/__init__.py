@@ -13,9 +13,10 @@ Outermost first::
 
 Each request carries one typed :class:`~mock_server.http.context.Context`.
 
-Before them all, the express lane (``lane.py``) answers a declared vendor operation's
-ordinary request with the layers' own parts in one function, and hands anything else to
-the layers, with what it has done so far.
+Before them all, the express lane (``lane.py``) takes a declared vendor operation's
+ordinary request past CORS, the routing by path, the session layer, the error boundary
+and the dispatcher's routing, doing their part itself with their own parts, and hands
+anything else to the layers with what it has done so far.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from mock_server.http.drop import ConnectionDropped
 from mock_server.state import StoreUnavailable
 from mock_server.state.journal import Because
 
-__all__ = ["ErrorBoundary"]
+__all__ = ["PASSED_ON", "ErrorBoundary", "failed"]
 
 log = logging.getLogger("mock_server")
 
@@ -33,20 +33,38 @@ class ErrorBoundary:
         scope["app"] = self
         try:
             await self._app(scope, receive, send)
-        except HTTPException as exc:
-            message = exc.message if isinstance(exc, NotDeclared) else None
-            context(scope).reason = Because("route", message or _ROUTE, None)
-            await _refuse(scope, receive, send, exc.status_code, exc.headers or {}, message)
-        except (ConnectionDropped, StoreUnavailable):
+        except PASSED_ON:
             raise
-        except ClientDisconnect:  # the client left mid-request: nobody to answer, no error
-            log.debug("client left during %s %s", scope["method"], scope["path"])
-        except Exception:
-            log.exception("unexpected error answering %s %s", scope["method"], scope["path"])
-            ctx = context(scope)
-            ctx.reason = Because("error", "the mock failed (its log says why)")
-            if not ctx.started:
-                await _refuse(scope, receive, send, 500, {})
+        except Exception as exc:
+            await failed(scope, receive, send, exc)
+
+
+PASSED_ON = (ConnectionDropped, StoreUnavailable)
+"""What the boundary raises on, for the layers outside it: a dropped connection (no
+answer), a lost store (the session layer's 503)."""
+
+
+async def failed(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+    """Answer for what ``exc`` (not one of :data:`PASSED_ON`) says went wrong (the
+    boundary's, and the express lane's once it ran the handler): a route's 404 or 405,
+    nothing for a client gone, else a 500 (logged) unless the answer started."""
+    if isinstance(exc, HTTPException):
+        message = exc.message if isinstance(exc, NotDeclared) else None
+        context(scope).reason = Because("route", message or _ROUTE, None)
+        await _refuse(scope, receive, send, exc.status_code, exc.headers or {}, message)
+    elif isinstance(exc, ClientDisconnect):  # the client left mid-request: no error
+        log.debug("client left during %s %s", scope["method"], scope["path"])
+    else:
+        log.error(
+            "unexpected error answering %s %s",
+            scope["method"],
+            scope["path"],
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+        ctx = context(scope)
+        ctx.reason = Because("error", "the mock failed (its log says why)")
+        if not ctx.started:
+            await _refuse(scope, receive, send, 500, {})
 
 
 async def _refuse(

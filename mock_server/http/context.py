@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from starlette.responses import Response
 from starlette.types import Message, Scope, Send
 
 from mock_server.served import CONTEXT
@@ -48,10 +47,13 @@ class Context:
     vary_origin: bool = False
     """Add ``Origin`` to the answer's ``Vary`` (set by the CORS layer for a request without
     ``Origin``, as Starlette's CORS middleware would for one with it)."""
-    handled: Response | BaseException | None = None
-    """What the operation's handler gave (an answer, or what it raised), when the express
-    lane (``lane.py``) ran it and hands the request on to the layers: the dispatcher
-    answers it (or raises it) in place of running the handler again."""
+    handled: BaseException | None = None
+    """What raised as the express lane (``lane.py``) began the session or ran the handler,
+    handing the request on to the layers: the dispatcher raises it in place of doing that
+    again (and lets go of it: it holds the frames that hold this context)."""
+    began: tuple[float, float] | None = None
+    """(The clock's time, ``time.perf_counter()``) the express lane took the request at,
+    for the journal's entry when it hands the request on."""
 
     def attach(self, scope: Scope) -> Context:
         scope.setdefault("state", {})[_KEY] = self

@@ -171,11 +171,12 @@ class Dispatcher:
         if response is None and self._forced.asked(request):
             response = await self._forced.preferred(ctx, api, operation, request)
         if response is None:
-            handled = ctx.handled  # the express lane ran the handler already (lane.py)
-            if handled is None:
-                response = await handler(request, store)
-            elif isinstance(handled, BaseException):
-                raise handled
-            else:
-                response = handled
+            handled = ctx.handled  # what raised as the express lane ran it (lane.py)
+            if handled is not None:
+                ctx.handled = None  # the exception holds frames that hold the context
+                try:
+                    raise handled
+                finally:
+                    del handled
+            response = await handler(request, store)
         await response(scope, receive, send)

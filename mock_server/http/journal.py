@@ -18,7 +18,7 @@ from mock_server.http.context import Context, context
 from mock_server.state.base import StoreUnavailable
 from mock_server.state.journal import BODY_LIMIT, Body, Entry, Exchange
 
-__all__ = ["Journal", "Log", "capture", "exchange_entry", "keep"]
+__all__ = ["Journal", "Log", "Tee", "capture", "exchange_entry", "keep"]
 
 _log = logging.getLogger("mock_server.journal")
 
@@ -27,7 +27,14 @@ Log = Callable[[Entry], Awaitable[None]]
 
 
 async def capture(
-    app: ASGIApp, scope: Scope, receive: Receive, send: Send, *, log: Log, clock: Clock
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    log: Log,
+    clock: Clock,
+    began: tuple[float, float] | None = None,
 ) -> None:
     """Run ``app`` and log the exchange; the app reads and writes as usual.
 
@@ -37,7 +44,7 @@ async def capture(
     before the body was read (401, Prefer, a fault, an unknown path) still logs
     what the client sent, up to the limit.
     """
-    exchange = _Exchange(scope, receive, send, log, clock)
+    exchange = Tee(scope, receive, send, log, clock, began=began)
     try:
         await app(scope, exchange.receive, exchange.send)
     finally:
@@ -45,29 +52,51 @@ async def capture(
             await exchange.log_once()
 
 
-class _Exchange:
-    """One exchange as it streams by: ``receive`` and ``send`` for the app, teed."""
+class Tee:
+    """One exchange as it streams by: ``receive`` and ``send`` for the app, teed.
+
+    ``began``: (the clock's time, ``time.perf_counter()``) the request began at, if before
+    now (the express lane's, handing the request on); ``keep``: keep the messages read, so
+    that :meth:`replay` can give them again (the express lane's, for the layers)."""
 
     __slots__ = (
-        "_at", "_clock", "_log", "_receive", "_scope", "_send", "_started",
-        "answered", "logged", "response_headers", "sent", "status",
+        "_clock", "_log", "_receive", "_scope", "_send", "answered", "began", "logged",
+        "messages", "response_headers", "sent", "status",
     )  # fmt: skip
 
-    def __init__(self, scope: Scope, receive: Receive, send: Send, log: Log, clock: Clock) -> None:
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        log: Log,
+        clock: Clock,
+        *,
+        began: tuple[float, float] | None = None,
+        keep: bool = False,
+    ) -> None:
         self._scope = scope
         self._receive = receive
         self._send = send
         self._log = log
         self._clock = clock
-        self._started, self._at = time.perf_counter(), clock()
+        self.began = began if began is not None else (clock(), time.perf_counter())
         self.sent = Body()
         self.answered = Body()
         self.status = 0
         self.response_headers: list[tuple[bytes, bytes]] = []
         self.logged = False
+        self.messages: list[Message] | None = [] if keep else None
+
+    def replay(self) -> Receive:
+        """``receive`` for another reader: the messages read so far (``keep``), then the
+        server's."""
+        return _Replay(list(self.messages or ()), self._receive)
 
     async def receive(self) -> Message:
         message = await self._receive()
+        if self.messages is not None:
+            self.messages.append(message)
         if message["type"] == "http.request":
             self.sent.add(message.get("body", b""))
             self.sent.complete = not message.get("more_body", False)
@@ -110,8 +139,8 @@ class _Exchange:
         entry = exchange_entry(
             scope,
             context(scope),
-            at=self._at,
-            started=self._started,
+            at=self.began[0],
+            started=self.began[1],
             status=self.status or None,
             request=self.sent.exchange(scope.get("headers", [])),
             response=self.answered.exchange(self.response_headers),
@@ -159,6 +188,21 @@ async def keep(log: Log, entry: Entry, scope: Scope) -> None:
         UNJOURNALLED.lost(scope, exc)
 
 
+class _Replay:
+    """``receive`` giving ``messages`` first, then the server's."""
+
+    __slots__ = ("_messages", "_receive")
+
+    def __init__(self, messages: list[Message], receive: Receive) -> None:
+        self._messages = messages
+        self._receive = receive
+
+    async def __call__(self) -> Message:
+        if self._messages:
+            return self._messages.pop(0)
+        return await self._receive()
+
+
 class _Unjournalled:
     """Exchanges the store could not take, said in the log without a line per request
     while it is unreachable (the outage itself is said once, by the session layer): the
@@ -193,6 +237,9 @@ class Journal:
         self._clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        session = context(scope).session
+        ctx = context(scope)
+        session = ctx.session
         assert session is not None, "the session layer runs first"
-        await capture(self._app, scope, receive, send, log=session.log, clock=self._clock)
+        await capture(
+            self._app, scope, receive, send, log=session.log, clock=self._clock, began=ctx.began
+        )

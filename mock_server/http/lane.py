@@ -1,43 +1,41 @@
-"""The express lane: a vendor operation's ordinary request, answered without the layers.
+"""The express lane: a vendor operation's ordinary request, answered with fewer layers.
 
 Most requests a mock serves are ordinary: a declared operation, no browser's ``Origin``,
-no ``Prefer``, one session, no fault armed, the body in one message. For those, every
-layer of ``http/__init__.py`` passes the request on and adds one known thing to the
-answer (CORS its ``Vary: Origin``, the session layer its session, the journal its
-entry); what a request costs the mock was mostly the layers' calls and objects (issue
-#12). The lane does those same things in one function, with the layers' own parts
-(:class:`~mock_server.state.sessions.Session`, the handler, :func:`exchange_entry`,
-:meth:`Context.answer_headers`), and runs the operation's own handler: no rule of the
-mock is written twice.
+no ``Prefer``, one session, no fault armed. For those, the outer layers of
+``http/__init__.py`` pass the request on and add one known thing each (CORS its
+``Vary: Origin``, the session layer its session, the dispatcher its route); what a
+request cost the mock was in good part the layers' calls and objects (issue #12). The
+lane does those things in one function, with their own parts: the route table,
+:class:`~mock_server.state.sessions.Session`, the journal's :class:`Tee` (the exchange
+teed and journalled as the journal layer does it), the operation's own handler, the
+error boundary's :func:`failed`. No rule of the mock is written twice; the order of
+things is the layers' (the session begins, and its fault is taken, before the body is
+asked for; the handler reads the body itself).
 
-Anything else goes the layered way, with what the lane has done so far handed on: a
-request it does not take (checked before any I/O) goes there as it came; one it took
-goes there once the lane meets what it does not do (a fault armed for the call, a body
-in several messages or a client gone, a session whose beginning raised (a store lost), a
-handler that raised or answered other than JSON), with its session begun, its body's
-message replayed, and what raised or the handler's answer in its context, for the
-dispatcher to raise or give in place of beginning again or running the handler again.
-``tests/mock_server/test_express_lane.py`` sends generated requests through both ways
-and checks they answer, journal and change state alike.
+Anything else goes the layered way: a request the lane does not take (checked before
+any I/O) as it came; one whose session's beginning raised (a store lost) or has a fault
+armed for the call, with its session begun; one whose handler raised, with what raised
+and the body's messages read so far replayed. The layers then give it as they would have
+(the dispatcher raises what raised in place of doing it again), and journal it from when
+the lane took it. ``tests/mock_server/test_express_lane.py`` sends generated requests
+through both ways and checks they answer, journal and change state alike.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.requests import Request
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
-from mock_server._http import JsonResponse
 from mock_server.clock import Clock
+from mock_server.http.boundary import PASSED_ON, failed
 from mock_server.http.context import Context
 from mock_server.http.forced import query_asks
-from mock_server.http.journal import exchange_entry, keep
+from mock_server.http.journal import Tee
 from mock_server.http.refusals import Availability
 from mock_server.live import Live
-from mock_server.routes import RouteTable
-from mock_server.state.journal import BODY_LIMIT, Exchange
+from mock_server.routes import Match, RouteTable
 from mock_server.state.sessions import HEADER, SessionRefused, Sessions
 
 __all__ = ["ExpressLane", "Layered"]
@@ -51,9 +49,7 @@ _NOT_TAKEN = frozenset(
         b"prefer",  # a forced answer, maybe (http/forced.py)
     )
 )
-"""Headers that make a request no ordinary one. (``Expect: 100-continue`` does not: the
-lane reads the body before it answers, as the journal layer would before the answer
-starts, so the client is asked for its body at the same point of the exchange.)"""
+"""Headers that make a request no ordinary one."""
 
 
 class ExpressLane:
@@ -82,80 +78,60 @@ class ExpressLane:
         if matched is None or name is None:
             await self._layered(scope, receive, send, None)
             return
-        at, started = self._clock(), time.perf_counter()
         live = self._live()
         api_name = self._api_at[matched.base_path]
-        api = live.api(api_name)
-        operation = matched.operation_id
         scope["path_params"] = matched.path_params
-        ctx = Context(server_send=send, live=live, api=api_name, operation=operation)
+        ctx = Context(server_send=send, live=live, api=api_name, operation=matched.operation_id)
         ctx.vary_origin = True  # no Origin: what the CORS layer sets (http/cors.py)
         ctx.attach(scope)
-        message = await receive()
-        replay = _Replay(message, receive)
-        request = Request(scope, replay)
+        try:
+            await self._take(scope, receive, send, ctx, live, matched, name)
+        finally:
+            ctx.handled = None  # (the layers let go of it as they raise it)
+            ctx.detach(scope)  # (again, if the layers did: it is idempotent)
+
+    async def _take(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        ctx: Context,
+        live: Live,
+        matched: Match,
+        name: str,
+    ) -> None:
+        api_name, operation = self._api_at[matched.base_path], matched.operation_id
+        api = live.api(api_name)
         ctx.session = session = live.sessions.session(name)
+        tee = Tee(scope, receive, ctx.send, session.log, self._clock, keep=True)
+        ctx.began = tee.began
+        request = Request(scope, tee.receive)
         try:
             reads = api.reads(operation, request) if session.reads_ahead else ()
             await session.begin((api_name, operation), reads)
         except Exception as exc:  # a store lost: the dispatcher raises it as its begin would
             ctx.handled = exc
-            await self._layered(scope, _Replay(message, receive), send, ctx)
+            await self._layered(scope, receive, send, ctx)
             return
-        if (
-            session.fault is not None
-            or message["type"] != "http.request"
-            or message.get("more_body", False)
-        ):
-            await self._layered(scope, _Replay(message, receive), send, ctx)
+        if session.fault is not None:  # the dispatcher applies it (nothing read yet)
+            await self._layered(scope, receive, send, ctx)
             return
         try:
             response = await api.operations[operation](request, session.store(api_name))
         except Exception as exc:
             ctx.handled = exc
-            await self._layered(scope, _Replay(message, receive), send, ctx)
-            return
-        if type(response) is not JsonResponse:
-            ctx.handled = response
-            await self._layered(scope, _Replay(message, receive), send, ctx)
+            await self._layered(scope, tee.replay(), send, ctx)
             return
         try:
-            await self._answer(scope, ctx, response, message, at, started)
+            await response(scope, tee.receive, tee.send)
+        except PASSED_ON:
+            raise
+        except Exception as exc:  # the answer's sending failed: as the error boundary says
+            await failed(scope, tee.receive, tee.send, exc)
         finally:
-            ctx.detach(scope)
+            if not tee.logged:  # as the journal layer: no answer, still journalled
+                await tee.log_once()
         self._availability.back()  # as the session layer says after a vendor request
-
-    async def _answer(
-        self,
-        scope: Scope,
-        ctx: Context,
-        response: JsonResponse,
-        message: Message,
-        at: float,
-        started: float,
-    ) -> None:
-        """Send the answer, journalled before its body as the journal layer does."""
-        status, raw, content = response.status_code, response.raw_headers, bytes(response.body)
-        body: bytes = message.get("body", b"")
-        session = ctx.session
-        assert session is not None
-        entry = exchange_entry(
-            scope,
-            ctx,
-            at=at,
-            started=started,
-            status=status,
-            # Each body kept up to the journal's limit, as the journal layer's Body keeps it.
-            request=Exchange.of(scope["headers"], body[:BODY_LIMIT], len(body)),
-            # The answer's headers as the layers below CORS and sessions sent them.
-            response=Exchange.of(raw, content[:BODY_LIMIT], len(content)),
-        )
-        send = ctx.server_send
-        await send(
-            {"type": "http.response.start", "status": status, "headers": ctx.answer_headers(raw)}
-        )
-        await keep(session.log, entry, scope)
-        await send({"type": "http.response.body", "body": content})
 
 
 def _session_name(scope: Scope) -> str | None:
@@ -175,20 +151,3 @@ def _session_name(scope: Scope) -> str | None:
         return Sessions.name_of(header)
     except SessionRefused:  # the session layer's 400
         return None
-
-
-class _Replay:
-    """``receive`` for what follows: the body's message the lane read, then the server's."""
-
-    __slots__ = ("_message", "_receive")
-
-    def __init__(self, message: Message, receive: Receive) -> None:
-        self._message: Message | None = message
-        self._receive = receive
-
-    async def __call__(self) -> Message:
-        message = self._message
-        if message is None:
-            return await self._receive()
-        self._message = None
-        return message

@@ -11,7 +11,9 @@ armed, a body in two messages, a client gone), so both of its ways are compared.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import logging
 from collections.abc import AsyncIterator, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,9 @@ from starlette.responses import PlainTextResponse
 from mock_server import Settings, create_app
 from mock_server.app import MockApp
 from mock_server.craftkit.api import CraftkitApi
+from mock_server.http.context import Context
 from mock_server.http.lane import ExpressLane
+from mock_server.served import CONTEXT
 from mock_server.state import StoreUnavailable
 from mock_server.state.memory import MemoryBackend
 from tests.conftest import (
@@ -161,7 +165,8 @@ steps = st.lists(st.one_of(requests(), requests(), requests(), faults()), min_si
 
 
 async def exchange(app: MockApp, request: dict[str, Any]) -> Messages:
-    """One request through ``app`` as a server would send it; what the app sent back."""
+    """One request through ``app`` as a server would send it; what the app sent back, and
+    when it asked for the body."""
     body: bytes = request["body"]
     parts = [body[:1], body[1:]] if request["split"] else [body]
     incoming: Messages = [
@@ -171,10 +176,11 @@ async def exchange(app: MockApp, request: dict[str, Any]) -> Messages:
     if request["gone"]:
         incoming = []
 
-    async def receive() -> dict[str, Any]:
-        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
-
     sent: Messages = []
+
+    async def receive() -> dict[str, Any]:
+        sent.append({"type": "(asked for the body)"})  # when, against what was sent
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
 
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(dict(message))
@@ -201,6 +207,11 @@ async def exchange(app: MockApp, request: dict[str, Any]) -> Messages:
     return [dict(message, headers=list(message.get("headers", []))) for message in sent]
 
 
+def status_of(sent: Messages) -> int:
+    status: int = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    return status
+
+
 async def control(
     app: MockApp, method: str, path: str, session: str | None, body: Any = None
 ) -> Any:
@@ -213,6 +224,7 @@ async def control(
         content = json.dumps(body).encode()
     request = {"method": method, "path": path, "query": b"", "headers": headers, "body": content}
     sent = await exchange(app, {**request, "split": False, "gone": False})
+    sent = [message for message in sent if message["type"].startswith("http.")]
     assert sent[0]["status"] < 300, sent
     return json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
 
@@ -360,7 +372,191 @@ async def test_what_the_lane_does_not_answer_itself_the_layers_answer_alike(
             journal = await control(app, "GET", "/__mock/requests", None)
             entries = journal["requests"] if isinstance(journal, dict) else journal
             statuses = [entry["response"]["status"] for entry in entries]
-            assert statuses == [answers[-1][0]["status"]]
+            assert statuses == [status_of(answers[-1])]
     assert answers[0] == answers[1]
-    assert answers[0][0]["status"] == {"raises": 500, "plain text": 200, "store lost": 503}[answer]
+    assert status_of(answers[0]) == {"raises": 500, "plain text": 200, "store lost": 503}[answer]
     assert len(calls) == 2, "once per app: what the lane did was handed on, not done again"
+
+
+def request_to(path: str, headers: list[tuple[str, str]], body: bytes = b"") -> dict[str, Any]:
+    return {
+        "method": "POST",
+        "path": path,
+        "query": b"",
+        "headers": [("host", "localhost"), *headers],
+        "body": body,
+        "split": False,
+        "gone": False,
+    }
+
+
+CANCEL_SENT = [
+    request_to(f"/v1/signatures/{r['id']}/cancel", [("authorization", f"Bearer {ACME_TEST_KEY}")])
+    for r in signature_requests(project="proj_acme", status="sent")
+    if "mock" not in r
+][:2]
+REVOKE_NOBODY = request_to(
+    f"{FIRMA_BASES[1]}/jwt/revoke-signing-request",
+    [("authorization", FIRMA_ACME_KEYS[0]), ("content-type", "application/json")],
+    b'{"jwt_id": "00000000-0000-4000-8000-000000000000"}',
+)
+
+
+async def slow_then_quick(app: MockApp, slow: dict[str, Any], quick: dict[str, Any]) -> Messages:
+    """``slow`` arrives first, its body late; ``quick`` arrives second, whole: what each
+    was answered (the slow one's first)."""
+    gate = asyncio.Event()
+
+    async def held() -> Messages:
+        real = app.__call__
+
+        async def gated(scope: Any, receive: Any, send: Any) -> None:
+            async def late() -> Any:
+                await gate.wait()
+                return await receive()
+
+            await real(scope, late, send)
+
+        return await exchange(gated, slow)  # type: ignore[arg-type]
+
+    first = asyncio.ensure_future(held())
+    await asyncio.sleep(0.01)
+    second = asyncio.ensure_future(exchange(app, quick))
+    await asyncio.sleep(0.01)
+    gate.set()
+    return [*(await first), *(await second)]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("case", ["fault", "quota"])
+async def test_concurrent_requests_take_a_fault_or_a_quota_in_the_order_they_came(
+    case: str,
+) -> None:
+    """The session begins (and its fault, a Firma key's write, is taken) as a request
+    comes, before its body does, as the dispatcher begins it: a request whose body is slow
+    does not give its turn to one that came after it."""
+    answers = []
+    for lane in (True, False):
+        app = create_app(Settings(), clock=FrozenClock(), lane=lane)
+        await app.start()
+        if case == "fault":
+            fault = {"api": "craftkit", "operation": "cancelSignature", "status": 404, "times": 1}
+            await control(app, "POST", "/__mock/faults", None, fault)
+            answers.append(await slow_then_quick(app, *CANCEL_SENT))
+        else:
+            answers.append(await slow_then_quick(app, REVOKE_NOBODY, REVOKE_NOBODY))
+    assert answers[0] == answers[1]
+    starts = [m for m in answers[0] if m["type"] == "http.response.start"]
+    if case == "fault":
+        assert [m["status"] for m in starts] == [404, 200], "the first to come took the fault"
+    else:
+        remaining = [dict(m["headers"])[b"x-ratelimit-remaining"] for m in starts]
+        assert remaining == [b"119", b"118"], "the first to come counted first"
+
+
+@pytest.mark.anyio
+async def test_a_request_handed_on_is_journalled_from_when_the_lane_took_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FrozenClock()
+    started = clock.now
+
+    async def handler(self: CraftkitApi, request: Any, store: Any) -> Any:
+        clock.now += 5  # the handler takes 5 s, then fails
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(CraftkitApi, "cancel_signature", handler)
+    entries = []
+    for lane in (True, False):
+        clock.now = started
+        app = create_app(Settings(), clock=clock, lane=lane)
+        await app.start()
+        assert status_of(await exchange(app, CANCEL_SENT[0])) == 500
+        journal = await control(app, "GET", "/__mock/requests", None)
+        [entry] = journal["requests"] if isinstance(journal, dict) else journal
+        entries.append(entry["at"])
+    assert entries[0] == entries[1], "the lane's start, not the layers' once handed on"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("failure", ["handler", "begin"])
+async def test_no_context_outlives_a_request_handed_on_with_what_raised(
+    failure: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What raised holds the frames that hold the request's context: handed on, it is let
+    go of, or every failed request (a 500; a 503 while the store is lost) would leave a
+    reference cycle for the collector (which a frozen heap never frees)."""
+
+    async def handler(self: CraftkitApi, request: Any, store: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    async def begin(self: MemoryBackend, *args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailable("lost")
+
+    if failure == "handler":
+        monkeypatch.setattr(CraftkitApi, "cancel_signature", handler)
+    else:
+        monkeypatch.setattr(MemoryBackend, "begin", begin)
+    app = create_app(Settings(), clock=FrozenClock())
+    await app.start()
+    # (A log record kept by pytest would hold the traceback, and with it the context.)
+    caplog.set_level(logging.CRITICAL, logger="mock_server")
+    gc.collect()
+    before = {id(o) for o in gc.get_objects() if isinstance(o, Context)}  # other tests'
+    gc.disable()
+    try:
+        for _ in range(10):
+            assert status_of(await exchange(app, CANCEL_SENT[0])) in (500, 503)
+        alive = [o for o in gc.get_objects() if isinstance(o, Context) and id(o) not in before]
+    finally:
+        gc.enable()
+    assert alive == []
+
+
+@pytest.mark.anyio
+async def test_a_request_cancelled_in_the_lane_leaves_no_context_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As a server stopping cancels the requests in flight."""
+    waiting = asyncio.Event()
+
+    async def handler(self: CraftkitApi, request: Any, store: Any) -> Any:
+        waiting.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(CraftkitApi, "cancel_signature", handler)
+    app = create_app(Settings(), clock=FrozenClock())
+    await app.start()
+    scope: dict[str, Any] = {}
+    real = app.__call__
+
+    async def keeping(given: Any, receive: Any, send: Any) -> None:
+        scope.update(given=given)
+        await real(given, receive, send)
+
+    task = asyncio.ensure_future(exchange(keeping, CANCEL_SENT[0]))  # type: ignore[arg-type]
+    await waiting.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert CONTEXT not in scope["given"]["state"]
+
+
+@pytest.mark.anyio
+async def test_a_journal_that_fails_otherwise_than_unreachable_is_logged_as_the_layers_log_it(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def log(self: MemoryBackend, *args: Any) -> None:
+        raise ValueError("a bug in the store")
+
+    monkeypatch.setattr(MemoryBackend, "log", log)
+    seen_by = []
+    for lane in (True, False):
+        caplog.clear()
+        app = create_app(Settings(), clock=FrozenClock(), lane=lane)
+        await app.start()
+        sent = await exchange(app, CANCEL_SENT[0])
+        errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        seen_by.append((sent, errors))
+    assert seen_by[0] == seen_by[1]
+    assert seen_by[0][1] == [f"unexpected error answering POST {CANCEL_SENT[0]['path']}"]

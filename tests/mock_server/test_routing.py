@@ -264,6 +264,8 @@ def near_paths(draw: st.DrawFn) -> str:
 @example(path="/v1/signatures/a/cancel/", method="POST")
 @example(path="/api/v1/jwt/revoke-signing-request/", method="POST")
 @example(path="/api/v1//jwt/revoke-signing-request", method="POST")
+@example(path=CANCEL + "\n", method="POST")
+@example(path="/api/v1/jwt/revoke-signing-request\n", method="POST")
 def test_the_table_matches_segments_as_the_routers_patterns_do(path: str, method: str) -> None:
     """RouteTable matches a template of whole string segments by comparing segments: it
     must route every path as the patterns of Connexion's router would."""
