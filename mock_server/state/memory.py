@@ -160,12 +160,20 @@ class MemoryBackend(InSteps):
         # Idle ones, looked for once a second of the clock at most: whether a session is
         # forgotten is read from its last use wherever it matters, so one kept a moment past
         # its time is never served; this only gives back its memory.
+        # Least recently used first, so the idle ones lead: every one of them goes (not a
+        # few a sweep: a thousand sessions gone idle together give their memory back at
+        # once), up to the first still in use; default is never forgotten.
         if 0.0 <= now - self._swept < 1.0:
             return
         self._swept = now
-        for name in list(itertools.islice(sessions, 8)):  # the least recently used first
-            if self.limits.forgotten(name, sessions[name].last_used, now):
-                del sessions[name]
+        idle = []
+        for name, state in sessions.items():
+            if self.limits.forgotten(name, state.last_used, now):
+                idle.append(name)
+            elif name != DEFAULT_SESSION:
+                break
+        for name in idle:
+            del sessions[name]
 
     async def reset(self, namespace: str, session: str) -> None:
         with self._lock:

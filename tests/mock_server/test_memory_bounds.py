@@ -109,3 +109,16 @@ async def test_created_records_add_nothing_for_the_garbage_collector_to_walk(
     assert grown < 1_000, f"{grown} more objects for the collector to walk"
     records = await mock.signature_requests()
     assert len(records) > 10_000 and records[-1]["recipients"], "kept, and read back whole"
+
+
+@pytest.mark.anyio
+async def test_sessions_gone_idle_together_give_their_memory_back_at_once() -> None:
+    """The sweep for idle sessions runs at most once a second of the clock, and takes every
+    idle one (least recently used first, up to the first still in use), not a few."""
+    backend = MemoryBackend(Limits(session_ttl=10))
+    for n in range(200):
+        await backend.touch("ns", f"s{n}", 100.0)
+    await backend.touch("ns", "default", 100.0)
+    await backend.touch("ns", "busy", 115.0)
+    await backend.touch("ns", "late", 116.0)  # a second after the last sweep: sweeps
+    assert list(backend._sessions("ns")) == ["default", "busy", "late"]
