@@ -120,6 +120,8 @@ class MockApp:
             )
 
         dispatcher = Dispatcher(contracts, self.mounts, ForcedAnswers(self.documented))
+        self.routes = dispatcher.routes
+        """The vendor operations' routes (Connexion's, as a table: ``routes.py``)."""
         self._vendor = sessions(Journal(ErrorBoundary(dispatcher), clock=clock), control=False)
         self._lane: ExpressLane | None = None
         if lane:

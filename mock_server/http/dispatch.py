@@ -78,7 +78,7 @@ class Dispatcher:
         forced: ForcedAnswers,
     ) -> None:
         """``mounts``: (base path, API name), longest base path first."""
-        self.api_at = self._api_at = dict(mounts)
+        self.api_at = dict(mounts)
         """Base path -> the API served there."""
         self._forced = forced
         self._routing = RoutingMiddleware(self._routed)
@@ -88,7 +88,8 @@ class Dispatcher:
         specs = {name: Specification.load(c.for_connexion()) for name, c in contracts.items()}
         for base_path, api in mounts:
             self._routing.add_api(specs[api], base_path=base_path, resolver=_OperationIds())
-        self.routes = self._routes = RouteTable.from_router(self._routing.router.routes)
+        self.routes = RouteTable.from_router(self._routing.router.routes)
+        """Connexion's routes as a table (``routes.py``); the express lane routes by it too."""
         # A declared path with a slash added is no operation: a 404 naming the path without
         # it, in the API's envelope (Starlette's routers answered a 307 to it, a status
         # neither contract declares, which a client follows with its POST).
@@ -99,7 +100,7 @@ class Dispatcher:
                 inner.redirect_slashes = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        matched = self._routes.match(scope["method"], scope["path"])
+        matched = self.routes.match(scope["method"], scope["path"])
         if matched is None:
             own = self._own_route(scope)  # only once the declared routes missed
             if own is not None:
@@ -117,7 +118,7 @@ class Dispatcher:
         ctx = context(scope)
         assert ctx.live is not None
         path: str = scope["path"]
-        for base_path, name in self._api_at.items():
+        for base_path, name in self.api_at.items():
             if base_path and not path.startswith(base_path + "/"):
                 continue
             for route in ctx.live.api(name).own_routes:
@@ -132,7 +133,7 @@ class Dispatcher:
         routing = scope.get("extensions", {}).get(_ROUTING, {})
         operation = routing.get("operation_id")
         if operation is None:  # a path no spec declares
-            closest = self._routes.closest(scope["path"])
+            closest = self.routes.closest(scope["path"])
             raise NotDeclared(
                 f"No operation is declared at {scope['method']} {scope['path']}; "
                 f"the closest declared is {closest}."
@@ -144,7 +145,7 @@ class Dispatcher:
     ) -> None:
         ctx = context(scope)
         assert ctx.live is not None and ctx.session is not None
-        api = ctx.live.api(self._api_at[base_path])
+        api = ctx.live.api(self.api_at[base_path])
         handler = api.operations[operation]
         ctx.api, ctx.operation = api.name, operation
         session = ctx.session

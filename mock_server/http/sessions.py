@@ -10,10 +10,9 @@ from mock_server.http.context import context
 from mock_server.http.refusals import Availability, Refusals
 from mock_server.live import Live
 from mock_server.state import SessionRefused, Sessions, StoreUnavailable
+from mock_server.state.sessions import HEADER
 
 __all__ = ["SessionLayer"]
-
-_HEADER = b"x-mock-session"
 
 
 class SessionLayer:
@@ -102,7 +101,7 @@ def _header(scope: Scope) -> str | None:
     Traceback (most recent call last):
     mock_server.state.sessions.SessionRefused: Send one X-Mock-Session header, not 2.
     """
-    values = [value for key, value in scope["headers"] if key == _HEADER]
+    values = [value for key, value in scope["headers"] if key == HEADER]
     if len(values) > 1:
         raise SessionRefused(f"Send one X-Mock-Session header, not {len(values)}.")
     return str(values[0].decode("latin-1")) if values else None

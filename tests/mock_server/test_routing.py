@@ -17,7 +17,7 @@ from tests.conftest import FIRMA_BASES, ContractClient, signature_requests
 pytestmark = pytest.mark.anyio
 
 CANCEL = f"/v1/signatures/{signature_requests(status='sent')[0]['id']}/cancel"
-ROUTES: RouteTable = create_app(Settings())._lane._routes  # type: ignore[union-attr]
+ROUTES: RouteTable = create_app(Settings()).routes
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
