@@ -397,6 +397,7 @@ def _tenants(
         return []
     tenants = []
     owners: dict[str, str] = {}  # key -> the tenant that listed it first
+    listed: dict[str, int] = {}  # tenant id -> the index that listed it first
     for index, entry in enumerate(raw):
         here = f"{where}[{index}]"
         if not isinstance(entry, dict):
@@ -410,6 +411,13 @@ def _tenants(
             continue
         if not isinstance(entry.get("id"), str) or not entry["id"]:
             problems.append(f"{here}.id: missing; every tenant needs an id")
+            continue
+        if (first := listed.setdefault(entry["id"], index)) != index:
+            # Records name their tenant by id: two would be one tenant with two sets of keys.
+            problems.append(
+                f"{here}.id: duplicate {plural[:-1]} id {entry['id']!r} (also {plural}[{first}]); "
+                f"list each {plural[:-1]} once, with all its api_keys"
+            )
             continue
         keys = entry.get("api_keys")
         if not isinstance(keys, list) or not keys:

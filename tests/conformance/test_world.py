@@ -493,6 +493,39 @@ def test_ids_differing_only_in_case_are_one_resource_listed_twice(
 
 
 @pytest.mark.parametrize(
+    ("text", "harness", "mock"),
+    [
+        pytest.param(
+            CRAFTKIT_KEYS.replace("proj_b", "proj_a") % ("ck_test_a", "ck_test_b"),
+            "projects[1].id: duplicate project id 'proj_a' (also projects[0]); list each "
+            "project once, with all its api_keys",
+            "projects[1] (id proj_a).id: duplicate project id (each project once)",
+            id="project",
+        ),
+        pytest.param(
+            FIRMA_KEYS.replace("ws_b", "ws_a") % ("firma_a", "firma_b"),
+            "workspaces[1].id: duplicate workspace id 'ws_a' (also workspaces[0]); list each "
+            "workspace once, with all its api_keys",
+            "workspaces[1] (id ws_a).id: duplicate workspace id (each workspace once)",
+            id="workspace",
+        ),
+    ],
+)
+def test_a_tenant_listed_twice_is_refused_as_the_mock_refuses_it(
+    tmp_path: Path, text: str, harness: str, mock: str
+) -> None:
+    """Records name their tenant by id: the harness took the second entry for another tenant
+    (its first key for the isolation check) of the one a target knows."""
+    path = write(tmp_path, text)
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ={})
+    assert caught.value.problems == [f"{path}: {harness}"]
+    with pytest.raises(MockFixtureError) as refused:
+        create_app(MockSettings(fixtures=(path,), environ={}))
+    assert refused.value.problems == [f"{path}: {mock}"]
+
+
+@pytest.mark.parametrize(
     "text", [LOWER, UPPER, LOWER.replace("-", ""), *(s(LOWER) for _, s in NOT_UUID_STRINGS)]
 )
 def test_the_reader_folds_the_case_of_the_ids_the_mock_folds(text: str) -> None:
