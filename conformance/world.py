@@ -334,6 +334,11 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
         if not isinstance(rid, str) or not rid:
             problems.append(f"{where}.{id_field}: missing; every record needs its {id_field}")
             continue
+        if not _UUID.fullmatch(rid):  # no request names it: a target's ids are uuids
+            problems.append(
+                f"{where}.{id_field}: {rid!r} is not a valid uuid (write it like "
+                "0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c)"
+            )
         first, written = seen.setdefault(_same_id(rid), (index, rid))
         if first != index and written == rid:
             problems.append(f"{where}.{id_field}: {rid!r} is listed twice; ids must be unique")

@@ -525,6 +525,40 @@ def test_a_tenant_listed_twice_is_refused_as_the_mock_refuses_it(
     assert refused.value.problems == [f"{path}: {mock}"]
 
 
+NOT_UUIDS = [
+    pytest.param("sr_1", id="a-name"),
+    pytest.param(LOWER.replace("-", ""), id="no-hyphens"),
+    *(pytest.param(spell(LOWER), id=name) for name, spell in NOT_UUID_STRINGS),
+]
+
+
+@pytest.mark.parametrize("api", ["craftkit", "firma"])
+@pytest.mark.parametrize("rid", NOT_UUIDS)
+def test_an_id_that_is_not_a_uuid_is_refused_as_the_mock_refuses_it(
+    tmp_path: Path, api: str, rid: str
+) -> None:
+    """Targets name resources by uuid (docs/behaviour.md): no request finds a record listed
+    under any other id, yet the harness expected its cancel or revoke to answer."""
+    if api == "craftkit":
+        records, field, base = "signature_requests", "id", CRAFTKIT_KEYS
+        record = f"{{id: {rid!r}, project: proj_a, status: sent}}"
+    else:
+        records, field, base = "jwts", "jwt_id", FIRMA_KEYS
+        record = f"{{jwt_id: {rid!r}, workspace: ws_a, revoked_at: null}}"
+    text = base % ("ck_test_a", "ck_test_b")
+    path = write(tmp_path, text.replace(f"{records}: []", f"{records}: [{record}]"))
+    expected = f"{records}[0].{field}: {rid!r} is not a valid uuid (write it like {LOWER})"
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ={})
+    assert caught.value.problems == [f"{path}: {expected}"]
+    with pytest.raises(MockFixtureError) as refused:
+        create_app(MockSettings(fixtures=(path,), environ={}))
+    [problem] = refused.value.problems
+    assert problem.startswith(f"{path}: {records}[0] (") and problem.endswith(
+        expected.split(": ", 1)[1]
+    ), problem
+
+
 @pytest.mark.parametrize(
     "text", [LOWER, UPPER, LOWER.replace("-", ""), *(s(LOWER) for _, s in NOT_UUID_STRINGS)]
 )
