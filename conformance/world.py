@@ -108,6 +108,13 @@ _SHAPES = {
     "firma": ("workspaces", "jwts", "jwt_id", "workspace"),
 }
 _API_TITLES = {"projects": "Craftkit", "workspaces": "Firma"}  # by the tenants' list
+_FIELDS = {
+    "craftkit": ("api", "projects", "signature_requests"),
+    "firma": ("api", "workspaces", "jwts", "rate_limits"),
+}
+"""Each API's top-level fields, as the mock's format lists them. The harness ignores other
+keys, but not the other API's: a Craftkit file's ``rate_limits`` would set the rate-limit
+probe's quota, a ``jwts`` list in it holds records no Craftkit run reads."""
 _CRAFTKIT_OPEN = {"sent", "viewed"}
 _CRAFTKIT_CLOSED = {"completed", "declined", "expired", "cancelled", "failed"}
 _ON_CANCEL = {"upstream_locked": State.LOCKED, "provider_error": State.FAILING}
@@ -300,6 +307,14 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
         )
     key_names: dict[str, str] = {}
     tenants_field, resources_field, id_field, tenant_field = _SHAPES[declared]
+    fields = _FIELDS[declared]
+    for other in API_NAMES:
+        problems.extend(
+            f"{name}: {key}: unknown field (a {_API_TITLES[_SHAPES[other][0]]} one); remove it "
+            f"(the fields here: {', '.join(fields)})"
+            for key in _FIELDS[other]
+            if key in data and key not in fields
+        )
     tenants = _tenants(
         data.get(tenants_field),
         name,
@@ -364,7 +379,7 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
             )
         if state is not None:
             resources.append(Resource(rid, str(owner), state, record))
-    limits = data.get("rate_limits") or {}
+    limits = (data.get("rate_limits") if "rate_limits" in fields else None) or {}
     per_minute = limits.get("write_per_minute") if isinstance(limits, dict) else None
     if per_minute is not None and (
         not isinstance(per_minute, int) or isinstance(per_minute, bool) or per_minute < 1

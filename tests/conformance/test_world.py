@@ -19,6 +19,7 @@ from mock_server import Settings as MockSettings
 from mock_server import create_app
 from mock_server.craftkit import signatures as mock_signatures
 from mock_server.craftkit import world as mock_craftkit_world
+from mock_server.firma import world as mock_firma_world
 from mock_server.fixtures import unsendable_key as mock_unsendable_key
 from mock_server.ids import canonical_uuid
 from tests.conftest import NOT_UUID_STRINGS, ROOT
@@ -557,6 +558,55 @@ def test_an_id_that_is_not_a_uuid_is_refused_as_the_mock_refuses_it(
     assert problem.startswith(f"{path}: {records}[0] (") and problem.endswith(
         expected.split(": ", 1)[1]
     ), problem
+
+
+@pytest.mark.parametrize(
+    ("text", "harness", "mock"),
+    [
+        pytest.param(
+            (CRAFTKIT_KEYS % ("ck_test_a", "ck_test_b")) + "rate_limits: {write_per_minute: 5}\n",
+            "rate_limits: unknown field (a Firma one); remove it (the fields here: api, "
+            "projects, signature_requests)",
+            "rate_limits: unknown field; remove it (the fields here: api, projects, "
+            "signature_requests)",
+            id="rate-limits-in-craftkit",
+        ),
+        pytest.param(
+            (CRAFTKIT_KEYS % ("ck_test_a", "ck_test_b")) + "jwts: []\n",
+            "jwts: unknown field (a Firma one); remove it (the fields here: api, projects, "
+            "signature_requests)",
+            "jwts: unknown field; remove it (the fields here: api, projects, signature_requests)",
+            id="jwts-in-craftkit",
+        ),
+        pytest.param(
+            (FIRMA_KEYS % ("firma_a", "firma_b")) + "signature_requests: []\n",
+            "signature_requests: unknown field (a Craftkit one); remove it (the fields here: "
+            "api, workspaces, jwts, rate_limits)",
+            "signature_requests: unknown field; remove it (the fields here: api, workspaces, "
+            "jwts, rate_limits)",
+            id="records-in-firma",
+        ),
+    ],
+)
+def test_the_other_apis_fields_are_refused_as_the_mock_refuses_them(
+    tmp_path: Path, text: str, harness: str, mock: str
+) -> None:
+    """A Craftkit file's ``rate_limits`` set the probe's quota for an API that documents none,
+    and the other API's records were silently not checked."""
+    path = write(tmp_path, text)
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ={})
+    assert caught.value.problems == [f"{path}: {harness}"]
+    with pytest.raises(MockFixtureError) as refused:
+        create_app(MockSettings(fixtures=(path,), environ={}))
+    assert refused.value.problems == [f"{path}: {mock}"]
+
+
+def test_the_top_level_fields_are_the_mocks() -> None:
+    for api, mock in (("craftkit", mock_craftkit_world), ("firma", mock_firma_world)):
+        schema = mock._FORMAT.schema
+        assert not isinstance(schema, bool)
+        assert world._FIELDS[api] == tuple(schema["properties"]), api
 
 
 @pytest.mark.parametrize(
