@@ -15,6 +15,7 @@ listed twice, a field a record's status contradicts).
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -190,6 +191,13 @@ _SET_FOR = {
 }
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 """A uuid string (docs/behaviour.md): ASCII hex digits in any case, hyphens at 8-4-4-4-12."""
+_DATE_TIME = re.compile(
+    r"(\d{4})-(0[1-9]|1[0-2])-(\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?"
+    r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$",
+    re.ASCII,
+)
+"""An RFC 3339 date-time as the mock's ``format: date-time`` check reads one (jsonschema's,
+through rfc3339-validator: any letter case, a real day of a year after 0, no leap second)."""
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 if TYPE_CHECKING:
@@ -545,7 +553,22 @@ def _state(api: str, record: Mapping[str, Any], where: str, problems: list[str])
                 "revoked one"
             )
             return None
-        return State.OPEN if record["revoked_at"] is None else State.CLOSED
+        revoked_at = record["revoked_at"]
+        if revoked_at is None:
+            return State.OPEN
+        if not isinstance(revoked_at, str):
+            problems.append(
+                f"{where}.revoked_at: {_kind(revoked_at)} is not a string or null; write it "
+                'like "2026-11-01T09:00:00Z" for a revoked JWT, or null for an active one'
+            )
+            return None
+        if not _is_date_time(revoked_at):
+            problems.append(
+                f"{where}.revoked_at: {revoked_at!r} is not a valid date-time (write it like "
+                '"2026-11-01T09:00:00Z", or null for an active JWT)'
+            )
+            return None
+        return State.CLOSED
     status = record.get("status")
     if status not in _CRAFTKIT_OPEN and status not in _CRAFTKIT_CLOSED:
         choices = ", ".join(sorted(_CRAFTKIT_OPEN | _CRAFTKIT_CLOSED))
@@ -573,6 +596,19 @@ def _state(api: str, record: Mapping[str, Any], where: str, problems: list[str])
         )
         return None
     return _ON_CANCEL[on_cancel]
+
+
+def _is_date_time(value: str) -> bool:
+    """Whether the mock takes ``value`` for a ``date-time`` (``_DATE_TIME``).
+
+    >>> _is_date_time("2026-11-03t14:20:00.5+01:00"), _is_date_time("2026-02-30T00:00:00Z")
+    (True, False)
+    """
+    match = _DATE_TIME.match(value.upper())
+    if match is None:
+        return False
+    year, month, day = (int(part) for part in match.groups())
+    return year > 0 and 1 <= day <= calendar.monthrange(year, month)[1]
 
 
 def _status_contradictions(record: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -609,6 +609,91 @@ def test_the_top_level_fields_are_the_mocks() -> None:
         assert world._FIELDS[api] == tuple(schema["properties"]), api
 
 
+REVOKED_AT = (
+    "api: firma\nworkspaces: [{id: ws_a, api_keys: [firma_a]}]\n"
+    f"jwts: [{{jwt_id: {LOWER}, workspace: ws_a, revoked_at: %s}}]\n"
+)
+WRITE_IT = 'write it like "2026-11-01T09:00:00Z"'
+
+
+@pytest.mark.parametrize(
+    ("value", "harness", "mock"),  # value as the YAML writes it
+    [
+        pytest.param(
+            "false",
+            f"a boolean (false) is not a string or null; {WRITE_IT} for a revoked JWT, or null "
+            "for an active one",
+            f"false is not a string or null; {WRITE_IT}, or null",
+            id="false",
+        ),
+        pytest.param(
+            "12",
+            f"a number (12) is not a string or null; {WRITE_IT} for a revoked JWT, or null for "
+            "an active one",
+            f"12 is not a string or null; {WRITE_IT}, or null",
+            id="number",
+        ),
+        *(
+            pytest.param(
+                f"'{value}'",
+                f"{value!r} is not a valid date-time ({WRITE_IT}, or null for an active JWT)",
+                f"{value!r} is not a valid date-time ({WRITE_IT})",
+                id=name,
+            )
+            for name, value in [
+                ("empty", ""),
+                ("a-word", "yesterday"),
+                ("a-date", "2026-11-03"),
+                ("no-offset", "2026-11-03T14:20:00"),
+                ("no-such-day", "2026-02-30T14:20:00Z"),
+            ]
+        ),
+    ],
+)
+def test_a_revoked_at_neither_null_nor_a_date_time_is_refused_as_the_mock_refuses_it(
+    tmp_path: Path, value: str, harness: str, mock: str
+) -> None:
+    """The harness took any ``revoked_at`` but null for a revoked JWT (``false`` too): it
+    expected a revoke of an active one, which the target grants, to be refused."""
+    path = write(tmp_path, REVOKED_AT % value)
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ={})
+    assert caught.value.problems == [f"{path}: jwts[0].revoked_at: {harness}"]
+    with pytest.raises(MockFixtureError) as refused:
+        create_app(MockSettings(fixtures=(path,), environ={}))
+    [problem] = refused.value.problems
+    assert problem == f"{path}: jwts[0] (jwt_id {LOWER}).revoked_at: {mock}", problem
+
+
+DATE_TIMES = [
+    "2026-11-03T14:20:00Z",
+    "2026-11-03t14:20:00z",
+    "2026-11-03T14:20:00.123456+01:00",
+    "2026-11-03T14:20:00-23:59",
+    "2026-11-03T14:20:00Z\n",
+    "2024-02-29T00:00:00Z",
+    "2026-11-03 14:20:00Z",
+    " 2026-11-03T14:20:00Z",
+    "2026-11-03T14:20:60Z",
+    "2026-11-03T24:00:00Z",
+    "2026-13-03T14:20:00Z",
+    "2026-11-31T14:20:00Z",
+    "2026-02-29T00:00:00Z",
+    "0000-01-01T00:00:00Z",
+    "2026-11-03T14:20:00+24:00",
+    "2026-11-03T14:20:00.Z",
+    "2026-11-03T14:20Z",
+    "\uff12026-11-03T14:20:00Z",
+]
+
+
+def test_the_date_time_rule_is_the_mocks() -> None:
+    checker = mock_firma_world._FORMAT.format_checker
+    assert checker is not None
+    for value in DATE_TIMES:
+        assert world._is_date_time(value) == checker.conforms(value, "date-time"), repr(value)
+
+
 @pytest.mark.parametrize(
     "text", [LOWER, UPPER, LOWER.replace("-", ""), *(s(LOWER) for _, s in NOT_UUID_STRINGS)]
 )
