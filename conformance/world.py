@@ -15,6 +15,7 @@ listed twice, a field a record's status contradicts).
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -108,6 +109,13 @@ _SHAPES = {
     "firma": ("workspaces", "jwts", "jwt_id", "workspace"),
 }
 _API_TITLES = {"projects": "Craftkit", "workspaces": "Firma"}  # by the tenants' list
+_FIELDS = {
+    "craftkit": ("api", "projects", "signature_requests"),
+    "firma": ("api", "workspaces", "jwts", "rate_limits"),
+}
+"""Each API's top-level fields, as the mock's format lists them. The harness ignores other
+keys, but not the other API's: a Craftkit file's ``rate_limits`` would set the rate-limit
+probe's quota, a ``jwts`` list in it holds records no Craftkit run reads."""
 _CRAFTKIT_OPEN = {"sent", "viewed"}
 _CRAFTKIT_CLOSED = {"completed", "declined", "expired", "cancelled", "failed"}
 _ON_CANCEL = {"upstream_locked": State.LOCKED, "provider_error": State.FAILING}
@@ -183,6 +191,13 @@ _SET_FOR = {
 }
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 """A uuid string (docs/behaviour.md): ASCII hex digits in any case, hyphens at 8-4-4-4-12."""
+_DATE_TIME = re.compile(
+    r"(\d{4})-(0[1-9]|1[0-2])-(\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?"
+    r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$",
+    re.ASCII,
+)
+"""An RFC 3339 date-time as the mock's ``format: date-time`` check reads one (jsonschema's,
+through rfc3339-validator: any letter case, a real day of a year after 0, no leap second)."""
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 if TYPE_CHECKING:
@@ -300,6 +315,14 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
         )
     key_names: dict[str, str] = {}
     tenants_field, resources_field, id_field, tenant_field = _SHAPES[declared]
+    fields = _FIELDS[declared]
+    for other in API_NAMES:
+        problems.extend(
+            f"{name}: {key}: unknown field (a {_API_TITLES[_SHAPES[other][0]]} one); remove it "
+            f"(the fields here: {', '.join(fields)})"
+            for key in _FIELDS[other]
+            if key in data and key not in fields
+        )
     tenants = _tenants(
         data.get(tenants_field),
         name,
@@ -334,6 +357,11 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
         if not isinstance(rid, str) or not rid:
             problems.append(f"{where}.{id_field}: missing; every record needs its {id_field}")
             continue
+        if not _UUID.fullmatch(rid):  # no request names it: a target's ids are uuids
+            problems.append(
+                f"{where}.{id_field}: {rid!r} is not a valid uuid (write it like "
+                "0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c)"
+            )
         first, written = seen.setdefault(_same_id(rid), (index, rid))
         if first != index and written == rid:
             problems.append(f"{where}.{id_field}: {rid!r} is listed twice; ids must be unique")
@@ -359,7 +387,7 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
             )
         if state is not None:
             resources.append(Resource(rid, str(owner), state, record))
-    limits = data.get("rate_limits") or {}
+    limits = (data.get("rate_limits") if "rate_limits" in fields else None) or {}
     per_minute = limits.get("write_per_minute") if isinstance(limits, dict) else None
     if per_minute is not None and (
         not isinstance(per_minute, int) or isinstance(per_minute, bool) or per_minute < 1
@@ -397,6 +425,7 @@ def _tenants(
         return []
     tenants = []
     owners: dict[str, str] = {}  # key -> the tenant that listed it first
+    listed: dict[str, int] = {}  # tenant id -> the index that listed it first
     for index, entry in enumerate(raw):
         here = f"{where}[{index}]"
         if not isinstance(entry, dict):
@@ -410,6 +439,13 @@ def _tenants(
             continue
         if not isinstance(entry.get("id"), str) or not entry["id"]:
             problems.append(f"{here}.id: missing; every tenant needs an id")
+            continue
+        if (first := listed.setdefault(entry["id"], index)) != index:
+            # Records name their tenant by id: two would be one tenant with two sets of keys.
+            problems.append(
+                f"{here}.id: duplicate {plural[:-1]} id {entry['id']!r} (also {plural}[{first}]); "
+                f"list each {plural[:-1]} once, with all its api_keys"
+            )
             continue
         keys = entry.get("api_keys")
         if not isinstance(keys, list) or not keys:
@@ -517,7 +553,22 @@ def _state(api: str, record: Mapping[str, Any], where: str, problems: list[str])
                 "revoked one"
             )
             return None
-        return State.OPEN if record["revoked_at"] is None else State.CLOSED
+        revoked_at = record["revoked_at"]
+        if revoked_at is None:
+            return State.OPEN
+        if not isinstance(revoked_at, str):
+            problems.append(
+                f"{where}.revoked_at: {_kind(revoked_at)} is not a string or null; write it "
+                'like "2026-11-01T09:00:00Z" for a revoked JWT, or null for an active one'
+            )
+            return None
+        if not _is_date_time(revoked_at):
+            problems.append(
+                f"{where}.revoked_at: {revoked_at!r} is not a valid date-time (write it like "
+                '"2026-11-01T09:00:00Z", or null for an active JWT)'
+            )
+            return None
+        return State.CLOSED
     status = record.get("status")
     if status not in _CRAFTKIT_OPEN and status not in _CRAFTKIT_CLOSED:
         choices = ", ".join(sorted(_CRAFTKIT_OPEN | _CRAFTKIT_CLOSED))
@@ -545,6 +596,19 @@ def _state(api: str, record: Mapping[str, Any], where: str, problems: list[str])
         )
         return None
     return _ON_CANCEL[on_cancel]
+
+
+def _is_date_time(value: str) -> bool:
+    """Whether the mock takes ``value`` for a ``date-time`` (``_DATE_TIME``).
+
+    >>> _is_date_time("2026-11-03t14:20:00.5+01:00"), _is_date_time("2026-02-30T00:00:00Z")
+    (True, False)
+    """
+    match = _DATE_TIME.match(value.upper())
+    if match is None:
+        return False
+    year, month, day = (int(part) for part in match.groups())
+    return year > 0 and 1 <= day <= calendar.monthrange(year, month)[1]
 
 
 def _status_contradictions(record: Mapping[str, Any]) -> list[tuple[str, str]]:

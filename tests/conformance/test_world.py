@@ -19,6 +19,7 @@ from mock_server import Settings as MockSettings
 from mock_server import create_app
 from mock_server.craftkit import signatures as mock_signatures
 from mock_server.craftkit import world as mock_craftkit_world
+from mock_server.firma import world as mock_firma_world
 from mock_server.fixtures import unsendable_key as mock_unsendable_key
 from mock_server.ids import canonical_uuid
 from tests.conftest import NOT_UUID_STRINGS, ROOT
@@ -490,6 +491,207 @@ def test_ids_differing_only_in_case_are_one_resource_listed_twice(
         create_app(MockSettings(fixtures=(path,), environ={}))
     [problem] = refused.value.problems
     assert mock_place in problem and problem.endswith(mock), problem
+
+
+@pytest.mark.parametrize(
+    ("text", "harness", "mock"),
+    [
+        pytest.param(
+            CRAFTKIT_KEYS.replace("proj_b", "proj_a") % ("ck_test_a", "ck_test_b"),
+            "projects[1].id: duplicate project id 'proj_a' (also projects[0]); list each "
+            "project once, with all its api_keys",
+            "projects[1] (id proj_a).id: duplicate project id (each project once)",
+            id="project",
+        ),
+        pytest.param(
+            FIRMA_KEYS.replace("ws_b", "ws_a") % ("firma_a", "firma_b"),
+            "workspaces[1].id: duplicate workspace id 'ws_a' (also workspaces[0]); list each "
+            "workspace once, with all its api_keys",
+            "workspaces[1] (id ws_a).id: duplicate workspace id (each workspace once)",
+            id="workspace",
+        ),
+    ],
+)
+def test_a_tenant_listed_twice_is_refused_as_the_mock_refuses_it(
+    tmp_path: Path, text: str, harness: str, mock: str
+) -> None:
+    """Records name their tenant by id: the harness took the second entry for another tenant
+    (its first key for the isolation check) of the one a target knows."""
+    path = write(tmp_path, text)
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ={})
+    assert caught.value.problems == [f"{path}: {harness}"]
+    with pytest.raises(MockFixtureError) as refused:
+        create_app(MockSettings(fixtures=(path,), environ={}))
+    assert refused.value.problems == [f"{path}: {mock}"]
+
+
+NOT_UUIDS = [
+    pytest.param("sr_1", id="a-name"),
+    pytest.param(LOWER.replace("-", ""), id="no-hyphens"),
+    *(pytest.param(spell(LOWER), id=name) for name, spell in NOT_UUID_STRINGS),
+]
+
+
+@pytest.mark.parametrize("api", ["craftkit", "firma"])
+@pytest.mark.parametrize("rid", NOT_UUIDS)
+def test_an_id_that_is_not_a_uuid_is_refused_as_the_mock_refuses_it(
+    tmp_path: Path, api: str, rid: str
+) -> None:
+    """Targets name resources by uuid (docs/behaviour.md): no request finds a record listed
+    under any other id, yet the harness expected its cancel or revoke to answer."""
+    if api == "craftkit":
+        records, field, base = "signature_requests", "id", CRAFTKIT_KEYS
+        record = f"{{id: {rid!r}, project: proj_a, status: sent}}"
+    else:
+        records, field, base = "jwts", "jwt_id", FIRMA_KEYS
+        record = f"{{jwt_id: {rid!r}, workspace: ws_a, revoked_at: null}}"
+    text = base % ("ck_test_a", "ck_test_b")
+    path = write(tmp_path, text.replace(f"{records}: []", f"{records}: [{record}]"))
+    expected = f"{records}[0].{field}: {rid!r} is not a valid uuid (write it like {LOWER})"
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ={})
+    assert caught.value.problems == [f"{path}: {expected}"]
+    with pytest.raises(MockFixtureError) as refused:
+        create_app(MockSettings(fixtures=(path,), environ={}))
+    [problem] = refused.value.problems
+    assert problem.startswith(f"{path}: {records}[0] (") and problem.endswith(
+        expected.split(": ", 1)[1]
+    ), problem
+
+
+@pytest.mark.parametrize(
+    ("text", "harness", "mock"),
+    [
+        pytest.param(
+            (CRAFTKIT_KEYS % ("ck_test_a", "ck_test_b")) + "rate_limits: {write_per_minute: 5}\n",
+            "rate_limits: unknown field (a Firma one); remove it (the fields here: api, "
+            "projects, signature_requests)",
+            "rate_limits: unknown field; remove it (the fields here: api, projects, "
+            "signature_requests)",
+            id="rate-limits-in-craftkit",
+        ),
+        pytest.param(
+            (CRAFTKIT_KEYS % ("ck_test_a", "ck_test_b")) + "jwts: []\n",
+            "jwts: unknown field (a Firma one); remove it (the fields here: api, projects, "
+            "signature_requests)",
+            "jwts: unknown field; remove it (the fields here: api, projects, signature_requests)",
+            id="jwts-in-craftkit",
+        ),
+        pytest.param(
+            (FIRMA_KEYS % ("firma_a", "firma_b")) + "signature_requests: []\n",
+            "signature_requests: unknown field (a Craftkit one); remove it (the fields here: "
+            "api, workspaces, jwts, rate_limits)",
+            "signature_requests: unknown field; remove it (the fields here: api, workspaces, "
+            "jwts, rate_limits)",
+            id="records-in-firma",
+        ),
+    ],
+)
+def test_the_other_apis_fields_are_refused_as_the_mock_refuses_them(
+    tmp_path: Path, text: str, harness: str, mock: str
+) -> None:
+    """A Craftkit file's ``rate_limits`` set the probe's quota for an API that documents none,
+    and the other API's records were silently not checked."""
+    path = write(tmp_path, text)
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ={})
+    assert caught.value.problems == [f"{path}: {harness}"]
+    with pytest.raises(MockFixtureError) as refused:
+        create_app(MockSettings(fixtures=(path,), environ={}))
+    assert refused.value.problems == [f"{path}: {mock}"]
+
+
+def test_the_top_level_fields_are_the_mocks() -> None:
+    for api, mock in (("craftkit", mock_craftkit_world), ("firma", mock_firma_world)):
+        schema = mock._FORMAT.schema
+        assert not isinstance(schema, bool)
+        assert world._FIELDS[api] == tuple(schema["properties"]), api
+
+
+REVOKED_AT = (
+    "api: firma\nworkspaces: [{id: ws_a, api_keys: [firma_a]}]\n"
+    f"jwts: [{{jwt_id: {LOWER}, workspace: ws_a, revoked_at: %s}}]\n"
+)
+WRITE_IT = 'write it like "2026-11-01T09:00:00Z"'
+
+
+@pytest.mark.parametrize(
+    ("value", "harness", "mock"),  # value as the YAML writes it
+    [
+        pytest.param(
+            "false",
+            f"a boolean (false) is not a string or null; {WRITE_IT} for a revoked JWT, or null "
+            "for an active one",
+            f"false is not a string or null; {WRITE_IT}, or null",
+            id="false",
+        ),
+        pytest.param(
+            "12",
+            f"a number (12) is not a string or null; {WRITE_IT} for a revoked JWT, or null for "
+            "an active one",
+            f"12 is not a string or null; {WRITE_IT}, or null",
+            id="number",
+        ),
+        *(
+            pytest.param(
+                f"'{value}'",
+                f"{value!r} is not a valid date-time ({WRITE_IT}, or null for an active JWT)",
+                f"{value!r} is not a valid date-time ({WRITE_IT})",
+                id=name,
+            )
+            for name, value in [
+                ("empty", ""),
+                ("a-word", "yesterday"),
+                ("a-date", "2026-11-03"),
+                ("no-offset", "2026-11-03T14:20:00"),
+                ("no-such-day", "2026-02-30T14:20:00Z"),
+            ]
+        ),
+    ],
+)
+def test_a_revoked_at_neither_null_nor_a_date_time_is_refused_as_the_mock_refuses_it(
+    tmp_path: Path, value: str, harness: str, mock: str
+) -> None:
+    """The harness took any ``revoked_at`` but null for a revoked JWT (``false`` too): it
+    expected a revoke of an active one, which the target grants, to be refused."""
+    path = write(tmp_path, REVOKED_AT % value)
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ={})
+    assert caught.value.problems == [f"{path}: jwts[0].revoked_at: {harness}"]
+    with pytest.raises(MockFixtureError) as refused:
+        create_app(MockSettings(fixtures=(path,), environ={}))
+    [problem] = refused.value.problems
+    assert problem == f"{path}: jwts[0] (jwt_id {LOWER}).revoked_at: {mock}", problem
+
+
+DATE_TIMES = [
+    "2026-11-03T14:20:00Z",
+    "2026-11-03t14:20:00z",
+    "2026-11-03T14:20:00.123456+01:00",
+    "2026-11-03T14:20:00-23:59",
+    "2026-11-03T14:20:00Z\n",
+    "2024-02-29T00:00:00Z",
+    "2026-11-03 14:20:00Z",
+    " 2026-11-03T14:20:00Z",
+    "2026-11-03T14:20:60Z",
+    "2026-11-03T24:00:00Z",
+    "2026-13-03T14:20:00Z",
+    "2026-11-31T14:20:00Z",
+    "2026-02-29T00:00:00Z",
+    "0000-01-01T00:00:00Z",
+    "2026-11-03T14:20:00+24:00",
+    "2026-11-03T14:20:00.Z",
+    "2026-11-03T14:20Z",
+    "\uff12026-11-03T14:20:00Z",
+]
+
+
+def test_the_date_time_rule_is_the_mocks() -> None:
+    checker = mock_firma_world._FORMAT.format_checker
+    assert checker is not None
+    for value in DATE_TIMES:
+        assert world._is_date_time(value) == checker.conforms(value, "date-time"), repr(value)
 
 
 @pytest.mark.parametrize(
