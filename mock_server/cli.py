@@ -814,7 +814,7 @@ def _warn_if_exposed(settings: Settings) -> None:
     )
     if is_loopback(settings.host):
         return
-    log.warning(
+    address_log.warning(  # said at any --log-level, as where it listens is
         "!!! listening on %s, beyond this machine, without --admin-token.\n"
         "!!! The vendor APIs and the fixture keys are reachable from the network;\n"
         "!!! the control plane /__mock will refuse every non-loopback client (403).\n"

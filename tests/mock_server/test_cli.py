@@ -3,9 +3,12 @@ and the fix; parsed in-process (nothing listens). What needs a real server: test
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from mock_server.cli import _listen, _store_url, build_parser
+from mock_server import Settings
+from mock_server.cli import _listen, _store_url, _warn_if_exposed, address_log, build_parser
 from mock_server.errors import StartupError
 
 
@@ -164,3 +167,28 @@ def test_the_store_is_the_flag_else_mock_store_if_not_empty_else_memory(
     argv: list[str], environ: dict[str, str], store: str
 ) -> None:
     assert _store_url(build_parser().parse_args(argv), environ) == store
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.7"])
+def test_listening_beyond_this_machine_is_said_at_any_log_level(
+    host: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As where it listens is (``--log-level error`` hides the rest): what binding beyond
+    loopback without a token exposes is no detail a quieter log may leave out."""
+    root = logging.getLogger()
+    levels = root.level, address_log.level
+    root.setLevel(logging.ERROR)  # as --log-level error sets it
+    address_log.setLevel(logging.INFO)  # as main() sets it
+    try:
+        _warn_if_exposed(Settings(host=host))
+    finally:
+        root.setLevel(levels[0])
+        address_log.setLevel(levels[1])
+    said = [r.getMessage() for r in caplog.records]
+    assert any(f"!!! listening on {host}, beyond this machine" in m for m in said), said
+
+
+def test_listening_on_loopback_says_no_warning(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    _warn_if_exposed(Settings(host="127.0.0.1"))
+    assert not [r for r in caplog.records if "!!!" in r.getMessage()]
