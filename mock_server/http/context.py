@@ -72,19 +72,12 @@ class Context:
             session = self.session
             if session is not None and not session.begun:
                 await session.begin()  # answered before it was routed (404, 405): it counts
+            if session is not None and session.created:
+                message["headers"] = [*message.get("headers", ()), SESSION_CREATED]
             self.started = True
-            message["headers"] = self.answer_headers(message.get("headers", ()))
+            if self.vary_origin:
+                message["headers"] = _vary_origin(message.get("headers", ()))
         await self.server_send(message)
-
-    def answer_headers(
-        self, headers: Iterable[tuple[bytes, bytes]]
-    ) -> Iterable[tuple[bytes, bytes]]:
-        """The answer's headers as sent: :data:`SESSION_CREATED` added when the request's
-        session was created, ``Origin`` added to ``Vary`` when :attr:`vary_origin`."""
-        session = self.session
-        if session is not None and session.created:
-            headers = [*headers, SESSION_CREATED]
-        return _vary_origin(headers) if self.vary_origin else headers
 
 
 def _vary_origin(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

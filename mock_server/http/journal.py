@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server.clock import Clock
-from mock_server.http.context import Context, context
+from mock_server.http.context import context
 from mock_server.state.base import StoreUnavailable
-from mock_server.state.journal import BODY_LIMIT, Body, Entry, Exchange
+from mock_server.state.journal import BODY_LIMIT, Body, Entry
 
-__all__ = ["Journal", "Log", "Tee", "capture", "exchange_entry", "keep"]
+__all__ = ["Journal", "Log", "Tee", "capture"]
 
 _log = logging.getLogger("mock_server.journal")
 
@@ -60,7 +60,7 @@ class Tee:
     that :meth:`replay` can give them again (the express lane's, for the layers)."""
 
     __slots__ = (
-        "_clock", "_log", "_receive", "_scope", "_send", "answered", "began", "logged",
+        "_log", "_receive", "_scope", "_send", "answered", "began", "logged",
         "messages", "response_headers", "sent", "status",
     )  # fmt: skip
 
@@ -79,7 +79,6 @@ class Tee:
         self._receive = receive
         self._send = send
         self._log = log
-        self._clock = clock
         self.began = began if began is not None else (clock(), time.perf_counter())
         self.sent = Body()
         self.answered = Body()
@@ -135,57 +134,31 @@ class Tee:
         self.logged = True
         if not self.sent.complete:
             await self._drain()
+        sent = self.sent
         scope = self._scope
-        entry = exchange_entry(
-            scope,
-            context(scope),
-            at=self.began[0],
-            started=self.began[1],
+        ctx = context(scope)
+        at, started = self.began
+        entry = Entry(
+            at=at,
+            session=ctx.session.name if ctx.session is not None else "",
+            api=ctx.api,
+            operation=ctx.operation,
+            simulated=ctx.simulated,
+            method=scope["method"],
+            path=scope["path"],
+            query=scope.get("query_string", b"").decode("latin-1"),
             status=self.status or None,
-            request=self.sent.exchange(scope.get("headers", [])),
+            request=sent.exchange(scope.get("headers", [])),
             response=self.answered.exchange(self.response_headers),
+            duration_ms=(time.perf_counter() - started) * 1000,
+            # Begun by now: by the dispatcher, or as the answer started (Context.send).
+            session_created=ctx.session is not None and ctx.session.created,
+            reason=ctx.reason,
         )
-        await keep(self._log, entry, scope)
-
-
-def exchange_entry(
-    scope: Scope,
-    ctx: Context,
-    *,
-    at: float,
-    started: float,
-    status: int | None,
-    request: Exchange,
-    response: Exchange,
-) -> Entry:
-    """The journal's entry of an exchange that began at ``at`` (the clock's time;
-    ``started``: ``time.perf_counter()`` then), as ``ctx`` knows it by its end."""
-    session = ctx.session
-    return Entry(
-        at=at,
-        session=session.name if session is not None else "",
-        api=ctx.api,
-        operation=ctx.operation,
-        simulated=ctx.simulated,
-        method=scope["method"],
-        path=scope["path"],
-        query=scope.get("query_string", b"").decode("latin-1"),
-        status=status,
-        request=request,
-        response=response,
-        duration_ms=(time.perf_counter() - started) * 1000,
-        # Begun by now: by the dispatcher, or as the answer started (Context.send).
-        session_created=session is not None and session.created,
-        reason=ctx.reason,
-    )
-
-
-async def keep(log: Log, entry: Entry, scope: Scope) -> None:
-    """Log ``entry``; a store that cannot take it loses the record, never the answer."""
-    try:
-        await log(entry)
-    except StoreUnavailable as exc:
-        UNJOURNALLED.lost(scope, exc)
+        try:
+            await self._log(entry)
+        except StoreUnavailable as exc:  # the answer still goes out; only its record is lost
+            UNJOURNALLED.lost(scope, exc)
 
 
 class _Replay:
