@@ -21,6 +21,7 @@ from conformance.pytest_plugin import settings_from
 from conformance.report import render_console
 from conformance.runner import Report, _validator
 from conformance.settings import Settings
+from tests.conformance._suite import run_suite
 from tests.conftest import ROOT
 
 CRAFTKIT = str(ROOT / "fixtures/craftkit.yaml")
@@ -555,24 +556,6 @@ def test_a_refused_fixture_points_at_the_format(
         main(["run", "craftkit", "--base-url", "http://127.0.0.1:1", "--fixtures", str(bad)]) == 2
     )
     assert "the fixture format: docs/fixtures.md (installed: " in caplog.text
-
-
-def run_suite(
-    tmp_path: Path, *options: str, github: bool = False
-) -> subprocess.CompletedProcess[str]:
-    """``pytest --pyargs conformance.suite`` with these ``--conformance-*`` options, as a user
-    runs it (in a project of their own, outside a GitHub job unless ``github``)."""
-    args = ["-p", "no:cacheprovider", "--pyargs", "conformance.suite", *options]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    env |= {"GITHUB_ACTIONS": "true"} if github else {}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,  # a user's project, not this repository's pytest configuration
-        env=env,
-    )
 
 
 @pytest.mark.parametrize(

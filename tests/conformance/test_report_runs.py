@@ -5,10 +5,7 @@ are explained, and both front doors write every format."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ from conformance.errors import PreconditionFailed
 from conformance.report import render_console, write_reports
 from conformance.runner import Report, run
 from conformance.settings import Settings
+from tests.conformance._suite import run_suite
 from tests.conformance.servers import AppSlot
 from tests.conformance.targets import FIRMA_BASE_PATHS, craftkit_app, firma_app, load_fixture
 from tests.conformance.test_report import check_sarif
@@ -188,21 +186,13 @@ def test_the_pytest_suite_takes_the_cli_options_and_fails_like_the_console(
 ) -> None:
     url = fresh(target, "craftkit", frozenset({"tenant_leak"}))
     sarif = tmp_path / "r.sarif"
-    args = [
-        *("-p", "no:cacheprovider", "-q", "--pyargs", "conformance.suite"),
+    done = run_suite(
+        tmp_path,
+        "-q",
         *("--conformance-api", "craftkit", "--conformance-base-url", url),
         *("--conformance-fixtures", str(FIXTURES["craftkit"]), "--conformance-profile", "fast"),
         *("--conformance-seed", str(SEED), "--conformance-only", "state"),
         *("--conformance-max-examples", "5", "--conformance-sarif", str(sarif)),
-    ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,  # a user's project, not this repository's pytest configuration
-        env=env,
     )
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
