@@ -16,8 +16,10 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 from mock_server.state.base import (
+    Begun,
     Decide,
     Fault,
     InSteps,
@@ -84,6 +86,11 @@ class _Session:
     faults: list[Fault] = field(default_factory=list)
 
 
+_ORDINARY = Begun(created=False, fault=None, reads=MappingProxyType({}), expired=False)
+"""What most requests' beginning finds (a session in use, no fault for the call): one
+object for them all."""
+
+
 class MemoryBackend(InSteps):
     """Sessions by namespace and name, behind one lock (handlers may run in threads).
 
@@ -138,17 +145,42 @@ class MemoryBackend(InSteps):
 
     async def touch(self, namespace: str, session: str, now: float) -> Touched:
         with self._lock:
-            sessions = self._sessions(namespace)
-            state = sessions.get(session)
-            created = state is None or (self.limits.forgotten(session, state.last_used, now))
-            # last_used 0.0: made by a late write after it was forgotten, never touched since
-            expired = created and state is not None and state.last_used > 0.0
-            if state is None or created:
-                state = sessions[session] = _Session(last_used=now)
-            state.last_used = now
-            sessions.move_to_end(session)
-            self._evict(sessions, now, session)
+            state, created, expired = self._touch(namespace, session, now)
             return Touched(created=created, has_faults=bool(state.faults), expired=expired)
+
+    async def begin(
+        self,
+        namespace: str,
+        session: str,
+        now: float,
+        *,
+        call: tuple[str, str] | None = None,
+        reads: Sequence[tuple[str, str]] = (),
+    ) -> Begun:
+        # InSteps' touch, then take_fault, in one step: the lock taken once, no Touched made.
+        with self._lock:
+            state, created, expired = self._touch(namespace, session, now)
+            fault = self._take(state.faults, *call) if call is not None and state.faults else None
+        if not created and fault is None:
+            return _ORDINARY
+        return Begun(created=created, fault=fault, reads={}, expired=expired)
+
+    def _touch(self, namespace: str, session: str, now: float) -> tuple[_Session, bool, bool]:
+        """The session's state, created or refreshed (under the lock); whether it was
+        created, and whether because it had expired (:class:`Touched`)."""
+        sessions = self._namespaces.get(namespace)
+        if sessions is None:
+            sessions = self._sessions(namespace)
+        state = sessions.get(session)
+        created = state is None or (self.limits.forgotten(session, state.last_used, now))
+        # last_used 0.0: made by a late write after it was forgotten, never touched since
+        expired = created and state is not None and state.last_used > 0.0
+        if state is None or created:
+            state = sessions[session] = _Session(last_used=now)
+        state.last_used = now
+        sessions.move_to_end(session)
+        self._evict(sessions, now, session)
+        return state, created, expired
 
     def _evict(self, sessions: OrderedDict[str, _Session], now: float, touched: str) -> None:
         while len(sessions) > self.limits.max_sessions:
@@ -249,14 +281,19 @@ class MemoryBackend(InSteps):
 
     async def log(self, namespace: str, session: str, entry: JournalEntry) -> None:
         with self._lock:
-            state = self._session(namespace, session)
-            if state.journal is None:
-                state.journal = deque()
-            state.journal.append((next(self._ids), entry))
-            state.journal_bytes += entry.size
-            while state.journal_bytes > self.limits.journal_bytes and len(state.journal) > 1:
-                _, dropped = state.journal.popleft()
-                state.journal_bytes -= dropped.size
+            sessions = self._namespaces.get(namespace)
+            state = sessions.get(session) if sessions is not None else None
+            if state is None:
+                state = self._session(namespace, session)
+            journal = state.journal
+            if journal is None:
+                journal = state.journal = deque()
+            journal.append((next(self._ids), entry))
+            held = state.journal_bytes + entry.size
+            if held > self.limits.journal_bytes:
+                while held > self.limits.journal_bytes and len(journal) > 1:
+                    held -= journal.popleft()[1].size
+            state.journal_bytes = held
 
     async def journal(self, namespace: str, session: str, *, from_id: int = 0) -> list[Logged]:
         with self._lock:
@@ -319,15 +356,19 @@ class MemoryBackend(InSteps):
         self, namespace: str, session: str, api: str, operation: str
     ) -> Fault | None:
         with self._lock:
-            faults = self._session(namespace, session).faults
-            for index, fault in enumerate(faults):
-                if fault.api != api or fault.operation != operation:
-                    continue
-                if fault.remaining is None:
-                    return fault
-                if fault.remaining <= 1:
-                    del faults[index]
-                else:
-                    faults[index] = replace(fault, remaining=fault.remaining - 1)
+            return self._take(self._session(namespace, session).faults, api, operation)
+
+    @staticmethod
+    def _take(faults: list[Fault], api: str, operation: str) -> Fault | None:
+        """The first of ``faults`` for the call, counted (under the lock)."""
+        for index, fault in enumerate(faults):
+            if fault.api != api or fault.operation != operation:
+                continue
+            if fault.remaining is None:
                 return fault
+            if fault.remaining <= 1:
+                del faults[index]
+            else:
+                faults[index] = replace(fault, remaining=fault.remaining - 1)
+            return fault
         return None

@@ -172,10 +172,11 @@ class Session:
             self.name,
             self._clock(),
             call=call,
-            reads=[(f"{api}.{collection}", key) for api, collection, key in reads],
+            reads=[(f"{api}.{collection}", key) for api, collection, key in reads] if reads else (),
         )
         self.created, self.fault = begun.created, begun.fault
-        self._reads = dict(begun.reads)
+        if begun.reads:
+            self._reads = dict(begun.reads)
         if self.created and self.name != DEFAULT_SESSION:
             log.info(
                 "session %r started from the fixtures (%s)",
