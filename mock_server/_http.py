@@ -47,6 +47,8 @@ class JsonResponse(Response):
     [(b'retry-after', b'2'), (b'content-length', b'2'), (b'content-type', b'application/json')]
     """
 
+    body: bytes
+
     def __init__(
         self,
         content: bytes,

@@ -69,15 +69,25 @@ class Context:
         wrapper for all layers, rather than one per layer that needs to know), and
         saying :data:`SESSION_CREATED` when the request's session was created."""
         if message["type"] == "http.response.start":
-            session = self.session
-            if session is not None and not session.begun:
-                await session.begin()  # answered before it was routed (404, 405): it counts
-            if session is not None and session.created:
-                message["headers"] = [*message.get("headers", ()), SESSION_CREATED]
-            self.started = True
-            if self.vary_origin:
-                message["headers"] = _vary_origin(message.get("headers", ()))
+            headers = message.get("headers", ())
+            sent = await self.head(headers)
+            if sent is not headers:
+                message["headers"] = sent
         await self.server_send(message)
+
+    async def head(self, headers: Iterable[tuple[bytes, bytes]]) -> Iterable[tuple[bytes, bytes]]:
+        """The answer starts with ``headers``: what :meth:`send` sends as its headers
+        (``headers`` itself if nothing is added). For a sender of an answer's messages to
+        the server itself (the express lane's)."""
+        session = self.session
+        if session is not None and not session.begun:
+            await session.begin()  # answered before it was routed (404, 405): it counts
+        if session is not None and session.created:
+            headers = [*headers, SESSION_CREATED]
+        self.started = True
+        if self.vary_origin:
+            headers = _vary_origin(headers)
+        return headers
 
 
 def _vary_origin(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

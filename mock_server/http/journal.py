@@ -106,19 +106,31 @@ class Tee:
     async def send(self, message: Message) -> None:
         kind = message["type"]
         if kind == "http.response.start":
-            # What the client sent that the app left unread, read before the answer
-            # starts: a client that sent "Expect: 100-continue" sends its body only
-            # while no answer has begun (the server says 100 as the body is asked for),
-            # and would wait forever for an answer held until it had sent it.
-            if not self.sent.complete:
-                await self._drain()
-            self.status = message["status"]
-            self.response_headers = message.get("headers", [])
+            await self.start(message["status"], message.get("headers", []))
         elif kind == "http.response.body":
-            self.answered.add(message.get("body", b""))
-            if not message.get("more_body", False):
-                await self.log_once()
+            if message.get("more_body", False):
+                self.answered.add(message.get("body", b""))
+            else:
+                await self.end(message.get("body", b""))
         await self._send(message)
+
+    async def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        """The answer starts (:meth:`send`'s part, before its ``http.response.start`` goes
+        on; the express lane's, as it sends an answer's messages itself)."""
+        # What the client sent that the app left unread, read before the answer starts:
+        # a client that sent "Expect: 100-continue" sends its body only while no answer
+        # has begun (the server says 100 as the body is asked for), and would wait
+        # forever for an answer held until it had sent it.
+        if not self.sent.complete:
+            await self._drain()
+        self.status = status
+        self.response_headers = headers
+
+    async def end(self, body: bytes) -> None:
+        """The answer's last body: the exchange logged (:meth:`send`'s part, before that
+        ``http.response.body`` goes on; the express lane's, as for :meth:`start`)."""
+        self.answered.add(body)
+        await self.log_once()
 
     async def _drain(self) -> None:
         """Read what is left of the request's body, up to the journal's limit."""

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
+from mock_server._http import JsonResponse
 from mock_server.clock import Clock
 from mock_server.http.boundary import PASSED_ON, failed
 from mock_server.http.context import Context
@@ -123,7 +124,17 @@ class ExpressLane:
             await self._layered(scope, tee.replay(), send, ctx)
             return
         try:
-            await response(scope, tee.receive, tee.send)
+            if type(response) is JsonResponse:  # its messages sent as the layers send them
+                status, headers, body = response.status_code, response.raw_headers, response.body
+                await tee.start(status, headers)
+                sent = await ctx.head(headers)
+                await ctx.server_send(
+                    {"type": "http.response.start", "status": status, "headers": sent}
+                )
+                await tee.end(body)
+                await ctx.server_send({"type": "http.response.body", "body": body})
+            else:
+                await response(scope, tee.receive, tee.send)
         except PASSED_ON:
             raise
         except Exception as exc:  # the answer's sending failed: as the error boundary says
