@@ -68,6 +68,35 @@ class _Entry:
                 segments.append(segment)
         return tuple(segments)
 
+    @cached_property
+    def plan(self) -> _Plan | None:
+        """:attr:`segments` as :func:`_by_segments` compares them, if any.
+
+        >>> from starlette.convertors import CONVERTOR_TYPES
+        >>> plan = _Entry("", re.compile(""), frozenset(), "op", {"id": CONVERTOR_TYPES["str"]},
+        ...     "/v1/signatures/{id}/cancel").plan
+        >>> plan.count, plan.fixed, plan.params
+        (5, ((1, 'v1'), (2, 'signatures'), (4, 'cancel'), (0, '')), ((3, 'id'),))
+        """
+        segments = self.segments
+        if segments is None:
+            return None
+        fixed = [(i, segment) for i, segment in enumerate(segments) if segment is not None]
+        fixed.sort(key=lambda place: not place[1])  # an empty one (the leading "") last
+        names = iter(self.convertors)  # in the template's order, as the router keeps them
+        params = tuple((i, next(names)) for i, segment in enumerate(segments) if segment is None)
+        return _Plan(len(segments), tuple(fixed), params)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A template of whole segments: how many, the fixed ones (place, text), the string
+    parameters' places and names."""
+
+    count: int
+    fixed: tuple[tuple[int, str], ...]
+    params: tuple[tuple[int, str], ...]
+
 
 class RouteTable:
     """``match(method, path)``: the operation Connexion routes a request to, or ``None``."""
@@ -110,10 +139,10 @@ class RouteTable:
                 rest = path[len(base) :]
             else:
                 rest = path
-            segments = entry.segments
-            if segments is not None and not rest.endswith("\n"):  # (a pattern's $ matches
+            plan = entry.plan
+            if plan is not None and not rest.endswith("\n"):  # (a pattern's $ matches
                 # before a final newline: the pattern decides then)
-                params = _by_segments(segments, entry.convertors, rest)
+                params = _by_segments(plan, rest)
                 if params is None:
                     continue
             else:
@@ -157,31 +186,30 @@ class RouteTable:
         return best
 
 
-def _by_segments(
-    segments: tuple[str | None, ...], convertors: Mapping[str, Any], path: str
-) -> dict[str, Any] | None:
-    """The path params of ``path`` if its segments are the template's (:attr:`_Entry.segments`),
+def _by_segments(plan: _Plan, path: str) -> dict[str, Any] | None:
+    """The path params of ``path`` if its segments are the template's (:attr:`_Entry.plan`),
     each parameter's a non-empty one; else ``None``.
 
     >>> from starlette.convertors import CONVERTOR_TYPES
-    >>> str_id = {"id": CONVERTOR_TYPES["str"]}
-    >>> _by_segments(("", "v1", None, "cancel"), str_id, "/v1/abc/cancel")
+    >>> plan = _Entry("", re.compile(""), frozenset(), "op", {"id": CONVERTOR_TYPES["str"]},
+    ...     "/v1/{id}/cancel").plan
+    >>> _by_segments(plan, "/v1/abc/cancel")
     {'id': 'abc'}
-    >>> [_by_segments(("", "v1", None, "cancel"), str_id, p) for p in ("/v1//cancel", "/v1/a/b")]
-    [None, None]
+    >>> [_by_segments(plan, p) for p in ("/v1//cancel", "/v1/a/b", "/v1/a/cancel/")]
+    [None, None, None]
     """
     given = path.split("/")
-    if len(given) != len(segments):
+    if len(given) != plan.count:
         return None
-    names = iter(convertors)
-    params: dict[str, Any] = {}
-    for declared, segment in zip(segments, given, strict=True):
-        if declared is None:
-            if not segment:
-                return None
-            params[next(names)] = segment
-        elif declared != segment:
+    for place, segment in plan.fixed:
+        if given[place] != segment:
             return None
+    params: dict[str, Any] = {}
+    for place, name in plan.params:
+        segment = given[place]
+        if not segment:
+            return None
+        params[name] = segment
     return params
 
 
