@@ -77,11 +77,16 @@ class Context:
 
     async def head(self, headers: Iterable[tuple[bytes, bytes]]) -> Iterable[tuple[bytes, bytes]]:
         """The answer starts with ``headers``: what :meth:`send` sends as its headers
-        (``headers`` itself if nothing is added). For a sender of an answer's messages to
-        the server itself (the express lane's)."""
+        (``headers`` itself if nothing is added)."""
         session = self.session
         if session is not None and not session.begun:
             await session.begin()  # answered before it was routed (404, 405): it counts
+        return self.headers_out(headers)
+
+    def headers_out(self, headers: Iterable[tuple[bytes, bytes]]) -> Iterable[tuple[bytes, bytes]]:
+        """:meth:`head` once the request's session has begun (or it has none), for a sender
+        of an answer's messages to the server itself (the express lane's)."""
+        session = self.session
         if session is not None and session.created:
             headers = [*headers, SESSION_CREATED]
         self.started = True
@@ -98,10 +103,18 @@ def _vary_origin(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, by
     >>> _vary_origin([])
     [(b'vary', b'Origin')]
     """
+    for name, _ in headers:
+        if name.lower() == b"vary":
+            break
+    else:  # the common case: no Vary yet
+        return [*headers, _VARY_ORIGIN]
     vary = [value for name, value in headers if name.lower() == b"vary"]
-    kept = [(n, v) for n, v in headers if n.lower() != b"vary"] if vary else list(headers)
+    kept = [(n, v) for n, v in headers if n.lower() != b"vary"]
     kept.append((b"vary", b", ".join([*vary, b"Origin"])))
     return kept
+
+
+_VARY_ORIGIN = (b"vary", b"Origin")
 
 
 def context(scope: Scope) -> Context:

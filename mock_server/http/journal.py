@@ -146,26 +146,28 @@ class Tee:
         self.logged = True
         if not self.sent.complete:
             await self._drain()
-        sent = self.sent
         scope = self._scope
         ctx = context(scope)
+        session = ctx.session
         at, started = self.began
+        query = scope.get("query_string", b"")
+        # Positional, in Entry's order (a call with keywords costs a request ~0.3 µs).
         entry = Entry(
-            at=at,
-            session=ctx.session.name if ctx.session is not None else "",
-            api=ctx.api,
-            operation=ctx.operation,
-            simulated=ctx.simulated,
-            method=scope["method"],
-            path=scope["path"],
-            query=scope.get("query_string", b"").decode("latin-1"),
-            status=self.status or None,
-            request=sent.exchange(scope.get("headers", [])),
-            response=self.answered.exchange(self.response_headers),
-            duration_ms=(time.perf_counter() - started) * 1000,
+            at,
+            session.name if session is not None else "",
+            ctx.api,
+            ctx.operation,
+            ctx.simulated,
+            scope["method"],
+            scope["path"],
+            query.decode("latin-1") if query else "",
+            self.status or None,
+            self.sent.exchange(scope.get("headers", [])),
+            self.answered.exchange(self.response_headers),
+            (time.perf_counter() - started) * 1000,
             # Begun by now: by the dispatcher, or as the answer started (Context.send).
-            session_created=ctx.session is not None and ctx.session.created,
-            reason=ctx.reason,
+            session is not None and session.created,
+            ctx.reason,
         )
         try:
             await self._log(entry)

@@ -36,7 +36,7 @@ from mock_server.http.forced import query_asks
 from mock_server.http.journal import Tee
 from mock_server.http.refusals import Availability
 from mock_server.live import Live
-from mock_server.routes import Match, RouteTable
+from mock_server.routes import RouteTable
 from mock_server.state.sessions import HEADER, SessionRefused, Sessions
 
 __all__ = ["ExpressLane", "Layered"]
@@ -80,69 +80,58 @@ class ExpressLane:
             await self._layered(scope, receive, send, None)
             return
         live = self._live()
-        api_name = self._api_at[matched.base_path]
+        api_name, operation = self._api_at[matched.base_path], matched.operation_id
         scope["path_params"] = matched.path_params
-        ctx = Context(server_send=send, live=live, api=api_name, operation=matched.operation_id)
+        ctx = Context(server_send=send, live=live, api=api_name, operation=operation)
         ctx.vary_origin = True  # no Origin: what the CORS layer sets (http/cors.py)
         ctx.attach(scope)
         try:
-            await self._take(scope, receive, send, ctx, live, matched, name)
+            api = live.api(api_name)
+            ctx.session = session = live.sessions.session(name)
+            tee = Tee(scope, receive, ctx.send, session.log, self._clock, keep=True)
+            ctx.began = tee.began
+            request = Request(scope, tee.receive)
+            try:
+                reads = api.reads(operation, request) if session.reads_ahead else ()
+                await session.begin((api_name, operation), reads)
+            except Exception as exc:  # a store lost: the dispatcher raises it as begin would
+                ctx.handled = exc
+                await self._layered(scope, receive, send, ctx)
+                return
+            if session.fault is not None:  # the dispatcher applies it (nothing read yet)
+                await self._layered(scope, receive, send, ctx)
+                return
+            try:
+                response = await api.operations[operation](request, session.store(api_name))
+            except Exception as exc:
+                ctx.handled = exc
+                await self._layered(scope, tee.replay(), send, ctx)
+                return
+            try:
+                if type(response) is JsonResponse:  # its messages sent as the layers send them
+                    status, headers, body = (
+                        response.status_code,
+                        response.raw_headers,
+                        response.body,
+                    )
+                    await tee.start(status, headers)
+                    sent = ctx.headers_out(headers)  # (the session has begun)
+                    await send({"type": "http.response.start", "status": status, "headers": sent})
+                    await tee.end(body)
+                    await send({"type": "http.response.body", "body": body})
+                else:
+                    await response(scope, tee.receive, tee.send)
+            except PASSED_ON:
+                raise
+            except Exception as exc:  # the answer's sending failed: as the error boundary says
+                await failed(scope, tee.receive, tee.send, exc)
+            finally:
+                if not tee.logged:  # as the journal layer: no answer, still journalled
+                    await tee.log_once()
+            self._availability.back()  # as the session layer says after a vendor request
         finally:
             ctx.handled = None  # (the layers let go of it as they raise it)
             ctx.detach(scope)  # (again, if the layers did: it is idempotent)
-
-    async def _take(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        ctx: Context,
-        live: Live,
-        matched: Match,
-        name: str,
-    ) -> None:
-        api_name, operation = self._api_at[matched.base_path], matched.operation_id
-        api = live.api(api_name)
-        ctx.session = session = live.sessions.session(name)
-        tee = Tee(scope, receive, ctx.send, session.log, self._clock, keep=True)
-        ctx.began = tee.began
-        request = Request(scope, tee.receive)
-        try:
-            reads = api.reads(operation, request) if session.reads_ahead else ()
-            await session.begin((api_name, operation), reads)
-        except Exception as exc:  # a store lost: the dispatcher raises it as its begin would
-            ctx.handled = exc
-            await self._layered(scope, receive, send, ctx)
-            return
-        if session.fault is not None:  # the dispatcher applies it (nothing read yet)
-            await self._layered(scope, receive, send, ctx)
-            return
-        try:
-            response = await api.operations[operation](request, session.store(api_name))
-        except Exception as exc:
-            ctx.handled = exc
-            await self._layered(scope, tee.replay(), send, ctx)
-            return
-        try:
-            if type(response) is JsonResponse:  # its messages sent as the layers send them
-                status, headers, body = response.status_code, response.raw_headers, response.body
-                await tee.start(status, headers)
-                sent = await ctx.head(headers)
-                await ctx.server_send(
-                    {"type": "http.response.start", "status": status, "headers": sent}
-                )
-                await tee.end(body)
-                await ctx.server_send({"type": "http.response.body", "body": body})
-            else:
-                await response(scope, tee.receive, tee.send)
-        except PASSED_ON:
-            raise
-        except Exception as exc:  # the answer's sending failed: as the error boundary says
-            await failed(scope, tee.receive, tee.send, exc)
-        finally:
-            if not tee.logged:  # as the journal layer: no answer, still journalled
-                await tee.log_once()
-        self._availability.back()  # as the session layer says after a vendor request
 
 
 def _session_name(scope: Scope) -> str | None:

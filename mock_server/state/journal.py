@@ -86,7 +86,7 @@ class Exchange:
         for name, value in raw:
             total += len(name) + len(value)
         if total <= HEADER_LIMIT:  # the common case: kept whole
-            return cls(raw, body, size, kept=total + len(body))
+            return cls(raw, body, size, False, total + len(body))
         headers: list[tuple[bytes, bytes]] = []
         budget = HEADER_LIMIT
         for name, value in raw:
