@@ -118,8 +118,10 @@ class CraftkitApi:
             project = self._project(request)
             await self._cancel_payload(request)
             key = canonical_uuid(request.path_params.get("id", ""))
-            outcome: signatures.CancelOutcome = signatures.NotFound()
-            if key is not None:
+            outcome: signatures.CancelOutcome
+            if key is None:
+                outcome = signatures.NotFound()
+            else:
                 outcome = await store.transition(
                     signatures.COLLECTION,
                     key,

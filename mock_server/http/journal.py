@@ -71,7 +71,6 @@ class Tee:
         send: Send,
         log: Log,
         clock: Clock,
-        *,
         began: tuple[float, float] | None = None,
         keep: bool = False,
     ) -> None:

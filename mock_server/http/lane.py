@@ -82,13 +82,13 @@ class ExpressLane:
         live = self._live()
         api_name, operation = self._api_at[matched.base_path], matched.operation_id
         scope["path_params"] = matched.path_params
-        ctx = Context(server_send=send, live=live, api=api_name, operation=operation)
+        ctx = Context(send, live, None, api_name, operation)  # (by place: half the cost)
         ctx.vary_origin = True  # no Origin: what the CORS layer sets (http/cors.py)
         ctx.attach(scope)
         try:
             api = live.api(api_name)
             ctx.session = session = live.sessions.session(name)
-            tee = Tee(scope, receive, ctx.send, session.log, self._clock, keep=True)
+            tee = Tee(scope, receive, ctx.send, session.log, self._clock, None, True)
             ctx.began = tee.began
             request = Request(scope, tee.receive)
             try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from mock_server.clock import Clock
@@ -46,6 +47,10 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
 Base = Mapping[str, Mapping[str, Mapping[str, Record]]]
 """The fixture world: API name -> collection -> key -> record, in fixture order."""
+
+
+_NONE: Mapping[str, Record] = MappingProxyType({})
+"""A collection the fixtures have no records in."""
 
 
 class SessionRefused(Exception):
@@ -113,7 +118,7 @@ class SessionStore:
             self._session,
             table,
             key,
-            self._base.get(collection, {}).get(key),
+            self._base.get(collection, _NONE).get(key),
             decide,
             read=self._reads.pop((table, key), None),  # read as the request began: once
         )
@@ -142,7 +147,7 @@ class Session:
     """One session as a request sees it: its stores, journal and faults."""
 
     def __init__(
-        self, backend: Backend, namespace: str, name: str, base: Base, *, clock: Clock
+        self, backend: Backend, namespace: str, name: str, base: Base, clock: Clock
     ) -> None:
         self.name = name
         self._backend = backend
@@ -295,7 +300,7 @@ class Sessions:
 
     def session(self, name: str) -> Session:
         """The session called ``name`` for one request, before it begins (no I/O)."""
-        return Session(self.backend, self.namespace, name, self._base, clock=self._clock)
+        return Session(self.backend, self.namespace, name, self._base, self._clock)
 
     async def open(self, name: str) -> Session:
         """The session called ``name`` for one request, begun: created if new, its idle
