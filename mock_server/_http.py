@@ -37,6 +37,12 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 """Built once: ``json.dumps`` with options builds an encoder per call."""
 
 
+Headers = Mapping[str, str] | list[tuple[bytes, bytes]]
+"""An answer's own headers: by name, or as sent (lower-case names, Latin-1 bytes)."""
+
+_JSON_TYPE = (b"content-type", JSON.encode())
+
+
 class JsonResponse(Response):
     """A Starlette ``Response`` of JSON bytes, its headers built directly: the same
     headers in the same order as ``Response(content, status, headers, media_type)``
@@ -53,22 +59,28 @@ class JsonResponse(Response):
         self,
         content: bytes,
         status: int,
-        headers: Mapping[str, str] | None = None,
+        headers: Headers | None = None,
         media_type: str = JSON,
     ) -> None:
         self.status_code = status
         self.media_type = media_type
         self.background = None
         self.body = content
-        raw = [
-            (b"content-length", str(len(content)).encode()),
-            (b"content-type", media_type.encode()),
-        ]
-        if headers:
+        length = (b"content-length", b"%d" % len(content))
+        kind = _JSON_TYPE if media_type == JSON else (b"content-type", media_type.encode())
+        if not headers:
+            self.raw_headers = [length, kind]
+            return
+        if isinstance(headers, list):
+            given = headers
+        else:
             given = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-            names = {name for name, _ in given}
-            raw = given + [pair for pair in raw if pair[0] not in names]
-        self.raw_headers = raw
+        for name, _ in given:
+            if name == b"content-length" or name == b"content-type":  # given: they win
+                names = {name for name, _ in given}
+                self.raw_headers = given + [pair for pair in (length, kind) if pair[0] not in names]
+                return
+        self.raw_headers = [*given, length, kind]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(
@@ -111,7 +123,7 @@ def header_list(request: Request, name: bytes) -> str | None:
     return ", ".join(values) if values else None
 
 
-def json_response(status: int, body: object, headers: Mapping[str, str] | None = None) -> Response:
+def json_response(status: int, body: object, headers: Headers | None = None) -> Response:
     return JsonResponse(_ENCODER.encode(body).encode(), status, headers)
 
 

@@ -601,7 +601,7 @@ class ControlPlane:
         """Firma's revoke, by the JWT's own workspace: the same rule and transition (no rate
         window counts it: no key made it)."""
         _, session = self._session()
-        now = self._now()  # read once: decide may run more than once
+        now = self._clock()  # read once: decide may run more than once
         outcome: jwts.RevokeOutcome = await _by_id(
             session,
             "firma",

@@ -165,7 +165,7 @@ class FirmaApi:
             )
         try:
             jwt_id = await self._jwt_id(request)
-            now = isoformat(self.clock())  # read once: decide may run more than once
+            now = self.clock()  # read once: decide may run more than once
             outcome = await store.transition(
                 jwts.COLLECTION,
                 jwt_id,
@@ -185,7 +185,7 @@ class FirmaApi:
         return self._answer(outcome, quota)
 
     def _answer(self, outcome: jwts.RevokeOutcome, quota: Quota) -> Response:
-        headers = quota.headers()
+        headers = quota.raw_headers()
         match outcome:
             case jwts.Revoked():
                 return json_response(200, revoked_body(outcome), headers)

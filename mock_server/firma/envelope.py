@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
 from starlette.responses import Response
 
-from mock_server._http import Encoded, JsonResponse, json_response
+from mock_server._http import Encoded, Headers, JsonResponse, json_response
 
 __all__ = ["FirmaError", "error_response"]
 
@@ -44,7 +43,7 @@ def error_response(
     status: int,
     message: str | None = None,
     details: dict[str, Any] | None = None,
-    headers: Mapping[str, str] | None = None,
+    headers: Headers | None = None,
 ) -> Response:
     if details is None:
         return JsonResponse(_BODIES[status, message], status, headers)

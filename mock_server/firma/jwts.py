@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mock_server.clock import isoformat
 from mock_server.state.base import Decision, Record
 
 __all__ = [
@@ -74,15 +75,18 @@ def public_view(record: Record) -> dict[str, Any]:
     return {key: value for key, value in record.items() if key not in EXTRA_KEYS}
 
 
-def revoke(record: Record | None, *, workspace: str, now: str) -> Decision[RevokeOutcome]:
+def revoke(record: Record | None, *, workspace: str, now: float) -> Decision[RevokeOutcome]:
+    """Decide a revoke of ``record`` by a key of ``workspace`` at ``now`` (the clock's
+    seconds, read once by the caller: written as text only if it revokes)."""
     if record is None:
         return Decision(NotFound())
     if record.get("workspace") != workspace:
         return Decision(NotFound(owner=record.get("workspace")))
     if record.get("revoked_at") is not None:
         return Decision(AlreadyRevoked(record["jwt_id"], record["revoked_at"]))
-    revoked = {**record, "revoked_at": now}
-    return Decision(Revoked(jwt_id=record["jwt_id"], revoked_at=now), replacement=revoked)
+    at = isoformat(now)
+    revoked = {**record, "revoked_at": at}
+    return Decision(Revoked(jwt_id=record["jwt_id"], revoked_at=at), replacement=revoked)
 
 
 def forced_revoke(jwt_id: str | None, now: str, sample: Any) -> Any:

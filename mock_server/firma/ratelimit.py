@@ -39,6 +39,22 @@ class Quota:
             "X-RateLimit-Reset": str(self.reset),
         }
 
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """:meth:`headers` as an answer sends them (:class:`~mock_server._http.JsonResponse`
+        takes them so, without encoding each again: every revoke's answer has them).
+
+        >>> quota = Quota(100, 99, 1795404600, False, 1)
+        >>> quota.raw_headers() == [
+        ...     (name.lower().encode(), value.encode()) for name, value in quota.headers().items()
+        ... ]
+        True
+        """
+        return [
+            (b"x-ratelimit-limit", b"%d" % self.limit),
+            (b"x-ratelimit-remaining", b"%d" % self.remaining),
+            (b"x-ratelimit-reset", b"%d" % self.reset),
+        ]
+
     def limited_headers(self) -> dict[str, str]:
         """A 429's: :meth:`headers` and ``Retry-After``, which the contract declares on the
         429 alone (another answer to a key past its quota asks for no wait)."""
@@ -95,12 +111,13 @@ class RateLimiter:
 
     def _quota(self, start: float, used: int, now: float) -> Quota:
         reset = start + WINDOW_SECONDS
+        # By place (limit, remaining, reset, exceeded, retry_after): every write makes one.
         return Quota(
-            limit=self.limit,
-            remaining=max(self.limit - used, 0),
-            reset=math.ceil(reset),
-            exceeded=used > self.limit,
-            retry_after=max(math.ceil(reset - now), 1),
+            self.limit,
+            max(self.limit - used, 0),
+            math.ceil(reset),
+            used > self.limit,
+            max(math.ceil(reset - now), 1),
         )
 
 

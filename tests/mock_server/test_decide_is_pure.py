@@ -54,6 +54,6 @@ def test_craftkit_decisions_leave_the_record_as_it_was(record: dict[str, Any]) -
 @pytest.mark.parametrize("record", JWTS, ids=lambda j: f"{j['jwt_id'][:8]}")
 def test_firma_decisions_leave_the_record_as_it_was(record: dict[str, Any]) -> None:
     for workspace in ("ws_acme", "ws_globex", "ws_other"):
-        unchanged(record, lambda r, w=workspace: jwts.revoke(r, workspace=w, now="now"))
+        unchanged(record, lambda r, w=workspace: jwts.revoke(r, workspace=w, now=1795404600.5))
     unchanged({"start": 1.0, "used": 3}, lambda r: count_in(r, 2.0, 60))
     unchanged({"start": 1.0, "used": 3}, lambda r: count_in(r, 99.0, 60))
