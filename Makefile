@@ -11,7 +11,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast lint install lock clean check-python-versions redis-server wrk chromium prism bench
+.PHONY: run test test-fast lint install lock clean check-python-versions redis-server wrk valgrind chromium prism bench
 
 install: $(STAMP)
 
@@ -40,7 +40,7 @@ PYTEST_PATHS := tests mock_server conformance bench --doctest-modules --ignore=c
 PYTEST_WORKERS ?= auto
 
 # The whole suite, as CI runs it; prints how long it took (measured, not asserted).
-test: $(STAMP) redis-server wrk chromium prism
+test: $(STAMP) redis-server wrk valgrind chromium prism
 	@date +%s > $(VENV)/.test-started
 	$(MAKE) --no-print-directory check-python-versions
 	$(MAKE) --no-print-directory lint
@@ -63,6 +63,11 @@ redis-server:
 # apt-get, else one line saying how). `make test` runs the benchmark's smoke test with it.
 wrk:
 	@tools/ensure_wrk
+
+# Debian's valgrind, for the benchmark's instruction counts (`python -m bench.instructions`):
+# installed as redis-server is. `make test` runs the counter's smoke test with it.
+valgrind:
+	@tools/ensure_valgrind
 
 # Debian's chromium, for the browser tests (tests/browser/: Playwright drives it, never a
 # browser of Playwright's own): installed as redis-server is (root and apt-get, else one

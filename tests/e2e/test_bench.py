@@ -284,6 +284,29 @@ def test_the_profiler_measures_a_path_in_process(
     assert "mock_server/" in out, "the profile lists where the mock's time goes"
 
 
+def test_the_instruction_counter_counts_a_path_under_callgrind() -> None:
+    """``python -m bench.instructions``: the instructions a request costs, counted under
+    Debian's valgrind (``tools/ensure_valgrind``, run by ``make test``), printed as a table
+    row per app. The bare handler's (its start is quick under callgrind; the mock's is the
+    same code): a Starlette request is tens of thousands of instructions, not zero (a count
+    of the start alone) nor millions (the start counted in)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.instructions", "--path", "craftkit-409", "--app", "bare"]
+        + ["--count", "40", "--warmup", "10"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "| path | app | instructions/request | × bare |" in done.stdout
+    [row] = [line for line in done.stdout.splitlines() if line.startswith("| craftkit-409 |")]
+    _, _, app, counted, ratio, _ = row.split("|")
+    assert app.strip() == "bare" and ratio.strip() == "1.00"
+    assert 10_000 < int(counted.strip().replace(",", "")) < 1_000_000, row
+
+
 def test_the_profiler_takes_layers_out_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
     """``--without``: the layers named run no code at all (every function the profile saw
     is listed), the others still do; the path still answers its status (else exit 1)."""
