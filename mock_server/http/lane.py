@@ -37,6 +37,7 @@ from mock_server.http.journal import Tee
 from mock_server.http.refusals import Availability
 from mock_server.live import Live
 from mock_server.routes import RouteTable
+from mock_server.state.limits import DEFAULT_SESSION
 from mock_server.state.sessions import HEADER, SessionRefused, Sessions
 
 __all__ = ["ExpressLane", "Layered"]
@@ -137,7 +138,8 @@ class ExpressLane:
 def _session_name(scope: Scope) -> str | None:
     """The session an ordinary request names (its one ``X-Mock-Session``, or none), or
     ``None`` for a request the lane does not take (see the module)."""
-    if query_asks(scope["query_string"]):
+    query = scope["query_string"]
+    if query and query_asks(query):
         return None
     header: str | None = None
     for key, value in scope["headers"]:
@@ -147,6 +149,8 @@ def _session_name(scope: Scope) -> str | None:
             header = value.decode("latin-1")
         elif key in _NOT_TAKEN:
             return None
+    if header is None:
+        return DEFAULT_SESSION  # (as name_of says, without the call)
     try:
         return Sessions.name_of(header)
     except SessionRefused:  # the session layer's 400
