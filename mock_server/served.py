@@ -15,13 +15,19 @@ from mock_server.state.base import Record
 from mock_server.state.journal import Reason
 from mock_server.state.sessions import SessionStore as Store
 
-__all__ = ["CONTEXT", "Handler", "OwnRoute", "ServedApi", "because"]
+__all__ = ["CONTEXT", "KEPT_HEADERS", "Handler", "OwnRoute", "ServedApi", "because"]
 
 CONTEXT = "mock"
 """The key of the request's ``http.context.Context`` in the scope's ``state``."""
 
 Handler = Callable[[Request, Store], Awaitable[Response]]
 """Answers one operation over the store of the caller's session."""
+
+
+KEPT_HEADERS = 256
+"""Authorization headers whose reading an API keeps (each one naming a fixture's key,
+spelt as a client sent it): a client sends the same one every time. Beyond, the others
+are read each time."""
 
 
 def because(request: Request, reason: Reason) -> None:

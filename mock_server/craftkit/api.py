@@ -12,14 +12,14 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server._http import ABSENT, BadBody, header_values, json_response, read_json
+from mock_server._http import ABSENT, BadBody, json_response, read_json
 from mock_server.contract import Contract
 from mock_server.craftkit import documents, signatures
 from mock_server.craftkit.envelope import CraftkitError, error_response
 from mock_server.craftkit.world import KEY_PREFIXES, CraftkitWorld
 from mock_server.ids import canonical_uuid
 from mock_server.issues import flatten
-from mock_server.served import Handler, OwnRoute, because
+from mock_server.served import KEPT_HEADERS, Handler, OwnRoute, because
 from mock_server.state.base import Record
 from mock_server.state.journal import Because
 from mock_server.state.sessions import SessionStore as Store
@@ -61,6 +61,9 @@ class CraftkitApi:
         self.max_body_bytes = max_body_bytes
         self._cancel_body = contract.validator(CANCEL_BODY)
         self._cancel_accepts = contract.accepts(CANCEL_BODY)
+        self._projects: dict[bytes, str] = {}
+        """Authorization headers that named a key, as sent, and its project: a client
+        sends the same one every time (read as :meth:`_project` reads it, once)."""
         self.operations: Mapping[str, Handler] = {
             "cancelSignature": self.cancel_signature,
             DOCUMENT: self.document,
@@ -175,16 +178,22 @@ class CraftkitApi:
 
     def _project(self, request: Request) -> str:
         """The project whose key the request presents, or a 401."""
-        values = header_values(request, b"authorization")
-        if len(values) > 1:
+        raw = [value for name, value in request.scope["headers"] if name == b"authorization"]
+        if len(raw) == 1:
+            known = self._projects.get(raw[0])
+            if known is not None:
+                return known
+        elif raw:
             raise CraftkitError(401, "Send exactly one Authorization header.")
-        scheme, _, token = (values[0] if values else "").strip().partition(" ")
+        scheme, _, token = (raw[0].decode("latin-1") if raw else "").strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise CraftkitError(401, "Missing Bearer token.")
         project = self.world.keys.get(token) if token.startswith(KEY_PREFIXES) else None
         if project is None:
             raise CraftkitError(401, "Invalid API key.")
+        if len(self._projects) < KEPT_HEADERS:
+            self._projects[raw[0]] = project
         return project
 
     async def _cancel_payload(self, request: Request) -> None:

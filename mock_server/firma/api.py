@@ -21,7 +21,7 @@ from mock_server.firma.ratelimit import Quota, RateLimiter
 from mock_server.firma.world import FirmaWorld
 from mock_server.ids import canonical_uuid
 from mock_server.issues import flatten
-from mock_server.served import Handler, OwnRoute, because
+from mock_server.served import KEPT_HEADERS, Handler, OwnRoute, because
 from mock_server.state.base import Record
 from mock_server.state.journal import Because
 from mock_server.state.sessions import SessionStore as Store
@@ -78,6 +78,9 @@ class FirmaApi:
         self.limiter = RateLimiter(world.write_per_minute, clock)
         self._revoke_body = contract.validator(REVOKE_BODY)
         self._revoke_accepts = contract.accepts(REVOKE_BODY)
+        self._workspaces: dict[bytes, tuple[str, str]] = {}
+        """Authorization headers that named a key, as sent: the key, its workspace (as
+        CraftkitApi keeps its projects)."""
         self.operations: Mapping[str, Handler] = {REVOKE: self.revoke_signing_request}
         self.own_routes: tuple[OwnRoute, ...] = ()
 
@@ -148,8 +151,7 @@ class FirmaApi:
         return []  # the JWT is named in the body, read after the request began
 
     async def revoke_signing_request(self, request: Request, store: Store) -> Response:
-        key = _presented_key(request)
-        workspace = self.world.keys.get(key) if key else None
+        key, workspace = self._keyed(request)
         if key is None or workspace is None:
             because(request, _NO_KEY if key is None else _BAD_KEY)
             quota = await self.limiter.peek(store, None)
@@ -183,6 +185,18 @@ class FirmaApi:
         else:
             because(request, outcome)
         return self._answer(outcome, quota)
+
+    def _keyed(self, request: Request) -> tuple[str | None, str | None]:
+        """The key the request presents (:func:`_presented_key`) and its workspace, if any."""
+        raw = [value for name, value in request.scope["headers"] if name == b"authorization"]
+        known = self._workspaces.get(raw[0]) if len(raw) == 1 else None
+        if known is not None:
+            return known
+        key = _presented_key(request)
+        workspace = self.world.keys.get(key) if key else None
+        if key is not None and workspace is not None and len(self._workspaces) < KEPT_HEADERS:
+            self._workspaces[raw[0]] = (key, workspace)
+        return key, workspace
 
     def _answer(self, outcome: jwts.RevokeOutcome, quota: Quota) -> Response:
         headers = quota.raw_headers()
