@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -35,6 +36,26 @@ ABSENT = _Absent()
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 """Built once: ``json.dumps`` with options builds an encoder per call."""
+
+
+def encode_json(value: object) -> bytes:
+    """``value`` as compact JSON in UTF-8, as the standard library writes it
+    (``ensure_ascii=False``, no spaces), by orjson (~10x faster: a record's body is
+    ~4 µs of a cancel's 200 otherwise).
+
+    The same bytes but for a number below 1e-4 (``0.00001`` where the library writes
+    ``1e-05``: the same number) and NaN or an infinity (no JSON number: ``null``, where
+    the library writes a ``NaN`` no JSON parser reads). What orjson refuses (an integer
+    beyond 64 bits, a key that is not a string, a lone surrogate) the library writes, or
+    refuses, as before.
+
+    >>> encode_json({"name": "Ünïcode", "n": [1, 2.5, None, True], "big": 2**70})
+    b'{"name":"\xc3\x9cn\xc3\xafcode","n":[1,2.5,null,true],"big":1180591620717411303424}'
+    """
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return _ENCODER.encode(value).encode()
 
 
 Headers = Mapping[str, str] | list[tuple[bytes, bytes]]
@@ -124,7 +145,7 @@ def header_list(request: Request, name: bytes) -> str | None:
 
 
 def json_response(status: int, body: object, headers: Headers | None = None) -> Response:
-    return JsonResponse(_ENCODER.encode(body).encode(), status, headers)
+    return JsonResponse(encode_json(body), status, headers)
 
 
 class Encoded:
@@ -148,7 +169,7 @@ class Encoded:
     def __getitem__(self, key: tuple[Any, ...]) -> bytes:
         body = self.kept.get(key)
         if body is None:
-            body = _ENCODER.encode(self._build(*key)).encode()
+            body = encode_json(self._build(*key))
             if len(self.kept) < self._size:
                 self.kept[key] = body
         return body
