@@ -81,7 +81,8 @@ class _Session:
 
     last_used: float
     changes: dict[str, dict[str, Kept]] = field(default_factory=dict)
-    journal: deque[tuple[int, JournalEntry]] | None = None
+    journal: deque[tuple[int, JournalEntry, int]] | None = None
+    """Its entries: (id, entry, the bytes it counts against the cap: its size, once)."""
     journal_bytes: int = 0
     faults: list[Fault] = field(default_factory=list)
 
@@ -302,11 +303,12 @@ class MemoryBackend(InSteps):
             journal = state.journal
             if journal is None:
                 journal = state.journal = deque()
-            journal.append((next(self._ids), entry))
-            held = state.journal_bytes + entry.size
+            size = entry.size
+            journal.append((next(self._ids), entry, size))
+            held = state.journal_bytes + size
             if held > self.limits.journal_bytes:
                 while held > self.limits.journal_bytes and len(journal) > 1:
-                    held -= journal.popleft()[1].size
+                    held -= journal.popleft()[2]
             state.journal_bytes = held
         finally:
             lock.release()
@@ -314,7 +316,7 @@ class MemoryBackend(InSteps):
     async def journal(self, namespace: str, session: str, *, from_id: int = 0) -> list[Logged]:
         with self._lock:
             held = self._session(namespace, session).journal or ()
-            entries: list[tuple[int, JournalEntry]] = []
+            entries: list[tuple[int, JournalEntry, int]] = []
             if from_id:  # from the newest back to entry `from_id`, if it is there
                 for logged in reversed(held):
                     entries.append(logged)
@@ -323,7 +325,9 @@ class MemoryBackend(InSteps):
                 entries.reverse()
             if not entries or entries[0][0] != from_id:
                 entries = list(held)
-        return [Logged(id, e.at, e.api, e.operation, e.status, e.to_json(id)) for id, e in entries]
+        return [
+            Logged(id, e.at, e.api, e.operation, e.status, e.to_json(id)) for id, e, _ in entries
+        ]
 
     async def clear_journal(self, namespace: str, session: str) -> None:
         with self._lock:

@@ -120,7 +120,8 @@ class SessionStore:
             key,
             self._base.get(collection, _NONE).get(key),
             decide,
-            read=self._reads.pop((table, key), None),  # read as the request began: once
+            # read as the request began: once (a back-end that reads ahead has some)
+            read=self._reads.pop((table, key), None) if self._reads else None,
         )
 
     async def insert_all(self, collection: str, records: Sequence[tuple[str, Record]]) -> list[str]:
