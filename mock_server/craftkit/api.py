@@ -137,11 +137,10 @@ class CraftkitApi:
             because(request, _unknown(key, request, outcome.owner))
             return error_response(404, "Signature request not found.")
         because(request, outcome)
-        match outcome:
-            case signatures.Cancelled(body):
-                return json_response(200, body)
-            case signatures.Conflict(message) | signatures.ProviderError(message):
-                return error_response(CANCEL_REFUSED[type(outcome)], message)
+        # (isinstance, not a match statement's class patterns: a quarter of their cost)
+        if isinstance(outcome, signatures.Cancelled):
+            return json_response(200, outcome.body)
+        return error_response(CANCEL_REFUSED[type(outcome)], outcome.message)
 
     async def document(self, request: Request, store: Store) -> Response:
         """A completed request's signed document or certificate, for its project's keys:
