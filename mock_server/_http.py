@@ -38,6 +38,14 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 """Built once: ``json.dumps`` with options builds an encoder per call."""
 
 
+_LEFT_TO_THE_LIBRARY = (
+    orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+)
+"""What orjson refuses rather than writes (:func:`encode_json`)."""
+
+
 def encode_json(value: object) -> bytes:
     """``value`` as compact JSON in UTF-8, as the standard library writes it
     (``ensure_ascii=False``, no spaces), by orjson (~10x faster: a record's body is
@@ -46,14 +54,17 @@ def encode_json(value: object) -> bytes:
     The same bytes but for a number below 1e-4 (``0.00001`` where the library writes
     ``1e-05``: the same number) and NaN or an infinity (no JSON number: ``null``, where
     the library writes a ``NaN`` no JSON parser reads). What orjson refuses (an integer
-    beyond 64 bits, a key that is not a string, a lone surrogate) the library writes, or
-    refuses, as before.
+    beyond 64 bits, a key that is not a string, a lone surrogate) and what it is told to
+    leave alone (a subclass of ``dict``, ``list``, ``str`` or ``int``, whose methods the
+    library calls; a dataclass, a date or time, which the library refuses) the library
+    writes, or refuses, as before. (A plain ``Enum`` or a ``UUID``, which the library
+    refuses, orjson writes: no answer's body holds one.)
 
     >>> encode_json({"name": "Ünïcode", "n": [1, 2.5, None, True], "big": 2**70})
     b'{"name":"\xc3\x9cn\xc3\xafcode","n":[1,2.5,null,true],"big":1180591620717411303424}'
     """
     try:
-        return orjson.dumps(value)
+        return orjson.dumps(value, option=_LEFT_TO_THE_LIBRARY)
     except orjson.JSONEncodeError:
         return _ENCODER.encode(value).encode()
 

@@ -3,8 +3,11 @@ library wrote before it: the same bytes, but for how a number below 1e-4 is spel
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import json
 import math
+from collections import OrderedDict
 from typing import Any
 
 import pytest
@@ -29,6 +32,12 @@ VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
     max_leaves=20,
 )
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
 
 
 def has_float(value: Any) -> bool:
@@ -59,9 +68,30 @@ def test_a_float_is_the_library_s_but_for_how_a_small_one_is_spelt(number: float
         assert number != 0 and abs(number) < 1e-4 and b"e" in theirs, (ours, theirs)
 
 
+class Reversed(list):  # type: ignore[type-arg]
+    def __iter__(self) -> Any:
+        return reversed(list(super().__iter__()))
+
+
+class Label(str):
+    pass
+
+
 def test_what_orjson_refuses_is_written_as_the_library_writes_it() -> None:
-    for value in ({1: "a", None: 2}, [2**64, -(2**63) - 1], {"n": 10**30}):
-        assert encode_json(value) == STDLIB.encode(value).encode()
+    moved = OrderedDict(a=1, b=2)
+    moved.move_to_end("a")
+    for value in (
+        {1: "a", None: 2},
+        [2**64, -(2**63) - 1],
+        {"n": 10**30},
+        moved,
+        [Label("x"), True, 1],
+        {"k": Reversed([1, 2, 3])},
+    ):
+        assert encode_json(value) == STDLIB.encode(value).encode(), value
+    for refused in (datetime.date(2024, 1, 2), Point(1, 2)):
+        with pytest.raises(TypeError):  # as the library refused them (a 500, logged)
+            encode_json({"v": refused})
     with pytest.raises(UnicodeEncodeError):  # as before: no UTF-8 holds a lone surrogate
         encode_json({"name": "\ud800"})
 
