@@ -12,7 +12,9 @@ work, to compare builds and see what a change saved.
 Each count is the difference of two runs of the same app, ``--warmup`` requests and then
 ``--warmup`` + ``--count``, divided by ``--count``: what starting the app and creating the
 fresh paths' records cost (the same in both runs) falls out. The two runs of a count go in
-parallel. callgrind runs the code ~50 times slower: the mock's start alone takes ~20 s.
+parallel on the memory store (one after the other on a Redis or SQLite store, which they
+would share). callgrind runs the code ~50 times slower: the mock's start alone takes
+~20 s.
 
 valgrind is Debian's (``tools/ensure_valgrind`` installs it when missing and run as root).
 """
@@ -89,7 +91,10 @@ def _measure(
     valgrind: str, path: BenchPath, app: str, store: str, warmup: int, count: int
 ) -> float:
     fresh = warmup + count if path.fresh is not None else 0
-    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=2) as runs:
+    # In parallel on the memory store (each run's own); one after the other on a store
+    # the two would share (a Redis database, a SQLite file).
+    parallel = 2 if store == "memory" else 1
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=parallel) as runs:
         small, large = runs.map(
             lambda requests: _run_under_callgrind(
                 valgrind, path.name, app, store, fresh, requests, Path(tmp)
@@ -120,7 +125,8 @@ async def _child(path: BenchPath, app_name: str, store: str, fresh: int, request
         app = mock
     ids: list[str] = []
     if path.fresh is not None:
-        ids = [str(uuid.UUID(int=index + 1, version=4)) for index in range(fresh)]
+        # New ones each run: a store the runs share keeps the records of the one before.
+        ids = [str(uuid.uuid4()) for _ in range(fresh)]
         if app_name == "mock":  # the bare handler answers any id as the path's
             await _create(app, path.fresh, ids)
     for index in range(requests):
