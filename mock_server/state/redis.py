@@ -41,6 +41,7 @@ from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 import hiredis
+import orjson
 import redis.asyncio as aioredis
 from redis._parsers.base import BaseParser
 from redis.asyncio.connection import AbstractConnection
@@ -90,8 +91,30 @@ RECHECK = 0.01
 MAX_RETRIES = 100
 """Compare-and-set attempts of one transition before giving up (only under heavy contention)."""
 
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
-"""Compact JSON, ASCII (a lone surrogate, valid in JSON, is no UTF-8 to send)."""
+_ascii = json.JSONEncoder(separators=(",", ":")).encode
+_PASSTHROUGH = (
+    orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+)
+
+
+def _dumps(value: object) -> str:
+    r"""Compact JSON of a record or a journal entry, read back with ``json.loads``: by
+    orjson (~10x the standard library's: ~4 µs an entry otherwise), in UTF-8; what orjson
+    refuses or leaves alone (a lone surrogate, valid in JSON, is no UTF-8 to send; an
+    integer beyond 64 bits; a subclass) in ASCII by the library, as before.
+
+    >>> _dumps({"a": "\u00e9", "n": [1, 2.5]}) == '{"a":"\u00e9","n":[1,2.5]}'
+    True
+    >>> _dumps({"s": "\ud800", "big": 2**70})
+    '{"s":"\\ud800","big":1180591620717411303424}'
+    """
+    try:
+        return orjson.dumps(value, option=_PASSTHROUGH).decode()
+    except orjson.JSONEncodeError:
+        return _ascii(value)
+
 
 _SEP = "\x1f"  # between table and key in a record's field name
 
