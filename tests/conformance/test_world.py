@@ -59,6 +59,16 @@ def test_the_bundled_fixtures_read_as_the_mock_serves_them() -> None:
     assert {r.state for r in firma.resources} == {State.OPEN, State.CLOSED}
 
 
+def refusals(path: Path) -> tuple[list[str], list[str]]:
+    """What the harness's reader and the mock each say of the fixture file ``path``: both
+    must refuse it."""
+    with pytest.raises(FixtureError) as caught:
+        read_world(path, environ={})
+    with pytest.raises(MockFixtureError) as refused:
+        create_app(MockSettings(fixtures=(path,), environ={}))
+    return caught.value.problems, refused.value.problems
+
+
 @pytest.mark.parametrize(
     ("text", "environ", "expected"),
     [
@@ -484,12 +494,9 @@ def test_ids_differing_only_in_case_are_one_resource_listed_twice(
     """Targets compare uuids in any case (docs/behaviour.md): two records would be one, with
     two states the harness would expect at once."""
     path = write(tmp_path, text)
-    with pytest.raises(FixtureError) as caught:
-        read_world(path, environ={})
-    assert caught.value.problems == [f"{path}: {harness}"]
-    with pytest.raises(MockFixtureError) as refused:
-        create_app(MockSettings(fixtures=(path,), environ={}))
-    [problem] = refused.value.problems
+    harness_said, mock_said = refusals(path)
+    assert harness_said == [f"{path}: {harness}"]
+    [problem] = mock_said
     assert mock_place in problem and problem.endswith(mock), problem
 
 
@@ -518,12 +525,9 @@ def test_a_tenant_listed_twice_is_refused_as_the_mock_refuses_it(
     """Records name their tenant by id: the harness took the second entry for another tenant
     (its first key for the isolation check) of the one a target knows."""
     path = write(tmp_path, text)
-    with pytest.raises(FixtureError) as caught:
-        read_world(path, environ={})
-    assert caught.value.problems == [f"{path}: {harness}"]
-    with pytest.raises(MockFixtureError) as refused:
-        create_app(MockSettings(fixtures=(path,), environ={}))
-    assert refused.value.problems == [f"{path}: {mock}"]
+    harness_said, mock_said = refusals(path)
+    assert harness_said == [f"{path}: {harness}"]
+    assert mock_said == [f"{path}: {mock}"]
 
 
 NOT_UUIDS = [
@@ -549,12 +553,9 @@ def test_an_id_that_is_not_a_uuid_is_refused_as_the_mock_refuses_it(
     text = base % ("ck_test_a", "ck_test_b")
     path = write(tmp_path, text.replace(f"{records}: []", f"{records}: [{record}]"))
     expected = f"{records}[0].{field}: {rid!r} is not a valid uuid (write it like {LOWER})"
-    with pytest.raises(FixtureError) as caught:
-        read_world(path, environ={})
-    assert caught.value.problems == [f"{path}: {expected}"]
-    with pytest.raises(MockFixtureError) as refused:
-        create_app(MockSettings(fixtures=(path,), environ={}))
-    [problem] = refused.value.problems
+    harness_said, mock_said = refusals(path)
+    assert harness_said == [f"{path}: {expected}"]
+    [problem] = mock_said
     assert problem.startswith(f"{path}: {records}[0] (") and problem.endswith(
         expected.split(": ", 1)[1]
     ), problem
@@ -594,12 +595,9 @@ def test_the_other_apis_fields_are_refused_as_the_mock_refuses_them(
     """A Craftkit file's ``rate_limits`` set the probe's quota for an API that documents none,
     and the other API's records were silently not checked."""
     path = write(tmp_path, text)
-    with pytest.raises(FixtureError) as caught:
-        read_world(path, environ={})
-    assert caught.value.problems == [f"{path}: {harness}"]
-    with pytest.raises(MockFixtureError) as refused:
-        create_app(MockSettings(fixtures=(path,), environ={}))
-    assert refused.value.problems == [f"{path}: {mock}"]
+    harness_said, mock_said = refusals(path)
+    assert harness_said == [f"{path}: {harness}"]
+    assert mock_said == [f"{path}: {mock}"]
 
 
 def test_the_top_level_fields_are_the_mocks() -> None:
@@ -656,12 +654,9 @@ def test_a_revoked_at_neither_null_nor_a_date_time_is_refused_as_the_mock_refuse
     """The harness took any ``revoked_at`` but null for a revoked JWT (``false`` too): it
     expected a revoke of an active one, which the target grants, to be refused."""
     path = write(tmp_path, REVOKED_AT % value)
-    with pytest.raises(FixtureError) as caught:
-        read_world(path, environ={})
-    assert caught.value.problems == [f"{path}: jwts[0].revoked_at: {harness}"]
-    with pytest.raises(MockFixtureError) as refused:
-        create_app(MockSettings(fixtures=(path,), environ={}))
-    [problem] = refused.value.problems
+    harness_said, mock_said = refusals(path)
+    assert harness_said == [f"{path}: jwts[0].revoked_at: {harness}"]
+    [problem] = mock_said
     assert problem == f"{path}: jwts[0] (jwt_id {LOWER}).revoked_at: {mock}", problem
 
 
@@ -747,12 +742,9 @@ def test_a_mock_block_on_a_record_it_cannot_act_on_is_refused(
     """A terminal request answers 409 before the signature service is asked: the block could
     never act, yet the harness would expect its 502 or its locked 409 (docs/fixtures.md)."""
     path = write(tmp_path, text)
-    with pytest.raises(FixtureError) as caught:
-        read_world(path, environ={})
-    assert caught.value.problems == [f"{path}: {harness}"]
-    with pytest.raises(MockFixtureError) as refused:
-        create_app(MockSettings(fixtures=(path,), environ={}))
-    assert any(mock in problem for problem in refused.value.problems), refused.value.problems
+    harness_said, mock_said = refusals(path)
+    assert harness_said == [f"{path}: {harness}"]
+    assert any(mock in problem for problem in mock_said), mock_said
 
 
 def test_the_states_are_the_mocks() -> None:
@@ -848,12 +840,9 @@ def test_a_field_its_status_contradicts_is_refused_as_the_mock_refuses_it(
     """A state no target reaches (the mock's events and cancel never make it): the harness
     would expect it of the target. Both refuse it, in the same words."""
     path = write(tmp_path, STATUS_RECORD % fields)
-    with pytest.raises(FixtureError) as caught:
-        read_world(path, environ={})
-    assert caught.value.problems == [f"{path}: signature_requests[0]{harness}"]
-    with pytest.raises(MockFixtureError) as refused:
-        create_app(MockSettings(fixtures=(path,), environ={}))
-    assert refused.value.problems == [f"{path}: signature_requests[0] (id {LOWER}){harness}"]
+    harness_said, mock_said = refusals(path)
+    assert harness_said == [f"{path}: signature_requests[0]{harness}"]
+    assert mock_said == [f"{path}: signature_requests[0] (id {LOWER}){harness}"]
 
 
 @pytest.mark.parametrize(
