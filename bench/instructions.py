@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.paths import PATHS, BenchPath, write_fixtures
+from bench.paths import PATHS, BenchPath
 from bench.procs import ensure
 
 __all__ = ["APPS", "count_per_request", "main"]
@@ -80,7 +80,6 @@ def _run_under_callgrind(
         path, app, store, str(fresh), str(requests),
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=ROOT)
-    out.unlink(missing_ok=True)
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if not line.startswith("==")]
         raise RuntimeError(f"{app} on {path} failed: {' / '.join(lines[-3:]) or done.returncode}")
@@ -106,7 +105,7 @@ def _measure(
 
 async def _child(path: BenchPath, app_name: str, store: str, fresh: int, requests: int) -> None:
     """Build the app, create ``fresh`` records for a fresh path, send ``requests``."""
-    from bench.profile import _call, _create
+    from bench.profile import _call, _create, mock_app
 
     app: object
     if app_name == "bare":
@@ -114,15 +113,7 @@ async def _child(path: BenchPath, app_name: str, store: str, fresh: int, request
     elif app_name == "floor":
         from bench.floor import app
     else:
-        from mock_server import collector
-        from mock_server.app import create_app
-        from mock_server.settings import Settings
-
-        with tempfile.TemporaryDirectory() as tmp:
-            mock = create_app(Settings(fixtures=tuple(write_fixtures(Path(tmp))), store=store))
-        await mock.start()
-        collector.settle()
-        app = mock
+        app = await mock_app(store)
     ids: list[str] = []
     if path.fresh is not None:
         # New ones each run: a store the runs share keeps the records of the one before.
@@ -140,7 +131,9 @@ def _names(text: str, known: Sequence[str], what: str) -> list[str]:
     named = [word.strip() for word in text.split(",") if word.strip()]
     unknown = [word for word in named if word not in known]
     if unknown or not named:
-        raise argparse.ArgumentTypeError(f"{what} are {', '.join(known)} (comma-separated)")
+        raise argparse.ArgumentTypeError(
+            f"{what} are {', '.join(known)} (comma-separated); got {text!r}"
+        )
     return named
 
 
@@ -178,7 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(args_list)
     if args.count < 1 or args.warmup < 1:
-        parser.error("--count and --warmup must be at least 1")
+        parser.error(
+            f"--count and --warmup must be at least 1 (got {args.count} and {args.warmup})"
+        )
     if "floor" in args.app and args.path != ["craftkit-409"]:
         parser.error("the floor (bench/floor.py) answers craftkit-409 only: --path craftkit-409")
     valgrind, why = ensure(ENSURE_VALGRIND)

@@ -146,6 +146,22 @@ def _without(app: Any, layers: Sequence[str]) -> None:
         app._app = app._route
 
 
+async def mock_app(store: str, without: Sequence[str] = ()) -> Any:
+    """The mock's app as ``mock-server`` builds it (the bench's fixtures, ``store``), started,
+    ``without`` those layers (:func:`_without`), the collector then set as ``mock-server``
+    sets it."""
+    from mock_server import collector
+    from mock_server.app import create_app
+    from mock_server.settings import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(Settings(fixtures=tuple(write_fixtures(Path(tmp))), store=store))
+    await app.start()
+    _without(app, without)
+    collector.settle()  # as mock-server does once started (mock_server.asgi.serve_app)
+    return app
+
+
 async def _run(
     path: BenchPath,
     count: int,
@@ -156,15 +172,7 @@ async def _run(
 ) -> tuple[float, _Pauses, _Pauses]:
     """CPU µs per measured request, and the collector's pauses while the records were
     created and during the measured requests."""
-    from mock_server import collector
-    from mock_server.app import create_app
-    from mock_server.settings import Settings
-
-    with tempfile.TemporaryDirectory() as tmp:
-        app = create_app(Settings(fixtures=tuple(write_fixtures(Path(tmp))), store=store))
-    await app.start()
-    _without(app, without)
-    collector.settle()  # as mock-server does once started (mock_server.asgi.serve_app)
+    app = await mock_app(store, without)
     creating = _Pauses()
     gc.callbacks.append(creating)
     if world:  # records made while serving, as a frontend's or a test's seeding makes them

@@ -307,6 +307,31 @@ def test_the_instruction_counter_counts_a_path_under_callgrind() -> None:
     assert 10_000 < int(counted.strip().replace(",", "")) < 1_000_000, row
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ["--path", "craftkit-4O9"],
+            "paths are craftkit-409, craftkit-200, firma-400, "
+            "firma-200 (comma-separated); got 'craftkit-4O9'",
+        ),
+        (["--app", "mock,prism"], "apps are mock, bare, floor (comma-separated); got 'mock,prism'"),
+        (["--count", "0"], "--count and --warmup must be at least 1 (got 0 and 500)"),
+        (["--app", "floor"], "the floor (bench/floor.py) answers craftkit-409 only"),
+    ],
+)
+def test_the_instruction_counter_names_an_option_it_refuses(
+    args: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused before valgrind is looked for: exit 2, the value given and what is known."""
+    from bench.instructions import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    assert said in capsys.readouterr().err
+
+
 def test_the_profiler_takes_layers_out_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
     """``--without``: the layers named run no code at all (every function the profile saw
     is listed), the others still do; the path still answers its status (else exit 1)."""
