@@ -38,12 +38,13 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 """Built once: ``json.dumps`` with options builds an encoder per call."""
 
 
-_LEFT_TO_THE_LIBRARY = (
+LEFT_TO_THE_LIBRARY = (
     orjson.OPT_PASSTHROUGH_SUBCLASS
     | orjson.OPT_PASSTHROUGH_DATACLASS
     | orjson.OPT_PASSTHROUGH_DATETIME
 )
-"""What orjson refuses rather than writes (:func:`encode_json`)."""
+"""What orjson is told to refuse rather than write, for the standard library to write as
+before (:func:`encode_json`, the Redis store's JSON)."""
 
 
 def encode_json(value: object) -> bytes:
@@ -64,7 +65,7 @@ def encode_json(value: object) -> bytes:
     b'{"name":"\xc3\x9cn\xc3\xafcode","n":[1,2.5,null,true],"big":1180591620717411303424}'
     """
     try:
-        return orjson.dumps(value, option=_LEFT_TO_THE_LIBRARY)
+        return orjson.dumps(value, option=LEFT_TO_THE_LIBRARY)
     except orjson.JSONEncodeError:
         return _ENCODER.encode(value).encode()
 
@@ -138,7 +139,12 @@ def header(request: Request, name: bytes) -> str | None:
 
 def header_values(request: Request, name: bytes) -> list[str]:
     """Every value of the header ``name`` (lower case), as ``request.headers.getlist``."""
-    return [value.decode("latin-1") for key, value in request.scope["headers"] if key == name]
+    return [value.decode("latin-1") for value in raw_header_values(request, name)]
+
+
+def raw_header_values(request: Request, name: bytes) -> list[bytes]:
+    """Every value of the header ``name`` (lower case), as sent."""
+    return [value for key, value in request.scope["headers"] if key == name]
 
 
 def header_list(request: Request, name: bytes) -> str | None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server._http import ABSENT, BadBody, json_response, read_json
+from mock_server._http import ABSENT, BadBody, json_response, raw_header_values, read_json
 from mock_server.contract import Contract
 from mock_server.craftkit import documents, signatures
 from mock_server.craftkit.envelope import CraftkitError, error_response
@@ -177,7 +177,7 @@ class CraftkitApi:
 
     def _project(self, request: Request) -> str:
         """The project whose key the request presents, or a 401."""
-        raw = [value for name, value in request.scope["headers"] if name == b"authorization"]
+        raw = raw_header_values(request, b"authorization")
         if len(raw) == 1:
             known = self._projects.get(raw[0])
             if known is not None:

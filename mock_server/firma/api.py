@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_server._http import ABSENT, BadBody, header_values, json_response, read_json
+from mock_server._http import (
+    ABSENT,
+    BadBody,
+    header_values,
+    json_response,
+    raw_header_values,
+    read_json,
+)
 from mock_server.clock import Clock, isoformat
 from mock_server.contract import Contract
 from mock_server.firma import jwts
@@ -188,7 +195,7 @@ class FirmaApi:
 
     def _keyed(self, request: Request) -> tuple[str | None, str | None]:
         """The key the request presents (:func:`_presented_key`) and its workspace, if any."""
-        raw = [value for name, value in request.scope["headers"] if name == b"authorization"]
+        raw = raw_header_values(request, b"authorization")
         known = self._workspaces.get(raw[0]) if len(raw) == 1 else None
         if known is not None:
             return known

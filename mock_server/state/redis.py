@@ -57,6 +57,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from mock_server._http import LEFT_TO_THE_LIBRARY
 from mock_server.state.base import (
     Begun,
     Decide,
@@ -92,11 +93,6 @@ MAX_RETRIES = 100
 """Compare-and-set attempts of one transition before giving up (only under heavy contention)."""
 
 _ascii = json.JSONEncoder(separators=(",", ":")).encode
-_PASSTHROUGH = (
-    orjson.OPT_PASSTHROUGH_SUBCLASS
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-    | orjson.OPT_PASSTHROUGH_DATETIME
-)
 
 
 def _dumps(value: object) -> str:
@@ -111,7 +107,7 @@ def _dumps(value: object) -> str:
     '{"s":"\\ud800","big":1180591620717411303424}'
     """
     try:
-        return orjson.dumps(value, option=_PASSTHROUGH).decode()
+        return orjson.dumps(value, option=LEFT_TO_THE_LIBRARY).decode()
     except orjson.JSONEncodeError:
         return _ascii(value)
 
