@@ -37,7 +37,6 @@ from mock_server.http.journal import Tee
 from mock_server.http.refusals import Availability
 from mock_server.live import Live
 from mock_server.routes import RouteTable
-from mock_server.state.limits import DEFAULT_SESSION
 from mock_server.state.sessions import HEADER, SessionRefused, Sessions
 
 __all__ = ["ExpressLane", "Layered"]
@@ -149,8 +148,6 @@ def _session_name(scope: Scope) -> str | None:
             header = value.decode("latin-1")
         elif key in _NOT_TAKEN:
             return None
-    if header is None:
-        return DEFAULT_SESSION  # (as name_of says, without the call)
     try:
         return Sessions.name_of(header)
     except SessionRefused:  # the session layer's 400
