@@ -34,6 +34,7 @@ from pathlib import Path
 
 from bench.paths import PATHS, BenchPath
 from bench.procs import ensure
+from bench.profile import named
 
 __all__ = ["APPS", "count_per_request", "main"]
 
@@ -127,16 +128,6 @@ async def _child(path: BenchPath, app_name: str, store: str, fresh: int, request
             raise SystemExit(f"{path.name}: {app_name} answered {status}, not {path.expected}")
 
 
-def _names(text: str, known: Sequence[str], what: str) -> list[str]:
-    named = [word.strip() for word in text.split(",") if word.strip()]
-    unknown = [word for word in named if word not in known]
-    if unknown or not named:
-        raise argparse.ArgumentTypeError(
-            f"{what} are {', '.join(known)} (comma-separated); got {text!r}"
-        )
-    return named
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["--child"]:
@@ -152,13 +143,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--path",
-        type=lambda text: _names(text, [p.name for p in PATHS], "paths"),
+        type=lambda text: named(text, [p.name for p in PATHS], "paths"),
         default=[p.name for p in PATHS],
         help="the bench paths to count, comma-separated (all four)",
     )
     parser.add_argument(
         "--app",
-        type=lambda text: _names(text, APPS, "apps"),
+        type=lambda text: named(text, APPS, "apps"),
         default=["mock", "bare"],
         help=f"what to count, comma-separated: {', '.join(APPS)} (mock,bare)",
     )

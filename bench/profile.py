@@ -210,14 +210,19 @@ async def _run(
     return spent / (count - 1) * 1e6, creating, pauses
 
 
-def _layers(text: str) -> tuple[str, ...]:
-    named = tuple(word.strip() for word in text.split(",") if word.strip())
-    unknown = [word for word in named if word not in LAYERS]
-    if unknown or not named:
+def named(text: str, known: Sequence[str], what: str) -> list[str]:
+    """The comma-separated names of an option, each one of ``known`` (``what`` they are),
+    else an argparse error naming them and the text given."""
+    names = [word.strip() for word in text.split(",") if word.strip()]
+    if not names or any(name not in known for name in names):
         raise argparse.ArgumentTypeError(
-            f"layers are {', '.join(LAYERS)} (comma-separated); got {text!r}"
+            f"{what} are {', '.join(known)} (comma-separated); got {text!r}"
         )
-    return named
+    return names
+
+
+def _layers(text: str) -> tuple[str, ...]:
+    return tuple(named(text, LAYERS, "layers"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
