@@ -113,6 +113,14 @@ class ServedApi(Protocol):
         path or headers name them: read as the request begins, in the same round trip."""
         ...
 
+    def counts(self, operation: str, request: Request) -> Sequence[tuple[str, str, str, float]]:
+        """The windows (api, collection, key, length in seconds) ``operation`` will count
+        an event in (:meth:`~mock_server.state.sessions.SessionStore.count`) before it
+        reads the body, if the request's headers name them: counted as the request begins,
+        in the same round trip, unless a fault is taken. Only for a request answered by the
+        handler (no ``Prefer`` asked)."""
+        ...
+
     def describe(self) -> str:
         """One line for the start-up log: fixture file and what it holds."""
         ...

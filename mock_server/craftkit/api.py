@@ -116,6 +116,9 @@ class CraftkitApi:
         key = canonical_uuid(request.path_params.get("id", ""))
         return [(self.name, signatures.COLLECTION, key)] if key is not None else []
 
+    def counts(self, operation: str, request: Request) -> list[tuple[str, str, str, float]]:
+        return []  # Craftkit has no quota
+
     async def cancel_signature(self, request: Request, store: Store) -> Response:
         try:
             project = self._project(request)

@@ -22,7 +22,7 @@ from mock_server._http import (
 )
 from mock_server.clock import Clock, isoformat
 from mock_server.contract import Contract
-from mock_server.firma import jwts
+from mock_server.firma import jwts, ratelimit
 from mock_server.firma.envelope import FirmaError, error_response
 from mock_server.firma.ratelimit import Quota, RateLimiter
 from mock_server.firma.world import FirmaWorld
@@ -156,6 +156,14 @@ class FirmaApi:
 
     def reads(self, operation: str, request: Request) -> list[tuple[str, str, str]]:
         return []  # the JWT is named in the body, read after the request began
+
+    def counts(self, operation: str, request: Request) -> list[tuple[str, str, str, float]]:
+        if operation != REVOKE:
+            return []
+        key, workspace = self._keyed(request)  # a revoke counts a write by a known key first
+        if key is None or workspace is None:
+            return []
+        return [(self.name, ratelimit.COLLECTION, key, ratelimit.WINDOW_SECONDS)]
 
     async def revoke_signing_request(self, request: Request, store: Store) -> Response:
         key, workspace = self._keyed(request)

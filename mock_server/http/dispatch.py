@@ -150,11 +150,15 @@ class Dispatcher:
         ctx.api, ctx.operation = api.name, operation
         session = ctx.session
         request = Request(scope, receive)
-        # One round trip: the session, the fault for this call, the records it will act on.
-        # (Begun already, or its beginning raised, if the express lane handed it on: then
-        # a no-op, and what raised is raised below in place of the handler's answer.)
-        reads = api.reads(operation, request) if session.reads_ahead else ()
-        await session.begin((api.name, operation), reads)
+        # One round trip: the session, the fault for this call, the windows it will count
+        # (unless a Prefer may force the answer) and the records it will act on. (Begun
+        # already, or its beginning raised, if the express lane handed it on: then a no-op,
+        # and what raised is raised below in place of the handler's answer.)
+        if session.reads_ahead and not session.begun:
+            counts = () if self._forced.asked(request) else api.counts(operation, request)
+            await session.begin((api.name, operation), api.reads(operation, request), counts)
+        else:
+            await session.begin((api.name, operation))
         store = session.store(api.name)
         fault = session.fault
         response: Response | None = None

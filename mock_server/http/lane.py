@@ -92,8 +92,14 @@ class ExpressLane:
             ctx.began = tee.began
             request = Request(scope, tee.receive)
             try:
-                reads = api.reads(operation, request) if session.reads_ahead else ()
-                await session.begin((api_name, operation), reads)
+                if session.reads_ahead:  # (no Prefer here: the answer is the handler's)
+                    await session.begin(
+                        (api_name, operation),
+                        api.reads(operation, request),
+                        api.counts(operation, request),
+                    )
+                else:
+                    await session.begin((api_name, operation))
             except Exception as exc:  # a store lost: the dispatcher raises it as begin would
                 ctx.handled = exc
                 await self._layered(scope, receive, send, ctx)

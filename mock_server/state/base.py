@@ -20,7 +20,7 @@ hosts, yield exactly one ``200``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 __all__ = [
@@ -172,6 +172,9 @@ class Begun:
     """The records asked for, by (table, key), as changed in the session (``None``: never)."""
     expired: bool = False
     """As :attr:`Touched.expired`."""
+    counts: Mapping[tuple[str, str], Window] = field(default_factory=dict)
+    """The windows counted as asked, by (table, key): none if a fault was taken, or if the
+    back-end leaves them to :meth:`Backend.count`."""
 
 
 @dataclass(frozen=True)
@@ -302,14 +305,17 @@ class Backend(Protocol):
         *,
         call: tuple[str, str] | None = None,
         reads: Sequence[tuple[str, str]] = (),
+        counts: Sequence[tuple[str, str, float]] = (),
     ) -> Begun:
         """A request begins: :meth:`touch` the session, take the fault ``call`` (api,
-        operation) has if any (:meth:`take_fault`), and read ``reads`` ((table, key):
+        operation) has if any (:meth:`take_fault`), count ``counts`` ((table, key, window):
+        :meth:`count` at ``now``) if it took none, and read ``reads`` ((table, key):
         :meth:`get`), in one round trip where the back-end can.
 
-        ``reads`` is a hint for the transitions to come (their ``read``): a back-end
-        whose :meth:`transition` reads the record itself at no extra cost (memory, SQLite:
-        one step either way) leaves them out of :attr:`Begun.reads`."""
+        ``reads`` and ``counts`` are hints for what the request will do next: a back-end
+        whose :meth:`transition` and :meth:`count` cost no extra round trip (memory, SQLite:
+        one step either way) leaves them out of :attr:`Begun.reads` and :attr:`Begun.counts`,
+        and the request reads and counts itself."""
         ...
 
     async def touch(self, namespace: str, session: str, now: float) -> Touched:
@@ -446,12 +452,13 @@ class InSteps:
         *,
         call: tuple[str, str] | None = None,
         reads: Sequence[tuple[str, str]] = (),
+        counts: Sequence[tuple[str, str, float]] = (),
     ) -> Begun:
         touched = await self.touch(namespace, session, now)
         fault = None
         if call is not None and touched.has_faults:
             fault = await self.take_fault(namespace, session, *call)
-        # No reads: a transition here reads the record itself, in the same step.
+        # No reads, no counts: a transition or count here is one step of its own either way.
         return Begun(created=touched.created, fault=fault, reads={}, expired=touched.expired)
 
     async def count(

@@ -160,6 +160,7 @@ class MemoryBackend(InSteps):
         *,
         call: tuple[str, str] | None = None,
         reads: Sequence[tuple[str, str]] = (),
+        counts: Sequence[tuple[str, str, float]] = (),
     ) -> Begun:
         # InSteps' touch, then take_fault, in one step: the lock taken once, no Touched made.
         lock = self._lock

@@ -161,6 +161,9 @@ class _Script:
 #     nor the session touched.
 #   take(faults, api, operation): the first fault for the call, counted down (removed at its
 #     last use); false if none.
+#   count(rec, order, seq, field, now, window): one event counted in the fixed window the
+#     record at field holds (a new one opened at now if none or it ran out); returns start
+#     and used as strings: the start is kept as the text written (cjson's %.14g would round it).
 _FUNCTIONS = """
 local function drop(prefix, name)
   redis.call('DEL', prefix .. name .. ':rec', prefix .. name .. ':order',
@@ -216,6 +219,22 @@ local function take(faults, api, operation)
   end
   return false
 end
+
+local function count(rec, order, seq, field, now, window)
+  local start, used = now, 1
+  local current = redis.call('HGET', rec, field)
+  if current then
+    local was = string.match(current, '"start":%s*([^,}%s]+)')
+    local counted = tonumber(string.match(current, '"used":%s*([^,}%s]+)'))
+    if tonumber(now) < tonumber(was) + tonumber(window) then
+      start, used = was, counted + 1
+    end
+  else
+    redis.call('ZADD', order, 'NX', redis.call('INCR', seq), field)
+  end
+  redis.call('HSET', rec, field, '{"start":' .. start .. ',"used":' .. used .. '}')
+  return tostring(start), tostring(used)
+end
 """
 
 # KEYS: sessions zset. ARGV: name, now, ttl, max, session prefix, default name.
@@ -230,9 +249,11 @@ return {created, redis.call('LLEN', prefix .. name .. ':faults')}
 """
 )
 
-# KEYS: sessions zset, faults list, rec hash. ARGV: name, now, ttl, max, session prefix,
-# default name, api ('' for none), operation, then the fields to read.
-# Returns {created, the fault taken or false, the fields' values or false...}.
+# KEYS: sessions zset, faults list, rec hash, order zset, seq. ARGV: name, now, ttl, max,
+# session prefix, default name, api ('' for none), operation, how many counts (n), n pairs
+# (field, window length) to count at now if no fault is taken, then the fields to read.
+# Returns {created, the fault taken or false, (start, used) per count if none was taken,
+# the fields' values or false...}.
 _BEGIN = _Script(
     _FUNCTIONS
     + """
@@ -243,7 +264,15 @@ if ARGV[7] ~= '' then
   taken = take(KEYS[2], ARGV[7], ARGV[8])
 end
 local result = {created, taken}
-for i = 9, #ARGV do
+local counts = tonumber(ARGV[9])
+if not taken then
+  for i = 10, 9 + 2 * counts, 2 do
+    local start, used = count(KEYS[3], KEYS[4], KEYS[5], ARGV[i], ARGV[2], ARGV[i + 1])
+    result[#result + 1] = start
+    result[#result + 1] = used
+  end
+end
+for i = 10 + 2 * counts, #ARGV do
   result[#result + 1] = redis.call('HGET', KEYS[3], ARGV[i])
 end
 return result
@@ -292,23 +321,12 @@ return taken
 )
 
 
-# KEYS: rec hash, order zset, seq. ARGV: field, now, window length. Returns {start, used}
-# as strings: the start is kept as the text written (cjson's %.14g would round it).
+# KEYS: rec hash, order zset, seq. ARGV: field, now, window length. Returns {start, used}.
 _COUNT = _Script(
-    """
-local start, used = ARGV[2], 1
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-if current then
-  local was = string.match(current, '"start":%s*([^,}%s]+)')
-  local count = tonumber(string.match(current, '"used":%s*([^,}%s]+)'))
-  if tonumber(ARGV[2]) < tonumber(was) + tonumber(ARGV[3]) then
-    start, used = was, count + 1
-  end
-else
-  redis.call('ZADD', KEYS[2], 'NX', redis.call('INCR', KEYS[3]), ARGV[1])
-end
-redis.call('HSET', KEYS[1], ARGV[1], '{"start":' .. start .. ',"used":' .. used .. '}')
-return {tostring(start), tostring(used)}
+    _FUNCTIONS
+    + """
+local start, used = count(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3])
+return {start, used}
 """
 )
 
@@ -864,34 +882,52 @@ class RedisBackend:
         *,
         call: tuple[str, str] | None = None,
         reads: Sequence[tuple[str, str]] = (),
+        counts: Sequence[tuple[str, str, float]] = (),
     ) -> Begun:
-        """One script, one round trip (shared with other requests'): touch, take, read."""
+        """One script, one round trip (shared with other requests'): touch, take, count
+        (when no fault is taken), read."""
         api, operation = call if call is not None else ("", "")
         prefix = f"mock:{namespace}:s:"
+        moment = repr(now)
+        windows: list[str] = []
+        for table, key, window in counts:
+            windows += (table + _SEP + key, repr(float(window)))
         created, taken, *values = await self._script(
             _BEGIN,
             [
                 f"mock:{namespace}:sessions",
                 f"{prefix}{session}:faults",
                 f"{prefix}{session}:rec",
+                f"{prefix}{session}:order",
+                "mock:seq",
             ],
             [
                 session,
-                repr(now),
+                moment,
                 *self._session_args,
                 prefix,
                 DEFAULT_SESSION,
                 api,
                 operation,
+                str(len(counts)),
+                *windows,
                 *[table + _SEP + key for table, key in reads],
             ],
         )
+        counted: dict[tuple[str, str], Window] = {}
+        if counts and not taken:
+            for index, (table, key, _) in enumerate(counts):
+                start, used = values[2 * index], values[2 * index + 1]
+                counted[table, key] = Window(float(start), int(used))
+            values = values[2 * len(counts) :]
         found = {
             where: Read(json.loads(raw) if raw else None, raw or None)
             for where, raw in zip(reads, values, strict=True)
         }
         fault = Fault.from_json(json.loads(taken)) if taken else None
-        return Begun(created=bool(created), fault=fault, reads=found, expired=created == 2)
+        return Begun(
+            created=bool(created), fault=fault, reads=found, expired=created == 2, counts=counted
+        )
 
     async def touch(self, namespace: str, session: str, now: float) -> Touched:
         created, faults = await self._script(

@@ -71,6 +71,7 @@ class SessionStore:
         api: str,
         base: Mapping[str, Any],
         reads: dict[tuple[str, str], Read] | None = None,
+        counted: dict[tuple[str, str], Window] | None = None,
     ) -> None:
         self._backend = backend
         self._namespace = namespace
@@ -78,6 +79,7 @@ class SessionStore:
         self._api = api
         self._base: Mapping[str, Mapping[str, Record]] = base
         self._reads = reads if reads is not None else {}
+        self._counted = counted if counted is not None else {}
 
     def _table(self, collection: str) -> str:
         return f"{self._api}.{collection}"
@@ -138,10 +140,14 @@ class SessionStore:
 
     async def count(self, collection: str, key: str, now: float, window: float) -> Window:
         """Count one event in ``key``'s fixed window of ``window`` seconds (see
-        :meth:`~mock_server.state.base.Backend.count`)."""
-        return await self._backend.count(
-            self._namespace, self._session, self._table(collection), key, now, window
-        )
+        :meth:`~mock_server.state.base.Backend.count`): counted as the request began if it
+        was asked to be and the back-end did (then at that time, once)."""
+        table = self._table(collection)
+        if self._counted:
+            counted = self._counted.pop((table, key), None)
+            if counted is not None:
+                return counted
+        return await self._backend.count(self._namespace, self._session, table, key, now, window)
 
 
 class Session:
@@ -161,15 +167,19 @@ class Session:
         self.fault: Fault | None = None
         """The fault :meth:`begin` took for the call, if any."""
         self._reads: dict[tuple[str, str], Read] = {}
+        self._counted: dict[tuple[str, str], Window] = {}
 
     async def begin(
         self,
         call: tuple[str, str] | None = None,
         reads: Sequence[tuple[str, str, str]] = (),
+        counts: Sequence[tuple[str, str, str, float]] = (),
     ) -> None:
         """The request begins (once): the session is created or refreshed, the fault of
-        ``call`` (api, operation) taken, and ``reads`` ((api, collection, key)) read for the
-        transitions to come, in one round trip where the back-end can."""
+        ``call`` (api, operation) taken, ``counts`` ((api, collection, key, window)) counted
+        if it took none, for the :meth:`SessionStore.count` to come, and ``reads`` ((api,
+        collection, key)) read for the transitions to come, in one round trip where the
+        back-end can."""
         if self.begun:
             return
         self.begun = True
@@ -179,10 +189,15 @@ class Session:
             self._clock(),
             call=call,
             reads=[(f"{api}.{collection}", key) for api, collection, key in reads] if reads else (),
+            counts=[(f"{api}.{collection}", key, window) for api, collection, key, window in counts]
+            if counts
+            else (),
         )
         self.created, self.fault = begun.created, begun.fault
         if begun.reads:
             self._reads = dict(begun.reads)
+        if begun.counts:
+            self._counted = dict(begun.counts)
         if self.created and self.name != DEFAULT_SESSION:
             log.info(
                 "session %r started from the fixtures (%s)",
@@ -195,13 +210,19 @@ class Session:
 
     @property
     def reads_ahead(self) -> bool:
-        """Whether :meth:`begin` reads the records it is given (else give none: working
-        out which they are costs a request for nothing)."""
+        """Whether :meth:`begin` reads the records and counts the windows it is given (else
+        give none: working out which they are costs a request for nothing)."""
         return self._backend.reads_ahead
 
     def store(self, api: str) -> SessionStore:
         return SessionStore(
-            self._backend, self._namespace, self.name, api, self._base[api], self._reads
+            self._backend,
+            self._namespace,
+            self.name,
+            api,
+            self._base[api],
+            self._reads,
+            self._counted,
         )
 
     async def reset(self) -> None:

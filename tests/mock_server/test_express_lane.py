@@ -560,3 +560,50 @@ async def test_a_journal_that_fails_otherwise_than_unreachable_is_logged_as_the_
         seen_by.append((sent, errors))
     assert seen_by[0] == seen_by[1]
     assert seen_by[0][1] == [f"unexpected error answering POST {CANCEL_SENT[0]['path']}"]
+
+
+@pytest.fixture
+async def memory_and_redis(redis_url: str) -> AsyncIterator[tuple[MockApp, MockApp]]:
+    """An app on the memory store and one on Redis, both with the lane, on one clock."""
+    clock = FrozenClock()
+    apps = (
+        create_app(Settings(), clock=clock),
+        create_app(Settings(store=redis_url.rsplit("/", 1)[0] + "/2"), clock=clock),
+    )
+    for app in apps:
+        await app.start()
+    try:
+        yield apps
+    finally:
+        for app in apps:
+            await app.stop()
+
+
+@pytest.mark.anyio
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(steps=steps)
+async def test_redis_counts_a_write_as_it_begins_as_memory_counts_it_in_the_handler(
+    memory_and_redis: tuple[MockApp, MockApp], steps: list[dict[str, Any]]
+) -> None:
+    """Redis counts a Firma write in its rate window in the script that begins the request
+    (a round trip saved), unless a fault is taken or a ``Prefer`` may force the answer;
+    the memory store counts it as the handler asks. The same answers either way."""
+    memory, redis = memory_and_redis
+    clock = memory.clock
+    assert isinstance(clock, FrozenClock)
+    for step in steps:
+        clock.now += 0.25
+        if "fault" in step:
+            for app in memory_and_redis:
+                await control(app, "POST", "/__mock/faults", step["session"], step["fault"])
+            continue
+        on_memory, on_redis = await exchange(memory, step), await exchange(redis, step)
+        assert on_memory == on_redis, step
+    for session in SESSIONS:
+        states = [await control(app, "GET", "/__mock/state", session) for app in memory_and_redis]
+        assert states[0] == states[1], session

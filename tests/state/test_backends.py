@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from mock_server.state import Backend, Decision, Limits, Record, insert
+from mock_server.state.base import Window
 from mock_server.state.journal import Entry, Exchange
 from mock_server.state.redis import RedisBackend
 from tests.state.conftest import BackendFactory
@@ -641,6 +642,30 @@ async def test_begin_touches_takes_the_call_s_fault_and_reads(backend: Backend, 
     fresh = await backend.begin(ns, "new", 3.0)
     assert fresh.created and fresh.fault is None and "new" in await backend.sessions(ns)
     assert not fresh.expired
+
+
+async def test_begin_counts_the_windows_it_is_told_of_unless_it_takes_a_fault(
+    backend: Backend, ns: str
+) -> None:
+    windows = "firma.rate_windows"
+    counts = [(windows, "k", 60.0), (windows, "j", 60.0)]
+    first = await backend.begin(ns, "s", 100.0, call=("firma", "revoke"), counts=counts)
+    if not reads_ahead(backend):  # counting is a step of its own here: the caller counts
+        assert first.counts == {}
+        assert (await backend.count(ns, "s", windows, "k", 101.0, 60)).used == 1
+        return
+    assert first.counts == {(windows, "k"): Window(100.0, 1), (windows, "j"): Window(100.0, 1)}
+    second = await backend.begin(ns, "s", 100.5, call=("firma", "revoke"), counts=counts[:1])
+    assert second.counts == {(windows, "k"): Window(100.0, 2)}, "counted in the open window"
+    assert (await backend.count(ns, "s", windows, "k", 101.0, 60)).used == 3, "one window"
+    await add(backend, ns, api="firma", operation="revoke", status=500, times=1)
+    faulted = await backend.begin(ns, "s", 102.0, call=("firma", "revoke"), counts=counts)
+    assert faulted.fault is not None and faulted.counts == {}, "a fault taken counts nothing"
+    assert await backend.get(ns, "s", windows, "k") == {"start": 100.0, "used": 3}
+    later = await backend.begin(ns, "s", 160.0, call=("firma", "revoke"), counts=counts[:1])
+    assert later.counts == {(windows, "k"): Window(160.0, 1)}, "a new window once it ran out"
+    # what begin counted is a window as count keeps it: first changed, listed as changed
+    assert [key for key, _ in await backend.changed(ns, "s", windows)] == ["k", "j"]
 
 
 async def test_begin_says_a_session_was_found_idle_beyond_the_ttl(
