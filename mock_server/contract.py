@@ -229,8 +229,28 @@ def _falling_back(fast: Accepts, slow: Accepts) -> Accepts:
 
 
 def _conforms(checker: Any, name: str) -> Callable[[str], bool]:
+    """``checker.conforms(instance, name)`` as a function of the instance: the format's
+    own check called directly (``FormatChecker.conforms`` and ``check`` around it cost a
+    Firma revoke's uuid ~0.4 µs), its errors a no as ``check`` takes them; a format the
+    checker does not know conforms.
+
+    >>> from jsonschema import FormatChecker
+    >>> uuid = _conforms(FormatChecker(), "uuid")
+    >>> uuid("123e4567-e89b-12d3-a456-426614174000"), uuid("123e4567e89b12d3a456426614174000")
+    (True, False)
+    >>> _conforms(FormatChecker(), "no-such-format")("anything")
+    True
+    """
+    found = checker.checkers.get(name)
+    if found is None:
+        return lambda instance: True
+    check, raises = found
+
     def conforms(instance: str) -> bool:
-        return bool(checker.conforms(instance, name))
+        try:
+            return bool(check(instance))
+        except raises:
+            return False
 
     return conforms
 
