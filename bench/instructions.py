@@ -9,9 +9,11 @@ shows as 2 %. It is not time (a cache miss costs more than an instruction, and s
 mock's code runs with its caches cold, docs/performance.md): a proxy for the app's own
 work, to compare builds and see what a change saved.
 
-Each count is the difference of two runs of the same app, ``--warmup`` requests and then
-``--warmup`` + ``--count``, divided by ``--count``: what starting the app and creating the
-fresh paths' records cost (the same in both runs) falls out. The two runs of a count go in
+The mock counted has a 128 KiB journal per session (:data:`JOURNAL_BYTES`), which the
+warm-up fills. Each count is the difference of two runs of the same app, ``--warmup``
+requests and then ``--warmup`` + ``--count``, divided by ``--count``: what starting the app
+and creating the fresh paths' records cost (the same in both runs) falls out. The two runs
+of a count go in
 parallel on the memory store (one after the other on a Redis or SQLite store, which they
 would share). callgrind runs the code ~50 times slower: the mock's start alone takes
 ~20 s.
@@ -36,7 +38,7 @@ from bench.paths import PATHS, BenchPath
 from bench.procs import ensure
 from bench.profile import named
 
-__all__ = ["APPS", "count_per_request", "main"]
+__all__ = ["APPS", "JOURNAL_BYTES", "count_per_request", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 ENSURE_VALGRIND = ROOT / "tools" / "ensure_valgrind"
@@ -44,6 +46,14 @@ ENSURE_VALGRIND = ROOT / "tools" / "ensure_valgrind"
 APPS = ("mock", "bare", "floor")
 """What can be counted: the mock's app (memory store unless ``--store``), the bare handler
 (``bench/bare.py``), the fused floor (``bench/floor.py``, ``craftkit-409`` only)."""
+
+JOURNAL_BYTES = 131_072
+"""The mock's journal per session while counting: small enough that the warm-up fills it
+(an entry of the bench's paths is ~450-1,300 bytes), so that every counted request is one
+of a mock in its steady state, its journal full and each entry evicting the oldest. With
+the default 1 MiB, the first ~1,000-2,500 counted requests would still be filling it, and
+the collector's walks of a growing journal (~8,500 instructions a request on firma-400),
+which a long-running mock does not make, would be counted."""
 
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
@@ -114,7 +124,7 @@ async def _child(path: BenchPath, app_name: str, store: str, fresh: int, request
     elif app_name == "floor":
         from bench.floor import app
     else:
-        app = await mock_app(store)
+        app = await mock_app(store, journal_bytes=JOURNAL_BYTES)
     ids: list[str] = []
     if path.fresh is not None:
         # New ones each run: a store the runs share keeps the records of the one before.
@@ -158,7 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--count", type=int, default=2000, help="requests counted (2000)")
     parser.add_argument(
-        "--warmup", type=int, default=500, help="requests before those counted (500)"
+        "--warmup",
+        type=int,
+        default=500,
+        help="requests before those counted (500; the first ~300 fill the mock's journal)",
     )
     args = parser.parse_args(args_list)
     if args.count < 1 or args.warmup < 1:

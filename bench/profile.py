@@ -146,16 +146,22 @@ def _without(app: Any, layers: Sequence[str]) -> None:
         app._app = app._route
 
 
-async def mock_app(store: str, without: Sequence[str] = ()) -> Any:
+async def mock_app(
+    store: str, without: Sequence[str] = (), journal_bytes: int | None = None
+) -> Any:
     """The mock's app as ``mock-server`` builds it (the bench's fixtures, ``store``), started,
-    ``without`` those layers (:func:`_without`), the collector then set as ``mock-server``
-    sets it."""
+    ``without`` those layers (:func:`_without`), with ``journal_bytes`` of journal per
+    session if given (``--journal-bytes``), the collector then set as ``mock-server`` sets
+    it."""
     from mock_server import collector
     from mock_server.app import create_app
     from mock_server.settings import Settings
+    from mock_server.state.limits import Limits
 
+    limits = Limits() if journal_bytes is None else Limits(journal_bytes=journal_bytes)
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app(Settings(fixtures=tuple(write_fixtures(Path(tmp))), store=store))
+        fixtures = tuple(write_fixtures(Path(tmp)))
+        app = create_app(Settings(fixtures=fixtures, store=store, limits=limits))
     await app.start()
     _without(app, without)
     collector.settle()  # as mock-server does once started (mock_server.asgi.serve_app)
