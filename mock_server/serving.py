@@ -35,15 +35,8 @@ import httptools
 import uvicorn
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp
-from uvicorn._types import ASGISendEvent, HTTPResponseStartEvent
-from uvicorn.protocols.http.httptools_impl import (
-    HEADER_RE,
-    HEADER_VALUE_RE,
-    STATUS_LINE,
-    HttpToolsProtocol,
-    RequestResponseCycle,
-)
-from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
+from uvicorn._types import ASGISendEvent
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 __all__ = [
     "SHUTDOWN_GRACE",
@@ -392,10 +385,7 @@ class _CorkedCycle(RequestResponseCycle):
         if kind == "http.response.start" and not self.response_started:
             cork = self.transport
             cork.holding = True
-            if self.disconnected or self.flow.write_paused:
-                await RequestResponseCycle.send(self, message)  # (it waits, or drops it)
-            else:
-                _start(self, message)  # type: ignore[arg-type]
+            await RequestResponseCycle.send(self, message)
             if self.chunked_encoding:  # a stream: its head goes out as the loop turns
                 cork.flush_soon()
             return
@@ -404,83 +394,6 @@ class _CorkedCycle(RequestResponseCycle):
             # Answered: all of it written now, as uvicorn would have (a HEAD answer's body
             # is never written, so nothing else would send its head before the loop turns).
             self.transport.flush()
-
-
-_FIELDS: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
-"""Header fields answers sent, checked: (name, value) -> (the name lowered, the field's
-line as written). Most answers send the same few fields (a content type, a length, the
-date of this second): each is checked and lowered once, not on every answer."""
-
-_KEPT_FIELDS = 4096
-"""Fields :data:`_FIELDS` holds at most; past it, it starts again empty."""
-
-
-def _start(cycle: RequestResponseCycle, message: HTTPResponseStartEvent) -> None:
-    """uvicorn's ``RequestResponseCycle.send`` of an ``http.response.start`` (0.54.0: the
-    same checks, state, log line and bytes written; ``tests/mock_server/
-    test_serving_writes.py`` compares them), but for each header field checked and lowered
-    once (:data:`_FIELDS`): uvicorn's two regular expressions and a lowering per field
-    were ~4 % of a served answer's time. Not for a cycle whose client is gone or whose
-    writes are paused: uvicorn's own waits or drops it."""
-    cycle.response_started = True
-    cycle.waiting_for_100_continue = False
-    status_code = message["status"]
-    scope = cycle.scope
-    if cycle.access_log:
-        cycle.access_logger.info(
-            '%s - "%s %s HTTP/%s" %d',
-            get_client_addr(scope),
-            scope["method"],
-            get_path_with_query_string(scope),
-            scope["http_version"],
-            status_code,
-        )
-    content = [STATUS_LINE[status_code]]
-    has_connection_close = False
-    fields = _FIELDS
-    for headers in (cycle.default_headers, message.get("headers", ())):
-        for field in headers:
-            try:
-                known = fields.get(field)
-                hashable = True
-            except TypeError:  # a list, or bytearrays: checked each time
-                known, hashable = None, False
-            name, value = field
-            if known is None:
-                if HEADER_RE.search(name):
-                    raise RuntimeError("Invalid HTTP header name.")
-                if HEADER_VALUE_RE.search(value):
-                    raise RuntimeError("Invalid HTTP header value.")
-                lowered = name.lower()
-                known = (lowered, b"".join((lowered, b": ", value, b"\r\n")))
-                if hashable:
-                    if len(fields) >= _KEPT_FIELDS:
-                        fields.clear()
-                    fields[field] = known
-            name, line = known
-            if name == b"content-length" and cycle.chunked_encoding is None:
-                cycle.expected_content_length = int(value.decode())
-                cycle.chunked_encoding = False
-            elif name == b"transfer-encoding" and value.lower() == b"chunked":
-                cycle.expected_content_length = 0
-                cycle.chunked_encoding = True
-            elif name == b"connection":
-                connection = [token.lower().strip() for token in value.split(b",")]
-                if b"close" in connection:
-                    cycle.keep_alive = False
-                    has_connection_close = True
-            content.append(line)
-    if not cycle.keep_alive and not has_connection_close:
-        content.append(b"connection: close\r\n")
-    if (
-        cycle.chunked_encoding is None
-        and scope["method"] != "HEAD"
-        and status_code not in (204, 304)
-    ):
-        cycle.chunked_encoding = True
-        content.append(b"transfer-encoding: chunked\r\n")
-    content.append(b"\r\n")
-    cycle.transport.write(b"".join(content))
 
 
 class _Cork(asyncio.Transport):

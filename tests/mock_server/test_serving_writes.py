@@ -8,13 +8,10 @@ uvloop and asyncio set it), a packet of its own.
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 import pytest
 import uvicorn
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 from uvicorn.server import ServerState
@@ -166,104 +163,3 @@ def test_a_head_answer_is_written_whole_as_the_answer_completes() -> None:
     assert transport.writes[0].endswith(
         b"content-length: 5\r\ncontent-type: text/plain; charset=utf-8\r\n\r\n"
     )
-
-
-field_names = st.sampled_from(
-    [
-        b"content-type",
-        b"Content-Length",
-        b"content-length",
-        b"transfer-encoding",
-        b"Transfer-Encoding",
-        b"connection",
-        b"Connection",
-        b"X-RateLimit-Remaining",
-        b"bad name",
-        b"x(y",
-    ]
-)
-field_values = st.sampled_from(
-    [b"application/json", b"5", b"0", b"12", b"chunked", b"CHUNKED", b"close", b"a, Close ",
-     b"keep-alive", b"a\nb", b"tab\tok", b"", b"x" * 40]
-) | st.binary(max_size=6)  # fmt: skip
-fields = st.tuples(field_names, field_values).flatmap(
-    lambda pair: st.sampled_from(
-        [pair, list(pair), (bytearray(pair[0]), bytearray(pair[1]))]  # ASGI allows any pair
-    )
-)
-
-
-def _cycle(method: str, keep_alive: bool, default_headers: list[tuple[bytes, bytes]]) -> Any:
-    from uvicorn.protocols.http.flow_control import FlowControl
-    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
-
-    transport = Recording()
-    scope = {
-        "type": "http", "method": method, "http_version": "1.1", "path": "/x y",
-        "query_string": b"a=1", "root_path": "", "client": ("127.0.0.1", 50000),
-    }  # fmt: skip
-    return RequestResponseCycle(
-        scope=scope,  # type: ignore[arg-type]
-        transport=transport,
-        flow=FlowControl(transport),
-        logger=logging.getLogger("test.serving"),
-        access_logger=logging.getLogger("test.serving.access"),
-        access_log=True,
-        default_headers=default_headers,
-        message_event=asyncio.Event(),
-        expect_100_continue=True,
-        keep_alive=keep_alive,
-        on_response=lambda: None,
-    )
-
-
-def _started(start: Any, cycle: Any, message: dict[str, Any]) -> tuple[Any, ...]:
-    """What sending ``message`` through ``start`` did: what it wrote or raised, the
-    cycle's state after, and the access log's line."""
-    lines: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
-    logger = logging.getLogger("test.serving.access")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        start(cycle, message)
-        outcome: Any = cycle.transport.writes
-    except Exception as exc:  # the same refusal, raised at the same point
-        outcome = (type(exc), str(exc), cycle.transport.writes)
-    finally:
-        logger.removeHandler(handler)
-    state = (
-        cycle.response_started, cycle.waiting_for_100_continue, cycle.keep_alive,
-        cycle.chunked_encoding, cycle.expected_content_length,
-    )  # fmt: skip
-    return outcome, state, lines
-
-
-@settings(max_examples=400, deadline=None, derandomize=True)
-@given(
-    status=st.sampled_from([200, 204, 304, 400, 409, 429, 502]),
-    method=st.sampled_from(["GET", "HEAD", "POST"]),
-    keep_alive=st.booleans(),
-    dated=st.booleans(),
-    headers=st.lists(fields, max_size=6),
-)
-def test_an_answer_s_head_is_what_uvicorn_would_write(
-    status: int, method: str, keep_alive: bool, dated: bool, headers: list[Any]
-) -> None:
-    """The mock writes an answer's head itself (``serving._start``: each header field
-    checked once, not per answer): the same bytes, refusals, state and access log line as
-    uvicorn's own ``send``, the first time a field is seen and once it is known."""
-    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
-
-    from mock_server.serving import _start
-
-    defaults = [(b"date", b"Tue, 24 Nov 2026 04:00:00 GMT"), (b"server", b"x")] if dated else []
-    message = {"type": "http.response.start", "status": status, "headers": headers}
-
-    def uvicorn_start(cycle: Any, message: dict[str, Any]) -> None:
-        asyncio.run(RequestResponseCycle.send(cycle, message))  # type: ignore[arg-type]
-
-    expected = _started(uvicorn_start, _cycle(method, keep_alive, defaults), message)
-    for _ in range(2):  # unknown fields, then known ones
-        assert _started(_start, _cycle(method, keep_alive, defaults), message) == expected
