@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import dataclasses
 import gc
 import pstats
 import sys
@@ -156,12 +157,13 @@ async def mock_app(
     from mock_server import collector
     from mock_server.app import create_app
     from mock_server.settings import Settings
-    from mock_server.state.limits import Limits
 
-    limits = Limits() if journal_bytes is None else Limits(journal_bytes=journal_bytes)
     with tempfile.TemporaryDirectory() as tmp:
-        fixtures = tuple(write_fixtures(Path(tmp)))
-        app = create_app(Settings(fixtures=fixtures, store=store, limits=limits))
+        settings = Settings(fixtures=tuple(write_fixtures(Path(tmp))), store=store)
+        if journal_bytes is not None:  # (Settings' own Limits: bench imports no more)
+            limits = dataclasses.replace(settings.limits, journal_bytes=journal_bytes)
+            settings = dataclasses.replace(settings, limits=limits)
+        app = create_app(settings)
     await app.start()
     _without(app, without)
     collector.settle()  # as mock-server does once started (mock_server.asgi.serve_app)
