@@ -97,8 +97,10 @@ class RateLimiter:
         self._clock = clock
 
     async def write(self, store: SessionStore, key: str) -> Quota:
-        """Count one write by ``key`` and say whether it is over the limit."""
-        now = self._clock()
+        """Count one write by ``key`` and say whether it is over the limit: as of when its
+        request began (``store.began_at``), on every store alike (Redis counts it in the
+        round trip that begins the request), else now."""
+        now = store.began_at if store.began_at is not None else self._clock()
         window = await store.count(COLLECTION, key, now, WINDOW_SECONDS)
         return self._quota(window.start, window.used, now)
 

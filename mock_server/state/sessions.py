@@ -72,6 +72,7 @@ class SessionStore:
         base: Mapping[str, Any],
         reads: dict[tuple[str, str], Read] | None = None,
         counted: dict[tuple[str, str], Window] | None = None,
+        began_at: float | None = None,
     ) -> None:
         self._backend = backend
         self._namespace = namespace
@@ -80,6 +81,9 @@ class SessionStore:
         self._base: Mapping[str, Mapping[str, Record]] = base
         self._reads = reads if reads is not None else {}
         self._counted = counted if counted is not None else {}
+        self.began_at = began_at
+        """When the request began (the session's clock as it began), if it has: the time
+        its events are counted at (:meth:`count`), on every back-end alike."""
 
     def _table(self, collection: str) -> str:
         return f"{self._api}.{collection}"
@@ -168,6 +172,8 @@ class Session:
         """The fault :meth:`begin` took for the call, if any."""
         self._reads: dict[tuple[str, str], Read] = {}
         self._counted: dict[tuple[str, str], Window] = {}
+        self.began_at: float | None = None
+        """The session's clock as the request began (:meth:`begin`)."""
 
     async def begin(
         self,
@@ -183,10 +189,11 @@ class Session:
         if self.begun:
             return
         self.begun = True
+        self.began_at = now = self._clock()
         begun = await self._backend.begin(
             self._namespace,
             self.name,
-            self._clock(),
+            now,
             call=call,
             reads=[(f"{api}.{collection}", key) for api, collection, key in reads] if reads else (),
             counts=[(f"{api}.{collection}", key, window) for api, collection, key, window in counts]
@@ -223,6 +230,7 @@ class Session:
             self._base[api],
             self._reads,
             self._counted,
+            self.began_at,
         )
 
     async def reset(self) -> None:

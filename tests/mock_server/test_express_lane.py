@@ -607,3 +607,50 @@ async def test_redis_counts_a_write_as_it_begins_as_memory_counts_it_in_the_hand
     for session in SESSIONS:
         states = [await control(app, "GET", "/__mock/state", session) for app in memory_and_redis]
         assert states[0] == states[1], session
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("edge", ["first write", "the window running out"])
+async def test_a_write_is_counted_as_of_when_its_request_began_on_every_store(
+    memory_and_redis: tuple[MockApp, MockApp], edge: str
+) -> None:
+    """The clock moves while a request begins (its round trip to the store): Redis counts
+    the write in that round trip, the memory store in the handler, both as of the time the
+    request began, so a write near a second's or a window's end gets the same answer and
+    quota headers from both."""
+    clock = memory_and_redis[0].clock
+    assert isinstance(clock, FrozenClock)
+    for app in memory_and_redis:
+        begin = app.backend.begin
+
+        async def slow_begin(*args: Any, _begin: Any = begin, **kwargs: Any) -> Any:
+            begun = await _begin(*args, **kwargs)
+            clock.now += 0.02  # the round trip took 20 ms
+            return begun
+
+        app.backend.begin = slow_begin  # type: ignore[method-assign]
+    revoke = {
+        "method": "POST",
+        "path": f"{FIRMA_BASES[0]}/jwt/revoke-signing-request",
+        "query": b"",
+        "headers": [
+            ("host", "localhost"),
+            ("authorization", FIRMA_ACME_KEYS[0]),
+            ("content-type", "application/json"),
+        ],
+        "body": json.dumps({"jwt_id": "00000000-0000-4000-8000-000000000000"}).encode(),
+        "split": False,
+        "gone": False,
+    }
+    seen = []
+    for app in memory_and_redis:
+        clock.now = 1_795_000_000.99  # begins in one second; its handler runs in the next
+        if edge == "the window running out":
+            for _ in range(120):  # the fixtures' write_per_minute: the next is the 121st
+                clock.now += 0.0001
+                assert status_of(await exchange(app, revoke)) == 404
+            clock.now = 1_795_000_000.99 + 59.99  # the window ends as the request is under way
+        sent = await exchange(app, revoke)
+        head = next(m for m in sent if m["type"] == "http.response.start")
+        seen.append((head["status"], [h for h in head["headers"] if h[0] != b"content-length"]))
+    assert seen[0] == seen[1]
