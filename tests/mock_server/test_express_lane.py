@@ -11,6 +11,7 @@ armed, a body in two messages, a client gone), so both of its ways are compared.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -240,6 +241,33 @@ async def seen(app: MockApp) -> dict[str | None, Any]:
     return found
 
 
+async def replay(apps: tuple[MockApp, MockApp], steps: list[dict[str, Any]]) -> None:
+    """``steps`` sent to both ``apps`` (on one frozen clock, a quarter second apart), each
+    request to one then the other: both must answer it alike (the faults set in both)."""
+    clock = apps[0].clock
+    assert isinstance(clock, FrozenClock) and apps[1].clock is clock
+    for step in steps:
+        clock.now += 0.25
+        if "fault" in step:
+            for app in apps:
+                await control(app, "POST", "/__mock/faults", step["session"], step["fault"])
+            continue
+        first, second = await exchange(apps[0], step), await exchange(apps[1], step)
+        assert first == second, step
+
+
+@contextlib.asynccontextmanager
+async def started(*apps: MockApp) -> AsyncIterator[tuple[MockApp, ...]]:
+    """``apps`` started, and stopped after."""
+    for app in apps:
+        await app.start()
+    try:
+        yield apps
+    finally:
+        for app in apps:
+            await app.stop()
+
+
 CLOCK = FrozenClock()
 LANE = create_app(Settings(), clock=CLOCK)
 LAYERS = create_app(Settings(), clock=CLOCK, lane=False)
@@ -262,14 +290,7 @@ def test_the_lane_answers_journals_and_changes_state_as_the_layers_do(
     async def run() -> None:
         for app in (LANE, LAYERS):
             await app.start()
-        for step in steps:
-            CLOCK.now += 0.25
-            if "fault" in step:
-                for app in (LANE, LAYERS):
-                    await control(app, "POST", "/__mock/faults", step["session"], step["fault"])
-                continue
-            by_lane, by_layers = await exchange(LANE, step), await exchange(LAYERS, step)
-            assert by_lane == by_layers, step
+        await replay((LANE, LAYERS), steps)
         assert await seen(LANE) == await seen(LAYERS)
 
     asyncio.run(run())
@@ -288,17 +309,11 @@ async def apps_on(
         url: str = request.getfixturevalue("redis_url")
         urls = [url, url.rsplit("/", 1)[0] + "/1"]
     clock = FrozenClock()
-    apps = (
+    async with started(
         create_app(Settings(store=urls[0]), clock=clock, lane=True),
         create_app(Settings(store=urls[1]), clock=clock, lane=False),
-    )
-    for app in apps:
-        await app.start()
-    try:
-        yield apps
-    finally:
-        for app in apps:
-            await app.stop()
+    ) as (lane, layers):
+        yield lane, layers
 
 
 @pytest.mark.anyio
@@ -315,18 +330,8 @@ async def test_on_a_shared_store_too(
 ) -> None:
     """As above, on the stores several workers share (Redis reads the records a request
     will act on as it begins: what the lane hands on carries them)."""
-    lane, layers = apps_on
-    clock = lane.clock
-    assert isinstance(clock, FrozenClock) and layers.clock is clock
-    for step in steps:
-        clock.now += 0.25
-        if "fault" in step:
-            for app in apps_on:
-                await control(app, "POST", "/__mock/faults", step["session"], step["fault"])
-            continue
-        by_lane, by_layers = await exchange(lane, step), await exchange(layers, step)
-        assert by_lane == by_layers, step
-    assert await seen(lane) == await seen(layers)
+    await replay(apps_on, steps)
+    assert await seen(apps_on[0]) == await seen(apps_on[1])
 
 
 @pytest.mark.anyio
@@ -566,17 +571,11 @@ async def test_a_journal_that_fails_otherwise_than_unreachable_is_logged_as_the_
 async def memory_and_redis(redis_url: str) -> AsyncIterator[tuple[MockApp, MockApp]]:
     """An app on the memory store and one on Redis, both with the lane, on one clock."""
     clock = FrozenClock()
-    apps = (
+    async with started(
         create_app(Settings(), clock=clock),
         create_app(Settings(store=redis_url.rsplit("/", 1)[0] + "/2"), clock=clock),
-    )
-    for app in apps:
-        await app.start()
-    try:
-        yield apps
-    finally:
-        for app in apps:
-            await app.stop()
+    ) as (memory, redis):
+        yield memory, redis
 
 
 @pytest.mark.anyio
@@ -593,17 +592,7 @@ async def test_redis_counts_a_write_as_it_begins_as_memory_counts_it_in_the_hand
     """Redis counts a Firma write in its rate window in the script that begins the request
     (a round trip saved), unless a fault is taken or a ``Prefer`` may force the answer;
     the memory store counts it as the handler asks. The same answers either way."""
-    memory, redis = memory_and_redis
-    clock = memory.clock
-    assert isinstance(clock, FrozenClock)
-    for step in steps:
-        clock.now += 0.25
-        if "fault" in step:
-            for app in memory_and_redis:
-                await control(app, "POST", "/__mock/faults", step["session"], step["fault"])
-            continue
-        on_memory, on_redis = await exchange(memory, step), await exchange(redis, step)
-        assert on_memory == on_redis, step
+    await replay(memory_and_redis, steps)
     for session in SESSIONS:
         states = [await control(app, "GET", "/__mock/state", session) for app in memory_and_redis]
         assert states[0] == states[1], session
