@@ -37,8 +37,10 @@ from mock_server.http.context import context
 from mock_server.http.drop import drop
 from mock_server.http.forced import ForcedAnswers
 from mock_server.routes import RouteTable
+from mock_server.served import ServedApi
+from mock_server.state.sessions import Session
 
-__all__ = ["Dispatcher", "NotDeclared", "operation_id"]
+__all__ = ["Dispatcher", "NotDeclared", "begin_call", "operation_id"]
 
 _ROUTING = "connexion_routing"
 
@@ -46,6 +48,21 @@ _ROUTING = "connexion_routing"
 def operation_id(method: str, path: str, declared: str | None) -> str:
     """The id an operation is dispatched by: its ``operationId``, else ``"POST /path"``."""
     return declared or f"{method.upper()} {path}"
+
+
+async def begin_call(
+    session: Session, api: ServedApi, operation: str, request: Request, *, may_be_forced: bool
+) -> None:
+    """The request to ``api``'s ``operation`` begins (once), in one round trip where the
+    store can: the session, the fault for this call, and on a store that works ahead
+    (:attr:`Session.reads_ahead`) the records the handler will act on and the windows it
+    will count, unless the answer ``may_be_forced`` (a ``Prefer``, ``?__``: a forced
+    answer counts nothing)."""
+    if session.reads_ahead and not session.begun:
+        counts = () if may_be_forced else api.counts(operation, request)
+        await session.begin((api.name, operation), api.reads(operation, request), counts)
+    else:
+        await session.begin((api.name, operation))
 
 
 class NotDeclared(HTTPException):
@@ -150,15 +167,10 @@ class Dispatcher:
         ctx.api, ctx.operation = api.name, operation
         session = ctx.session
         request = Request(scope, receive)
-        # One round trip: the session, the fault for this call, the windows it will count
-        # (unless a Prefer may force the answer) and the records it will act on. (Begun
-        # already, or its beginning raised, if the express lane handed it on: then a no-op,
-        # and what raised is raised below in place of the handler's answer.)
-        if session.reads_ahead and not session.begun:
-            counts = () if self._forced.asked(request) else api.counts(operation, request)
-            await session.begin((api.name, operation), api.reads(operation, request), counts)
-        else:
-            await session.begin((api.name, operation))
+        # (Begun already, or its beginning raised, if the express lane handed it on: then a
+        # no-op, and what raised is raised below in place of the handler's answer.)
+        asked = self._forced.asked(request)
+        await begin_call(session, api, operation, request, may_be_forced=asked)
         store = session.store(api.name)
         fault = session.fault
         response: Response | None = None
@@ -173,7 +185,7 @@ class Dispatcher:
                 response = await self._forced.documented_answer(
                     ctx, api, operation, request, fault.status, None
                 )
-        if response is None and self._forced.asked(request):
+        if response is None and asked:
             response = await self._forced.preferred(ctx, api, operation, request)
         if response is None:
             handled = ctx.handled  # what raised as the express lane ran it (lane.py)

@@ -32,6 +32,7 @@ from mock_server._http import JsonResponse
 from mock_server.clock import Clock
 from mock_server.http.boundary import PASSED_ON, failed
 from mock_server.http.context import Context
+from mock_server.http.dispatch import begin_call
 from mock_server.http.forced import query_asks
 from mock_server.http.journal import Tee
 from mock_server.http.refusals import Availability
@@ -92,14 +93,8 @@ class ExpressLane:
             ctx.began = tee.began
             request = Request(scope, tee.receive)
             try:
-                if session.reads_ahead:  # (no Prefer here: the answer is the handler's)
-                    await session.begin(
-                        (api_name, operation),
-                        api.reads(operation, request),
-                        api.counts(operation, request),
-                    )
-                else:
-                    await session.begin((api_name, operation))
+                # (no Prefer here, nor ?__: the answer is the handler's)
+                await begin_call(session, api, operation, request, may_be_forced=False)
             except Exception as exc:  # a store lost: the dispatcher raises it as begin would
                 ctx.handled = exc
                 await self._layered(scope, receive, send, ctx)

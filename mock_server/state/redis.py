@@ -888,7 +888,6 @@ class RedisBackend:
         (when no fault is taken), read."""
         api, operation = call if call is not None else ("", "")
         prefix = f"mock:{namespace}:s:"
-        moment = repr(now)
         windows: list[str] = []
         for table, key, window in counts:
             windows += (table + _SEP + key, repr(float(window)))
@@ -903,7 +902,7 @@ class RedisBackend:
             ],
             [
                 session,
-                moment,
+                repr(now),
                 *self._session_args,
                 prefix,
                 DEFAULT_SESSION,
