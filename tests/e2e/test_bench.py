@@ -307,6 +307,29 @@ def test_the_instruction_counter_counts_a_path_under_callgrind() -> None:
     assert 10_000 < int(counted.strip().replace(",", "")) < 1_000_000, row
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
+async def test_the_counted_mock_s_journal_is_full_within_the_warm_up(path: BenchPath) -> None:
+    """``bench.instructions`` counts a mock in its steady state: the journal it is given
+    (``JOURNAL_BYTES``) is full, each entry evicting the oldest, after the ~300 requests its
+    ``--help`` says (the default warm-up is 500), on every path."""
+    from bench.instructions import JOURNAL_BYTES
+    from bench.profile import _call, _create, mock_app
+
+    app = await mock_app("memory", journal_bytes=JOURNAL_BYTES)
+    sent = 300
+    ids = [str(uuid.uuid4()) for _ in range(sent)]
+    if path.fresh is not None:
+        await _create(app, path.fresh, ids)
+    for index in range(sent):
+        request = path.request.naming(ids[index]) if path.fresh is not None else path.request
+        assert await _call(app, request) == path.expected
+    sessions = app.live.sessions
+    journal = await sessions.backend.journal(sessions.namespace, "default")
+    assert 0 < len(journal) < sent, "the journal still holds every request: not full yet"
+    await app.stop()
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [
