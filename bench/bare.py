@@ -8,7 +8,8 @@ no sessions: what is left is the server, Starlette's routing and objects, and th
 The benchmark serves it with each server the mock runs on, with the same options
 (``bench.targets``), so that "mock / bare" is what the mock itself costs.
 
-``uvicorn bench.bare:app`` or ``granian --interface asgi bench.bare:app``.
+``python -m bench.serve --port N bench.bare:app`` (uvicorn as ``mock-server`` runs it,
+its protocol too) or ``granian --interface asgi bench.bare:app``.
 """
 
 from __future__ import annotations

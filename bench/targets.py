@@ -113,14 +113,10 @@ class EveryPath:
 
 
 def _uvicorn(target: str, port: int) -> list[str]:
-    """uvicorn with the options mock-server gives it (mock_server/cli.py): httptools,
-    uvloop, lifespan on, no proxy headers, no access log, one process."""
-    return [
-        sys.executable, "-m", "uvicorn", target,
-        "--host", HOST, "--port", str(port),
-        "--http", "httptools", "--loop", "uvloop", "--lifespan", "on",
-        "--no-proxy-headers", "--no-access-log", "--log-level", "info",
-    ]  # fmt: skip
+    """uvicorn as mock-server runs it (mock_server/cli.py): httptools, uvloop, lifespan on,
+    no proxy headers, no access log, one process, and mock-server's own protocol and
+    server (:mod:`bench.serve`)."""
+    return [sys.executable, "-m", "bench.serve", "--port", str(port), target]
 
 
 def _granian(target: str, port: int, *, factory: bool = False, workdir: Path = ROOT) -> list[str]:

@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +213,12 @@ def test_the_bare_handler_answers_each_path_as_the_mock_does(tmp_path: Path) -> 
                 assert ANSWERS[path.name] == (ours.status, ours.body)
                 assert 0.8 < len(ours.body) / len(theirs.body) < 1.25, (theirs.body, ours.body)
                 assert json.loads(ours.body).keys() == json.loads(theirs.body).keys()
+            # Served on the mock's own server (bench.serve), not stock uvicorn: a head
+            # beyond mock-server's limit is refused by both alike (stock uvicorn answers it).
+            padded = CRAFTKIT_409.request
+            padded = replace(padded, headers=(*padded.headers, ("X-Pad", "a" * 40_000)))
+            theirs, ours = exchange(mock.port, padded), exchange(bare.port, padded)
+            assert theirs.status == ours.status == 431, (theirs, ours)
         finally:
             bare.stop()
     finally:
