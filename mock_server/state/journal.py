@@ -31,8 +31,13 @@ __all__ = [
     "Entry",
     "Exchange",
     "Reason",
+    "exchange",
+    "exchanges",
     "explain",
     "redact",
+    "restored_exchange",
+    "shown_exchange",
+    "stored_exchange",
 ]
 
 BODY_LIMIT = 65_536
@@ -64,78 +69,109 @@ def redact(name: str, value: str) -> str:
     )
 
 
-@dataclass(slots=True)
-class Exchange:
-    """One side of an exchange as received: rendered only when the journal is read."""
+Exchange = tuple[list[tuple[bytes, bytes]], bytes, int, bool, int]
+"""One side of an exchange as received, rendered only when the journal is read: (its
+header fields, its body as kept, the body's whole size, whether the fields were cut, the
+bytes held: fields and body). A plain tuple, made by :func:`exchange` or
+:func:`exchanges`: every request makes two, and two objects of a class of their own cost
+it ~9,000 instructions more (docs/performance.md)."""
 
-    headers: list[tuple[bytes, bytes]]
-    body: bytes
-    size: int
-    headers_truncated: bool = False
-    kept: int = 0
-    """Bytes held: headers and body."""
 
-    @classmethod
-    def of(cls, raw: Iterable[tuple[bytes, bytes]], body: bytes, size: int) -> Exchange:
-        """The exchange as kept: headers beyond :data:`HEADER_LIMIT` bytes cut. A list of
-        headers is kept as it is (the server's list of the request's, the answer's as sent:
-        neither is changed once sent)."""
-        if not isinstance(raw, list):
-            raw = list(raw)
+def exchange(raw: Iterable[tuple[bytes, bytes]], body: bytes, size: int) -> Exchange:
+    """The side as kept: header fields beyond :data:`HEADER_LIMIT` bytes cut. A list of
+    fields is kept as it is (the server's list of the request's, the answer's as sent:
+    neither is changed once sent)."""
+    if type(raw) is not list:
+        raw = list(raw)
+    total = 0
+    for name, value in raw:
+        total += len(name) + len(value)
+    if total <= HEADER_LIMIT:  # the common case: kept whole
+        return (raw, body, size, False, total + len(body))
+    headers: list[tuple[bytes, bytes]] = []
+    budget = HEADER_LIMIT
+    for name, value in raw:
+        if budget <= 0:
+            break
+        headers.append((name[:budget], value[: max(budget - len(name), 0)]))
+        budget -= len(name) + len(value)
+    return (headers, body, size, budget < 0, HEADER_LIMIT - max(budget, 0) + len(body))
+
+
+def exchanges(
+    request_headers: Iterable[tuple[bytes, bytes]],
+    sent: Body,
+    response_headers: Iterable[tuple[bytes, bytes]],
+    answered: Body,
+) -> tuple[Exchange, Exchange]:
+    """Both sides of an exchange as :func:`exchange` keeps them, in one call (the journal
+    layer's, once a request)."""
+    chunks = sent.chunks
+    request_body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    chunks = answered.chunks
+    response_body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    if type(request_headers) is list and type(response_headers) is list:
         total = 0
-        for name, value in raw:
+        for name, value in request_headers:
             total += len(name) + len(value)
-        if total <= HEADER_LIMIT:  # the common case: kept whole
-            return cls(raw, body, size, False, total + len(body))
-        headers: list[tuple[bytes, bytes]] = []
-        budget = HEADER_LIMIT
-        for name, value in raw:
-            if budget <= 0:
-                break
-            headers.append((name[:budget], value[: max(budget - len(name), 0)]))
-            budget -= len(name) + len(value)
-        held = HEADER_LIMIT - max(budget, 0) + len(body)
-        return cls(headers, body, size, headers_truncated=budget < 0, kept=held)
+        held = 0
+        for name, value in response_headers:
+            held += len(name) + len(value)
+        if total <= HEADER_LIMIT and held <= HEADER_LIMIT:  # the common case: kept whole
+            return (
+                (request_headers, request_body, sent.size, False, total + len(request_body)),
+                (response_headers, response_body, answered.size, False, held + len(response_body)),
+            )
+    return (
+        exchange(request_headers, request_body, sent.size),
+        exchange(response_headers, response_body, answered.size),
+    )
 
-    def stored(self) -> list[Any]:
-        """This side as JSON values, credentials redacted (:func:`redact`, which rendering
-        leaves as they are), nothing rendered; :meth:`restored` makes it again. Bytes as
-        Latin-1 text: any byte, back as it was."""
-        flat: list[Any] = [self.size, self.headers_truncated, self.body.decode("latin-1")]
-        for name, value in self.headers:
-            text = value.decode("latin-1")
-            if name.lower() in _SECRET_NAMES:
-                text = redact(name.decode("latin-1"), text)
-            flat += (name.decode("latin-1"), text)
-        return flat
 
-    @classmethod
-    def restored(cls, flat: list[Any]) -> Exchange:
-        size, truncated, body, *headers = flat
-        pairs = [
-            (name.encode("latin-1"), value.encode("latin-1"))
-            for name, value in zip(headers[::2], headers[1::2], strict=True)
-        ]
-        return cls(pairs, body.encode("latin-1"), size, headers_truncated=truncated)
+def stored_exchange(side: Exchange) -> list[Any]:
+    """A side as JSON values, credentials redacted (:func:`redact`, which rendering leaves
+    as they are), nothing rendered; :func:`restored_exchange` makes it again. Bytes as
+    Latin-1 text: any byte, back as it was."""
+    headers, body, size, truncated, _ = side
+    flat: list[Any] = [size, truncated, body.decode("latin-1")]
+    for name, value in headers:
+        text = value.decode("latin-1")
+        if name.lower() in _SECRET_NAMES:
+            text = redact(name.decode("latin-1"), text)
+        flat += (name.decode("latin-1"), text)
+    return flat
 
-    def to_json(self) -> dict[str, Any]:
-        text = self.body.decode("utf-8", errors="replace")
-        shown: dict[str, Any] = {"headers": _headers(self.headers), "body": text}
-        if self.headers_truncated:
-            shown["headersTruncated"] = True
-        if self.size > len(self.body):
-            shown["truncated"] = True
-        elif text.strip():
-            # Parsed only when it is JSON the mock would read, nested little enough to
-            # write back anywhere (NaN, 1e999 or deep nesting stay text).
-            try:
-                parsed = parse_json(self.body)
-            except BadBody:
-                pass
-            else:
-                if unfit(parsed, text=False) is None:
-                    shown["json"] = parsed
-        return shown
+
+def restored_exchange(flat: list[Any]) -> Exchange:
+    """The side :func:`stored_exchange` kept (no bytes held: it is the store's)."""
+    size, truncated, body, *headers = flat
+    pairs = [
+        (name.encode("latin-1"), value.encode("latin-1"))
+        for name, value in zip(headers[::2], headers[1::2], strict=True)
+    ]
+    return (pairs, body.encode("latin-1"), size, truncated, 0)
+
+
+def shown_exchange(side: Exchange) -> dict[str, Any]:
+    """A side as ``GET /__mock/requests`` shows it (its headers, body, ``json``...)."""
+    headers, body, size, truncated, _ = side
+    text = body.decode("utf-8", errors="replace")
+    shown: dict[str, Any] = {"headers": _headers(headers), "body": text}
+    if truncated:
+        shown["headersTruncated"] = True
+    if size > len(body):
+        shown["truncated"] = True
+    elif text.strip():
+        # Parsed only when it is JSON the mock would read, nested little enough to write
+        # back anywhere (NaN, 1e999 or deep nesting stay text).
+        try:
+            parsed = parse_json(body)
+        except BadBody:
+            pass
+        else:
+            if unfit(parsed, text=False) is None:
+                shown["json"] = parsed
+    return shown
 
 
 class Reason(Protocol):
@@ -211,7 +247,7 @@ class Entry:
     @property
     def size(self) -> int:
         """Bytes this entry counts against its session's journal cap."""
-        return self.request.kept + self.response.kept + len(self.path) + len(self.query) + OVERHEAD
+        return self.request[4] + self.response[4] + len(self.path) + len(self.query) + OVERHEAD
 
     def stored(self) -> list[Any]:
         """The entry as JSON values in its fields' order, for a store outside the process
@@ -228,8 +264,8 @@ class Entry:
             self.path,
             self.query,
             self.status,
-            self.request.stored(),
-            self.response.stored(),
+            stored_exchange(self.request),
+            stored_exchange(self.response),
             self.duration_ms,
             self.session_created,
             self.reason.explain() if self.reason is not None else None,
@@ -242,7 +278,7 @@ class Entry:
          response, duration_ms, session_created, reason) = stored  # fmt: skip
         return cls(
             at, session, api, operation, simulated, method, path, query, status,
-            Exchange.restored(request), Exchange.restored(response), duration_ms,
+            restored_exchange(request), restored_exchange(response), duration_ms,
             session_created, _Explained(reason) if reason is not None else None,
         )  # fmt: skip
 
@@ -258,9 +294,9 @@ class Entry:
                 "method": self.method,
                 "path": self.path,
                 "query": self.query,
-                **self.request.to_json(),
+                **shown_exchange(self.request),
             },
-            "response": {"status": self.status, **self.response.to_json()},
+            "response": {"status": self.status, **shown_exchange(self.response)},
             "durationMs": round(self.duration_ms, 3),
             "sessionCreated": self.session_created,
             "reason": explain(self.reason, self.status),
@@ -281,10 +317,6 @@ class Body:
         if self.size < BODY_LIMIT:
             self.chunks.append(chunk[: BODY_LIMIT - self.size])
         self.size += len(chunk)
-
-    def exchange(self, headers: Iterable[tuple[bytes, bytes]]) -> Exchange:
-        chunks = self.chunks
-        return Exchange.of(headers, chunks[0] if len(chunks) == 1 else b"".join(chunks), self.size)
 
 
 def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -12,7 +12,7 @@ import pytest
 from mock_server.app import MockApp
 from mock_server.state import Limits, Sessions
 from mock_server.state.base import clone
-from mock_server.state.journal import Entry, Exchange
+from mock_server.state.journal import Entry, exchange
 from mock_server.state.memory import MemoryBackend
 from tests.conftest import ACME_TEST_KEY, ContractClient, signature_requests
 
@@ -64,8 +64,8 @@ async def test_one_session_s_journal_stays_within_its_byte_cap() -> None:
             path=f"/p/{index}",
             query="",
             status=409,
-            request=Exchange.of([], body, len(body)),
-            response=Exchange.of([], b"{}", 2),
+            request=exchange([], body, len(body)),
+            response=exchange([], b"{}", 2),
             duration_ms=1.0,
         )
         await backend.log("ns", "s", entry)

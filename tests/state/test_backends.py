@@ -14,7 +14,7 @@ import pytest
 
 from mock_server.state import Backend, Decision, Limits, Record, insert
 from mock_server.state.base import Window
-from mock_server.state.journal import Entry, Exchange
+from mock_server.state.journal import Entry, exchange
 from mock_server.state.redis import RedisBackend
 from tests.state.conftest import BackendFactory
 
@@ -51,8 +51,8 @@ def entry(path: str = "/v1/x", *, at: float = 1.0, body: bytes = b"", status: in
         path=path,
         query="",
         status=status,
-        request=Exchange.of([(b"authorization", b"Bearer ck_x")], body, len(body)),
-        response=Exchange.of([], b"{}", 2),
+        request=exchange([(b"authorization", b"Bearer ck_x")], body, len(body)),
+        response=exchange([], b"{}", 2),
         duration_ms=1.0,
     )
 

@@ -8,7 +8,16 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mock_server.state.journal import BODY_LIMIT, HEADER_LIMIT, Because, Entry, Exchange
+from mock_server.state.journal import (
+    BODY_LIMIT,
+    HEADER_LIMIT,
+    Because,
+    Body,
+    Entry,
+    Exchange,
+    exchange,
+    exchanges,
+)
 
 NAMES = st.sampled_from(
     [b"authorization", b"Authorization", b"cookie", b"x-api-key", b"content-type", b"x-\xff"]
@@ -22,13 +31,13 @@ BODIES = st.one_of(
 
 
 @st.composite
-def exchanges(draw: st.DrawFn) -> Exchange:
+def sides(draw: st.DrawFn) -> Exchange:
     body = draw(BODIES)
     size = len(body) + draw(st.sampled_from([0, 0, 1, BODY_LIMIT]))  # > len: cut
     headers = draw(HEADERS)
     if draw(st.booleans()):
         headers.append((b"x-long", b"v" * HEADER_LIMIT))  # cut: headersTruncated
-    return Exchange.of(headers, body, size)
+    return exchange(headers, body, size)
 
 
 @st.composite
@@ -43,8 +52,8 @@ def entries(draw: st.DrawFn) -> Entry:
         path=draw(st.text(max_size=20)),
         query=draw(st.text(max_size=10)),
         status=draw(st.sampled_from([None, 200, 409])),
-        request=draw(exchanges()),
-        response=draw(exchanges()),
+        request=draw(sides()),
+        response=draw(sides()),
         duration_ms=draw(st.floats(0, 1e4)),
         session_created=draw(st.booleans()),
         reason=draw(
@@ -75,8 +84,45 @@ def test_credentials_are_redacted_before_the_entry_is_stored() -> None:
         path="/",
         query="",
         status=200,
-        request=Exchange.of(headers, b"", 0),
-        response=Exchange.of([], b"", 0),
+        request=exchange(headers, b"", 0),
+        response=exchange([], b"", 0),
         duration_ms=1.0,
     )
     assert "ck_secret" not in json.dumps(entry.stored())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    request_headers=HEADERS,
+    response_headers=HEADERS,
+    long=st.sampled_from([None, "request", "response", "both"]),
+    sent_chunks=st.lists(BODIES, max_size=3),
+    answered_chunks=st.lists(BODIES, max_size=3),
+    as_tuples=st.booleans(),
+)
+def test_both_sides_made_at_once_are_each_side_made_alone(
+    request_headers: list[tuple[bytes, bytes]],
+    response_headers: list[tuple[bytes, bytes]],
+    long: str | None,
+    sent_chunks: list[bytes],
+    answered_chunks: list[bytes],
+    as_tuples: bool,
+) -> None:
+    """The journal layer's :func:`exchanges` (one call, a fast path for the common case)
+    keeps each side as :func:`exchange` does: fields cut past the limit, bytes held."""
+    if long in ("request", "both"):
+        request_headers.append((b"x-long", b"v" * HEADER_LIMIT))
+    if long in ("response", "both"):
+        response_headers.append((b"x-long", b"v" * HEADER_LIMIT))
+    sent, answered = Body(), Body()
+    for chunk in sent_chunks:
+        sent.add(chunk)
+    for chunk in answered_chunks:
+        answered.add(chunk)
+    given_request = tuple(request_headers) if as_tuples else request_headers
+    made = exchanges(given_request, sent, response_headers, answered)
+    assert made == (
+        exchange(request_headers, b"".join(sent_chunks), sent.size),
+        exchange(response_headers, b"".join(answered_chunks), answered.size),
+    )
+    assert made[0][3] == (long in ("request", "both"))

@@ -28,7 +28,7 @@ from mock_server.state import (
     open_backend,
 )
 from mock_server.state.base import Read
-from mock_server.state.journal import Entry, Exchange
+from mock_server.state.journal import Entry, exchange
 from mock_server.state.redis import (
     _CAS,
     _LOG,
@@ -198,8 +198,8 @@ def entry() -> Entry:
         path="/v1/x",
         query="",
         status=200,
-        request=Exchange.of([], b"", 0),
-        response=Exchange.of([], b"{}", 2),
+        request=exchange([], b"", 0),
+        response=exchange([], b"{}", 2),
         duration_ms=1.0,
     )
 
