@@ -73,8 +73,9 @@ Exchange = tuple[list[tuple[bytes, bytes]], bytes, int, bool, int]
 """One side of an exchange as received, rendered only when the journal is read: (its
 header fields, its body as kept, the body's whole size, whether the fields were cut, the
 bytes held: fields and body). A plain tuple, made by :func:`exchange` or
-:func:`exchanges`: every request makes two, and two objects of a class of their own cost
-it ~9,000 instructions more (docs/performance.md)."""
+:func:`exchanges`: every request makes two, and two objects of a class of their own,
+made through its class methods, cost it a few thousand instructions more
+(docs/performance.md)."""
 
 
 def exchange(raw: Iterable[tuple[bytes, bytes]], body: bytes, size: int) -> Exchange:
@@ -247,7 +248,8 @@ class Entry:
     @property
     def size(self) -> int:
         """Bytes this entry counts against its session's journal cap."""
-        return self.request[4] + self.response[4] + len(self.path) + len(self.query) + OVERHEAD
+        held = self.request[4] + self.response[4]  # (each side's bytes held: Exchange)
+        return held + len(self.path) + len(self.query) + OVERHEAD
 
     def stored(self) -> list[Any]:
         """The entry as JSON values in its fields' order, for a store outside the process
