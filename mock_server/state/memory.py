@@ -5,11 +5,14 @@ track, nor the dicts holding only them, so a full collection never walks them ho
 many records clients create (issue #12: 100,000 created Craftkit requests were 200,000
 tracked dicts and lists, 70-90 ms of CPU for each full collection to walk). Each read
 decodes a new copy (:func:`kept`): ``marshal`` reads a record ~25 % faster than
-:func:`clone` copied it, and writes one in half the time.
+:func:`clone` copied it, and writes one in half the time. A record of scalars alone (a
+Firma JWT) is kept as a copy of its dict instead: one the collector does not track
+either, copied six times faster than ``marshal`` reads it.
 """
 
 from __future__ import annotations
 
+import gc
 import itertools
 import marshal
 import threading
@@ -46,16 +49,24 @@ or a rate window: :meth:`MemoryBackend.count`)."""
 
 
 def keep(record: Record) -> Kept:
-    """``record`` as the store keeps it: marshalled (a copy, and nothing for the collector).
+    """``record`` as the store keeps it: a copy, nothing for the collector to walk.
 
-    A record holding a value marshal refuses (not JSON's kind, e.g. a ``date``) is kept as
-    a copy instead, as all records were before, which the collector walks.
+    A dict the collector does not track holds no container (CPython tracks a dict from
+    the moment it holds one): its values are scalars, which no one changes in place
+    (records are JSON's and YAML's values), so a shallow copy is a whole one, and stays
+    untracked. Any other record is marshalled; one holding a value marshal refuses (not
+    JSON's kind, e.g. a ``date`` among lists) is kept as a deep copy, as all records were
+    before, which the collector walks.
 
     >>> keep({"id": "a", "recipients": [{"order": 1}]})[:1]
     b'{'
-    >>> keep({"at": __import__("datetime").date(2024, 1, 2)})
-    {'at': datetime.date(2024, 1, 2)}
+    >>> keep({"id": "a", "revoked": None})
+    {'id': 'a', 'revoked': None}
+    >>> keep({"at": [__import__("datetime").date(2024, 1, 2)]})
+    {'at': [datetime.date(2024, 1, 2)]}
     """
+    if not gc.is_tracked(record):
+        return record.copy()  # (untracked too: a copy of an untracked dict is)
     try:
         return marshal.dumps(record, _MARSHAL_VERSION)
     except ValueError:
@@ -67,10 +78,16 @@ def kept(stored: Kept) -> Record:
 
     >>> kept(keep({"id": "a", "recipients": [{"order": 1}]}))
     {'id': 'a', 'recipients': [{'order': 1}]}
+    >>> original = {"id": "a"}
+    >>> copy = kept(keep(original))
+    >>> copy == original and copy is not original
+    True
     """
     if type(stored) is bytes:
         record: Record = marshal.loads(stored)
         return record
+    if not gc.is_tracked(stored):
+        return stored.copy()
     return clone(stored)  # type: ignore[no-any-return]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+import uuid
 
 import pytest
 
@@ -109,6 +110,25 @@ async def test_created_records_add_nothing_for_the_garbage_collector_to_walk(
     assert grown < 1_000, f"{grown} more objects for the collector to walk"
     records = await mock.signature_requests()
     assert len(records) > 10_000 and records[-1]["recipients"], "kept, and read back whole"
+
+
+async def test_created_jwts_add_nothing_for_the_garbage_collector_to_walk(
+    mock: ContractClient,
+) -> None:
+    """A Firma JWT, all scalars, is kept as a dict of its own (not marshalled): a dict the
+    collector does not track, so 10,000 created add none either."""
+    batch = "/__mock/firma/jwts/batch"
+    jwts = [
+        {"jwt_id": str(uuid.UUID(int=i, version=4)), "workspace": "ws_acme"}
+        for i in range(1, 10_002)
+    ]
+    assert (await mock.http.post(batch, json=jwts[:1])).status_code == 201, "control plane built"
+    gc.collect()
+    before = len(gc.get_objects())
+    assert (await mock.http.post(batch, json=jwts[1:])).status_code == 201
+    gc.collect()
+    grown = len(gc.get_objects()) - before
+    assert grown < 1_000, f"{grown} more objects for the collector to walk"
 
 
 @pytest.mark.anyio

@@ -102,6 +102,21 @@ async def test_reads_hand_out_copies(backend: Backend, ns: str) -> None:
     assert await backend.get(ns, "s", TABLE, "k") == {"list": [1]}
 
 
+async def test_a_record_of_scalars_is_copied_in_and_out(backend: Backend, ns: str) -> None:
+    """The memory store keeps such a record as a dict of its own (a Firma JWT), not
+    marshalled: still a copy of what was given, and each read a copy of it."""
+    given: Record = {"s": "x", "n": 1, "z": None}
+    await backend.transition(ns, "s", TABLE, "k", None, insert(given))
+    given["s"] = "changed by the caller"
+    copy = await backend.get(ns, "s", TABLE, "k")
+    assert copy == {"s": "x", "n": 1, "z": None}
+    copy["s"], copy["new"] = "changed by a reader", 1
+    assert await backend.get(ns, "s", TABLE, "k") == {"s": "x", "n": 1, "z": None}
+    [(_, listed)] = await backend.changed(ns, "s", TABLE)
+    listed["s"] = "changed by a lister"
+    assert await backend.get(ns, "s", TABLE, "k") == {"s": "x", "n": 1, "z": None}
+
+
 async def test_records_keep_json_types_exactly(backend: Backend, ns: str) -> None:
     record: Record = {"n": 1, "f": 1.5, "t": True, "z": None, "s": "é\u2028", "l": [{"x": []}]}
     await backend.transition(ns, "s", TABLE, "k", None, insert(record))
