@@ -86,8 +86,8 @@ def kept(stored: Kept) -> Record:
     if type(stored) is bytes:
         record: Record = marshal.loads(stored)
         return record
-    if not gc.is_tracked(stored):
-        return stored.copy()
+    if not gc.is_tracked(stored):  # (a dict: bytes returned above)
+        return stored.copy()  # type: ignore[union-attr]
     return clone(stored)  # type: ignore[no-any-return]
 
 
