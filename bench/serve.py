@@ -18,12 +18,11 @@ import argparse
 import logging
 import sys
 
-import uvicorn
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp
 
 from bench.wire import HOST
-from mock_server.serving import ConnectionLimits, Server, http_protocol
+from mock_server.serving import ConnectionLimits, Server, config
 
 __all__ = ["main"]
 
@@ -45,20 +44,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level="INFO", stream=sys.stderr)  # uvicorn's lines, as mock-server's
-    config = uvicorn.Config(
-        args.app,
-        host=HOST,
-        port=args.port,
-        loop="uvloop",
-        lifespan="on",
-        proxy_headers=False,
-        log_config=None,
-        log_level="info",
-        access_log=False,
-        http=http_protocol(ConnectionLimits(), _refusal),
-        ws="none",
+    # mock-server's own configuration (the event loop its default, uvloop, as there).
+    server = Server(
+        config(args.app, limits=ConnectionLimits(), refusal=_refusal, host=HOST, port=args.port)
     )
-    Server(config).run()
+    server.run()
 
 
 if __name__ == "__main__":

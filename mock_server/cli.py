@@ -31,8 +31,8 @@ from mock_server.serving import (
     WATCHDOG,
     ConnectionLimits,
     Server,
-    http_protocol,
 )
+from mock_server.serving import config as serving_config
 from mock_server.settings import DEFAULT_FIXTURES, Settings
 from mock_server.state import Limits
 from mock_server.state.urls import EXAMPLES as STORE_EXAMPLES
@@ -623,17 +623,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if watcher is not None:
         watcher.app = app
-    config = uvicorn.Config(
+    config = serving_config(
         app,
-        lifespan="on",
-        # The control plane's loopback rule trusts the peer address only: never a
-        # client's X-Forwarded-For (uvicorn would, from $FORWARDED_ALLOW_IPS).
-        proxy_headers=False,
-        log_config=None,
+        limits=limits,
+        refusal=app.refusal,
         log_level=args.log_level,
         access_log=args.access_log,
-        http=http_protocol(limits, app.refusal),
-        ws="none",  # no WebSocket: an Upgrade request is plain HTTP, under the same limits
     )
     if settings.workers == 1:
         return _serve(app, config, sock, watcher, args.shutdown_grace)

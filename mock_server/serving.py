@@ -45,6 +45,7 @@ __all__ = [
     "LimitedProtocol",
     "Refusal",
     "Server",
+    "config",
     "http_protocol",
     "stopping",
 ]
@@ -480,6 +481,34 @@ def http_protocol(limits: ConnectionLimits, refusal: Refusal) -> type[LimitedPro
     """The protocol class for ``uvicorn.Config(http=...)``, with these limits."""
     return type(
         "LimitedProtocol", (LimitedProtocol,), {"limits": limits, "refusal": staticmethod(refusal)}
+    )
+
+
+def config(
+    app: ASGIApp | str,
+    *,
+    limits: ConnectionLimits,
+    refusal: Refusal,
+    log_level: str = "info",
+    access_log: bool = False,
+    **bind: Any,
+) -> uvicorn.Config:
+    """uvicorn's configuration as ``mock-server`` serves: this module's protocol with
+    ``limits``, lifespan on, no WebSocket, logging left to the caller; ``bind`` as
+    ``uvicorn.Config`` takes it (``host``, ``port``), unless :meth:`Server.run` is given
+    sockets. The benchmark serves its bare handler with it too (``bench/serve.py``)."""
+    return uvicorn.Config(
+        app,
+        lifespan="on",
+        # The control plane's loopback rule trusts the peer address only: never a
+        # client's X-Forwarded-For (uvicorn would, from $FORWARDED_ALLOW_IPS).
+        proxy_headers=False,
+        log_config=None,
+        log_level=log_level,
+        access_log=access_log,
+        http=http_protocol(limits, refusal),
+        ws="none",  # no WebSocket: an Upgrade request is plain HTTP, under the same limits
+        **bind,
     )
 
 
