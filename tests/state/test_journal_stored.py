@@ -108,8 +108,8 @@ def test_both_sides_made_at_once_are_each_side_made_alone(
     answered_chunks: list[bytes],
     as_tuples: bool,
 ) -> None:
-    """The journal layer's :func:`exchanges` (one call, a fast path for the common case)
-    keeps each side as :func:`exchange` does: fields cut past the limit, bytes held."""
+    """The journal layer's :func:`exchanges` keeps each side as :func:`exchange` does,
+    its body joined from the chunks read: fields cut past the limit, bytes held."""
     if long in ("request", "both"):
         request_headers.append((b"x-long", b"v" * HEADER_LIMIT))
     if long in ("response", "both"):
