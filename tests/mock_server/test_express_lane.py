@@ -164,6 +164,14 @@ def faults(draw: st.DrawFn) -> dict[str, Any]:
 
 steps = st.lists(st.one_of(requests(), requests(), requests(), faults()), min_size=1, max_size=8)
 
+REPLAYED = settings(
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+"""How the steps are replayed (one sequence at a time, on apps a fixture may give):
+each test sets only how many."""
+
 
 async def exchange(app: MockApp, request: dict[str, Any]) -> Messages:
     """One request through ``app`` as a server would send it; what the app sent back, and
@@ -277,12 +285,7 @@ def test_the_apps_compared_differ_in_the_lane_only() -> None:
     assert isinstance(LANE._lane, ExpressLane) and LAYERS._lane is None
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@settings(REPLAYED, max_examples=150)
 @given(steps=steps)
 def test_the_lane_answers_journals_and_changes_state_as_the_layers_do(
     steps: list[dict[str, Any]],
@@ -318,12 +321,7 @@ async def apps_on(
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("apps_on", ["sqlite", "redis"], indirect=True)
-@settings(
-    max_examples=20,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@settings(REPLAYED, max_examples=20)
 @given(steps=steps)
 async def test_on_a_shared_store_too(
     apps_on: tuple[MockApp, MockApp], steps: list[dict[str, Any]]
@@ -579,12 +577,7 @@ async def memory_and_redis(redis_url: str) -> AsyncIterator[tuple[MockApp, MockA
 
 
 @pytest.mark.anyio
-@settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@settings(REPLAYED, max_examples=40)
 @given(steps=steps)
 async def test_redis_counts_a_write_as_it_begins_as_memory_counts_it_in_the_handler(
     memory_and_redis: tuple[MockApp, MockApp], steps: list[dict[str, Any]]
