@@ -45,7 +45,7 @@ from mock_server.control.events import Streams
 from mock_server.control.methods import DeclaredMethods
 from mock_server.craftkit import signatures
 from mock_server.craftkit.api import CANCEL_REFUSED
-from mock_server.craftkit.world import check_record
+from mock_server.craftkit.world import check_drafted
 from mock_server.documented import DocumentedOperation
 from mock_server.firma import jwts
 from mock_server.firma.api import ALREADY_REVOKED, revoked_body
@@ -310,6 +310,12 @@ class ControlPlane:
     def _now(self) -> str:
         return isoformat(self._clock())
 
+    @staticmethod
+    def _base_url() -> str:
+        """Where the URLs of a completed request point: this mock, as the client called it."""
+        url = connexion.request.url
+        return f"{url.scheme}://{url.netloc}"
+
     async def health(self) -> Response:  # pragma: no cover - MockApp answers it first
         raise AssertionError("GET /__mock/health is answered before access rules and sessions")
 
@@ -334,20 +340,22 @@ class ControlPlane:
 
     @staticmethod
     def _draft_request(
-        live: Live, fields: Mapping[str, Any] | None, where: str, now: str
+        live: Live, fields: Mapping[str, Any] | None, where: str, now: str, base_url: str
     ) -> _Draft:
         """The record ``fields`` (a body, or an item of one) describe, or what is wrong with it."""
         world = live.craftkit.world
-        record = world.new_request(fields or {}, now=now)
+        record, unreachable = world.new_request(fields or {}, now=now, base_url=base_url)
         problems = Problems(where)
-        check_record(problems, live.craftkit.contract, record, "", world.projects)
+        check_drafted(problems, live.craftkit.contract, record, unreachable, "", world.projects)
         if problems.lines:
             return _Draft(record, "", problems.lines)
         return _Draft(record, record["id"])  # a uuid string (checked), in lower case (new_request)
 
     async def create_signature_request(self, body: dict[str, Any] | None = None) -> Response:
         live, session = self._session()
-        record, key, problems = self._draft_request(live, body, "body", self._now())
+        record, key, problems = self._draft_request(
+            live, body, "body", self._now(), self._base_url()
+        )
         if problems:
             raise _refuse(400, "; ".join(problems))
         inserted = await session.store("craftkit").transition(
@@ -366,16 +374,16 @@ class ControlPlane:
 
     async def create_signature_requests(self, body: list[dict[str, Any] | None]) -> Response:
         live, session = self._session()
-        now = self._now()  # one instant for the whole batch
+        now, base_url = self._now(), self._base_url()  # one instant for the whole batch
         drafts = [
-            self._draft_request(live, fields, f"body[{index}]", now)
+            self._draft_request(live, fields, f"body[{index}]", now, base_url)
             for index, fields in enumerate(body)
         ]
         return await _store_batch(session, _REQUESTS, drafts)
 
     async def apply_event(self, id: str, body: dict[str, Any]) -> Response:
         _, session = self._session()
-        url = connexion.request.url
+        base_url = self._base_url()
         now = self._now()  # read once: decide may run more than once
         outcome: signatures.EventOutcome = await _by_id(
             session,
@@ -388,7 +396,7 @@ class ControlPlane:
                 recipient_id=body.get("recipientId"),
                 message=body.get("message"),
                 now=now,
-                base_url=f"{url.scheme}://{url.netloc}",
+                base_url=base_url,
             ),
         )
         match outcome:

@@ -44,6 +44,7 @@ __all__ = [
     "KEY_PREFIXES",
     "SIGNATURE_REQUEST",
     "CraftkitWorld",
+    "check_drafted",
     "check_record",
     "complete_record",
     "load_world",
@@ -138,27 +139,47 @@ class CraftkitWorld:
         rows = [(str(canonical_uuid(r["id"])), r) for r in self.signature_requests]
         return {"signature_requests": rows}
 
-    def new_request(self, fields: Mapping[str, Any], *, now: str) -> Record:
-        """A fixture-shaped record from ``fields``, with defaults for what they leave out.
+    def new_request(
+        self, fields: Mapping[str, Any], *, now: str, base_url: str
+    ) -> tuple[Record, str | None]:
+        """The record the control plane creates from ``fields``, and why its recipients
+        cannot reach its status (``None`` when they can).
 
-        The result is not checked here: :func:`check_record` says what is wrong with it.
+        What ``fields`` leave out is made up as for a fixture record
+        (:func:`complete_record`), with the control plane's defaults: a new ``id``, the
+        first project, ``status: sent`` and ``createdAt: now``. A request given another
+        status is moved to it by the domain rules at its ``createdAt`` (every event at
+        that instant), its URLs on ``base_url``. The result is not checked here:
+        :func:`check_drafted` says what is wrong with it.
 
         >>> world = CraftkitWorld("f.yaml", {}, ("proj_acme",), ())
-        >>> record = world.new_request({"name": "NDA"}, now="2026-11-22T10:00:00.000Z")
+        >>> now = "2026-11-22T10:00:00.000Z"
+        >>> record, _ = world.new_request({"name": "NDA"}, now=now, base_url="http://m")
         >>> record["project"], record["status"], record["recipients"][0]["designation"]
         ('proj_acme', 'sent', 'Signer')
+        >>> record, _ = world.new_request({"status": "completed"}, now=now, base_url="http://m")
+        >>> record["completedAt"] == record["recipients"][0]["signedAt"] == now
+        True
 
         A uuid given in any case is kept in lower case, the case the vendor routes echo
         (docs/behaviour.md), as the control plane keeps a Firma ``jwt_id``:
 
-        >>> world.new_request({"id": "0C3F5A8E-2B7D-4C1E-9A6F-1D2E3F4A5B6C"}, now="")["id"]
+        >>> given = {"id": "0C3F5A8E-2B7D-4C1E-9A6F-1D2E3F4A5B6C"}
+        >>> world.new_request(given, now=now, base_url="http://m")[0]["id"]
         '0c3f5a8e-2b7d-4c1e-9a6f-1d2e3f4a5b6c'
         """
-        given = fields.get("id")
-        canonical = canonical_uuid(given) if isinstance(given, str) else None
+        given = dict(fields)
+        named = given.get("id")
+        canonical = canonical_uuid(named) if isinstance(named, str) else None
         if canonical is not None:
-            fields = {**fields, "id": canonical}
-        return _new_request(fields, project=self.projects[0], now=now, render_id=str(uuid.uuid4()))
+            given["id"] = canonical
+        elif "id" not in given:
+            given["id"] = str(uuid.uuid4())
+        given.setdefault("project", self.projects[0])
+        given.setdefault("status", "sent")
+        given.setdefault("createdAt", now)
+        record, _, unreachable = complete_record(given, service_url=base_url, spacing=0.0)
+        return record, unreachable
 
 
 def _new_request(fields: Mapping[str, Any], *, project: str, now: str, render_id: str) -> Record:
@@ -202,12 +223,14 @@ def _new_recipient(fields: Mapping[str, Any], n: int, request_id: str) -> dict[s
     }
 
 
-def complete_record(record: Record, *, service_url: str) -> tuple[Record, list[str], str | None]:
+def complete_record(
+    record: Record, *, service_url: str, spacing: float = 3600.0
+) -> tuple[Record, list[str], str | None]:
     """``record`` with what it leaves out made up, coherent with its status.
 
-    A new request is drafted as the control plane drafts one (its recipients'
-    signatures cleared), moved to ``record["status"]`` by the domain rules, one
-    event an hour after its ``createdAt``, and every field ``record`` gives is
+    A new request is drafted (its recipients' signatures cleared), moved to
+    ``record["status"]`` by the domain rules, one event ``spacing`` seconds (an
+    hour) after its ``createdAt`` and after each other, and every field ``record`` gives is
     laid back over it. Ids are uuid5s of the record's id, so the same file gives
     the same record on every start. Returns the record, the names of the fields
     generated (``recipients[].signedAt`` for a recipient's), and a problem when
@@ -243,7 +266,7 @@ def complete_record(record: Record, *, service_url: str) -> tuple[Record, list[s
     made, problem = draft, None
     status = record.get("status")
     if isinstance(status, str) and status in _STEPS:
-        advanced = _advance(draft, status, start, service_url)
+        advanced = _advance(draft, status, start, service_url, spacing)
         made, problem = (draft, advanced) if isinstance(advanced, str) else (advanced, None)
 
     generated: list[str] = []
@@ -275,8 +298,11 @@ def _lay_over(given: Record, drafted: Record, generated: list[str]) -> Record:
     return recipient
 
 
-def _advance(draft: Record, status: str, start: float, service_url: str) -> Record | str:
-    """``draft`` (sent) taken to ``status`` by the domain rules, or why it cannot be."""
+def _advance(
+    draft: Record, status: str, start: float, service_url: str, spacing: float
+) -> Record | str:
+    """``draft`` (sent) taken to ``status`` by the domain rules, its events ``spacing``
+    seconds apart, or why it cannot be."""
     record, steps, hours = draft, list(_STEPS[status]), 0
     while steps:
         step = steps.pop(0)
@@ -290,7 +316,7 @@ def _advance(draft: Record, status: str, start: float, service_url: str) -> Reco
                 step,
                 recipient_id=None,
                 message=None,
-                now=isoformat(start + 3600 * hours),
+                now=isoformat(start + spacing * hours),
                 base_url=service_url,
             )
         if decision.replacement is None:
@@ -348,6 +374,27 @@ def check_record(
         problems.add(
             f"{where}.project", f"unknown project {project!r}{did_you_mean(str(project), projects)}"
         )
+
+
+def check_drafted(
+    problems: Problems,
+    contract: Contract,
+    record: Record,
+    unreachable: str | None,
+    where: str,
+    projects: Iterable[str],
+) -> None:
+    """A record :func:`complete_record` made (a fixture's, or the control plane's through
+    :meth:`CraftkitWorld.new_request`): ``unreachable``, the status its recipients cannot
+    reach if any, :func:`check_record`, and, for a record valid so far, what its status
+    contradicts (:func:`status_contradictions`)."""
+    found = len(problems.lines)
+    if unreachable is not None:
+        problems.add(f"{where}.recipients", f"{unreachable} (list a Signer or Approver)")
+    check_record(problems, contract, record, where, projects)
+    if len(problems.lines) == found:  # a valid record, in a state the domain reaches
+        for place, contradiction in status_contradictions(record):
+            problems.add(f"{where}{place}", contradiction)
 
 
 _NULL_UNTIL = {
@@ -547,17 +594,11 @@ def load_world(fixture: FixtureFile, contract: Contract) -> CraftkitWorld:
     for index, given in enumerate(data["signature_requests"]):
         named = isinstance(given.get("id"), str) and given["id"]
         where = f"signature_requests[{index}]" + (f" (id {given['id']})" if named else "")
-        record, made_up, problem = complete_record(given, service_url=url)
-        found = len(problems.lines)
-        if problem is not None:
-            problems.add(f"{where}.recipients", f"{problem} (list a Signer or Approver)")
+        record, made_up, unreachable = complete_record(given, service_url=url)
         generated.update(dict.fromkeys(made_up))
         completed += bool(made_up)
         records.append(record)
-        check_record(problems, contract, record, where, projects)
-        if len(problems.lines) == found:  # a valid record, in a state the domain reaches
-            for place, contradiction in status_contradictions(record):
-                problems.add(f"{where}{place}", contradiction)
+        check_drafted(problems, contract, record, unreachable, where, projects)
         key = canonical_uuid(str(record.get("id", "")))
         if key is not None:
             if key in seen:

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from mock_server.app import RETRY_AFTER, MockApp
 from mock_server.clock import isoformat
 from mock_server.contract import Contract
+from mock_server.craftkit.world import status_contradictions
 from mock_server.state import StoreUnavailable
 from tests.conftest import (
     ACME_TEST_KEY,
@@ -256,6 +257,86 @@ async def test_create_refusals_change_nothing(mock: ContractClient, body: Any, s
     before = await mock.state()
     problem(await create(mock, body), status)
     assert await mock.state() == before
+
+
+@pytest.mark.parametrize(
+    ("body", "place"),
+    [
+        pytest.param({"status": "sent", "completedAt": NOW}, "completedAt", id="sent-completedAt"),
+        pytest.param(
+            {"signedDownloadUrl": "https://x.example/a.pdf"}, "signedDownloadUrl", id="sent-url"
+        ),
+        pytest.param({"status": "failed", "errorMessage": None}, "errorMessage", id="failed-null"),
+        pytest.param(
+            {"status": "completed", "recipients": [{"designation": "CC"}]},
+            "recipients: cannot generate a completed request",
+            id="completed-only-a-cc",
+        ),
+        pytest.param(
+            {"recipients": [{"signedAt": NOW}]}, "recipients[0].signedAt", id="sent-signature"
+        ),
+        pytest.param(
+            {"status": "viewed", "recipients": [{"signedAt": NOW}]},
+            "recipients: every Signer and Approver has signed",
+            id="viewed-all-signed",
+        ),
+        pytest.param(
+            {
+                "status": "declined",
+                "recipients": [{"signedAt": NOW, "declinedAt": NOW}, {"declinedAt": NOW}],
+            },
+            "recipients[0].declinedAt",
+            id="declined-signed-and-declined",
+        ),
+        pytest.param(
+            {"recipients": [{"designation": "CC", "signedAt": NOW}]},
+            "recipients[0].signedAt: a CC",
+            id="cc-signed",
+        ),
+    ],
+)
+@pytest.mark.parametrize("route", ["one", "batch"])
+async def test_create_refuses_what_the_status_contradicts_as_fixtures_do(
+    mock: ContractClient, body: dict[str, Any], place: str, route: str
+) -> None:
+    """A record no request in its status can be (docs/fixtures.md, "What a status
+    implies") is a 400 naming the field, as a fixture file's is, and creates nothing."""
+    before = await mock.state()
+    if route == "one":
+        refused = problem(await create(mock, body), 400)
+        prefix = "body: "
+    else:
+        refused = problem(await mock.http.post(CRAFTKIT_BATCH, json=[{}, body]), 400)
+        prefix = "body[1]: "
+    assert refused["detail"].startswith(prefix + place), refused["detail"]
+    assert await mock.state() == before
+
+
+@pytest.mark.parametrize("status", ["sent", "viewed", "completed", "declined", "expired",
+                                    "failed", "cancelled"])  # fmt: skip
+async def test_create_makes_what_a_status_implies_at_its_creation(
+    mock: ContractClient, status: str
+) -> None:
+    """A request given only its status is made as the domain rules reach it, every event at
+    its ``createdAt`` (now): a completed one has every signature, ``completedAt`` and URLs
+    on this mock, whose vendor routes serve them."""
+    response = await create(mock, {"status": status})
+    assert response.status_code == 201, response.text
+    record = response.json()
+    assert record["status"] == status and record["createdAt"] == NOW
+    assert not status_contradictions(record), status_contradictions(record)
+    assert not list(SIGNATURE_REQUEST.iter_errors(public(record)))
+    times = [record["completedAt"], *(r["signedAt"] for r in record["recipients"])]
+    times += [r["declinedAt"] for r in record["recipients"]]
+    assert {t for t in times if t is not None} <= {NOW}, times
+    if status == "completed":
+        url = f"{BASE}/v1/signatures/{record['id']}"
+        assert record["signedDownloadUrl"] == f"{url}/download"
+        document = await mock.http.get(
+            f"{url}/download", headers={"Authorization": f"Bearer {ACME_TEST_KEY}"}
+        )
+        assert document.status_code == 200, document.text
+    assert await stored(mock, record["id"]) == record
 
 
 async def test_invalid_json_create_is_400(mock: ContractClient) -> None:

@@ -874,7 +874,9 @@ def reachable(recipients: list[dict[str, Any]]) -> list[dict[str, Any]]:
     (for no recipient and for each one, ``failed`` with and without a message) and cancel,
     from every record reached, until nothing new comes."""
     world = CraftkitWorld("t.yaml", {}, ("proj_t",), ())
-    start = world.new_request({"id": UUID, "recipients": recipients}, now="2026-11-01T09:00:00Z")
+    start, _ = world.new_request(
+        {"id": UUID, "recipients": recipients}, now="2026-11-01T09:00:00Z", base_url=SERVICE
+    )
     seen = {json.dumps(start, sort_keys=True): start}
     todo = [start]
     while todo:
