@@ -179,6 +179,25 @@ class LimitedProtocol(HttpToolsProtocol):
             self._keep_alive = None
         super().connection_lost(exc)
 
+    def eof_received(self) -> bool | None:  # type: ignore[override]
+        """The client will send nothing more (a half-close: ``shutdown(SHUT_WR)``, as
+        ``nc`` and some HTTP/1.0 clients do after a request). The requests it sent whole
+        are still answered, and the connection is closed after the last of them: uvicorn
+        closes it at once, and an answer not sent by then was lost (any that waited on a
+        thread, a store or a delay). A request left unfinished can never be answered: the
+        connection closes now, as before."""
+        cycle = self.cycle
+        if (
+            self._phase != _IDLE
+            or cycle is None
+            or cycle.response_complete
+            or self.transport.is_closing()
+        ):
+            return None
+        self._disarm()
+        cycle.keep_alive = False  # the last request sent (pipelined: the last answered)
+        return True
+
     def data_received(self, data: bytes) -> None:
         if self._cut:
             return

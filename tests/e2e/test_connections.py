@@ -234,6 +234,62 @@ def test_an_unfinished_body_gets_408_after_the_body_timeout(
     assert httpx.get(f"{server.url}/__mock/state", timeout=WAIT).status_code == 200
 
 
+# Half-closed connections
+
+
+@pytest.mark.parametrize(
+    ("request_", "statuses"),
+    [
+        pytest.param(
+            head("POST", CANCEL, f"Authorization: Bearer {ACME_TEST_KEY}", "X-Mock-Session: half")
+            + b"Content-Length: 0\r\n\r\n",
+            [200],
+            id="vendor-delayed-by-a-fault",
+        ),
+        pytest.param(
+            head("GET", "/__mock/craftkit/signature-requests/nope") + b"\r\n",
+            [404],
+            id="control-refusal",  # Connexion answers it from a thread
+        ),
+        pytest.param(
+            head("POST", CANCEL, "X-Mock-Session: half")
+            + b"Content-Length: 0\r\n\r\n"
+            + get_state("X-Mock-Session: half"),
+            [401, 200],
+            id="two-pipelined",
+        ),
+    ],
+)
+def test_a_client_that_half_closes_after_its_requests_gets_every_answer(
+    stopping: list[RunningServer], request_: bytes, statuses: list[int]
+) -> None:
+    """``shutdown(SHUT_WR)`` after whole requests (``nc``, some HTTP/1.0 clients): each is
+    answered, however long it takes, and the connection closed after the last."""
+    server = started(stopping)
+    fault = {"api": "craftkit", "operation": "cancelSignature", "delay_ms": 300}
+    headers = {"X-Mock-Session": "half"}
+    assert httpx.post(f"{server.url}/__mock/faults", json=fault, headers=headers).is_success
+    with connect(server) as sock:
+        sock.sendall(request_)
+        sock.shutdown(socket.SHUT_WR)
+        received = until_closed(sock)
+    # (An answer's head follows the body before it with no line break between.)
+    answered = [int(status) for status in re.findall(rb"HTTP/1.1 (\d{3}) ", received)]
+    assert answered == statuses, received[:300]
+
+
+def test_a_client_that_half_closes_mid_body_is_let_go_at_once(
+    stopping: list[RunningServer],
+) -> None:
+    """A request left unfinished can never be answered: the connection closes, no 408."""
+    server = started(stopping, "--body-timeout", LONG)
+    request, _ = ROUTES["craftkit"]
+    with connect(server) as sock:
+        sock.sendall(request + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        sock.shutdown(socket.SHUT_WR)
+        assert until_closed(sock) == b""
+
+
 # Head size
 
 
