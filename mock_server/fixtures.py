@@ -64,6 +64,7 @@ class _StrictLoader(_SafeLoader):
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._checked: set[int] = set()
+        self.aliased = "*" in stream  # an alias is written *name
 
     def flatten_mapping(self, node: yaml.MappingNode) -> None:
         # Flattening rewrites node.value in place (merged keys first, then the
@@ -98,6 +99,59 @@ class _StrictLoader(_SafeLoader):
                 )
             seen.add(key)
 
+    def construct_document(self, node: yaml.Node) -> Any:
+        if self.aliased:
+            _refuse_alias_bombs(node)
+        return super().construct_document(node)
+
+
+EXPANDED_CAP = 1_000_000
+"""Values a fixture's aliases may expand to when that is over :data:`EXPANDED_RATIO` times
+the values written: a file of a few hundred bytes could otherwise expand to billions
+("billion laughs"), and the mock reads every value of a fixture (``${VAR}`` substitution,
+the checks). Records merging a shared mapping (``<<: *base``) expand ~10-20 times."""
+EXPANDED_RATIO = 100
+
+
+class _TooExpanded(yaml.YAMLError):
+    def __init__(self, written: int, expanded: int) -> None:
+        super().__init__(f"{written} values expand to {expanded}")
+        self.written = written
+        self.expanded = expanded
+
+
+def _refuse_alias_bombs(root: yaml.Node) -> None:
+    """Raise :class:`_TooExpanded` if ``root``'s aliases expand it beyond
+    :data:`EXPANDED_CAP` values and :data:`EXPANDED_RATIO` times the values written.
+
+    Counted on the node graph, each node once (an alias is the node it names), in time
+    and memory of the file's size: never expanded."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            children = _children(node)
+            sizes[key] = 1 + sum(sizes.get(id(child), 1) for child in children)
+            continue
+        if key in sizes:
+            continue
+        sizes[key] = 1  # meanwhile: a node that contains itself counts once
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+    expanded = sizes[id(root)]
+    if expanded > EXPANDED_CAP and expanded > EXPANDED_RATIO * len(sizes):
+        raise _TooExpanded(len(sizes), expanded)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
 
 _StrictLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
@@ -106,10 +160,12 @@ _StrictLoader.yaml_implicit_resolvers = {
 
 
 def display(path: Path) -> str:
-    """``path`` relative to the working directory when it lies below it."""
+    """``path`` relative to the working directory when it lies below it; as given when
+    it cannot be resolved (a symlink loop: reading it then says so) or the working
+    directory is gone."""
     try:
         return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
+    except (ValueError, RuntimeError, OSError):
         return str(path)
 
 
@@ -384,6 +440,14 @@ def read_fixture(path: Path, environ: Mapping[str, str]) -> FixtureFile:
         raise FixtureError([f"{shown}: cannot read the fixture file ({exc})"]) from exc
     try:
         data = yaml.load(text, Loader=_StrictLoader)
+    except _TooExpanded as exc:
+        problems.add(
+            "",
+            f"its aliases (*name) expand its {exc.written:,} values to {exc.expanded:,}, "
+            f"beyond the {EXPANDED_CAP:,} the mock reads (aliases of aliases multiply); "
+            "write the repeated values out, or alias fewer levels deep",
+        )
+        problems.raise_if_any()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

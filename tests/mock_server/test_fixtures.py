@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -530,6 +531,45 @@ def test_a_key_written_twice_is_refused_even_with_merge_keys(
     path = tmp_path / "anchored.yaml"
     path.write_text(anchored_craftkit(tail))
     assert expected in refusal(path)
+
+
+def test_aliases_that_multiply_beyond_the_cap_are_refused_unexpanded(tmp_path: Path) -> None:
+    """A "billion laughs" file: a few hundred bytes whose aliases of aliases expand to
+    tens of millions of values. Refused from the node graph, never expanded (expanding
+    took ~18 s and 1.2 GB; one level more, all the memory there is)."""
+    levels = ["a: &l0 [x, x, x, x, x, x, x, x, x]"]
+    levels += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, 9)]
+    path = tmp_path / "laughs.yaml"
+    path.write_text("api: firma\n" + "\n".join(levels) + "\nworkspaces: []\njwts: []\n")
+    message = refusal(path)
+    assert "laughs.yaml: its aliases (*name) expand its" in message, message
+    assert "beyond the 1,000,000 the mock reads" in message, message
+
+
+def test_many_records_merging_one_anchor_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Aliases that do not multiply are read however far they expand: 3,000 records each
+    merging one anchored mapping (with the cap lowered far below what they expand to)."""
+    from mock_server import fixtures
+
+    monkeypatch.setattr(fixtures, "EXPANDED_CAP", 1_000)
+    rows = "".join(
+        f"  - {{<<: *base, id: {uuid.UUID(int=n + 1, version=4)}, name: r{n}}}\n"
+        for n in range(3000)
+    )
+    path = tmp_path / "many.yaml"
+    path.write_text(anchored_craftkit(rows))
+    app = create_app(Settings(fixtures=(path,)))
+    assert len(app.apis[0].world.signature_requests) == 3002  # type: ignore[attr-defined]
+
+
+def test_a_fixture_path_that_loops_is_refused_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").symlink_to(tmp_path / "b.yaml")
+    (tmp_path / "b.yaml").symlink_to(tmp_path / "a.yaml")
+    message = refusal(tmp_path / "a.yaml")
+    assert "a.yaml: cannot read the fixture file" in message, message
+    assert "symbolic links" in message, message
 
 
 @pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="PyYAML built without libyaml")
