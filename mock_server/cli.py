@@ -546,6 +546,12 @@ def _admin_token(
             f"{ADMIN_TOKEN_MIN} (one way: python3 -c 'import secrets; "
             "print(secrets.token_urlsafe(24))')"
         )
+    for index, char in enumerate(token, 1):
+        if (char < " " and char != "\t") or char == "\x7f":  # HTTP carries any other
+            parser.error(
+                f"{source}: character {index} ({char!r}) of the admin token is a control "
+                "character, which no request can send; use letters, digits and punctuation"
+            )
     return str(token)
 
 

@@ -206,6 +206,26 @@ def test_a_short_admin_token_is_refused_at_start_up(
     assert "secrets.token_urlsafe" in result.stderr, "the refusal says how to make one"
 
 
+@pytest.mark.parametrize(
+    ("args", "env", "named", "shown"),
+    [
+        pytest.param((), {"MOCK_ADMIN_TOKEN": TOKEN + "\nx"}, "$MOCK_ADMIN_TOKEN", "'\\n'",
+                     id="newline-in-the-environment"),
+        pytest.param(("--admin-token", TOKEN[:5] + "\x01" + TOKEN[5:]), {}, "--admin-token",
+                     "'\\x01'", id="control-character-in-the-flag"),
+        pytest.param(("--admin-token", TOKEN + "\x7f"), {}, "--admin-token", "'\\x7f'",
+                     id="delete-in-the-flag"),
+    ],
+)  # fmt: skip
+def test_an_admin_token_no_request_can_send_is_refused_at_start_up(
+    args: tuple[str, ...], env: dict[str, str], named: str, shown: str
+) -> None:
+    """A token no ``Authorization`` header can carry would lock everyone out of /__mock."""
+    result = refused(*args, env=env)
+    assert f"{named}: character" in result.stderr, result.stderr
+    assert shown in result.stderr and "control character" in result.stderr, result.stderr
+
+
 def test_an_unreadable_token_file_or_two_token_flags_are_refused(tmp_path: Path) -> None:
     missing = refused("--admin-token-file", str(tmp_path / "absent"))
     assert "--admin-token-file" in missing.stderr and "No such file" in missing.stderr
