@@ -244,7 +244,11 @@ async def read_json(request: Request, *, limit: int) -> Any:
     raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if not raw.strip():
         return ABSENT
-    content_type = header(request, b"content-type") or ""
+    content_types = header_values(request, b"content-type")
+    if len(content_types) > 1:  # which one holds? A server may read either: refused
+        shown = ", ".join(content_types)
+        raise BadBody(f"Send one Content-Type header (got {len(content_types)}: {shown}).")
+    content_type = content_types[0] if content_types else ""
     if not is_json_media_type(content_type):
         shown = content_type or "none"
         raise BadBody(f"Content-Type must be application/json (got {shown}).")

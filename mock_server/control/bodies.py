@@ -90,7 +90,14 @@ class StrictBodies:
         if scope["type"] != "http" or routed.get("operation_id") not in self._operations:
             await self._app(scope, receive, send)
             return
-        given = _content_type(scope)
+        types = [
+            value.decode("latin-1") for name, value in scope["headers"] if name == b"content-type"
+        ]
+        if len(types) > 1:  # which one holds is anyone's guess: refused, as the vendors' are
+            raise BadRequestProblem(
+                detail=f"send one Content-Type header (got {len(types)}: {', '.join(types)})"
+            )
+        given = types[0] if types else None
         if given is not None and media_type(given) != JSON:
             raise UnsupportedMediaTypeProblem(
                 detail=f"Content-Type must be application/json (got {given})"
@@ -113,13 +120,6 @@ class StrictBodies:
         ]
         headers += [(b"content-type", JSON.encode()), (b"content-length", b"%d" % len(body))]
         await self._app({**scope, "headers": headers}, _replay(body, receive), send)
-
-
-def _content_type(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            return str(value.decode("latin-1"))
-    return None
 
 
 async def _body(scope: Scope, receive: Receive, limit: int) -> bytes | None:

@@ -176,6 +176,23 @@ async def test_another_media_type_is_a_415_and_changes_nothing(
     assert await snapshot(mock) == before
 
 
+@pytest.mark.parametrize("operation", POSTS)
+@pytest.mark.parametrize(
+    "types", [["text/plain", "application/json"], ["application/json", "text/plain"]],
+    ids=["plain-first", "json-first"],
+)  # fmt: skip
+async def test_two_content_types_are_a_400_and_change_nothing(
+    mock: ContractClient, operation: str, types: list[str]
+) -> None:
+    path, body, _ = POSTS[operation]
+    before = await snapshot(mock)
+    headers = [("Content-Type", kind) for kind in types]
+    response = await mock.http.post(path, content=json.dumps(body).encode(), headers=headers)
+    detail = problem(response, 400)["detail"]
+    assert detail == f"send one Content-Type header (got 2: {', '.join(types)})", detail
+    assert await snapshot(mock) == before
+
+
 # --- what the journal lists ------------------------------------------------------------------
 
 JOURNALLED = [

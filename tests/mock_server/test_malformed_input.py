@@ -8,7 +8,13 @@ import sys
 import pytest
 
 from mock_server._http import BadBody, parse_json
-from tests.conftest import FIRMA_ACME_KEYS, ContractClient, jwts, signature_requests
+from tests.conftest import (
+    FIRMA_ACME_KEYS,
+    FIRMA_BASES,
+    ContractClient,
+    jwts,
+    signature_requests,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -60,6 +66,36 @@ async def test_firma_malformed_is_400_and_state_unchanged(
     assert response.status_code == 400, response.text[:200]
     assert response.json()["error"] == "Bad Request"
     assert (await mock.revoke({"jwt_id": ACTIVE["jwt_id"]})).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "types", [["text/plain", "application/json"], ["application/json", "text/plain"],
+              ["application/json", "application/json"]], ids=["plain-first", "json-first", "same"]
+)  # fmt: skip
+@pytest.mark.parametrize("api", ["craftkit", "firma"])
+async def test_two_content_types_are_400_whichever_comes_first_and_change_nothing(
+    mock: ContractClient, api: str, types: list[str]
+) -> None:
+    """Which of two Content-Type headers holds is anyone's guess (a server or a proxy
+    may read either): refused, as two Authorization headers are."""
+    craftkit = api == "craftkit"
+    auth = CRAFTKIT_AUTH if craftkit else FIRMA_AUTH
+    headers = [*auth.items(), *(("Content-Type", kind) for kind in types)]
+    if craftkit:
+        url, body = f"/v1/signatures/{SENT['id']}/cancel", b"{}"
+    else:
+        url, body = (
+            f"{FIRMA_BASES[0]}/jwt/revoke-signing-request",
+            json.dumps({"jwt_id": ACTIVE["jwt_id"]}).encode(),
+        )
+    response = await mock.request("POST", url, content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    message = response.json()["error"]["message"] if craftkit else response.json()["message"]
+    assert message == f"Send one Content-Type header (got 2: {', '.join(types)}).", message
+    if craftkit:
+        assert (await mock.cancel(SENT["id"])).status_code == 200, "the refusal changed state"
+    else:
+        assert (await mock.revoke({"jwt_id": ACTIVE["jwt_id"]})).status_code == 200
 
 
 @pytest.mark.parametrize(
