@@ -184,13 +184,15 @@ class LimitedProtocol(HttpToolsProtocol):
         ``nc`` and some HTTP/1.0 clients do after a request). The requests it sent whole
         are still answered, and the connection is closed after the last of them: uvicorn
         closes it at once, and an answer not sent by then was lost (any that waited on a
-        thread, a store or a delay). A request left unfinished can never be answered: the
-        connection closes now, as before."""
+        thread, a store or a delay). A request left unfinished can never be answered, and
+        an answer without end (an event stream under way) ends with the client's input:
+        the connection closes now, as before (the app hears the client left)."""
         cycle = self.cycle
         if (
             self._phase != _IDLE
             or cycle is None
             or cycle.response_complete
+            or (cycle.response_started and cycle.chunked_encoding)  # a stream
             or self.transport.is_closing()
         ):
             return None
