@@ -221,9 +221,15 @@ class LimitedProtocol(HttpToolsProtocol):
             self._disarm()
             return
         except httptools.HttpParserError as exc:
-            if not isinstance(exc.__context__, _Refused):
-                self.logger.debug("invalid HTTP request received: %s", exc)
-                self.send_400_response("Invalid HTTP request received.")
+            if isinstance(exc.__context__, _Refused):
+                return
+            reason = str(exc).rstrip(".") or "unreadable"
+            log.info("%s - invalid HTTP request: %s", _peer(self.client), reason)
+            message = f"Invalid HTTP request received: {reason[:1].lower()}{reason[1:]}."
+            if self._phase == _BODY:  # its app is reading the body: it sees the client go
+                self.send_400_response(message)
+            else:  # in its route's envelope when its path could be read, as a 431 is
+                self._refuse(400, message)
             return
         if self._phase == _HEAD:
             if not self._begun:  # the whole packet is more of the head

@@ -234,6 +234,34 @@ def test_an_unfinished_body_gets_408_after_the_body_timeout(
     assert httpx.get(f"{server.url}/__mock/state", timeout=WAIT).status_code == 200
 
 
+# Requests the HTTP parser refuses
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_a_head_the_parser_refuses_gets_400_in_its_routes_envelope_and_a_log_line(
+    stopping: list[RunningServer], route: str
+) -> None:
+    server = started(stopping)
+    log = ServerLog(server)
+    request, content_type = ROUTES[route]
+    with connect(server) as sock:
+        sock.sendall(request + b"X-Odd: a\x01b\r\n\r\n")  # a control byte in a value
+        refused = refusal(sock, route)
+    message = "Invalid HTTP request received: invalid header value char."
+    assert refused == (400, content_type, message)
+    log.wait_for(r"127\.0\.0\.1:\d+ - invalid HTTP request: Invalid header value char")
+
+
+def test_a_request_line_the_parser_refuses_gets_a_plain_400_naming_why(
+    stopping: list[RunningServer],
+) -> None:
+    """No path to pick an envelope by: plain text, as for a 414."""
+    server = started(stopping)
+    status, headers, body = exchange(server, b"GET /v1/signatures/\xc3\xa9/cancel HTTP/1.1\r\n\r\n")
+    assert (status, headers["content-type"]) == (400, "text/plain; charset=utf-8")
+    assert body == b"Invalid HTTP request received: invalid char in url path."
+
+
 # Half-closed connections
 
 
