@@ -181,8 +181,10 @@ class MockApp:
         files adopts, so each session restarts once, not once per worker.
         """
         live = self._read()
-        if live is None:
-            return False
+        return live is not None and await self._take(live)
+
+    async def _take(self, live: Live) -> bool:
+        """Serve ``live``, fixtures read anew (:meth:`reload`)."""
         await self.start()
         old = self.live.sessions.namespace
         await live.bind(self.backend, self.clock)
@@ -224,11 +226,16 @@ class MockApp:
             return None
 
     def reload_from_thread(self) -> bool:
-        """:meth:`reload` on the server's event loop, for the fixture watcher's thread."""
+        """:meth:`reload`, for the fixture watcher's thread: the files read and checked in
+        that thread, while the server's event loop goes on answering (a world of tens of
+        thousands of records takes seconds), then taken on the loop."""
         loop = self._loop
         if loop is None or threading.current_thread() is threading.main_thread():
             return asyncio.run(self.reload())
-        return asyncio.run_coroutine_threadsafe(self.reload(), loop).result(timeout=60)
+        live = self._read()
+        if live is None:
+            return False
+        return asyncio.run_coroutine_threadsafe(self._take(live), loop).result(timeout=60)
 
     def owner(self, path: str) -> str:
         """The API whose base path is the longest prefix of ``path``."""

@@ -98,6 +98,46 @@ def test_watch_keeps_every_session_on_an_edit_that_changes_no_record_and_says_so
     assert (first, revoke()) == (200, 400), "the session kept its revoked JWT"
 
 
+def test_watch_reads_a_big_edit_while_the_mock_goes_on_answering(tmp_path: Path) -> None:
+    """A reload reads and checks the files beside the event loop, not on it: a request
+    sent while a world of 30,000 JWTs is read is answered before the reload ends (its
+    access-log line comes before "fixtures reloaded"). On the loop, it waited seconds."""
+    fixture = tmp_path / "firma.yaml"
+    fixture.write_text(FIXTURES["firma"].read_text())
+    server = start_server("--watch", "--fixtures", str(fixture), access_log=True)
+    try:
+        watched_big_edit(server, ServerLog(server), fixture)
+    finally:
+        stopped(server)
+
+
+def watched_big_edit(server: RunningServer, log: ServerLog, fixture: Path) -> None:
+    data = yaml.safe_load(fixture.read_text())
+    data["jwts"] += [
+        {
+            "jwt_id": str(uuid.UUID(int=n, version=4)),
+            "workspace": "ws_acme",
+            "signing_request_id": str(uuid.UUID(int=n + 10**6, version=4)),
+            "revoked_at": None,
+        }
+        for n in range(1, 30_001)
+    ]
+    start = len(log.lines)
+    fixture.write_text(yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper)))
+    log.wait_for("fixture change seen", start)
+    assert httpx.get(f"{server.url}/__mock/sessions", timeout=60).status_code == 200
+    log.wait_for("fixtures reloaded", start, timeout=120)
+    answered = log.search('"GET /__mock/sessions HTTP/1.1" 200', start)
+    reloaded = log.search("fixtures reloaded", start)
+    assert answered is not None and reloaded is not None, "".join(log.lines[start:])[-3000:]
+    tail = log.lines[start:]
+    at = [
+        next(i for i, line in enumerate(tail) if m.group(0) in line) for m in (answered, reloaded)
+    ]
+    assert at[0] < at[1], "".join(tail[-20:])
+    assert len(jwt_ids(server)) == len(data["jwts"])
+
+
 @pytest.fixture
 def server_with(request: pytest.FixtureRequest) -> Iterator[tuple[RunningServer, ServerLog]]:
     server = start_server(*request.param)
