@@ -74,10 +74,13 @@ def check_store(settings: Settings) -> None:
     except StoreRefused as exc:  # it runs, and refuses what the URL says: its reason has the fix
         raise StoreUrlError.of(settings.store, str(exc)) from exc
     except StoreUnavailable as exc:
-        raise StoreUrlError.of(
-            settings.store,
-            f"cannot reach it ({exc}); start it, or give another --store ({STORE_EXAMPLES})",
-        ) from exc
+        # A server may be down: start it. A file's reason says what is wrong with it.
+        reason = (
+            f"{exc}; give another"
+            if backend.url.startswith("sqlite")
+            else f"cannot reach it ({exc}); start it, or give another"
+        )
+        raise StoreUrlError.of(settings.store, f"{reason} --store ({STORE_EXAMPLES})") from exc
 
 
 def _run(job: Coroutine[Any, Any, None]) -> None:

@@ -120,4 +120,6 @@ def open_backend(
 
         return RedisBackend.from_url(url, limits=limits, environ=environ or {})
     named = given.partition("://")[0] if "://" in given else given
+    if scheme == "memory":  # memory://x: the memory store takes nothing after its name
+        raise StoreUrlError.of(given, f"the memory store is 'memory' alone; give one of {EXAMPLES}")
     raise StoreUrlError.of(given, f"unknown scheme {named!r}; give one of {EXAMPLES}")
