@@ -199,8 +199,16 @@ class Problems:
             for _key, close in _unknown_keys(error):
                 if close is not None:
                     suggested.add((tuple(error.absolute_path), close))
+        # A value of the wrong type that must be one of a list: its type error names them.
+        listed = {
+            tuple(e.absolute_path)
+            for e in errors
+            if e.validator == "type" and isinstance(e.schema, Mapping) and e.schema.get("enum")
+        }
         for error in errors:
             path = list(error.absolute_path)
+            if error.validator == "enum" and tuple(path) in listed:
+                continue
             if error.validator == "additionalProperties" and isinstance(error.instance, dict):
                 known = _fields(error)
                 for key, close in _unknown_keys(error):
@@ -361,7 +369,10 @@ def _type_fix(error: ValidationError, kinds: list[str]) -> str:
         fixes.append("write a list" + ("" if schema.get("minItems") else " ([] for none)"))
     elif "string" in kinds:
         example = _FORMAT_EXAMPLES.get(str(schema.get("format")))
-        if example is not None:
+        options = [str(option) for option in schema.get("enum") or () if option is not None]
+        if options:  # quoted, it would still not be one of them
+            fixes.append(f"write one of {', '.join(options)}")
+        elif example is not None:
             fixes.append(f"write it like {example}")
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             fixes.append(f"quote it: '{value}'")
@@ -381,9 +392,9 @@ def explain(error: ValidationError, *, format_field: bool = False) -> str:
         options = [str(option) for option in value]
         close = did_you_mean(str(error.instance), options)
         hint = close if "did you mean" in close else ""
-        return f"{error.instance!r} is not one of {', '.join(options)}{hint}"
+        return f"{_yaml(error.instance)} is not one of {', '.join(options)}{hint}"
     if error.validator == "const":
-        return f"{error.instance!r} must be {value!r}"
+        return f"{_yaml(error.instance)} must be {_yaml(value)}"
     if error.validator == "required":
         fields = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
         field_schema = fields.get(missing_property(error), {})
@@ -436,7 +447,14 @@ def read_fixture(path: Path, environ: Mapping[str, str]) -> FixtureFile:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise FixtureError([f"{shown}: no such file (check --fixtures)"]) from exc
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:  # binary, or saved as Latin-1 or UTF-16
+        raise FixtureError(
+            [
+                f"{shown}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                f"{exc.start}); a fixture is YAML: save the file as UTF-8"
+            ]
+        ) from exc
+    except OSError as exc:
         raise FixtureError([f"{shown}: cannot read the fixture file ({exc})"]) from exc
     try:
         data = yaml.load(text, Loader=_StrictLoader)

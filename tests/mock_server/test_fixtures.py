@@ -374,6 +374,42 @@ def test_unreadable_yaml_is_refused_with_its_line(tmp_path: Path, text: str, exp
     assert expected in refusal(path)
 
 
+@pytest.mark.parametrize(
+    ("value", "shown"), [(None, "null"), (5, "5"), (True, "true")], ids=["null", "number", "bool"]
+)
+def test_a_status_of_another_type_is_refused_once_naming_the_statuses(
+    tmp_path: Path, value: Any, shown: str
+) -> None:
+    """In YAML's words (``null``, not Python's ``None``), once, with the values to write:
+    quoting ``5`` would not make it one of them."""
+    data = fixture_data("craftkit")
+    data["signature_requests"][0]["status"] = value
+    lines = refusal(write(tmp_path, data)).splitlines()
+    [line] = [line for line in lines if ".status:" in line]
+    assert line.endswith(
+        f".status: {shown} is not a string; write one of sent, viewed, completed, declined, "
+        "expired, cancelled, failed"
+    ), line
+
+
+@pytest.mark.parametrize(
+    ("content", "byte", "offset"),
+    [
+        pytest.param("api: craftkit\nname: café\n".encode("latin-1"), "e9", 23, id="latin-1"),
+        pytest.param("api: firma\n".encode("utf-16"), "ff", 0, id="utf-16"),
+    ],
+)
+def test_a_file_not_saved_as_utf8_is_refused_saying_so(
+    tmp_path: Path, content: bytes, byte: str, offset: int
+) -> None:
+    path = tmp_path / "saved.yaml"
+    path.write_bytes(content)
+    assert refusal(path) == (
+        f"{path}: not UTF-8 text (byte 0x{byte} at offset {offset}); a fixture is YAML: save "
+        "the file as UTF-8"
+    )
+
+
 def test_missing_file_is_refused(tmp_path: Path) -> None:
     assert "no such file" in refusal(tmp_path / "absent.yaml")
 
