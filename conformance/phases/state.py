@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -468,36 +468,70 @@ class StateRun:
 
 
 def _machine(run: StateRun) -> type[RuleBasedStateMachine]:
-    api, model = run.api, run.model
+    """The state machine over ``run``'s model.
+
+    The model outlives each Hypothesis test case (a live target cannot be reset), so
+    what is open or done differs between test cases that make the same choices. Hypothesis
+    requires the same choices to meet the same strategies (else it stops with
+    ``FlakyStrategyDefinition``: a crash of the harness). So every strategy and every
+    precondition here depends on the fixture alone, never on the model: a rule draws from
+    a pool the fixture fixes, and what it drew is then resolved against the model (the
+    first resource from there on that is still eligible). A rule left with nothing
+    eligible makes the same draws and sends nothing.
+    """
+    api, model, world = run.api, run.model, run.world
+    listed_open = world.in_state(State.OPEN)  # what act_on_open and refused draw from
+    # every key and form of a tenant (issue #10): a draw over the widest, taken modulo
+    widest = max((len(run.access.of_tenant(t.id)) for t in world.tenants), default=1) or 1
+    credentials = api.bad_credentials()
+    bodies = len(api.bad_bodies(_PLACEHOLDER_ID))  # as many for every id
 
     class TargetMachine(RuleBasedStateMachine):
-        @precondition(lambda self: bool(model.open()))
+        @precondition(lambda self: bool(listed_open))
         @rule(data=st.data())
         def act_on_open(self, data: st.DataObject) -> None:
-            resource = data.draw(st.sampled_from(model.open()), label="open")
-            combos = run.access.usable(resource.tenant)  # every key and form (issue #10)
-            pick = data.draw(st.integers(0, len(combos) - 1), label="authorization")
-            run.guarded(lambda: run.act_on_open(resource, authorization=combos[pick][1]))
+            drawn = data.draw(st.integers(0, len(listed_open) - 1), label="open")
+            pick = data.draw(st.integers(0, widest - 1), label="authorization")
+            open_now = {r.id for r in model.open()}
+            resource = _at_or_after(listed_open, drawn, lambda r: r.id in open_now)
+            if resource is None:
+                return
+            combos = run.access.usable(resource.tenant)
+            run.guarded(
+                lambda: run.act_on_open(resource, authorization=combos[pick % len(combos)][1])
+            )
 
-        @precondition(lambda self: bool(model.done() or model.fixed()))
+        @precondition(lambda self: bool(world.resources))
         @rule(data=st.data())
         def act_on_done(self, data: st.DataObject) -> None:
-            resource = data.draw(st.sampled_from(model.done() + model.fixed()), label="done")
+            drawn = data.draw(st.integers(0, len(world.resources) - 1), label="done")
+            done = {r.id for r in model.done() + model.fixed()}
+            resource = _at_or_after(world.resources, drawn, lambda r: r.id in done)
+            if resource is None:
+                return
             if resource.state is State.OPEN:
                 run.guarded(lambda: repeat_conflict(run, resource))
             else:
                 run.guarded(lambda: terminal_conflict(run, resource))
 
-        @precondition(lambda self: bool(model.open()))
+        @precondition(lambda self: bool(listed_open))
         @rule(data=st.data())
         def refused(self, data: st.DataObject) -> None:
-            resource = data.draw(st.sampled_from(model.open()), label="named")
+            drawn = data.draw(st.integers(0, len(listed_open) - 1), label="named")
             kind = data.draw(st.sampled_from(["credential", "body", "tenant"]), label="kind")
+            which = 0
             if kind == "credential":
-                bad = data.draw(st.sampled_from(api.bad_credentials()), label="credential")
-                run.guarded(lambda: auth_required(run, resource, bad))
+                which = data.draw(st.integers(0, len(credentials) - 1), label="credential")
             elif kind == "body":
-                bad = data.draw(st.sampled_from(api.bad_bodies(resource.id)), label="body")
+                which = data.draw(st.integers(0, bodies - 1), label="body")
+            open_now = {r.id for r in model.open()}
+            resource = _at_or_after(listed_open, drawn, lambda r: r.id in open_now)
+            if resource is None:
+                return
+            if kind == "credential":
+                run.guarded(lambda: auth_required(run, resource, credentials[which]))
+            elif kind == "body":
+                bad = api.bad_bodies(resource.id)[which]
                 run.guarded(lambda: invalid_body_rejected(run, resource, bad))
             else:
                 run.guarded(lambda: tenant_isolation(run, resource))
@@ -509,3 +543,26 @@ def _machine(run: StateRun) -> type[RuleBasedStateMachine]:
             run.guarded(lambda: run.act_on_unknown(api.key_forms(key)[0][1], str(unknown)))
 
     return TargetMachine
+
+
+_PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000"
+
+
+def _at_or_after(
+    pool: Sequence[Resource], start: int, eligible: Callable[[Resource], bool]
+) -> Resource | None:
+    """The first resource of ``pool`` from index ``start`` on (then from its start) that
+    is ``eligible``; None when none is.
+
+    >>> from conformance.world import Resource, State
+    >>> pool = [Resource(str(n), "t", State.OPEN, {}) for n in range(4)]
+    >>> [_at_or_after(pool, start, lambda r: r.id in {"0", "2"}).id for start in range(4)]
+    ['0', '2', '2', '0']
+    >>> _at_or_after(pool, 1, lambda r: False) is None
+    True
+    """
+    for offset in range(len(pool)):
+        resource = pool[(start + offset) % len(pool)]
+        if eligible(resource):
+            return resource
+    return None

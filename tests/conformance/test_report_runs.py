@@ -137,6 +137,24 @@ def test_a_second_run_through_the_cli_exits_2_with_advice(
     assert out.startswith("::error title=conformance craftkit%3A precondition::"), out
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_long_state_phase_ends_in_a_verdict(
+    target: tuple[AppSlot, str], capsys: pytest.CaptureFixture[str], seed: int
+) -> None:
+    """The state machine's model outlives each Hypothesis test case (a target cannot be
+    reset): a draw or precondition that read it (what is open or done, which keys work)
+    made the same choices meet other strategies, and Hypothesis stopped the run with
+    FlakyStrategyDefinition (exit 3, and its steps on standard output). 30 runs of 10
+    steps (--max-examples 300; --profile thorough has 30 of 20) did so on each seed here."""
+    url = fresh(target, "craftkit")
+    args = ["run", "craftkit", "--base-url", url, "--fixtures", str(FIXTURES["craftkit"])]
+    args += ["--max-examples", "300", "--only", "state", "--seed", str(seed)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("PASS: no violations"), out[:500]
+    assert "spent 10 of 10 open resources the fixture lists" in out, out
+
+
 def test_mock_only_fixture_keys_are_explained_where_they_drive_an_expectation(
     target: tuple[AppSlot, str],
 ) -> None:
