@@ -43,6 +43,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "MAX_WAIT",
     "SYSTEM_CLOCK",
+    "UNRESPONSIVE_AFTER",
     "AnswerTooLarge",
     "AnswerTooSlow",
     "Budget",
@@ -69,7 +70,14 @@ _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate":
 
 
 class TargetUnresponsive(Exception):
-    """The target stopped answering (timeouts or resets in a row); the phase ends early."""
+    """The target stopped answering (timeouts or resets in a row); the phase ends early.
+
+    ``exchange`` is the last request: without a response (a transport failure), or a 429.
+    """
+
+    def __init__(self, reason: str, exchange: Exchange | None = None) -> None:
+        super().__init__(reason)
+        self.exchange = exchange
 
 
 class OutOfTime(Exception):
@@ -381,7 +389,8 @@ class Client:
         if self._limited_in_row >= RATE_LIMITED_AFTER:
             raise TargetUnresponsive(
                 f"it kept answering 429 after the waits it announced, {self._limited_in_row} "
-                "requests in a row"
+                "requests in a row",
+                exchange,
             )
         return replace(exchange, rate_limited=True)
 
@@ -429,7 +438,7 @@ class Client:
         if self._on_exchange is not None:
             self._on_exchange(exchange)
         if self._failures_in_row >= UNRESPONSIVE_AFTER:
-            raise TargetUnresponsive(exchange.error or "")
+            raise TargetUnresponsive(exchange.error or "", exchange)
         return exchange
 
     def _fetch(

@@ -41,7 +41,8 @@ class FixtureError(HarnessError):
 
 
 class TargetUnreachable(HarnessError):
-    """The base URL refuses connections or does not resolve, before any check ran."""
+    """The base URL refuses connections or does not resolve, or its first requests got no
+    answer the harness could read (something else listens there), before any check ran."""
 
 
 class PreconditionFailed(HarnessError):

@@ -25,7 +25,17 @@ import httpx
 from conformance._version import version
 from conformance.apis import APIS
 from conformance.checks import checks_for, title_of
-from conformance.client import MAX_WAIT, SYSTEM_CLOCK, Budget, Client, Clock, Exchange, OutOfTime
+from conformance.client import (
+    MAX_WAIT,
+    SYSTEM_CLOCK,
+    UNRESPONSIVE_AFTER,
+    Budget,
+    Client,
+    Clock,
+    Exchange,
+    OutOfTime,
+    TargetUnresponsive,
+)
 from conformance.errors import TargetUnreachable, UsageError
 from conformance.failures import Violation, merge
 from conformance.phases.ratelimit import ProbeOptions, reserve_for_probe, run_probe
@@ -144,6 +154,8 @@ def run(
             check_base_url(client, world, api, spec=settings.spec_path)  # exit 2: only 404s
         except OutOfTime:  # spent before a phase began (a slow target, a busy machine)
             cut.append("preconditions")
+        except TargetUnresponsive as exc:  # before any check: exit 2, as a refused connection
+            raise _unresponsive(settings, exc) from exc
         if "contract" in settings.phases and not cut:
             progress(
                 f"contract: Schemathesis, all checks, {settings.examples} examples per operation"
@@ -272,6 +284,26 @@ def _preflight(client: Client, settings: Settings) -> None:
         ) from exc
     except httpx.HTTPError:
         pass  # it answered badly or slowly: that is for the checks to report
+
+
+def _unresponsive(settings: Settings, exc: TargetUnresponsive) -> TargetUnreachable:
+    """The first requests got no answer the harness could read (exit 2: nothing checked).
+
+    A port that accepts connections but does not speak HTTP (another service, a TLS port
+    named with http://) closes them, resets them or stays silent; a target that refuses
+    connections is :func:`_preflight`'s. A target answering only 429 is said as such.
+    """
+    if exc.exchange is not None and exc.exchange.response is not None:
+        return TargetUnreachable(
+            f"{settings.base_url}: {exc} before any check, so nothing was checked; wait for "
+            "its rate limit to reset, or give the run keys of its own"
+        )
+    return TargetUnreachable(
+        f"{settings.base_url}: no answer the harness could read ({str(exc).rstrip('.')}; "
+        f"{UNRESPONSIVE_AFTER} requests in a row), so nothing was checked; is --base-url the "
+        "target's HTTP port (not another service's; https:// for a TLS port), and does the "
+        f"target answer within --timeout ({settings.timeout:g} s)?"
+    )
 
 
 class _Counter:

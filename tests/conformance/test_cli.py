@@ -8,12 +8,15 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
+from starlette.types import Receive, Scope, Send
 
 from conformance.cli import main
 from conformance.client import Budget
@@ -22,6 +25,7 @@ from conformance.report import render_console
 from conformance.runner import Report, _validator
 from conformance.settings import Settings
 from tests.conformance._suite import run_suite
+from tests.conformance.servers import serve
 from tests.conftest import ROOT
 
 CRAFTKIT = str(ROOT / "fixtures/craftkit.yaml")
@@ -102,6 +106,91 @@ def test_an_unreachable_target_exits_2_before_any_check(
     url = f"http://127.0.0.1:{closed_port()}"
     assert main(["run", "craftkit", "--base-url", url, "--fixtures", fixtures]) == 2
     assert "cannot connect" in caplog.text and "is the target running" in caplog.text
+
+
+@contextmanager
+def listening(answer: Callable[[socket.socket], None]) -> Iterator[str]:
+    """A loopback port that accepts TCP connections and treats each with ``answer`` (in a
+    thread of its own); yields its http:// URL. Connections still open are closed after."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    stop, held = threading.Event(), []
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except TimeoutError:
+                continue
+            connection.settimeout(5)
+            held.append(connection)
+            threading.Thread(target=answer, args=(connection,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
+        for connection in held:
+            connection.close()
+
+
+def ssh_banner(connection: socket.socket) -> None:
+    """What sshd does with an HTTP client: its banner, then a refusal of what it read."""
+    connection.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+    connection.recv(65536)
+    connection.sendall(b"Invalid SSH identification string.\r\n")
+    connection.close()
+
+
+# What the harness sees of a closed connection depends on who was first: the server's
+# close (no response) or the client's request (a reset, or a broken pipe).
+CLOSED = ("RemoteProtocolError: Server disconnected", "ReadError: [Errno", "WriteError: [Errno")
+
+
+@pytest.mark.loopback
+@pytest.mark.parametrize(
+    ("answer", "seen"),
+    [
+        pytest.param(socket.socket.close, CLOSED, id="closes-at-once"),
+        pytest.param(ssh_banner, CLOSED, id="ssh-banner"),
+        pytest.param(lambda connection: None, ("no answer within 0.5 s",), id="silent"),
+    ],
+)
+def test_a_port_that_does_not_speak_http_exits_2_naming_it(
+    answer: Callable[[socket.socket], None],
+    seen: tuple[str, ...],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Something listens there but never answers HTTP: nothing was checked (exit 2), as
+    with a refused connection, not an internal error (exit 3)."""
+    with listening(answer) as url:
+        args = ["run", "craftkit", "--base-url", url, "--fixtures", CRAFTKIT, "--timeout", "0.5"]
+        assert main(args) == 2
+    assert "internal error" not in caplog.text, caplog.text
+    said = f"{url}: no answer the harness could read ("
+    assert any(said + what in caplog.text for what in seen), caplog.text
+    assert "is --base-url the target's HTTP port" in caplog.text
+    assert "--timeout (0.5 s)" in caplog.text
+
+
+@pytest.mark.loopback
+def test_a_target_answering_only_429_from_the_start_exits_2_saying_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def limited(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"retry-after", b"0"), (b"content-length", b"0")]
+        await send({"type": "http.response.start", "status": 429, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    with serve(limited) as url:
+        assert main(["run", "craftkit", "--base-url", url, "--fixtures", CRAFTKIT]) == 2
+    assert "internal error" not in caplog.text, caplog.text
+    assert f"{url}: it kept answering 429 after the waits it announced" in caplog.text
+    assert "before any check, so nothing was checked; wait for its rate limit" in caplog.text
 
 
 def test_a_bundled_fixture_is_read_from_the_harness_and_reported_as_typed() -> None:
