@@ -91,15 +91,7 @@ class Settings:
     def __post_init__(self) -> None:
         if self.api not in API_NAMES:
             raise UsageError(f"api: {self.api!r} is not one of {', '.join(API_NAMES)}")
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise UsageError(
-                f"--base-url: {self.base_url!r} is not an http(s) URL; e.g. http://127.0.0.1:8000"
-            )
-        if parts.query or parts.fragment:
-            raise UsageError(
-                f"--base-url: {self.base_url!r} has a query or fragment; give the API's root only"
-            )
+        _check_base_url(self.base_url)
         if self.profile not in PROFILES:
             raise UsageError(f"profile: {self.profile!r} is not one of {', '.join(PROFILES)}")
         _seconds("--timeout", self.timeout, example="10")
@@ -197,6 +189,72 @@ class Settings:
         if self.max_examples is None:
             return runs, steps
         return max(1, runs * self.max_examples // default_examples), steps
+
+
+_EXAMPLE_URL = "e.g. http://127.0.0.1:8000"
+
+
+def _check_base_url(url: str) -> None:
+    """Refuse a ``--base-url`` no request can be sent to, naming what is wrong in it: not
+    http(s), a query, an unclosed IPv6 bracket, no host, a host name DNS cannot carry (an
+    empty label, one over 63 characters, over 253 in all), a port that is not 1-65535.
+
+    >>> _check_base_url("http://[::1]:8000/api/v1")
+    >>> _check_base_url("http://127.0.0.1:99999")
+    Traceback (most recent call last):
+    ...
+    conformance.errors.UsageError: --base-url: 'http://127.0.0.1:99999' has the port '99999'; \
+a port is a number from 1 to 65535, e.g. http://127.0.0.1:8000
+    """
+
+    def refuse(problem: str) -> UsageError:
+        return UsageError(f"--base-url: {url!r} {problem}")
+
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # an unclosed or invalid [IPv6] host
+        raise refuse(
+            f"is not a valid URL ({exc}); an IPv6 address goes in brackets, e.g. http://[::1]:8000"
+        ) from exc
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise refuse(f"is not an http(s) URL; {_EXAMPLE_URL}")
+    if parts.query or parts.fragment:
+        raise refuse("has a query or fragment; give the API's root only")
+    host_port = parts.netloc.rpartition("@")[2]
+    if host_port.startswith("["):
+        host, _, after = host_port[1:].partition("]")
+        if after and not after.startswith(":"):
+            raise refuse(f"has {after!r} after its IPv6 address; e.g. http://[::1]:8000")
+        port = after[1:] if after else None
+    else:
+        host, colon, port_text = host_port.rpartition(":")
+        host, port = (host, port_text) if colon else (host_port, None)
+    if not host:
+        raise refuse(f"has no host; {_EXAMPLE_URL}")
+    if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise refuse(f"has the port {port!r}; a port is a number from 1 to 65535, {_EXAMPLE_URL}")
+    if not host_port.startswith("["):
+        _check_host_name(url, host)
+
+
+def _check_host_name(url: str, host: str) -> None:
+    """A host name's labels (between dots; one dot may end it) are 1 to 63 characters, 253
+    in all: what DNS carries, and what the resolver refuses otherwise."""
+    labels = host.removesuffix(".").split(".")
+    problem = ""
+    if len(host) > 253:
+        problem = f"is {len(host)} characters, over the 253 a host name may have"
+    elif "" in labels:
+        problem = "has an empty label (two dots in a row, or a dot first)"
+    else:
+        long = next((label for label in labels if len(label) > 63), None)
+        if long is not None:
+            problem = f"has a label of {len(long)} characters ({long[:20]}...), over DNS's 63"
+    if problem:
+        raise UsageError(
+            f"--base-url: {url!r}: the host name {host!r} {problem}; give the target's host "
+            f"name or address, {_EXAMPLE_URL}"
+        )
 
 
 def _seconds(flag: str, value: float, *, example: str, inf: bool = False) -> None:

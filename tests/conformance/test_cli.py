@@ -45,6 +45,51 @@ def closed_port() -> int:
             "is not an http(s) URL",
             id="no-scheme",
         ),
+        *(
+            pytest.param(["--base-url", url, "--fixtures", CRAFTKIT], message, id=name)
+            for name, url, message in [
+                (
+                    "unclosed-ipv6",
+                    "http://[::1",
+                    "--base-url: 'http://[::1' is not a valid URL (Invalid IPv6 URL); an IPv6 "
+                    "address goes in brackets, e.g. http://[::1]:8000",
+                ),
+                (
+                    "empty-label",
+                    "http://a..b:8000",
+                    "--base-url: 'http://a..b:8000': the host name 'a..b' has an empty label (two "
+                    "dots in a row, or a dot first); give the target's host name or address, e.g. "
+                    "http://127.0.0.1:8000",
+                ),
+                (
+                    "label-over-63",
+                    f"http://{'a' * 64}.example",
+                    f"the host name '{'a' * 64}.example' has a label of 64 characters "
+                    f"({'a' * 20}...), over DNS's 63",
+                ),
+                (
+                    "host-over-253",
+                    f"http://{'.'.join(['a' * 60] * 5)}",
+                    "characters, over the 253 a host name may have",
+                ),
+                ("no-host", "http://:8000", "--base-url: 'http://:8000' has no host; e.g. http"),
+                *(
+                    (
+                        f"port-{port}",
+                        f"http://127.0.0.1:{port}/v1",
+                        f"--base-url: 'http://127.0.0.1:{port}/v1' has the port '{port}'; a port "
+                        "is a number from 1 to 65535, e.g. http://127.0.0.1:8000",
+                    )
+                    for port in ["99999", "abc", "0", "+80"]
+                ),
+                (
+                    "after-ipv6",
+                    "http://[::1]8000",
+                    "--base-url: 'http://[::1]8000' has '8000' after its IPv6 address; e.g. "
+                    "http://[::1]:8000",
+                ),
+            ]
+        ),
         pytest.param(
             ["--base-url", "http://127.0.0.1:1", "--fixtures", "missing.yaml"],
             "missing.yaml: cannot read",
@@ -97,6 +142,20 @@ def test_bad_input_exits_2_naming_the_problem(
 ) -> None:
     assert main(["run", "craftkit", *args]) == 2
     assert message in caplog.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1]:8000/api/v1",
+        "http://user@[::1]:8000",
+        "http://127.0.0.1:",  # an empty port is the scheme's
+        "https://staging.example.com./v1",  # a host name may end with its root's dot
+        f"http://{'a' * 63}.example:65535",
+    ],
+)
+def test_a_base_url_requests_can_be_sent_to_is_accepted(url: str) -> None:
+    assert Settings(api="craftkit", base_url=url, fixtures=Path(CRAFTKIT)).base_url == url
 
 
 @pytest.mark.parametrize("fixtures", [CRAFTKIT, "bundled:craftkit"])
