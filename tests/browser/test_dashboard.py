@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -749,6 +750,49 @@ def test_a_non_ascii_admin_token_is_accepted(browser_tab: BrowserTab, tmp_path: 
         expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
         expect(page.get_by_test_id("record-row").first).to_be_visible()
     assert unexpected(browser_tab.errors, 401) == []
+
+
+def test_a_401_to_a_call_sent_before_the_token_was_given_changes_nothing(
+    browser_tab: BrowserTab, tmp_path: Path
+) -> None:
+    """Found by a full run under load: a call the page sent without the token, answered
+    401 only after the token was given, stopped the live view and asked for the token
+    again. Held here (every tokenless ``GET /__mock/state`` waits until the token is in).
+    """
+    session = f"ui-{uuid.uuid4().hex[:12]}"
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    held: list[Route] = []
+    with_token: list[Route] = []
+
+    def hold(route: Route) -> None:
+        if route.request.headers.get("authorization"):
+            with_token.append(route)
+            route.continue_()
+        else:
+            held.append(route)
+
+    page = browser_tab.page
+    with serving("--admin-token-file", str(token_file)) as guarded:
+        page.route("**/__mock/state", hold)
+        page.goto(f"{guarded.url}/__mock/ui/#session={session}")
+        expect(page.get_by_test_id("token-form")).to_be_visible()
+        page.get_by_test_id("token").fill(TOKEN)
+        page.get_by_test_id("token-submit").click()
+        expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
+        assert held, "no tokenless call to hold: the test no longer tests the race"
+        before = len(with_token)
+        for route in held:
+            route.continue_()  # each answered 401 now, after the token was given
+        # Each is sent again, with the token (a 401 is a call refused before it acted).
+        deadline = time.monotonic() + 10
+        while len(with_token) < before + len(held) and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        assert len(with_token) >= before + len(held), (before, len(held), len(with_token))
+        expect(page.get_by_test_id("token-form")).to_be_hidden()
+        expect(page.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
+        expect(page.get_by_test_id("record-row").first).to_be_visible()
+        expect(page.get_by_test_id("message")).to_be_hidden()  # no error said either
 
 
 def test_with_a_token_another_site_cannot_frame_the_page_nor_inline_script_run(

@@ -121,7 +121,9 @@ async function api(method, path, body, session = state.session) {
   }
   if (response.ok) return data;
   const detail = (data && typeof data === "object" && data.detail) || response.statusText || "refused";
-  if (response.status === 401) askForToken(detail, sent.Authorization);
+  if (response.status === 401 && !askForToken(detail, sent.Authorization)) {
+    return api(method, path, body, session); // refused before it acted: again, with the token
+  }
   throw new ApiError(response.status, detail, data);
 }
 
@@ -158,7 +160,11 @@ function slowCall(change) {
 // ---------------------------------------------------------------------------------------
 // The admin token
 
+/** Ask for the token after a 401; whether it asked. A 401 to a call sent before the token
+ * now held was given (one in flight as it was typed) says nothing of that token: it
+ * changes nothing, and the caller tries again with the token. */
 function askForToken(detail, sentAuthorization) {
+  if (state.token && sentAuthorization !== bearer(state.token)) return false;
   const form = byTestId("token-form");
   state.needToken = true;
   live.stop("stopped");
@@ -171,6 +177,7 @@ function askForToken(detail, sentAuthorization) {
     form.hidden = false;
     byTestId("token").focus();
   }
+  return true;
 }
 
 /** The token typed, tried once (GET /__mock/state) before every call sends it: wrong tokens
@@ -327,8 +334,10 @@ class LiveStream {
         const response = await fetch(`${BASE}/events`, { headers: sent, signal, cache: "no-store" });
         if (response.status === 401) {
           const problem = await response.json().catch(() => ({}));
-          askForToken(problem.detail || "the admin token is needed", sent.Authorization);
-          return;
+          if (askForToken(problem.detail || "the admin token is needed", sent.Authorization)) {
+            return;
+          }
+          continue; // sent before the token was given: again, with it
         }
         if (!response.ok || !response.body) {
           const problem = await response.json().catch(() => null);
