@@ -490,6 +490,15 @@ def _expand(node: Any, where: str, environ: Mapping[str, str], problems: Problem
     if isinstance(node, list):
         return [_expand(value, f"{where}[{i}]", environ, problems) for i, value in enumerate(node)]
     if isinstance(node, str) and "${" in node:
+        nested = any("${" in (m.group(2) or "") for m in _PLACEHOLDER.finditer(node))
+        if nested or "${" in _PLACEHOLDER.sub("", node):
+            problems.add(
+                where.lstrip("."),
+                f"{node!r}: a '${{' that starts no placeholder; write ${{NAME}} or "
+                "${NAME:-default} (NAME of letters, digits and _, not first a digit; a default "
+                "holds no '}' and no placeholder)",
+            )
+            return node
 
         def substitute(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)

@@ -439,6 +439,20 @@ def test_a_placeholder_is_refused_if_its_value_is_not_text(tmp_path: Path) -> No
     assert "projects[1].api_keys[0]: environment variable GLOBEX_KEY: \\udcff is half" in message
 
 
+@pytest.mark.parametrize(
+    "written",
+    ["${GLOBEX_KEY", "${1KEY}", "${A:-${B}}", "ck_live_${KEY}_${"],
+    ids=["unclosed", "name-starts-with-a-digit", "placeholder-in-a-default", "a-second-unclosed"],
+)
+def test_a_placeholder_written_wrong_is_refused_as_such(tmp_path: Path, written: str) -> None:
+    """Not read as a literal key, to be refused as one ("must start with ck_live_")."""
+    data = fixture_data("craftkit")
+    data["projects"][1]["api_keys"] = [written]
+    message = refusal(write(tmp_path, data), {"KEY": "x", "B": "ck_live_b"})
+    assert f"projects[1].api_keys[0]: {written!r}: a '${{' that starts no placeholder" in message
+    assert "must start with" not in message, message
+
+
 def test_placeholder_defaults_apply_when_unset() -> None:
     app = create_app(Settings(environ={"CRAFTKIT_GLOBEX_KEY": "ck_test_override"}))
     keys = app.apis[0].world.keys  # type: ignore[attr-defined]
