@@ -333,6 +333,14 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
         problems,
     )
     known = {t.id for t in tenants}
+    # Tenants written but refused above (or no list of them at all): their records'
+    # tenant is not said to be unknown as well, once per record.
+    listed_raw = data.get(tenants_field)
+    named_tenants = (
+        {e["id"] for e in listed_raw if isinstance(e, dict) and isinstance(e.get("id"), str)}
+        if isinstance(listed_raw, list) and listed_raw
+        else None  # None: every tenant unknown, said once above
+    )
     resources = []
     raw = data.get(resources_field) or []
     if not isinstance(raw, list):
@@ -370,6 +378,8 @@ def read_world(path: Path, *, environ: Mapping[str, str], api: str | None = None
                 f"{where}.{id_field}: {rid!r} is {written!r} ({resources_field}[{first}]) in "
                 "another letter case: a uuid names one resource in any case; list it once"
             )
+        if owner not in known and (named_tenants is None or owner in named_tenants):
+            continue  # its tenant is refused above: said there
         if owner not in known:
             listed = ", ".join(sorted(known)) or "none"
             problem = (
@@ -449,8 +459,15 @@ def _tenants(
             continue
         keys = entry.get("api_keys")
         if not isinstance(keys, list) or not keys:
+            what = (
+                "missing"
+                if keys is None
+                else "an empty list"
+                if keys == []
+                else f"{_kind(keys)}, not a list (one '- ' item per key)"
+            )
             problems.append(
-                f'{here}.api_keys: missing; list at least one key (use "${{VAR}}" to read it '
+                f'{here}.api_keys: {what}; list at least one key (use "${{VAR}}" to read it '
                 "from the environment)"
             )
             continue

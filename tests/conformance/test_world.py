@@ -240,6 +240,37 @@ def test_a_yaml_error_names_the_file_not_a_unicode_string(tmp_path: Path) -> Non
         assert "<unicode string>" not in problem and "\n" not in problem, problem
 
 
+@pytest.mark.parametrize(
+    ("keys", "said"),
+    [
+        pytest.param("[]", "an empty list", id="empty"),
+        pytest.param("ck_test_other", "a string ('ck_test_other'), not a list (one '- ' item "
+                     "per key)", id="a-string"),
+        pytest.param("null", "missing", id="null"),
+    ],
+)  # fmt: skip
+def test_a_tenant_without_keys_is_one_problem_not_one_per_record(
+    tmp_path: Path, keys: str, said: str
+) -> None:
+    """Its records name it: they are not said to name an unknown tenant as well."""
+    text = STAGING.replace("api_keys: [ck_test_other]", f"api_keys: {keys}")
+    with pytest.raises(FixtureError) as caught:
+        read_world(write(tmp_path, text), environ={"STAGING_KEY": "ck_test_staging"})
+    [problem] = caught.value.problems
+    assert problem.endswith(
+        f': projects[1].api_keys: {said}; list at least one key (use "${{VAR}}" to read it '
+        "from the environment)"
+    ), problem
+
+
+def test_a_record_of_a_tenant_not_listed_is_still_named(tmp_path: Path) -> None:
+    text = STAGING.replace("project: proj_other", "project: proj_nobody")
+    with pytest.raises(FixtureError) as caught:
+        read_world(write(tmp_path, text), environ={"STAGING_KEY": "ck_test_staging"})
+    [problem] = caught.value.problems
+    assert "signature_requests[1].project: 'proj_nobody' is not a listed project" in problem
+
+
 def test_variables_come_from_the_environ_given_never_the_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
