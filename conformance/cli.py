@@ -223,6 +223,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "explain":
         return _explain(args.code)
     github = _github(args)
+    try:  # Hypothesis reads it as it is imported (its example database lives below it)
+        os.getcwd()
+    except FileNotFoundError:
+        gone = "the working directory no longer exists; cd to one that does and run it again"
+        sys.stderr.write(f"conformance: {gone}\n")
+        return _stopped(github, args.api, "no working directory", gone)
     try:  # the [conformance] extra: imported only now, so --help works without it
         from conformance.report import render_console, write_reports
         from conformance.runner import run

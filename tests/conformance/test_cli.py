@@ -407,6 +407,28 @@ def test_log_level_takes_any_case_and_is_applied(level: str, shown: bool) -> Non
     assert " INFO " not in done.stderr or level == "debug", done.stderr
 
 
+def test_a_working_directory_gone_is_said_not_a_traceback(tmp_path: Path) -> None:
+    """Hypothesis reads the working directory as it is imported: from one removed (a
+    build directory cleaned under a shell), that was a FileNotFoundError traceback."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    run = [sys.executable, "-c", "import sys; from conformance.cli import main; sys.exit(main())"]
+    args = ["run", "craftkit", "--base-url", "http://127.0.0.1:9", "--fixtures", CRAFTKIT]
+    script = 'cd "$1" && rmdir "$1" && shift && exec "$@"'
+    done = subprocess.run(
+        ["sh", "-c", script, "sh", str(gone), *run, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "conformance: the working directory no longer exists; cd to one that does" in (
+        done.stderr
+    )
+
+
 def test_an_unknown_log_level_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     args = ["run", "craftkit", "--base-url", "http://x", "--fixtures", CRAFTKIT]
     with pytest.raises(SystemExit) as exited:
