@@ -137,14 +137,14 @@ def parse_prefer(value: str | None, query: str = "") -> Preference:
     mock_server.documented.PreferRefused: code= is asked for twice, 409 and 404; ask for one
     """
     asked: dict[str, str] = {}
-    for token in (value or "").replace(";", ",").split(","):
+    for token in _split(value or ""):
         if not token.strip():
             continue
         name, _, raw = token.partition("=")
         name = name.strip().lower()
         if name not in ("code", "example", "dynamic"):
             raise PreferRefused(f"cannot honour {token.strip()!r}; the mock honours {HONOURED}")
-        _ask(asked, name, raw.strip().strip('"'), f"{name}=")
+        _ask(asked, name, _unquoted(raw.strip(), token.strip()), f"{name}=")
     in_query: dict[str, str] = {}  # the query's win over the header's, name by name
     for name, raw in parse_qsl(query, keep_blank_values=True):
         if name.startswith("__"):
@@ -164,6 +164,50 @@ def parse_prefer(value: str | None, query: str = "") -> Preference:
     if dynamic not in ("true", "false"):
         raise PreferRefused(f"dynamic={dynamic!r}: true or false")
     return Preference(code, example, dynamic == "true")
+
+
+def _split(value: str) -> list[str]:
+    """``value``'s preferences and their parameters, split at commas and semicolons outside
+    quoted strings (RFC 7240: a value is a token or a quoted string, RFC 9110 section 5.6.4).
+
+    >>> _split('example="a, b; c", code=409;dynamic=true')
+    ['example="a, b; c"', ' code=409', 'dynamic=true']
+    >>> _split('example="abc')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mock_server.documented.PreferRefused: a quoted string is not closed in 'example="abc'; ...
+    """
+    items: list[str] = []
+    token: list[str] = []
+    quoted = escaped = False
+    for char in value:
+        if quoted:
+            escaped, quoted = (False, True) if escaped else (char == "\\", char != '"')
+        elif char in ",;":
+            items.append("".join(token))
+            token = []
+            continue
+        else:
+            quoted = char == '"'
+        token.append(char)
+    if quoted:
+        raise PreferRefused(f'a quoted string is not closed in {value!r}; end it with "')
+    items.append("".join(token))
+    return items
+
+
+def _unquoted(raw: str, token: str) -> str:
+    """A preference's value as meant: a quoted string's content (its escapes undone), or
+    a token as written; a stray quote is refused.
+
+    >>> _unquoted('"already\\"Revoked"', ""), _unquoted("409", "")
+    ('already"Revoked', '409')
+    """
+    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", raw[1:-1])
+    if '"' in raw:
+        raise PreferRefused(f"{token!r}: a value is a token or a whole quoted string")
+    return raw
 
 
 def _ask(asked: dict[str, str], name: str, value: str, shown: str) -> None:

@@ -193,6 +193,37 @@ async def test_a_preference_the_mock_cannot_honour_is_400_naming_what_it_can(
     assert await mock.state() == before
 
 
+@pytest.mark.parametrize(
+    ("prefer", "said"),
+    [
+        pytest.param('example="a, b", code=400', "'a, b'", id="comma-in-a-quoted-string"),
+        pytest.param('example="a; b"', "'a; b'", id="semicolon-in-a-quoted-string"),
+        pytest.param('example="invalidJwt', "a quoted string is not closed", id="unclosed"),
+        pytest.param('example=invalid"Jwt"', "a whole quoted string", id="stray-quote"),
+    ],
+)
+async def test_a_quoted_value_is_read_whole_and_a_broken_one_refused(
+    mock: ContractClient, prefer: str, said: str
+) -> None:
+    """RFC 7240: a value is a token or a quoted string, which may hold ``,`` and ``;``.
+    Split at them, ``example="a, b"`` was refused as ``cannot honour 'b"'``; an unclosed
+    quote was taken."""
+    before = await mock.state()
+    response = await call(mock, "firma", prefer)
+    assert response.status_code == 400, response.text
+    message = response.json()["message"]
+    assert message.startswith("Prefer: ") and said in message, message
+    assert "cannot honour" not in message, message
+    assert await mock.state() == before
+
+
+async def test_an_escaped_quote_in_a_quoted_example_name_is_read_as_one(
+    mock: ContractClient,
+) -> None:
+    response = await call(mock, "firma", 'code=400, example="invalid\\Jwt"')
+    assert response.status_code == 400 and response.json() == INVALID_JWT, response.text
+
+
 async def call_with_fields(mock: ContractClient, api: str, fields: list[str]) -> Any:
     """:func:`call` with one ``Prefer`` field line per item of ``fields``, as sent."""
     prefer = [("Prefer", field.encode("latin-1")) for field in fields]
