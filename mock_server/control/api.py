@@ -8,6 +8,7 @@ through its life here answers the vendor API exactly as a real one would.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import reprlib
@@ -32,6 +33,7 @@ with warnings.catch_warnings():
     from connexion.json_schema import format_error_with_path
     from connexion.lifecycle import ConnexionResponse
     from connexion.middleware import MiddlewarePosition
+    from connexion.middleware.exceptions import ExceptionMiddleware
     from connexion.options import SwaggerUIOptions
     from connexion.resolver import Resolver
     from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
@@ -46,7 +48,7 @@ from mock_server.control.methods import DeclaredMethods
 from mock_server.craftkit import signatures
 from mock_server.craftkit.api import CANCEL_REFUSED
 from mock_server.craftkit.world import check_drafted
-from mock_server.documented import DocumentedOperation
+from mock_server.documented import METHODS, DocumentedOperation
 from mock_server.firma import jwts
 from mock_server.firma.api import ALREADY_REVOKED, revoked_body
 from mock_server.fixtures import Problems, did_you_mean
@@ -99,6 +101,22 @@ def _refuse_as_vendor(detail: str, vendor_status: int) -> ProblemException:
 def _no_record(what: str, id: str, session: Session) -> ProblemException:
     return _refuse(
         404, f"no {what} {id!r} in session {session.name!r} (GET /__mock/state lists them)"
+    )
+
+
+def _nearest(path: str, operations: Sequence[str]) -> str:
+    """The operation (``METHOD /path``) whose path is most like ``path``, compared on a
+    bounded sketch (difflib is quadratic; a path may be 32 KB).
+
+    >>> _nearest("/__mock/stat", ["GET /__mock/state", "GET /__mock/sessions"])
+    'GET /__mock/state'
+    """
+    sketch = path[:200]
+    return max(
+        operations,
+        key=lambda op: difflib.SequenceMatcher(
+            None, sketch, op.partition(" ")[2], autojunk=False
+        ).ratio(),
     )
 
 
@@ -292,7 +310,30 @@ class ControlPlane:
                 "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": _ShortBodyErrors}),
             },
         )
+        operations = [
+            f"{method.upper()} {BASE_PATH}{path}"
+            for path, item in self.contract.document["paths"].items()
+            for method in item
+            if method in METHODS
+        ]
+
+        async def not_found(request: Any, exc: Exception) -> ConnexionResponse:
+            # No route (Connexion's bare "Not Found"): name the nearest, as the vendor
+            # routes do. A record not found is a ProblemException: answered as Connexion does.
+            if isinstance(exc, ProblemException):
+                return cast(ConnexionResponse, ExceptionMiddleware.problem_handler(request, exc))
+            path = str(request.url.path)
+            shown = path if len(path) <= 120 else f"{path[:117]}..."
+            nearest = _nearest(path, operations)
+            detail = (
+                f"no control-plane operation at {shown}; the nearest is {nearest} "
+                "(all of them: GET /docs/control.json)"
+            )
+            answer = problem_response(404, detail)
+            return ConnexionResponse(status_code=404, mimetype=PROBLEM_JSON, body=answer.body)
+
         app.add_error_handler(StoreUnavailable, store_unavailable)
+        app.add_error_handler(404, not_found)
         app.add_middleware(
             StrictBodies,
             position=MiddlewarePosition.BEFORE_VALIDATION,

@@ -1137,6 +1137,31 @@ async def test_a_refusal_names_the_field_without_a_stray_dot(mock: ContractClien
     assert "did you mean 'proj_acme'" in detail
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "nearest"),
+    [
+        pytest.param("GET", "/__mock/stat", "GET /__mock/state", id="typo"),
+        pytest.param(
+            "POST",
+            "/__mock/craftkit/signature-request",
+            "POST /__mock/craftkit/signature-requests",
+            id="singular",
+        ),
+        pytest.param("GET", "/__mock/" + "x" * 30_000, "", id="huge"),  # shown cut short
+    ],
+)
+async def test_a_path_no_operation_has_is_a_404_naming_the_nearest(
+    mock: ContractClient, method: str, path: str, nearest: str
+) -> None:
+    """As the vendor routes' near-miss; a record not found keeps its own 404."""
+    response = await mock.http.request(method, path)
+    detail = problem(response, 404)["detail"]
+    assert detail.startswith(f"no control-plane operation at {path[:117]}"), detail[:200]
+    assert f"the nearest is {nearest}" in detail and len(detail) < 400, detail[:300]
+    missing = problem(await mock.http.get(f"/__mock/craftkit/signature-requests/{UNKNOWN_ID}"), 404)
+    assert missing["detail"].startswith(f"no signature request '{UNKNOWN_ID}'"), missing
+
+
 async def test_the_control_plane_root_leads_to_its_swagger_ui(mock: ContractClient) -> None:
     response = await mock.http.get("/__mock")
     assert response.status_code == 307
