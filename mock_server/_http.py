@@ -244,11 +244,16 @@ async def read_json(request: Request, *, limit: int) -> Any:
     raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if not raw.strip():
         return ABSENT
-    content_types = header_values(request, b"content-type")
-    if len(content_types) > 1:  # which one holds? A server may read either: refused
-        shown = ", ".join(content_types)
-        raise BadBody(f"Send one Content-Type header (got {len(content_types)}: {shown}).")
-    content_type = content_types[0] if content_types else ""
+    content_type = None
+    for key, value in request.scope["headers"]:  # (one pass: no list made per request)
+        if key == b"content-type":
+            if content_type is not None:  # which one holds? A server may read either
+                given = header_values(request, b"content-type")
+                raise BadBody(
+                    f"Send one Content-Type header (got {len(given)}: {', '.join(given)})."
+                )
+            content_type = value.decode("latin-1")
+    content_type = content_type or ""
     if not is_json_media_type(content_type):
         shown = content_type or "none"
         raise BadBody(f"Content-Type must be application/json (got {shown}).")
