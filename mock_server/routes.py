@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 from starlette.convertors import StringConvertor
 from starlette.routing import Mount, Route
 
-__all__ = ["Match", "RouteTable"]
+__all__ = ["Match", "RouteTable", "nearest"]
 
 
 @dataclass(slots=True)
@@ -171,19 +171,34 @@ class RouteTable:
         >>> table.closest("/v1/signature/83cb/cancel")
         'POST /v1/signatures/{id}/cancel'
         """
-        # Compared on a bounded sketch of the path: difflib is quadratic, and a client's
-        # 30 KB segment held the event loop for seconds (found by review).
-        path = "/".join(segment[:SKETCH] for segment in path[: SKETCH * 4].split("/"))
-        best, best_score = "", -1.0
-        for entry in self._entries:
-            declared = entry.base_path + entry.template
-            score = difflib.SequenceMatcher(
-                None, path, _filled(declared, path), autojunk=False
-            ).ratio()
-            if score > best_score:
-                methods = ", ".join(sorted(m for m in entry.methods if m != "HEAD"))
-                best, best_score = f"{methods} {declared}", score
-        return best
+        return nearest(
+            path,
+            (
+                (", ".join(sorted(m for m in entry.methods if m != "HEAD")), declared)
+                for entry in self._entries
+                for declared in (entry.base_path + entry.template,)
+            ),
+        )
+
+
+def nearest(path: str, operations: Iterable[tuple[str, str]]) -> str:
+    """``"METHODS /template"`` of the (methods, template) in ``operations`` nearest ``path``
+    (the first of equals): by text similarity, each template's ``{param}`` read as the
+    segment of ``path`` in its place. The near-miss of an unknown path's 404, the vendor
+    routes' (:meth:`RouteTable.closest`) and the control plane's.
+
+    >>> nearest("/__mock/stat", [("GET", "/__mock/state"), ("GET", "/__mock/sessions")])
+    'GET /__mock/state'
+    """
+    # Compared on a bounded sketch of the path: difflib is quadratic, and a client's
+    # 30 KB segment held the event loop for seconds (found by review).
+    path = "/".join(segment[:SKETCH] for segment in path[: SKETCH * 4].split("/"))
+    best, best_score = "", -1.0
+    for methods, declared in operations:
+        score = difflib.SequenceMatcher(None, path, _filled(declared, path), autojunk=False).ratio()
+        if score > best_score:
+            best, best_score = f"{methods} {declared}", score
+    return best
 
 
 def _by_segments(plan: _Plan, path: str) -> dict[str, Any] | None:
@@ -214,7 +229,7 @@ def _by_segments(plan: _Plan, path: str) -> dict[str, Any] | None:
 
 
 SKETCH = 64
-"""Characters of each path segment :meth:`RouteTable.closest` compares (4x that in all)."""
+"""Characters of each path segment :func:`nearest` compares (4x that in all)."""
 
 
 def _filled(template: str, path: str) -> str:

@@ -8,7 +8,6 @@ through its life here answers the vendor API exactly as a real one would.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 import reprlib
@@ -56,6 +55,7 @@ from mock_server.http.context import context
 from mock_server.http.refusals import Availability, unavailable
 from mock_server.ids import canonical_uuid
 from mock_server.live import Live
+from mock_server.routes import nearest
 from mock_server.serving import stopping
 from mock_server.state import (
     DEFAULT_SESSION,
@@ -101,22 +101,6 @@ def _refuse_as_vendor(detail: str, vendor_status: int) -> ProblemException:
 def _no_record(what: str, id: str, session: Session) -> ProblemException:
     return _refuse(
         404, f"no {what} {id!r} in session {session.name!r} (GET /__mock/state lists them)"
-    )
-
-
-def _nearest(path: str, operations: Sequence[str]) -> str:
-    """The operation (``METHOD /path``) whose path is most like ``path``, compared on a
-    bounded sketch (difflib is quadratic; a path may be 32 KB).
-
-    >>> _nearest("/__mock/stat", ["GET /__mock/state", "GET /__mock/sessions"])
-    'GET /__mock/state'
-    """
-    sketch = path[:200]
-    return max(
-        operations,
-        key=lambda op: difflib.SequenceMatcher(
-            None, sketch, op.partition(" ")[2], autojunk=False
-        ).ratio(),
     )
 
 
@@ -311,7 +295,7 @@ class ControlPlane:
             },
         )
         operations = [
-            f"{method.upper()} {BASE_PATH}{path}"
+            (method.upper(), f"{BASE_PATH}{path}")
             for path, item in self.contract.document["paths"].items()
             for method in item
             if method in METHODS
@@ -324,10 +308,9 @@ class ControlPlane:
                 return cast(ConnexionResponse, ExceptionMiddleware.problem_handler(request, exc))
             path = str(request.url.path)
             shown = path if len(path) <= 120 else f"{path[:117]}..."
-            nearest = _nearest(path, operations)
             detail = (
-                f"no control-plane operation at {shown}; the nearest is {nearest} "
-                "(all of them: GET /docs/control.json)"
+                f"no control-plane operation at {shown}; the nearest is "
+                f"{nearest(path, operations)} (all of them: GET /docs/control.json)"
             )
             answer = problem_response(404, detail)
             return ConnexionResponse(status_code=404, mimetype=PROBLEM_JSON, body=answer.body)
