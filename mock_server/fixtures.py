@@ -127,19 +127,20 @@ def _refuse_alias_bombs(root: yaml.Node) -> None:
     Counted on the node graph, each node once (an alias is the node it names), in time
     and memory of the file's size: never expanded."""
     sizes: dict[int, int] = {}
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    # (node, None): to visit; (node, its children): visited, its size due once theirs are.
+    stack: list[tuple[yaml.Node, list[yaml.Node] | None]] = [(root, None)]
     while stack:
-        node, children_done = stack.pop()
+        node, children = stack.pop()
         key = id(node)
-        if children_done:
-            children = _children(node)
+        if children is not None:
             sizes[key] = 1 + sum(sizes.get(id(child), 1) for child in children)
             continue
         if key in sizes:
             continue
         sizes[key] = 1  # meanwhile: a node that contains itself counts once
-        stack.append((node, True))
-        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+        children = _children(node)
+        stack.append((node, children))
+        stack.extend((child, None) for child in children if id(child) not in sizes)
     expanded = sizes[id(root)]
     if expanded > EXPANDED_CAP and expanded > EXPANDED_RATIO * len(sizes):
         raise _TooExpanded(len(sizes), expanded)

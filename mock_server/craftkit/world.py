@@ -176,7 +176,7 @@ class CraftkitWorld:
         elif "id" not in given:
             given["id"] = str(uuid.uuid4())
         given.setdefault("project", self.projects[0])
-        given.setdefault("status", "sent")
+        given.setdefault("status", "sent")  # (complete_record generates no GIVEN field)
         given.setdefault("createdAt", now)
         record, _, unreachable = complete_record(given, service_url=base_url, spacing=0.0)
         return record, unreachable
