@@ -6,7 +6,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -25,6 +25,32 @@ class BadBody(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class TwoContentTypes(BadBody):
+    """A body sent with several ``Content-Type`` headers: which one holds is anyone's guess
+    (a server or proxy before the mock may read either), so it is refused."""
+
+    def __init__(self, given: list[str]) -> None:
+        super().__init__(f"Send one Content-Type header (got {len(given)}: {', '.join(given)}).")
+        self.given = given
+
+
+def content_type(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The request's ``Content-Type``, or ``None``; :class:`TwoContentTypes` for several.
+    One pass, no list made (every vendor body reads it).
+
+    >>> content_type([(b"content-type", b"application/json")]), content_type([])
+    ('application/json', None)
+    """
+    found = None
+    for key, value in headers:
+        if key == b"content-type":
+            if found is not None:
+                given = [v.decode("latin-1") for k, v in headers if k == b"content-type"]
+                raise TwoContentTypes(given)
+            found = value.decode("latin-1")
+    return found
 
 
 class _Absent:
@@ -244,19 +270,9 @@ async def read_json(request: Request, *, limit: int) -> Any:
     raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if not raw.strip():
         return ABSENT
-    content_type = None
-    for key, value in request.scope["headers"]:  # (one pass: no list made per request)
-        if key == b"content-type":
-            if content_type is not None:  # which one holds? A server may read either
-                given = header_values(request, b"content-type")
-                raise BadBody(
-                    f"Send one Content-Type header (got {len(given)}: {', '.join(given)})."
-                )
-            content_type = value.decode("latin-1")
-    content_type = content_type or ""
-    if not is_json_media_type(content_type):
-        shown = content_type or "none"
-        raise BadBody(f"Content-Type must be application/json (got {shown}).")
+    given = content_type(request.scope["headers"]) or ""
+    if not is_json_media_type(given):
+        raise BadBody(f"Content-Type must be application/json (got {given or 'none'}).")
     return parse_json(raw)
 
 

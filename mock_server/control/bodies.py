@@ -26,7 +26,16 @@ from connexion.exceptions import BadRequestProblem, ProblemException, Unsupporte
 from connexion.middleware.abstract import ROUTING_CONTEXT
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_server._http import JSON, BadBody, JsonResponse, media_type, parse_json, unfit
+from mock_server._http import (
+    JSON,
+    BadBody,
+    JsonResponse,
+    TwoContentTypes,
+    content_type,
+    media_type,
+    parse_json,
+    unfit,
+)
 
 __all__ = ["StrictBodies", "json_answer", "operations_with_bodies"]
 
@@ -90,14 +99,13 @@ class StrictBodies:
         if scope["type"] != "http" or routed.get("operation_id") not in self._operations:
             await self._app(scope, receive, send)
             return
-        types = [
-            value.decode("latin-1") for name, value in scope["headers"] if name == b"content-type"
-        ]
-        if len(types) > 1:  # which one holds is anyone's guess: refused, as the vendors' are
+        try:
+            given = content_type(scope["headers"])
+        except TwoContentTypes as two:  # refused, as the vendors' are
+            shown = ", ".join(two.given)
             raise BadRequestProblem(
-                detail=f"send one Content-Type header (got {len(types)}: {', '.join(types)})"
-            )
-        given = types[0] if types else None
+                detail=f"send one Content-Type header (got {len(two.given)}: {shown})"
+            ) from None
         if given is not None and media_type(given) != JSON:
             raise UnsupportedMediaTypeProblem(
                 detail=f"Content-Type must be application/json (got {given})"
